@@ -1,0 +1,883 @@
+//! The sequencing authority: a pure state machine.
+//!
+//! [`State::apply`] takes a [`Command`] and the current time and returns the [`Event`]s it caused
+//! (or a [`DomainError`], leaving the state untouched). No IO, no clock reads, no randomness:
+//! the same commands at the same times always give the same tickets.
+//!
+//! # Call-next rule
+//! Among the waiting tickets of the counter's hall:
+//! 1. tickets transferred to this counter, transferred-in tickets of its services, and
+//!    `priority` (绿色通道) tickets of its services — oldest first;
+//! 2. then tickets of the counter's preferred services, oldest first;
+//! 3. then tickets of any of its services, oldest first.
+//!
+//! "Oldest" is the time the ticket (re-)entered its queue: issue time, transfer time or requeue
+//! time; ties are broken by ticket id.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use chrono::{NaiveDate, TimeZone};
+pub use qcall_wire::{CounterState, Priority, TicketState};
+
+#[cfg(test)]
+mod tests;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+pub type TicketId = u64;
+
+#[derive(Debug, Clone)]
+pub struct HallDef {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub publicity: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceDef {
+    pub id: String,
+    pub prefix: char,
+    pub name_zh: String,
+    pub name_en: String,
+    /// Mean service time assumed until today's observations are available.
+    pub default_service_s: u32,
+    /// Tickets per hall and business day, if capped.
+    pub daily_cap: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CounterDef {
+    pub id: String,
+    pub hall: usize,
+    pub number: u32,
+    pub services: Vec<usize>,
+    pub preferred: Vec<usize>,
+}
+
+/// Halls, services and counters: fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub halls: Vec<HallDef>,
+    pub services: Vec<ServiceDef>,
+    pub counters: Vec<CounterDef>,
+    /// Business day starts this many minutes after local midnight.
+    pub day_start_min: u32,
+    pub tz: chrono_tz::Tz,
+}
+
+impl Topology {
+    pub fn new(
+        halls: Vec<HallDef>,
+        services: Vec<ServiceDef>,
+        counters: Vec<CounterDef>,
+        day_start_min: u32,
+        tz: chrono_tz::Tz,
+    ) -> Topology {
+        Topology { halls, services, counters, day_start_min, tz }
+    }
+
+    pub fn hall_ix(&self, id: &str) -> Option<usize> {
+        self.halls.iter().position(|h| h.id == id)
+    }
+    pub fn service_ix(&self, id: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.id == id)
+    }
+    pub fn counter_ix(&self, id: &str) -> Option<usize> {
+        self.counters.iter().position(|c| c.id == id)
+    }
+
+    /// The business day `now` falls in.
+    pub fn business_day(&self, now: Millis) -> NaiveDate {
+        let utc = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let local = self.tz.from_utc_datetime(&utc.naive_utc()).naive_local();
+        (local - chrono::Duration::minutes(i64::from(self.day_start_min))).date()
+    }
+
+    pub fn number(&self, service: usize, seq: u32) -> String {
+        format!("{}{:03}", self.services[service].prefix, seq)
+    }
+
+    /// Parse a ticket number such as `A012` into (service, seq).
+    pub fn parse_number(&self, number: &str) -> Option<(usize, u32)> {
+        let mut chars = number.chars();
+        let prefix = chars.next()?.to_ascii_uppercase();
+        let digits = chars.as_str();
+        if digits.len() < 3 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let service = self.services.iter().position(|s| s.prefix == prefix)?;
+        Some((service, digits.parse().ok()?))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub day: NaiveDate,
+    /// Hall and service the number was issued in; the number never changes.
+    pub issued_hall: usize,
+    pub issued_service: usize,
+    /// Hall and service whose queue it is in now (differs after a transfer).
+    pub hall: usize,
+    pub service: usize,
+    pub seq: u32,
+    pub priority: Priority,
+    pub state: TicketState,
+    pub issued_at: Millis,
+    /// When it (re-)entered the queue it waits in; orders the queue.
+    pub queued_at: Millis,
+    pub called_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    /// Serving counter when called; target counter while waiting after a transfer to a counter.
+    pub counter: Option<usize>,
+    /// The clerk who called it last.
+    pub clerk: Option<String>,
+    pub call_count: u32,
+    pub transferred: bool,
+    pub request_id: Option<String>,
+    pub rating: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counter {
+    pub state: CounterState,
+    pub clerk: Option<String>,
+    pub current: Option<TicketId>,
+    /// The ticket this counter finished last, and when: the one its rating pad may rate.
+    pub last_finished: Option<(TicketId, Millis)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Roll the business day over if `now` is in a new one. Applied before every batch.
+    Tick,
+    Issue { hall: usize, service: usize, priority: Priority, request_id: Option<String> },
+    SignIn { counter: usize, clerk: String },
+    SignOut { counter: usize },
+    CallNext { counter: usize },
+    Call { counter: usize, ticket: TicketId },
+    Recall { counter: usize },
+    NoShow { counter: usize },
+    Finish { counter: usize },
+    Transfer { counter: usize, service: Option<usize>, to_counter: Option<usize>, hall: Option<usize> },
+    Requeue { ticket: TicketId },
+    Pause { counter: usize },
+    Resume { counter: usize },
+    Rate { counter: usize, ticket: TicketId, score: u8, window_ms: Millis },
+    SetPublicity { hall: usize, messages: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    TicketIssued { ticket: TicketId },
+    TicketCalled { ticket: TicketId, counter: usize, call_count: u32, recall: bool },
+    TicketFinished { ticket: TicketId, counter: usize },
+    TicketNoShow { ticket: TicketId, counter: usize },
+    TicketTransferred { ticket: TicketId, from_counter: usize, from_hall: usize },
+    TicketRequeued { ticket: TicketId },
+    TicketRated { ticket: TicketId, counter: usize, score: u8 },
+    CounterOpened { counter: usize },
+    CounterClosed { counter: usize },
+    CounterPaused { counter: usize },
+    CounterResumed { counter: usize },
+    DayRolledOver { day: NaiveDate, expired: Vec<TicketId> },
+    PublicityUpdated { hall: usize, messages: Vec<String> },
+}
+
+impl Event {
+    /// The tickets whose stored row this event changed.
+    pub fn tickets(&self) -> Vec<TicketId> {
+        match self {
+            Event::TicketIssued { ticket }
+            | Event::TicketCalled { ticket, .. }
+            | Event::TicketFinished { ticket, .. }
+            | Event::TicketNoShow { ticket, .. }
+            | Event::TicketTransferred { ticket, .. }
+            | Event::TicketRequeued { ticket }
+            | Event::TicketRated { ticket, .. } => vec![*ticket],
+            Event::DayRolledOver { expired, .. } => expired.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// The counters whose stored row this event changed.
+    pub fn counter(&self) -> Option<usize> {
+        match self {
+            Event::TicketCalled { counter, .. }
+            | Event::TicketFinished { counter, .. }
+            | Event::TicketNoShow { counter, .. }
+            | Event::TicketTransferred { from_counter: counter, .. }
+            | Event::CounterOpened { counter }
+            | Event::CounterClosed { counter }
+            | Event::CounterPaused { counter }
+            | Event::CounterResumed { counter } => Some(*counter),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{service} is sold out for today ({cap} tickets); please come back tomorrow")]
+    SoldOut { service: String, cap: u32 },
+    #[error("no waiting ticket for this counter")]
+    QueueEmpty,
+    #[error("the counter has no current ticket")]
+    NoCurrentTicket,
+    #[error("the counter is paused; resume it first")]
+    CounterPaused,
+    #[error("the counter is closed; sign in first")]
+    CounterClosed,
+    #[error("the counter is already paused")]
+    AlreadyPaused,
+    #[error("the counter is not paused")]
+    NotPaused,
+    #[error("the counter is still serving {0}; finish, transfer or mark it no-show first")]
+    Busy(String),
+    #[error("unknown ticket")]
+    UnknownTicket,
+    #[error("ticket {number} is {state:?}; only {expected} tickets can be {action}")]
+    WrongTicketState { number: String, state: TicketState, expected: &'static str, action: &'static str },
+    #[error("ticket {0} belongs to another hall")]
+    OtherHall(String),
+    #[error("this counter does not serve {0}")]
+    NotServed(String),
+    #[error("a transfer needs a target: a service, a counter or a hall")]
+    NoTransferTarget,
+    #[error("a transfer to counter {0} must stay in that counter's hall")]
+    TransferHallMismatch(String),
+    #[error("the transfer changes nothing")]
+    TransferNoop,
+    #[error("score must be 1..5")]
+    BadScore,
+    #[error("this ticket cannot be rated from this counter now")]
+    RatingNotAllowed,
+    #[error("this ticket is already rated")]
+    AlreadyRated,
+    #[error("the business day changed; apply Tick first")]
+    StaleDay,
+}
+
+/// Waiting queues of one hall and service.
+#[derive(Debug, Clone, Default)]
+struct Queue {
+    /// Priority and transferred-in tickets.
+    urgent: BTreeSet<(Millis, TicketId)>,
+    normal: BTreeSet<(Millis, TicketId)>,
+}
+
+/// Finished-ticket service times of today, per service.
+#[derive(Debug, Clone, Copy, Default)]
+struct Observed {
+    count: u32,
+    total_ms: i64,
+}
+
+/// How many recent calls per hall are kept for screens.
+pub const RECENT_CALLS: usize = 12;
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub ticket: TicketId,
+    pub counter: usize,
+    pub call_count: u32,
+    pub at: Millis,
+}
+
+/// The whole sequencing state.
+#[derive(Debug, Clone)]
+pub struct State {
+    topo: std::sync::Arc<Topology>,
+    day: NaiveDate,
+    next_ticket_id: TicketId,
+    /// Today's tickets, plus older ones still at a counter.
+    tickets: HashMap<TicketId, Ticket>,
+    /// Last sequence issued per (hall, service) today.
+    seqs: Vec<Vec<u32>>,
+    queues: Vec<Vec<Queue>>,
+    /// Tickets transferred to a specific counter, waiting there.
+    direct: Vec<BTreeSet<(Millis, TicketId)>>,
+    counters: Vec<Counter>,
+    observed: Vec<Observed>,
+    request_ids: HashMap<String, TicketId>,
+    recent: Vec<VecDeque<Call>>,
+    publicity: Vec<Vec<String>>,
+}
+
+impl State {
+    /// A fresh state for the business day of `now`.
+    pub fn new(topo: std::sync::Arc<Topology>, now: Millis) -> State {
+        let (h, s, c) = (topo.halls.len(), topo.services.len(), topo.counters.len());
+        State {
+            day: topo.business_day(now),
+            next_ticket_id: 1,
+            tickets: HashMap::new(),
+            seqs: vec![vec![0; s]; h],
+            queues: vec![vec![Queue::default(); s]; h],
+            direct: vec![BTreeSet::new(); c],
+            counters: vec![
+                Counter { state: CounterState::Closed, clerk: None, current: None, last_finished: None };
+                c
+            ],
+            observed: vec![Observed::default(); s],
+            request_ids: HashMap::new(),
+            recent: vec![VecDeque::new(); h],
+            publicity: topo.halls.iter().map(|h| h.publicity.clone()).collect(),
+            topo,
+        }
+    }
+
+    /// Rebuild from stored rows (used when the server starts).
+    pub fn restore(
+        topo: std::sync::Arc<Topology>,
+        day: NaiveDate,
+        next_ticket_id: TicketId,
+        tickets: Vec<Ticket>,
+        counters: Vec<(usize, Counter)>,
+        publicity: Vec<(usize, Vec<String>)>,
+    ) -> State {
+        let mut st = State::new(topo, 0);
+        st.day = day;
+        st.next_ticket_id = next_ticket_id;
+        for (ix, c) in counters {
+            if ix < st.counters.len() {
+                st.counters[ix] = c;
+            }
+        }
+        for (hall, msgs) in publicity {
+            if hall < st.publicity.len() {
+                st.publicity[hall] = msgs;
+            }
+        }
+        let mut calls: Vec<Call> = Vec::new();
+        for t in tickets {
+            st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
+            if t.day == day {
+                let seq = &mut st.seqs[t.issued_hall][t.issued_service];
+                *seq = (*seq).max(t.seq);
+                if let Some(r) = &t.request_id {
+                    st.request_ids.insert(r.clone(), t.id);
+                }
+                if let (TicketState::Finished, Some(c), Some(f)) = (t.state, t.called_at, t.finished_at) {
+                    let o = &mut st.observed[t.service];
+                    o.count += 1;
+                    o.total_ms += f - c;
+                }
+                if let (Some(at), Some(counter)) = (t.called_at, t.counter) {
+                    if t.state != TicketState::Waiting {
+                        calls.push(Call { ticket: t.id, counter, call_count: t.call_count, at });
+                    }
+                }
+            }
+            if t.state == TicketState::Waiting {
+                st.enqueue_existing(&t);
+            }
+            st.tickets.insert(t.id, t);
+        }
+        calls.sort_by_key(|c| (c.at, c.ticket));
+        for c in calls {
+            st.remember_call(c);
+        }
+        st
+    }
+
+    pub fn topology(&self) -> &std::sync::Arc<Topology> {
+        &self.topo
+    }
+    pub fn day(&self) -> NaiveDate {
+        self.day
+    }
+    pub fn next_ticket_id(&self) -> TicketId {
+        self.next_ticket_id
+    }
+    pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
+        self.tickets.get(&id)
+    }
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+    pub fn counter(&self, ix: usize) -> &Counter {
+        &self.counters[ix]
+    }
+    pub fn recent_calls(&self, hall: usize) -> impl Iterator<Item = &Call> {
+        self.recent[hall].iter().rev()
+    }
+    pub fn publicity(&self, hall: usize) -> &[String] {
+        &self.publicity[hall]
+    }
+    pub fn ticket_by_request(&self, request_id: &str) -> Option<&Ticket> {
+        self.request_ids.get(request_id).and_then(|id| self.tickets.get(id))
+    }
+    /// Find one of today's tickets in a hall by its number.
+    pub fn ticket_by_number(&self, hall: usize, number: &str) -> Option<&Ticket> {
+        let (service, seq) = self.topo.parse_number(number)?;
+        self.tickets
+            .values()
+            .filter(|t| t.day == self.day && t.hall == hall && t.issued_service == service && t.seq == seq)
+            .max_by_key(|t| t.id)
+    }
+    pub fn number(&self, t: &Ticket) -> String {
+        self.topo.number(t.issued_service, t.seq)
+    }
+    pub fn issued_today(&self, hall: usize, service: usize) -> u32 {
+        self.seqs[hall][service]
+    }
+
+    pub fn waiting(&self, hall: usize, service: usize) -> u32 {
+        let q = &self.queues[hall][service];
+        let direct = self
+            .topo
+            .counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.hall == hall)
+            .flat_map(|(ix, _)| self.direct[ix].iter())
+            .filter(|(_, id)| self.tickets.get(id).is_some_and(|t| t.service == service))
+            .count();
+        (q.urgent.len() + q.normal.len() + direct) as u32
+    }
+
+    /// Counters of the hall serving the service that are open now; when none is, the number
+    /// configured (the estimate then assumes the hall opens as configured).
+    pub fn serving_counters(&self, hall: usize, service: usize) -> (u32, u32) {
+        let mut open = 0;
+        let mut configured = 0;
+        for (ix, c) in self.topo.counters.iter().enumerate() {
+            if c.hall == hall && c.services.contains(&service) {
+                configured += 1;
+                if self.counters[ix].state == CounterState::Open {
+                    open += 1;
+                }
+            }
+        }
+        (open, configured)
+    }
+
+    /// Mean service time in ms: today's observed mean once 3 tickets were served, else default.
+    pub fn mean_service_ms(&self, service: usize) -> i64 {
+        let o = self.observed[service];
+        if o.count >= 3 {
+            o.total_ms / i64::from(o.count)
+        } else {
+            i64::from(self.topo.services[service].default_service_s) * 1000
+        }
+    }
+
+    /// Seconds until `ahead` people are served: ahead × mean service time ÷ open counters.
+    pub fn estimate_s(&self, hall: usize, service: usize, ahead: u32) -> u32 {
+        let (open, configured) = self.serving_counters(hall, service);
+        let counters = if open > 0 { open } else { configured.max(1) };
+        let ms = i64::from(ahead) * self.mean_service_ms(service) / i64::from(counters);
+        u32::try_from((ms + 999) / 1000).unwrap_or(u32::MAX)
+    }
+
+    pub fn sold_out(&self, hall: usize, service: usize) -> bool {
+        self.topo.services[service].daily_cap.is_some_and(|cap| self.seqs[hall][service] >= cap)
+    }
+
+    /// People who will be called before this waiting ticket.
+    pub fn waiting_ahead(&self, t: &Ticket) -> u32 {
+        if t.state != TicketState::Waiting {
+            return 0;
+        }
+        let key = (t.queued_at, t.id);
+        if let Some(c) = t.counter {
+            return self.direct[c].range(..key).count() as u32;
+        }
+        let q = &self.queues[t.hall][t.service];
+        if is_urgent(t) {
+            q.urgent.range(..key).count() as u32
+        } else {
+            (q.urgent.len() + q.normal.range(..key).count()) as u32
+        }
+    }
+
+    /// Apply one command at time `now`. On error the state is unchanged.
+    pub fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, DomainError> {
+        if cmd == Command::Tick {
+            return Ok(self.roll_over(now));
+        }
+        if self.topo.business_day(now) != self.day {
+            return Err(DomainError::StaleDay);
+        }
+        match cmd {
+            Command::Tick => unreachable!(),
+            Command::Issue { hall, service, priority, request_id } => {
+                self.issue(hall, service, priority, request_id, now)
+            }
+            Command::SignIn { counter, clerk } => {
+                let c = &mut self.counters[counter];
+                let was = c.state;
+                c.clerk = Some(clerk);
+                if was == CounterState::Closed {
+                    c.state = CounterState::Open;
+                    Ok(vec![Event::CounterOpened { counter }])
+                } else {
+                    Ok(vec![])
+                }
+            }
+            Command::SignOut { counter } => {
+                let c = &mut self.counters[counter];
+                if c.state == CounterState::Closed {
+                    return Ok(vec![]);
+                }
+                c.state = CounterState::Closed;
+                c.clerk = None;
+                Ok(vec![Event::CounterClosed { counter }])
+            }
+            Command::CallNext { counter } => {
+                self.ready_to_call(counter)?;
+                let id = self.next_for(counter).ok_or(DomainError::QueueEmpty)?;
+                Ok(vec![self.call(counter, id, now)])
+            }
+            Command::Call { counter, ticket } => {
+                self.ready_to_call(counter)?;
+                let t = self.tickets.get(&ticket).ok_or(DomainError::UnknownTicket)?;
+                let def = &self.topo.counters[counter];
+                if t.hall != def.hall {
+                    return Err(DomainError::OtherHall(self.number(t)));
+                }
+                match t.state {
+                    TicketState::Waiting | TicketState::NoShow => {}
+                    state => {
+                        return Err(DomainError::WrongTicketState {
+                            number: self.number(t),
+                            state,
+                            expected: "waiting or no-show",
+                            action: "called",
+                        })
+                    }
+                }
+                if t.state == TicketState::Waiting && t.counter.is_some_and(|c| c != counter) {
+                    return Err(DomainError::NotServed(self.number(t)));
+                }
+                Ok(vec![self.call(counter, ticket, now)])
+            }
+            Command::Recall { counter } => {
+                let id = self.counters[counter].current.ok_or(DomainError::NoCurrentTicket)?;
+                let t = self.tickets.get_mut(&id).ok_or(DomainError::UnknownTicket)?;
+                t.call_count += 1;
+                t.called_at.get_or_insert(now);
+                let call_count = t.call_count;
+                self.remember_call(Call { ticket: id, counter, call_count, at: now });
+                Ok(vec![Event::TicketCalled { ticket: id, counter, call_count, recall: true }])
+            }
+            Command::NoShow { counter } => {
+                let id = self.counters[counter].current.take().ok_or(DomainError::NoCurrentTicket)?;
+                if let Some(t) = self.tickets.get_mut(&id) {
+                    t.state = TicketState::NoShow;
+                    t.finished_at = Some(now);
+                }
+                Ok(vec![Event::TicketNoShow { ticket: id, counter }])
+            }
+            Command::Finish { counter } => {
+                let id = self.counters[counter].current.take().ok_or(DomainError::NoCurrentTicket)?;
+                if let Some(t) = self.tickets.get_mut(&id) {
+                    t.state = TicketState::Finished;
+                    t.finished_at = Some(now);
+                    if t.day == self.day {
+                        let o = &mut self.observed[t.service];
+                        o.count += 1;
+                        o.total_ms += now - t.called_at.unwrap_or(now);
+                    }
+                }
+                self.counters[counter].last_finished = Some((id, now));
+                Ok(vec![Event::TicketFinished { ticket: id, counter }])
+            }
+            Command::Transfer { counter, service, to_counter, hall } => {
+                self.transfer(counter, service, to_counter, hall, now)
+            }
+            Command::Requeue { ticket } => {
+                let t = self.tickets.get(&ticket).ok_or(DomainError::UnknownTicket)?;
+                if t.state != TicketState::NoShow || t.day != self.day {
+                    return Err(DomainError::WrongTicketState {
+                        number: self.number(t),
+                        state: t.state,
+                        expected: "today's no-show",
+                        action: "requeued",
+                    });
+                }
+                let t = self.tickets.get_mut(&ticket).ok_or(DomainError::UnknownTicket)?;
+                t.state = TicketState::Waiting;
+                t.queued_at = now;
+                t.counter = None;
+                t.finished_at = None;
+                let t = t.clone();
+                self.enqueue_existing(&t);
+                Ok(vec![Event::TicketRequeued { ticket }])
+            }
+            Command::Pause { counter } => {
+                let c = &mut self.counters[counter];
+                match c.state {
+                    CounterState::Closed => Err(DomainError::CounterClosed),
+                    CounterState::Paused => Err(DomainError::AlreadyPaused),
+                    CounterState::Open => {
+                        c.state = CounterState::Paused;
+                        Ok(vec![Event::CounterPaused { counter }])
+                    }
+                }
+            }
+            Command::Resume { counter } => {
+                let c = &mut self.counters[counter];
+                match c.state {
+                    CounterState::Paused => {
+                        c.state = CounterState::Open;
+                        Ok(vec![Event::CounterResumed { counter }])
+                    }
+                    CounterState::Closed => Err(DomainError::CounterClosed),
+                    CounterState::Open => Err(DomainError::NotPaused),
+                }
+            }
+            Command::Rate { counter, ticket, score, window_ms } => {
+                if !(1..=5).contains(&score) {
+                    return Err(DomainError::BadScore);
+                }
+                let t = self.tickets.get(&ticket).ok_or(DomainError::UnknownTicket)?;
+                if t.rating.is_some() {
+                    return Err(DomainError::AlreadyRated);
+                }
+                match self.counters[counter].last_finished {
+                    Some((id, at)) if id == ticket && now - at <= window_ms => {}
+                    _ => return Err(DomainError::RatingNotAllowed),
+                }
+                if let Some(t) = self.tickets.get_mut(&ticket) {
+                    t.rating = Some(score);
+                }
+                Ok(vec![Event::TicketRated { ticket, counter, score }])
+            }
+            Command::SetPublicity { hall, messages } => {
+                self.publicity[hall] = messages.clone();
+                Ok(vec![Event::PublicityUpdated { hall, messages }])
+            }
+        }
+    }
+
+    fn roll_over(&mut self, now: Millis) -> Vec<Event> {
+        let day = self.topo.business_day(now);
+        if day <= self.day {
+            return vec![];
+        }
+        let mut expired = Vec::new();
+        for t in self.tickets.values_mut() {
+            if matches!(t.state, TicketState::Waiting | TicketState::NoShow) {
+                t.state = TicketState::Expired;
+                expired.push(t.id);
+            }
+        }
+        expired.sort_unstable();
+        // Keep only tickets still at a counter; the rest live on in the store.
+        let at_counter: Vec<TicketId> = self.counters.iter().filter_map(|c| c.current).collect();
+        self.tickets.retain(|id, _| at_counter.contains(id));
+        for row in &mut self.seqs {
+            row.iter_mut().for_each(|s| *s = 0);
+        }
+        for row in &mut self.queues {
+            row.iter_mut().for_each(|q| *q = Queue::default());
+        }
+        self.direct.iter_mut().for_each(BTreeSet::clear);
+        self.observed.iter_mut().for_each(|o| *o = Observed::default());
+        self.request_ids.clear();
+        self.counters.iter_mut().for_each(|c| c.last_finished = None);
+        self.day = day;
+        vec![Event::DayRolledOver { day, expired }]
+    }
+
+    fn issue(
+        &mut self,
+        hall: usize,
+        service: usize,
+        priority: Priority,
+        request_id: Option<String>,
+        now: Millis,
+    ) -> Result<Vec<Event>, DomainError> {
+        let def = &self.topo.services[service];
+        if let Some(cap) = def.daily_cap {
+            if self.seqs[hall][service] >= cap {
+                return Err(DomainError::SoldOut { service: def.name_zh.clone(), cap });
+            }
+        }
+        let seq = self.seqs[hall][service] + 1;
+        self.seqs[hall][service] = seq;
+        let id = self.next_ticket_id;
+        self.next_ticket_id += 1;
+        if let Some(r) = &request_id {
+            self.request_ids.insert(r.clone(), id);
+        }
+        let t = Ticket {
+            id,
+            day: self.day,
+            issued_hall: hall,
+            issued_service: service,
+            hall,
+            service,
+            seq,
+            priority,
+            state: TicketState::Waiting,
+            issued_at: now,
+            queued_at: now,
+            called_at: None,
+            finished_at: None,
+            counter: None,
+            clerk: None,
+            call_count: 0,
+            transferred: false,
+            request_id,
+            rating: None,
+        };
+        self.enqueue_existing(&t);
+        self.tickets.insert(id, t);
+        Ok(vec![Event::TicketIssued { ticket: id }])
+    }
+
+    fn ready_to_call(&self, counter: usize) -> Result<(), DomainError> {
+        let c = &self.counters[counter];
+        match c.state {
+            CounterState::Closed => return Err(DomainError::CounterClosed),
+            CounterState::Paused => return Err(DomainError::CounterPaused),
+            CounterState::Open => {}
+        }
+        if let Some(cur) = c.current {
+            let number = self.tickets.get(&cur).map(|t| self.number(t)).unwrap_or_default();
+            return Err(DomainError::Busy(number));
+        }
+        Ok(())
+    }
+
+    /// The ticket the call-next rule picks for this counter.
+    pub fn next_for(&self, counter: usize) -> Option<TicketId> {
+        let def = &self.topo.counters[counter];
+        let queues = &self.queues[def.hall];
+        let first = self.direct[counter]
+            .first()
+            .into_iter()
+            .chain(def.services.iter().filter_map(|&s| queues[s].urgent.first()))
+            .min();
+        if let Some((_, id)) = first {
+            return Some(*id);
+        }
+        let oldest = |services: &[usize]| services.iter().filter_map(|&s| queues[s].normal.first()).min().copied();
+        oldest(&def.preferred).or_else(|| oldest(&def.services)).map(|(_, id)| id)
+    }
+
+    /// Every waiting ticket this counter may call, in the order call-next would take them:
+    /// repeated [`State::next_for`] without calling.
+    pub fn waiting_for_counter(&self, counter: usize) -> Vec<TicketId> {
+        let def = &self.topo.counters[counter];
+        let queues = &self.queues[def.hall];
+        let mut urgent: Vec<(Millis, TicketId)> = self.direct[counter].iter().copied().collect();
+        for &s in &def.services {
+            urgent.extend(queues[s].urgent.iter().copied());
+        }
+        urgent.sort_unstable();
+        let normal = |services: &mut dyn Iterator<Item = usize>| {
+            let mut v: Vec<(Millis, TicketId)> = services.flat_map(|s| queues[s].normal.iter().copied()).collect();
+            v.sort_unstable();
+            v
+        };
+        let preferred = normal(&mut def.preferred.iter().copied());
+        let others = normal(&mut def.services.iter().copied().filter(|s| !def.preferred.contains(s)));
+        urgent.into_iter().chain(preferred).chain(others).map(|(_, id)| id).collect()
+    }
+
+    fn call(&mut self, counter: usize, id: TicketId, now: Millis) -> Event {
+        self.dequeue(id);
+        let clerk = self.counters[counter].clerk.clone();
+        let t = self.tickets.get_mut(&id).expect("called ticket exists");
+        t.state = TicketState::Called;
+        t.counter = Some(counter);
+        t.called_at = Some(now);
+        t.finished_at = None;
+        t.clerk = clerk;
+        t.call_count += 1;
+        let call_count = t.call_count;
+        self.counters[counter].current = Some(id);
+        self.remember_call(Call { ticket: id, counter, call_count, at: now });
+        Event::TicketCalled { ticket: id, counter, call_count, recall: false }
+    }
+
+    fn transfer(
+        &mut self,
+        counter: usize,
+        service: Option<usize>,
+        to_counter: Option<usize>,
+        hall: Option<usize>,
+        now: Millis,
+    ) -> Result<Vec<Event>, DomainError> {
+        if service.is_none() && to_counter.is_none() && hall.is_none() {
+            return Err(DomainError::NoTransferTarget);
+        }
+        let id = self.counters[counter].current.ok_or(DomainError::NoCurrentTicket)?;
+        let t = self.tickets.get(&id).ok_or(DomainError::UnknownTicket)?;
+        let from_hall = t.hall;
+        let new_hall = match (to_counter, hall) {
+            (Some(c), Some(h)) if self.topo.counters[c].hall != h => {
+                return Err(DomainError::TransferHallMismatch(self.topo.counters[c].id.clone()))
+            }
+            (Some(c), _) => self.topo.counters[c].hall,
+            (None, Some(h)) => h,
+            (None, None) => t.hall,
+        };
+        let new_service = service.unwrap_or(t.service);
+        if let Some(c) = to_counter {
+            if !self.topo.counters[c].services.contains(&new_service) {
+                return Err(DomainError::NotServed(self.topo.services[new_service].name_zh.clone()));
+            }
+            if c == counter {
+                return Err(DomainError::TransferNoop);
+            }
+        } else if new_hall == t.hall && new_service == t.service {
+            return Err(DomainError::TransferNoop);
+        }
+        self.counters[counter].current = None;
+        let t = self.tickets.get_mut(&id).expect("checked above");
+        t.state = TicketState::Waiting;
+        t.hall = new_hall;
+        t.service = new_service;
+        t.counter = to_counter;
+        t.transferred = true;
+        t.queued_at = now;
+        let t = t.clone();
+        self.enqueue_existing(&t);
+        Ok(vec![Event::TicketTransferred { ticket: id, from_counter: counter, from_hall }])
+    }
+
+    fn enqueue_existing(&mut self, t: &Ticket) {
+        let key = (t.queued_at, t.id);
+        if let Some(c) = t.counter {
+            self.direct[c].insert(key);
+        } else if is_urgent(t) {
+            self.queues[t.hall][t.service].urgent.insert(key);
+        } else {
+            self.queues[t.hall][t.service].normal.insert(key);
+        }
+    }
+
+    fn dequeue(&mut self, id: TicketId) {
+        let Some(t) = self.tickets.get(&id) else { return };
+        if t.state != TicketState::Waiting {
+            return;
+        }
+        let key = (t.queued_at, t.id);
+        if let Some(c) = t.counter {
+            self.direct[c].remove(&key);
+        } else {
+            let q = &mut self.queues[t.hall][t.service];
+            q.urgent.remove(&key);
+            q.normal.remove(&key);
+        }
+    }
+
+    fn remember_call(&mut self, call: Call) {
+        let hall = self.topo.counters[call.counter].hall;
+        let recent = &mut self.recent[hall];
+        recent.push_back(call);
+        while recent.len() > RECENT_CALLS {
+            recent.pop_front();
+        }
+    }
+}
+
+fn is_urgent(t: &Ticket) -> bool {
+    t.transferred || t.priority == Priority::Priority
+}

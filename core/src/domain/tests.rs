@@ -1,0 +1,420 @@
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone};
+
+use super::*;
+
+// Halls: 0 east, 1 west. Services: 0 filing (A), 1 invoice (B), 2 registration (C, cap 3).
+// Counters: 0 = E1 (all), 1 = E2 (filing+invoice, prefers invoice), 2 = E3 (registration),
+// 3 = W1 (all).
+const EAST: usize = 0;
+const WEST: usize = 1;
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+const E1: usize = 0;
+const E2: usize = 1;
+const E3: usize = 2;
+const W1: usize = 3;
+
+fn topo(day_start_min: u32) -> Arc<Topology> {
+    let hall = |id: &str| HallDef { id: id.into(), name_zh: id.into(), name_en: id.into(), publicity: vec![] };
+    let service = |id: &str, p: char, cap| ServiceDef {
+        id: id.into(),
+        prefix: p,
+        name_zh: id.into(),
+        name_en: id.into(),
+        default_service_s: 300,
+        daily_cap: cap,
+    };
+    let counter = |id: &str, hall, number, services: Vec<usize>, preferred| CounterDef {
+        id: id.into(),
+        hall,
+        number,
+        services,
+        preferred,
+    };
+    Arc::new(Topology::new(
+        vec![hall("east"), hall("west")],
+        vec![service("filing", 'A', None), service("invoice", 'B', None), service("registration", 'C', Some(3))],
+        vec![
+            counter("E1", EAST, 1, vec![A, B, C], vec![]),
+            counter("E2", EAST, 2, vec![A, B], vec![B]),
+            counter("E3", EAST, 3, vec![C], vec![]),
+            counter("W1", WEST, 1, vec![A, B, C], vec![]),
+        ],
+        day_start_min,
+        chrono_tz::Asia::Shanghai,
+    ))
+}
+
+/// 2026-03-02 09:00 Shanghai, plus `min` minutes, in ms.
+fn at(min: i64) -> Millis {
+    chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap().timestamp_millis() + min * 60_000
+}
+
+fn state() -> State {
+    let mut s = State::new(topo(0), at(0));
+    for c in [E1, E2, E3, W1] {
+        s.apply(Command::SignIn { counter: c, clerk: format!("clerk{c}") }, at(0)).unwrap();
+    }
+    s
+}
+
+fn issue(s: &mut State, hall: usize, service: usize, minute: i64) -> TicketId {
+    issue_p(s, hall, service, Priority::Normal, minute)
+}
+
+fn issue_p(s: &mut State, hall: usize, service: usize, p: Priority, minute: i64) -> TicketId {
+    let ev = s.apply(Command::Issue { hall, service, priority: p, request_id: None }, at(minute)).unwrap();
+    match ev.as_slice() {
+        [Event::TicketIssued { ticket }] => *ticket,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn number(s: &State, id: TicketId) -> String {
+    s.number(s.ticket(id).unwrap())
+}
+
+fn call_next(s: &mut State, counter: usize, minute: i64) -> Result<String, DomainError> {
+    let ev = s.apply(Command::CallNext { counter }, at(minute))?;
+    let Event::TicketCalled { ticket, .. } = ev[0] else { panic!("{ev:?}") };
+    let n = number(s, ticket);
+    s.apply(Command::Finish { counter }, at(minute)).unwrap();
+    Ok(n)
+}
+
+#[test]
+fn numbers_are_prefix_and_padded_sequence_per_hall_and_service() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    let a2 = issue(&mut s, EAST, A, 1);
+    let b1 = issue(&mut s, EAST, B, 1);
+    let wa1 = issue(&mut s, WEST, A, 1);
+    assert_eq!(
+        [a1, a2, b1, wa1].map(|t| number(&s, t)),
+        ["A001".to_string(), "A002".into(), "B001".into(), "A001".into()]
+    );
+}
+
+#[test]
+fn numbers_grow_past_999_without_wrapping() {
+    let mut s = state();
+    let mut last = 0;
+    for _ in 0..1000 {
+        last = issue(&mut s, EAST, A, 1);
+    }
+    assert_eq!(number(&s, last), "A1000");
+    let next = issue(&mut s, EAST, A, 1);
+    assert_eq!(number(&s, next), "A1001");
+}
+
+#[test]
+fn day_rollover_restarts_numbers_and_expires_waiting_tickets() {
+    let mut s = state();
+    let waiting = issue(&mut s, EAST, A, 1);
+    issue(&mut s, EAST, A, 2);
+    let next_morning = at(24 * 60);
+    assert_eq!(
+        s.apply(Command::Issue { hall: EAST, service: A, priority: Priority::Normal, request_id: None }, next_morning),
+        Err(DomainError::StaleDay),
+        "a command in a new day before the tick is refused"
+    );
+    let ev = s.apply(Command::Tick, next_morning).unwrap();
+    assert_eq!(ev.len(), 1);
+    let Event::DayRolledOver { day, expired } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!(*day, NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
+    assert_eq!(expired.len(), 2);
+    assert!(expired.contains(&waiting));
+    assert_eq!(s.waiting(EAST, A), 0);
+    assert!(s.apply(Command::Tick, next_morning).unwrap().is_empty(), "tick is idempotent");
+    let t = issue(&mut s, EAST, A, 24 * 60);
+    assert_eq!(number(&s, t), "A001");
+    assert!(t > waiting, "ids never repeat");
+}
+
+#[test]
+fn business_day_starts_at_configured_local_time() {
+    let t = topo(4 * 60 + 30); // 04:30
+    let d = |h, m| t.business_day(chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap().timestamp_millis());
+    assert_eq!(d(4, 29), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    assert_eq!(d(4, 30), NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+    // 00:00 Shanghai is 16:00 UTC the day before.
+    let t0 = topo(0);
+    let utc_1559 = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 15, 59, 0).unwrap().timestamp_millis();
+    assert_eq!(t0.business_day(utc_1559), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    assert_eq!(t0.business_day(utc_1559 + 60_000), NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+}
+
+#[test]
+fn daily_cap_sells_out_per_hall_and_leaves_state_unchanged() {
+    let mut s = state();
+    for _ in 0..3 {
+        issue(&mut s, EAST, C, 1);
+    }
+    let err = s.apply(Command::Issue { hall: EAST, service: C, priority: Priority::Normal, request_id: None }, at(2));
+    assert!(matches!(err, Err(DomainError::SoldOut { cap: 3, .. })), "{err:?}");
+    assert!(err.unwrap_err().to_string().contains("sold out for today"));
+    assert!(s.sold_out(EAST, C));
+    assert_eq!(s.waiting(EAST, C), 3);
+    assert!(!s.sold_out(WEST, C));
+    issue(&mut s, WEST, C, 2);
+}
+
+#[test]
+fn call_next_takes_priority_and_transferred_first_then_preferred_then_oldest() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1); // A001 oldest normal
+    issue(&mut s, EAST, B, 2); // B001 preferred at E2
+    issue_p(&mut s, EAST, A, Priority::Priority, 3); // A002 priority
+    issue(&mut s, EAST, B, 4); // B002
+    issue(&mut s, EAST, C, 0); // C001 not served by E2
+    // E2 prefers invoice: priority first, then B (preferred, oldest), then A.
+    let order: Vec<String> = (0..4).map(|i| call_next(&mut s, E2, 10 + i).unwrap()).collect();
+    assert_eq!(order, ["A002", "B001", "B002", "A001"]);
+    assert_eq!(call_next(&mut s, E2, 20), Err(DomainError::QueueEmpty));
+    // E1 serves everything, no preference: oldest first.
+    assert_eq!(call_next(&mut s, E1, 21).unwrap(), "C001");
+}
+
+#[test]
+fn call_next_without_preference_is_oldest_across_services() {
+    let mut s = state();
+    issue(&mut s, EAST, B, 1);
+    issue(&mut s, EAST, A, 2);
+    issue(&mut s, EAST, C, 3);
+    let order: Vec<String> = (0..3).map(|i| call_next(&mut s, E1, 10 + i).unwrap()).collect();
+    assert_eq!(order, ["B001", "A001", "C001"]);
+}
+
+#[test]
+fn transferred_ticket_keeps_its_number_and_goes_first() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    issue(&mut s, EAST, C, 2); // C001 waits at E3
+    s.apply(Command::CallNext { counter: E1 }, at(5)).unwrap();
+    let ev = s.apply(Command::Transfer { counter: E1, service: Some(C), to_counter: None, hall: None }, at(6)).unwrap();
+    assert_eq!(ev, vec![Event::TicketTransferred { ticket: a1, from_counter: E1, from_hall: EAST }]);
+    let t = s.ticket(a1).unwrap();
+    assert_eq!((t.state, t.service, t.transferred), (TicketState::Waiting, C, true));
+    assert_eq!(number(&s, a1), "A001", "the letter never changes");
+    assert_eq!(s.counter(E1).current, None);
+    // At E3 it goes before the older C001.
+    assert_eq!(call_next(&mut s, E3, 7).unwrap(), "A001");
+    assert_eq!(call_next(&mut s, E3, 8).unwrap(), "C001");
+}
+
+#[test]
+fn transfer_to_a_counter_waits_only_there() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    issue(&mut s, EAST, A, 2);
+    s.apply(Command::CallNext { counter: E1 }, at(3)).unwrap();
+    s.apply(Command::Transfer { counter: E1, service: None, to_counter: Some(E2), hall: None }, at(4)).unwrap();
+    assert_eq!(s.ticket(a1).unwrap().counter, Some(E2));
+    assert_eq!(s.waiting(EAST, A), 2);
+    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap()), 0);
+    // E1 cannot take it; it takes A002.
+    assert_eq!(call_next(&mut s, E1, 5).unwrap(), "A002");
+    assert_eq!(call_next(&mut s, E1, 6), Err(DomainError::QueueEmpty));
+    assert!(matches!(s.apply(Command::Call { counter: E1, ticket: a1 }, at(6)), Err(DomainError::NotServed(_))));
+    assert_eq!(call_next(&mut s, E2, 7).unwrap(), "A001");
+}
+
+#[test]
+fn transfer_to_another_hall_keeps_number() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    s.apply(Command::CallNext { counter: E1 }, at(2)).unwrap();
+    s.apply(Command::Transfer { counter: E1, service: None, to_counter: None, hall: Some(WEST) }, at(3)).unwrap();
+    assert_eq!(s.ticket(a1).unwrap().hall, WEST);
+    assert_eq!(s.waiting(EAST, A), 0);
+    assert_eq!(s.waiting(WEST, A), 1);
+    // A new east ticket still gets A002: the number A001 stays unique in east's sequence.
+    let a2 = issue(&mut s, EAST, A, 4);
+    assert_eq!(number(&s, a2), "A002");
+    assert_eq!(call_next(&mut s, W1, 5).unwrap(), "A001");
+}
+
+#[test]
+fn transfer_needs_a_real_target() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1);
+    s.apply(Command::CallNext { counter: E1 }, at(2)).unwrap();
+    let tr = |service, to_counter, hall| Command::Transfer { counter: E1, service, to_counter, hall };
+    assert_eq!(s.apply(tr(None, None, None), at(3)), Err(DomainError::NoTransferTarget));
+    assert_eq!(s.apply(tr(Some(A), None, None), at(3)), Err(DomainError::TransferNoop));
+    assert!(matches!(s.apply(tr(None, Some(E3), None), at(3)), Err(DomainError::NotServed(_))));
+    assert!(matches!(s.apply(tr(None, Some(W1), Some(EAST)), at(3)), Err(DomainError::TransferHallMismatch(_))));
+    assert!(s.counter(E1).current.is_some(), "failed transfers leave the ticket at the counter");
+}
+
+#[test]
+fn no_show_can_be_requeued_and_called_again() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    let a2 = issue(&mut s, EAST, A, 2);
+    s.apply(Command::CallNext { counter: E1 }, at(3)).unwrap();
+    assert_eq!(s.apply(Command::NoShow { counter: E1 }, at(4)).unwrap(), vec![Event::TicketNoShow { ticket: a1, counter: E1 }]);
+    assert_eq!(s.ticket(a1).unwrap().state, TicketState::NoShow);
+    assert_eq!(s.apply(Command::Requeue { ticket: a1 }, at(5)).unwrap(), vec![Event::TicketRequeued { ticket: a1 }]);
+    assert_eq!(s.waiting(EAST, A), 2);
+    // Requeued behind those already waiting.
+    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap()), 1);
+    assert_eq!(call_next(&mut s, E1, 6).unwrap(), number(&s, a2));
+    assert_eq!(call_next(&mut s, E1, 7).unwrap(), "A001");
+    assert_eq!(s.ticket(a1).unwrap().call_count, 2);
+    assert!(matches!(s.apply(Command::Requeue { ticket: a1 }, at(8)), Err(DomainError::WrongTicketState { .. })));
+}
+
+#[test]
+fn clerk_may_call_a_specific_waiting_or_no_show_ticket() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1);
+    let a2 = issue(&mut s, EAST, A, 2);
+    let ev = s.apply(Command::Call { counter: E1, ticket: a2 }, at(3)).unwrap();
+    assert_eq!(ev, vec![Event::TicketCalled { ticket: a2, counter: E1, call_count: 1, recall: false }]);
+    assert_eq!(s.waiting(EAST, A), 1);
+    s.apply(Command::NoShow { counter: E1 }, at(4)).unwrap();
+    // Directly from no-show, without requeue.
+    let ev = s.apply(Command::Call { counter: E2, ticket: a2 }, at(5)).unwrap();
+    assert_eq!(ev, vec![Event::TicketCalled { ticket: a2, counter: E2, call_count: 2, recall: false }]);
+    s.apply(Command::Finish { counter: E2 }, at(6)).unwrap();
+    assert!(matches!(s.apply(Command::Call { counter: E1, ticket: a2 }, at(7)), Err(DomainError::WrongTicketState { .. })));
+    let w = issue(&mut s, WEST, A, 8);
+    assert!(matches!(s.apply(Command::Call { counter: E1, ticket: w }, at(9)), Err(DomainError::OtherHall(_))));
+    assert_eq!(s.apply(Command::Call { counter: E1, ticket: 999 }, at(9)), Err(DomainError::UnknownTicket));
+}
+
+#[test]
+fn recall_re_announces_with_higher_call_count() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    assert_eq!(s.apply(Command::Recall { counter: E1 }, at(2)), Err(DomainError::NoCurrentTicket));
+    s.apply(Command::CallNext { counter: E1 }, at(2)).unwrap();
+    let ev = s.apply(Command::Recall { counter: E1 }, at(3)).unwrap();
+    assert_eq!(ev, vec![Event::TicketCalled { ticket: a1, counter: E1, call_count: 2, recall: true }]);
+    let recent: Vec<u32> = s.recent_calls(EAST).map(|c| c.call_count).collect();
+    assert_eq!(recent, [2, 1], "newest first");
+}
+
+#[test]
+fn a_busy_counter_cannot_call_again() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1);
+    issue(&mut s, EAST, A, 2);
+    s.apply(Command::CallNext { counter: E1 }, at(3)).unwrap();
+    assert_eq!(s.apply(Command::CallNext { counter: E1 }, at(4)), Err(DomainError::Busy("A001".into())));
+}
+
+#[test]
+fn pause_and_resume() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1);
+    assert_eq!(s.apply(Command::Pause { counter: E1 }, at(2)).unwrap(), vec![Event::CounterPaused { counter: E1 }]);
+    assert_eq!(s.apply(Command::Pause { counter: E1 }, at(2)), Err(DomainError::AlreadyPaused));
+    assert_eq!(s.apply(Command::CallNext { counter: E1 }, at(3)), Err(DomainError::CounterPaused));
+    assert_eq!(s.apply(Command::Resume { counter: E1 }, at(4)).unwrap(), vec![Event::CounterResumed { counter: E1 }]);
+    assert_eq!(s.apply(Command::Resume { counter: E1 }, at(4)), Err(DomainError::NotPaused));
+    assert!(s.apply(Command::CallNext { counter: E1 }, at(5)).is_ok());
+    s.apply(Command::SignOut { counter: E2 }, at(5)).unwrap();
+    assert_eq!(s.apply(Command::CallNext { counter: E2 }, at(5)), Err(DomainError::CounterClosed));
+}
+
+#[test]
+fn estimate_is_people_ahead_times_mean_over_open_counters() {
+    let mut s = state();
+    // filing is served in east by E1 and E2 (both open): 300 s default.
+    for m in 0..4 {
+        issue(&mut s, EAST, A, m);
+    }
+    let t = issue(&mut s, EAST, A, 5);
+    let t = s.ticket(t).unwrap();
+    assert_eq!(s.waiting_ahead(t), 4);
+    assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300 / 2);
+    s.apply(Command::Pause { counter: E2 }, at(6)).unwrap();
+    assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300);
+    // Observed mean replaces the default after three services: 2, 4 and 6 minutes.
+    s.apply(Command::Resume { counter: E2 }, at(6)).unwrap();
+    for (call, done) in [(10, 12), (20, 24), (30, 36)] {
+        s.apply(Command::CallNext { counter: E1 }, at(call)).unwrap();
+        s.apply(Command::Finish { counter: E1 }, at(done)).unwrap();
+    }
+    assert_eq!(s.mean_service_ms(A), 240_000);
+    assert_eq!(s.estimate_s(EAST, A, 2), 240);
+    // Nobody signed in: the configured counters are assumed.
+    s.apply(Command::SignOut { counter: E1 }, at(40)).unwrap();
+    s.apply(Command::SignOut { counter: E2 }, at(40)).unwrap();
+    assert_eq!(s.serving_counters(EAST, A), (0, 2));
+    assert_eq!(s.estimate_s(EAST, A, 2), 240);
+}
+
+#[test]
+fn priority_ticket_waits_only_behind_other_priority_tickets() {
+    let mut s = state();
+    issue(&mut s, EAST, A, 1);
+    issue(&mut s, EAST, A, 2);
+    let p = issue_p(&mut s, EAST, A, Priority::Priority, 3);
+    assert_eq!(s.waiting_ahead(s.ticket(p).unwrap()), 0);
+    let n = issue(&mut s, EAST, A, 4);
+    assert_eq!(s.waiting_ahead(s.ticket(n).unwrap()), 3);
+}
+
+#[test]
+fn rating_only_for_the_counters_last_finished_ticket_within_window() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    s.apply(Command::CallNext { counter: E1 }, at(2)).unwrap();
+    let rate = |ticket, counter, score| Command::Rate { counter, ticket, score, window_ms: 120_000 };
+    assert_eq!(s.apply(rate(a1, E1, 5), at(3)), Err(DomainError::RatingNotAllowed), "not finished yet");
+    s.apply(Command::Finish { counter: E1 }, at(3)).unwrap();
+    assert_eq!(s.apply(rate(a1, E1, 6), at(3)), Err(DomainError::BadScore));
+    assert_eq!(s.apply(rate(a1, E2, 5), at(3)), Err(DomainError::RatingNotAllowed), "other counter");
+    assert_eq!(s.apply(rate(a1, E1, 4), at(3)).unwrap(), vec![Event::TicketRated { ticket: a1, counter: E1, score: 4 }]);
+    assert_eq!(s.apply(rate(a1, E1, 5), at(3)), Err(DomainError::AlreadyRated));
+    let a2 = issue(&mut s, EAST, A, 4);
+    s.apply(Command::CallNext { counter: E1 }, at(4)).unwrap();
+    s.apply(Command::Finish { counter: E1 }, at(5)).unwrap();
+    assert_eq!(s.apply(rate(a2, E1, 5), at(8)), Err(DomainError::RatingNotAllowed), "window passed");
+}
+
+#[test]
+fn restore_rebuilds_queues_numbers_and_counters() {
+    let mut s = state();
+    for m in 0..5 {
+        issue(&mut s, EAST, A, m);
+    }
+    issue_p(&mut s, EAST, B, Priority::Priority, 6);
+    s.apply(Command::CallNext { counter: E1 }, at(7)).unwrap();
+    let tickets: Vec<Ticket> = s.tickets().cloned().collect();
+    let counters: Vec<(usize, Counter)> = (0..4).map(|c| (c, s.counter(c).clone())).collect();
+    let mut r = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![]);
+    assert_eq!(r.waiting(EAST, A), s.waiting(EAST, A));
+    assert_eq!(r.counter(E1).current, s.counter(E1).current);
+    for c in [E1, E2] {
+        assert_eq!(r.next_for(c), s.next_for(c));
+    }
+    let t = issue(&mut r, EAST, A, 8);
+    assert_eq!(number(&r, t), "A006");
+    assert_eq!(r.recent_calls(EAST).count(), 1);
+}
+
+#[test]
+fn same_commands_same_results() {
+    let run = || {
+        let mut s = state();
+        let mut out = vec![];
+        for m in 0..20 {
+            let ev = s
+                .apply(Command::Issue { hall: m as usize % 2, service: m as usize % 3, priority: Priority::Normal, request_id: None }, at(m))
+                .unwrap();
+            out.push(format!("{ev:?}"));
+        }
+        for m in 0..6 {
+            out.push(format!("{:?}", s.apply(Command::CallNext { counter: m as usize % 4 }, at(30 + m))));
+        }
+        out
+    };
+    assert_eq!(run(), run());
+}

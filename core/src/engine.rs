@@ -1,0 +1,398 @@
+//! The engine: one writer thread owns the store and applies commands to the domain state.
+//!
+//! Commands from HTTP handlers queue on a channel. The writer takes everything queued (up to
+//! [`MAX_BATCH`]), applies it to the state under the write lock, writes all changes in ONE
+//! transaction (group commit), then broadcasts the events and answers the callers. So:
+//! - an answer (and an event) is only ever sent for changes that are durable;
+//! - the broadcast happens under the write lock, so a subscriber that takes a snapshot under the
+//!   read lock and subscribes in the same breath sees every later event exactly once;
+//! - if a commit fails, the state is reloaded from the store and every caller of that batch gets
+//!   an error: nothing is acknowledged that is not stored.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use qcall_wire as wire;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::domain::{Command, DomainError, Event, Millis, State, TicketId};
+use crate::store::{Batch, EventRow, SessionRow, Store, StoreError};
+use crate::view;
+
+pub const MAX_BATCH: usize = 512;
+/// Events kept in memory for `?since=` replay.
+pub const RING: usize = 4096;
+/// Events a subscriber may fall behind before it is dropped (it then resyncs).
+pub const SUBSCRIBER_BACKLOG: usize = 1024;
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Millis;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// An event as broadcast: the wire message, serialised once, and the halls it concerns.
+#[derive(Debug)]
+pub struct Broadcast {
+    pub seq: u64,
+    pub halls: Vec<usize>,
+    pub msg: wire::StreamMessage,
+    pub json: String,
+}
+
+impl Broadcast {
+    pub fn concerns(&self, hall: Option<usize>) -> bool {
+        hall.is_none_or(|h| self.halls.contains(&h))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub clerk: String,
+    pub counter: usize,
+}
+
+/// What the readers share with the writer.
+pub struct Core {
+    pub state: State,
+    pub seq: u64,
+    pub ring: VecDeque<Arc<Broadcast>>,
+    /// device id -> (hall, status)
+    pub devices: BTreeMap<String, (usize, wire::DeviceStatus)>,
+    /// token hash -> session
+    pub sessions: HashMap<String, Session>,
+}
+
+pub struct Shared {
+    pub core: RwLock<Core>,
+    pub events: broadcast::Sender<Arc<Broadcast>>,
+    pub commits: AtomicU64,
+    pub batches_applied: AtomicU64,
+}
+
+#[derive(Debug)]
+pub enum Request {
+    Domain(Command),
+    SignIn { counter: usize, clerk: String, token_hash: String },
+    SignOut { counter: usize, token_hash: String },
+    DeviceStatus { device: String, hall: usize, status: wire::DeviceStatus },
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// The command was applied; these are its events.
+    Applied(Vec<Arc<Broadcast>>),
+    /// An issue request repeated an earlier `request_id`: this is that ticket.
+    Existing(TicketId),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("request_id was already used for a different request")]
+    RequestIdReused,
+    #[error("storage failed: {0}")]
+    Store(String),
+    #[error("the engine stopped")]
+    Stopped,
+}
+
+struct Job {
+    req: Request,
+    reply: oneshot::Sender<Result<Outcome, EngineError>>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    tx: mpsc::Sender<Job>,
+    pub shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Load the state from the store and start the writer thread.
+    pub fn start(store: Store, clock: Arc<dyn Clock>) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
+        let now = clock.now();
+        let (state, seq) = store.load(now)?;
+        let topo = state.topology().clone();
+        let mut ring = VecDeque::new();
+        for (s, hall, body) in store.recent_events(RING)? {
+            if let Ok(msg) = serde_json::from_str::<wire::StreamMessage>(&body) {
+                let halls = match hall.as_deref().and_then(|h| topo.hall_ix(h)) {
+                    Some(h) => vec![h],
+                    None => (0..topo.halls.len()).collect(),
+                };
+                ring.push_back(Arc::new(Broadcast { seq: s, halls, msg, json: body }));
+            }
+        }
+        let mut devices = BTreeMap::new();
+        for body in store.devices()? {
+            if let Ok(d) = serde_json::from_str::<(String, wire::DeviceStatus)>(&body) {
+                if let Some(h) = topo.hall_ix(&d.0) {
+                    devices.insert(d.1.device.clone(), (h, d.1));
+                }
+            }
+        }
+        let mut sessions = HashMap::new();
+        for s in store.sessions()? {
+            if let Some(counter) = topo.counter_ix(&s.counter) {
+                sessions.insert(s.token_hash, Session { clerk: s.clerk, counter });
+            }
+        }
+        let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let shared = Arc::new(Shared {
+            core: RwLock::new(Core { state, seq, ring, devices, sessions }),
+            events,
+            commits: AtomicU64::new(0),
+            batches_applied: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::channel(8192);
+        let writer_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("qcall-writer".into())
+            .spawn(move || writer(store, writer_shared, rx, clock))
+            .expect("spawn writer thread");
+        Ok((Engine { tx, shared }, handle))
+    }
+
+    pub async fn submit(&self, req: Request) -> Result<Outcome, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Job { req, reply }).await.map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
+    }
+}
+
+fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, clock: Arc<dyn Clock>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let span = tracing::debug_span!("batch", size = jobs.len());
+        let _enter = span.enter();
+        process(&mut store, &shared, jobs, clock.now());
+    }
+    tracing::info!("writer stopped");
+}
+
+#[derive(Default)]
+struct Acc {
+    out: Vec<Arc<Broadcast>>,
+    tickets: BTreeSet<TicketId>,
+    counters: BTreeSet<usize>,
+    publicity: BTreeSet<usize>,
+    expire_before: Option<chrono::NaiveDate>,
+    sessions_add: Vec<SessionRow>,
+    sessions_remove_counter: Vec<String>,
+    sessions_remove: Vec<String>,
+    devices: Vec<(String, String)>,
+}
+
+impl Acc {
+    /// Number the events, render them for the wire and note what they touched.
+    fn emit(&mut self, core: &mut Core, events: Vec<Event>, now: Millis) -> Vec<Arc<Broadcast>> {
+        let mut mine = Vec::new();
+        for e in events {
+            self.tickets.extend(e.tickets());
+            self.counters.extend(e.counter());
+            match &e {
+                Event::PublicityUpdated { hall, .. } => {
+                    self.publicity.insert(*hall);
+                }
+                Event::DayRolledOver { day, .. } => self.expire_before = Some(*day),
+                _ => {}
+            }
+            core.seq += 1;
+            let (msg, halls) = view::event(&core.state, &e, core.seq, now);
+            mine.push(self.push(core.seq, halls, msg));
+        }
+        mine
+    }
+
+    fn push(&mut self, seq: u64, halls: Vec<usize>, msg: wire::StreamMessage) -> Arc<Broadcast> {
+        let json = serde_json::to_string(&msg).expect("wire types serialise");
+        let b = Arc::new(Broadcast { seq, halls, msg, json });
+        self.out.push(b.clone());
+        b
+    }
+}
+
+/// Apply, commit, broadcast, answer. See the module docs for the order and why.
+fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) {
+    let mut guard = shared.core.write();
+    let core = &mut *guard;
+    let mut acc = Acc::default();
+    let mut results: Vec<Result<Outcome, EngineError>> = Vec::with_capacity(jobs.len());
+
+    // The day may have turned since the last batch.
+    let tick = core.state.apply(Command::Tick, now).unwrap_or_default();
+    acc.emit(core, tick, now);
+
+    for job in &jobs {
+        let result = match &job.req {
+            Request::Domain(Command::Issue { hall, service, request_id: Some(rid), .. })
+                if core.state.ticket_by_request(rid).is_some() =>
+            {
+                let t = core.state.ticket_by_request(rid).expect("checked");
+                if t.issued_hall == *hall && t.issued_service == *service {
+                    Ok(Outcome::Existing(t.id))
+                } else {
+                    Err(EngineError::RequestIdReused)
+                }
+            }
+            Request::Domain(cmd) => core
+                .state
+                .apply(cmd.clone(), now)
+                .map(|events| Outcome::Applied(acc.emit(core, events, now)))
+                .map_err(EngineError::from),
+            Request::SignIn { counter, clerk, token_hash } => core
+                .state
+                .apply(Command::SignIn { counter: *counter, clerk: clerk.clone() }, now)
+                .map(|events| {
+                    // One clerk per counter: an earlier session there ends.
+                    let counter_id = core.state.topology().counters[*counter].id.clone();
+                    core.sessions.retain(|_, s| s.counter != *counter);
+                    core.sessions.insert(token_hash.clone(), Session { clerk: clerk.clone(), counter: *counter });
+                    acc.sessions_remove_counter.push(counter_id.clone());
+                    acc.sessions_add.push(SessionRow {
+                        token_hash: token_hash.clone(),
+                        clerk: clerk.clone(),
+                        counter: counter_id,
+                        created_at: now,
+                    });
+                    acc.counters.insert(*counter);
+                    Outcome::Applied(acc.emit(core, events, now))
+                })
+                .map_err(EngineError::from),
+            Request::SignOut { counter, token_hash } => core
+                .state
+                .apply(Command::SignOut { counter: *counter }, now)
+                .map(|events| {
+                    core.sessions.remove(token_hash);
+                    acc.sessions_remove.push(token_hash.clone());
+                    acc.counters.insert(*counter);
+                    Outcome::Applied(acc.emit(core, events, now))
+                })
+                .map_err(EngineError::from),
+            Request::DeviceStatus { device, hall, status } => {
+                let changed = core
+                    .devices
+                    .get(device)
+                    .is_none_or(|(_, old)| (old.ok, &old.code, &old.message) != (status.ok, &status.code, &status.message));
+                let hall_id = core.state.topology().halls[*hall].id.clone();
+                core.devices.insert(device.clone(), (*hall, status.clone()));
+                acc.devices.push((device.clone(), serde_json::to_string(&(hall_id.clone(), status)).unwrap_or_default()));
+                let mut mine = vec![];
+                if changed {
+                    core.seq += 1;
+                    let msg = wire::StreamMessage {
+                        seq: core.seq,
+                        at: view::time(now),
+                        hall: Some(hall_id),
+                        kind: wire::EventKind::DeviceStatusChanged { status: status.clone() },
+                        queues: vec![],
+                    };
+                    mine.push(acc.push(core.seq, vec![*hall], msg));
+                }
+                Ok(Outcome::Applied(mine))
+            }
+        };
+        results.push(result);
+    }
+
+    let nothing_to_write =
+        acc.out.is_empty() && acc.devices.is_empty() && acc.sessions_add.is_empty() && acc.sessions_remove.is_empty();
+    let commit = if nothing_to_write {
+        Ok(())
+    } else {
+        let st = &core.state;
+        let batch = Batch {
+            day: Some(st.day()),
+            expire_before: acc.expire_before,
+            tickets: acc.tickets.iter().filter_map(|id| st.ticket(*id)).collect(),
+            counters: acc.counters.iter().map(|&c| (c, st.counter(c))).collect(),
+            events: acc
+                .out
+                .iter()
+                .map(|b| EventRow { seq: b.seq, at: now, hall: b.msg.hall.as_deref(), kind: kind_name(&b.msg.kind), body: &b.json })
+                .collect(),
+            sessions_add: std::mem::take(&mut acc.sessions_add),
+            sessions_remove_counter: std::mem::take(&mut acc.sessions_remove_counter),
+            sessions_remove: std::mem::take(&mut acc.sessions_remove),
+            publicity: acc.publicity.iter().map(|&h| (h, st.publicity(h))).collect(),
+            devices: std::mem::take(&mut acc.devices),
+        };
+        let r = store.commit(&batch);
+        shared.commits.fetch_add(1, Ordering::Relaxed);
+        r
+    };
+
+    match commit {
+        Ok(()) => {
+            shared.batches_applied.fetch_add(1, Ordering::Relaxed);
+            for b in acc.out {
+                core.ring.push_back(b.clone());
+                if core.ring.len() > RING {
+                    core.ring.pop_front();
+                }
+                // No subscribers is fine.
+                let _ = shared.events.send(b);
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "commit failed; reloading state from the database");
+            match store.load(now) {
+                Ok((state, seq)) => {
+                    core.state = state;
+                    core.seq = seq;
+                }
+                Err(e) => tracing::error!(error = %e, "reload failed"),
+            }
+            for r in &mut results {
+                if r.is_ok() {
+                    *r = Err(EngineError::Store(err.to_string()));
+                }
+            }
+        }
+    }
+    drop(guard);
+    for (job, result) in jobs.into_iter().zip(results) {
+        let _ = job.reply.send(result);
+    }
+}
+
+pub fn kind_name(k: &wire::EventKind) -> &'static str {
+    use wire::EventKind as K;
+    match k {
+        K::Snapshot { .. } => "snapshot",
+        K::TicketIssued { .. } => "ticket_issued",
+        K::TicketCalled { .. } => "ticket_called",
+        K::TicketFinished { .. } => "ticket_finished",
+        K::TicketNoShow { .. } => "ticket_no_show",
+        K::TicketTransferred { .. } => "ticket_transferred",
+        K::TicketRequeued { .. } => "ticket_requeued",
+        K::TicketRated { .. } => "ticket_rated",
+        K::CounterOpened { .. } => "counter_opened",
+        K::CounterClosed { .. } => "counter_closed",
+        K::CounterPaused { .. } => "counter_paused",
+        K::CounterResumed { .. } => "counter_resumed",
+        K::DayRolledOver { .. } => "day_rolled_over",
+        K::PublicityUpdated { .. } => "publicity_updated",
+        K::DeviceStatusChanged { .. } => "device_status_changed",
+    }
+}

@@ -1,0 +1,15 @@
+//! qcall core: the authority over every hall's queues.
+//!
+//! - [`domain`]: the pure sequencing state machine (no IO, time passed in);
+//! - [`store`]: SQLite persistence; [`engine`]: the single writer with group commit;
+//! - [`server`]: HTTP + WebSocket API; [`view`]: domain -> wire types;
+//! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod reports;
+pub mod server;
+pub mod store;
+pub mod view;

@@ -1,0 +1,143 @@
+//! `qcall`: the queue-calling server and its tools.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use qcall_core::config::Config;
+
+#[derive(Parser)]
+#[command(name = "qcall", version, about = "Queue-calling system for tax service halls (排队叫号系统)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (HTTP API, event streams, web pages).
+    Serve {
+        /// Config file; without it the embedded demo config (three halls) is used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// SQLite database file (overrides the config).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (overrides the config).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Validate a config file and print a summary.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Make a new random device or supervisor token and the hash to put in the config.
+    Token,
+    /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
+    HashPin { pin: Option<String> },
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::embedded()?,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve { config, db, listen } => {
+            init_tracing();
+            let mut cfg = load_config(config.as_ref())?;
+            if let Some(db) = db {
+                cfg.db = db;
+            }
+            if let Some(listen) = listen {
+                if listen.parse::<std::net::SocketAddr>().is_err() {
+                    anyhow::bail!("--listen: `{listen}` is not an address like 127.0.0.1:8080");
+                }
+                if cfg.public_base_url == format!("http://{}", cfg.listen) {
+                    cfg.public_base_url = format!("http://{listen}");
+                }
+                cfg.listen = listen;
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(serve(cfg))
+        }
+        Cmd::CheckConfig { config } => {
+            let cfg = load_config(config.as_ref())?;
+            let t = &cfg.topology;
+            println!("{}: ok", cfg.source);
+            println!("  {} halls, {} services, {} counters, {} clerks, {} devices", t.halls.len(), t.services.len(), t.counters.len(), cfg.clerks.len(), cfg.devices.len());
+            for (h, hall) in t.halls.iter().enumerate() {
+                let counters: Vec<String> = t.counters.iter().filter(|c| c.hall == h).map(|c| c.id.clone()).collect();
+                println!("  {} {} ({}): {}", hall.id, hall.name_zh, hall.name_en, counters.join(" "));
+            }
+            println!("  listen {}, database {}", cfg.listen, cfg.db.display());
+            Ok(())
+        }
+        Cmd::Token => {
+            let token = qcall_core::auth::new_token();
+            println!("token:       {token}");
+            println!("token_hash = \"{}\"", qcall_core::auth::hash_token(&token));
+            Ok(())
+        }
+        Cmd::HashPin { pin } => {
+            let pin = match pin {
+                Some(p) => p,
+                None => {
+                    if std::io::stdin().is_terminal() {
+                        eprint!("PIN: ");
+                    }
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if pin.len() < 4 {
+                anyhow::bail!("a PIN needs at least 4 characters");
+            }
+            let hash = qcall_core::auth::hash_pin(&pin).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+            println!("pin_hash = \"{hash}\"");
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let source = cfg.source.clone();
+    let db = cfg.db.clone();
+    let server = qcall_core::server::Server::start(cfg).await.with_context(|| format!("starting with {source}"))?;
+    tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
+    println!("qcall listening on http://{}", server.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

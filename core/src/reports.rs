@@ -1,0 +1,116 @@
+//! Read-only queries on the database (tickets no longer in memory, reports).
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::domain::Topology;
+use qcall_wire as wire;
+
+/// A ticket from an earlier day, as stored.
+pub fn ticket_from_db(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
+    conn.prepare_cached(
+        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred
+         FROM tickets WHERE id = ?1",
+    )?
+    .query_row([id as i64], |r| {
+        let counter: Option<String> = r.get(7)?;
+        let state: String = r.get(4)?;
+        Ok(wire::Ticket {
+            id,
+            number: r.get(0)?,
+            hall: r.get(1)?,
+            service: r.get(2)?,
+            priority: if r.get::<_, String>(3)? == "priority" { wire::Priority::Priority } else { wire::Priority::Normal },
+            state: match state.as_str() {
+                "waiting" => wire::TicketState::Waiting,
+                "called" => wire::TicketState::Called,
+                "finished" => wire::TicketState::Finished,
+                "no_show" => wire::TicketState::NoShow,
+                _ => wire::TicketState::Expired,
+            },
+            day: r.get(5)?,
+            issued_at: crate::view::time(r.get(6)?),
+            waiting_ahead: 0,
+            est_wait_s: 0,
+            counter_number: counter.as_deref().and_then(|c| topo.counter_ix(c)).map(|c| topo.counters[c].number),
+            counter,
+            call_count: r.get(8)?,
+            transferred: r.get::<_, i64>(9)? != 0,
+        })
+    })
+    .optional()
+}
+
+/// One row of today's statistics, for a counter or a clerk.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ServiceStats {
+    /// Tickets finished (办结).
+    pub served: u32,
+    /// Tickets marked no-show (过号).
+    pub no_shows: u32,
+    /// Mean of (call time − issue time) over tickets called, in seconds; `None` when none was.
+    pub mean_wait_s: Option<u32>,
+    /// Mean of (finish time − call time) over finished tickets, in seconds.
+    pub mean_service_s: Option<u32>,
+    /// Ratings by score: `"1"` (非常不满意) … `"5"` (非常满意).
+    pub ratings: std::collections::BTreeMap<String, u32>,
+    pub rated: u32,
+    /// Mean score of the rated tickets.
+    pub mean_rating: Option<f64>,
+}
+
+/// Statistics of one business day grouped by `key` (`counter` or `clerk`).
+///
+/// Every ticket counts for the counter and the clerk that called it last. Wait is measured
+/// from issue to that call (a transferred ticket's wait therefore includes its first service).
+/// `hall`: only tickets of that hall; `None`: all halls.
+pub fn day_stats(
+    conn: &Connection,
+    day: &str,
+    hall: Option<&str>,
+    by_clerk: bool,
+) -> rusqlite::Result<Vec<(String, ServiceStats)>> {
+    let sql = if by_clerk {
+        STATS_SQL.replace("{key}", "clerk")
+    } else {
+        STATS_SQL.replace("{key}", "counter")
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params![day, hall], |r| {
+        let ms_to_s = |v: Option<f64>| v.map(|ms| (ms / 1000.0).round().max(0.0) as u32);
+        let mut ratings = std::collections::BTreeMap::new();
+        let mut rated = 0;
+        let mut sum = 0u32;
+        for score in 1..=5u32 {
+            let n: u32 = r.get(4 + score as usize)?;
+            rated += n;
+            sum += n * score;
+            ratings.insert(score.to_string(), n);
+        }
+        Ok((
+            r.get::<_, String>(0)?,
+            ServiceStats {
+                served: r.get(1)?,
+                no_shows: r.get(2)?,
+                mean_wait_s: ms_to_s(r.get(3)?),
+                mean_service_s: ms_to_s(r.get(4)?),
+                ratings,
+                rated,
+                mean_rating: (rated > 0).then(|| (f64::from(sum) / f64::from(rated) * 100.0).round() / 100.0),
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+const STATS_SQL: &str = "SELECT {key},
+        COALESCE(SUM(state = 'finished'), 0),
+        COALESCE(SUM(state = 'no_show'), 0),
+        AVG(CASE WHEN called_at IS NOT NULL THEN called_at - issued_at END),
+        AVG(CASE WHEN state = 'finished' AND called_at IS NOT NULL THEN finished_at - called_at END),
+        COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = 2), 0), COALESCE(SUM(rating = 3), 0),
+        COALESCE(SUM(rating = 4), 0), COALESCE(SUM(rating = 5), 0)
+    FROM tickets
+    WHERE day = ?1 AND (?2 IS NULL OR hall = ?2) AND {key} IS NOT NULL
+        AND state IN ('called', 'finished', 'no_show')
+    GROUP BY {key}
+    ORDER BY {key}";

@@ -1,0 +1,440 @@
+//! SQLite persistence: WAL, `synchronous=FULL`, append-only migrations tracked in
+//! `user_version`. Only the engine's writer thread writes; every batch is one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::{Counter, CounterState, Millis, Priority, State, Ticket, TicketId, TicketState, Topology};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("database {path}: cannot create its directory: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("database {path}: schema version {found} is newer than this program knows ({known})")]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+}
+
+/// Append-only: never edit a released step, add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema
+    "CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        issued_hall TEXT NOT NULL,
+        issued_service TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        number TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        queued_at INTEGER NOT NULL,
+        called_at INTEGER,
+        finished_at INTEGER,
+        counter TEXT,
+        clerk TEXT,
+        call_count INTEGER NOT NULL,
+        transferred INTEGER NOT NULL,
+        request_id TEXT,
+        rating INTEGER,
+        UNIQUE (day, issued_hall, issued_service, seq)
+    );
+    CREATE UNIQUE INDEX tickets_request ON tickets (day, request_id) WHERE request_id IS NOT NULL;
+    CREATE INDEX tickets_day_state ON tickets (day, state);
+    CREATE TABLE counters (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        clerk TEXT,
+        current INTEGER,
+        last_finished INTEGER,
+        last_finished_at INTEGER
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        hall TEXT,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        clerk TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE publicity (hall TEXT PRIMARY KEY, messages TEXT NOT NULL);
+    CREATE TABLE devices (device TEXT PRIMARY KEY, body TEXT NOT NULL);",
+];
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub clerk: String,
+    pub counter: String,
+    pub created_at: Millis,
+}
+
+/// Everything one batch of commands changed, written in one transaction.
+#[derive(Default)]
+pub struct Batch<'a> {
+    pub day: Option<NaiveDate>,
+    pub expire_before: Option<NaiveDate>,
+    pub tickets: Vec<&'a Ticket>,
+    pub counters: Vec<(usize, &'a Counter)>,
+    pub events: Vec<EventRow<'a>>,
+    pub sessions_add: Vec<SessionRow>,
+    pub sessions_remove_counter: Vec<String>,
+    pub sessions_remove: Vec<String>,
+    pub publicity: Vec<(usize, &'a [String])>,
+    pub devices: Vec<(String, String)>,
+}
+
+pub struct EventRow<'a> {
+    pub seq: u64,
+    pub at: Millis,
+    pub hall: Option<&'a str>,
+    pub kind: &'a str,
+    pub body: &'a str,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    topo: Arc<Topology>,
+}
+
+pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.to_path_buf(), source })?;
+    }
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+    Ok(conn)
+}
+
+impl Store {
+    pub fn open(path: &Path, topo: Arc<Topology>) -> Result<Store, StoreError> {
+        let conn = open_connection(path)?;
+        let mut store = Store { conn, path: path.to_path_buf(), topo };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
+            tx.commit().map_err(err)?;
+            tracing::info!(step = i + 1, "database migrated");
+        }
+        Ok(())
+    }
+
+    /// The state as stored, plus the last event `seq`. A store with no day yet starts at `now`.
+    pub fn load(&self, now: Millis) -> Result<(State, u64), StoreError> {
+        let e = self.err();
+        let topo = &self.topo;
+        let day: Option<String> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'day'", [], |r| r.get(0)).optional().map_err(&e)?;
+        let day = day.and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or_else(|| topo.business_day(now));
+        let next_id: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", [], |r| r.get(0)).map_err(&e)?;
+        let last_seq: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).map_err(&e)?;
+
+        let mut counters = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, state, clerk, current, last_finished, last_finished_at FROM counters")
+            .map_err(&e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            })
+            .map_err(&e)?;
+        for row in rows {
+            let (id, state, clerk, current, lf, lfa) = row.map_err(&e)?;
+            let Some(ix) = topo.counter_ix(&id) else {
+                tracing::warn!(counter = %id, "stored counter is no longer configured; ignored");
+                continue;
+            };
+            let state = counter_state_from(&state);
+            let last_finished = lf.zip(lfa).map(|(t, at)| (t as TicketId, at));
+            counters.push((ix, Counter { state, clerk, current: current.map(|c| c as TicketId), last_finished }));
+        }
+        drop(stmt);
+
+        let mut tickets = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
+                        queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating
+                 FROM tickets WHERE day = ?1 OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)",
+            )
+            .map_err(&e)?;
+        let mut rows = stmt.query([day.to_string()]).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let hall_of = |i| -> rusqlite::Result<Option<usize>> { Ok(topo.hall_ix(&r.get::<_, String>(i)?)) };
+            let service_of = |i| -> rusqlite::Result<Option<usize>> { Ok(topo.service_ix(&r.get::<_, String>(i)?)) };
+            let (Some(issued_hall), Some(issued_service), Some(hall), Some(service)) =
+                (hall_of(2).map_err(&e)?, service_of(3).map_err(&e)?, hall_of(5).map_err(&e)?, service_of(6).map_err(&e)?)
+            else {
+                tracing::warn!("stored ticket refers to a hall or service no longer configured; ignored");
+                continue;
+            };
+            let t = (|| -> rusqlite::Result<Ticket> {
+                Ok(Ticket {
+                    id: r.get::<_, i64>(0)? as TicketId,
+                    day: r.get::<_, String>(1)?.parse().unwrap_or(day),
+                    issued_hall,
+                    issued_service,
+                    seq: r.get(4)?,
+                    hall,
+                    service,
+                    priority: if r.get::<_, String>(7)? == "priority" { Priority::Priority } else { Priority::Normal },
+                    state: ticket_state_from(&r.get::<_, String>(8)?),
+                    issued_at: r.get(9)?,
+                    queued_at: r.get(10)?,
+                    called_at: r.get(11)?,
+                    finished_at: r.get(12)?,
+                    counter: r.get::<_, Option<String>>(13)?.and_then(|c| topo.counter_ix(&c)),
+                    clerk: r.get(14)?,
+                    call_count: r.get(15)?,
+                    transferred: r.get::<_, i64>(16)? != 0,
+                    request_id: r.get(17)?,
+                    rating: r.get(18)?,
+                })
+            })()
+            .map_err(&e)?;
+            tickets.push(t);
+        }
+        drop(rows);
+        drop(stmt);
+
+        let mut publicity = Vec::new();
+        let mut stmt = self.conn.prepare("SELECT hall, messages FROM publicity").map_err(&e)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)?;
+        for row in rows {
+            let (hall, msgs) = row.map_err(&e)?;
+            if let (Some(h), Ok(m)) = (topo.hall_ix(&hall), serde_json::from_str::<Vec<String>>(&msgs)) {
+                publicity.push((h, m));
+            }
+        }
+        drop(stmt);
+
+        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity);
+        Ok((st, last_seq as u64))
+    }
+
+    /// The newest `limit` event bodies, oldest first (for `?since=` replay after a restart).
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<(u64, Option<String>, String)>, StoreError> {
+        let e = self.err();
+        let mut stmt =
+            self.conn.prepare("SELECT seq, hall, body FROM events ORDER BY seq DESC LIMIT ?1").map_err(&e)?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
+            .map_err(&e)?;
+        let mut out: Vec<_> = rows.collect::<Result<_, _>>().map_err(&e)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    pub fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
+        let e = self.err();
+        let mut stmt = self.conn.prepare("SELECT token_hash, clerk, counter, created_at FROM sessions").map_err(&e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SessionRow { token_hash: r.get(0)?, clerk: r.get(1)?, counter: r.get(2)?, created_at: r.get(3)? })
+            })
+            .map_err(&e)?;
+        rows.collect::<Result<_, _>>().map_err(e)
+    }
+
+    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
+        let e = self.err();
+        let mut stmt = self.conn.prepare("SELECT body FROM devices").map_err(&e)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(&e)?;
+        rows.collect::<Result<_, _>>().map_err(e)
+    }
+
+    /// Write one batch in one transaction; returns once it is durable.
+    pub fn commit(&mut self, b: &Batch<'_>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite { path: path.clone(), source };
+        let topo = self.topo.clone();
+        let tx = self.conn.transaction().map_err(e)?;
+        if let Some(day) = b.day {
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        if let Some(day) = b.expire_before {
+            tx.prepare_cached("UPDATE tickets SET state = 'expired' WHERE day < ?1 AND state IN ('waiting', 'no_show')")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
+                        state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
+                        request_id, rating)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                     ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
+                        state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
+                        finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
+                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating",
+                )
+                .map_err(e)?;
+            for t in &b.tickets {
+                stmt.execute(params![
+                    t.id as i64,
+                    t.day.to_string(),
+                    topo.halls[t.issued_hall].id,
+                    topo.services[t.issued_service].id,
+                    t.seq,
+                    topo.number(t.issued_service, t.seq),
+                    topo.halls[t.hall].id,
+                    topo.services[t.service].id,
+                    match t.priority {
+                        Priority::Normal => "normal",
+                        Priority::Priority => "priority",
+                    },
+                    ticket_state_str(t.state),
+                    t.issued_at,
+                    t.queued_at,
+                    t.called_at,
+                    t.finished_at,
+                    t.counter.map(|c| topo.counters[c].id.as_str()),
+                    t.clerk,
+                    t.call_count,
+                    t.transferred as i64,
+                    t.request_id,
+                    t.rating,
+                ])
+                .map_err(e)?;
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, clerk = excluded.clerk,
+                        current = excluded.current, last_finished = excluded.last_finished,
+                        last_finished_at = excluded.last_finished_at",
+                )
+                .map_err(e)?;
+            for (ix, c) in &b.counters {
+                stmt.execute(params![
+                    topo.counters[*ix].id,
+                    counter_state_str(c.state),
+                    c.clerk,
+                    c.current.map(|t| t as i64),
+                    c.last_finished.map(|(t, _)| t as i64),
+                    c.last_finished.map(|(_, at)| at),
+                ])
+                .map_err(e)?;
+            }
+        }
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO events (seq, at, hall, type, body) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(e)?;
+            for ev in &b.events {
+                stmt.execute(params![ev.seq as i64, ev.at, ev.hall, ev.kind, ev.body]).map_err(e)?;
+            }
+        }
+        for counter in &b.sessions_remove_counter {
+            tx.prepare_cached("DELETE FROM sessions WHERE counter = ?1").and_then(|mut s| s.execute([counter])).map_err(e)?;
+        }
+        for token in &b.sessions_remove {
+            tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1").and_then(|mut s| s.execute([token])).map_err(e)?;
+        }
+        for s in &b.sessions_add {
+            tx.prepare_cached("INSERT INTO sessions (token_hash, clerk, counter, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut st| st.execute(params![s.token_hash, s.clerk, s.counter, s.created_at]))
+                .map_err(e)?;
+        }
+        for (hall, msgs) in &b.publicity {
+            let json = serde_json::to_string(msgs).unwrap_or_default();
+            tx.prepare_cached("INSERT INTO publicity (hall, messages) VALUES (?1, ?2) ON CONFLICT (hall) DO UPDATE SET messages = excluded.messages")
+                .and_then(|mut s| s.execute(params![topo.halls[*hall].id, json]))
+                .map_err(e)?;
+        }
+        for (device, body) in &b.devices {
+            tx.prepare_cached("INSERT INTO devices (device, body) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET body = excluded.body")
+                .and_then(|mut s| s.execute(params![device, body]))
+                .map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+}
+
+pub fn ticket_state_str(s: TicketState) -> &'static str {
+    match s {
+        TicketState::Waiting => "waiting",
+        TicketState::Called => "called",
+        TicketState::Finished => "finished",
+        TicketState::NoShow => "no_show",
+        TicketState::Expired => "expired",
+    }
+}
+
+fn ticket_state_from(s: &str) -> TicketState {
+    match s {
+        "waiting" => TicketState::Waiting,
+        "called" => TicketState::Called,
+        "finished" => TicketState::Finished,
+        "no_show" => TicketState::NoShow,
+        _ => TicketState::Expired,
+    }
+}
+
+fn counter_state_str(s: CounterState) -> &'static str {
+    match s {
+        CounterState::Closed => "closed",
+        CounterState::Open => "open",
+        CounterState::Paused => "paused",
+    }
+}
+
+fn counter_state_from(s: &str) -> CounterState {
+    match s {
+        "open" => CounterState::Open,
+        "paused" => CounterState::Paused,
+        _ => CounterState::Closed,
+    }
+}

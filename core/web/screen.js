@@ -1,0 +1,84 @@
+// The small screen above a window (/screen/counter/{counter}): its number and the ticket served.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const counterId = decodeURIComponent(location.pathname.split("/").pop());
+  let hallId = null;
+  let shown = null; // number shown now
+  let refreshTimer = null;
+
+  function render(hall) {
+    const c = hall.counters.find((x) => x.id === counterId);
+    if (!c) return;
+    $("screen-window").textContent = c.number + " 号窗口";
+    $("screen-window-en").textContent = "Window " + c.number + " · " + c.id;
+    document.title = c.number + " 号窗口 · Window " + c.number;
+    const num = $("screen-number");
+    const label = $("screen-label");
+    const status = $("screen-status");
+    if (c.current) {
+      const svc = hall.services.find((s) => s.id === c.current.service);
+      label.textContent = "请 " + c.current.number + " 号办理 · Now serving";
+      num.textContent = c.current.number;
+      num.className = "screen-number";
+      status.textContent = svc ? svc.name_zh + " · " + svc.name_en : "";
+      if (shown !== c.current.number + "#" + c.current.call_count) {
+        // restart the flash on every (re)call
+        void num.offsetWidth;
+        num.classList.add("flash");
+      }
+      shown = c.current.number + "#" + c.current.call_count;
+    } else {
+      shown = null;
+      num.className = "screen-number idle";
+      label.textContent = "";
+      if (c.state === "open") {
+        num.textContent = "请稍候";
+        status.textContent = "Please wait to be called";
+      } else if (c.state === "paused") {
+        num.textContent = "暂停服务";
+        status.textContent = "Paused — please wait or go to another window";
+      } else {
+        num.textContent = "暂停服务";
+        status.textContent = "This window is closed";
+      }
+    }
+  }
+
+  async function refresh() {
+    try {
+      render(await Q.api("GET", "/api/v1/halls/" + encodeURIComponent(hallId)));
+    } catch (e) {
+      $("screen-status").textContent = e.message;
+    }
+  }
+
+  function onEvent(msg) {
+    if (msg.type === "snapshot") {
+      const h = msg.halls.find((x) => x.id === hallId);
+      if (h) render(h);
+      return;
+    }
+    if (Q.eventCounter(msg) === counterId || msg.type === "day_rolled_over") {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(refresh, 30);
+    }
+  }
+
+  (async () => {
+    for (;;) {
+      try {
+        const found = Q.hallOfCounter(await Q.api("GET", "/api/v1/halls"), counterId);
+        if (!found) { $("screen-status").textContent = "未知窗口 · Unknown counter"; return; }
+        hallId = found.hall.id;
+        render(found.hall);
+        break;
+      } catch (e) {
+        $("screen-status").textContent = e.message;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+    Q.stream(hallId, onEvent, (up) => { $("conn-lost").hidden = up; });
+  })();
+})();

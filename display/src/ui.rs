@@ -1,0 +1,322 @@
+//! The Slint side: the generated window, applying a [`ViewModel`] to the `HallAdapter` global
+//! (the one place Rust touches the UI), the live window, and a headless software renderer for
+//! screenshots and measurements.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::platform::{Platform, WindowAdapter};
+use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgb8Pixel, SharedString, VecModel};
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::controller::{Controller, Input, ViewModel};
+use crate::net::NetWorker;
+use crate::player::{Announcer, Output};
+
+slint::include_modules!();
+
+#[derive(Debug, Error)]
+pub enum UiError {
+    #[error("window system: {0}")]
+    Platform(#[from] slint::PlatformError),
+    #[error("headless renderer: {0}")]
+    SetPlatform(#[from] slint::platform::SetPlatformError),
+    #[error("event loop: {0}")]
+    EventLoop(#[from] slint::EventLoopError),
+    #[error("writing {path}: {reason}")]
+    Png { path: String, reason: String },
+}
+
+/// Sets every adapter property from `vm`; list models are replaced only when they changed.
+pub fn apply(app: &AppWindow, vm: &ViewModel, prev: Option<&ViewModel>) {
+    let a = app.global::<HallAdapter>();
+    let s = |x: &str| SharedString::from(x);
+    a.set_hall_name(s(&vm.hall_name));
+    a.set_hall_name_en(s(&vm.hall_name_en));
+    a.set_date_text(s(&vm.date_text));
+    a.set_clock_text(s(&vm.clock_text));
+    a.set_has_call(vm.has_call);
+    a.set_latest_ticket(s(&vm.latest_ticket));
+    a.set_latest_counter(s(&vm.latest_counter));
+    a.set_latest_zh(s(&vm.latest_zh));
+    a.set_latest_en(s(&vm.latest_en));
+    a.set_highlight(vm.highlight);
+    a.set_ticker_text(s(&vm.ticker_text));
+    a.set_connected(vm.connected);
+    a.set_connection_text(s(&vm.connection_text));
+    if prev.is_none_or(|p| p.recent != vm.recent) {
+        let rows: Vec<RecentRow> =
+            vm.recent.iter().map(|r| RecentRow { counter: s(&r.counter), ticket: s(&r.ticket) }).collect();
+        a.set_recent(ModelRc::new(VecModel::from(rows)));
+    }
+    if prev.is_none_or(|p| p.waiting != vm.waiting) {
+        let rows: Vec<WaitingRow> = vm
+            .waiting
+            .iter()
+            .map(|r| WaitingRow {
+                prefix: s(&r.prefix),
+                name: s(&r.name),
+                name_en: s(&r.name_en),
+                waiting: r.waiting.min(i32::MAX as u32) as i32,
+            })
+            .collect();
+        a.set_waiting(ModelRc::new(VecModel::from(rows)));
+    }
+}
+
+/// Controller plus announcer: what the UI thread does with each input.
+pub struct Shell {
+    pub controller: Controller,
+    pub announcer: Option<Announcer>,
+    pub time_zone: chrono_tz::Tz,
+    last_view: Option<ViewModel>,
+}
+
+impl Shell {
+    pub fn new(controller: Controller, announcer: Option<Announcer>, time_zone: chrono_tz::Tz) -> Shell {
+        Shell { controller, announcer, time_zone, last_view: None }
+    }
+
+    /// Feeds one input; announcements are queued. Returns the ids of queued announcements.
+    pub fn input(&mut self, input: Input, now: chrono::DateTime<Utc>) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for effect in self.controller.handle(input, now) {
+            let crate::controller::Effect::Announce { ticket, counter_number } = effect;
+            info!(%ticket, counter_number, "call");
+            if let Some(a) = &self.announcer {
+                match a.announce(&ticket, counter_number) {
+                    Ok(id) => ids.push(id),
+                    Err(e) => warn!(error = %e, %ticket, "cannot announce"),
+                }
+            }
+        }
+        ids
+    }
+
+    /// Puts the current view on screen.
+    pub fn show(&mut self, app: &AppWindow, now: chrono::DateTime<Utc>) {
+        let vm = self.controller.view(now, self.time_zone);
+        if self.last_view.as_ref() != Some(&vm) {
+            apply(app, &vm, self.last_view.as_ref());
+            self.last_view = Some(vm);
+        }
+    }
+}
+
+/// Builds the shell (controller and, when enabled, the announcer on the audio device).
+pub fn shell_for(cfg: &Config, output: Output) -> Result<Shell, crate::voice::VoiceError> {
+    let controller = Controller::new(cfg.controller_settings());
+    let announcer = if cfg.announce_enabled {
+        Some(Announcer::new(&cfg.voice_dir, cfg.announce.clone(), output, None)?)
+    } else {
+        None
+    };
+    Ok(Shell::new(controller, announcer, cfg.time_zone))
+}
+
+/// Runs the hall screen in a window until it is closed.
+pub fn run_window(cfg: &Config, shell: Shell) -> Result<(), UiError> {
+    let app = AppWindow::new()?;
+    if cfg.fullscreen {
+        app.window().set_fullscreen(true);
+    } else {
+        app.window().set_size(PhysicalSize::new(cfg.width, cfg.height));
+    }
+    let shell = Arc::new(Mutex::new(shell));
+    shell.lock().expect("shell lock").show(&app, Utc::now());
+
+    let worker = {
+        let weak = app.as_weak();
+        let shell = shell.clone();
+        NetWorker::spawn(cfg.link_settings(), move |input: Input| {
+            let weak = weak.clone();
+            let shell = shell.clone();
+            let _ = slint::invoke_from_event_loop(move || {
+                if let Some(app) = weak.upgrade() {
+                    let mut sh = shell.lock().expect("shell lock");
+                    let now = Utc::now();
+                    sh.input(input, now);
+                    sh.show(&app, now);
+                }
+            });
+        })
+    };
+
+    // Clock, highlight expiry.
+    let clock = slint::Timer::default();
+    {
+        let weak = app.as_weak();
+        let shell = shell.clone();
+        clock.start(slint::TimerMode::Repeated, Duration::from_millis(250), move || {
+            if let Some(app) = weak.upgrade() {
+                shell.lock().expect("shell lock").show(&app, Utc::now());
+            }
+        });
+    }
+    // Ticker at 30 frames per second.
+    let ticker = slint::Timer::default();
+    {
+        let weak = app.as_weak();
+        let start = Instant::now();
+        let speed = cfg.ticker_speed as f32;
+        ticker.start(slint::TimerMode::Repeated, Duration::from_millis(33), move || {
+            if let Some(app) = weak.upgrade() {
+                app.global::<HallAdapter>().set_ticker_offset(start.elapsed().as_secs_f32() * speed);
+            }
+        });
+    }
+    app.run()?;
+    drop(worker);
+    Ok(())
+}
+
+struct HeadlessPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+    start: Instant,
+    /// Extra time added to the clock, to let animations finish without waiting.
+    skew: Rc<Cell<Duration>>,
+}
+
+impl Platform for HeadlessPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+
+    fn duration_since_start(&self) -> Duration {
+        self.start.elapsed() + self.skew.get()
+    }
+}
+
+/// An RGB frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    /// Row-major RGB, 3 bytes a pixel.
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.width + x) * 3) as usize;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    pub fn write_png(&self, path: &std::path::Path) -> Result<(), UiError> {
+        let err = |e: String| UiError::Png { path: path.display().to_string(), reason: e };
+        let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
+        w.write_image_data(&self.rgb).map_err(|e| err(e.to_string()))?;
+        w.finish().map_err(|e| err(e.to_string()))
+    }
+}
+
+/// The hall screen on Slint's software renderer with no window system (one per process).
+pub struct Headless {
+    window: Rc<MinimalSoftwareWindow>,
+    skew: Rc<Cell<Duration>>,
+    pub app: AppWindow,
+    width: u32,
+    height: u32,
+    buffer: Vec<Rgb8Pixel>,
+}
+
+impl Headless {
+    pub fn new(width: u32, height: u32) -> Result<Headless, UiError> {
+        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+        let skew = Rc::new(Cell::new(Duration::ZERO));
+        slint::platform::set_platform(Box::new(HeadlessPlatform {
+            window: window.clone(),
+            start: Instant::now(),
+            skew: skew.clone(),
+        }))?;
+        let app = AppWindow::new()?;
+        window.set_size(PhysicalSize::new(width, height));
+        app.show()?;
+        let buffer = vec![Rgb8Pixel::default(); (width * height) as usize];
+        Ok(Headless { window, skew, app, width, height, buffer })
+    }
+
+    /// Moves the renderer's clock forward (finishes running animations).
+    pub fn advance(&self, d: Duration) {
+        self.skew.set(self.skew.get() + d);
+    }
+
+    /// Renders a frame if anything changed since the last one; returns whether it drew.
+    pub fn draw_if_needed(&mut self) -> bool {
+        slint::platform::update_timers_and_animations();
+        let width = self.width as usize;
+        let buffer = &mut self.buffer;
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(buffer, width);
+        })
+    }
+
+    /// Renders a full frame now.
+    pub fn frame(&mut self) -> Frame {
+        self.window.request_redraw();
+        self.draw_if_needed();
+        let rgb = self.buffer.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
+        Frame { width: self.width, height: self.height, rgb }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ScreenshotError {
+    #[error("no snapshot from {url} within {secs} s: is the qcall server running there?")]
+    NotSynced { url: String, secs: u64 },
+    #[error(transparent)]
+    Ui(#[from] UiError),
+}
+
+/// `--screenshot`: connects, syncs with the hall's snapshot, follows the stream for `follow`
+/// more, renders one frame at the configured size and writes it as PNG.
+pub fn screenshot(cfg: &Config, out: &std::path::Path, follow: Duration) -> Result<(), ScreenshotError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = NetWorker::spawn(cfg.link_settings(), move |i| {
+        let _ = tx.send(i);
+    });
+    let mut controller = Controller::new(cfg.controller_settings());
+    let sync_limit = Duration::from_secs(10);
+    let deadline = Instant::now() + sync_limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(input) => {
+                let snapshot = matches!(&input, Input::Message(m) if m.is_snapshot());
+                controller.handle(input, Utc::now());
+                if snapshot {
+                    break;
+                }
+            }
+            Err(_) => {
+                return Err(ScreenshotError::NotSynced {
+                    url: crate::net::events_url(&cfg.server, &cfg.hall, None),
+                    secs: sync_limit.as_secs(),
+                })
+            }
+        }
+    }
+    let end = Instant::now() + follow;
+    while let Ok(input) = rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        controller.handle(input, Utc::now());
+    }
+    drop(worker);
+    let mut h = Headless::new(cfg.width, cfg.height)?;
+    apply(&h.app, &controller.view(Utc::now(), cfg.time_zone), None);
+    // Start the ticker text just inside the left edge.
+    let design_width = cfg.width as f32 * 1080.0 / cfg.height as f32;
+    h.app.global::<HallAdapter>().set_ticker_offset(design_width - 30.0);
+    h.advance(Duration::from_secs(1));
+    h.frame().write_png(out)?;
+    Ok(())
+}

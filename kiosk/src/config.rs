@@ -1,0 +1,447 @@
+//! Kiosk configuration in two phases: TOML -> [`RawConfig`] (serde) -> validated [`Config`].
+//! A bad value is reported with the file, the field and the reason.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::escpos::{encode_strict, PaperWidth};
+
+/// The demo east-hall kiosk, used when no `--config` is given.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/kiosk-east.toml");
+pub const EMBEDDED_NAME: &str = "<embedded config/kiosk-east.toml>";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: field `{field}`: {reason}")]
+    Invalid { file: String, field: String, reason: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub kiosk: RawKiosk,
+    #[serde(default)]
+    pub printer: RawPrinter,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKiosk {
+    pub id: String,
+    pub hall: String,
+    pub token: String,
+    /// The hall's name, shown until the server's hall state arrives.
+    #[serde(default)]
+    pub hall_name_zh: String,
+    #[serde(default)]
+    pub hall_name_en: String,
+    #[serde(default = "default_server")]
+    pub server: String,
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    #[serde(default = "yes")]
+    pub priority_lane: bool,
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default = "default_orientation")]
+    pub orientation: String,
+    #[serde(default = "default_return_home")]
+    pub return_home_s: u64,
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrinter {
+    #[serde(default = "default_port")]
+    pub port: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default = "default_data_bits")]
+    pub data_bits: u8,
+    #[serde(default = "default_parity")]
+    pub parity: String,
+    #[serde(default = "default_stop_bits")]
+    pub stop_bits: u8,
+    #[serde(default = "default_flow")]
+    pub flow_control: String,
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout_ms: u64,
+    #[serde(default = "default_status_timeout")]
+    pub status_timeout_ms: u64,
+    #[serde(default = "default_paper")]
+    pub paper_width_mm: u32,
+    #[serde(default = "default_notice")]
+    pub notice: String,
+    #[serde(default = "default_poll")]
+    pub status_poll_s: u64,
+}
+
+impl Default for RawPrinter {
+    fn default() -> Self {
+        toml::from_str("").expect("all printer fields have defaults")
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_server() -> String {
+    "http://127.0.0.1:8080".into()
+}
+fn default_language() -> String {
+    "zh".into()
+}
+fn default_orientation() -> String {
+    "landscape".into()
+}
+fn default_return_home() -> u64 {
+    8
+}
+fn default_tz() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_port() -> String {
+    "/dev/ttyUSB0".into()
+}
+fn default_baud() -> u32 {
+    9600
+}
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_parity() -> String {
+    "none".into()
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+fn default_flow() -> String {
+    "none".into()
+}
+fn default_write_timeout() -> u64 {
+    3000
+}
+fn default_status_timeout() -> u64 {
+    500
+}
+fn default_paper() -> u32 {
+    80
+}
+fn default_notice() -> String {
+    "请留意叫号，过号请重新取号".into()
+}
+fn default_poll() -> u64 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Zh,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orientation {
+    Landscape,
+    Portrait,
+}
+
+impl Orientation {
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Orientation::Landscape => (1920, 1080),
+            Orientation::Portrait => (1080, 1920),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parity {
+    None,
+    Odd,
+    Even,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowControl {
+    None,
+    XonXoff,
+    RtsCts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterTarget {
+    Serial(String),
+    File(PathBuf),
+}
+
+impl PrinterTarget {
+    /// `file:PATH` or a serial device path.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Some(p) = s.strip_prefix("file:") {
+            if p.is_empty() {
+                return Err("`file:` needs a path, e.g. file:data/tickets.bin".into());
+            }
+            Ok(PrinterTarget::File(PathBuf::from(p)))
+        } else if s.is_empty() {
+            Err("empty; give a serial device (e.g. /dev/ttyUSB0) or file:PATH".into())
+        } else {
+            Ok(PrinterTarget::Serial(s.to_string()))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrinterConfig {
+    pub target: PrinterTarget,
+    pub baud: u32,
+    pub data_bits: u8,
+    pub parity: Parity,
+    pub stop_bits: u8,
+    pub flow_control: FlowControl,
+    pub write_timeout: Duration,
+    pub status_timeout: Duration,
+    pub paper: PaperWidth,
+    pub notice: String,
+    /// How often the printer is asked while it is faulted (recovery) or idle.
+    pub status_poll: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub source: String,
+    pub id: String,
+    pub hall: String,
+    pub token: String,
+    pub hall_name_zh: String,
+    pub hall_name_en: String,
+    /// Base URL of the server, without a trailing slash.
+    pub server: String,
+    /// Base of the ticket status URL printed in the QR code.
+    pub public_base_url: String,
+    pub priority_lane: bool,
+    pub language: Language,
+    pub orientation: Orientation,
+    pub return_home: Duration,
+    pub timezone: chrono_tz::Tz,
+    pub printer: PrinterConfig,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            None => Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME),
+            Some(p) => {
+                let file = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+                Config::parse(&text, &file)
+            }
+        }
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?;
+        Config::validate(raw, file)
+    }
+
+    pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+        let bad = |field: &str, reason: String| ConfigError::Invalid { file: file.into(), field: field.into(), reason };
+        let k = raw.kiosk;
+        let p = raw.printer;
+        let ident = |field: &str, v: &str| -> Result<String, ConfigError> {
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(bad(field, format!("{v:?} must be non-empty letters, digits, '-' or '_'")));
+            }
+            Ok(v.to_string())
+        };
+        let url = |field: &str, v: &str| -> Result<String, ConfigError> {
+            let v = v.trim().trim_end_matches('/');
+            if !(v.starts_with("http://") || v.starts_with("https://")) || v.len() <= "http://".len() {
+                return Err(bad(field, format!("{v:?} must be an http:// or https:// URL")));
+            }
+            Ok(v.to_string())
+        };
+        let id = ident("kiosk.id", &k.id)?;
+        let hall = ident("kiosk.hall", &k.hall)?;
+        if k.token.trim().is_empty() {
+            return Err(bad("kiosk.token", "must not be empty".into()));
+        }
+        let server = url("kiosk.server", &k.server)?;
+        let public_base_url = match &k.public_base_url {
+            Some(u) => url("kiosk.public_base_url", u)?,
+            None => server.clone(),
+        };
+        let language = match k.language.as_str() {
+            "zh" => Language::Zh,
+            "en" => Language::En,
+            o => return Err(bad("kiosk.language", format!("{o:?} is not one of \"zh\", \"en\""))),
+        };
+        let orientation = match k.orientation.as_str() {
+            "landscape" => Orientation::Landscape,
+            "portrait" => Orientation::Portrait,
+            o => return Err(bad("kiosk.orientation", format!("{o:?} is not one of \"landscape\", \"portrait\""))),
+        };
+        if !(2..=120).contains(&k.return_home_s) {
+            return Err(bad("kiosk.return_home_s", format!("{} is not between 2 and 120 seconds", k.return_home_s)));
+        }
+        let timezone: chrono_tz::Tz =
+            k.timezone.parse().map_err(|_| bad("kiosk.timezone", format!("{:?} is not an IANA time zone", k.timezone)))?;
+
+        let target = PrinterTarget::parse(&p.port).map_err(|r| bad("printer.port", r))?;
+        if !(300..=921_600).contains(&p.baud) {
+            return Err(bad("printer.baud", format!("{} is not a usable baud rate (300–921600)", p.baud)));
+        }
+        if !(5..=8).contains(&p.data_bits) {
+            return Err(bad("printer.data_bits", format!("{} is not 5, 6, 7 or 8", p.data_bits)));
+        }
+        let parity = match p.parity.as_str() {
+            "none" => Parity::None,
+            "odd" => Parity::Odd,
+            "even" => Parity::Even,
+            o => return Err(bad("printer.parity", format!("{o:?} is not one of \"none\", \"odd\", \"even\""))),
+        };
+        if !(1..=2).contains(&p.stop_bits) {
+            return Err(bad("printer.stop_bits", format!("{} is not 1 or 2", p.stop_bits)));
+        }
+        let flow_control = match p.flow_control.as_str() {
+            "none" => FlowControl::None,
+            "xonxoff" => FlowControl::XonXoff,
+            "rtscts" => FlowControl::RtsCts,
+            o => return Err(bad("printer.flow_control", format!("{o:?} is not one of \"none\", \"xonxoff\", \"rtscts\""))),
+        };
+        if !(100..=60_000).contains(&p.write_timeout_ms) {
+            return Err(bad("printer.write_timeout_ms", format!("{} is not between 100 and 60000", p.write_timeout_ms)));
+        }
+        if !(50..=5_000).contains(&p.status_timeout_ms) {
+            return Err(bad("printer.status_timeout_ms", format!("{} is not between 50 and 5000", p.status_timeout_ms)));
+        }
+        let paper = match p.paper_width_mm {
+            58 => PaperWidth::Mm58,
+            80 => PaperWidth::Mm80,
+            o => return Err(bad("printer.paper_width_mm", format!("{o} is not 58 or 80"))),
+        };
+        if let Err(e) = encode_strict(&p.notice) {
+            return Err(bad("printer.notice", e.to_string()));
+        }
+        if p.notice.chars().count() > 40 {
+            return Err(bad("printer.notice", "longer than 40 characters; keep it to one short line".into()));
+        }
+        if !(1..=600).contains(&p.status_poll_s) {
+            return Err(bad("printer.status_poll_s", format!("{} is not between 1 and 600", p.status_poll_s)));
+        }
+        Ok(Config {
+            source: file.to_string(),
+            id,
+            hall: hall.clone(),
+            token: k.token,
+            hall_name_zh: if k.hall_name_zh.is_empty() { hall.clone() } else { k.hall_name_zh },
+            hall_name_en: if k.hall_name_en.is_empty() { hall.clone() } else { k.hall_name_en },
+            server,
+            public_base_url,
+            priority_lane: k.priority_lane,
+            language,
+            orientation,
+            return_home: Duration::from_secs(k.return_home_s),
+            timezone,
+            printer: PrinterConfig {
+                target,
+                baud: p.baud,
+                data_bits: p.data_bits,
+                parity,
+                stop_bits: p.stop_bits,
+                flow_control,
+                write_timeout: Duration::from_millis(p.write_timeout_ms),
+                status_timeout: Duration::from_millis(p.status_timeout_ms),
+                paper,
+                notice: p.notice,
+                status_poll: Duration::from_secs(p.status_poll_s),
+            },
+        })
+    }
+
+    /// `--server URL` override.
+    pub fn with_server(mut self, server: &str) -> Result<Config, ConfigError> {
+        let v = server.trim().trim_end_matches('/');
+        if !(v.starts_with("http://") || v.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                file: "--server".into(),
+                field: "server".into(),
+                reason: format!("{server:?} must be an http:// URL"),
+            });
+        }
+        let same_public = self.public_base_url == self.server;
+        self.server = v.to_string();
+        if same_public {
+            self.public_base_url = self.server.clone();
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.id, "kiosk-east-1");
+        assert_eq!(c.hall, "east");
+        assert_eq!(c.token, "demo-kiosk-east");
+        assert_eq!(c.server, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for hall in ["east", "west", "central"] {
+            let path = format!("{}/../config/kiosk-{hall}.toml", env!("CARGO_MANIFEST_DIR"));
+            let c = Config::load(Some(Path::new(&path))).unwrap();
+            assert_eq!(c.hall, hall);
+            assert_eq!(c.token, format!("demo-kiosk-{hall}"));
+        }
+    }
+
+    fn with(printer: &str) -> Result<Config, ConfigError> {
+        let text = format!("[kiosk]\nid = \"k1\"\nhall = \"east\"\ntoken = \"t\"\n[printer]\n{printer}\n");
+        Config::parse(&text, "k.toml")
+    }
+
+    #[test]
+    fn serial_settings_parse() {
+        let c = with("port = \"/dev/ttyS1\"\nbaud = 19200\nparity = \"even\"\nstop_bits = 2\nflow_control = \"rtscts\"\ndata_bits = 7\npaper_width_mm = 58").unwrap();
+        assert_eq!(c.printer.target, PrinterTarget::Serial("/dev/ttyS1".into()));
+        assert_eq!(c.printer.baud, 19200);
+        assert_eq!(c.printer.parity, Parity::Even);
+        assert_eq!(c.printer.flow_control, FlowControl::RtsCts);
+        assert_eq!(c.printer.data_bits, 7);
+        assert_eq!(c.printer.paper, PaperWidth::Mm58);
+        let f = with("port = \"file:/tmp/t.bin\"").unwrap();
+        assert_eq!(f.printer.target, PrinterTarget::File("/tmp/t.bin".into()));
+    }
+
+    #[test]
+    fn bad_values_name_file_field_and_reason() {
+        let e = with("flow_control = \"dtr\"").unwrap_err().to_string();
+        assert_eq!(e, "k.toml: field `printer.flow_control`: \"dtr\" is not one of \"none\", \"xonxoff\", \"rtscts\"");
+        let e = with("paper_width_mm = 76").unwrap_err().to_string();
+        assert_eq!(e, "k.toml: field `printer.paper_width_mm`: 76 is not 58 or 80");
+        let e = with("notice = \"请找𠮷先生\"").unwrap_err().to_string();
+        assert!(e.starts_with("k.toml: field `printer.notice`: character '𠮷'"), "{e}");
+        let e = with("port = \"file:\"").unwrap_err().to_string();
+        assert!(e.contains("printer.port"), "{e}");
+        let e = with("colour = 1").unwrap_err().to_string();
+        assert!(e.starts_with("k.toml: ") && e.contains("colour"), "{e}");
+        let e = Config::parse("[kiosk]\nid = \"k 1\"\nhall = \"east\"\ntoken = \"t\"\n", "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml: field `kiosk.id`"), "{e}");
+    }
+}

@@ -1,0 +1,557 @@
+//! ESC/POS: the pure ticket renderer and the printer status protocol.
+//!
+//! [`render`] turns a [`TicketPrint`] into the exact bytes sent to a thermal printer. It is
+//! text mode only (no raster images): a ticket is a few hundred bytes.
+//!
+//! Byte sequences used (see the ESC/POS reference):
+//! - `ESC @` (1B 40) initialise, then always `FS &` (1C 26) Chinese mode: makers differ in the
+//!   power-on default.
+//! - `ESC a n` alignment, `ESC E n` bold, `GS ! n` character size (high nibble width-1,
+//!   low nibble height-1).
+//! - `GS ( k` (cn = 49) QR code: model 2, module size, error correction M, store, print.
+//! - `GS V 66 n` feed n lines and partial cut.
+//! - `DLE EOT n` (10 04 n) real-time status, answered with one byte.
+
+use thiserror::Error;
+
+pub const ESC: u8 = 0x1B;
+pub const GS: u8 = 0x1D;
+pub const FS: u8 = 0x1C;
+pub const DLE: u8 = 0x10;
+pub const EOT: u8 = 0x04;
+pub const LF: u8 = 0x0A;
+
+/// The character that replaces text the printer cannot show (4-byte GB18030 characters).
+pub const REPLACEMENT: char = '?';
+
+/// Everything printed on one ticket, already in the words to print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketPrint {
+    /// e.g. `东区办税服务厅`
+    pub hall_zh: String,
+    pub hall_en: String,
+    /// e.g. `申报纳税`
+    pub service_zh: String,
+    pub service_en: String,
+    /// e.g. `A012`
+    pub number: String,
+    /// 绿色通道 ticket.
+    pub priority: bool,
+    pub waiting_ahead: u32,
+    pub est_wait_s: u32,
+    /// Local issue time, already formatted, e.g. `2026-11-26 09:14`.
+    pub issued_at: String,
+    /// The ticket's status URL, put in the QR code.
+    pub qr_url: String,
+    /// One short notice line at the bottom.
+    pub notice: String,
+}
+
+/// Paper width of the printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaperWidth {
+    Mm58,
+    Mm80,
+}
+
+impl PaperWidth {
+    /// Characters per line in font A (12×24 dots): 32 on 58 mm, 48 on 80 mm.
+    pub fn columns(self) -> usize {
+        match self {
+            PaperWidth::Mm58 => 32,
+            PaperWidth::Mm80 => 48,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub paper: PaperWidth,
+    /// QR module size in dots (1–16).
+    pub qr_module: u8,
+    /// Lines fed before the partial cut, so the cut falls below the last line.
+    pub feed_before_cut: u8,
+}
+
+impl Layout {
+    pub fn for_paper(paper: PaperWidth) -> Self {
+        Layout {
+            paper,
+            qr_module: match paper {
+                PaperWidth::Mm58 => 5,
+                PaperWidth::Mm80 => 6,
+            },
+            feed_before_cut: 4,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TextError {
+    #[error("character {ch:?} (U+{code:04X}) needs 4 bytes in GB18030; thermal printers cannot print it")]
+    FourByte { ch: char, code: u32 },
+}
+
+/// Encodes text for a printer in Chinese mode: ASCII stays single bytes, Chinese characters become
+/// two GB18030 (GBK) bytes. Characters that GB18030 encodes in four bytes are refused.
+pub fn encode_strict(text: &str) -> Result<Vec<u8>, TextError> {
+    let mut out = Vec::with_capacity(text.len() * 2);
+    let mut buf = [0u8; 4];
+    for ch in text.chars() {
+        let bytes = encode_char(ch, &mut buf);
+        if bytes.len() > 2 {
+            return Err(TextError::FourByte { ch, code: ch as u32 });
+        }
+        out.extend_from_slice(bytes);
+    }
+    Ok(out)
+}
+
+/// Like [`encode_strict`] but replaces each 4-byte character with [`REPLACEMENT`].
+/// Control characters other than line feed are dropped: text can never inject commands.
+pub fn encode_lossy(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() * 2);
+    let mut buf = [0u8; 4];
+    for ch in text.chars() {
+        if ch.is_control() {
+            continue;
+        }
+        let bytes = encode_char(ch, &mut buf);
+        if bytes.len() > 2 {
+            out.push(REPLACEMENT as u8);
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    }
+    out
+}
+
+fn encode_char(ch: char, buf: &mut [u8; 4]) -> &[u8] {
+    let mut s = [0u8; 4];
+    let s = ch.encode_utf8(&mut s);
+    // GB18030 maps every Unicode scalar value, in 1, 2 or 4 bytes.
+    let (bytes, _, _) = encoding_rs::GB18030.encode(s);
+    let n = bytes.len().min(4);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    &buf[..n]
+}
+
+/// Printed width of text in font-A columns: ASCII 1, everything else 2.
+pub fn text_columns(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+/// "约 12 分钟" style estimate; under a minute reads as "少于1分钟".
+pub fn wait_minutes_zh(est_wait_s: u32) -> String {
+    if est_wait_s < 60 {
+        "少于1分钟".to_string()
+    } else {
+        format!("约{}分钟", est_wait_s.div_ceil(60))
+    }
+}
+
+pub fn wait_minutes_en(est_wait_s: u32) -> String {
+    if est_wait_s < 60 {
+        "under 1 min".to_string()
+    } else {
+        format!("about {} min", est_wait_s.div_ceil(60))
+    }
+}
+
+/// `GS ! n`: width and height multipliers 1–8.
+pub fn size(width: u8, height: u8) -> [u8; 3] {
+    let w = width.clamp(1, 8) - 1;
+    let h = height.clamp(1, 8) - 1;
+    [GS, b'!', (w << 4) | h]
+}
+
+/// `ESC a n`: 0 left, 1 centre, 2 right.
+pub fn align(n: u8) -> [u8; 3] {
+    [ESC, b'a', n]
+}
+
+/// `ESC E n`: bold on/off.
+pub fn bold(on: bool) -> [u8; 3] {
+    [ESC, b'E', on as u8]
+}
+
+/// The full `GS ( k` sequence printing `data` as a QR code (model 2, error correction M).
+pub fn qr_block(data: &[u8], module: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 40);
+    // Model 2.
+    out.extend_from_slice(&[GS, b'(', b'k', 4, 0, 49, 65, 50, 0]);
+    // Module size.
+    out.extend_from_slice(&[GS, b'(', b'k', 3, 0, 49, 67, module.clamp(1, 16)]);
+    // Error correction level M (49).
+    out.extend_from_slice(&[GS, b'(', b'k', 3, 0, 49, 69, 49]);
+    // Store the data: pL + pH*256 = len + 3.
+    let len = data.len() + 3;
+    out.extend_from_slice(&[GS, b'(', b'k', (len & 0xFF) as u8, (len >> 8) as u8, 49, 80, 48]);
+    out.extend_from_slice(data);
+    // Print the stored symbol.
+    out.extend_from_slice(&[GS, b'(', b'k', 3, 0, 49, 81, 48]);
+    out
+}
+
+/// `GS V 66 n`: feed n lines, then partial cut.
+pub fn feed_and_cut(lines: u8) -> [u8; 4] {
+    [GS, b'V', 66, lines]
+}
+
+/// The ESC/POS bytes of one ticket.
+pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
+    let cols = layout.paper.columns();
+    let mut out = Vec::with_capacity(320);
+    let line = |out: &mut Vec<u8>, text: &str| {
+        out.extend_from_slice(&encode_lossy(text));
+        out.push(LF);
+    };
+
+    out.extend_from_slice(&[ESC, b'@']);
+    out.extend_from_slice(&[FS, b'&']);
+    out.extend_from_slice(&align(1));
+
+    // Hall, bold, double size.
+    out.extend_from_slice(&bold(true));
+    out.extend_from_slice(&size(2, 2));
+    line(&mut out, &t.hall_zh);
+    out.extend_from_slice(&size(1, 1));
+    out.extend_from_slice(&bold(false));
+    line(&mut out, &t.hall_en);
+
+    // Service.
+    out.extend_from_slice(&size(1, 2));
+    let service = if t.priority { format!("{}（绿色通道）", t.service_zh) } else { t.service_zh.clone() };
+    line(&mut out, &service);
+    out.extend_from_slice(&size(1, 1));
+    line(&mut out, &t.service_en);
+
+    // The number, in the largest size that fits the paper (at most 8×).
+    let number_cols = text_columns(&t.number).max(1);
+    let factor = (cols / number_cols).clamp(1, 8) as u8;
+    let factor = factor.min(if layout.paper == PaperWidth::Mm58 { 5 } else { 6 });
+    out.extend_from_slice(&bold(true));
+    out.extend_from_slice(&size(factor, factor));
+    line(&mut out, &t.number);
+    out.extend_from_slice(&size(1, 1));
+    out.extend_from_slice(&bold(false));
+
+    // People ahead and estimate.
+    line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_minutes_zh(t.est_wait_s)));
+    line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_minutes_en(t.est_wait_s)));
+    line(&mut out, &format!("取号时间 {}", t.issued_at));
+
+    // QR code with the status URL.
+    out.extend_from_slice(&qr_block(&encode_lossy(&t.qr_url), layout.qr_module));
+    out.push(LF);
+
+    line(&mut out, &t.notice);
+    out.extend_from_slice(&align(0));
+    out.extend_from_slice(&feed_and_cut(layout.feed_before_cut));
+    out
+}
+
+/// `DLE EOT n` status requests, in the order asked before each ticket.
+pub const STATUS_QUERIES: [u8; 3] = [1, 2, 4];
+
+pub fn status_request(n: u8) -> [u8; 3] {
+    [DLE, EOT, n]
+}
+
+/// What the printer said about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrinterHealth {
+    /// Paper is running low: still prints, worth a note to staff.
+    pub paper_near_end: bool,
+}
+
+/// A printer condition that stops issuing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PrinterFault {
+    #[error("no printer: no answer to the status request / 打印机无响应")]
+    NoReply,
+    #[error("printer offline / 打印机离线")]
+    Offline,
+    #[error("cover open / 打印机盖未关")]
+    CoverOpen,
+    #[error("paper end / 缺纸")]
+    PaperEnd,
+    #[error("printer error / 打印机故障")]
+    Error,
+    #[error("printer port: {0}")]
+    Port(String),
+}
+
+impl PrinterFault {
+    /// Short machine-readable code reported to the server.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrinterFault::NoReply => "no_printer",
+            PrinterFault::Offline => "offline",
+            PrinterFault::CoverOpen => "cover_open",
+            PrinterFault::PaperEnd => "paper_end",
+            PrinterFault::Error => "printer_error",
+            PrinterFault::Port(_) => "port_error",
+        }
+    }
+
+    /// What the kiosk screen says.
+    pub fn message_zh(&self) -> &'static str {
+        match self {
+            PrinterFault::NoReply => "打印机无响应，请联系工作人员",
+            PrinterFault::Offline => "打印机离线，请联系工作人员",
+            PrinterFault::CoverOpen => "打印机盖未关，请联系工作人员",
+            PrinterFault::PaperEnd => "打印机缺纸，请联系工作人员",
+            PrinterFault::Error => "打印机故障，请联系工作人员",
+            PrinterFault::Port(_) => "打印机连接故障，请联系工作人员",
+        }
+    }
+
+    pub fn message_en(&self) -> &'static str {
+        match self {
+            PrinterFault::NoReply => "The printer does not answer. Please ask staff for help.",
+            PrinterFault::Offline => "The printer is offline. Please ask staff for help.",
+            PrinterFault::CoverOpen => "The printer cover is open. Please ask staff for help.",
+            PrinterFault::PaperEnd => "The printer is out of paper. Please ask staff for help.",
+            PrinterFault::Error => "The printer has a fault. Please ask staff for help.",
+            PrinterFault::Port(_) => "The printer is not connected. Please ask staff for help.",
+        }
+    }
+}
+
+/// Interprets the answer to `DLE EOT n`. `Ok` carries any non-fatal note.
+pub fn parse_status(n: u8, byte: u8) -> Result<PrinterHealth, PrinterFault> {
+    match n {
+        1 if byte & 0x08 != 0 => Err(PrinterFault::Offline),
+        2 if byte & 0x04 != 0 => Err(PrinterFault::CoverOpen),
+        2 if byte & 0x20 != 0 => Err(PrinterFault::PaperEnd),
+        2 if byte & 0x40 != 0 => Err(PrinterFault::Error),
+        4 if byte & 0x60 != 0 => Err(PrinterFault::PaperEnd),
+        4 if byte & 0x0C != 0 => Ok(PrinterHealth { paper_near_end: true }),
+        _ => Ok(PrinterHealth::default()),
+    }
+}
+
+/// What a healthy printer answers to each status request (bits 1 and 4 always set).
+pub const STATUS_OK: u8 = 0x12;
+
+/// Reads ESC/POS bytes back into one readable line per command or text line (for bring-up,
+/// measurements and test output). Text is decoded from GB18030.
+pub fn describe(bytes: &[u8]) -> Vec<String> {
+    let mut out = vec![];
+    let mut text: Vec<u8> = vec![];
+    let flush = |text: &mut Vec<u8>, out: &mut Vec<String>| {
+        if !text.is_empty() {
+            let (s, _, _) = encoding_rs::GB18030.decode(text);
+            out.push(format!("text {:?}", s));
+            text.clear();
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let (len, what): (usize, Option<String>) = match rest {
+            [ESC, b'@', ..] => (2, Some("ESC @ (initialise)".into())),
+            [FS, b'&', ..] => (2, Some("FS & (Chinese mode)".into())),
+            [ESC, b'a', n, ..] => (3, Some(format!("ESC a {n} (align {})", ["left", "centre", "right"].get(*n as usize).unwrap_or(&"?")))),
+            [ESC, b'E', n, ..] => (3, Some(format!("ESC E {n} (bold {})", if *n == 1 { "on" } else { "off" }))),
+            [GS, b'!', n, ..] => (3, Some(format!("GS ! 0x{n:02X} (size {}x{})", (n >> 4) + 1, (n & 0x0F) + 1))),
+            [GS, b'V', 66, n, ..] => (4, Some(format!("GS V 66 {n} (feed {n} lines, partial cut)"))),
+            [GS, b'(', b'k', pl, ph, 49, f, ..] => {
+                let len = *pl as usize + ((*ph as usize) << 8);
+                let what = match *f {
+                    65 => "QR model 2".to_string(),
+                    67 => format!("QR module size {}", rest.get(7).copied().unwrap_or(0)),
+                    69 => format!("QR error correction {}", ["L", "M", "Q", "H"].get(rest.get(7).map(|b| b.wrapping_sub(48) as usize).unwrap_or(9)).unwrap_or(&"?")),
+                    80 => format!("QR store {:?}", String::from_utf8_lossy(&rest[8.min(rest.len())..(5 + len).min(rest.len())])),
+                    81 => "QR print".to_string(),
+                    _ => format!("GS ( k fn {f}"),
+                };
+                (5 + len, Some(format!("GS ( k: {what}")))
+            }
+            [LF, ..] => {
+                if text.is_empty() {
+                    out.push("LF".into());
+                }
+                flush(&mut text, &mut out);
+                (1, None)
+            }
+            [b, ..] => {
+                text.push(*b);
+                (1, None)
+            }
+            [] => (1, None),
+        };
+        if let Some(w) = what {
+            flush(&mut text, &mut out);
+            out.push(w);
+        }
+        i += len;
+    }
+    flush(&mut text, &mut out);
+    out
+}
+
+/// Hex dump, 16 bytes a line.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(n, c)| format!("{:04x}  {}", n * 16, c.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Seconds to send `n` bytes over a serial line (start + data + parity + stop bits per byte).
+pub fn transmit_seconds(n: usize, baud: u32, bits_per_byte: u32) -> f64 {
+    n as f64 * bits_per_byte as f64 / baud as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TicketPrint {
+        TicketPrint {
+            hall_zh: "东区办税服务厅".into(),
+            hall_en: "East Hall".into(),
+            service_zh: "申报纳税".into(),
+            service_en: "Tax filing".into(),
+            number: "A012".into(),
+            priority: false,
+            waiting_ahead: 3,
+            est_wait_s: 360,
+            issued_at: "2026-11-26 09:14".into(),
+            qr_url: "http://127.0.0.1:8080/t/17".into(),
+            notice: "过号请重新取号".into(),
+        }
+    }
+
+    #[test]
+    fn gb18030_bytes_of_chinese_text() {
+        // 东 = B6 AB, 区 = C7 F8 in GB2312/GBK/GB18030.
+        assert_eq!(encode_strict("东区").unwrap(), vec![0xB6, 0xAB, 0xC7, 0xF8]);
+        assert_eq!(encode_strict("A012").unwrap(), b"A012".to_vec());
+        // 申报纳税
+        assert_eq!(encode_strict("申报纳税").unwrap(), vec![0xC9, 0xEA, 0xB1, 0xA8, 0xC4, 0xC9, 0xCB, 0xB0]);
+    }
+
+    #[test]
+    fn four_byte_characters_are_refused_or_replaced() {
+        // U+20BB7 𠮷 is a CJK Extension B character: four bytes in GB18030.
+        let e = encode_strict("吉𠮷").unwrap_err();
+        assert_eq!(e, TextError::FourByte { ch: '𠮷', code: 0x20BB7 });
+        assert_eq!(encode_lossy("吉𠮷"), vec![0xBC, 0xAA, b'?']);
+        // An emoji likewise.
+        assert_eq!(encode_lossy("a😀b"), b"a?b".to_vec());
+        // Control characters cannot smuggle commands into the stream.
+        assert_eq!(encode_lossy("a\x1b@b\x10\x04\x02"), b"a@b".to_vec());
+    }
+
+    #[test]
+    fn size_command() {
+        assert_eq!(size(1, 1), [0x1D, 0x21, 0x00]);
+        assert_eq!(size(4, 4), [0x1D, 0x21, 0x33]);
+        assert_eq!(size(1, 2), [0x1D, 0x21, 0x01]);
+        assert_eq!(size(8, 8), [0x1D, 0x21, 0x77]);
+        assert_eq!(size(9, 0), [0x1D, 0x21, 0x70]);
+    }
+
+    #[test]
+    fn qr_block_bytes() {
+        let q = qr_block(b"http://x/t/1", 6);
+        let mut expect = vec![0x1D, 0x28, 0x6B, 0x04, 0x00, 0x31, 0x41, 0x32, 0x00];
+        expect.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, 0x06]);
+        expect.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x45, 0x31]);
+        expect.extend_from_slice(&[0x1D, 0x28, 0x6B, 15, 0x00, 0x31, 0x50, 0x30]);
+        expect.extend_from_slice(b"http://x/t/1");
+        expect.extend_from_slice(&[0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]);
+        assert_eq!(q, expect);
+        // pL/pH split for long data.
+        let long = vec![b'x'; 300];
+        let q = qr_block(&long, 6);
+        assert_eq!(&q[25..33], &[0x1D, 0x28, 0x6B, 0x2F, 0x01, 0x31, 0x50, 0x30]);
+    }
+
+    #[test]
+    fn cut_command() {
+        assert_eq!(feed_and_cut(4), [0x1D, 0x56, 0x42, 0x04]);
+    }
+
+    #[test]
+    fn whole_ticket_is_byte_exact() {
+        let bytes = render(&sample(), &Layout::for_paper(PaperWidth::Mm80));
+        let mut e: Vec<u8> = vec![];
+        e.extend_from_slice(&[0x1B, 0x40, 0x1C, 0x26, 0x1B, 0x61, 0x01]);
+        e.extend_from_slice(&[0x1B, 0x45, 0x01, 0x1D, 0x21, 0x11]);
+        e.extend_from_slice(&[0xB6, 0xAB, 0xC7, 0xF8, 0xB0, 0xEC, 0xCB, 0xB0, 0xB7, 0xFE, 0xCE, 0xF1, 0xCC, 0xFC, 0x0A]);
+        e.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+        e.extend_from_slice(b"East Hall\n");
+        e.extend_from_slice(&[0x1D, 0x21, 0x01]);
+        e.extend_from_slice(&[0xC9, 0xEA, 0xB1, 0xA8, 0xC4, 0xC9, 0xCB, 0xB0, 0x0A]);
+        e.extend_from_slice(&[0x1D, 0x21, 0x00]);
+        e.extend_from_slice(b"Tax filing\n");
+        // A012 at 6x6 on 80 mm paper.
+        e.extend_from_slice(&[0x1B, 0x45, 0x01, 0x1D, 0x21, 0x55]);
+        e.extend_from_slice(b"A012\n");
+        e.extend_from_slice(&[0x1D, 0x21, 0x00, 0x1B, 0x45, 0x00]);
+        e.extend_from_slice(&encode_strict("前面还有 3 人  预计等候约6分钟\n").unwrap());
+        e.extend_from_slice(b"3 ahead, wait about 6 min\n");
+        e.extend_from_slice(&encode_strict("取号时间 2026-11-26 09:14\n").unwrap());
+        e.extend_from_slice(&qr_block(b"http://127.0.0.1:8080/t/17", 6));
+        e.push(0x0A);
+        e.extend_from_slice(&encode_strict("过号请重新取号\n").unwrap());
+        e.extend_from_slice(&[0x1B, 0x61, 0x00, 0x1D, 0x56, 0x42, 0x04]);
+        assert_eq!(bytes, e);
+        // Starts with ESC @ FS &, ends with the partial cut.
+        assert_eq!(&bytes[..4], &[0x1B, 0x40, 0x1C, 0x26]);
+        assert_eq!(&bytes[bytes.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
+        assert!(bytes.len() < 400, "a text ticket stays small: {}", bytes.len());
+    }
+
+    #[test]
+    fn narrow_paper_uses_smaller_number() {
+        let bytes = render(&sample(), &Layout::for_paper(PaperWidth::Mm58));
+        // 58 mm: 32 columns / 4 characters = 8, capped at 5x.
+        let pos = bytes.windows(4).position(|w| w == b"A012").unwrap();
+        assert_eq!(&bytes[pos - 3..pos], &[0x1D, 0x21, 0x44]);
+        // QR module 5 on 58 mm.
+        assert!(bytes.windows(8).any(|w| w == [0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x43, 0x05]));
+    }
+
+    #[test]
+    fn priority_ticket_says_so() {
+        let mut t = sample();
+        t.priority = true;
+        let bytes = render(&t, &Layout::for_paper(PaperWidth::Mm80));
+        let lane = encode_strict("申报纳税（绿色通道）").unwrap();
+        assert!(bytes.windows(lane.len()).any(|w| w == lane.as_slice()));
+    }
+
+    #[test]
+    fn status_bytes() {
+        assert_eq!(status_request(2), [0x10, 0x04, 0x02]);
+        for n in STATUS_QUERIES {
+            assert_eq!(parse_status(n, STATUS_OK), Ok(PrinterHealth::default()));
+        }
+        assert_eq!(parse_status(1, 0x1A), Err(PrinterFault::Offline));
+        assert_eq!(parse_status(2, 0x16), Err(PrinterFault::CoverOpen));
+        assert_eq!(parse_status(2, 0x32), Err(PrinterFault::PaperEnd));
+        assert_eq!(parse_status(2, 0x52), Err(PrinterFault::Error));
+        assert_eq!(parse_status(4, 0x72), Err(PrinterFault::PaperEnd));
+        assert_eq!(parse_status(4, 0x1E), Ok(PrinterHealth { paper_near_end: true }));
+        assert_eq!(PrinterFault::PaperEnd.to_string(), "paper end / 缺纸");
+    }
+
+    #[test]
+    fn describe_reads_a_ticket_back() {
+        let d = describe(&render(&sample(), &Layout::for_paper(PaperWidth::Mm80)));
+        assert_eq!(d[0], "ESC @ (initialise)");
+        assert_eq!(d[1], "FS & (Chinese mode)");
+        assert!(d.contains(&"text \"东区办税服务厅\"".to_string()), "{d:#?}");
+        assert!(d.contains(&"GS ! 0x55 (size 6x6)".to_string()));
+        assert!(d.contains(&"GS ( k: QR store \"http://127.0.0.1:8080/t/17\"".to_string()), "{d:#?}");
+        assert_eq!(d.last().unwrap(), "GS V 66 4 (feed 4 lines, partial cut)");
+        assert!((transmit_seconds(240, 9600, 10) - 0.25).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,222 @@
+//! The Slint side: copying the [`View`] into the window's adapters, wiring callbacks in one
+//! place, the windowed kiosk, and headless screenshots with the software renderer.
+
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use thiserror::Error;
+
+use crate::config::{Config, Orientation};
+use crate::controller::{Command, Controller, Event, Screen, Severity, View};
+use crate::printer;
+use crate::worker::{new_request_id, Sink, Worker};
+
+slint::include_modules!();
+
+#[derive(Debug, Error)]
+pub enum UiError {
+    #[error("window system: {0}")]
+    Platform(String),
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+impl From<slint::PlatformError> for UiError {
+    fn from(e: slint::PlatformError) -> Self {
+        UiError::Platform(e.to_string())
+    }
+}
+
+fn services_model(view: &View) -> ModelRc<ServiceItem> {
+    let items: Vec<ServiceItem> = view
+        .services
+        .iter()
+        .map(|s| ServiceItem {
+            id: s.id.as_str().into(),
+            prefix: s.prefix.as_str().into(),
+            title: s.title.as_str().into(),
+            subtitle: s.subtitle.as_str().into(),
+            waiting: s.waiting.as_str().into(),
+            wait: s.wait.as_str().into(),
+            enabled: s.enabled,
+            others: ModelRc::new(VecModel::from(
+                s.others.iter().map(|o| OtherHall { name: o.name.as_str().into(), text: o.text.as_str().into() }).collect::<Vec<_>>(),
+            )),
+        })
+        .collect();
+    ModelRc::new(VecModel::from(items))
+}
+
+/// Copies `view` into the window. `last` is the previously applied view: the service list is
+/// only rebuilt when it changed (so a button being pressed is not recreated under a finger).
+pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: Orientation) {
+    let k = win.global::<KioskAdapter>();
+    k.set_screen(match view.screen {
+        Screen::Home => 0,
+        Screen::Printing => 1,
+        Screen::Ticket => 2,
+    });
+    k.set_en(view.en);
+    k.set_portrait(orientation == Orientation::Portrait);
+    k.set_hall_title(view.hall_title.as_str().into());
+    k.set_hall_subtitle(view.hall_subtitle.as_str().into());
+    k.set_clock(view.clock.as_str().into());
+    match &view.banner {
+        Some(b) => {
+            k.set_banner(b.text.as_str().into());
+            k.set_banner_severity(match b.severity {
+                Severity::Info => 0,
+                Severity::Warning => 1,
+                Severity::Error => 2,
+            });
+        }
+        None => k.set_banner(SharedString::new()),
+    }
+    let h = win.global::<HomeAdapter>();
+    if last.map(|l| &l.services) != Some(&view.services) {
+        h.set_services(services_model(view));
+    }
+    h.set_priority_lane(view.priority_lane);
+    h.set_priority_mode(view.priority_mode);
+    h.set_issuing_enabled(view.issuing_enabled);
+    let t = win.global::<TicketAdapter>();
+    t.set_printing(view.screen == Screen::Printing);
+    if let Some(tv) = &view.ticket {
+        t.set_headline(tv.headline.as_str().into());
+        t.set_number(tv.number.as_str().into());
+        t.set_service(tv.service.as_str().into());
+        t.set_ahead(tv.ahead.as_str().into());
+        t.set_wait(tv.wait.as_str().into());
+        t.set_print_failed(tv.print_failed.as_str().into());
+        t.set_priority(tv.priority);
+        t.set_countdown(tv.countdown as i32);
+    }
+}
+
+/// The controller living next to the window; every event goes through [`Shell::dispatch`].
+struct Shell {
+    controller: Mutex<Controller>,
+    last: Mutex<Option<View>>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    window: slint::Weak<KioskWindow>,
+    orientation: Orientation,
+}
+
+impl Shell {
+    /// Runs on the UI thread.
+    fn dispatch(&self, ev: Event) {
+        let (cmds, view) = {
+            let Ok(mut c) = self.controller.lock() else { return };
+            let cmds = c.handle(ev, chrono::Utc::now());
+            (cmds, c.view())
+        };
+        for cmd in cmds {
+            let _ = self.commands.send(cmd);
+        }
+        if let Some(win) = self.window.upgrade() {
+            let Ok(mut last) = self.last.lock() else { return };
+            apply(&win, &view, last.as_ref(), self.orientation);
+            *last = Some(view);
+        }
+    }
+}
+
+/// Opens the kiosk window and runs until it is closed.
+pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
+    let orientation = cfg.orientation;
+    let win = KioskWindow::new()?;
+    let (w, h) = orientation.size();
+    win.window().set_size(slint::PhysicalSize::new(w, h));
+    if fullscreen {
+        win.window().set_fullscreen(true);
+    }
+
+    let printer = printer::open(&cfg.printer).map_err(|e| UiError::Platform(e.to_string()))?;
+    let shell_cell: Arc<OnceLock<Arc<Shell>>> = Arc::new(OnceLock::new());
+    let cell = shell_cell.clone();
+    let sink: Sink = Arc::new(move |ev: Event| {
+        let cell = cell.clone();
+        let _ = slint::invoke_from_event_loop(move || {
+            if let Some(shell) = cell.get() {
+                shell.dispatch(ev);
+            }
+        });
+    });
+    let worker = Worker::start(&cfg, printer, sink);
+    let mut controller = Controller::new(cfg, chrono::Utc::now());
+    let first = controller.start();
+    let shell = Arc::new(Shell {
+        controller: Mutex::new(controller),
+        last: Mutex::new(None),
+        commands: worker.sender(),
+        window: win.as_weak(),
+        orientation,
+    });
+    let _ = shell_cell.set(shell.clone());
+    for c in first {
+        worker.send(c);
+    }
+
+    // All callbacks are wired here.
+    let s = shell.clone();
+    win.global::<HomeAdapter>().on_tap(move |id| s.dispatch(Event::Tap { service: id.to_string(), fresh_request_id: new_request_id() }));
+    let s = shell.clone();
+    win.global::<HomeAdapter>().on_toggle_priority(move || s.dispatch(Event::TogglePriority));
+    let s = shell.clone();
+    win.global::<KioskAdapter>().on_toggle_language(move || s.dispatch(Event::ToggleLanguage));
+    let s = shell.clone();
+    win.global::<TicketAdapter>().on_dismiss(move || s.dispatch(Event::Dismiss));
+    let s = shell.clone();
+    let timer = slint::Timer::default();
+    timer.start(slint::TimerMode::Repeated, std::time::Duration::from_secs(1), move || s.dispatch(Event::Tick));
+
+    shell.dispatch(Event::Tick);
+    win.run()?;
+    drop(timer);
+    drop(worker);
+    Ok(())
+}
+
+struct HeadlessPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+}
+
+impl slint::platform::Platform for HeadlessPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+}
+
+/// Renders `view` with the software renderer (no window system) and returns RGBA pixels.
+/// Installs a process-wide platform: call it once per process.
+pub fn render_headless(view: &View, orientation: Orientation) -> Result<(u32, u32, Vec<u8>), UiError> {
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    slint::platform::set_platform(Box::new(HeadlessPlatform { window: window.clone() }))
+        .map_err(|e| UiError::Platform(e.to_string()))?;
+    let (w, h) = orientation.size();
+    window.set_size(slint::PhysicalSize::new(w, h));
+    let ui = KioskWindow::new()?;
+    apply(&ui, view, None, orientation);
+    ui.show()?;
+    slint::platform::update_timers_and_animations();
+    let shot = ui.window().take_snapshot()?;
+    let (sw, sh) = (shot.width(), shot.height());
+    let bytes = shot.as_bytes().to_vec();
+    ui.hide()?;
+    Ok((sw, sh, bytes))
+}
+
+/// Writes RGBA pixels as a PNG file.
+pub fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), UiError> {
+    let err = |reason: String| UiError::Write { path: path.display().to_string(), reason };
+    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
+    w.write_image_data(rgba).map_err(|e| err(e.to_string()))?;
+    w.finish().map_err(|e| err(e.to_string()))
+}

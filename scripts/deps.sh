@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages qcall needs that this machine lacks.
+#   scripts/deps.sh build   what building needs (ALSA headers, fontconfig)
+#   scripts/deps.sh test    + headless Chromium and its driver, Xvfb (browser and window tests)
+#   scripts/deps.sh run     + Xvfb-free runtime pieces (same as build)
+set -euo pipefail
+want=(pkg-config libasound2-dev libfontconfig1-dev libfreetype-dev libxkbcommon-dev)
+case "${1:-build}" in
+  test) want+=(chromium chromium-driver xvfb xauth sox) ;;
+  build|run) ;;
+  *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

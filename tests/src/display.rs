@@ -1,0 +1,195 @@
+//! The hall display against a real server process: following the event stream, keeping the last
+//! state when the server goes away, reconnecting when it comes back, and not announcing calls
+//! that are old by the time they arrive.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use qcall_display::controller::{Controller, Effect, Input, Link, Settings};
+use qcall_display::net::{LinkSettings, NetWorker};
+
+use crate::util::Server;
+
+/// Upper bound for anything to happen; only a guard against hanging, never a measurement.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn settings() -> Settings {
+    Settings {
+        hall: "east".into(),
+        recent_rows: 8,
+        highlight: Duration::from_secs(8),
+        stale_after: Duration::from_secs(30),
+        publicity: vec!["依法诚信纳税".into()],
+    }
+}
+
+fn link(url: &str, since: Option<u64>) -> LinkSettings {
+    LinkSettings {
+        server: url.to_string(),
+        hall: "east".into(),
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(800),
+        keepalive: Duration::from_secs(15),
+        since,
+    }
+}
+
+/// A display without a screen: the real network worker feeding the real controller.
+struct Display {
+    controller: Controller,
+    rx: mpsc::Receiver<Input>,
+    worker: Option<NetWorker>,
+    announced: Vec<Effect>,
+}
+
+impl Display {
+    fn start(url: &str) -> Display {
+        let mut d = Display { controller: Controller::new(settings()), rx: mpsc::channel().1, worker: None, announced: vec![] };
+        d.connect(url, None);
+        d
+    }
+
+    fn connect(&mut self, url: &str, since: Option<u64>) {
+        let (tx, rx) = mpsc::channel();
+        self.rx = rx;
+        self.worker = Some(NetWorker::spawn(link(url, since), move |i| {
+            let _ = tx.send(i);
+        }));
+    }
+
+    fn disconnect(&mut self) {
+        self.worker = None;
+    }
+
+    /// Feeds inputs (received "at" `clock()`) until `done` holds.
+    fn until(&mut self, what: &str, clock: impl Fn() -> DateTime<Utc>, done: impl Fn(&Display) -> bool) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let input = self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("display never saw: {what}"));
+            let effects = self.controller.handle(input, clock());
+            self.announced.extend(effects);
+        }
+    }
+
+    fn latest(&self) -> Option<String> {
+        self.controller.state().latest.as_ref().map(|c| c.ticket.clone())
+    }
+}
+
+fn announce(ticket: &str, counter: u32) -> Effect {
+    Effect::Announce { ticket: ticket.into(), counter_number: counter }
+}
+
+struct Api {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    fn new(url: &str) -> Api {
+        Api { rt: tokio::runtime::Runtime::new().unwrap(), client: reqwest::Client::new(), url: url.to_string() }
+    }
+
+    fn post(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value {
+        self.rt.block_on(async {
+            let resp = self
+                .client
+                .post(format!("{}/api/v1{path}", self.url))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let v: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            assert!(status.is_success(), "POST {path}: {status} {v}");
+            v
+        })
+    }
+
+    /// Issues a filing ticket in the east hall; returns its number.
+    fn issue(&self) -> String {
+        let v = self.post("/halls/east/tickets", "demo-kiosk-east", serde_json::json!({"service": "filing"}));
+        v["number"].as_str().expect("ticket number").to_string()
+    }
+
+    /// Calls the next ticket at counter E01 (number 1).
+    fn call_next(&self) {
+        self.post("/counters/E01/call-next", "demo-supervisor", serde_json::json!({}));
+    }
+
+    fn finish(&self) {
+        self.post("/counters/E01/finish", "demo-supervisor", serde_json::json!({}));
+    }
+}
+
+#[test]
+fn display_reconnects_after_the_server_restarts() {
+    let mut server = Server::start();
+    let api = Api::new(&server.url);
+    let mut d = Display::start(&server.url);
+    d.until("first snapshot", Utc::now, |d| d.controller.state().synced && d.controller.state().link == Link::Online);
+
+    let first = api.issue();
+    api.call_next();
+    d.until("the first call", Utc::now, |d| d.announced.contains(&announce(&first, 1)));
+    assert_eq!(d.latest().as_deref(), Some(first.as_str()));
+
+    server.stop();
+    d.until("the link dropping", Utc::now, |d| d.controller.state().link == Link::Offline);
+    let view = d.controller.view(Utc::now(), chrono_tz::Asia::Shanghai);
+    assert!(!view.connected);
+    assert_eq!(view.latest_ticket, first, "the last state stays on screen while offline");
+
+    server.restart();
+    d.until("reconnecting", Utc::now, |d| d.controller.state().link == Link::Online);
+    api.finish();
+    let second = api.issue();
+    api.call_next();
+    d.until("a call after the restart", Utc::now, |d| d.announced.contains(&announce(&second, 1)));
+    let view = d.controller.view(Utc::now(), chrono_tz::Asia::Shanghai);
+    assert!(view.connected);
+    assert_eq!(view.latest_ticket, second);
+    assert_eq!(view.recent[0].ticket, second);
+    assert_eq!(view.recent[0].counter, "1号窗口");
+    assert_eq!(d.announced.iter().filter(|e| **e == announce(&first, 1)).count(), 1, "no call announced twice");
+    d.disconnect();
+}
+
+#[test]
+fn calls_missed_while_away_are_shown_but_old_ones_not_announced() {
+    let server = Server::start();
+    let api = Api::new(&server.url);
+    let mut d = Display::start(&server.url);
+    d.until("first snapshot", Utc::now, |d| d.controller.state().synced);
+
+    // The display goes away; two calls happen meanwhile.
+    d.disconnect();
+    let since = d.controller.state().last_seq;
+    let a = api.issue();
+    let b = api.issue();
+    api.call_next();
+    api.finish();
+    api.call_next();
+
+    // It comes back (resuming with `since`) an hour later by its clock: both calls are shown,
+    // neither is announced.
+    d.connect(&server.url, since);
+    let later = || Utc::now() + chrono::Duration::hours(1);
+    d.until("the missed calls", later, |d| d.latest().as_deref() == Some(b.as_str()));
+    assert!(d.announced.is_empty(), "stale calls announced: {:?}", d.announced);
+    let tickets: Vec<String> = d.controller.state().recent.iter().map(|c| c.ticket.clone()).collect();
+    assert_eq!(tickets, [b.clone()], "one row per counter: the newest call at counter 1");
+    assert_ne!(a, b);
+
+    // A call now is announced.
+    api.finish();
+    let c = api.issue();
+    api.call_next();
+    d.until("a live call", Utc::now, |d| d.announced.contains(&announce(&c, 1)));
+    assert_eq!(d.announced, [announce(&c, 1)]);
+    d.disconnect();
+}

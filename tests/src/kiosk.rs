@@ -1,0 +1,455 @@
+//! The kiosk against a real server: a pseudo-terminal standing in for the printer's serial port,
+//! the real `qcall-kiosk` binary, and headless screenshots.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command as Proc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use qcall_kiosk::api::Api;
+use qcall_kiosk::config::{Config, PrinterTarget};
+use qcall_kiosk::controller::{Command, Controller, Link, PrinterState, Screen};
+use qcall_kiosk::escpos::{self, Layout, PrinterFault, STATUS_OK};
+use qcall_kiosk::printer;
+use qcall_kiosk::worker::Headless;
+use serialport::{SerialPort, TTYPort};
+
+use crate::util::{bin, Server};
+
+/// Pseudo-terminal pairs are not thread-safe to create: one pty test at a time.
+static PTY: Mutex<()> = Mutex::new(());
+
+fn pty_lock() -> MutexGuard<'static, ()> {
+    PTY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Only stops a test that would otherwise hang; never a performance bound.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A thermal printer simulated on the master side of a pty: answers `DLE EOT n` with the
+/// configured status bytes and records every other byte it receives.
+struct SimPrinter {
+    /// Answers to DLE EOT 1, 2 and 4.
+    answers: Arc<Mutex<[u8; 3]>>,
+    received: Arc<Mutex<Vec<u8>>>,
+    status_requests: Arc<Mutex<Vec<u8>>>,
+    last_byte_at: Arc<Mutex<Option<Instant>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// The slave side stays open so the master never sees a hang-up between opens.
+    _slave: TTYPort,
+    path: String,
+}
+
+const HEALTHY: [u8; 3] = [STATUS_OK, STATUS_OK, STATUS_OK];
+/// Paper end: DLE EOT 2 answers "stopped by paper end" (0x20), DLE EOT 4 "paper end" (0x60).
+const PAPER_END: [u8; 3] = [STATUS_OK, STATUS_OK | 0x20, STATUS_OK | 0x60];
+
+impl SimPrinter {
+    fn start(answers: [u8; 3]) -> SimPrinter {
+        let (mut master, slave) = TTYPort::pair().expect("pty pair");
+        let path = slave.name().expect("pty name");
+        master.set_timeout(Duration::from_millis(20)).unwrap();
+        let answers = Arc::new(Mutex::new(answers));
+        let received = Arc::new(Mutex::new(vec![]));
+        let status_requests = Arc::new(Mutex::new(vec![]));
+        let last_byte_at = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, r, s, l, st) = (answers.clone(), received.clone(), status_requests.clone(), last_byte_at.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held: Vec<u8> = vec![];
+            let mut buf = [0u8; 512];
+            while !st.load(Ordering::SeqCst) {
+                let n = match master.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                let now = Instant::now();
+                for &b in &buf[..n] {
+                    held.push(b);
+                    match held.as_slice() {
+                        [0x10] | [0x10, 0x04] => continue,
+                        [0x10, 0x04, q] => {
+                            let q = *q;
+                            let ans = a.lock().unwrap();
+                            let reply = match q {
+                                1 => Some(ans[0]),
+                                2 => Some(ans[1]),
+                                4 => Some(ans[2]),
+                                _ => None,
+                            };
+                            drop(ans);
+                            s.lock().unwrap().push(q);
+                            if let Some(reply) = reply {
+                                let _ = master.write_all(&[reply]);
+                            }
+                        }
+                        _ => {
+                            r.lock().unwrap().extend_from_slice(&held);
+                            *l.lock().unwrap() = Some(now);
+                        }
+                    }
+                    held.clear();
+                }
+            }
+        });
+        SimPrinter { answers, received, status_requests, last_byte_at, stop, thread: Some(thread), _slave: slave, path }
+    }
+
+    fn set(&self, answers: [u8; 3]) {
+        *self.answers.lock().unwrap() = answers;
+    }
+
+    fn received(&self) -> Vec<u8> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SimPrinter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn east_config(server: &str, printer_path: &str) -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk-east.toml");
+    let mut cfg = Config::load(Some(&path)).unwrap().with_server(server).unwrap();
+    cfg.printer.target = PrinterTarget::Serial(printer_path.to_string());
+    cfg
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+fn ready(c: &Controller) -> bool {
+    c.link() == Link::Up && matches!(c.printer(), PrinterState::Ok(_))
+}
+
+#[test]
+fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
+    let _pty = pty_lock();
+    let server = Server::start();
+    let sim = SimPrinter::start(HEALTHY);
+    let cfg = east_config(&server.url, &sim.path);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg.clone(), port);
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready: {:?} {:?}", h.controller.link(), h.controller.printer());
+    assert!(h.controller.view().issuing_enabled);
+
+    let tapped = Instant::now();
+    h.tap("filing");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket screen");
+    let ticket = h.controller.last_ticket().cloned().unwrap();
+    assert_eq!(ticket.hall, "east");
+    assert_eq!(ticket.service, "filing");
+    assert!(ticket.number.starts_with('A'), "{}", ticket.number);
+    let view = h.controller.view();
+    let tv = view.ticket.unwrap();
+    assert_eq!(tv.number, ticket.number);
+    assert_eq!(tv.headline, "请取走您的号票");
+    assert!(tv.print_failed.is_empty());
+
+    // Exactly one issue request, with a request id.
+    let issues: Vec<_> = h.commands.iter().filter(|c| matches!(c, Command::Issue { .. })).collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+
+    // What reached the printer is exactly the rendered ticket, nothing more.
+    let expected = escpos::render(&h.controller.ticket_print(&ticket), &Layout::for_paper(cfg.printer.paper));
+    let deadline = Instant::now() + LIMIT;
+    while sim.received().len() < expected.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let got = sim.received();
+    assert_eq!(got, expected);
+    // And it says what the server said, in GB18030.
+    let hall = escpos::encode_strict("东区办税服务厅").unwrap();
+    assert!(got.windows(hall.len()).any(|w| w == hall.as_slice()));
+    let number = [&[0x1D, 0x21, 0x55][..], ticket.number.as_bytes(), b"\n"].concat();
+    assert!(got.windows(number.len()).any(|w| w == number.as_slice()), "number at 6x6");
+    let url = format!("{}/t/{}", cfg.public_base_url, ticket.id);
+    assert!(got.windows(url.len()).any(|w| w == url.as_bytes()), "QR holds {url}");
+    assert_eq!(&got[..4], &[0x1B, 0x40, 0x1C, 0x26]);
+    assert_eq!(&got[got.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
+    // The printer was asked 1, 2, 4 (at start and before the ticket).
+    let asked = sim.status_requests.lock().unwrap().clone();
+    assert!(asked.len() >= 6 && asked[asked.len() - 3..] == [1, 2, 4], "{asked:?}");
+
+    // The server knows the ticket.
+    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let halls = block(api.halls()).unwrap();
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1);
+
+    let last = sim.last_byte_at.lock().unwrap().unwrap();
+    println!(
+        "MEASURE kiosk tap -> last byte on the pty: {:.1} ms ({} bytes, ticket {})",
+        (last - tapped).as_secs_f64() * 1000.0,
+        got.len(),
+        ticket.number
+    );
+    println!("MEASURE ticket bytes read back from the pty:\n{}", escpos::hex(&got));
+    for line in escpos::describe(&got) {
+        println!("  {line}");
+    }
+}
+
+#[test]
+fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
+    let _pty = pty_lock();
+    let server = Server::start();
+    let sim = SimPrinter::start(HEALTHY);
+    let cfg = east_config(&server.url, &sim.path);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+
+    // The paper runs out; the next tap asks the printer first and issues nothing.
+    sim.set(PAPER_END);
+    h.tap("filing");
+    assert!(h.pump_until(LIMIT, |c| matches!(c.printer(), PrinterState::Fault(PrinterFault::PaperEnd))), "fault not seen");
+    let v = h.controller.view();
+    assert_eq!(v.screen, Screen::Home);
+    assert!(!v.issuing_enabled);
+    assert!(v.services.iter().all(|s| !s.enabled));
+    assert_eq!(v.banner.unwrap().text, "打印机缺纸，请联系工作人员");
+    assert!(!h.commands.iter().any(|c| matches!(c, Command::Issue { .. })), "no ticket may be issued");
+    assert!(sim.received().is_empty(), "nothing but status requests reached the printer");
+
+    // The server shows the kiosk's printer fault in hall state, and issued nothing.
+    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let deadline = Instant::now() + LIMIT;
+    let device = loop {
+        let halls = block(api.halls()).unwrap();
+        let east = halls.halls.into_iter().find(|h| h.id == "east").unwrap();
+        assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 0);
+        if let Some(d) = east.devices.iter().find(|d| d.device == "kiosk-east-1" && !d.ok) {
+            break d.clone();
+        }
+        assert!(Instant::now() < deadline, "device status never reached the server");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(device.code, "paper_end");
+    assert!(device.message.contains("缺纸"), "{}", device.message);
+
+    // Paper loaded: the kiosk notices by itself and issues again.
+    sim.set(HEALTHY);
+    assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover");
+    assert_eq!(h.controller.view().banner, None);
+    h.tap("invoice");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
+    assert!(h.controller.last_ticket().unwrap().number.starts_with('B'));
+    let deadline = Instant::now() + LIMIT;
+    while !sim.received().ends_with(&[0x1D, 0x56, 0x42, 0x04]) {
+        assert!(Instant::now() < deadline, "ticket never printed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let halls = block(api.halls()).unwrap();
+        let east = halls.halls.into_iter().find(|h| h.id == "east").unwrap();
+        if east.devices.iter().any(|d| d.device == "kiosk-east-1" && d.ok) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "recovery never reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn server_down_disables_issuing_and_a_retry_never_makes_two_tickets() {
+    let _pty = pty_lock();
+    let mut server = Server::start();
+    let sim = SimPrinter::start(HEALTHY);
+    let cfg = east_config(&server.url, &sim.path);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready));
+
+    server.stop();
+    assert!(h.pump_until(LIMIT, |c| c.link() == Link::Down), "outage not noticed");
+    let v = h.controller.view();
+    assert!(!v.issuing_enabled);
+    assert_eq!(v.banner.unwrap().text, "系统连接中断，暂停取号，正在自动重连");
+    h.tap("filing");
+    assert!(!h.commands.iter().any(|c| matches!(c, Command::Issue { .. })));
+
+    server.start_again();
+    assert!(h.pump_until(LIMIT, |c| c.link() == Link::Up && c.view().issuing_enabled), "did not reconnect");
+    h.tap("filing");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
+    // The request id of that tap, sent again (as a retry after a lost answer would): same ticket.
+    let Some(Command::Issue { service, priority, request_id }) =
+        h.commands.iter().rev().find(|c| matches!(c, Command::Issue { .. })).cloned()
+    else {
+        panic!("no issue command")
+    };
+    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let again = block(api.issue(
+        "east",
+        &qcall_wire::IssueRequest { service, priority: Some(priority), request_id: Some(request_id) },
+    ))
+    .unwrap();
+    assert_eq!(&again, h.controller.last_ticket().unwrap());
+    let halls = block(api.halls()).unwrap();
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1);
+}
+
+#[test]
+fn test_print_asks_status_first_and_refuses_on_paper_end() {
+    let _pty = pty_lock();
+    let sim = SimPrinter::start(PAPER_END);
+    let out = Proc::new(bin("qcall-kiosk"))
+        .args(["--server", "http://127.0.0.1:9", "test-print", "--printer", &sim.path])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("paper end / 缺纸"), "{stderr}");
+    assert!(sim.received().is_empty(), "nothing printed on a fault");
+    assert!(!sim.status_requests.lock().unwrap().is_empty());
+
+    sim.set(HEALTHY);
+    let out = Proc::new(bin("qcall-kiosk"))
+        .args(["--server", "http://127.0.0.1:9", "test-print", "--printer", &sim.path])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = Instant::now() + LIMIT;
+    while !sim.received().ends_with(&[0x1D, 0x56, 0x42, 0x04]) {
+        assert!(Instant::now() < deadline, "sample ticket never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let got = sim.received();
+    assert_eq!(&got[..4], &[0x1B, 0x40, 0x1C, 0x26]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("printed a sample ticket: {} bytes to serial:{} 9600 baud", got.len(), sim.path));
+}
+
+#[test]
+fn test_print_with_no_printer_answering_names_the_fault() {
+    let _pty = pty_lock();
+    // A pty with nobody answering status requests: no printer.
+    let (_master, slave) = TTYPort::pair().unwrap();
+    let path = slave.name().unwrap();
+    let out = Proc::new(bin("qcall-kiosk")).args(["test-print", "--printer", &path]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no printer"), "{stderr}");
+    let out = Proc::new(bin("qcall-kiosk")).args(["test-print", "--printer", "/nonexistent/ttyUSB9"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/nonexistent/ttyUSB9"), "{stderr}");
+}
+
+#[test]
+fn test_print_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.bin");
+    let out = Proc::new(bin("qcall-kiosk"))
+        .args(["--server", "http://127.0.0.1:9", "test-print", "--printer", &format!("file:{}", file.display())])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..4], &[0x1B, 0x40, 0x1C, 0x26]);
+    assert_eq!(&bytes[bytes.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
+}
+
+/// Reads a PNG written by `--screenshot` as (width, height, RGBA).
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgba);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Pixels in the rectangle for which `pred(r, g, b)` holds.
+fn count(img: &(u32, u32, Vec<u8>), x0: u32, y0: u32, x1: u32, y1: u32, pred: impl Fn(u8, u8, u8) -> bool) -> usize {
+    let (w, _, px) = img;
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = ((y * w + x) * 4) as usize;
+            if pred(px[i], px[i + 1], px[i + 2]) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn screenshot_draws_chinese_text() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("home.png");
+    let run = Proc::new(bin("qcall-kiosk"))
+        .args(["--server", &server.url, "--screenshot", out.to_str().unwrap(), "--landscape"])
+        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/../config/kiosk-east.toml")])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("1920x1080, live data"), "{stdout}");
+    let img = read_png(&out);
+    assert_eq!((img.0, img.1), (1920, 1080));
+    let white = |r: u8, g: u8, b: u8| r > 200 && g > 200 && b > 200;
+    // The header's first line is the hall name, 东区办税服务厅, and nothing else: white ink
+    // on the blue bar, across the width of seven 56 px characters.
+    let ink = count(&img, 40, 12, 460, 80, white);
+    assert!(ink > 2000, "no Chinese ink in the hall title: {ink} white pixels");
+    let columns = (40..460).filter(|&x| count(&img, x, 12, x + 1, 80, white) > 0).count();
+    assert!(columns > 300, "the title's ink spans only {columns} columns");
+    // The header right of the title (before the clock) is empty blue: the check is not vacuous.
+    assert_eq!(count(&img, 700, 12, 900, 80, white), 0);
+}
+
+#[test]
+fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_message() {
+    let _pty = pty_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("down.png");
+    let run = Proc::new(bin("qcall-kiosk"))
+        .args(["--server", "http://127.0.0.1:9", "--screenshot", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("unreachable"));
+    let img = read_png(&out);
+    let red = |r: u8, g: u8, b: u8| r > 180 && g < 70 && b < 70;
+    // The red banner under the header.
+    assert!(count(&img, 0, 140, 1920, 200, red) > 50_000, "no outage banner");
+
+    // A live server, but the printer reports paper end: the banner is red again.
+    let server = Server::start();
+    let sim = SimPrinter::start(PAPER_END);
+    let cfg = dir.path().join("k.toml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/kiosk-east.toml"))
+        .unwrap()
+        .replace("port = \"file:data/kiosk-east-printer.bin\"", &format!("port = \"{}\"", sim.path));
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.path().join("paper.png");
+    let run = Proc::new(bin("qcall-kiosk"))
+        .args(["--config", cfg.to_str().unwrap(), "--server", &server.url, "--screenshot", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("printer fault: paper end / 缺纸"), "{stdout}");
+    let img = read_png(&out);
+    assert!(count(&img, 0, 140, 1920, 200, red) > 50_000, "no printer banner");
+}

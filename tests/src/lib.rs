@@ -1,0 +1,1 @@
+//! Shared helpers live in `util`; the test binary is `src/main.rs`.

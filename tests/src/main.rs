@@ -1,0 +1,7 @@
+//! End-to-end tests: the real binaries, a real SQLite file, real loopback HTTP and WebSocket.
+//! Run `cargo build --workspace` first (the README's test command does).
+
+mod util;
+
+mod api;
+mod kiosk;
