@@ -6,6 +6,7 @@
 //! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs.
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;

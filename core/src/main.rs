@@ -35,6 +35,18 @@ enum Cmd {
     },
     /// Make a new random device or supervisor token and the hash to put in the config.
     Token,
+    /// Measure ticket rate, group commit, fan-out latency, memory and cold start on loopback.
+    Bench {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// The benchmark's HTTP floor: the server stack answering a fixed ticket.
+    #[command(hide = true)]
+    ServeFloor {
+        #[arg(long)]
+        listen: String,
+    },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
 }
@@ -78,6 +90,15 @@ fn main() -> anyhow::Result<()> {
             }
             println!("  listen {}, database {}", cfg.listen, cfg.db.display());
             Ok(())
+        }
+        Cmd::Bench { duration } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let exe = std::env::current_exe()?;
+            rt.block_on(qcall_core::bench::run(qcall_core::bench::Options { duration: std::time::Duration::from_secs(duration.max(1)), exe }))
+        }
+        Cmd::ServeFloor { listen } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(qcall_core::bench::serve_floor(&listen))
         }
         Cmd::Token => {
             let token = qcall_core::auth::new_token();

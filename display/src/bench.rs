@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use qcall_wire::{EventKind, IssueRequest};
+use qcall_wire::{EventKind, IssueRequest, SessionRequest, SessionResponse};
 use thiserror::Error;
 
 use crate::config::Config;
@@ -20,8 +20,9 @@ use crate::ui::{apply, Headless, Shell, UiError};
 pub struct BenchOptions {
     pub calls: usize,
     pub counter: String,
-    /// Bearer token allowed to call at `counter` (the supervisor token works anywhere).
-    pub token: String,
+    /// Clerk who signs in at `counter` to call.
+    pub clerk: String,
+    pub pin: String,
     pub kiosk_token: String,
     pub service: String,
 }
@@ -81,8 +82,16 @@ fn http_err(what: &str, e: impl std::fmt::Display) -> BenchError {
     BenchError::Http { what: what.to_string(), reason: e.to_string() }
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Option<serde_json::Value>) -> Result<(), BenchError> {
-    let mut req = client.post(url).bearer_auth(token);
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, BenchError> {
+    let mut req = client.post(url);
+    if !token.is_empty() {
+        req = req.bearer_auth(token);
+    }
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -92,13 +101,24 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Option<ser
         let text = resp.text().await.unwrap_or_default();
         return Err(http_err(url, format!("{status}: {text}")));
     }
-    Ok(())
+    Ok(resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let client = reqwest::Client::new();
     let base = format!("{}/api/v1", cfg.server);
+
+    // Sign in at the counter.
+    let session = SessionRequest { clerk: opts.clerk.clone(), pin: opts.pin.clone(), counter: opts.counter.clone() };
+    let session: SessionResponse = serde_json::from_value(rt.block_on(post(
+        &client,
+        &format!("{base}/sessions"),
+        "",
+        Some(serde_json::to_value(session).expect("json")),
+    ))?)
+    .map_err(|e| http_err("sessions", e))?;
+    let token = session.token;
 
     // Tickets to call.
     for _ in 0..opts.calls {
@@ -138,7 +158,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
     let (mut ev, mut fr, mut so) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..opts.calls {
         let t0 = Instant::now();
-        rt.block_on(post(&client, &format!("{base}/counters/{}/call-next", opts.counter), &opts.token, None))?;
+        rt.block_on(post(&client, &format!("{base}/counters/{}/call-next", opts.counter), &token, None))?;
         // Take stream inputs until our call shows up.
         let (ids, t_event) = loop {
             let (input, at) = nrx.recv_timeout(wait).map_err(|_| timeout("ticket_called event"))?;
@@ -176,7 +196,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
                 a.player.clear();
             }
         }
-        rt.block_on(post(&client, &format!("{base}/counters/{}/finish", opts.counter), &opts.token, None))?;
+        rt.block_on(post(&client, &format!("{base}/counters/{}/finish", opts.counter), &token, None))?;
     }
     Ok(Report { event: stats(ev), frame: stats(fr), sound: stats(so), audio })
 }

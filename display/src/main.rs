@@ -53,9 +53,11 @@ enum Command {
         /// Counter that calls (in the configured hall).
         #[arg(long, default_value = "E01")]
         counter: String,
-        /// Token allowed to call at the counter.
-        #[arg(long, default_value = "demo-supervisor")]
-        token: String,
+        /// Clerk who signs in at the counter.
+        #[arg(long, default_value = "clerk01")]
+        clerk: String,
+        #[arg(long, default_value = "1234")]
+        pin: String,
         /// Kiosk token used to issue the tickets.
         #[arg(long, default_value = "demo-kiosk-east")]
         kiosk_token: String,
@@ -129,8 +131,8 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Some(Command::BenchLatency { calls, counter, token, kiosk_token, service }) => {
-            let report = bench::run(&cfg, &BenchOptions { calls, counter, token, kiosk_token, service })?;
+        Some(Command::BenchLatency { calls, counter, clerk, pin, kiosk_token, service }) => {
+            let report = bench::run(&cfg, &BenchOptions { calls, counter, clerk, pin, kiosk_token, service })?;
             print!("{report}");
         }
     }

@@ -107,6 +107,10 @@ impl Api {
             .send()
             .await
             .map_err(|e| ApiError::Network(e.to_string()))?;
+        if resp.status().is_success() {
+            // 204 No Content (or any body): accepted.
+            return Ok(());
+        }
         Self::decode::<serde_json::Value>(resp).await.map(|_| ())
     }
 

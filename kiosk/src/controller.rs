@@ -169,6 +169,8 @@ pub struct View {
 
 /// How long a transient message (sold out, network error) stays.
 const MESSAGE_S: i64 = 6;
+/// Wait after a failed device status report before the next try.
+const REPORT_RETRY_S: i64 = 10;
 /// How often a healthy printer is asked while the kiosk is idle.
 const IDLE_POLL_S: i64 = 30;
 
@@ -185,6 +187,8 @@ pub struct Controller {
     check_in_flight: bool,
     next_check: DateTime<Utc>,
     reported: Option<(bool, String)>,
+    /// After a failed report, the next try waits until then.
+    report_retry_at: DateTime<Utc>,
     pending: Option<Pending>,
     shown: Option<Shown>,
     message: Option<(String, String, DateTime<Utc>)>,
@@ -205,6 +209,7 @@ impl Controller {
             check_in_flight: false,
             next_check: now,
             reported: None,
+            report_retry_at: now,
             pending: None,
             shown: None,
             message: None,
@@ -261,7 +266,7 @@ impl Controller {
     }
 
     fn maybe_report(&mut self, out: &mut Vec<Command>) {
-        if self.link != Link::Up {
+        if self.link != Link::Up || self.now < self.report_retry_at {
             return;
         }
         if let Some((ok, code, message)) = self.desired_report() {
@@ -391,12 +396,14 @@ impl Controller {
                 }
             }
             Event::Printed(result) => {
-                let until = now + chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default();
+                let stay = chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default();
                 if let Some(s) = self.shown.as_mut() {
-                    s.until = until;
+                    s.until = now + stay;
                     match result {
                         Ok(()) => s.printed = true,
                         Err(f) => {
+                            // A ticket that did not print stays on screen twice as long.
+                            s.until = now + stay + stay;
                             s.print_failed = Some(f.clone());
                             self.printer = PrinterState::Fault(f);
                             self.schedule_check();
@@ -407,20 +414,16 @@ impl Controller {
             }
             Event::DeviceReported(ok) => {
                 if !ok {
+                    // Try again later, not at once: a server refusing reports must not be flooded.
                     self.reported = None;
+                    self.report_retry_at = now + chrono::Duration::seconds(REPORT_RETRY_S);
                 }
             }
         }
 
         // Time-driven work, on every event.
-        if self.screen == Screen::Ticket {
-            if let Some(s) = &self.shown {
-                // A ticket that did not print stays on screen twice as long.
-                let until = if s.print_failed.is_some() { s.until + chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default() } else { s.until };
-                if now >= until {
-                    self.go_home();
-                }
-            }
+        if self.screen == Screen::Ticket && self.shown.as_ref().is_some_and(|s| now >= s.until) {
+            self.go_home();
         }
         if let Some((_, _, until)) = &self.message {
             if now >= *until {
@@ -630,7 +633,8 @@ pub fn queue_text(en: bool, waiting: u32, est_wait_s: u32, sold_out: bool) -> St
         (false, true) => "今日已发完".into(),
         (true, true) => "no more today".into(),
         (false, false) => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(est_wait_s)),
-        (true, false) => format!("{} waiting · {}", waiting, escpos::wait_minutes_en(est_wait_s)),
+        (true, false) if est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
+        (true, false) => format!("{} waiting · ~{} min", waiting, est_wait_s.div_ceil(60)),
     }
 }
 
@@ -836,6 +840,7 @@ mod tests {
         assert_eq!(t.number, "A012");
         assert_eq!(t.headline, "您的号码");
         assert_eq!(t.print_failed, "号票未能打印，请记住您的号码，已为您排队");
+        assert_eq!(t.countdown, 16);
         // It stays longer than a printed ticket: 16 s.
         c.handle(Event::Tick, secs(12));
         assert_eq!(c.view().screen, Screen::Ticket);
@@ -906,7 +911,7 @@ mod tests {
         assert_eq!(v.services[0].title, "Tax filing");
         assert_eq!(v.services[0].subtitle, "申报纳税");
         assert_eq!(v.services[0].waiting, "3 waiting");
-        assert_eq!(v.services[0].others[0].text, "1 waiting · about 2 min");
+        assert_eq!(v.services[0].others[0].text, "1 waiting · ~2 min");
         tap(&mut c, "filing", "r1", secs(1));
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(1));
@@ -929,6 +934,17 @@ mod tests {
         // The message goes away by itself.
         c.handle(Event::Tick, secs(8));
         assert_eq!(c.view().banner, None);
+    }
+
+    #[test]
+    fn a_failed_report_is_retried_later_not_at_once() {
+        let mut c = ready();
+        assert!(c.handle(Event::DeviceReported(false), secs(1)).is_empty());
+        assert!(c.handle(Event::Tick, secs(5)).is_empty());
+        let cmds = c.handle(Event::Tick, secs(11));
+        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok), "{cmds:?}");
+        assert!(c.handle(Event::DeviceReported(true), secs(11)).is_empty());
+        assert!(c.handle(Event::Tick, secs(12)).is_empty(), "reported once, then quiet");
     }
 
     #[test]

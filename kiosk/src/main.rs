@@ -49,6 +49,8 @@ enum ScreenArg {
     Home,
     Printing,
     Ticket,
+    /// The ticket screen after the printer failed: the number is all the taxpayer has.
+    TicketNotPrinted,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run() {
         Ok(code) => code,
@@ -235,7 +238,7 @@ fn screenshot(cfg: Config, out: &PathBuf, screen: ScreenArg, english: bool) -> a
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
         c.handle(Event::Tap { service: service.id.clone(), fresh_request_id: "screenshot".into() }, now);
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
-        if screen == ScreenArg::Ticket {
+        if matches!(screen, ScreenArg::Ticket | ScreenArg::TicketNotPrinted) {
             let ticket = Ticket {
                 id: 0,
                 number: format!("{}{:03}", service.prefix, service.waiting + 1),
@@ -253,7 +256,11 @@ fn screenshot(cfg: Config, out: &PathBuf, screen: ScreenArg, english: bool) -> a
                 transferred: false,
             };
             c.handle(Event::Issued(Ok(ticket)), now);
-            c.handle(Event::Printed(Ok(())), now);
+            if screen == ScreenArg::TicketNotPrinted {
+                c.handle(Event::Printed(Err(escpos::PrinterFault::PaperEnd)), now);
+            } else {
+                c.handle(Event::Printed(Ok(())), now);
+            }
             source.push_str("; sample ticket, nothing issued");
         }
     }

@@ -86,23 +86,35 @@ struct Api {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
     url: String,
+    /// clerk01's session at counter E01.
+    token: String,
 }
 
 impl Api {
     fn new(url: &str) -> Api {
-        Api { rt: tokio::runtime::Runtime::new().unwrap(), client: reqwest::Client::new(), url: url.to_string() }
+        let mut api = Api {
+            rt: tokio::runtime::Runtime::new().unwrap(),
+            client: reqwest::Client::new(),
+            url: url.to_string(),
+            token: String::new(),
+        };
+        api.sign_in();
+        api
+    }
+
+    /// Signs clerk01 in at E01 (again after a server restart).
+    fn sign_in(&mut self) {
+        let v = self.post("/sessions", "", serde_json::json!({"clerk": "clerk01", "pin": "1234", "counter": "E01"}));
+        self.token = v["token"].as_str().expect("session token").to_string();
     }
 
     fn post(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value {
         self.rt.block_on(async {
-            let resp = self
-                .client
-                .post(format!("{}/api/v1{path}", self.url))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+            let mut req = self.client.post(format!("{}/api/v1{path}", self.url)).json(&body);
+            if !token.is_empty() {
+                req = req.bearer_auth(token);
+            }
+            let resp = req.send().await.unwrap();
             let status = resp.status();
             let v: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
             assert!(status.is_success(), "POST {path}: {status} {v}");
@@ -118,18 +130,18 @@ impl Api {
 
     /// Calls the next ticket at counter E01 (number 1).
     fn call_next(&self) {
-        self.post("/counters/E01/call-next", "demo-supervisor", serde_json::json!({}));
+        self.post("/counters/E01/call-next", &self.token, serde_json::json!({}));
     }
 
     fn finish(&self) {
-        self.post("/counters/E01/finish", "demo-supervisor", serde_json::json!({}));
+        self.post("/counters/E01/finish", &self.token, serde_json::json!({}));
     }
 }
 
 #[test]
 fn display_reconnects_after_the_server_restarts() {
     let mut server = Server::start();
-    let api = Api::new(&server.url);
+    let mut api = Api::new(&server.url);
     let mut d = Display::start(&server.url);
     d.until("first snapshot", Utc::now, |d| d.controller.state().synced && d.controller.state().link == Link::Online);
 
@@ -144,8 +156,9 @@ fn display_reconnects_after_the_server_restarts() {
     assert!(!view.connected);
     assert_eq!(view.latest_ticket, first, "the last state stays on screen while offline");
 
-    server.restart();
+    server.start_again();
     d.until("reconnecting", Utc::now, |d| d.controller.state().link == Link::Online);
+    api.sign_in();
     api.finish();
     let second = api.issue();
     api.call_next();

@@ -191,6 +191,12 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
     assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1);
 
+    // The printer status was reported once (healthy), not over and over.
+    let reports = h.commands.iter().filter(|c| matches!(c, Command::ReportDevice(_))).count();
+    assert_eq!(reports, 1, "{:?}", h.commands);
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    assert!(east.devices.iter().any(|d| d.device == "kiosk-east-1" && d.ok), "{:?}", east.devices);
+
     let last = sim.last_byte_at.lock().unwrap().unwrap();
     println!(
         "MEASURE kiosk tap -> last byte on the pty: {:.1} ms ({} bytes, ticket {})",

@@ -5,3 +5,5 @@ mod util;
 
 mod api;
 mod kiosk;
+mod display;
+mod web;

@@ -18,6 +18,25 @@ pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok", "seq": seq }))
 }
 
+/// Counters for operators and the benchmark (supervisor only).
+pub async fn metrics(State(s): State<AppState>, Caller(who): Caller) -> Result<Json<serde_json::Value>, AppError> {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("metrics are for supervisors"));
+    }
+    let shared = &s.engine.shared;
+    let (seq, tickets_in_memory, subscribers) = {
+        let core = shared.core.read();
+        (core.seq, core.state.tickets().count(), shared.events.receiver_count())
+    };
+    Ok(Json(serde_json::json!({
+        "seq": seq,
+        "commits": shared.commits.load(std::sync::atomic::Ordering::Relaxed),
+        "batches": shared.batches_applied.load(std::sync::atomic::Ordering::Relaxed),
+        "tickets_in_memory": tickets_in_memory,
+        "subscribers": subscribers,
+    })))
+}
+
 pub async fn not_found() -> AppError {
     AppError::not_found("not_found", "no such endpoint")
 }

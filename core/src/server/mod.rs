@@ -43,6 +43,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
+        .route("/api/v1/metrics", get(api::metrics))
         .route("/api/v1/halls", get(api::halls))
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/tickets", post(api::issue))

@@ -24,7 +24,7 @@ const RATE_JS: &str = include_str!("../../web/rate.js");
 
 /// Scripts and styles come only from this server; no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn respond(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     let mut r = body.into().into_response();

@@ -1,0 +1,130 @@
+// The rating pad (/rate/{counter}): after 办结 at its counter it asks the taxpayer for a rating.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const counterId = decodeURIComponent(location.pathname.split("/").pop());
+  const TOKEN_KEY = "qcall.pad.token." + counterId;
+  const params = new URLSearchParams(location.search);
+  /** Seconds the question stays up; unanswered, nothing is recorded. `?ask_s=` shortens it (tests). */
+  const ASK_S = Math.min(30, Math.max(1, Number(params.get("ask_s")) || 30));
+  /** Seconds the thanks (or an error) stays up. */
+  const AFTER_S = 5;
+
+  let token = null;
+  let asking = null; // { id, number, until }
+  let backTimer = null;
+
+  function show(id) {
+    for (const s of ["rate-setup", "rate-idle", "rate-ask", "rate-thanks", "rate-error"]) $(s).hidden = s !== id;
+    document.body.dataset.view = id.replace("rate-", "");
+  }
+
+  function idle() {
+    asking = null;
+    clearTimeout(backTimer);
+    show("rate-idle");
+  }
+
+  function ask(ticket) {
+    clearTimeout(backTimer);
+    asking = { id: ticket.id, number: ticket.number, until: Date.now() + ASK_S * 1000 };
+    $("rate-number").textContent = ticket.number;
+    for (const b of document.querySelectorAll(".score")) b.disabled = false;
+    show("rate-ask");
+    tick();
+  }
+
+  function tick() {
+    if (!asking) return;
+    const left = Math.max(0, asking.until - Date.now());
+    $("rate-countdown").style.width = (100 * left / (ASK_S * 1000)) + "%";
+    $("rate-left").textContent = Math.ceil(left / 1000) + " 秒后自动返回 · closes in " + Math.ceil(left / 1000) + " s";
+    if (left <= 0) idle(); // unanswered: nothing is recorded
+  }
+  setInterval(tick, 250);
+
+  function after(view) {
+    asking = null;
+    show(view);
+    clearTimeout(backTimer);
+    backTimer = setTimeout(idle, AFTER_S * 1000);
+  }
+
+  async function rate(score) {
+    if (!asking) return;
+    const ticket = asking;
+    for (const b of document.querySelectorAll(".score")) b.disabled = true;
+    try {
+      await Q.api("POST", "/api/v1/tickets/" + ticket.id + "/rating", { token, body: { score } });
+      after("rate-thanks");
+    } catch (e) {
+      if (e.status === 401) {
+        localStorage.removeItem(TOKEN_KEY);
+        token = null;
+        asking = null;
+        setup("设备令牌无效 · The device token is not valid");
+        return;
+      }
+      $("rate-error-text").textContent =
+        e.code === "rating_not_allowed" ? "评价时间已过 · The time to rate this service has passed"
+        : e.code === "already_rated" ? "本次服务已评价 · This service was already rated"
+        : e.message;
+      after("rate-error");
+    }
+  }
+
+  for (const b of document.querySelectorAll(".score")) {
+    b.addEventListener("click", () => rate(Number(b.dataset.score)));
+  }
+
+  function onEvent(msg) {
+    if (!token) return;
+    if (msg.type === "ticket_finished" && msg.counter === counterId) {
+      ask(msg.ticket);
+    }
+  }
+
+  function setup(message) {
+    $("setup-window").textContent = message || "";
+    show("rate-setup");
+    $("rate-token").focus();
+  }
+
+  $("setup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("rate-token").value.trim();
+    if (!t) return;
+    token = t;
+    localStorage.setItem(TOKEN_KEY, t);
+    $("rate-token").value = "";
+    idle();
+  });
+
+  (async () => {
+    if (params.get("token")) {
+      localStorage.setItem(TOKEN_KEY, params.get("token"));
+      // keep the token out of the address bar and history
+      params.delete("token");
+      history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
+    }
+    token = localStorage.getItem(TOKEN_KEY);
+    let hall = null;
+    for (;;) {
+      try {
+        const found = Q.hallOfCounter(await Q.api("GET", "/api/v1/halls"), counterId);
+        if (!found) { setup("未知窗口 · Unknown counter " + counterId); return; }
+        hall = found.hall;
+        const w = found.counter.number + " 号窗口 · Window " + found.counter.number;
+        for (const id of ["idle-window", "ask-window"]) $(id).textContent = w;
+        break;
+      } catch (e) {
+        $("setup-window").textContent = e.message;
+        show("rate-setup");
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+    if (token) idle(); else setup("");
+    Q.stream(hall.id, onEvent, (up) => { $("conn-lost").hidden = up; });
+  })();
+})();

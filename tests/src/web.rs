@@ -1,0 +1,503 @@
+//! The web pages served by the core — clerk console, counter screen, rating pad, ticket status —
+//! in a real headless Chromium driven over WebDriver (chromedriver), against a real server.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`;
+//! override with `QCALL_CHROMIUM` / `QCALL_CHROMEDRIVER`). Without them these tests FAIL.
+//! With `QCALL_SCREENSHOTS=DIR` the main flow also saves `web-counter.png`, `web-screen.png`
+//! and `web-rate.png` (1366×768) into DIR (relative paths are taken from the workspace root).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::util::{free_port, Api, Server};
+
+/// Upper bound for anything to appear; only a guard against hanging, never a measurement.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn tool(env: &str, default: &str, package: &str) -> PathBuf {
+    let p = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
+    assert!(
+        p.exists(),
+        "{} not found: the browser tests need Debian's `{package}` (apt-get install chromium chromium-driver), \
+         or set {env} to its path",
+        p.display()
+    );
+    p
+}
+
+/// chromedriver on a free loopback port, plus one headless Chromium session.
+struct Browser {
+    client: Option<Client>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = tool("QCALL_CHROMIUM", "/usr/bin/chromium", "chromium");
+        let chromedriver = tool("QCALL_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let log = profile.path().join("chromedriver.log");
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+        let mut b = Browser { client: None, driver, log, _profile: profile };
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(r) = http.get(format!("{url}/status")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if let Ok(Some(status)) = b.driver.try_wait() {
+                panic!("chromedriver exited with {status}; log:\n{}", b.log_text());
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not answer; log:\n{}", b.log_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let user_data = b._profile.path().join("profile");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1366,768", "--lang=zh-CN",
+                    format!("--user-data-dir={}", user_data.display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open a Chromium session: {e}; chromedriver log:\n{}", b.log_text()));
+        b.client = Some(client);
+        b
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().expect("session open")
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default().lines().rev().take(40).collect::<Vec<_>>().join("\n")
+    }
+
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.close().await;
+        }
+    }
+
+    /// Wait until the element's text contains `want`; panic with what was there.
+    async fn wait_text(&self, css: &str, want: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = String::new();
+        loop {
+            if let Ok(e) = self.c().find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if t.contains(want) {
+                        return t;
+                    }
+                    last = t;
+                }
+            }
+            assert!(Instant::now() < deadline, "`{css}` never showed {want:?}; last text {last:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until a JS expression is true.
+    async fn wait_js(&self, expr: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let v = self.c().execute(&format!("return !!({expr});"), vec![]).await;
+            if let Ok(Value::Bool(true)) = v {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never true: {expr} (last: {v:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn js(&self, expr: &str) -> Value {
+        self.c().execute(&format!("return ({expr});"), vec![]).await.expect("script")
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.c().wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.c().wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.send_keys(text).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    async fn press(&self, key: Key) {
+        let body = self.c().find(Locator::Css("body")).await.expect("body");
+        body.send_keys(&key.to_string()).await.expect("key");
+    }
+
+    async fn new_tab(&self, url: &str) -> fantoccini::wd::WindowHandle {
+        let w = self.c().new_window(true).await.expect("new tab");
+        self.c().switch_to_window(w.handle.clone()).await.expect("switch");
+        self.c().goto(url).await.expect("goto");
+        w.handle
+    }
+
+    async fn switch(&self, w: &fantoccini::wd::WindowHandle) {
+        self.c().switch_to_window(w.clone()).await.expect("switch");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("QCALL_SCREENSHOTS").map(PathBuf::from) else { return };
+        let dir = if dir.is_absolute() { dir } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(dir) };
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let png = self.c().screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(name), png).expect("write screenshot");
+    }
+
+    /// Sign in on the console page, which must be open in the current tab.
+    async fn sign_in(&self, clerk: &str, pin: &str) {
+        self.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+        self.type_into("#login-clerk", clerk).await;
+        self.type_into("#login-pin", pin).await;
+        self.click("#login-submit").await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The session is closed in `close`; this ends chromedriver and its browser on any exit.
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn stats(api: &Api, token: &str, hall: &str) -> Value {
+    let (s, v) = api.call("GET", &format!("/api/v1/stats/today?hall={hall}"), Some(token), None).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+fn row<'a>(v: &'a Value, list: &str, key: &str, id: &str) -> &'a Value {
+    v[list].as_array().expect("list").iter().find(|r| r[key] == id).unwrap_or_else(|| panic!("no {list} row {id} in {v}"))
+}
+
+/// A clerk signs in, calls next (F1); the counter screen shows the number; the clerk finishes;
+/// the rating pad asks and records the rating; the stats count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_clerk_calls_screen_shows_pad_rates_stats_count() {
+    let server = Server::start();
+    let api = server.api();
+    // A001 becomes a no-show at E02, so the console lists one; then the queue E01 will see.
+    let a001 = api.issue("east", "filing").await;
+    let e02 = api.sign_in("clerk02", "E02").await;
+    assert_eq!(api.act(&e02, "E02", "call-next").await.0, 200);
+    assert_eq!(api.act(&e02, "E02", "no-show").await.0, 200);
+    let a002 = api.issue("east", "filing").await;
+    for service in ["invoice", "filing", "registration", "consulting"] {
+        api.issue("east", service).await;
+    }
+    assert_eq!(a002.number, "A002");
+
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/counter?counter=E01", server.url)).await.expect("console");
+    let console = b.c().window().await.expect("window");
+    b.wait_js("document.getElementById('login-counter').value === 'E01'").await;
+    b.sign_in("clerk01", "1234").await;
+    b.wait_text("#who-counter", "E01").await;
+    b.wait_text("#waiting-list", "A002").await;
+    b.wait_text("#noshow-list", &a001.number).await;
+    b.wait_text("#waiting-count", "5").await;
+
+    let screen = b.new_tab(&format!("{}/screen/counter/E01", server.url)).await;
+    b.wait_text("#screen-window", "1 号窗口").await;
+    b.wait_text("#screen-number", "请稍候").await;
+
+    let pad = b.new_tab(&format!("{}/rate/E01?token=demo-pad-e01", server.url)).await;
+    b.wait_js("document.body.dataset.view === 'idle'").await;
+    let url = b.c().current_url().await.expect("url");
+    assert!(!url.as_str().contains("token"), "the token stays out of the address bar: {url}");
+
+    // F1 on the console: call next.
+    b.switch(&console).await;
+    b.press(Key::F1).await;
+    b.wait_text("#current-number", "A002").await;
+    b.wait_text("#current-calls", "1").await;
+    b.wait_text("#waiting-count", "4").await;
+
+    b.switch(&screen).await;
+    b.wait_text("#screen-number", "A002").await;
+    b.screenshot("web-screen.png").await;
+
+    b.switch(&console).await;
+    b.screenshot("web-counter.png").await;
+    b.click("#btn-finish").await;
+    b.wait_text("#served-today", "1").await;
+    b.wait_text("#current-number", "—").await;
+
+    b.switch(&pad).await;
+    b.wait_js("document.body.dataset.view === 'ask'").await;
+    b.wait_text("#rate-number", "A002").await;
+    b.screenshot("web-rate.png").await;
+    b.click("button[data-score='4']").await;
+    b.wait_js("document.body.dataset.view === 'thanks'").await;
+
+    // The screen went back to waiting once the ticket was finished.
+    b.switch(&screen).await;
+    b.wait_text("#screen-number", "请稍候").await;
+    b.close().await;
+
+    let v = stats(&api, "demo-supervisor", "east").await;
+    let e01 = row(&v, "counters", "counter", "E01");
+    assert_eq!(e01["served"], 1, "{v}");
+    assert_eq!(e01["rated"], 1, "{v}");
+    assert_eq!(e01["ratings"]["4"], 1, "{v}");
+    assert_eq!(e01["ratings"]["5"], 0, "{v}");
+    let clerk = row(&v, "clerks", "clerk", "clerk01");
+    assert_eq!(clerk["served"], 1, "{v}");
+    assert_eq!(clerk["ratings"]["4"], 1, "{v}");
+    assert_eq!(row(&v, "counters", "counter", "E02")["no_shows"], 1, "{v}");
+    assert_eq!(row(&v, "clerks", "clerk", "clerk02")["no_shows"], 1, "{v}");
+    // Once per ticket.
+    let (s, e) = api.call("POST", &format!("/api/v1/tickets/{}/rating", a002.id), Some("demo-pad-e01"), Some(json!({"score": 5}))).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("already_rated")), "{e}");
+}
+
+/// A wrong PIN is refused on the page (and nothing is stored); the right one then works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_wrong_pin_is_refused() {
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/counter?counter=E02", server.url)).await.expect("console");
+    b.sign_in("clerk02", "9999").await;
+    b.wait_text("#login-error", "wrong PIN").await;
+    assert_eq!(b.js("document.getElementById('console-view').hidden").await, Value::Bool(true));
+    assert_eq!(b.js("sessionStorage.getItem('qcall.counter.session')").await, Value::Null);
+    let halls = server.api().halls().await;
+    let e02 = crate::util::hall(&halls, "east").counters.iter().find(|c| c.id == "E02").expect("E02").state;
+    assert_eq!(e02, qcall_wire::CounterState::Closed, "a refused sign-in opens nothing");
+
+    b.sign_in("clerk02", "1234").await;
+    b.wait_text("#who-counter", "E02").await;
+    b.wait_text("#counter-state", "Open").await;
+    b.close().await;
+}
+
+/// The token a clerk got on the console page works on that counter and nowhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_clerk_token_cannot_act_on_another_counter() {
+    let server = Server::start();
+    let api = server.api();
+    let t = api.issue("east", "filing").await;
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/counter?counter=E02", server.url)).await.expect("console");
+    b.sign_in("clerk02", "1234").await;
+    b.wait_text("#waiting-list", &t.number).await;
+    let token = b.js("JSON.parse(sessionStorage.getItem('qcall.counter.session')).token").await;
+    let token = token.as_str().expect("token kept in sessionStorage").to_string();
+    b.close().await;
+
+    let other = api.sign_in("clerk03", "E03").await;
+    for action in ["call-next", "pause", "finish"] {
+        let (s, v) = api.act(&token, "E03", action).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (403, Some("forbidden")), "{action}: {v}");
+    }
+    let (s, v) = api.call("POST", "/api/v1/counters/E03/call", Some(&token), Some(json!({"ticket": t.id}))).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = api.call("GET", "/api/v1/counters/E03/queue", Some(&token), None).await;
+    assert_eq!(s, 403, "{v}");
+    // Nothing happened at E03 or to the ticket; the same token works at its own counter.
+    let (_, q) = api.call("GET", "/api/v1/counters/E03/queue", Some(&other), None).await;
+    assert!(q["current"].is_null(), "{q}");
+    let (s, v) = api.act(&token, "E02", "call-next").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["ticket"]["number"], t.number.as_str());
+}
+
+/// Unanswered, the pad goes back to idle and records nothing (question shortened with `?ask_s=`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pad_unanswered_records_nothing() {
+    let server = Server::start();
+    let api = server.api();
+    let t = api.issue("west", "invoice").await;
+    let clerk = api.sign_in("clerk10", "W01").await;
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/rate/W01?token=demo-pad-w01&ask_s=2", server.url)).await.expect("pad");
+    b.wait_js("document.body.dataset.view === 'idle'").await;
+    assert_eq!(api.act(&clerk, "W01", "call-next").await.0, 200);
+    assert_eq!(api.act(&clerk, "W01", "finish").await.0, 200);
+    b.wait_js("document.body.dataset.view === 'ask'").await;
+    b.wait_text("#rate-number", &t.number).await;
+    b.wait_js("document.body.dataset.view === 'idle'").await;
+    b.close().await;
+    let v = stats(&api, "demo-supervisor", "west").await;
+    let w01 = row(&v, "counters", "counter", "W01");
+    assert_eq!(w01["served"], 1, "{v}");
+    assert_eq!(w01["rated"], 0, "{v}");
+}
+
+/// Rating rules over HTTP: only the pad of the counter that finished the ticket, a score 1..5,
+/// only the counter's last finished ticket, once; and who may read the statistics.
+#[tokio::test]
+async fn web_api_rating_rules_and_stats_access() {
+    let server = Server::start();
+    let api = server.api();
+    let t1 = api.issue("east", "filing").await;
+    let t2 = api.issue("east", "filing").await;
+    let e01 = api.sign_in("clerk01", "E01").await;
+    let rate = |id: u64, token: &'static str, body: Value| {
+        let api = api.clone();
+        async move { api.call("POST", &format!("/api/v1/tickets/{id}/rating"), Some(token), Some(body)).await }
+    };
+    assert_eq!(api.act(&e01, "E01", "call-next").await.0, 200);
+    // Not finished yet.
+    assert_eq!(rate(t1.id, "demo-pad-e01", json!({"score": 5})).await.0, 409);
+    assert_eq!(api.act(&e01, "E01", "finish").await.0, 200);
+    // Another counter's pad, a kiosk, a clerk, no token: refused.
+    assert_eq!(rate(t1.id, "demo-pad-e02", json!({"score": 5})).await.0, 403);
+    assert_eq!(rate(t1.id, "demo-kiosk-east", json!({"score": 5})).await.0, 403);
+    let (s, _) = api.call("POST", &format!("/api/v1/tickets/{}/rating", t1.id), Some(&e01), Some(json!({"score": 5}))).await;
+    assert_eq!(s, 403);
+    let (s, _) = api.call("POST", &format!("/api/v1/tickets/{}/rating", t1.id), None, Some(json!({"score": 5}))).await;
+    assert_eq!(s, 401);
+    // Bad bodies.
+    let (s, v) = rate(t1.id, "demo-pad-e01", json!({"score": 0})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("bad_score")), "{v}");
+    let (s, v) = rate(t1.id, "demo-pad-e01", json!({"score": 6})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("bad_score")), "{v}");
+    let (s, v) = rate(t1.id, "demo-pad-e01", json!({"score": 3, "clerk": "x"})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("bad_json")), "{v}");
+    let (s, v) = rate(999, "demo-pad-e01", json!({"score": 3})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_ticket")), "{v}");
+    // Accepted once.
+    let (s, v) = rate(t1.id, "demo-pad-e01", json!({"score": 2})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["counter"], "E01");
+    assert_eq!(rate(t1.id, "demo-pad-e01", json!({"score": 2})).await.0, 409);
+    // Only the counter's last finished ticket: after t2 is finished, t1 is out of reach for a supervisor too.
+    assert_eq!(api.act(&e01, "E01", "call-next").await.0, 200);
+    assert_eq!(api.act(&e01, "E01", "finish").await.0, 200);
+    let (s, v) = rate(t2.id, "demo-supervisor", json!({"score": 5})).await;
+    assert_eq!(s, 201, "{v}");
+
+    // Statistics: supervisor sees all; a clerk only their counter and themselves; others nothing.
+    let v = stats(&api, "demo-supervisor", "east").await;
+    assert_eq!(v["counters"].as_array().expect("counters").len(), 8, "every east counter is listed: {v}");
+    let r = row(&v, "counters", "counter", "E01");
+    assert_eq!((r["served"].as_u64(), r["rated"].as_u64()), (Some(2), Some(2)), "{v}");
+    assert_eq!((r["ratings"]["2"].as_u64(), r["ratings"]["5"].as_u64()), (Some(1), Some(1)), "{v}");
+    assert_eq!(r["mean_rating"].as_f64(), Some(3.5), "{v}");
+    assert!(r["mean_wait_s"].is_u64() && r["mean_service_s"].is_u64(), "{v}");
+    let all = stats(&api, "demo-supervisor", "").await;
+    assert_eq!(all["counters"].as_array().expect("counters").len(), 24, "{all}");
+    let (s, v) = api.call("GET", "/api/v1/stats/today", Some(&e01), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["counters"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["counters"][0]["counter"], "E01");
+    assert_eq!(v["clerks"].as_array().map(Vec::len), Some(1), "{v}");
+    for token in [Some("demo-pad-e01"), Some("demo-kiosk-east"), Some("demo-display-east")] {
+        assert_eq!(api.call("GET", "/api/v1/stats/today", token, None).await.0, 403);
+    }
+    assert_eq!(api.call("GET", "/api/v1/stats/today", None, None).await.0, 401);
+    let (s, v) = api.call("GET", "/api/v1/stats/today?hall=north", Some("demo-supervisor"), None).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_hall")), "{v}");
+    let (s, v) = api.call("GET", "/api/v1/stats/today?day=2020-01-01", Some("demo-supervisor"), None).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("bad_query")), "{v}");
+}
+
+/// The console's list is the call-next order: calling next repeatedly takes it from the top.
+#[tokio::test]
+async fn web_queue_lists_tickets_in_call_next_order() {
+    let server = Server::start();
+    let api = server.api();
+    // E05 serves filing and registration, preferring registration (config/qcall.toml).
+    let tickets = [("filing", false), ("registration", false), ("filing", true), ("invoice", false), ("registration", false), ("filing", false)];
+    for (service, prio) in tickets {
+        let body = json!({"service": service, "priority": if prio { "priority" } else { "normal" }});
+        let (s, v) = api.call("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(body)).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let clerk = api.sign_in("clerk05", "E05").await;
+    let (s, q) = api.call("GET", "/api/v1/counters/E05/queue", Some(&clerk), None).await;
+    assert_eq!(s, 200, "{q}");
+    let listed: Vec<String> = q["waiting"].as_array().expect("waiting").iter().map(|t| t["number"].as_str().unwrap().to_string()).collect();
+    // Priority first, then the preferred service, then the rest; invoices are not served here.
+    assert_eq!(listed, ["A002", "C001", "C002", "A001", "A003"], "{q}");
+    assert_eq!(q["waiting_total"].as_u64(), Some(5));
+    let mut called = Vec::new();
+    loop {
+        let (s, v) = api.act(&clerk, "E05", "call-next").await;
+        if s == 404 {
+            assert_eq!(v["error"]["code"], "queue_empty");
+            break;
+        }
+        assert_eq!(s, 200, "{v}");
+        called.push(v["ticket"]["number"].as_str().unwrap().to_string());
+        assert_eq!(api.act(&clerk, "E05", "finish").await.0, 200);
+    }
+    assert_eq!(called, listed);
+    let (_, q) = api.call("GET", "/api/v1/counters/E05/queue", Some(&clerk), None).await;
+    assert_eq!(q["served_today"].as_u64(), Some(called.len() as u64), "{q}");
+    // Supervisor may read it; a kiosk may not; unknown counters are 404.
+    assert_eq!(api.call("GET", "/api/v1/counters/E05/queue", Some("demo-supervisor"), None).await.0, 200);
+    assert_eq!(api.call("GET", "/api/v1/counters/E05/queue", Some("demo-kiosk-east"), None).await.0, 403);
+    assert_eq!(api.call("GET", "/api/v1/counters/Z9/queue", Some("demo-supervisor"), None).await.0, 404);
+}
+
+/// The QR page of a ticket, and the pages' 4xx answers.
+#[tokio::test]
+async fn web_ticket_status_page_and_page_errors() {
+    let server = Server::start();
+    let api = server.api();
+    let t1 = api.issue("central", "consulting").await;
+    let t2 = api.issue("central", "consulting").await;
+    let page = |id: u64| {
+        let api = api.clone();
+        async move {
+            let r = api.http.get(format!("{}/t/{id}", api.base)).send().await.expect("page");
+            let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            (r.status().as_u16(), ct, r.text().await.expect("body"))
+        }
+    };
+    let (s, ct, body) = page(t2.id).await;
+    assert_eq!(s, 200);
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert!(body.contains(&t2.number) && body.contains("等候中"), "{body}");
+    assert!(body.contains("<span class=\"v\" id=\"ahead\">1</span>"), "one person ahead: {body}");
+    assert!(body.contains("http-equiv=\"refresh\""), "waiting pages reload themselves");
+    let clerk = api.sign_in("clerk16", "C01").await;
+    assert_eq!(api.act(&clerk, "C01", "call-next").await.0, 200);
+    let (_, _, body) = page(t1.id).await;
+    assert!(body.contains("请到窗口办理") && body.contains("1 号窗口"), "{body}");
+    assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    let (_, _, body) = page(t1.id).await;
+    assert!(body.contains("已办结") && !body.contains("http-equiv=\"refresh\""), "{body}");
+
+    for (path, code) in [("/t/424242", "unknown_ticket"), ("/t/abc", "unknown_ticket"), ("/screen/counter/Z9", "unknown_counter"), ("/rate/Z9", "unknown_counter"), ("/web/x.js", "not_found")] {
+        let (s, v) = api.get(path).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (404, Some(code)), "{path}: {v}");
+    }
+    for path in ["/counter", "/screen/counter/E01", "/rate/E01", "/web/app.css", "/web/app.js", "/web/counter.js", "/web/screen.js", "/web/rate.js"] {
+        let r = api.http.get(format!("{}{path}", api.base)).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+}
