@@ -174,7 +174,6 @@
       num.className = "number none";
       for (const id of ["current-service", "current-waited", "current-calls", "current-serving"]) $(id).textContent = "—";
     }
-    tick();
 
     const paused = c.state === "paused";
     const idle = !cur;
@@ -223,6 +222,7 @@
             title: "呼叫此号 Call this ticket", onclick: () => callTicket(t),
           }, "呼叫 Call"))));
     }
+    tick();
   }
 
   /** Once a second: the running durations. */

@@ -15,7 +15,7 @@ pub const EMBEDDED_NAME: &str = "<embedded config/kiosk-east.toml>";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read")]
     Read { file: String, source: std::io::Error },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },

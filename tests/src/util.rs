@@ -172,7 +172,8 @@ impl Api {
 
     pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).body(body);
+        // A fresh connection each time: the server may close one after refusing a body.
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("connection", "close").body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -87,6 +87,13 @@ impl Browser {
             .connect(&url)
             .await
             .unwrap_or_else(|e| panic!("cannot open a Chromium session: {e}; chromedriver log:\n{}", b.log_text()));
+        // Make the page itself (not the window around it) 1366×768.
+        let frame = client
+            .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];", vec![])
+            .await
+            .expect("window frame");
+        let dim = |i: usize| frame[i].as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        client.set_window_size(1366 + dim(0), 768 + dim(1)).await.expect("window size");
         b.client = Some(client);
         b
     }
@@ -145,8 +152,10 @@ impl Browser {
         e.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Replace the field's text.
     async fn type_into(&self, css: &str, text: &str) {
         let e = self.c().wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
         e.send_keys(text).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 

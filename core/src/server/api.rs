@@ -7,7 +7,7 @@ use axum::Json;
 use qcall_wire as wire;
 use serde::Deserialize;
 
-use super::{AppError, AppState, Caller, JsonBody};
+use super::{AppError, AppState, Caller, JsonBody, RawBody};
 use crate::auth::{hash_token, new_token, verify_pin, Principal};
 use crate::domain::{Command, TicketId};
 use crate::engine::{Outcome, Request};
@@ -211,7 +211,7 @@ pub async fn counter_action(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path((counter, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<wire::CounterActionResponse>, AppError> {
     let c = counter_ix(&s, &counter)?;
     match &who {

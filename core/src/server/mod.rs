@@ -73,6 +73,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A request body within [`MAX_BODY`], with read failures as JSON 4xx.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes"))
+            } else {
+                AppError::bad_request("bad_body", "the request body could not be read")
+            }
+        })
+    }
+}
+
 /// A JSON body parsed strictly, with every failure as a JSON 4xx.
 pub struct JsonBody<T>(pub T);
 
@@ -80,13 +97,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes"))
-            } else {
-                AppError::bad_request("bad_body", "the request body could not be read")
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         let text = std::str::from_utf8(&bytes).map_err(|_| AppError::bad_request("bad_utf8", "the body is not UTF-8"))?;
         serde_json::from_str(text).map(JsonBody).map_err(|e| AppError::bad_request("bad_json", format!("invalid JSON body: {e}")))
     }
