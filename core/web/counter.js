@@ -119,7 +119,11 @@
   }
 
   function onEvent(msg) {
-    if (msg.type === "publicity_updated" || msg.type === "device_status_changed" || msg.type === "ticket_rated") return;
+    if (msg.type === "publicity_updated" || msg.type === "device_status_changed") return;
+    if (msg.type === "ticket_rated") {
+      if (S.session && msg.counter === S.session.counter) refreshStats();
+      return;
+    }
     // Several events often come together (call + queue change): refresh once.
     clearTimeout(S.refreshTimer);
     S.refreshTimer = setTimeout(refresh, 80);
@@ -134,7 +138,27 @@
       render();
     } catch (e) {
       handleError(e);
+      return;
     }
+    refreshStats();
+  }
+
+  /** This counter's figures of today (a clerk may read its own counter's statistics). */
+  async function refreshStats() {
+    if (!S.session) return;
+    let v;
+    try {
+      v = await Q.api("GET", "/api/v1/stats/today", { token: S.session.token });
+    } catch (e) {
+      return; // the figures are a convenience; the queue shows errors
+    }
+    const row = v.counters.find((c) => c.counter === S.session.counter);
+    if (!row) return;
+    $("today-served").textContent = row.served;
+    $("today-noshows").textContent = row.no_shows;
+    $("today-wait").textContent = row.mean_wait_s === null ? "—" : Q.duration(row.mean_wait_s);
+    $("today-service").textContent = row.mean_service_s === null ? "—" : Q.duration(row.mean_service_s);
+    $("today-rating").textContent = row.mean_rating === null ? "—" : row.mean_rating.toFixed(1) + " · " + row.rated + " 条";
   }
 
   function handleError(e) {

@@ -120,6 +120,9 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
     .map_err(|e| http_err("sessions", e))?;
     let token = session.token;
 
+    // The counter may still be serving someone from before.
+    let _ = rt.block_on(post(&client, &format!("{base}/counters/{}/finish", opts.counter), &token, None));
+
     // Tickets to call.
     for _ in 0..opts.calls {
         let body = IssueRequest { service: opts.service.clone(), priority: None, request_id: None };

@@ -16,9 +16,15 @@ pub const EMBEDDED: &str = include_str!("../../config/display-east.toml");
 /// Name given to the embedded config in error messages.
 pub const EMBEDDED_NAME: &str = "<embedded config/display-east.toml>";
 
-/// Directory the embedded config's relative paths resolve against.
+/// Directory the embedded config's relative paths resolve against: the source tree's `config/`
+/// when it is there, else `config/` under the current directory (an installed copy).
 pub fn embedded_base() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("config")
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("config");
+    if source.is_dir() {
+        source
+    } else {
+        PathBuf::from("config")
+    }
 }
 
 #[derive(Debug, Error)]
@@ -44,6 +50,15 @@ struct RawConfig {
     link: RawLink,
     #[serde(default)]
     publicity: RawPublicity,
+    #[serde(default)]
+    device: Option<RawDevice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    id: String,
+    token: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +155,8 @@ pub struct Config {
     pub backoff_max: Duration,
     /// Publicity lines shown until the server sends its own.
     pub publicity: Vec<String>,
+    /// This display as a device known to the server (id, token): it reports its audio health.
+    pub device: Option<(String, String)>,
 }
 
 impl Config {
@@ -200,6 +217,18 @@ impl Config {
         if l.backoff_max_ms > 300_000 {
             return Err(invalid("link.backoff_max_ms", format!("{} is more than 300000", l.backoff_max_ms)));
         }
+        let device = match raw.device {
+            None => None,
+            Some(d) => {
+                if d.id.is_empty() || !d.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    return Err(invalid("device.id", format!("{:?} must be a device id such as display-east-1", d.id)));
+                }
+                if d.token.is_empty() {
+                    return Err(invalid("device.token", "must not be empty".into()));
+                }
+                Some((d.id, d.token))
+            }
+        };
         let publicity: Vec<String> =
             raw.publicity.messages.into_iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
 
@@ -225,6 +254,7 @@ impl Config {
             backoff_initial: Duration::from_millis(l.backoff_initial_ms),
             backoff_max: Duration::from_millis(l.backoff_max_ms),
             publicity,
+            device,
         })
     }
 

@@ -7,6 +7,7 @@
 //! - [`controller`]: state after a series of stream inputs, and the view model.
 //! - [`net`]: the WebSocket worker with reconnect, backoff and `since`.
 //! - [`config`]: TOML -> validated config.
+//! - [`status`]: reports the display's audio health to the server (supervisor alerts).
 //! - [`ui`]: the Slint window, the headless renderer and the one place that sets UI properties.
 //! - [`bench`]: latency measurement against a running server.
 
@@ -16,5 +17,6 @@ pub mod config;
 pub mod controller;
 pub mod net;
 pub mod player;
+pub mod status;
 pub mod ui;
 pub mod voice;

@@ -89,8 +89,10 @@ fn main() -> anyhow::Result<()> {
 
     match cli.command {
         None => {
-            let shell = ui::shell_for(&cfg, Output::Device)
+            let (tx, rx) = mpsc::channel();
+            let shell = ui::shell_for(&cfg, Output::Device, Some(tx))
                 .with_context(|| format!("loading voice clips from {}", cfg.voice_dir.display()))?;
+            let _reporter = qcall_display::status::spawn_reporter(&cfg, rx);
             ui::run_window(&cfg, shell)?;
         }
         Some(Command::CheckConfig) => {

@@ -25,6 +25,8 @@ pub enum Output {
 /// What the player reports about each announcement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlayerEvent {
+    /// The audio device is open.
+    DeviceReady,
     /// No audio device could be opened; announcements are not played.
     NoDevice { reason: String },
     /// The announcement is queued on the sink.
@@ -94,6 +96,7 @@ fn run(output: Output, rx: mpsc::Receiver<Command>, events: Option<mpsc::Sender<
             Ok(mut stream) => {
                 stream.log_on_drop(false);
                 info!(config = ?stream.config(), "audio output opened");
+                emit(PlayerEvent::DeviceReady);
                 let sink = rodio::Sink::connect_new(stream.mixer());
                 (Some(stream), Some(sink))
             }

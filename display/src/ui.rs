@@ -110,10 +110,14 @@ impl Shell {
 }
 
 /// Builds the shell (controller and, when enabled, the announcer on the audio device).
-pub fn shell_for(cfg: &Config, output: Output) -> Result<Shell, crate::voice::VoiceError> {
+pub fn shell_for(
+    cfg: &Config,
+    output: Output,
+    events: Option<std::sync::mpsc::Sender<crate::player::PlayerEvent>>,
+) -> Result<Shell, crate::voice::VoiceError> {
     let controller = Controller::new(cfg.controller_settings());
     let announcer = if cfg.announce_enabled {
-        Some(Announcer::new(&cfg.voice_dir, cfg.announce.clone(), output, None)?)
+        Some(Announcer::new(&cfg.voice_dir, cfg.announce.clone(), output, events)?)
     } else {
         None
     };

@@ -200,7 +200,7 @@ fn sample_ticket(cfg: Config, paper: Option<u32>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn screenshot(cfg: Config, out: &PathBuf, screen: ScreenArg, english: bool) -> anyhow::Result<ExitCode> {
+fn screenshot(cfg: Config, out: &std::path::Path, screen: ScreenArg, english: bool) -> anyhow::Result<ExitCode> {
     let orientation = cfg.orientation;
     let halls = fetch_halls(&cfg);
     let mut port = printer::open(&cfg.printer)?;

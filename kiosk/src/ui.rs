@@ -14,7 +14,12 @@ use crate::controller::{Command, Controller, Event, Screen, Severity, View};
 use crate::printer;
 use crate::worker::{new_request_id, Sink, Worker};
 
-slint::include_modules!();
+/// The code Slint generates from `kiosk/ui/kiosk.slint`.
+mod generated {
+    #![allow(clippy::todo)]
+    slint::include_modules!();
+}
+pub use generated::*;
 
 #[derive(Debug, Error)]
 pub enum UiError {

@@ -206,3 +206,45 @@ fn calls_missed_while_away_are_shown_but_old_ones_not_announced() {
     assert_eq!(d.announced, [announce(&c, 1)]);
     d.disconnect();
 }
+
+/// Counts near-white pixels (text) in a rectangle of an RGB(A) PNG.
+fn ink(png_path: &std::path::Path, x0: u32, y0: u32, x1: u32, y1: u32) -> (u32, u32, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.color_type.samples();
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = (y * info.width + x) as usize * bpp;
+            if buf[i] > 200 && buf[i + 1] > 200 && buf[i + 2] > 200 {
+                n += 1;
+            }
+        }
+    }
+    (info.width, info.height, n)
+}
+
+#[test]
+fn screenshot_command_syncs_with_the_server_and_draws_the_hall() {
+    let server = Server::start();
+    let api = Api::new(&server.url);
+    let number = api.issue();
+    api.call_next();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("east.png");
+    let run = std::process::Command::new(crate::util::bin("qcall-display"))
+        .args(["--server", &server.url, "--screenshot"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // The hall name (东区办税服务厅, white on the header) drew top left; the called number's
+    // counter (1号窗口, white) drew in the call panel.
+    let (w, h, header) = ink(&out, 0, 0, 600, 80);
+    assert_eq!((w, h), (1920, 1080));
+    assert!(header > 2000, "hall name ink: {header} px");
+    let (_, _, counter) = ink(&out, 1000, 150, 1900, 450);
+    assert!(counter > 20_000, "counter ink: {counter} px ({number} called at counter 1)");
+}

@@ -37,6 +37,11 @@ struct SimPrinter {
     received: Arc<Mutex<Vec<u8>>>,
     status_requests: Arc<Mutex<Vec<u8>>>,
     last_byte_at: Arc<Mutex<Option<Instant>>>,
+    /// Send XOFF (0x13) just before the answer to the next DLE EOT 4: the printer goes busy
+    /// right after saying it is fine.
+    xoff_after_status: Arc<AtomicBool>,
+    /// Bytes the printer sends on its own (XON).
+    xon: Mutex<std::sync::mpsc::Sender<u8>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     /// The slave side stays open so the master never sees a hang-up between opens.
@@ -58,11 +63,17 @@ impl SimPrinter {
         let status_requests = Arc::new(Mutex::new(vec![]));
         let last_byte_at = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
+        let xoff_after_status = Arc::new(AtomicBool::new(false));
         let (a, r, s, l, st) = (answers.clone(), received.clone(), status_requests.clone(), last_byte_at.clone(), stop.clone());
+        let xo = xoff_after_status.clone();
+        let (xon_tx, xon_rx) = std::sync::mpsc::channel::<u8>();
         let thread = std::thread::spawn(move || {
             let mut held: Vec<u8> = vec![];
             let mut buf = [0u8; 512];
             while !st.load(Ordering::SeqCst) {
+                while let Ok(b) = xon_rx.try_recv() {
+                    let _ = master.write_all(&[b]);
+                }
                 let n = match master.read(&mut buf) {
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
@@ -88,7 +99,11 @@ impl SimPrinter {
                             drop(ans);
                             s.lock().unwrap().push(q);
                             if let Some(reply) = reply {
-                                let _ = master.write_all(&[reply]);
+                                if q == 4 && xo.swap(false, Ordering::SeqCst) {
+                                    let _ = master.write_all(&[0x13, reply]);
+                                } else {
+                                    let _ = master.write_all(&[reply]);
+                                }
                             }
                         }
                         _ => {
@@ -100,7 +115,18 @@ impl SimPrinter {
                 }
             }
         });
-        SimPrinter { answers, received, status_requests, last_byte_at, stop, thread: Some(thread), _slave: slave, path }
+        SimPrinter {
+            answers,
+            received,
+            status_requests,
+            last_byte_at,
+            xoff_after_status,
+            xon: Mutex::new(xon_tx),
+            stop,
+            thread: Some(thread),
+            _slave: slave,
+            path,
+        }
     }
 
     fn set(&self, answers: [u8; 3]) {
@@ -270,6 +296,43 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
         assert!(Instant::now() < deadline, "recovery never reported");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_screen() {
+    let _pty = pty_lock();
+    let server = Server::start();
+    let sim = SimPrinter::start(HEALTHY);
+    let mut cfg = east_config(&server.url, &sim.path);
+    cfg.printer.flow_control = qcall_kiosk::config::FlowControl::XonXoff;
+    cfg.printer.write_timeout = Duration::from_millis(300);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready));
+
+    // The printer answers the status check, then holds the line with XOFF: the ticket is issued
+    // but cannot be written. The write gives up after its timeout; nothing hangs.
+    sim.xoff_after_status.store(true, Ordering::SeqCst);
+    h.tap("registration");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket screen");
+    let ticket = h.controller.last_ticket().cloned().unwrap();
+    assert!(ticket.number.starts_with('C'));
+    let tv = h.controller.view().ticket.unwrap();
+    assert_eq!(tv.number, ticket.number);
+    assert_eq!(tv.headline, "您的号码");
+    assert_eq!(tv.print_failed, "号票未能打印，请记住您的号码，已为您排队");
+    assert!(matches!(h.controller.printer(), PrinterState::Fault(PrinterFault::Port(_))), "{:?}", h.controller.printer());
+    assert!(!h.controller.view().issuing_enabled);
+    assert!(sim.received().is_empty(), "nothing got through while held");
+    // The ticket exists: the taxpayer is in the queue.
+    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let halls = block(api.halls()).unwrap();
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    assert_eq!(east.services.iter().find(|s| s.id == "registration").unwrap().waiting, 1);
+
+    // XON: the printer takes data again and the kiosk recovers by itself.
+    sim.xon.lock().unwrap().send(0x11).unwrap();
+    assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover: {:?}", h.controller.printer());
 }
 
 #[test]

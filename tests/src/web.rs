@@ -270,6 +270,16 @@ async fn web_clerk_calls_screen_shows_pad_rates_stats_count() {
     b.click("button[data-score='4']").await;
     b.wait_js("document.body.dataset.view === 'thanks'").await;
 
+    // The console's figures of today follow the rating.
+    b.switch(&console).await;
+    b.wait_text("#today-rating", "4.0").await;
+    b.wait_text("#today-served", "1").await;
+    if std::env::var_os("QCALL_SCREENSHOTS").is_some() {
+        // The same console on a portrait tablet.
+        b.c().set_window_size(800, 1280).await.expect("tablet size");
+        b.screenshot("web-counter-tablet.png").await;
+    }
+
     // The screen went back to waiting once the ticket was finished.
     b.switch(&screen).await;
     b.wait_text("#screen-number", "请稍候").await;

@@ -482,14 +482,22 @@ impl State {
             return 0;
         }
         let key = (t.queued_at, t.id);
+        // Counting a range is linear; a ticket that just joined is last, which is O(log n).
+        let before = |set: &BTreeSet<(Millis, TicketId)>| -> usize {
+            if set.last() == Some(&key) {
+                set.len() - 1
+            } else {
+                set.range(..key).count()
+            }
+        };
         if let Some(c) = t.counter {
-            return self.direct[c].range(..key).count() as u32;
+            return before(&self.direct[c]) as u32;
         }
         let q = &self.queues[t.hall][t.service];
         if is_urgent(t) {
-            q.urgent.range(..key).count() as u32
+            before(&q.urgent) as u32
         } else {
-            (q.urgent.len() + q.normal.range(..key).count()) as u32
+            (q.urgent.len() + before(&q.normal)) as u32
         }
     }
 

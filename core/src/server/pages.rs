@@ -133,13 +133,13 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// "约 12 分钟 / about 12 min".
-fn minutes(s: u32) -> String {
+/// ("约 12 分钟", "about 12 min").
+fn minutes(s: u32) -> (String, String) {
     if s < 60 {
-        "不到 1 分钟 · under 1 min".to_string()
+        ("不到 1 分钟".to_string(), "under 1 min".to_string())
     } else {
         let m = s.div_ceil(60);
-        format!("约 {m} 分钟 · about {m} min")
+        (format!("约 {m} 分钟"), format!("about {m} min"))
     }
 }
 
@@ -152,9 +152,11 @@ fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz) -
             "等候中 · Waiting".to_string(),
             format!(
                 "<div class=\"facts\"><div><span class=\"k\">前面还有 · People ahead</span><span class=\"v\" id=\"ahead\">{}</span></div>\
-                 <div><span class=\"k\">预计等候 · Estimated wait</span><span class=\"v\" id=\"estimate\">{}</span></div></div>",
+                 <div><span class=\"k\">预计等候 · Estimated wait</span><span class=\"v\" id=\"estimate\">{}</span>\
+                 <span class=\"k\">{}</span></div></div>",
                 t.waiting_ahead,
-                esc(&minutes(t.est_wait_s))
+                esc(&minutes(t.est_wait_s).0),
+                esc(&minutes(t.est_wait_s).1)
             ),
         ),
         S::Called => (
