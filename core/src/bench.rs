@@ -449,6 +449,6 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    axum::serve(listener, app).await?;
+    axum::serve(axum::serve::ListenerExt::tap_io(listener, crate::server::no_delay), app).await?;
     Ok(())
 }

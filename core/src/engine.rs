@@ -22,6 +22,9 @@ use crate::store::{Batch, EventRow, SessionRow, Store, StoreError};
 use crate::view;
 
 pub const MAX_BATCH: usize = 512;
+/// Longest wait for more commands before a commit, and the load at which waiting starts.
+const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(800);
+const COMMIT_DELAY_MIN_BATCH: usize = 4;
 /// Events kept in memory for `?since=` replay.
 pub const RING: usize = 4096;
 /// Events a subscriber may fall behind before it is dropped (it then resyncs).
@@ -175,17 +178,33 @@ impl Engine {
 }
 
 fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, clock: Arc<dyn Clock>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
+    let drain = |rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>| {
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
             }
         }
-        let span = tracing::debug_span!("batch", size = jobs.len());
+    };
+    // Callers in flight at the end of the last batch: under load they come back at once.
+    let mut expected = 1usize;
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        drain(&mut rx, &mut jobs);
+        // Commit delay: wait a moment for the callers just answered, so they share this
+        // batch's fsync instead of waiting a whole extra commit for the next one.
+        if expected >= COMMIT_DELAY_MIN_BATCH {
+            let until = std::time::Instant::now() + COMMIT_DELAY;
+            while jobs.len() < expected && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                drain(&mut rx, &mut jobs);
+            }
+        }
+        let size = jobs.len();
+        let span = tracing::debug_span!("batch", size);
         let _enter = span.enter();
         process(&mut store, &shared, jobs, clock.now());
+        expected = (size + rx.len()).min(MAX_BATCH);
     }
     tracing::info!("writer stopped");
 }

@@ -103,6 +103,7 @@
 
   async function startConsole(session) {
     S.session = session;
+    S.listKey = null;
     $("login-view").hidden = true;
     $("console-view").hidden = false;
     $("who-hall").textContent = hallName(session.hall);
@@ -210,6 +211,16 @@
     $("pause-en").textContent = paused ? "Resume" : "Pause";
     $("btn-pause").className = "btn " + (paused ? "go" : "");
 
+    // Rebuild the lists only when they changed, so a button does not vanish under a finger.
+    const key = JSON.stringify([q.waiting, q.no_shows, q.waiting_total, idle, paused]);
+    if (key !== S.listKey) {
+      S.listKey = key;
+      renderLists(q, idle, paused);
+    }
+    tick();
+  }
+
+  function renderLists(q, idle, paused) {
     const wl = $("waiting-list");
     wl.replaceChildren();
     $("waiting-count").textContent = q.waiting_total + " 人 · waiting";
@@ -246,7 +257,6 @@
             title: "呼叫此号 Call this ticket", onclick: () => callTicket(t),
           }, "呼叫 Call"))));
     }
-    tick();
   }
 
   /** Once a second: the running durations. */

@@ -252,17 +252,31 @@ impl Controller {
             .collect();
         unseen.reverse();
 
+        // One row per counter, newest first: the hall's recent calls, completed by each
+        // counter's current ticket (a busy counter can push the others out of the recent list).
+        let mut calls: Vec<Call> = hall.recent_calls.iter().map(Call::from).collect();
+        calls.extend(hall.counters.iter().filter_map(|c| {
+            c.current.as_ref().map(|t| Call {
+                ticket_id: t.id,
+                ticket: t.number.clone(),
+                counter: c.id.clone(),
+                counter_number: c.number,
+                call_count: t.call_count,
+                at: t.called_at,
+            })
+        }));
+        calls.sort_by(|a, b| b.at.cmp(&a.at));
         let mut recent: Vec<Call> = Vec::new();
-        for c in &hall.recent_calls {
+        for c in calls {
             if !recent.iter().any(|r| r.counter == c.counter) {
-                recent.push(Call::from(c));
+                recent.push(c);
             }
         }
         recent.truncate(self.settings.recent_rows);
-        self.state.recent = recent;
-        if let Some(newest) = hall.recent_calls.first() {
-            self.state.latest = Some(Call::from(newest));
+        if let Some(newest) = recent.first() {
+            self.state.latest = Some(newest.clone());
         }
+        self.state.recent = recent;
 
         let mut effects = Vec::new();
         for c in unseen {
@@ -579,6 +593,36 @@ mod tests {
                 ("1号窗口".to_string(), "A004".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn snapshot_rows_include_counters_pushed_out_of_the_recent_list() {
+        let mut c = Controller::new(settings());
+        let mut h = hall(vec![call_info(9, "A009", 1, 1, t(-10)), call_info(8, "A008", 1, 1, t(-20))], vec![]);
+        h.counters.push(CounterInfo {
+            id: "E04".into(),
+            number: 4,
+            state: CounterState::Open,
+            services: vec!["invoice".into()],
+            preferred: vec![],
+            current: Some(qcall_wire::CurrentTicket {
+                id: 3,
+                number: "B003".into(),
+                service: "invoice".into(),
+                call_count: 1,
+                called_at: t(-300),
+            }),
+        });
+        c.handle(snapshot(5, t(0), h), t(0));
+        let v = c.view(t(0), tz());
+        assert_eq!(
+            v.recent,
+            [
+                RecentRow { counter: "1号窗口".into(), ticket: "A009".into() },
+                RecentRow { counter: "4号窗口".into(), ticket: "B003".into() }
+            ]
+        );
+        assert_eq!(v.latest_ticket, "A009");
     }
 
     #[test]

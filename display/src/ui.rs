@@ -125,7 +125,13 @@ pub fn shell_for(
 }
 
 /// Runs the hall screen in a window until it is closed.
+///
+/// Uses winit with Slint's software renderer (cheap for this screen, needs no GPU) unless
+/// `SLINT_BACKEND` picks another.
 pub fn run_window(cfg: &Config, shell: Shell) -> Result<(), UiError> {
+    if std::env::var_os("SLINT_BACKEND").is_none() {
+        slint::BackendSelector::new().backend_name("winit".into()).renderer_name("software".into()).select()?;
+    }
     let app = AppWindow::new()?;
     if cfg.fullscreen {
         app.window().set_fullscreen(true);
@@ -163,21 +169,36 @@ pub fn run_window(cfg: &Config, shell: Shell) -> Result<(), UiError> {
             }
         });
     }
-    // Ticker at 30 frames per second.
+    // Ticker at 30 frames per second; the offset wraps once the text has gone round, so it
+    // stays precise however long the screen runs.
     let ticker = slint::Timer::default();
     {
         let weak = app.as_weak();
-        let start = Instant::now();
-        let speed = cfg.ticker_speed as f32;
+        let mut last = Instant::now();
+        let mut phase = 0f64;
+        let speed = cfg.ticker_speed as f64;
         ticker.start(slint::TimerMode::Repeated, Duration::from_millis(33), move || {
             if let Some(app) = weak.upgrade() {
-                app.global::<HallAdapter>().set_ticker_offset(start.elapsed().as_secs_f32() * speed);
+                let now = Instant::now();
+                phase = ticker_phase(phase, (now - last).as_secs_f64() * speed, app.global::<HallAdapter>().get_ticker_cycle());
+                last = now;
+                app.global::<HallAdapter>().set_ticker_offset(phase as f32);
             }
         });
     }
     app.run()?;
     drop(worker);
     Ok(())
+}
+
+/// The ticker's next offset: `phase` moved by `step`, wrapped by `cycle` (unknown when 0).
+pub fn ticker_phase(phase: f64, step: f64, cycle: f32) -> f64 {
+    let next = phase + step;
+    if cycle > 1.0 {
+        next % cycle as f64
+    } else {
+        next
+    }
 }
 
 struct HeadlessPlatform {
@@ -323,4 +344,15 @@ pub fn screenshot(cfg: &Config, out: &std::path::Path, follow: Duration) -> Resu
     h.advance(Duration::from_secs(1));
     h.frame().write_png(out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticker_phase;
+
+    #[test]
+    fn ticker_offset_wraps_once_round() {
+        assert_eq!(ticker_phase(2700.0, 200.0, 2780.0), 120.0);
+        assert_eq!(ticker_phase(100.0, 5.0, 0.0), 105.0, "no wrap before the view reports the cycle");
+    }
 }

@@ -80,6 +80,10 @@ fn chinese_text_draws_and_the_number_is_big() {
     let no_ticker = render(&mut h, &ViewModel { ticker_text: String::new(), ..view() });
     let (n, (_, y0, _, y1)) = diff(&full, &no_ticker);
     assert!(n > 3000 && y0 >= 1000 && y1 < H, "ticker ink {n} px at rows {y0}..{y1}");
+    // The view tells how far the ticker moves before it repeats: screen width plus text width.
+    render(&mut h, &view());
+    let cycle = h.app.global::<qcall_display::ui::HallAdapter>().get_ticker_cycle();
+    assert!(cycle > W as f32 + 600.0 && cycle < W as f32 + 2000.0, "ticker cycle {cycle}");
 
     // Waiting counts: the service name 申报纳税 draws.
     let renamed = render(&mut h, &ViewModel { waiting: vec![WaitingRow { name: String::new(), ..view().waiting[0].clone() }, view().waiting[1].clone()], ..view() });

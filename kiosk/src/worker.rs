@@ -73,6 +73,22 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
     };
     tracing::info!(server = %cfg.server, printer = %printer.describe(), kiosk = %cfg.id, hall = %cfg.hall, "worker started");
     let stream = tokio::spawn(follow(api.clone(), sink.clone()));
+    // Device status reports go out one at a time, in order: a late "ok" must never overtake
+    // the "paper end" that followed it. They do not hold up tickets.
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<qcall_wire::DeviceStatusReport>();
+    let reporter = {
+        let (api, sink, device) = (api.clone(), sink.clone(), cfg.id.clone());
+        tokio::spawn(async move {
+            while let Some(report) = report_rx.recv().await {
+                let r = api.report_device(&device, &report).await;
+                match &r {
+                    Ok(()) => tracing::info!(ok = report.ok, code = %report.code, "device status reported"),
+                    Err(e) => tracing::warn!(error = %e, "device status not reported"),
+                }
+                sink(Event::DeviceReported(r.is_ok()));
+            }
+        })
+    };
     let printer = Arc::new(Mutex::new(printer));
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -115,21 +131,13 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
                 sink(Event::Printed(r));
             }
             Command::ReportDevice(report) => {
-                let api = api.clone();
-                let sink = sink.clone();
-                let device = cfg.id.clone();
-                tokio::spawn(async move {
-                    let r = api.report_device(&device, &report).await;
-                    if let Err(e) = &r {
-                        tracing::warn!(error = %e, "device status not reported");
-                    }
-                    sink(Event::DeviceReported(r.is_ok()));
-                });
+                let _ = report_tx.send(report);
             }
             Command::Shutdown => break,
         }
     }
     stream.abort();
+    reporter.abort();
 }
 
 /// Follows the all-halls event stream forever, reconnecting with a short backoff.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use qcall_kiosk::api::Api;
 use qcall_kiosk::config::{Config, PrinterTarget};
-use qcall_kiosk::controller::{Command, Controller, Link, PrinterState, Screen};
+use qcall_kiosk::controller::{Command, Controller, Event, Link, PrinterState, Screen};
 use qcall_kiosk::escpos::{self, Layout, PrinterFault, STATUS_OK};
 use qcall_kiosk::printer;
 use qcall_kiosk::worker::Headless;
@@ -269,7 +269,8 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
             break d.clone();
         }
         assert!(Instant::now() < deadline, "device status never reached the server");
-        std::thread::sleep(Duration::from_millis(50));
+        // Keep the kiosk running meanwhile (its events, retries).
+        h.pump_until(Duration::from_millis(50), |_| false);
     };
     assert_eq!(device.code, "paper_end");
     assert!(device.message.contains("缺纸"), "{}", device.message);
@@ -294,7 +295,7 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
             break;
         }
         assert!(Instant::now() < deadline, "recovery never reported");
-        std::thread::sleep(Duration::from_millis(50));
+        h.pump_until(Duration::from_millis(50), |_| false);
     }
 }
 
@@ -330,7 +331,10 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
     let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
     assert_eq!(east.services.iter().find(|s| s.id == "registration").unwrap().waiting, 1);
 
-    // XON: the printer takes data again and the kiosk recovers by itself.
+    // The taxpayer taps the screen; then XON: the printer takes data again and the kiosk
+    // recovers by itself.
+    h.dispatch(Event::Dismiss);
+    assert!(!h.controller.view().issuing_enabled, "still faulted");
     sim.xon.lock().unwrap().send(0x11).unwrap();
     assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover: {:?}", h.controller.printer());
 }

@@ -147,9 +147,17 @@ impl Browser {
         self.c().execute(&format!("return ({expr});"), vec![]).await.expect("script")
     }
 
+    /// Click an element, finding it again if the page re-rendered it in between.
     async fn click(&self, css: &str) {
-        let e = self.c().wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-        e.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let e = self.c().wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+            match e.click().await {
+                Ok(()) => return,
+                Err(err) => assert!(Instant::now() < deadline, "click {css}: {err}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Replace the field's text.
@@ -519,4 +527,40 @@ async fn web_ticket_status_page_and_page_errors() {
         let r = api.http.get(format!("{}{path}", api.base)).send().await.expect("get");
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
+}
+
+/// On the console: call one specific ticket from the list, transfer it to another hall in the
+/// dialog (F5), pause and resume (F6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_console_calls_a_specific_ticket_transfers_and_pauses() {
+    let server = Server::start();
+    let api = server.api();
+    let _a001 = api.issue("east", "filing").await;
+    let a002 = api.issue("east", "filing").await;
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/counter?counter=E02", server.url)).await.expect("console");
+    b.sign_in("clerk02", "1234").await;
+    b.wait_text("#waiting-list", &a002.number).await;
+    b.click(&format!("#waiting-list li[data-id='{}'] .call-this", a002.id)).await;
+    b.wait_text("#current-number", &a002.number).await;
+
+    b.press(Key::F5).await;
+    b.wait_js("document.getElementById('transfer-dialog').open").await;
+    let hall = b.c().find(Locator::Css("#transfer-hall")).await.expect("hall select");
+    hall.select_by_value("west").await.expect("west");
+    b.click("#transfer-ok").await;
+    b.wait_js("!document.getElementById('transfer-dialog').open").await;
+    b.wait_text("#current-number", "—").await;
+    let (s, t) = api.get(&format!("/api/v1/tickets/{}", a002.id)).await;
+    assert_eq!(s, 200);
+    assert_eq!((t["hall"].as_str(), t["state"].as_str(), t["number"].as_str()), (Some("west"), Some("waiting"), Some("A002")), "{t}");
+    assert_eq!(t["transferred"], true);
+
+    b.press(Key::F6).await;
+    b.wait_text("#counter-state", "Paused").await;
+    b.wait_text("#btn-pause", "恢复").await;
+    b.wait_js("document.getElementById('btn-call-next').disabled").await;
+    b.press(Key::F6).await;
+    b.wait_text("#counter-state", "Open").await;
+    b.close().await;
 }

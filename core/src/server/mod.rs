@@ -16,6 +16,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -169,7 +170,7 @@ impl Server {
         let app = router(state);
         let mut sd = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            axum::serve(listener.tap_io(no_delay), app)
                 .with_graceful_shutdown(async move { stopped(&mut sd).await })
                 .await
         });
@@ -207,6 +208,13 @@ fn spawn_ticker(engine: Engine, mut shutdown: watch::Receiver<bool>) {
             }
         }
     });
+}
+
+/// Events and answers are small: send them now, not after Nagle's delay.
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
 }
 
 /// Resolves once shutdown has begun.
