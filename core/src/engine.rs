@@ -26,7 +26,7 @@ pub const MAX_BATCH: usize = 512;
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(800);
 const COMMIT_DELAY_MIN_BATCH: usize = 4;
 /// Events kept in memory for `?since=` replay.
-pub const RING: usize = 4096;
+pub const RING: usize = 1024;
 /// Events a subscriber may fall behind before it is dropped (it then resyncs).
 pub const SUBSCRIBER_BACKLOG: usize = 1024;
 

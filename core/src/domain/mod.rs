@@ -132,10 +132,10 @@ pub struct Ticket {
     /// Serving counter when called; target counter while waiting after a transfer to a counter.
     pub counter: Option<usize>,
     /// The clerk who called it last.
-    pub clerk: Option<String>,
+    pub clerk: Option<std::sync::Arc<str>>,
     pub call_count: u32,
     pub transferred: bool,
-    pub request_id: Option<String>,
+    pub request_id: Option<Box<str>>,
     pub rating: Option<u8>,
 }
 
@@ -300,7 +300,7 @@ pub struct State {
     direct: Vec<BTreeSet<(Millis, TicketId)>>,
     counters: Vec<Counter>,
     observed: Vec<Observed>,
-    request_ids: HashMap<String, TicketId>,
+    request_ids: HashMap<Box<str>, TicketId>,
     recent: Vec<VecDeque<Call>>,
     publicity: Vec<Vec<String>>,
 }
@@ -710,7 +710,7 @@ impl State {
         let id = self.next_ticket_id;
         self.next_ticket_id += 1;
         if let Some(r) = &request_id {
-            self.request_ids.insert(r.clone(), id);
+            self.request_ids.insert(r.as_str().into(), id);
         }
         let t = Ticket {
             id,
@@ -730,7 +730,7 @@ impl State {
             clerk: None,
             call_count: 0,
             transferred: false,
-            request_id,
+            request_id: request_id.map(String::into_boxed_str),
             rating: None,
         };
         self.enqueue_existing(&t);
@@ -790,7 +790,7 @@ impl State {
 
     fn call(&mut self, counter: usize, id: TicketId, now: Millis) -> Event {
         self.dequeue(id);
-        let clerk = self.counters[counter].clerk.clone();
+        let clerk = self.counters[counter].clerk.as_deref().map(std::sync::Arc::from);
         let t = self.tickets.get_mut(&id).expect("called ticket exists");
         t.state = TicketState::Called;
         t.counter = Some(counter);
