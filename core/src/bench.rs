@@ -321,6 +321,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let l = load(&server.url(), clients, d).await?;
         let after = metrics(&server.url()).await?;
         let commits = after["commits"].as_u64().unwrap_or(0) - before["commits"].as_u64().unwrap_or(0);
+        let busy = after["writer_busy_us"].as_u64().unwrap_or(0) - before["writer_busy_us"].as_u64().unwrap_or(0);
+        eprintln!("  writer busy {:.0}% of the run at {clients} clients", busy as f64 / d.as_micros() as f64 * 100.0);
         let f = load(&floor.url(), clients, d).await?;
         let cpt = commits as f64 / l.ok.max(1) as f64;
         println!(

@@ -25,6 +25,7 @@ pub const MAX_BATCH: usize = 512;
 /// Longest wait for more commands before a commit, and the load at which waiting starts.
 const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(800);
 const COMMIT_DELAY_MIN_BATCH: usize = 4;
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(1);
 /// Events kept in memory for `?since=` replay.
 pub const RING: usize = 1024;
 /// Events a subscriber may fall behind before it is dropped (it then resyncs).
@@ -79,6 +80,8 @@ pub struct Shared {
     pub events: broadcast::Sender<Arc<Broadcast>>,
     pub commits: AtomicU64,
     pub batches_applied: AtomicU64,
+    /// Microseconds the writer spent applying and committing (not waiting).
+    pub writer_busy_us: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -156,6 +159,7 @@ impl Engine {
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
+            writer_busy_us: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(8192);
         let writer_shared = shared.clone();
@@ -188,13 +192,17 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
     };
     // Callers in flight at the end of the last batch: under load they come back at once.
     let mut expected = 1usize;
+    // Mean time of a commit (fsync included), exponentially weighted.
+    let mut commit_time = std::time::Duration::ZERO;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         drain(&mut rx, &mut jobs);
         // Commit delay: wait a moment for the callers just answered, so they share this
         // batch's fsync instead of waiting a whole extra commit for the next one.
-        if expected >= COMMIT_DELAY_MIN_BATCH {
-            let until = std::time::Instant::now() + COMMIT_DELAY;
+        // Only worth it where a commit (its fsync) is slow: on a fast disk the writer is better
+        // off starting at once, overlapping this batch with the answers of the last one.
+        if expected >= COMMIT_DELAY_MIN_BATCH && commit_time >= SLOW_COMMIT {
+            let until = std::time::Instant::now() + COMMIT_DELAY.min(commit_time / 2);
             while jobs.len() < expected && std::time::Instant::now() < until {
                 std::thread::sleep(std::time::Duration::from_micros(50));
                 drain(&mut rx, &mut jobs);
@@ -203,7 +211,10 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
         let size = jobs.len();
         let span = tracing::debug_span!("batch", size);
         let _enter = span.enter();
-        process(&mut store, &shared, jobs, clock.now());
+        let t0 = std::time::Instant::now();
+        let took = process(&mut store, &shared, jobs, clock.now());
+        commit_time = (commit_time * 7 + took) / 8;
+        shared.writer_busy_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
         expected = (size + rx.len()).min(MAX_BATCH);
     }
     tracing::info!("writer stopped");
@@ -252,7 +263,8 @@ impl Acc {
 }
 
 /// Apply, commit, broadcast, answer. See the module docs for the order and why.
-fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) {
+/// Returns how long the commit took.
+fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) -> std::time::Duration {
     let mut guard = shared.core.write();
     let core = &mut *guard;
     let mut acc = Acc::default();
@@ -334,6 +346,7 @@ fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) {
         results.push(result);
     }
 
+    let mut commit_took = std::time::Duration::ZERO;
     let nothing_to_write =
         acc.out.is_empty() && acc.devices.is_empty() && acc.sessions_add.is_empty() && acc.sessions_remove.is_empty();
     let commit = if nothing_to_write {
@@ -356,7 +369,9 @@ fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) {
             publicity: acc.publicity.iter().map(|&h| (h, st.publicity(h))).collect(),
             devices: std::mem::take(&mut acc.devices),
         };
+        let t = std::time::Instant::now();
         let r = store.commit(&batch);
+        commit_took = t.elapsed();
         shared.commits.fetch_add(1, Ordering::Relaxed);
         r
     };
@@ -393,6 +408,7 @@ fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) {
     for (job, result) in jobs.into_iter().zip(results) {
         let _ = job.reply.send(result);
     }
+    commit_took
 }
 
 pub fn kind_name(k: &wire::EventKind) -> &'static str {

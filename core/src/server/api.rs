@@ -32,6 +32,7 @@ pub async fn metrics(State(s): State<AppState>, Caller(who): Caller) -> Result<J
         "seq": seq,
         "commits": shared.commits.load(std::sync::atomic::Ordering::Relaxed),
         "batches": shared.batches_applied.load(std::sync::atomic::Ordering::Relaxed),
+        "writer_busy_us": shared.writer_busy_us.load(std::sync::atomic::Ordering::Relaxed),
         "tickets_in_memory": tickets_in_memory,
         "subscribers": subscribers,
     })))
