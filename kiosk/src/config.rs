@@ -137,7 +137,7 @@ fn default_paper() -> u32 {
     80
 }
 fn default_notice() -> String {
-    "请留意叫号，过号请重新取号".into()
+    "请留意叫号，过号可到窗口重新排队".into()
 }
 fn default_poll() -> u64 {
     3
