@@ -47,6 +47,16 @@ impl Proc {
     }
 }
 
+impl Drop for Proc {
+    /// A bench that stops early (an error, a closed pipe) leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
