@@ -188,18 +188,12 @@ pub async fn sign_in(
     ))
 }
 
-pub async fn sign_out(State(s): State<AppState>, Caller(who): Caller, parts: axum::http::HeaderMap) -> Result<StatusCode, AppError> {
+pub async fn sign_out(State(s): State<AppState>, Caller(who): Caller, headers: axum::http::HeaderMap) -> Result<StatusCode, AppError> {
     let Principal::Clerk { counter, .. } = who else {
         return Err(AppError::forbidden("only clerk sessions sign out"));
     };
-    let token = parts
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    s.engine.submit(Request::SignOut { counter, token_hash: hash_token(&token) }).await?;
+    let token = super::bearer(&headers).ok_or_else(AppError::unauthorized)?;
+    s.engine.submit(Request::SignOut { counter, token_hash: hash_token(token) }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -111,7 +111,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(AppError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(AppError::unauthorized)?;
         let hash = hash_token(token);
         if let Some(p) = state.tokens.get(&hash) {
             return Ok(Caller(p.clone()));
@@ -124,8 +124,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
