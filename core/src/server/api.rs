@@ -62,7 +62,7 @@ pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {
     s.cfg.topology.hall_ix(hall).ok_or_else(|| AppError::not_found("unknown_hall", format!("no hall `{}`", clip(hall))))
 }
 
-fn counter_ix(s: &AppState, counter: &str) -> Result<usize, AppError> {
+pub fn counter_ix(s: &AppState, counter: &str) -> Result<usize, AppError> {
     s.cfg
         .topology
         .counter_ix(counter)
@@ -81,7 +81,7 @@ fn clip(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-fn ticket_id(id: &str) -> Result<TicketId, AppError> {
+pub fn ticket_id(id: &str) -> Result<TicketId, AppError> {
     id.parse().map_err(|_| AppError::not_found("unknown_ticket", "ticket ids are numbers"))
 }
 

@@ -42,9 +42,7 @@ fn html(body: impl Into<axum::body::Body>) -> Response {
 }
 
 fn known_counter(s: &AppState, counter: &str) -> Result<(), AppError> {
-    s.cfg.topology.counter_ix(counter).map(|_| ()).ok_or_else(|| {
-        AppError::not_found("unknown_counter", format!("no counter `{}`", counter.chars().take(40).collect::<String>()))
-    })
+    super::api::counter_ix(s, counter).map(|_| ())
 }
 
 pub async fn counter() -> Response {

@@ -16,26 +16,16 @@ use chrono::{DateTime, Utc};
 use qcall_wire as wire;
 use serde::{Deserialize, Serialize};
 
-use super::api::hall_ix;
+use super::api::{counter_ix, hall_ix, ticket_id};
 use super::{AppError, AppState, Caller, JsonBody};
 use crate::auth::Principal;
-use crate::domain::{Command, Ticket, TicketId, TicketState};
+use crate::domain::{Command, Ticket, TicketState};
 use crate::engine::Request;
 use crate::reports::{day_stats, ServiceStats};
 use crate::view;
 
 /// At most this many waiting tickets are listed (the total is always given).
 pub const QUEUE_LIST_MAX: usize = 200;
-
-fn counter_ix(s: &AppState, counter: &str) -> Result<usize, AppError> {
-    s.cfg.topology.counter_ix(counter).ok_or_else(|| {
-        AppError::not_found("unknown_counter", format!("no counter `{}`", counter.chars().take(40).collect::<String>()))
-    })
-}
-
-fn ticket_id(id: &str) -> Result<TicketId, AppError> {
-    id.parse().map_err(|_| AppError::not_found("unknown_ticket", "ticket ids are numbers"))
-}
 
 /// A ticket in a counter's lists.
 #[derive(Debug, Serialize)]
