@@ -58,14 +58,15 @@ pub struct ServiceStats {
     pub mean_rating: Option<f64>,
 }
 
-/// Statistics of one business day grouped by `key` (`counter` or `clerk`).
+/// Statistics of the business days `from..=to` (`YYYY-MM-DD`) grouped by `key` (`counter` or `clerk`).
 ///
 /// Every ticket counts for the counter and the clerk that called it last. Wait is measured
 /// from issue to that call (a transferred ticket's wait therefore includes its first service).
 /// `hall`: only tickets of that hall; `None`: all halls.
-pub fn day_stats(
+pub fn period_stats(
     conn: &Connection,
-    day: &str,
+    from: &str,
+    to: &str,
     hall: Option<&str>,
     by_clerk: bool,
 ) -> rusqlite::Result<Vec<(String, ServiceStats)>> {
@@ -75,7 +76,7 @@ pub fn day_stats(
         STATS_SQL.replace("{key}", "counter")
     };
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params![day, hall], |r| {
+    let rows = stmt.query_map(rusqlite::params![from, hall, to], |r| {
         let ms_to_s = |v: Option<f64>| v.map(|ms| (ms / 1000.0).round().max(0.0) as u32);
         let mut ratings = std::collections::BTreeMap::new();
         let mut rated = 0;
@@ -110,7 +111,58 @@ const STATS_SQL: &str = "SELECT {key},
         COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = 2), 0), COALESCE(SUM(rating = 3), 0),
         COALESCE(SUM(rating = 4), 0), COALESCE(SUM(rating = 5), 0)
     FROM tickets
-    WHERE day = ?1 AND (?2 IS NULL OR hall = ?2) AND {key} IS NOT NULL
+    WHERE day BETWEEN ?1 AND ?3 AND (?2 IS NULL OR hall = ?2) AND {key} IS NOT NULL
         AND state IN ('called', 'finished', 'no_show')
     GROUP BY {key}
     ORDER BY {key}";
+
+/// One ticket in a period report: when the taxpayer arrived, was called and was done.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketRow {
+    pub id: u64,
+    pub day: String,
+    pub number: String,
+    pub hall: String,
+    pub service: String,
+    pub priority: String,
+    pub state: String,
+    /// Arrival: when the ticket was issued (ms since the epoch, UTC).
+    pub issued_at: i64,
+    pub called_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub counter: Option<String>,
+    pub clerk: Option<String>,
+    pub call_count: u32,
+    pub transferred: bool,
+    pub rating: Option<u8>,
+}
+
+/// Every ticket of the business days `from..=to`, in order of arrival.
+pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<TicketRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, day, number, hall, service, priority, state, issued_at, called_at, finished_at, counter, clerk,
+                call_count, transferred, rating
+         FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)
+         ORDER BY issued_at, id",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+        Ok(TicketRow {
+            id: r.get::<_, i64>(0)? as u64,
+            day: r.get(1)?,
+            number: r.get(2)?,
+            hall: r.get(3)?,
+            service: r.get(4)?,
+            priority: r.get(5)?,
+            state: r.get(6)?,
+            issued_at: r.get(7)?,
+            called_at: r.get(8)?,
+            finished_at: r.get(9)?,
+            counter: r.get(10)?,
+            clerk: r.get(11)?,
+            call_count: r.get(12)?,
+            transferred: r.get::<_, i64>(13)? != 0,
+            rating: r.get(14)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -286,3 +286,64 @@ async fn reconnect_with_since_replays_exactly_what_was_missed() {
     assert!(matches!(&m.kind, EventKind::Snapshot { halls } if halls.len() == 3));
     assert!(m.seq > snap.seq);
 }
+
+/// Reports over a period: every ticket with its arrival, call and finish times; statistics per
+/// counter and clerk; supervisors only.
+#[tokio::test]
+async fn period_reports_list_arrival_times_per_clerk() {
+    let srv = Server::start();
+    let api = srv.api();
+    let a1 = api.issue("east", "filing").await;
+    api.issue("east", "invoice").await;
+    api.issue("west", "filing").await;
+    let tok = api.sign_in("clerk05", "E01").await;
+    api.act(&tok, "E01", "call-next").await;
+    api.act(&tok, "E01", "finish").await;
+    let day = a1.day.clone();
+    let sup = Some("demo-supervisor");
+
+    let (s, v) = api.call("GET", &format!("/api/v1/reports/tickets?from={day}&to={day}&hall=east"), sup, None).await;
+    assert_eq!(s, 200, "{v}");
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "east only: {v}");
+    assert_eq!(rows[0]["number"], "A001");
+    assert_eq!(rows[0]["state"], "finished");
+    assert_eq!(rows[0]["clerk"], "clerk05");
+    assert_eq!(rows[0]["issued_at"].as_i64(), Some(a1.issued_at.timestamp_millis()), "arrival time");
+    assert!(rows[0]["called_at"].as_i64() >= rows[0]["issued_at"].as_i64());
+    assert!(rows[0]["finished_at"].as_i64() >= rows[0]["called_at"].as_i64());
+    assert_eq!(rows[1]["state"], "waiting");
+
+    let resp = api.http.get(format!("{}/api/v1/reports/tickets?from={day}&to={day}&format=csv", api.base)).bearer_auth("demo-supervisor").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 4, "header and three tickets:\n{csv}");
+    assert!(lines[0].starts_with("day,number,hall,service,priority,state,arrived,called,finished,wait_s,service_s,counter,clerk"));
+    assert!(lines[1].contains(",A001,east,filing,normal,finished,") && lines[1].contains(",E01,clerk05,"), "{}", lines[1]);
+
+    let (s, v) = api.call("GET", &format!("/api/v1/stats?from={day}&to={day}"), sup, None).await;
+    assert_eq!(s, 200, "{v}");
+    let clerk = v["clerks"].as_array().unwrap().iter().find(|c| c["clerk"] == "clerk05").expect("clerk05 row").clone();
+    assert_eq!(clerk["served"], 1);
+    let e01 = v["counters"].as_array().unwrap().iter().find(|c| c["counter"] == "E01").unwrap().clone();
+    assert_eq!(e01["served"], 1);
+    // An earlier period has nothing.
+    let (s, v) = api.call("GET", "/api/v1/reports/tickets?from=2020-01-01&to=2020-01-31", sup, None).await;
+    assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(0)));
+
+    // Bad periods and callers.
+    for q in ["from=2026-13-01&to=2026-12-01", &format!("from={day}&to=2020-01-01"), "from=2020-01-01&to=2022-01-01", "to=2026-01-01", &format!("from={day}&to={day}&format=xml"), &format!("from={day}&to={day}&x=1")] {
+        let (s, v) = api.call("GET", &format!("/api/v1/reports/tickets?{q}"), sup, None).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (400, Some("bad_query")), "{q}: {v}");
+    }
+    let (s, _) = api.call("GET", &format!("/api/v1/reports/tickets?from={day}&to={day}"), Some(&tok), None).await;
+    assert_eq!(s, 403, "ticket reports are for supervisors");
+    let (s, _) = api.call("GET", &format!("/api/v1/reports/tickets?from={day}&to={day}"), None, None).await;
+    assert_eq!(s, 401);
+    let (s, v) = api.call("GET", &format!("/api/v1/stats?from={day}&to={day}"), Some(&tok), None).await;
+    assert_eq!(s, 200, "a clerk sees own rows: {v}");
+    assert_eq!(v["clerks"].as_array().unwrap().len(), 1);
+    assert_eq!(v["counters"].as_array().unwrap().len(), 1);
+}

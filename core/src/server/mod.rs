@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/counters/{counter}/queue", get(stats::queue))
         .route("/api/v1/tickets/{id}/rating", post(stats::rate))
         .route("/api/v1/stats/today", get(stats::today))
+        .route("/api/v1/stats", get(stats::between))
+        .route("/api/v1/reports/tickets", get(stats::tickets_report))
         .route("/counter", get(pages::counter))
         .route("/screen/counter/{counter}", get(pages::screen))
         .route("/rate/{counter}", get(pages::rate))

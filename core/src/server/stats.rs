@@ -21,7 +21,7 @@ use super::{AppError, AppState, Caller, JsonBody};
 use crate::auth::Principal;
 use crate::domain::{Command, Ticket, TicketState};
 use crate::engine::Request;
-use crate::reports::{day_stats, ServiceStats};
+use crate::reports::{period_stats, ticket_rows, ServiceStats};
 use crate::view;
 
 /// At most this many waiting tickets are listed (the total is always given).
@@ -209,21 +209,36 @@ pub async fn today(
     let Ok(Query(q)) = q else {
         return Err(AppError::bad_request("bad_query", "the only parameter is hall=<hall id>"));
     };
-    let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let day = s.engine.shared.core.read().state.day().to_string();
+    let (hall, counters, clerks) = stats_between(&s, &who, &day, &day, q.hall.as_deref()).await?;
+    Ok(Json(TodayStats { day, hall, counters, clerks }))
+}
+
+/// Per counter and per clerk over business days `from..=to`, as the caller may see them.
+async fn stats_between(
+    s: &AppState,
+    who: &Principal,
+    from: &str,
+    to: &str,
+    hall: Option<&str>,
+) -> Result<(Option<String>, Vec<CounterStats>, Vec<ClerkStats>), AppError> {
+    let hall = hall.filter(|h| !h.is_empty()).map(|h| hall_ix(s, h)).transpose()?;
     // A clerk sees their own counter's row and their own row only.
-    let only: Option<(usize, String)> = match &who {
+    let only: Option<(usize, String)> = match who {
         Principal::Supervisor { .. } => None,
         Principal::Clerk { clerk, counter } => Some((*counter, clerk.clone())),
         _ => return Err(AppError::forbidden("only supervisors and clerks read statistics")),
     };
-    let day = s.engine.shared.core.read().state.day().to_string();
     let topo = s.cfg.topology.clone();
     let hall_id = hall.map(|h| topo.halls[h].id.clone());
     let reader = s.reader.clone();
-    let (day2, hall2) = (day.clone(), hall_id.clone());
+    let (from2, to2, hall2) = (from.to_string(), to.to_string(), hall_id.clone());
     let (by_counter, by_clerk) = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
         let conn = reader.lock();
-        Ok((day_stats(&conn, &day2, hall2.as_deref(), false)?, day_stats(&conn, &day2, hall2.as_deref(), true)?))
+        Ok((
+            period_stats(&conn, &from2, &to2, hall2.as_deref(), false)?,
+            period_stats(&conn, &from2, &to2, hall2.as_deref(), true)?,
+        ))
     })
     .await
     .map_err(|e| AppError::internal(e.to_string()))?
@@ -247,7 +262,130 @@ pub async fn today(
         .filter(|(id, _)| only.as_ref().is_none_or(|(_, mine)| mine == id))
         .map(|(id, stats)| ClerkStats { name: s.cfg.clerk(&id).map(|c| c.name.clone()).unwrap_or_default(), clerk: id, stats })
         .collect();
-    Ok(Json(TodayStats { day, hall: hall_id, counters, clerks }))
+    Ok((hall_id, counters, clerks))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    from: String,
+    to: String,
+    #[serde(default)]
+    hall: Option<String>,
+    /// `json` (default) or `csv` (for spreadsheets).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/stats?from=&to=[&hall=]`.
+#[derive(Debug, Serialize)]
+pub struct PeriodStats {
+    pub from: String,
+    pub to: String,
+    pub hall: Option<String>,
+    pub counters: Vec<CounterStats>,
+    pub clerks: Vec<ClerkStats>,
+}
+
+/// Longest period one report may cover.
+const MAX_PERIOD_DAYS: i64 = 366;
+
+fn period(q: &PeriodQuery) -> Result<(String, String), AppError> {
+    let date = |v: &str, name: &str| {
+        v.parse::<chrono::NaiveDate>()
+            .map_err(|_| AppError::bad_request("bad_query", format!("{name} must be a date like 2026-03-01")))
+    };
+    let (from, to) = (date(&q.from, "from")?, date(&q.to, "to")?);
+    if to < from || (to - from).num_days() >= MAX_PERIOD_DAYS {
+        return Err(AppError::bad_request("bad_query", format!("from..to must run forwards and cover at most {MAX_PERIOD_DAYS} days")));
+    }
+    Ok((from.to_string(), to.to_string()))
+}
+
+fn period_query(
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<PeriodQuery, AppError> {
+    q.map(|Query(q)| q).map_err(|_| AppError::bad_request("bad_query", "parameters: from=YYYY-MM-DD, to=YYYY-MM-DD, optional hall and format"))
+}
+
+/// Statistics per counter and per clerk over a period (supervisor; a clerk gets own rows).
+pub async fn between(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PeriodStats>, AppError> {
+    let q = period_query(q)?;
+    let (from, to) = period(&q)?;
+    if q.format.is_some() {
+        return Err(AppError::bad_request("bad_query", "statistics are JSON only; the ticket report has format=csv"));
+    }
+    let (hall, counters, clerks) = stats_between(&s, &who, &from, &to, q.hall.as_deref()).await?;
+    Ok(Json(PeriodStats { from, to, hall, counters, clerks }))
+}
+
+/// `GET /api/v1/reports/tickets?from=&to=[&hall=][&format=csv]`: every ticket of the period
+/// with its arrival, call and finish times, counter, clerk and rating (supervisors only).
+pub async fn tickets_report(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("ticket reports are for supervisors"));
+    }
+    let q = period_query(q)?;
+    let (from, to) = period(&q)?;
+    let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(AppError::bad_request("bad_query", "format is json or csv")),
+    };
+    let reader = s.reader.clone();
+    let rows = tokio::task::spawn_blocking(move || ticket_rows(&reader.lock(), &from, &to, hall_id.as_deref()))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    if !csv {
+        return Ok(Json(rows).into_response());
+    }
+    let tz = s.cfg.topology.tz;
+    let local = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    let secs = |a: Option<i64>, b: Option<i64>| match (a, b) {
+        (Some(a), Some(b)) if b >= a => ((b - a + 500) / 1000).to_string(),
+        _ => String::new(),
+    };
+    // A byte-order mark so spreadsheet programs read the Chinese names as UTF-8.
+    let mut out = String::from("\u{feff}day,number,hall,service,priority,state,arrived,called,finished,wait_s,service_s,counter,clerk,calls,transferred,rating\r\n");
+    for r in rows {
+        let fields = [
+            r.day.clone(),
+            r.number.clone(),
+            r.hall.clone(),
+            r.service.clone(),
+            r.priority.clone(),
+            r.state.clone(),
+            local(Some(r.issued_at)),
+            local(r.called_at),
+            local(r.finished_at),
+            secs(Some(r.issued_at), r.called_at),
+            if r.state == "finished" { secs(r.called_at, r.finished_at) } else { String::new() },
+            r.counter.clone().unwrap_or_default(),
+            r.clerk.clone().unwrap_or_default(),
+            r.call_count.to_string(),
+            r.transferred.to_string(),
+            r.rating.map(|x| x.to_string()).unwrap_or_default(),
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
 }
 
 fn empty_stats() -> ServiceStats {
