@@ -413,7 +413,7 @@ pub fn ticket_state_str(s: TicketState) -> &'static str {
     }
 }
 
-fn ticket_state_from(s: &str) -> TicketState {
+pub fn ticket_state_from(s: &str) -> TicketState {
     match s {
         "waiting" => TicketState::Waiting,
         "called" => TicketState::Called,
