@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use futures_util::StreamExt;
+use qcall_client::{Client, ClientOptions};
 use qcall_wire as wire;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::server::{AppError, JsonBody, MAX_BODY};
@@ -71,19 +70,25 @@ async fn spawn(exe: &Path, args: &[String], port: u16) -> anyhow::Result<(Proc, 
         .stderr(Stdio::inherit())
         .spawn()
         .context("start server")?;
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/healthz");
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), &ClientOptions::default())?;
     loop {
-        if let Ok(r) = http.get(&url).send().await {
-            if r.status().is_success() {
-                return Ok((Proc { child, port }, t0.elapsed()));
-            }
+        if client.healthz().await.is_ok() {
+            return Ok((Proc { child, port }, t0.elapsed()));
         }
         if t0.elapsed() > Duration::from_secs(60) {
             bail!("server on port {port} did not become healthy");
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// A client of the server at `base` (one connection pool for all its callers).
+fn client(base: &str) -> anyhow::Result<Client> {
+    Ok(Client::new(base, &ClientOptions { timeout: None, ..ClientOptions::default() })?)
+}
+
+fn kiosk(c: &Client, hall: &str) -> Client {
+    c.with_token(&format!("demo-kiosk-{hall}"))
 }
 
 async fn serve(exe: &Path, dir: &Path) -> anyhow::Result<(Proc, Duration)> {
@@ -117,35 +122,25 @@ struct Load {
 
 /// `clients` tasks POST tickets for `duration`, spread over halls and services.
 async fn load(base: &str, clients: usize, duration: Duration) -> anyhow::Result<Load> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let c = client(base)?;
+    let kiosks: Arc<Vec<Client>> = Arc::new(HALLS.iter().map(|h| kiosk(&c, h)).collect());
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let http = http.clone();
-        let base = base.to_string();
+        let kiosks = kiosks.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
             let mut i = c;
             while Instant::now() < deadline {
-                let hall = HALLS[i % 3];
-                let body = json!({ "service": SERVICES[(i / 3) % 4] }).to_string();
+                let hall = i % 3;
+                let req = wire::IssueRequest { service: SERVICES[(i / 3) % 4].into(), priority: None, request_id: None };
                 i += clients;
                 let t = Instant::now();
-                let r = http
-                    .post(format!("{base}/api/v1/halls/{hall}/tickets"))
-                    .bearer_auth(format!("demo-kiosk-{hall}"))
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().as_u16() == 201 => {
-                        let _ = r.bytes().await;
-                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => errors += 1,
+                match kiosks[hall].issue(HALLS[hall], &req).await {
+                    Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => errors += 1,
                 }
             }
             (lat, errors)
@@ -166,14 +161,8 @@ async fn load(base: &str, clients: usize, duration: Duration) -> anyhow::Result<
     Ok(Load { rate: all.len() as f64 / secs, p50_ms: pct(&all, 0.5), p99_ms: pct(&all, 0.99), ok: all.len() as u64 })
 }
 
-async fn metrics(base: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(reqwest::Client::new()
-        .get(format!("{base}/api/v1/metrics"))
-        .bearer_auth("demo-supervisor")
-        .send()
-        .await?
-        .json()
-        .await?)
+async fn metrics(base: &str) -> anyhow::Result<wire::MetricsResponse> {
+    Ok(client(base)?.with_token("demo-supervisor").metrics().await?)
 }
 
 /// A plain rusqlite loop: one ticket row, one commit, same pragmas.
@@ -197,14 +186,6 @@ fn baseline(path: &Path, duration: Duration) -> anyhow::Result<f64> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-#[derive(Deserialize)]
-struct CallMsg {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    counter: Option<String>,
-}
-
 struct Fanout {
     p50_ms: f64,
     p99_ms: f64,
@@ -214,40 +195,32 @@ struct Fanout {
 }
 
 /// 100 hall-stream subscribers, 24 clerks calling and finishing with short random pauses.
-async fn fanout(base: &str, port: u16, duration: Duration) -> anyhow::Result<Fanout> {
+async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
     let cfg = crate::config::Config::embedded()?;
     let topo = cfg.topology.clone();
-    let http = reqwest::Client::new();
+    let anon = client(base)?;
     // Sign a clerk in at every counter.
     let mut clerks = Vec::new();
     for (i, c) in topo.counters.iter().enumerate() {
-        let r: wire::SessionResponse = http
-            .post(format!("{base}/api/v1/sessions"))
-            .json(&json!({ "clerk": format!("clerk{:02}", i + 1), "pin": "1234", "counter": c.id }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        clerks.push((c.id.clone(), r.token));
+        let req = wire::SessionRequest { clerk: format!("clerk{:02}", i + 1), pin: "1234".into(), counter: c.id.clone() };
+        let r = anon.sign_in(&req).await?;
+        clerks.push((c.id.clone(), anon.with_token(&r.token)));
     }
     let sent: Arc<parking_lot::Mutex<HashMap<String, Instant>>> = Arc::default();
     let samples: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
     let mut subs = Vec::new();
     for i in 0..100 {
         let hall = HALLS[i % 3];
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/api/v1/halls/{hall}/events")).await?;
+        let mut stream = anon.connect_events(&wire::EventScope::Hall(hall.into()), None).await?;
         // Wait for the snapshot so every subscriber is live before the clock starts.
-        ws.next().await;
+        stream.next_message().await;
         let sent = sent.clone();
         let samples = samples.clone();
         subs.push(tokio::spawn(async move {
-            while let Some(Ok(m)) = ws.next().await {
-                let tokio_tungstenite::tungstenite::Message::Text(t) = m else { continue };
+            while let Some(Ok(msg)) = stream.next_message().await {
                 let now = Instant::now();
-                let Ok(msg) = serde_json::from_str::<CallMsg>(&t) else { continue };
-                if msg.kind == "ticket_called" {
-                    if let Some(at) = msg.counter.and_then(|c| sent.lock().get(&c).copied()) {
+                if let wire::EventKind::TicketCalled { counter, .. } = &msg.kind {
+                    if let Some(at) = sent.lock().get(counter).copied() {
                         samples.lock().push(now.duration_since(at).as_secs_f64() * 1000.0);
                     }
                 }
@@ -256,23 +229,16 @@ async fn fanout(base: &str, port: u16, duration: Duration) -> anyhow::Result<Fan
     }
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
-    for (n, (counter, token)) in clerks.into_iter().enumerate() {
-        let http = http.clone();
-        let base = base.to_string();
+    for (n, (counter, clerk)) in clerks.into_iter().enumerate() {
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let mut calls = 0usize;
             let mut x = n as u64 * 7919 + 17;
             while Instant::now() < deadline {
                 sent.lock().insert(counter.clone(), Instant::now());
-                let r = http.post(format!("{base}/api/v1/counters/{counter}/call-next")).bearer_auth(&token).send().await;
-                let called = matches!(&r, Ok(r) if r.status().is_success());
-                if let Ok(r) = r {
-                    let _ = r.bytes().await;
-                }
-                if called {
+                if clerk.call_next(&counter).await.is_ok() {
                     calls += 1;
-                    let _ = http.post(format!("{base}/api/v1/counters/{counter}/finish")).bearer_auth(&token).send().await;
+                    let _ = clerk.finish(&counter).await;
                 }
                 // A clerk's pace: 0-200 ms between calls (deterministic per clerk).
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -330,8 +296,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let before = metrics(&server.url()).await?;
         let l = load(&server.url(), clients, d).await?;
         let after = metrics(&server.url()).await?;
-        let commits = after["commits"].as_u64().unwrap_or(0) - before["commits"].as_u64().unwrap_or(0);
-        let busy = after["writer_busy_us"].as_u64().unwrap_or(0) - before["writer_busy_us"].as_u64().unwrap_or(0);
+        let commits = after.commits - before.commits;
+        let busy = after.writer_busy_us - before.writer_busy_us;
         eprintln!("  writer busy {:.0}% of the run at {clients} clients", busy as f64 / d.as_micros() as f64 * 100.0);
         let f = load(&floor.url(), clients, d).await?;
         let cpt = commits as f64 / l.ok.max(1) as f64;
@@ -352,7 +318,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     floor.stop();
 
-    let fo = fanout(&server.url(), server.port, d).await?;
+    let fo = fanout(&server.url(), d).await?;
     println!(
         "fan-out: 100 subscribers, 24 clerks, {} calls, {} deliveries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         fo.calls, fo.samples, fo.p50_ms, fo.p99_ms, fo.max_ms
@@ -369,7 +335,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let rss = sized.rss_mb();
     sized.stop();
     let (again, cold) = serve(&opts.exe, &size_dir).await?;
-    let halls: wire::HallsResponse = reqwest::get(format!("{}/api/v1/halls", again.url())).await?.json().await?;
+    let halls = client(&again.url())?.halls().await?;
     let waiting: u32 = halls.halls.iter().flat_map(|h| h.services.iter().map(|s| s.waiting)).sum();
     again.stop();
     println!("size: RSS {rss:.1} MB after {issued} tickets; cold start {:.0} ms ({waiting} waiting tickets restored)", cold.as_secs_f64() * 1000.0);
@@ -387,11 +353,12 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
 
 /// Issue exactly `n` tickets with `clients` tasks; returns how many succeeded.
 async fn load_count(base: &str, clients: usize, n: u64) -> anyhow::Result<u64> {
-    let http = reqwest::Client::new();
+    let c = client(base)?;
+    let kiosks: Arc<Vec<Client>> = Arc::new(HALLS.iter().map(|h| kiosk(&c, h)).collect());
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (http, base, next) = (http.clone(), base.to_string(), next.clone());
+        let (kiosks, next) = (kiosks.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut ok = 0u64;
             loop {
@@ -399,14 +366,9 @@ async fn load_count(base: &str, clients: usize, n: u64) -> anyhow::Result<u64> {
                 if i >= n {
                     break ok;
                 }
-                let hall = HALLS[i as usize % 3];
-                let r = http
-                    .post(format!("{base}/api/v1/halls/{hall}/tickets"))
-                    .bearer_auth(format!("demo-kiosk-{hall}"))
-                    .json(&json!({ "service": SERVICES[(i as usize / 3) % 4] }))
-                    .send()
-                    .await;
-                if matches!(r, Ok(r) if r.status().as_u16() == 201) {
+                let hall = i as usize % 3;
+                let req = wire::IssueRequest { service: SERVICES[(i as usize / 3) % 4].into(), priority: None, request_id: None };
+                if kiosks[hall].issue(HALLS[hall], &req).await.is_ok() {
                     ok += 1;
                 }
             }

@@ -48,7 +48,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub db: Option<PathBuf>,
     pub public_base_url: Option<String>,
-    /// Minutes a finished ticket may still be rated from its counter's pad.
+    /// Seconds after 办结 during which the counter's rating pad may rate the ticket.
     pub rating_window_s: Option<u32>,
 }
 
@@ -126,6 +126,17 @@ pub enum DeviceKind {
     Display,
     /// A rating pad (满意度评价器) at one counter.
     Pad { counter: usize },
+}
+
+impl DeviceKind {
+    /// As the API names it (`DeviceStatus::kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Kiosk => "kiosk",
+            DeviceKind::Display => "display",
+            DeviceKind::Pad { .. } => "pad",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

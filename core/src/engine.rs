@@ -17,6 +17,7 @@ use parking_lot::RwLock;
 use qcall_wire as wire;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::domain::{Command, DomainError, Event, Millis, State, TicketId};
 use crate::store::{Batch, EventRow, SessionRow, Store, StoreError};
 use crate::view;
@@ -30,18 +31,6 @@ const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(1);
 pub const RING: usize = 1024;
 /// Events a subscriber may fall behind before it is dropped (it then resyncs).
 pub const SUBSCRIBER_BACKLOG: usize = 1024;
-
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Millis;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Millis {
-        chrono::Utc::now().timestamp_millis()
-    }
-}
 
 /// An event as broadcast: the wire message, serialised once, and the halls it concerns.
 #[derive(Debug)]
@@ -58,7 +47,7 @@ impl Broadcast {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub clerk: String,
     pub counter: usize,
@@ -73,6 +62,40 @@ pub struct Core {
     pub devices: BTreeMap<String, (usize, wire::DeviceStatus)>,
     /// token hash -> session
     pub sessions: HashMap<String, Session>,
+    /// Where taxpayers' phones reach the server (`server.public_base_url`).
+    pub public_base_url: String,
+}
+
+/// What the store rebuilds: everything the writer keeps besides the replay ring.
+pub struct Durable {
+    pub state: State,
+    pub seq: u64,
+    pub devices: BTreeMap<String, (usize, wire::DeviceStatus)>,
+    pub sessions: HashMap<String, Session>,
+}
+
+impl Durable {
+    /// Everything as the store has it, for the business day of `now` (a store without a day
+    /// yet starts at `now`).
+    pub fn load(store: &Store, now: Millis) -> Result<Durable, StoreError> {
+        let (state, seq) = store.load(now)?;
+        let topo = state.topology().clone();
+        let mut devices = BTreeMap::new();
+        for body in store.devices()? {
+            if let Ok(d) = serde_json::from_str::<(String, wire::DeviceStatus)>(&body) {
+                if let Some(h) = topo.hall_ix(&d.0) {
+                    devices.insert(d.1.device.clone(), (h, d.1));
+                }
+            }
+        }
+        let mut sessions = HashMap::new();
+        for s in store.sessions()? {
+            if let Some(counter) = topo.counter_ix(&s.counter) {
+                sessions.insert(s.token_hash, Session { clerk: s.clerk, counter });
+            }
+        }
+        Ok(Durable { state, seq, devices, sessions })
+    }
 }
 
 pub struct Shared {
@@ -125,9 +148,13 @@ pub struct Engine {
 
 impl Engine {
     /// Load the state from the store and start the writer thread.
-    pub fn start(store: Store, clock: Arc<dyn Clock>) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        public_base_url: String,
+    ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let (state, seq) = store.load(now)?;
+        let Durable { state, seq, devices, sessions } = Durable::load(&store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -139,23 +166,9 @@ impl Engine {
                 ring.push_back(Arc::new(Broadcast { seq: s, halls, msg, json: body }));
             }
         }
-        let mut devices = BTreeMap::new();
-        for body in store.devices()? {
-            if let Ok(d) = serde_json::from_str::<(String, wire::DeviceStatus)>(&body) {
-                if let Some(h) = topo.hall_ix(&d.0) {
-                    devices.insert(d.1.device.clone(), (h, d.1));
-                }
-            }
-        }
-        let mut sessions = HashMap::new();
-        for s in store.sessions()? {
-            if let Some(counter) = topo.counter_ix(&s.counter) {
-                sessions.insert(s.token_hash, Session { clerk: s.clerk, counter });
-            }
-        }
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -194,6 +207,8 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
     let mut expected = 1usize;
     // Mean time of a commit (fsync included), exponentially weighted.
     let mut commit_time = std::time::Duration::ZERO;
+    // A failed commit whose reload failed too: memory is not what the store holds.
+    let mut needs_reload = false;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         drain(&mut rx, &mut jobs);
@@ -212,7 +227,7 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
         let span = tracing::debug_span!("batch", size);
         let _enter = span.enter();
         let t0 = std::time::Instant::now();
-        let took = process(&mut store, &shared, jobs, clock.now());
+        let took = process(&mut store, &shared, &mut needs_reload, jobs, clock.now());
         commit_time = (commit_time * 7 + took) / 8;
         shared.writer_busy_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
         expected = (size + rx.len()).min(MAX_BATCH);
@@ -264,9 +279,26 @@ impl Acc {
 
 /// Apply, commit, broadcast, answer. See the module docs for the order and why.
 /// Returns how long the commit took.
-fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) -> std::time::Duration {
+fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Vec<Job>, now: Millis) -> std::time::Duration {
     let mut guard = shared.core.write();
     let core = &mut *guard;
+    if *needs_reload {
+        match Durable::load(store, now) {
+            Ok(d) => {
+                tracing::info!("state reloaded from the database");
+                (core.state, core.seq, core.devices, core.sessions) = (d.state, d.seq, d.devices, d.sessions);
+                *needs_reload = false;
+            }
+            Err(e) => {
+                drop(guard);
+                tracing::error!(error = %e, "the database cannot be read; refusing every change");
+                for job in jobs {
+                    let _ = job.reply.send(Err(EngineError::Store(e.to_string())));
+                }
+                return std::time::Duration::ZERO;
+            }
+        }
+    }
     let mut acc = Acc::default();
     let mut results: Vec<Result<Outcome, EngineError>> = Vec::with_capacity(jobs.len());
 
@@ -356,6 +388,7 @@ fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) -> s
         let batch = Batch {
             day: Some(st.day()),
             expire_before: acc.expire_before,
+            carried: acc.expire_before.map(|day| st.tickets().filter(|t| t.day < day).map(|t| t.id).collect()),
             tickets: acc.tickets.iter().filter_map(|id| st.ticket(*id)).collect(),
             counters: acc.counters.iter().map(|&c| (c, st.counter(c))).collect(),
             events: acc
@@ -389,13 +422,15 @@ fn process(store: &mut Store, shared: &Shared, jobs: Vec<Job>, now: Millis) -> s
             }
         }
         Err(err) => {
+            // Nothing of this batch is stored: forget it in memory too (domain, sessions,
+            // devices, seq), so memory is again exactly what the store holds.
             tracing::error!(error = %err, "commit failed; reloading state from the database");
-            match store.load(now) {
-                Ok((state, seq)) => {
-                    core.state = state;
-                    core.seq = seq;
+            match Durable::load(store, now) {
+                Ok(d) => (core.state, core.seq, core.devices, core.sessions) = (d.state, d.seq, d.devices, d.sessions),
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; every change is refused until it succeeds");
+                    *needs_reload = true;
                 }
-                Err(e) => tracing::error!(error = %e, "reload failed"),
             }
             for r in &mut results {
                 if r.is_ok() {
@@ -431,3 +466,6 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::DeviceStatusChanged { .. } => "device_status_changed",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,14 +3,16 @@
 //! - [`domain`]: the pure sequencing state machine (no IO, time passed in);
 //! - [`store`]: SQLite persistence; [`engine`]: the single writer with group commit;
 //! - [`server`]: HTTP + WebSocket API; [`view`]: domain -> wire types;
-//! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs.
+//! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs; [`clock`]: where time
+//!   comes from; [`queries`]: read-only database queries (old tickets, statistics, reports).
 
 pub mod auth;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
-pub mod reports;
+pub mod queries;
 pub mod server;
 pub mod store;
 pub mod view;

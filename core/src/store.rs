@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::{Counter, CounterState, Millis, Priority, State, Ticket, TicketId, TicketState, Topology};
+use crate::domain::{Call, Counter, CounterState, Millis, Priority, State, Ticket, TicketId, TicketState, Topology, RECENT_CALLS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,6 +86,8 @@ pub struct SessionRow {
 pub struct Batch<'a> {
     pub day: Option<NaiveDate>,
     pub expire_before: Option<NaiveDate>,
+    /// After a rollover: the older tickets the new day carries (at a counter then).
+    pub carried: Option<Vec<TicketId>>,
     pub tickets: Vec<&'a Ticket>,
     pub counters: Vec<(usize, &'a Counter)>,
     pub events: Vec<EventRow<'a>>,
@@ -202,7 +204,9 @@ impl Store {
             .prepare(
                 "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
                         queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating
-                 FROM tickets WHERE day = ?1 OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)",
+                 FROM tickets WHERE day = ?1
+                    OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)
+                    OR id IN (SELECT j.value FROM meta, json_each(meta.value) AS j WHERE meta.key = 'carried')",
             )
             .map_err(&e)?;
         let mut rows = stmt.query([day.to_string()]).map_err(&e)?;
@@ -255,8 +259,43 @@ impl Store {
         }
         drop(stmt);
 
-        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity);
+        let recent = self.recent_calls(topo.day_start(day))?;
+        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent);
         Ok((st, last_seq as u64))
+    }
+
+    /// The calls since `since` (the start of the business day), oldest first: the newest
+    /// [`RECENT_CALLS`] of each hall, read back from the event log.
+    fn recent_calls(&self, since: Millis) -> Result<Vec<Call>, StoreError> {
+        let e = self.err();
+        let topo = &self.topo;
+        let mut stmt = self.conn.prepare("SELECT at, type, hall, body FROM events ORDER BY seq DESC").map_err(&e)?;
+        let mut rows = stmt.query([]).map_err(&e)?;
+        let mut per_hall = vec![0usize; topo.halls.len()];
+        let mut calls = Vec::new();
+        while let Some(r) = rows.next().map_err(&e)? {
+            let at: Millis = r.get(0).map_err(&e)?;
+            if at < since || per_hall.iter().all(|&n| n >= RECENT_CALLS) {
+                break;
+            }
+            if r.get_ref(1).map_err(&e)?.as_str().ok() != Some("ticket_called") {
+                continue;
+            }
+            let Some(h) = r.get::<_, Option<String>>(2).map_err(&e)?.and_then(|h| topo.hall_ix(&h)) else { continue };
+            if per_hall[h] >= RECENT_CALLS {
+                continue;
+            }
+            let body: String = r.get(3).map_err(&e)?;
+            let Ok(msg) = serde_json::from_str::<qcall_wire::StreamMessage>(&body) else { continue };
+            if let qcall_wire::EventKind::TicketCalled { ticket, counter, call_count, .. } = msg.kind {
+                if let Some(c) = topo.counter_ix(&counter) {
+                    per_hall[h] += 1;
+                    calls.push(Call { ticket: ticket.id, counter: c, call_count, at });
+                }
+            }
+        }
+        calls.reverse();
+        Ok(calls)
     }
 
     /// The newest `limit` event bodies, oldest first (for `?since=` replay after a restart).
@@ -299,6 +338,12 @@ impl Store {
         if let Some(day) = b.day {
             tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                 .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        if let Some(carried) = &b.carried {
+            let ids = serde_json::to_string(carried).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('carried', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .and_then(|mut s| s.execute([ids]))
                 .map_err(e)?;
         }
         if let Some(day) = b.expire_before {

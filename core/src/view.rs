@@ -1,11 +1,10 @@
 //! Domain -> wire: how the state and its events look on the network.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use qcall_wire as wire;
 
 use crate::domain::{Event, Millis, State, Ticket, TicketState};
+use crate::engine::Core;
 
 pub fn time(ms: Millis) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -68,7 +67,10 @@ pub fn counter(st: &State, ix: usize) -> wire::CounterInfo {
     }
 }
 
-pub fn hall(st: &State, hall: usize, devices: &BTreeMap<String, (usize, wire::DeviceStatus)>) -> wire::HallInfo {
+/// One hall as the world sees it (hall state, snapshots).
+pub fn hall(core: &Core, hall: usize) -> wire::HallInfo {
+    let st = &core.state;
+    let devices = &core.devices;
     let topo = st.topology();
     let def = &topo.halls[hall];
     let services = queues(st, hall)
@@ -110,7 +112,14 @@ pub fn hall(st: &State, hall: usize, devices: &BTreeMap<String, (usize, wire::De
             .collect(),
         devices: devices.values().filter(|(h, _)| *h == hall).map(|(_, d)| d.clone()).collect(),
         publicity: st.publicity(hall).to_vec(),
+        time_zone: topo.tz.name().to_string(),
+        public_base_url: core.public_base_url.clone(),
     }
+}
+
+/// Every hall.
+pub fn halls(core: &Core) -> Vec<wire::HallInfo> {
+    (0..core.state.topology().halls.len()).map(|h| hall(core, h)).collect()
 }
 
 /// One domain event as a stream message, rendered against the state right after it.

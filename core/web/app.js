@@ -10,6 +10,57 @@ const Q = (() => {
     }
   }
 
+  /**
+   * What each error code of the API means, for people. Every code the server can send is here
+   * (a test in the server compares this table with qcall-wire's ErrorCode).
+   */
+  const MESSAGES = {
+    body_too_large: "请求内容过大 · The request is too large",
+    bad_body: "请求无法读取 · The request could not be read",
+    bad_utf8: "请求编码错误 · The request is not UTF-8",
+    bad_json: "请求格式错误 · The request is malformed",
+    bad_query: "查询参数错误 · The query is malformed",
+    too_long: "内容过长 · Too long",
+    bad_request_id: "请求编号无效 · The request id is not valid",
+    websocket_required: "需要实时连接 · A live connection is required",
+    not_found: "未找到 · Not found",
+    method_not_allowed: "不支持的操作 · Not allowed here",
+    unauthorized: "登录已失效，请重新登录 · Please sign in again",
+    wrong_credentials: "工号或密码错误 · Unknown clerk or wrong PIN",
+    forbidden: "无权进行此操作 · You may not do this",
+    unknown_hall: "没有这个服务厅 · No such hall",
+    unknown_service: "没有这项业务 · No such service",
+    unknown_counter: "没有这个窗口 · No such counter",
+    unknown_ticket: "没有这个号码 · No such ticket",
+    unknown_device: "没有这个设备 · No such device",
+    sold_out: "该业务今日号票已发完 · No more tickets for this service today",
+    queue_empty: "暂无等候的号码 · Nobody is waiting",
+    no_current_ticket: "当前没有正在办理的号码 · No ticket is being served",
+    counter_paused: "窗口已暂停，请先恢复 · The counter is paused; resume first",
+    counter_closed: "窗口未开启，请先登录 · The counter is closed; sign in first",
+    already_paused: "窗口已经暂停 · The counter is already paused",
+    not_paused: "窗口没有暂停 · The counter is not paused",
+    counter_busy: "正在办理中，请先办结、转移或过号 · Finish, transfer or mark the current ticket no-show first",
+    wrong_ticket_state: "该号码当前不能这样操作 · That ticket cannot be handled this way now",
+    other_hall: "该号码属于其他服务厅 · That ticket belongs to another hall",
+    not_served: "本窗口不办理该业务 · This counter does not serve that service",
+    no_transfer_target: "请选择转移到的业务、窗口或服务厅 · Choose where to transfer to",
+    transfer_hall_mismatch: "所选窗口不在所选服务厅 · That counter is not in that hall",
+    transfer_noop: "转移前后相同 · The transfer changes nothing",
+    bad_score: "评价分数无效 · Not a valid score",
+    rating_not_allowed: "评价时间已过 · The time to rate this service has passed",
+    already_rated: "本次服务已评价 · This service was already rated",
+    request_id_reused: "重复的请求 · The request was already used",
+    retry: "系统正在换日，请稍后重试 · Please try again in a moment",
+    shutting_down: "系统正在停止 · The system is stopping",
+    internal: "系统内部错误，未做任何更改 · Internal error; nothing was changed",
+  };
+
+  /** The text to show for a failed call: the code's meaning, else the server's message. */
+  function message(e) {
+    return (e && Object.prototype.hasOwnProperty.call(MESSAGES, e.code)) ? MESSAGES[e.code] : (e && e.message) || String(e);
+  }
+
   /** Call the JSON API. Resolves with the parsed body; rejects with ApiError. */
   async function api(method, path, opts = {}) {
     const headers = {};
@@ -112,5 +163,5 @@ const Q = (() => {
     return msg.counter || msg.from_counter || null;
   }
 
-  return { ApiError, api, stream, duration, el, hallOfCounter, eventCounter };
+  return { ApiError, MESSAGES, message, api, stream, duration, el, hallOfCounter, eventCounter };
 })();

@@ -82,8 +82,7 @@
       localStorage.setItem(LAST_COUNTER_KEY, session.counter);
       await startConsole(session);
     } catch (e) {
-      $("login-error").textContent =
-        e.code === "wrong_credentials" ? "工号或密码错误 · Unknown clerk or wrong PIN" : e.message;
+      $("login-error").textContent = Q.message(e);
       $("login-pin").value = "";
       $("login-pin").focus();
     } finally {
@@ -166,7 +165,7 @@
     if (e.status === 401) {
       showLogin("登录已失效，请重新登录 · Your session ended; please sign in again");
     } else {
-      say(e.message, "err");
+      say(Q.message(e), "err");
     }
   }
 
@@ -294,8 +293,7 @@
       say(DONE[action] ? DONE[action](r) : "OK", "ok");
       await refresh();
     } catch (e) {
-      if (e.code === "queue_empty") say("暂无等候的号码 · Nobody is waiting", "err");
-      else handleError(e);
+      handleError(e);
       await refresh();
     } finally {
       S.busy = false;
@@ -388,7 +386,7 @@
       await refresh();
     } catch (e) {
       if (e.status === 401) { $("transfer-dialog").close(); handleError(e); return; }
-      $("transfer-error").textContent = e.message;
+      $("transfer-error").textContent = Q.message(e);
     }
   });
 
@@ -399,7 +397,7 @@
       await loadHalls();
     } catch (e) {
       $("login-view").hidden = false;
-      $("login-error").textContent = e.message;
+      $("login-error").textContent = Q.message(e);
       return;
     }
     fillCounterSelect();

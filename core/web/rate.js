@@ -66,10 +66,7 @@
         setup("设备令牌无效 · The device token is not valid");
         return;
       }
-      $("rate-error-text").textContent =
-        e.code === "rating_not_allowed" ? "评价时间已过 · The time to rate this service has passed"
-        : e.code === "already_rated" ? "本次服务已评价 · This service was already rated"
-        : e.message;
+      $("rate-error-text").textContent = Q.message(e);
       after("rate-error");
     }
   }
@@ -119,7 +116,7 @@
         for (const id of ["idle-window", "ask-window"]) $(id).textContent = w;
         break;
       } catch (e) {
-        $("setup-window").textContent = e.message;
+        $("setup-window").textContent = Q.message(e);
         show("rate-setup");
         await new Promise((r) => setTimeout(r, 3000));
       }

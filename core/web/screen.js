@@ -50,7 +50,7 @@
     try {
       render(await Q.api("GET", "/api/v1/halls/" + encodeURIComponent(hallId)));
     } catch (e) {
-      $("screen-status").textContent = e.message;
+      $("screen-status").textContent = Q.message(e);
     }
   }
 
@@ -75,7 +75,7 @@
         render(found.hall);
         break;
       } catch (e) {
-        $("screen-status").textContent = e.message;
+        $("screen-status").textContent = Q.message(e);
         await new Promise((r) => setTimeout(r, 3000));
       }
     }

@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use qcall_wire::{EventKind, IssueRequest, SessionRequest, SessionResponse};
+use qcall_client::{Client, ClientOptions};
+use qcall_wire::{EventKind, IssueRequest, SessionRequest};
 use thiserror::Error;
 
 use crate::config::Config;
@@ -29,8 +30,8 @@ pub struct BenchOptions {
 
 #[derive(Debug, Error)]
 pub enum BenchError {
-    #[error("HTTP {what}: {reason}")]
-    Http { what: String, reason: String },
+    #[error("{what}: {source}")]
+    Http { what: String, source: qcall_client::ClientError },
     #[error("no {what} within {secs} s")]
     Timeout { what: String, secs: u64 },
     #[error(transparent)]
@@ -78,65 +79,32 @@ impl std::fmt::Display for Report {
     }
 }
 
-fn http_err(what: &str, e: impl std::fmt::Display) -> BenchError {
-    BenchError::Http { what: what.to_string(), reason: e.to_string() }
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: Option<serde_json::Value>,
-) -> Result<serde_json::Value, BenchError> {
-    let mut req = client.post(url);
-    if !token.is_empty() {
-        req = req.bearer_auth(token);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.map_err(|e| http_err(url, e))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        return Err(http_err(url, format!("{status}: {text}")));
-    }
-    Ok(resp.json().await.unwrap_or(serde_json::Value::Null))
+fn http(what: &str) -> impl FnOnce(qcall_client::ClientError) -> BenchError + '_ {
+    move |source| BenchError::Http { what: what.to_string(), source }
 }
 
 pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let client = reqwest::Client::new();
-    let base = format!("{}/api/v1", cfg.server);
+    let client = Client::new(&cfg.server, &ClientOptions { ca_file: cfg.link.ca_file.clone(), ..ClientOptions::default() })
+        .map_err(http("server address"))?;
 
     // Sign in at the counter.
     let session = SessionRequest { clerk: opts.clerk.clone(), pin: opts.pin.clone(), counter: opts.counter.clone() };
-    let session: SessionResponse = serde_json::from_value(rt.block_on(post(
-        &client,
-        &format!("{base}/sessions"),
-        "",
-        Some(serde_json::to_value(session).expect("json")),
-    ))?)
-    .map_err(|e| http_err("sessions", e))?;
-    let token = session.token;
+    let clerk = client.with_token(&rt.block_on(client.sign_in(&session)).map_err(http("sign-in"))?.token);
 
     // The counter may still be serving someone from before.
-    let _ = rt.block_on(post(&client, &format!("{base}/counters/{}/finish", opts.counter), &token, None));
+    let _ = rt.block_on(clerk.finish(&opts.counter));
 
     // Tickets to call.
+    let kiosk = client.with_token(&opts.kiosk_token);
     for _ in 0..opts.calls {
-        let body = IssueRequest { service: opts.service.clone(), priority: None, request_id: None };
-        rt.block_on(post(
-            &client,
-            &format!("{base}/halls/{}/tickets", cfg.hall),
-            &opts.kiosk_token,
-            Some(serde_json::to_value(body).expect("json")),
-        ))?;
+        let req = IssueRequest { service: opts.service.clone(), priority: None, request_id: None };
+        rt.block_on(kiosk.issue(&cfg.hall, &req)).map_err(http("issue"))?;
     }
 
     let (ptx, prx) = mpsc::channel();
     let announcer = Announcer::new(&cfg.voice_dir, cfg.announce.clone(), Output::Device, Some(ptx))?;
-    let mut shell = Shell::new(Controller::new(cfg.controller_settings()), Some(announcer), cfg.time_zone);
+    let mut shell = Shell::new(Controller::new(cfg.controller_settings()), Some(announcer));
     let mut screen = Headless::new(1920, 1080)?;
 
     let (ntx, nrx) = mpsc::channel::<(Input, Instant)>();
@@ -153,7 +121,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
             break;
         }
     }
-    apply(&screen.app, &shell.controller.view(Utc::now(), cfg.time_zone), None);
+    apply(&screen.app, &shell.controller.view(Utc::now()), None);
     screen.frame();
 
     let mut audio = "default device".to_string();
@@ -161,7 +129,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
     let (mut ev, mut fr, mut so) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..opts.calls {
         let t0 = Instant::now();
-        rt.block_on(post(&client, &format!("{base}/counters/{}/call-next", opts.counter), &token, None))?;
+        rt.block_on(clerk.call_next(&opts.counter)).map_err(http("call-next"))?;
         // Take stream inputs until our call shows up.
         let (ids, t_event) = loop {
             let (input, at) = nrx.recv_timeout(wait).map_err(|_| timeout("ticket_called event"))?;
@@ -172,7 +140,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
                 break (ids, at);
             }
         };
-        apply(&screen.app, &shell.controller.view(Utc::now(), cfg.time_zone), None);
+        apply(&screen.app, &shell.controller.view(Utc::now()), None);
         screen.draw_if_needed();
         let t_frame = Instant::now();
         ev.push(ms(t_event - t0));
@@ -199,7 +167,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
                 a.player.clear();
             }
         }
-        rt.block_on(post(&client, &format!("{base}/counters/{}/finish", opts.counter), &token, None))?;
+        rt.block_on(clerk.finish(&opts.counter)).map_err(http("finish"))?;
     }
     Ok(Report { event: stats(ev), frame: stats(fr), sound: stats(so), audio })
 }

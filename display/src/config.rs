@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use qcall_client::config::ConfigError;
+use qcall_client::config::{self as shared, Link, RawLink, Removed};
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::announce::AnnounceOptions;
 
@@ -27,15 +28,9 @@ pub fn embedded_base() -> PathBuf {
     }
 }
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{file}: cannot read: {reason}")]
-    Read { file: String, reason: String },
-    #[error("{file}: {reason}")]
-    Parse { file: String, reason: String },
-    #[error("{file}: field `{field}`: {reason}")]
-    Invalid { file: String, field: &'static str, reason: String },
-}
+/// Settings that moved to the server: the display takes them from the hall state.
+const REMOVED: &[Removed] =
+    &[("screen.time_zone", "the clock's time zone is the server's `business_day.time_zone` (config/qcall.toml), sent with the hall state")];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,7 +64,6 @@ struct RawScreen {
     fullscreen: bool,
     highlight_seconds: u32,
     recent_rows: u32,
-    time_zone: String,
     ticker_speed: u32,
 }
 
@@ -81,7 +75,6 @@ impl Default for RawScreen {
             fullscreen: false,
             highlight_seconds: 8,
             recent_rows: 8,
-            time_zone: "Asia/Shanghai".into(),
             ticker_speed: 160,
         }
     }
@@ -113,19 +106,6 @@ impl Default for RawAnnounce {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLink {
-    backoff_initial_ms: u64,
-    backoff_max_ms: u64,
-}
-
-impl Default for RawLink {
-    fn default() -> Self {
-        RawLink { backoff_initial_ms: 500, backoff_max_ms: 10_000 }
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawPublicity {
@@ -135,7 +115,7 @@ struct RawPublicity {
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Base URL of the qcall server, `http://host:port` (no trailing slash).
+    /// Base URL of the qcall server, `http://host:port` or `https://…` (no trailing slash).
     pub server: String,
     pub hall: String,
     pub width: u32,
@@ -143,7 +123,6 @@ pub struct Config {
     pub fullscreen: bool,
     pub highlight: Duration,
     pub recent_rows: usize,
-    pub time_zone: chrono_tz::Tz,
     /// Ticker speed in pixels per second at 1080 lines (scaled with the screen).
     pub ticker_speed: u32,
     pub announce_enabled: bool,
@@ -151,8 +130,8 @@ pub struct Config {
     pub announce: AnnounceOptions,
     /// Calls older than this when they arrive are shown but not announced.
     pub stale_after: Duration,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    /// How the display keeps its link to the server.
+    pub link: Link,
     /// Publicity lines shown until the server sends its own.
     pub publicity: Vec<String>,
     /// This display as a device known to the server (id, token): it reports its audio health.
@@ -162,17 +141,11 @@ pub struct Config {
 impl Config {
     /// Parses and validates `text`; `file` names it in errors, `base` resolves relative paths.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), reason: e.to_string() })?;
-        let invalid = |field: &'static str, reason: String| ConfigError::Invalid { file: file.to_string(), field, reason };
+        let raw: RawConfig = shared::parse(text, file, REMOVED)?;
+        let invalid = |field: &str, reason: String| ConfigError::invalid(file, field, reason);
 
-        let server = raw.server.trim_end_matches('/').to_string();
-        if !server.starts_with("http://") || server.len() <= "http://".len() {
-            return Err(invalid("server", format!("{:?} must be an http:// URL such as http://127.0.0.1:8080", raw.server)));
-        }
-        if raw.hall.is_empty() || !raw.hall.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(invalid("hall", format!("{:?} must be a hall id such as east", raw.hall)));
-        }
+        let server = shared::server_url(file, "server", &raw.server)?;
+        let hall = shared::ident(file, "hall", &raw.hall)?;
         let s = raw.screen;
         if !(320..=7680).contains(&s.width) {
             return Err(invalid("screen.width", format!("{} is outside 320..=7680", s.width)));
@@ -186,10 +159,6 @@ impl Config {
         if !(1..=12).contains(&s.recent_rows) {
             return Err(invalid("screen.recent_rows", format!("{} is outside 1..=12", s.recent_rows)));
         }
-        let time_zone: chrono_tz::Tz = s
-            .time_zone
-            .parse()
-            .map_err(|_| invalid("screen.time_zone", format!("{:?} is not an IANA time zone", s.time_zone)))?;
         if !(10..=2000).contains(&s.ticker_speed) {
             return Err(invalid("screen.ticker_speed", format!("{} is outside 10..=2000", s.ticker_speed)));
         }
@@ -207,22 +176,11 @@ impl Config {
             return Err(invalid("announce.voice_dir", "must not be empty".into()));
         }
         let voice_dir = base.join(&a.voice_dir);
-        let l = raw.link;
-        if l.backoff_initial_ms == 0 || l.backoff_initial_ms > l.backoff_max_ms {
-            return Err(invalid(
-                "link.backoff_initial_ms",
-                format!("{} must be at least 1 and at most link.backoff_max_ms ({})", l.backoff_initial_ms, l.backoff_max_ms),
-            ));
-        }
-        if l.backoff_max_ms > 300_000 {
-            return Err(invalid("link.backoff_max_ms", format!("{} is more than 300000", l.backoff_max_ms)));
-        }
+        let link = Link::validate(raw.link, file, base)?;
         let device = match raw.device {
             None => None,
             Some(d) => {
-                if d.id.is_empty() || !d.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                    return Err(invalid("device.id", format!("{:?} must be a device id such as display-east-1", d.id)));
-                }
+                shared::ident(file, "device.id", &d.id)?;
                 if d.token.is_empty() {
                     return Err(invalid("device.token", "must not be empty".into()));
                 }
@@ -234,13 +192,12 @@ impl Config {
 
         Ok(Config {
             server,
-            hall: raw.hall,
+            hall,
             width: s.width,
             height: s.height,
             fullscreen: s.fullscreen,
             highlight: Duration::from_secs(s.highlight_seconds as u64),
             recent_rows: s.recent_rows as usize,
-            time_zone,
             ticker_speed: s.ticker_speed,
             announce_enabled: a.enabled,
             voice_dir,
@@ -251,8 +208,7 @@ impl Config {
                 sentence_gap_ms: a.sentence_gap_ms,
             },
             stale_after: Duration::from_secs(a.stale_after_seconds as u64),
-            backoff_initial: Duration::from_millis(l.backoff_initial_ms),
-            backoff_max: Duration::from_millis(l.backoff_max_ms),
+            link,
             publicity,
             device,
         })
@@ -274,10 +230,10 @@ impl Config {
         crate::net::LinkSettings {
             server: self.server.clone(),
             hall: self.hall.clone(),
-            backoff_initial: self.backoff_initial,
-            backoff_max: self.backoff_max,
-            keepalive: Duration::from_secs(15),
+            client: self.link.client_options(),
+            follow: self.link.follow,
             since: None,
+            device: self.device.clone(),
         }
     }
 
@@ -286,11 +242,8 @@ impl Config {
         match path {
             None => Config::parse(EMBEDDED, EMBEDDED_NAME, &embedded_base()),
             Some(p) => {
-                let file = p.display().to_string();
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read { file: file.clone(), reason: e.to_string() })?;
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
-                Config::parse(&text, &file, &base)
+                Config::parse(&shared::read(p)?, &p.display().to_string(), &base)
             }
         }
     }
@@ -329,10 +282,12 @@ mod tests {
         assert_eq!(e, "d.toml: field `announce.repeat`: 0 is outside 1..=5");
         let e = Config::parse("server = \"ws://x\"\nhall = \"east\"\n", "d.toml", base).unwrap_err().to_string();
         assert!(e.starts_with("d.toml: field `server`:"), "{e}");
-        let e = Config::parse("server = \"http://x:1\"\nhall = \"east\"\n[screen]\ntime_zone = \"Mars/Base\"\n", "d.toml", base)
+        let e = Config::parse("server = \"http://x:1\"\nhall = \"east\"\n[screen]\ntime_zone = \"Asia/Shanghai\"\n", "d.toml", base)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("screen.time_zone"), "{e}");
+        assert!(e.starts_with("d.toml: field `screen.time_zone`: this setting was removed") && e.contains("business_day.time_zone"), "{e}");
+        let c = Config::parse("server = \"https://q.example\"\nhall = \"east\"\n", "d.toml", base).unwrap();
+        assert_eq!(c.server, "https://q.example", "https servers are fine");
         let e = Config::parse("server = \"http://x:1\"\nhall = \"east\"\nbogus = 1\n", "d.toml", base).unwrap_err().to_string();
         assert!(e.starts_with("d.toml: ") && e.contains("bogus"), "{e}");
         let e = Config::parse("hall = \"east\"\n", "d.toml", base).unwrap_err().to_string();

@@ -99,7 +99,12 @@ pub struct State {
     pub publicity: Vec<String>,
     /// The `seq` of the last stream message applied.
     pub last_seq: Option<u64>,
+    /// The server's business time zone (from the hall state); the clock shows local time in it.
+    pub time_zone: chrono_tz::Tz,
 }
+
+/// The clock's time zone until the server's hall state says otherwise.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 pub struct Controller {
     settings: Settings,
@@ -122,6 +127,7 @@ impl Controller {
             highlight_until: None,
             publicity: settings.publicity.clone(),
             last_seq: None,
+            time_zone: DEFAULT_TIME_ZONE,
         };
         Controller { settings, state, known_calls: HashSet::new() }
     }
@@ -224,6 +230,9 @@ impl Controller {
         self.state.synced = true;
         self.state.hall_name_zh = hall.name_zh.clone();
         self.state.hall_name_en = hall.name_en.clone();
+        if let Ok(tz) = hall.time_zone.parse() {
+            self.state.time_zone = tz;
+        }
         if !first && hall.day != self.state.day {
             self.state.latest = None;
             self.state.highlight_until = None;
@@ -302,10 +311,10 @@ impl Controller {
         self.state.publicity = if lines.is_empty() { self.settings.publicity.clone() } else { lines };
     }
 
-    /// What the screen shows at `now`, with the clock in `tz`.
-    pub fn view(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> ViewModel {
+    /// What the screen shows at `now`, the clock in the server's time zone.
+    pub fn view(&self, now: DateTime<Utc>) -> ViewModel {
         let s = &self.state;
-        let local = now.with_timezone(&tz);
+        let local = now.with_timezone(&s.time_zone);
         const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
         let date_text = format!(
             "{}年{}月{}日 星期{}",
@@ -467,6 +476,8 @@ mod tests {
             recent_calls: recent,
             devices: vec![],
             publicity: publicity.into_iter().map(String::from).collect(),
+            time_zone: "Asia/Shanghai".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
         }
     }
 
@@ -531,18 +542,15 @@ mod tests {
         Effect::Announce { ticket: ticket.into(), counter_number: counter }
     }
 
-    fn tz() -> chrono_tz::Tz {
-        chrono_tz::Asia::Shanghai
-    }
 
     #[test]
     fn snapshot_then_calls_then_recall() {
         let mut c = Controller::new(settings());
-        assert_eq!(c.view(t(0), tz()).connection_text, "正在连接…");
+        assert_eq!(c.view(t(0)).connection_text, "正在连接…");
         assert!(c.handle(Input::Connected, t(0)).is_empty());
         let first = snapshot(10, t(0), hall(vec![call_info(1, "A001", 2, 1, t(-100))], vec![]));
         assert!(c.handle(first, t(0)).is_empty(), "history in the first snapshot is not announced");
-        let v = c.view(t(0), tz());
+        let v = c.view(t(0));
         assert_eq!(v.hall_name, "东区办税服务厅");
         assert_eq!(v.latest_ticket, "A001");
         assert!(!v.highlight);
@@ -551,13 +559,13 @@ mod tests {
         assert!(v.connected);
 
         assert_eq!(c.handle(called(11, t(5), 2, "A002", 3, 1), t(5)), [announce("A002", 3)]);
-        let v = c.view(t(6), tz());
+        let v = c.view(t(6));
         assert_eq!(v.latest_ticket, "A002");
         assert_eq!(v.latest_counter, "3号窗口");
         assert_eq!(v.latest_zh, "请 A002 号到 3 号窗口办理");
         assert_eq!(v.latest_en, "Number A002, please go to counter 3");
         assert!(v.highlight);
-        assert!(!c.view(t(5 + 8), tz()).highlight, "highlight ends after the configured seconds");
+        assert!(!c.view(t(5 + 8)).highlight, "highlight ends after the configured seconds");
         assert_eq!(v.waiting[0].waiting, 3, "queues of the event update the counts");
         assert_eq!(
             v.recent,
@@ -570,7 +578,7 @@ mod tests {
         // A recall is announced again and moves its counter to the top.
         c.handle(called(12, t(20), 3, "B001", 2, 1), t(20));
         assert_eq!(c.handle(called(13, t(30), 2, "A002", 3, 2), t(30)), [announce("A002", 3)]);
-        let v = c.view(t(30), tz());
+        let v = c.view(t(30));
         assert_eq!(v.recent.iter().map(|r| r.ticket.as_str()).collect::<Vec<_>>(), ["A002", "B001"]);
         assert_eq!(v.recent[0].counter, "3号窗口");
     }
@@ -584,7 +592,7 @@ mod tests {
             c.handle(called(seq, t(seq as i64), seq, &format!("A{seq:03}"), *counter, 1), t(seq as i64));
         }
         let rows: Vec<(String, String)> =
-            c.view(t(9), tz()).recent.into_iter().map(|r| (r.counter, r.ticket)).collect();
+            c.view(t(9)).recent.into_iter().map(|r| (r.counter, r.ticket)).collect();
         assert_eq!(
             rows,
             [
@@ -614,7 +622,7 @@ mod tests {
             }),
         });
         c.handle(snapshot(5, t(0), h), t(0));
-        let v = c.view(t(0), tz());
+        let v = c.view(t(0));
         assert_eq!(
             v.recent,
             [
@@ -634,7 +642,7 @@ mod tests {
             event(2, t(1), EventKind::PublicityUpdated { messages: vec!["新一".into(), " ".into(), "新二".into()] }, vec![]),
             t(1),
         );
-        assert_eq!(c.view(t(1), tz()).ticker_text, "税法宣传　　新一　　◆　　新二");
+        assert_eq!(c.view(t(1)).ticker_text, "税法宣传　　新一　　◆　　新二");
         c.handle(event(3, t(2), EventKind::PublicityUpdated { messages: vec![] }, vec![]), t(2));
         assert_eq!(c.state().publicity, ["依法诚信纳税"], "empty falls back to the configured lines");
     }
@@ -646,7 +654,7 @@ mod tests {
         c.handle(snapshot(1, t(0), hall(vec![], vec![])), t(0));
         c.handle(called(2, t(1), 1, "A001", 1, 1), t(1));
         c.handle(Input::Disconnected { reason: "reset".into() }, t(2));
-        let v = c.view(t(2), tz());
+        let v = c.view(t(2));
         assert!(!v.connected);
         assert_eq!(v.connection_text, "连接中断，正在重连…");
         assert_eq!(v.latest_ticket, "A001", "last state stays on screen");
@@ -656,7 +664,7 @@ mod tests {
         assert!(c.handle(called(2, t(1), 1, "A001", 1, 1), t(100)).is_empty(), "duplicate seq ignored");
         assert!(c.handle(called(3, t(40), 2, "A002", 2, 1), t(100)).is_empty(), "60 s old: shown, not announced");
         assert_eq!(c.handle(called(4, t(85), 3, "A003", 3, 1), t(100)), [announce("A003", 3)], "15 s old: announced");
-        let v = c.view(t(100), tz());
+        let v = c.view(t(100));
         assert!(v.connected);
         assert_eq!(v.latest_ticket, "A003");
         assert_eq!(v.recent.len(), 3);
@@ -677,7 +685,7 @@ mod tests {
         assert_eq!(effects, [announce("A003", 3)]);
         assert_eq!(c.state().latest.as_ref().unwrap().ticket, "A003");
         assert_eq!(c.state().last_seq, Some(50));
-        assert!(c.view(t(100), tz()).highlight);
+        assert!(c.view(t(100)).highlight);
     }
 
     #[test]
@@ -695,7 +703,7 @@ mod tests {
             event(3, t(2), EventKind::DayRolledOver { day: "2026-09-23".into(), expired: 2 }, vec![("filing", 0)]),
             t(2),
         );
-        let v = c.view(t(2), tz());
+        let v = c.view(t(2));
         assert!(!v.has_call && v.recent.is_empty());
         assert_eq!(v.waiting[0].waiting, 0);
         assert_eq!(c.state().day, "2026-09-23");
@@ -706,7 +714,7 @@ mod tests {
         let c = Controller::new(settings());
         // 2026-09-22 16:30:05 UTC is 2026-09-23 00:30:05 in Shanghai, a Wednesday.
         let now = DateTime::parse_from_rfc3339("2026-09-22T16:30:05Z").unwrap().with_timezone(&Utc);
-        let v = c.view(now, tz());
+        let v = c.view(now);
         assert_eq!(v.clock_text, "00:30:05");
         assert_eq!(v.date_text, "2026年9月23日 星期三");
     }

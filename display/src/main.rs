@@ -92,8 +92,7 @@ fn main() -> anyhow::Result<()> {
             let (tx, rx) = mpsc::channel();
             let shell = ui::shell_for(&cfg, Output::Device, Some(tx))
                 .with_context(|| format!("loading voice clips from {}", cfg.voice_dir.display()))?;
-            let _reporter = qcall_display::status::spawn_reporter(&cfg, rx);
-            ui::run_window(&cfg, shell)?;
+            ui::run_window(&cfg, shell, Some(rx))?;
         }
         Some(Command::CheckConfig) => {
             let bank = ClipBank::load(&cfg.voice_dir)?;

@@ -2,22 +2,19 @@
 //! (the one place Rust touches the UI), the live window, and a headless software renderer for
 //! screenshots and measurements.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-use slint::platform::{Platform, WindowAdapter};
-use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgb8Pixel, SharedString, VecModel};
+pub use qcall_screen::Frame;
+use slint::{ComponentHandle, ModelRc, PhysicalSize, SharedString, VecModel};
 use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::controller::{Controller, Input, ViewModel};
 use crate::net::NetWorker;
-use crate::player::{Announcer, Output};
+use crate::player::{Announcer, Output, PlayerEvent};
 
 slint::include_modules!();
 
@@ -25,12 +22,10 @@ slint::include_modules!();
 pub enum UiError {
     #[error("window system: {0}")]
     Platform(#[from] slint::PlatformError),
-    #[error("headless renderer: {0}")]
-    SetPlatform(#[from] slint::platform::SetPlatformError),
+    #[error(transparent)]
+    Screen(#[from] qcall_screen::ScreenError),
     #[error("event loop: {0}")]
     EventLoop(#[from] slint::EventLoopError),
-    #[error("writing {path}: {reason}")]
-    Png { path: String, reason: String },
 }
 
 /// Sets every adapter property from `vm`; list models are replaced only when they changed.
@@ -74,13 +69,12 @@ pub fn apply(app: &AppWindow, vm: &ViewModel, prev: Option<&ViewModel>) {
 pub struct Shell {
     pub controller: Controller,
     pub announcer: Option<Announcer>,
-    pub time_zone: chrono_tz::Tz,
     last_view: Option<ViewModel>,
 }
 
 impl Shell {
-    pub fn new(controller: Controller, announcer: Option<Announcer>, time_zone: chrono_tz::Tz) -> Shell {
-        Shell { controller, announcer, time_zone, last_view: None }
+    pub fn new(controller: Controller, announcer: Option<Announcer>) -> Shell {
+        Shell { controller, announcer, last_view: None }
     }
 
     /// Feeds one input; announcements are queued. Returns the ids of queued announcements.
@@ -101,7 +95,7 @@ impl Shell {
 
     /// Puts the current view on screen.
     pub fn show(&mut self, app: &AppWindow, now: chrono::DateTime<Utc>) {
-        let vm = self.controller.view(now, self.time_zone);
+        let vm = self.controller.view(now);
         if self.last_view.as_ref() != Some(&vm) {
             apply(app, &vm, self.last_view.as_ref());
             self.last_view = Some(vm);
@@ -121,14 +115,15 @@ pub fn shell_for(
     } else {
         None
     };
-    Ok(Shell::new(controller, announcer, cfg.time_zone))
+    Ok(Shell::new(controller, announcer))
 }
 
-/// Runs the hall screen in a window until it is closed.
+/// Runs the hall screen in a window until it is closed. The player's events become the
+/// display's device status.
 ///
 /// Uses winit with Slint's software renderer (cheap for this screen, needs no GPU) unless
 /// `SLINT_BACKEND` picks another.
-pub fn run_window(cfg: &Config, shell: Shell) -> Result<(), UiError> {
+pub fn run_window(cfg: &Config, shell: Shell, player_events: Option<std::sync::mpsc::Receiver<PlayerEvent>>) -> Result<(), UiError> {
     if std::env::var_os("SLINT_BACKEND").is_none() {
         slint::BackendSelector::new().backend_name("winit".into()).renderer_name("software".into()).select()?;
     }
@@ -157,6 +152,7 @@ pub fn run_window(cfg: &Config, shell: Shell) -> Result<(), UiError> {
             });
         })
     };
+    let _status = player_events.and_then(|rx| crate::status::forward(rx, worker.reporter()));
 
     // Clock, highlight expiry.
     let clock = slint::Timer::default();
@@ -201,97 +197,33 @@ pub fn ticker_phase(phase: f64, step: f64, cycle: f32) -> f64 {
     }
 }
 
-struct HeadlessPlatform {
-    window: Rc<MinimalSoftwareWindow>,
-    start: Instant,
-    /// Extra time added to the clock, to let animations finish without waiting.
-    skew: Rc<Cell<Duration>>,
-}
-
-impl Platform for HeadlessPlatform {
-    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
-        Ok(self.window.clone())
-    }
-
-    fn duration_since_start(&self) -> Duration {
-        self.start.elapsed() + self.skew.get()
-    }
-}
-
-/// An RGB frame.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    pub width: u32,
-    pub height: u32,
-    /// Row-major RGB, 3 bytes a pixel.
-    pub rgb: Vec<u8>,
-}
-
-impl Frame {
-    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
-        let i = ((y * self.width + x) * 3) as usize;
-        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
-    }
-
-    pub fn write_png(&self, path: &std::path::Path) -> Result<(), UiError> {
-        let err = |e: String| UiError::Png { path: path.display().to_string(), reason: e };
-        let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
-        w.write_image_data(&self.rgb).map_err(|e| err(e.to_string()))?;
-        w.finish().map_err(|e| err(e.to_string()))
-    }
-}
-
 /// The hall screen on Slint's software renderer with no window system (one per process).
 pub struct Headless {
-    window: Rc<MinimalSoftwareWindow>,
-    skew: Rc<Cell<Duration>>,
+    screen: qcall_screen::Headless,
     pub app: AppWindow,
-    width: u32,
-    height: u32,
-    buffer: Vec<Rgb8Pixel>,
 }
 
 impl Headless {
     pub fn new(width: u32, height: u32) -> Result<Headless, UiError> {
-        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-        let skew = Rc::new(Cell::new(Duration::ZERO));
-        slint::platform::set_platform(Box::new(HeadlessPlatform {
-            window: window.clone(),
-            start: Instant::now(),
-            skew: skew.clone(),
-        }))?;
+        let screen = qcall_screen::Headless::install(width, height)?;
         let app = AppWindow::new()?;
-        window.set_size(PhysicalSize::new(width, height));
         app.show()?;
-        let buffer = vec![Rgb8Pixel::default(); (width * height) as usize];
-        Ok(Headless { window, skew, app, width, height, buffer })
+        Ok(Headless { screen, app })
     }
 
     /// Moves the renderer's clock forward (finishes running animations).
     pub fn advance(&self, d: Duration) {
-        self.skew.set(self.skew.get() + d);
+        self.screen.advance(d);
     }
 
     /// Renders a frame if anything changed since the last one; returns whether it drew.
     pub fn draw_if_needed(&mut self) -> bool {
-        slint::platform::update_timers_and_animations();
-        let width = self.width as usize;
-        let buffer = &mut self.buffer;
-        self.window.draw_if_needed(|renderer| {
-            renderer.render(buffer, width);
-        })
+        self.screen.draw_if_needed()
     }
 
     /// Renders a full frame now.
     pub fn frame(&mut self) -> Frame {
-        self.window.request_redraw();
-        self.draw_if_needed();
-        let rgb = self.buffer.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
-        Frame { width: self.width, height: self.height, rgb }
+        self.screen.frame()
     }
 }
 
@@ -324,10 +256,7 @@ pub fn screenshot(cfg: &Config, out: &std::path::Path, follow: Duration) -> Resu
                 }
             }
             Err(_) => {
-                return Err(ScreenshotError::NotSynced {
-                    url: crate::net::events_url(&cfg.server, &cfg.hall, None),
-                    secs: sync_limit.as_secs(),
-                })
+                return Err(ScreenshotError::NotSynced { url: cfg.server.clone(), secs: sync_limit.as_secs() })
             }
         }
     }
@@ -337,12 +266,12 @@ pub fn screenshot(cfg: &Config, out: &std::path::Path, follow: Duration) -> Resu
     }
     drop(worker);
     let mut h = Headless::new(cfg.width, cfg.height)?;
-    apply(&h.app, &controller.view(Utc::now(), cfg.time_zone), None);
+    apply(&h.app, &controller.view(Utc::now()), None);
     // Start the ticker text just inside the left edge.
     let design_width = cfg.width as f32 * 1080.0 / cfg.height as f32;
     h.app.global::<HallAdapter>().set_ticker_offset(design_width - 30.0);
     h.advance(Duration::from_secs(1));
-    h.frame().write_png(out)?;
+    h.frame().write_png(out).map_err(UiError::from)?;
     Ok(())
 }
 

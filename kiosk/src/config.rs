@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use qcall_client::config::ConfigError;
+use qcall_client::config::{self as shared, Link, RawLink, Removed};
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::escpos::{encode_strict, PaperWidth};
 
@@ -13,15 +14,11 @@ use crate::escpos::{encode_strict, PaperWidth};
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/kiosk-east.toml");
 pub const EMBEDDED_NAME: &str = "<embedded config/kiosk-east.toml>";
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{file}: cannot read")]
-    Read { file: String, source: std::io::Error },
-    #[error("{file}: {message}")]
-    Parse { file: String, message: String },
-    #[error("{file}: field `{field}`: {reason}")]
-    Invalid { file: String, field: String, reason: String },
-}
+/// Settings that moved to the server: the kiosk takes them from the hall state.
+const REMOVED: &[Removed] = &[
+    ("kiosk.timezone", "the time zone is the server's `business_day.time_zone` (config/qcall.toml), sent with the hall state"),
+    ("kiosk.public_base_url", "the ticket QR code uses the server's `server.public_base_url` (config/qcall.toml), sent with the hall state"),
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +26,8 @@ pub struct RawConfig {
     pub kiosk: RawKiosk,
     #[serde(default)]
     pub printer: RawPrinter,
+    #[serde(default)]
+    pub link: RawLink,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,8 +43,6 @@ pub struct RawKiosk {
     pub hall_name_en: String,
     #[serde(default = "default_server")]
     pub server: String,
-    #[serde(default)]
-    pub public_base_url: Option<String>,
     #[serde(default = "yes")]
     pub priority_lane: bool,
     #[serde(default = "default_language")]
@@ -54,8 +51,6 @@ pub struct RawKiosk {
     pub orientation: String,
     #[serde(default = "default_return_home")]
     pub return_home_s: u64,
-    #[serde(default = "default_tz")]
-    pub timezone: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,9 +100,6 @@ fn default_orientation() -> String {
 }
 fn default_return_home() -> u64 {
     8
-}
-fn default_tz() -> String {
-    "Asia/Shanghai".into()
 }
 fn default_port() -> String {
     "/dev/ttyUSB0".into()
@@ -225,62 +217,41 @@ pub struct Config {
     pub token: String,
     pub hall_name_zh: String,
     pub hall_name_en: String,
-    /// Base URL of the server, without a trailing slash.
+    /// Base URL of the server (`http://` or `https://`), without a trailing slash.
     pub server: String,
-    /// Base of the ticket status URL printed in the QR code.
-    pub public_base_url: String,
     pub priority_lane: bool,
     pub language: Language,
     pub orientation: Orientation,
     pub return_home: Duration,
-    pub timezone: chrono_tz::Tz,
     pub printer: PrinterConfig,
+    /// How the kiosk keeps its link to the server.
+    pub link: Link,
 }
 
 impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         match path {
-            None => Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME),
-            Some(p) => {
-                let file = p.display().to_string();
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
-                Config::parse(&text, &file)
-            }
+            None => Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME, Path::new(".")),
+            Some(p) => Config::parse(&shared::read(p)?, &p.display().to_string(), p.parent().unwrap_or(Path::new("."))),
         }
     }
 
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?;
-        Config::validate(raw, file)
+    /// `base` resolves relative paths (`link.ca_file`).
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        Config::validate(shared::parse(text, file, REMOVED)?, file, base)
     }
 
-    pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
-        let bad = |field: &str, reason: String| ConfigError::Invalid { file: file.into(), field: field.into(), reason };
+    pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let bad = |field: &str, reason: String| ConfigError::invalid(file, field, reason);
         let k = raw.kiosk;
         let p = raw.printer;
-        let ident = |field: &str, v: &str| -> Result<String, ConfigError> {
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(bad(field, format!("{v:?} must be non-empty letters, digits, '-' or '_'")));
-            }
-            Ok(v.to_string())
-        };
-        let url = |field: &str, v: &str| -> Result<String, ConfigError> {
-            let v = v.trim().trim_end_matches('/');
-            if !(v.starts_with("http://") || v.starts_with("https://")) || v.len() <= "http://".len() {
-                return Err(bad(field, format!("{v:?} must be an http:// or https:// URL")));
-            }
-            Ok(v.to_string())
-        };
-        let id = ident("kiosk.id", &k.id)?;
-        let hall = ident("kiosk.hall", &k.hall)?;
+        let id = shared::ident(file, "kiosk.id", &k.id)?;
+        let hall = shared::ident(file, "kiosk.hall", &k.hall)?;
         if k.token.trim().is_empty() {
             return Err(bad("kiosk.token", "must not be empty".into()));
         }
-        let server = url("kiosk.server", &k.server)?;
-        let public_base_url = match &k.public_base_url {
-            Some(u) => url("kiosk.public_base_url", u)?,
-            None => server.clone(),
-        };
+        let server = shared::server_url(file, "kiosk.server", &k.server)?;
+        let link = Link::validate(raw.link, file, base)?;
         let language = match k.language.as_str() {
             "zh" => Language::Zh,
             "en" => Language::En,
@@ -294,9 +265,6 @@ impl Config {
         if !(2..=120).contains(&k.return_home_s) {
             return Err(bad("kiosk.return_home_s", format!("{} is not between 2 and 120 seconds", k.return_home_s)));
         }
-        let timezone: chrono_tz::Tz =
-            k.timezone.parse().map_err(|_| bad("kiosk.timezone", format!("{:?} is not an IANA time zone", k.timezone)))?;
-
         let target = PrinterTarget::parse(&p.port).map_err(|r| bad("printer.port", r))?;
         if !(300..=921_600).contains(&p.baud) {
             return Err(bad("printer.baud", format!("{} is not a usable baud rate (300–921600)", p.baud)));
@@ -347,12 +315,11 @@ impl Config {
             hall_name_zh: if k.hall_name_zh.is_empty() { hall.clone() } else { k.hall_name_zh },
             hall_name_en: if k.hall_name_en.is_empty() { hall.clone() } else { k.hall_name_en },
             server,
-            public_base_url,
             priority_lane: k.priority_lane,
             language,
             orientation,
             return_home: Duration::from_secs(k.return_home_s),
-            timezone,
+            link,
             printer: PrinterConfig {
                 target,
                 baud: p.baud,
@@ -371,19 +338,7 @@ impl Config {
 
     /// `--server URL` override.
     pub fn with_server(mut self, server: &str) -> Result<Config, ConfigError> {
-        let v = server.trim().trim_end_matches('/');
-        if !(v.starts_with("http://") || v.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                file: "--server".into(),
-                field: "server".into(),
-                reason: format!("{server:?} must be an http:// URL"),
-            });
-        }
-        let same_public = self.public_base_url == self.server;
-        self.server = v.to_string();
-        if same_public {
-            self.public_base_url = self.server.clone();
-        }
+        self.server = shared::server_url("--server", "server", server)?;
         Ok(self)
     }
 }
@@ -413,7 +368,7 @@ mod tests {
 
     fn with(printer: &str) -> Result<Config, ConfigError> {
         let text = format!("[kiosk]\nid = \"k1\"\nhall = \"east\"\ntoken = \"t\"\n[printer]\n{printer}\n");
-        Config::parse(&text, "k.toml")
+        Config::parse(&text, "k.toml", Path::new("."))
     }
 
     #[test]
@@ -441,7 +396,21 @@ mod tests {
         assert!(e.contains("printer.port"), "{e}");
         let e = with("colour = 1").unwrap_err().to_string();
         assert!(e.starts_with("k.toml: ") && e.contains("colour"), "{e}");
-        let e = Config::parse("[kiosk]\nid = \"k 1\"\nhall = \"east\"\ntoken = \"t\"\n", "x.toml").unwrap_err().to_string();
+        let e = Config::parse("[kiosk]\nid = \"k 1\"\nhall = \"east\"\ntoken = \"t\"\n", "x.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.toml: field `kiosk.id`"), "{e}");
+    }
+
+    #[test]
+    fn removed_keys_say_where_the_setting_lives_now() {
+        let base = "[kiosk]\nid = \"k1\"\nhall = \"east\"\ntoken = \"t\"\n";
+        let e = Config::parse(&format!("{base}timezone = \"Asia/Shanghai\"\n"), "k.toml", Path::new(".")).unwrap_err().to_string();
+        assert!(e.starts_with("k.toml: field `kiosk.timezone`: this setting was removed") && e.contains("business_day.time_zone"), "{e}");
+        let e = Config::parse(&format!("{base}public_base_url = \"http://x\"\n"), "k.toml", Path::new(".")).unwrap_err().to_string();
+        assert!(e.contains("kiosk.public_base_url") && e.contains("server.public_base_url"), "{e}");
+        let c = Config::parse(&format!("{base}server = \"https://q.example/\"\n[link]\nbackoff_max_ms = 5000\n"), "k.toml", Path::new(".")).unwrap();
+        assert_eq!(c.server, "https://q.example");
+        assert_eq!(c.link.follow.backoff.max, Duration::from_secs(5));
     }
 }

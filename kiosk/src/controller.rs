@@ -1,14 +1,22 @@
-//! The kiosk's logic, free of IO: events in, commands out, and a view model for the screen.
+//! The kiosk's logic, free of IO: events in, commands out, and a view model for the screen
+//! ([`view`]).
 //!
 //! The UI thread and the worker thread only feed [`Event`]s to [`Controller::handle`], carry out
 //! the [`Command`]s it returns and draw [`Controller::view`]. Everything here is tested without a
 //! window, a network or a printer.
 
-use chrono::{DateTime, Datelike, Utc};
-use qcall_wire::{DeviceStatusReport, HallInfo, Priority, QueueInfo, Ticket};
+mod view;
 
+use chrono::{DateTime, Utc};
+use qcall_wire::{DeviceStatusReport, ErrorCode, HallInfo, Priority, QueueInfo, Ticket};
+
+pub use self::view::{queue_text, Banner, OtherHallView, ServiceView, Severity, TicketView, View};
 use crate::config::{Config, Language};
 use crate::escpos::{self, Layout, PrinterFault, PrinterHealth, TicketPrint};
+use crate::text::{self, Text};
+
+/// The time zone of the clock and printed times until the server's hall state says otherwise.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 /// Work for the worker thread. A closed set: the worker handles exactly these.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +27,8 @@ pub enum Command {
     Issue { service: String, priority: Priority, request_id: String },
     /// Write the rendered ticket to the printer. Answer: [`Event::Printed`].
     Print { bytes: Vec<u8> },
-    /// Report this kiosk's printer status to the server. Answer: [`Event::DeviceReported`].
+    /// The kiosk's printer status changed: report it to the server (the reporter delivers it,
+    /// and again after every reconnect). No answer.
     ReportDevice(DeviceStatusReport),
     /// Stop the worker.
     Shutdown,
@@ -31,7 +40,7 @@ pub enum IssueFailure {
     /// The server could not be reached (after retries with the same request id).
     Network(String),
     /// The server answered with an error body.
-    Server { status: u16, code: String, message: String },
+    Server { status: u16, code: ErrorCode, message: String },
 }
 
 /// Everything that can happen to a kiosk.
@@ -47,7 +56,9 @@ pub enum Event {
     Dismiss,
     /// Once a second: clock, returning home, printer polling.
     Tick,
-    /// Full state from the event stream (connected).
+    /// The event stream is connected (a snapshot or the missed events follow).
+    Connected,
+    /// Full state from the event stream.
     Snapshot(Vec<HallInfo>),
     /// A hall's queues changed.
     Queues { hall: String, queues: Vec<QueueInfo> },
@@ -56,7 +67,6 @@ pub enum Event {
     PrinterChecked(Result<PrinterHealth, PrinterFault>),
     Issued(Result<Ticket, IssueFailure>),
     Printed(Result<(), PrinterFault>),
-    DeviceReported(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,71 +116,8 @@ struct Shown {
     until: DateTime<Utc>,
 }
 
-/// Severity of the banner under the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Banner {
-    pub text: String,
-    pub severity: Severity,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OtherHallView {
-    pub name: String,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceView {
-    pub id: String,
-    pub prefix: String,
-    pub title: String,
-    pub subtitle: String,
-    pub waiting: String,
-    pub wait: String,
-    pub enabled: bool,
-    pub others: Vec<OtherHallView>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TicketView {
-    pub number: String,
-    pub service: String,
-    pub ahead: String,
-    pub wait: String,
-    pub headline: String,
-    /// Set when the printer failed: the number on screen is all the taxpayer has.
-    pub print_failed: String,
-    pub countdown: u32,
-    pub priority: bool,
-}
-
-/// What the screen shows; the UI only copies it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct View {
-    pub screen: Screen,
-    pub en: bool,
-    pub hall_title: String,
-    pub hall_subtitle: String,
-    pub clock: String,
-    pub services: Vec<ServiceView>,
-    pub issuing_enabled: bool,
-    pub banner: Option<Banner>,
-    pub priority_lane: bool,
-    pub priority_mode: bool,
-    pub ticket: Option<TicketView>,
-}
-
 /// How long a transient message (sold out, network error) stays.
 const MESSAGE_S: i64 = 6;
-/// Wait after a failed device status report before the next try.
-const REPORT_RETRY_S: i64 = 10;
 /// How often a healthy printer is asked while the kiosk is idle.
 const IDLE_POLL_S: i64 = 30;
 
@@ -186,12 +133,11 @@ pub struct Controller {
     printer: PrinterState,
     check_in_flight: bool,
     next_check: DateTime<Utc>,
-    reported: Option<(bool, String)>,
-    /// After a failed report, the next try waits until then.
-    report_retry_at: DateTime<Utc>,
+    /// The printer status last handed to the reporter.
+    reported: Option<DeviceStatusReport>,
     pending: Option<Pending>,
     shown: Option<Shown>,
-    message: Option<(String, String, DateTime<Utc>)>,
+    message: Option<(Text, DateTime<Utc>)>,
 }
 
 impl Controller {
@@ -209,7 +155,6 @@ impl Controller {
             check_in_flight: false,
             next_check: now,
             reported: None,
-            report_retry_at: now,
             pending: None,
             shown: None,
             message: None,
@@ -254,32 +199,32 @@ impl Controller {
             && self.my_hall().is_some()
     }
 
-    fn desired_report(&self) -> Option<(bool, String, String)> {
-        match &self.printer {
-            PrinterState::Unknown => None,
-            PrinterState::Ok(h) if h.paper_near_end => {
-                Some((true, "paper_near_end".into(), "打印机纸将用尽 / paper near end".into()))
-            }
-            PrinterState::Ok(_) => Some((true, String::new(), String::new())),
-            PrinterState::Fault(f) => Some((false, f.code().into(), format!("{} / {}", f.message_zh(), f)))
-        }
+    /// The hall state's time zone (the server's business day), until then the default.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.my_hall().and_then(|h| h.time_zone.parse().ok()).unwrap_or(DEFAULT_TIME_ZONE)
+    }
+
+    fn desired_report(&self) -> Option<DeviceStatusReport> {
+        let (ok, code, message) = match &self.printer {
+            PrinterState::Unknown => return None,
+            PrinterState::Ok(h) if h.paper_near_end => (true, "paper_near_end".into(), "打印机纸将用尽 / paper near end".into()),
+            PrinterState::Ok(_) => (true, String::new(), String::new()),
+            PrinterState::Fault(f) => (false, f.code().into(), format!("{} / {}", f.message_zh(), f)),
+        };
+        Some(DeviceStatusReport { ok, code, message })
     }
 
     fn maybe_report(&mut self, out: &mut Vec<Command>) {
-        if self.link != Link::Up || self.now < self.report_retry_at {
-            return;
-        }
-        if let Some((ok, code, message)) = self.desired_report() {
-            let key = (ok, code.clone());
-            if self.reported.as_ref() != Some(&key) {
-                self.reported = Some(key);
-                out.push(Command::ReportDevice(DeviceStatusReport { ok, code, message }));
+        if let Some(r) = self.desired_report() {
+            if self.reported.as_ref().map(|x| (x.ok, &x.code)) != Some((r.ok, &r.code)) {
+                self.reported = Some(r.clone());
+                out.push(Command::ReportDevice(r));
             }
         }
     }
 
-    fn set_message(&mut self, zh: &str, en: &str) {
-        self.message = Some((zh.into(), en.into(), self.now + chrono::Duration::seconds(MESSAGE_S)));
+    fn set_message(&mut self, text: Text) {
+        self.message = Some((text, self.now + chrono::Duration::seconds(MESSAGE_S)));
     }
 
     fn schedule_check(&mut self) {
@@ -319,12 +264,15 @@ impl Controller {
                 }
             }
             Event::Tick => {}
+            Event::Connected => {
+                // Up once the kiosk knows the halls: after a resume the missed events follow;
+                // on a first connection the snapshot (which sets it up) does.
+                if !self.halls.is_empty() {
+                    self.link = Link::Up;
+                }
+            }
             Event::Snapshot(halls) => {
                 self.halls = halls;
-                if self.link != Link::Up {
-                    // Whatever was last reported may have been lost with the link.
-                    self.reported = None;
-                }
                 self.link = Link::Up;
             }
             Event::Queues { hall, queues } => {
@@ -380,18 +328,18 @@ impl Controller {
                         if let Some(p) = self.pending.as_mut() {
                             p.stage = Stage::FailedNetwork;
                         }
-                        self.set_message("网络异常，未能取号，请稍后重试", "Network problem: no ticket was issued. Please try again.");
+                        self.set_message(text::NETWORK_FAILED);
                     }
                     IssueFailure::Server { code, message, .. } => {
                         self.pending = None;
-                        let (zh, en) = match code.as_str() {
-                            "sold_out" => ("该业务今日号票已发完", "This service has no more tickets today."),
-                            "unknown_service" => ("该业务暂不可用", "This service is not available."),
-                            "unauthorized" | "forbidden" => ("取号机未获授权，请联系工作人员", "This kiosk is not authorised. Please ask staff."),
-                            _ => ("系统繁忙，请稍后重试", "The system is busy. Please try again."),
+                        let t = match code {
+                            ErrorCode::SoldOut => text::SOLD_OUT,
+                            ErrorCode::UnknownService => text::SERVICE_UNAVAILABLE,
+                            ErrorCode::Unauthorized | ErrorCode::Forbidden => text::NOT_AUTHORISED,
+                            _ => text::BUSY,
                         };
                         tracing::warn!(%code, %message, "issue refused");
-                        self.set_message(zh, en);
+                        self.set_message(t);
                     }
                 }
             }
@@ -412,20 +360,13 @@ impl Controller {
                     self.screen = Screen::Ticket;
                 }
             }
-            Event::DeviceReported(ok) => {
-                if !ok {
-                    // Try again later, not at once: a server refusing reports must not be flooded.
-                    self.reported = None;
-                    self.report_retry_at = now + chrono::Duration::seconds(REPORT_RETRY_S);
-                }
-            }
         }
 
         // Time-driven work, on every event.
         if self.screen == Screen::Ticket && self.shown.as_ref().is_some_and(|s| now >= s.until) {
             self.go_home();
         }
-        if let Some((_, _, until)) = &self.message {
+        if let Some((_, until)) = &self.message {
             if now >= *until {
                 self.message = None;
             }
@@ -449,7 +390,7 @@ impl Controller {
             return;
         };
         if info.sold_out {
-            self.set_message("该业务今日号票已发完", "This service has no more tickets today.");
+            self.set_message(text::SOLD_OUT);
             return;
         }
         let priority = if self.priority_mode { Priority::Priority } else { Priority::Normal };
@@ -471,7 +412,7 @@ impl Controller {
     pub fn ticket_print(&self, ticket: &Ticket) -> TicketPrint {
         let hall = self.halls.iter().find(|h| h.id == ticket.hall);
         let service = hall.and_then(|h| h.services.iter().find(|s| s.id == ticket.service));
-        let local = ticket.issued_at.with_timezone(&self.cfg.timezone);
+        let local = ticket.issued_at.with_timezone(&self.time_zone());
         TicketPrint {
             hall_zh: hall.map(|h| h.name_zh.clone()).unwrap_or_else(|| ticket.hall.clone()),
             hall_en: hall.map(|h| h.name_en.clone()).unwrap_or_default(),
@@ -482,159 +423,9 @@ impl Controller {
             waiting_ahead: ticket.waiting_ahead,
             est_wait_s: ticket.est_wait_s,
             issued_at: local.format("%Y-%m-%d %H:%M").to_string(),
-            qr_url: format!("{}/t/{}", self.cfg.public_base_url, ticket.id),
+            qr_url: hall.map(|h| h.ticket_url(ticket.id)).unwrap_or_default(),
             notice: self.cfg.printer.notice.clone(),
         }
-    }
-
-    fn clock(&self) -> String {
-        let local = self.now.with_timezone(&self.cfg.timezone);
-        let wd = local.weekday().num_days_from_monday() as usize;
-        match self.language {
-            Language::Zh => {
-                const DAYS: [&str; 7] = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"];
-                format!("{}  {}  {}", local.format("%Y年%m月%d日"), DAYS[wd], local.format("%H:%M"))
-            }
-            Language::En => local.format("%a %d %b %Y  %H:%M").to_string(),
-        }
-    }
-
-    pub fn view(&self) -> View {
-        let en = self.language == Language::En;
-        let pick = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
-        let hall = self.my_hall();
-        let issuing = self.can_issue() && self.screen == Screen::Home;
-
-        let banner = if self.link != Link::Up {
-            Some(Banner {
-                text: if self.link == Link::Connecting {
-                    pick("正在连接系统…", "Connecting to the queue system…")
-                } else {
-                    pick("系统连接中断，暂停取号，正在自动重连", "System connection lost: tickets paused, reconnecting")
-                },
-                severity: if self.link == Link::Connecting { Severity::Info } else { Severity::Error },
-            })
-        } else if let PrinterState::Fault(f) = &self.printer {
-            Some(Banner { text: pick(f.message_zh(), f.message_en()), severity: Severity::Error })
-        } else if let Some((zh, e, _)) = &self.message {
-            Some(Banner { text: pick(zh, e), severity: Severity::Warning })
-        } else if self.priority_mode {
-            Some(Banner {
-                text: pick("绿色通道：请选择业务，将优先叫号", "Priority lane: choose a service; you will be called first"),
-                severity: Severity::Info,
-            })
-        } else {
-            None
-        };
-
-        let services = hall
-            .map(|h| {
-                h.services
-                    .iter()
-                    .map(|s| {
-                        let others = self
-                            .halls
-                            .iter()
-                            .filter(|o| o.id != h.id)
-                            .filter_map(|o| {
-                                let os = o.services.iter().find(|x| x.id == s.id)?;
-                                Some(OtherHallView {
-                                    name: if en { o.name_en.clone() } else { o.name_zh.clone() },
-                                    text: queue_text(en, os.waiting, os.est_wait_s, os.sold_out),
-                                })
-                            })
-                            .collect();
-                        ServiceView {
-                            id: s.id.clone(),
-                            prefix: s.prefix.clone(),
-                            title: pick(&s.name_zh, &s.name_en),
-                            subtitle: pick(&s.name_en, &s.name_zh),
-                            waiting: if s.sold_out {
-                                pick("今日已发完", "No more today")
-                            } else if en {
-                                format!("{} waiting", s.waiting)
-                            } else {
-                                format!("等候 {} 人", s.waiting)
-                            },
-                            wait: if s.sold_out {
-                                String::new()
-                            } else if en {
-                                format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
-                            } else {
-                                format!("预计{}", escpos::wait_minutes_zh(s.est_wait_s))
-                            },
-                            enabled: issuing && !s.sold_out,
-                            others,
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-
-        let ticket = self.shown.as_ref().filter(|_| self.screen == Screen::Ticket).map(|s| {
-            let t = &s.ticket;
-            let svc = self
-                .halls
-                .iter()
-                .find(|h| h.id == t.hall)
-                .and_then(|h| h.services.iter().find(|x| x.id == t.service))
-                .map(|x| pick(&x.name_zh, &x.name_en))
-                .unwrap_or_else(|| t.service.clone());
-            let left = (s.until - self.now).num_seconds().max(0) as u32;
-            TicketView {
-                number: t.number.clone(),
-                service: svc,
-                ahead: if en { format!("{} people ahead of you", t.waiting_ahead) } else { format!("前面还有 {} 人", t.waiting_ahead) },
-                wait: if en {
-                    format!("Estimated wait: {}", escpos::wait_minutes_en(t.est_wait_s))
-                } else {
-                    format!("预计等候{}", escpos::wait_minutes_zh(t.est_wait_s))
-                },
-                headline: if s.print_failed.is_some() {
-                    pick("您的号码", "Your number")
-                } else {
-                    pick("请取走您的号票", "Please take your ticket")
-                },
-                print_failed: match &s.print_failed {
-                    Some(_) => pick(
-                        "号票未能打印，请记住您的号码，已为您排队",
-                        "The ticket could not be printed. Please remember your number: you are in the queue.",
-                    ),
-                    None => String::new(),
-                },
-                countdown: left,
-                priority: t.priority == Priority::Priority,
-            }
-        });
-
-        View {
-            screen: self.screen,
-            en,
-            hall_title: hall
-                .map(|h| pick(&h.name_zh, &h.name_en))
-                .unwrap_or_else(|| pick(&self.cfg.hall_name_zh, &self.cfg.hall_name_en)),
-            hall_subtitle: hall
-                .map(|h| pick(&h.name_en, &h.name_zh))
-                .unwrap_or_else(|| pick(&self.cfg.hall_name_en, &self.cfg.hall_name_zh)),
-            clock: self.clock(),
-            services,
-            issuing_enabled: issuing,
-            banner,
-            priority_lane: self.cfg.priority_lane,
-            priority_mode: self.priority_mode,
-            ticket,
-        }
-    }
-}
-
-/// "3人 · 约6分钟" for another hall's queue.
-pub fn queue_text(en: bool, waiting: u32, est_wait_s: u32, sold_out: bool) -> String {
-    match (en, sold_out) {
-        (false, true) => "今日已发完".into(),
-        (true, true) => "no more today".into(),
-        (false, false) => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(est_wait_s)),
-        (true, false) if est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
-        (true, false) => format!("{} waiting · ~{} min", waiting, est_wait_s.div_ceil(60)),
     }
 }
 
@@ -676,6 +467,8 @@ mod tests {
             recent_calls: vec![],
             devices: vec![],
             publicity: vec![],
+            time_zone: "Asia/Shanghai".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
         }
     }
 
@@ -857,10 +650,21 @@ mod tests {
         assert!(!v.issuing_enabled);
         assert_eq!(v.banner.unwrap().text, "系统连接中断，暂停取号，正在自动重连");
         assert!(tap(&mut c, "filing", "r1", secs(2)).is_empty());
-        // Back: the device status is reported again (it may have been lost).
-        let cmds = c.handle(Event::Snapshot(halls()), secs(3));
-        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok));
+        // Back (resumed: the missed events follow, no snapshot). The reporter sends the status
+        // again by itself after a reconnect: the controller does not repeat it.
+        assert!(c.handle(Event::Connected, secs(3)).is_empty());
         assert!(c.view().issuing_enabled);
+    }
+
+    #[test]
+    fn printer_status_changes_are_reported_once_each() {
+        let mut c = ready();
+        let near = PrinterHealth { paper_near_end: true };
+        let cmds = c.handle(Event::PrinterChecked(Ok(near)), secs(1));
+        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok && r.code == "paper_near_end"), "{cmds:?}");
+        assert!(c.handle(Event::PrinterChecked(Ok(near)), secs(40)).is_empty(), "unchanged: nothing to report");
+        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(80));
+        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok && r.code.is_empty()), "{cmds:?}");
     }
 
     #[test]
@@ -927,7 +731,7 @@ mod tests {
         tap(&mut c, "filing", "r1", secs(1));
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         c.handle(
-            Event::Issued(Err(IssueFailure::Server { status: 409, code: "sold_out".into(), message: "sold out".into() })),
+            Event::Issued(Err(IssueFailure::Server { status: 409, code: ErrorCode::SoldOut, message: "sold out".into() })),
             secs(1),
         );
         assert_eq!(c.view().banner.unwrap().text, "该业务今日号票已发完");
@@ -937,19 +741,18 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_report_is_retried_later_not_at_once() {
-        let mut c = ready();
-        assert!(c.handle(Event::DeviceReported(false), secs(1)).is_empty());
-        assert!(c.handle(Event::Tick, secs(5)).is_empty());
-        let cmds = c.handle(Event::Tick, secs(11));
-        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok), "{cmds:?}");
-        assert!(c.handle(Event::DeviceReported(true), secs(11)).is_empty());
-        assert!(c.handle(Event::Tick, secs(12)).is_empty(), "reported once, then quiet");
-    }
-
-    #[test]
     fn clock_in_local_time() {
         let c = ready();
         assert_eq!(c.view().clock, "2026年11月26日  星期四  09:14");
+    }
+
+    #[test]
+    fn times_follow_the_servers_time_zone() {
+        let mut c = ready();
+        let mut hs = halls();
+        hs[0].time_zone = "Asia/Urumqi".into();
+        c.handle(Event::Snapshot(hs), t0());
+        assert_eq!(c.view().clock, "2026年11月26日  星期四  07:14");
+        assert_eq!(c.ticket_print(&ticket("A012", Priority::Normal)).issued_at, "2026-11-26 07:14");
     }
 }

@@ -4,15 +4,19 @@
 //! - [`escpos`]: the pure ticket renderer and the printer status protocol.
 //! - [`printer`]: the printer port (serial or `file:PATH`).
 //! - [`config`]: configuration, TOML -> raw -> validated.
-//! - [`controller`]: the kiosk's logic, free of IO (events in, commands and a view out).
-//! - [`api`]: the server's HTTP API and event stream.
-//! - [`worker`]: the IO thread (tokio) and a windowless driver ([`worker::Headless`]).
-//! - [`ui`]: the Slint window, its wiring and headless screenshots.
+//! - [`controller`]: the kiosk's logic, free of IO (events in, commands and a view out);
+//!   [`text`]: every text on its screens.
+//! - [`worker`]: the IO thread (tokio; the server through `qcall-client`) and a windowless
+//!   driver ([`worker::Headless`]).
+//! - [`ui`]: the Slint window and its wiring; [`screenshot`]: headless screenshots;
+//!   [`bringup`]: `test-print` and `sample-ticket`.
 
-pub mod api;
+pub mod bringup;
 pub mod config;
 pub mod controller;
 pub mod escpos;
 pub mod printer;
+pub mod screenshot;
+pub mod text;
 pub mod ui;
 pub mod worker;

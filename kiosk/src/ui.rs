@@ -1,11 +1,8 @@
 //! The Slint side: copying the [`View`] into the window's adapters, wiring callbacks in one
-//! place, the windowed kiosk, and headless screenshots with the software renderer.
+//! place, the windowed kiosk, and headless rendering (`qcall-screen`).
 
-use std::path::Path;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use thiserror::Error;
 
@@ -25,8 +22,6 @@ pub use generated::*;
 pub enum UiError {
     #[error("window system: {0}")]
     Platform(String),
-    #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
 }
 
 impl From<slint::PlatformError> for UiError {
@@ -185,24 +180,11 @@ pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     Ok(())
 }
 
-struct HeadlessPlatform {
-    window: Rc<MinimalSoftwareWindow>,
-}
-
-impl slint::platform::Platform for HeadlessPlatform {
-    fn create_window_adapter(&self) -> Result<Rc<dyn slint::platform::WindowAdapter>, slint::PlatformError> {
-        Ok(self.window.clone())
-    }
-}
-
 /// Renders `view` with the software renderer (no window system) and returns RGBA pixels.
-/// Installs a process-wide platform: call it once per process.
+/// Installs the process's headless platform: call it once per process.
 pub fn render_headless(view: &View, orientation: Orientation) -> Result<(u32, u32, Vec<u8>), UiError> {
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
-    slint::platform::set_platform(Box::new(HeadlessPlatform { window: window.clone() }))
-        .map_err(|e| UiError::Platform(e.to_string()))?;
     let (w, h) = orientation.size();
-    window.set_size(slint::PhysicalSize::new(w, h));
+    let _screen = qcall_screen::Headless::install(w, h).map_err(|e| UiError::Platform(e.to_string()))?;
     let ui = KioskWindow::new()?;
     apply(&ui, view, None, orientation);
     ui.show()?;
@@ -212,16 +194,4 @@ pub fn render_headless(view: &View, orientation: Orientation) -> Result<(u32, u3
     let bytes = shot.as_bytes().to_vec();
     ui.hide()?;
     Ok((sw, sh, bytes))
-}
-
-/// Writes RGBA pixels as a PNG file.
-pub fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), UiError> {
-    let err = |reason: String| UiError::Write { path: path.display().to_string(), reason };
-    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width, height);
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
-    w.write_image_data(rgba).map_err(|e| err(e.to_string()))?;
-    w.finish().map_err(|e| err(e.to_string()))
 }

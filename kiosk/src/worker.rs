@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use qcall_wire::{EventKind, IssueRequest};
+use qcall_client::{Client, ClientError, FollowEvent, LinkState, Reporter};
+use qcall_wire::{EventKind, EventScope, IssueRequest};
 use tokio::sync::mpsc;
 
-use crate::api::{Api, ApiError};
 use crate::config::Config;
 use crate::controller::{Command, Controller, Event, IssueFailure};
 use crate::escpos::PrinterFault;
@@ -64,31 +64,17 @@ impl Drop for Worker {
 }
 
 async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mpsc::UnboundedReceiver<Command>) {
-    let api = match Api::new(&cfg.server, &cfg.token) {
-        Ok(a) => a,
+    let client = match Client::new(&cfg.server, &cfg.link.client_options()) {
+        Ok(c) => c.with_token(&cfg.token),
         Err(e) => {
             tracing::error!(error = %e, "cannot build the HTTP client");
             return;
         }
     };
     tracing::info!(server = %cfg.server, printer = %printer.describe(), kiosk = %cfg.id, hall = %cfg.hall, "worker started");
-    let stream = tokio::spawn(follow(api.clone(), sink.clone()));
-    // Device status reports go out one at a time, in order: a late "ok" must never overtake
-    // the "paper end" that followed it. They do not hold up tickets.
-    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<qcall_wire::DeviceStatusReport>();
-    let reporter = {
-        let (api, sink, device) = (api.clone(), sink.clone(), cfg.id.clone());
-        tokio::spawn(async move {
-            while let Some(report) = report_rx.recv().await {
-                let r = api.report_device(&device, &report).await;
-                match &r {
-                    Ok(()) => tracing::info!(ok = report.ok, code = %report.code, "device status reported"),
-                    Err(e) => tracing::warn!(error = %e, "device status not reported"),
-                }
-                sink(Event::DeviceReported(r.is_ok()));
-            }
-        })
-    };
+    // Device status reports go out one at a time, in order, and again after every reconnect.
+    let reporter = Reporter::spawn(client.clone(), cfg.id.clone(), cfg.link.follow.backoff);
+    let stream = tokio::spawn(follow(client.clone(), cfg.link.follow, sink.clone(), reporter.handle()));
     let printer = Arc::new(Mutex::new(printer));
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -104,10 +90,9 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
             }
             Command::Issue { service, priority, request_id } => {
                 let req = IssueRequest { service, priority: Some(priority), request_id: Some(request_id) };
-                let r = api.issue_with_retry(&cfg.hall, &req, ISSUE_ATTEMPTS).await.map_err(|e| match e {
-                    ApiError::Network(m) => IssueFailure::Network(m),
-                    ApiError::Decode(m) => IssueFailure::Network(m),
-                    ApiError::Server { status, code, message } => IssueFailure::Server { status, code, message },
+                let r = client.issue_with_retry(&cfg.hall, &req, ISSUE_ATTEMPTS).await.map_err(|e| match e {
+                    ClientError::Server { status, code, message } => IssueFailure::Server { status, code, message },
+                    other => IssueFailure::Network(other.to_string()),
                 });
                 match &r {
                     Ok(t) => tracing::info!(number = %t.number, id = t.id, "ticket issued"),
@@ -130,45 +115,33 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
                 }
                 sink(Event::Printed(r));
             }
-            Command::ReportDevice(report) => {
-                let _ = report_tx.send(report);
-            }
+            Command::ReportDevice(report) => reporter.report(report),
             Command::Shutdown => break,
         }
     }
     stream.abort();
-    reporter.abort();
 }
 
-/// Follows the all-halls event stream forever, reconnecting with a short backoff.
-/// Each connection starts with a snapshot, so the kiosk always has the whole current state.
-async fn follow(api: Api, sink: Sink) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let mut got_snapshot = false;
-        let r = api
-            .follow_events(None, |m| match m.kind {
-                EventKind::Snapshot { halls } => {
-                    got_snapshot = true;
-                    sink(Event::Snapshot(halls));
-                }
+/// Follows the all-halls event stream for as long as the worker runs (the client reconnects
+/// and resumes with `?since=`); the kiosk needs every hall's queues for its other-hall waits.
+async fn follow(client: Client, settings: qcall_client::FollowSettings, sink: Sink, reporter: qcall_client::ReporterHandle) {
+    let (_follower, mut events) = client.follow(EventScope::All, None, settings);
+    while let Some(e) = events.recv().await {
+        match e {
+            FollowEvent::Link(LinkState::Up) => {
+                reporter.reconnected();
+                sink(Event::Connected);
+            }
+            FollowEvent::Link(LinkState::Down { .. }) => sink(Event::Disconnected),
+            FollowEvent::Message(m) => match m.kind {
+                EventKind::Snapshot { halls } => sink(Event::Snapshot(halls)),
                 _ => {
                     if let (Some(hall), false) = (m.hall, m.queues.is_empty()) {
                         sink(Event::Queues { hall, queues: m.queues });
                     }
                 }
-            })
-            .await;
-        match r {
-            Ok(_) => tracing::warn!("event stream closed"),
-            Err(e) => tracing::warn!(error = %e, "event stream down"),
+            },
         }
-        sink(Event::Disconnected);
-        if got_snapshot {
-            backoff = Duration::from_millis(500);
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -314,10 +314,10 @@ async fn period_reports_list_arrival_times_per_clerk() {
     assert!(rows[0]["finished_at"].as_i64() >= rows[0]["called_at"].as_i64());
     assert_eq!(rows[1]["state"], "waiting");
 
-    let resp = api.http.get(format!("{}/api/v1/reports/tickets?from={day}&to={day}&format=csv", api.base)).bearer_auth("demo-supervisor").send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    let csv = resp.text().await.unwrap();
+    let resp = api.get_raw(&format!("/api/v1/reports/tickets?from={day}&to={day}&format=csv"), Some("demo-supervisor")).await;
+    assert_eq!(resp.status, 200);
+    assert!(resp.content_type.as_deref().unwrap().starts_with("text/csv"));
+    let csv = resp.text();
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines.len(), 4, "header and three tickets:\n{csv}");
     assert!(lines[0].starts_with("day,number,hall,service,priority,state,arrived,called,finished,wait_s,service_s,counter,clerk"));

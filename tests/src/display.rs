@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use qcall_display::controller::{Controller, Effect, Input, Link, Settings};
+use qcall_client::{BackoffSettings, Client, ClientOptions, FollowSettings};
 use qcall_display::net::{LinkSettings, NetWorker};
 
 use crate::util::Server;
@@ -25,13 +26,14 @@ fn settings() -> Settings {
 }
 
 fn link(url: &str, since: Option<u64>) -> LinkSettings {
+    let backoff = BackoffSettings { initial: Duration::from_millis(100), max: Duration::from_millis(800), jitter: 0.2 };
     LinkSettings {
         server: url.to_string(),
         hall: "east".into(),
-        backoff_initial: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(800),
-        keepalive: Duration::from_secs(15),
+        client: ClientOptions::default(),
+        follow: FollowSettings { backoff, keepalive: Duration::from_secs(15) },
         since,
+        device: None,
     }
 }
 
@@ -84,57 +86,39 @@ fn announce(ticket: &str, counter: u32) -> Effect {
 
 struct Api {
     rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
-    url: String,
+    client: Client,
     /// clerk01's session at counter E01.
-    token: String,
+    clerk: Client,
 }
 
 impl Api {
     fn new(url: &str) -> Api {
-        let mut api = Api {
-            rt: tokio::runtime::Runtime::new().unwrap(),
-            client: reqwest::Client::new(),
-            url: url.to_string(),
-            token: String::new(),
-        };
+        let client = Client::new(url, &ClientOptions::default()).unwrap();
+        let mut api = Api { rt: tokio::runtime::Runtime::new().unwrap(), clerk: client.clone(), client };
         api.sign_in();
         api
     }
 
     /// Signs clerk01 in at E01 (again after a server restart).
     fn sign_in(&mut self) {
-        let v = self.post("/sessions", "", serde_json::json!({"clerk": "clerk01", "pin": "1234", "counter": "E01"}));
-        self.token = v["token"].as_str().expect("session token").to_string();
-    }
-
-    fn post(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value {
-        self.rt.block_on(async {
-            let mut req = self.client.post(format!("{}/api/v1{path}", self.url)).json(&body);
-            if !token.is_empty() {
-                req = req.bearer_auth(token);
-            }
-            let resp = req.send().await.unwrap();
-            let status = resp.status();
-            let v: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            assert!(status.is_success(), "POST {path}: {status} {v}");
-            v
-        })
+        let req = qcall_wire::SessionRequest { clerk: "clerk01".into(), pin: "1234".into(), counter: "E01".into() };
+        let s = self.rt.block_on(self.client.sign_in(&req)).expect("sign in");
+        self.clerk = self.client.with_token(&s.token);
     }
 
     /// Issues a filing ticket in the east hall; returns its number.
     fn issue(&self) -> String {
-        let v = self.post("/halls/east/tickets", "demo-kiosk-east", serde_json::json!({"service": "filing"}));
-        v["number"].as_str().expect("ticket number").to_string()
+        let req = qcall_wire::IssueRequest { service: "filing".into(), priority: None, request_id: None };
+        self.rt.block_on(self.client.with_token("demo-kiosk-east").issue("east", &req)).expect("issue").number
     }
 
     /// Calls the next ticket at counter E01 (number 1).
     fn call_next(&self) {
-        self.post("/counters/E01/call-next", &self.token, serde_json::json!({}));
+        self.rt.block_on(self.clerk.call_next("E01")).expect("call-next");
     }
 
     fn finish(&self) {
-        self.post("/counters/E01/finish", &self.token, serde_json::json!({}));
+        self.rt.block_on(self.clerk.finish("E01")).expect("finish");
     }
 }
 
@@ -152,7 +136,7 @@ fn display_reconnects_after_the_server_restarts() {
 
     server.stop();
     d.until("the link dropping", Utc::now, |d| d.controller.state().link == Link::Offline);
-    let view = d.controller.view(Utc::now(), chrono_tz::Asia::Shanghai);
+    let view = d.controller.view(Utc::now());
     assert!(!view.connected);
     assert_eq!(view.latest_ticket, first, "the last state stays on screen while offline");
 
@@ -163,7 +147,7 @@ fn display_reconnects_after_the_server_restarts() {
     let second = api.issue();
     api.call_next();
     d.until("a call after the restart", Utc::now, |d| d.announced.contains(&announce(&second, 1)));
-    let view = d.controller.view(Utc::now(), chrono_tz::Asia::Shanghai);
+    let view = d.controller.view(Utc::now());
     assert!(view.connected);
     assert_eq!(view.latest_ticket, second);
     assert_eq!(view.recent[0].ticket, second);

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use qcall_client::{Client, ClientError, ClientOptions, Frame};
+use qcall_wire::IssueRequest;
 use serde_json::{json, Value};
 
 use crate::util::{ws_connect, ws_next, Api, Server};
 
 const HALLS: [&str; 3] = ["east", "west", "central"];
-const SERVICES: [&str; 4] = ["filing", "invoice", "registration", "consulting"];
 /// Services without a daily cap in the demo config (registration sells out at 300).
 const UNCAPPED: [&str; 3] = ["filing", "invoice", "consulting"];
 
@@ -41,35 +41,23 @@ async fn crash_consistency_under_sigkill() {
         let base = base.clone();
         let stop = stop.clone();
         clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+            let opts = ClientOptions { timeout: Some(Duration::from_secs(5)), ..ClientOptions::default() };
+            let client = Client::new(&base, &opts).unwrap();
             let mut acked = Vec::new();
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let hall = HALLS[(c + n) % 3];
                 let service = UNCAPPED[(c / 3 + n) % 3];
-                let body = json!({ "service": service, "request_id": format!("k{c}-{n}") }).to_string();
+                let req = IssueRequest { service: service.into(), priority: None, request_id: Some(format!("k{c}-{n}")) };
+                let kiosk = client.with_token(&format!("demo-kiosk-{hall}"));
                 n += 1;
                 loop {
-                    let r = http
-                        .post(format!("{base}/api/v1/halls/{hall}/tickets"))
-                        .bearer_auth(format!("demo-kiosk-{hall}"))
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().is_success() => {
-                            let v: Value = r.json().await.unwrap_or(Value::Null);
-                            if let Some(id) = v["id"].as_u64() {
-                                acked.push(Acked {
-                                    id,
-                                    number: v["number"].as_str().unwrap().to_string(),
-                                    hall: hall.to_string(),
-                                    service: service.to_string(),
-                                });
-                                break;
-                            }
+                    match kiosk.issue(hall, &req).await {
+                        Ok(t) => {
+                            acked.push(Acked { id: t.id, number: t.number, hall: hall.to_string(), service: service.to_string() });
+                            break;
                         }
-                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(ClientError::Server { status, .. }) => panic!("unexpected status {status}"),
                         Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
                 }
@@ -342,8 +330,8 @@ async fn slow_subscriber_is_dropped_and_does_not_hold_back_others() {
 
     // What it has buffered ends in a close or an end of stream, not more and more data.
     let mut got = 0usize;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), slow.next()).await {
-        if msg.is_close() {
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), slow.next_frame()).await {
+        if matches!(frame, Frame::Close(_)) {
             break;
         }
         got += 1;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use qcall_kiosk::api::Api;
+use qcall_client::{Client, ClientOptions};
 use qcall_kiosk::config::{Config, PrinterTarget};
 use qcall_kiosk::controller::{Command, Controller, Event, Link, PrinterState, Screen};
 use qcall_kiosk::escpos::{self, Layout, PrinterFault, STATUS_OK};
@@ -154,6 +154,10 @@ fn east_config(server: &str, printer_path: &str) -> Config {
     cfg
 }
 
+fn kiosk_client(url: &str) -> Client {
+    Client::new(url, &ClientOptions::default()).unwrap().with_token("demo-kiosk-east")
+}
+
 fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
@@ -203,7 +207,9 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     assert!(got.windows(hall.len()).any(|w| w == hall.as_slice()));
     let number = [&[0x1D, 0x21, 0x55][..], ticket.number.as_bytes(), b"\n"].concat();
     assert!(got.windows(number.len()).any(|w| w == number.as_slice()), "number at 6x6");
-    let url = format!("{}/t/{}", cfg.public_base_url, ticket.id);
+    // The QR code: the ticket's status page at the server's public address (its
+    // public_base_url, here the address it listens on).
+    let url = format!("{}/t/{}", server.url, ticket.id);
     assert!(got.windows(url.len()).any(|w| w == url.as_bytes()), "QR holds {url}");
     assert_eq!(&got[..4], &[0x1B, 0x40, 0x1C, 0x26]);
     assert_eq!(&got[got.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
@@ -212,7 +218,7 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     assert!(asked.len() >= 6 && asked[asked.len() - 3..] == [1, 2, 4], "{asked:?}");
 
     // The server knows the ticket.
-    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let api = kiosk_client(&server.url);
     let halls = block(api.halls()).unwrap();
     let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
     assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1);
@@ -259,7 +265,7 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
     assert!(sim.received().is_empty(), "nothing but status requests reached the printer");
 
     // The server shows the kiosk's printer fault in hall state, and issued nothing.
-    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let api = kiosk_client(&server.url);
     let deadline = Instant::now() + LIMIT;
     let device = loop {
         let halls = block(api.halls()).unwrap();
@@ -326,7 +332,7 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
     assert!(!h.controller.view().issuing_enabled);
     assert!(sim.received().is_empty(), "nothing got through while held");
     // The ticket exists: the taxpayer is in the queue.
-    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let api = kiosk_client(&server.url);
     let halls = block(api.halls()).unwrap();
     let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
     assert_eq!(east.services.iter().find(|s| s.id == "registration").unwrap().waiting, 1);
@@ -367,7 +373,7 @@ fn server_down_disables_issuing_and_a_retry_never_makes_two_tickets() {
     else {
         panic!("no issue command")
     };
-    let api = Api::new(&server.url, "demo-kiosk-east").unwrap();
+    let api = kiosk_client(&server.url);
     let again = block(api.issue(
         "east",
         &qcall_wire::IssueRequest { service, priority: Some(priority), request_id: Some(request_id) },

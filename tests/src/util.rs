@@ -1,23 +1,52 @@
 //! Helpers shared by the end-to-end tests: start the real `qcall` binary on a free loopback
-//! port with a fresh SQLite file, talk to it over HTTP and WebSocket.
+//! port with a fresh SQLite file, talk to it over HTTP and WebSocket (through `qcall-client`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use qcall_client::{Client, ClientOptions, EventStream};
 use qcall_wire as wire;
 use serde_json::Value;
 
-/// Path of a workspace binary (built by `cargo build --workspace` before the tests run).
+/// Path of a workspace binary, up to date: the first call builds the binaries of this
+/// workspace with the cargo that runs the tests (same profile and target directory), so
+/// `cargo test` works on a clean checkout and never runs a stale binary.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/e2e-xxxx -> target/debug/NAME
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(build_binaries).as_ref().unwrap_or_else(|e| panic!("building the binaries failed: {e}"));
     let p = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` first", p.display());
+    assert!(p.exists(), "{} is missing after the build", p.display());
     p
+}
+
+fn build_binaries() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/e2e-xxxx -> target/<profile>
+    let profile_dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?.to_path_buf();
+    let target_dir = profile_dir.parent().ok_or("no target dir")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_string(),
+        Some(p) => p.to_string(),
+        None => return Err("unnamed profile dir".into()),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(cargo)
+        .current_dir(&workspace)
+        .args(["build", "--bins", "-p", "qcall-core", "-p", "qcall-kiosk", "-p", "qcall-display", "--profile", &profile])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(profile_dir)
 }
 
 pub fn free_port() -> u16 {
@@ -132,7 +161,12 @@ impl Server {
     }
 
     pub fn api(&self) -> Api {
-        Api { base: self.url.clone(), http: reqwest::Client::new() }
+        Api { client: self.client() }
+    }
+
+    /// A client of this server, without a token.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url, &ClientOptions::default()).expect("client")
     }
 
     pub fn ws_url(&self, path: &str) -> String {
@@ -146,41 +180,36 @@ impl Drop for Server {
     }
 }
 
-/// A tiny HTTP client for the API: every call returns (status, JSON body).
+/// The API as the tests drive it: every call returns (status, JSON body), error statuses
+/// included (`qcall-client`'s raw calls; the typed calls are used where a test wants types).
 #[derive(Clone)]
 pub struct Api {
-    pub base: String,
-    pub http: reqwest::Client,
+    pub client: Client,
 }
 
 impl Api {
+    fn on(&self, token: Option<&str>) -> Client {
+        match token {
+            Some(t) => self.client.with_token(t),
+            None => self.client.clone(),
+        }
+    }
+
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, json)
+        let headers: &[(&str, &str)] = if body.is_some() { &[("content-type", "application/json")] } else { &[] };
+        let r = self.on(token).raw(method, path, headers, body.map(|b| b.to_string().into_bytes())).await.expect("request");
+        (r.status, r.json())
     }
 
     pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         // A fresh connection each time: the server may close one after refusing a body.
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("connection", "close").body(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let r = self.on(token).raw(method, path, &[("connection", "close")], Some(body)).await.expect("request");
+        (r.status, r.json())
+    }
+
+    /// The answer as it came (status, content type, bytes).
+    pub async fn get_raw(&self, path: &str, token: Option<&str>) -> qcall_client::RawResponse {
+        self.on(token).raw("GET", path, &[], None).await.expect("request")
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -210,31 +239,26 @@ impl Api {
     }
 
     pub async fn halls(&self) -> wire::HallsResponse {
-        let (s, v) = self.get("/api/v1/halls").await;
-        assert_eq!(s, 200);
-        serde_json::from_value(v).expect("halls")
+        self.client.halls().await.expect("halls")
     }
 }
 
-pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = EventStream;
 
+/// Opens a WebSocket to a `ws://127.0.0.1:PORT/...` URL of a test server.
 pub async fn ws_connect(url: &str) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
-    ws
+    let http = url.replacen("ws://", "http://", 1);
+    let base = http.find("/api/").map(|i| &http[..i]).unwrap_or(&http);
+    Client::new(base, &ClientOptions::default()).expect("client").connect_ws(url).await.expect("websocket connect")
 }
 
 /// Next stream message (skipping pings), or panic after 10 s.
 pub async fn ws_next(ws: &mut Ws) -> wire::StreamMessage {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a stream message within 10 s")
-            .expect("stream open")
-            .expect("websocket message");
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("stream message");
-        }
-    }
+    tokio::time::timeout(Duration::from_secs(10), ws.next_message())
+        .await
+        .expect("a stream message within 10 s")
+        .expect("stream open")
+        .expect("websocket message")
 }
 
 pub fn hall<'a>(h: &'a wire::HallsResponse, id: &str) -> &'a wire::HallInfo {

@@ -54,13 +54,10 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
         let mut b = Browser { client: None, driver, log, _profile: profile };
         let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if let Ok(r) = http.get(format!("{url}/status")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
             }
             if let Ok(Some(status)) = b.driver.try_wait() {
                 panic!("chromedriver exited with {status}; log:\n{}", b.log_text());
@@ -500,9 +497,8 @@ async fn web_ticket_status_page_and_page_errors() {
     let page = |id: u64| {
         let api = api.clone();
         async move {
-            let r = api.http.get(format!("{}/t/{id}", api.base)).send().await.expect("page");
-            let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-            (r.status().as_u16(), ct, r.text().await.expect("body"))
+            let r = api.get_raw(&format!("/t/{id}"), None).await;
+            (r.status, r.content_type.clone().unwrap_or_default(), r.text())
         }
     };
     let (s, ct, body) = page(t2.id).await;
@@ -524,8 +520,8 @@ async fn web_ticket_status_page_and_page_errors() {
         assert_eq!((s, v["error"]["code"].as_str()), (404, Some(code)), "{path}: {v}");
     }
     for path in ["/counter", "/screen/counter/E01", "/rate/E01", "/web/app.css", "/web/app.js", "/web/counter.js", "/web/screen.js", "/web/rate.js"] {
-        let r = api.http.get(format!("{}{path}", api.base)).send().await.expect("get");
-        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let r = api.get_raw(path, None).await;
+        assert_eq!(r.status, 200, "{path}");
     }
 }
 

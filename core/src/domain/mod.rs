@@ -26,7 +26,7 @@ mod tests;
 pub type Millis = i64;
 pub type TicketId = u64;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HallDef {
     pub id: String,
     pub name_zh: String,
@@ -34,7 +34,7 @@ pub struct HallDef {
     pub publicity: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceDef {
     pub id: String,
     pub prefix: char,
@@ -46,7 +46,7 @@ pub struct ServiceDef {
     pub daily_cap: Option<u32>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CounterDef {
     pub id: String,
     pub hall: usize,
@@ -56,7 +56,7 @@ pub struct CounterDef {
 }
 
 /// Halls, services and counters: fixed for the life of the process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
     pub halls: Vec<HallDef>,
     pub services: Vec<ServiceDef>,
@@ -92,6 +92,16 @@ impl Topology {
         let utc = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
         let local = self.tz.from_utc_datetime(&utc.naive_utc()).naive_local();
         (local - chrono::Duration::minutes(i64::from(self.day_start_min))).date()
+    }
+
+    /// When business day `day` begins (ms since the epoch, UTC).
+    pub fn day_start(&self, day: NaiveDate) -> Millis {
+        let local = day.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::minutes(i64::from(self.day_start_min));
+        // A start inside a DST gap or overlap takes the earliest valid instant.
+        match self.tz.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
+            chrono::LocalResult::None => self.tz.from_utc_datetime(&local).timestamp_millis(),
+        }
     }
 
     pub fn number(&self, service: usize, seq: u32) -> String {
@@ -260,7 +270,7 @@ pub enum DomainError {
 }
 
 /// Waiting queues of one hall and service.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Queue {
     /// Priority and transferred-in tickets.
     urgent: BTreeSet<(Millis, TicketId)>,
@@ -268,7 +278,7 @@ struct Queue {
 }
 
 /// Finished-ticket service times of today, per service.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Observed {
     count: u32,
     total_ms: i64,
@@ -277,7 +287,7 @@ struct Observed {
 /// How many recent calls per hall are kept for screens.
 pub const RECENT_CALLS: usize = 12;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub ticket: TicketId,
     pub counter: usize,
@@ -285,8 +295,9 @@ pub struct Call {
     pub at: Millis,
 }
 
-/// The whole sequencing state.
-#[derive(Debug, Clone)]
+/// The whole sequencing state. Two states are equal when every queue, counter, ticket and
+/// remembered request is.
+#[derive(Debug, Clone, PartialEq)]
 pub struct State {
     topo: std::sync::Arc<Topology>,
     day: NaiveDate,
@@ -328,7 +339,10 @@ impl State {
         }
     }
 
-    /// Rebuild from stored rows (used when the server starts).
+    /// Rebuild from stored rows (when the server starts, and after a failed commit).
+    ///
+    /// `tickets`: the day's tickets, every ticket at a counter, and every older ticket touched
+    /// since the day began; `recent`: the day's calls, oldest first.
     pub fn restore(
         topo: std::sync::Arc<Topology>,
         day: NaiveDate,
@@ -336,6 +350,7 @@ impl State {
         tickets: Vec<Ticket>,
         counters: Vec<(usize, Counter)>,
         publicity: Vec<(usize, Vec<String>)>,
+        recent: Vec<Call>,
     ) -> State {
         let mut st = State::new(topo, 0);
         st.day = day;
@@ -350,7 +365,6 @@ impl State {
                 st.publicity[hall] = msgs;
             }
         }
-        let mut calls: Vec<Call> = Vec::new();
         for t in tickets {
             st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
             if t.day == day {
@@ -364,20 +378,16 @@ impl State {
                     o.count += 1;
                     o.total_ms += f - c;
                 }
-                if let (Some(at), Some(counter)) = (t.called_at, t.counter) {
-                    if t.state != TicketState::Waiting {
-                        calls.push(Call { ticket: t.id, counter, call_count: t.call_count, at });
-                    }
-                }
             }
             if t.state == TicketState::Waiting {
                 st.enqueue_existing(&t);
             }
             st.tickets.insert(t.id, t);
         }
-        calls.sort_by_key(|c| (c.at, c.ticket));
-        for c in calls {
-            st.remember_call(c);
+        for c in recent {
+            if c.counter < st.counters.len() && st.tickets.contains_key(&c.ticket) {
+                st.remember_call(c);
+            }
         }
         st
     }
@@ -687,6 +697,7 @@ impl State {
         self.observed.iter_mut().for_each(|o| *o = Observed::default());
         self.request_ids.clear();
         self.counters.iter_mut().for_each(|c| c.last_finished = None);
+        self.recent.iter_mut().for_each(VecDeque::clear);
         self.day = day;
         vec![Event::DayRolledOver { day, expired }]
     }

@@ -1,11 +1,24 @@
 //! HTTP + WebSocket server (axum): the contract the kiosk, the display, the web pages and the
-//! tests use. Handlers validate and authorise, then hand commands to the [`Engine`].
+//! tests use. Handlers validate and authorise, then hand commands to the [`Engine`]. Every
+//! request, answer and error code is a `qcall-wire` type.
+//!
+//! - [`api`]: hall state, tickets, issuing, sign-in, device status, publicity, health;
+//! - [`counters`]: one handler per counter action; [`queue`]: a counter's lists;
+//! - [`ratings`], [`stats`], [`reports`]: 满意度评价, statistics, the ticket report (JSON/CSV);
+//! - [`ws`]: the event streams; [`pages`]: the embedded web pages.
 
 mod api;
+mod counters;
 mod error;
 mod pages;
+mod queue;
+mod ratings;
+mod reports;
 mod stats;
 mod ws;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,9 +28,10 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::serve::ListenerExt;
 use axum::Router;
+use qcall_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
@@ -37,6 +51,7 @@ pub struct AppState {
     pub engine: Engine,
     pub tokens: Arc<Tokens>,
     pub clock: Arc<dyn Clock>,
+    /// A second connection for reads that the writer does not serve (old tickets, reports).
     pub reader: Arc<parking_lot::Mutex<rusqlite::Connection>>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -48,19 +63,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/halls", get(api::halls))
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/tickets", post(api::issue))
-        .route("/api/v1/halls/{hall}/publicity", axum::routing::put(api::set_publicity))
+        .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
         .route("/api/v1/events", get(ws::all_events))
         .route("/api/v1/tickets/{id}", get(api::ticket))
         .route("/api/v1/tickets/{id}/requeue", post(api::requeue))
+        .route("/api/v1/tickets/{id}/rating", post(ratings::rate))
         .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
-        .route("/api/v1/counters/{counter}/{action}", post(api::counter_action))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
-        .route("/api/v1/counters/{counter}/queue", get(stats::queue))
-        .route("/api/v1/tickets/{id}/rating", post(stats::rate))
+        .route("/api/v1/counters/{counter}/queue", get(queue::queue))
+        .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
+        .route("/api/v1/counters/{counter}/call", post(counters::call))
+        .route("/api/v1/counters/{counter}/recall", post(counters::recall))
+        .route("/api/v1/counters/{counter}/no-show", post(counters::no_show))
+        .route("/api/v1/counters/{counter}/finish", post(counters::finish))
+        .route("/api/v1/counters/{counter}/transfer", post(counters::transfer))
+        .route("/api/v1/counters/{counter}/pause", post(counters::pause))
+        .route("/api/v1/counters/{counter}/resume", post(counters::resume))
         .route("/api/v1/stats/today", get(stats::today))
         .route("/api/v1/stats", get(stats::between))
-        .route("/api/v1/reports/tickets", get(stats::tickets_report))
+        .route("/api/v1/reports/tickets", get(reports::tickets))
         .route("/counter", get(pages::counter))
         .route("/screen/counter/{counter}", get(pages::screen))
         .route("/rate/{counter}", get(pages::rate))
@@ -85,9 +107,9 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request bodies are limited to {MAX_BODY} bytes"))
+                AppError::new(ErrorCode::BodyTooLarge, format!("request bodies are limited to {MAX_BODY} bytes"))
             } else {
-                AppError::bad_request("bad_body", "the request body could not be read")
+                AppError::new(ErrorCode::BadBody, "the request body could not be read")
             }
         })
     }
@@ -101,8 +123,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| AppError::bad_request("bad_utf8", "the body is not UTF-8"))?;
-        serde_json::from_str(text).map(JsonBody).map_err(|e| AppError::bad_request("bad_json", format!("invalid JSON body: {e}")))
+        let text = std::str::from_utf8(&bytes).map_err(|_| AppError::new(ErrorCode::BadUtf8, "the body is not UTF-8"))?;
+        serde_json::from_str(text).map(JsonBody).map_err(AppError::bad_json)
+    }
+}
+
+/// No body, or an empty JSON object: what actions without parameters take.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Empty {}
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(NoBody);
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| AppError::new(ErrorCode::BadUtf8, "the body is not UTF-8"))?;
+        serde_json::from_str::<Empty>(text).map(|_| NoBody).map_err(AppError::bad_json)
+    }
+}
+
+/// A query string parsed strictly into a `qcall-wire` query type; failures are `bad_query`.
+pub struct StrictQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| StrictQuery(q.0))
+            .map_err(|e| AppError::new(ErrorCode::BadQuery, e.body_text()))
     }
 }
 
@@ -132,72 +187,88 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
 
+/// The application without a listener: the store opened, the state loaded, the writer running.
+/// [`App::router`] serves it (tests call it in-process); [`Server`] puts it on a socket.
+pub struct App {
+    pub state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl App {
+    /// Opens the store and loads it. Blocking (SQLite): call it off the async threads.
+    pub fn build(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let cfg = Arc::new(cfg);
+        let store = Store::open(&cfg.db, cfg.topology.clone())?;
+        let (engine, writer) = Engine::start(store, clock.clone(), cfg.public_base_url.clone())?;
+        let reader = crate::store::open_connection(&cfg.db)?;
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let state = AppState {
+            tokens: Arc::new(Tokens::from_config(&cfg)),
+            cfg,
+            engine,
+            clock,
+            reader: Arc::new(parking_lot::Mutex::new(reader)),
+            shutdown,
+        };
+        Ok(App { state, shutdown_tx, writer })
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Ends event streams, lets the writer finish what it has, and waits for it.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let App { state, writer, .. } = self;
+        // The writer ends when the last engine handle is gone and its queue is drained.
+        drop(state);
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+}
+
 pub struct Server {
     pub addr: SocketAddr,
-    pub engine: Engine,
-    shutdown_tx: watch::Sender<bool>,
+    app: App,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    writer: std::thread::JoinHandle<()>,
 }
 
 impl Server {
     /// Open the store, load the state, bind and start serving.
     pub async fn start(cfg: Config) -> anyhow::Result<Server> {
-        let cfg = Arc::new(cfg);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let db = cfg.db.clone();
-        let topo = cfg.topology.clone();
-        let clock2 = clock.clone();
-        let (engine, writer, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = Store::open(&db, topo)?;
-            let (engine, writer) = Engine::start(store, clock2)?;
-            let reader = crate::store::open_connection(&db)?;
-            Ok((engine, writer, reader))
-        })
-        .await??;
-        let listener = tokio::net::TcpListener::bind(&cfg.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+        let listen = cfg.listen.clone();
+        let app = tokio::task::spawn_blocking(move || App::build(cfg, Arc::new(SystemClock))).await??;
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        let (shutdown_tx, shutdown) = watch::channel(false);
-        let state = AppState {
-            tokens: Arc::new(Tokens::from_config(&cfg)),
-            cfg,
-            engine: engine.clone(),
-            clock,
-            reader: Arc::new(parking_lot::Mutex::new(reader)),
-            shutdown: shutdown.clone(),
-        };
-        spawn_ticker(engine.clone(), shutdown.clone());
-        let app = router(state);
-        let mut sd = shutdown.clone();
+        spawn_ticker(app.state.engine.clone(), app.state.shutdown.clone());
+        let router = app.router();
+        let mut sd = app.state.shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener.tap_io(no_delay), app)
-                .with_graceful_shutdown(async move { stopped(&mut sd).await })
-                .await
+            axum::serve(listener.tap_io(no_delay), router).with_graceful_shutdown(async move { stopped(&mut sd).await }).await
         });
-        Ok(Server { addr, engine, shutdown_tx, task, writer })
+        Ok(Server { addr, app, task })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.app.state.engine
     }
 
     /// Stop accepting, close event streams, let the writer finish what it has.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        let _ = self.shutdown_tx.send(true);
+        let _ = self.app.shutdown_tx.send(true);
         match tokio::time::timeout(Duration::from_secs(5), self.task).await {
             Ok(r) => r??,
             Err(_) => tracing::warn!("connections did not close within 5 s"),
         }
-        drop(self.engine);
-        // The writer ends when the last engine handle is gone and its queue is drained.
-        let writer = self.writer;
-        tokio::task::spawn_blocking(move || {
-            let _ = writer.join();
-        })
-        .await?;
+        self.app.shutdown().await;
         Ok(())
     }
 }
 
-/// Rolls the business day over on time even when nobody issues a ticket.
+/// Rolls the business day over on time even when nobody issues a ticket: a `Tick` every 5 s
+/// (the writer also applies one before every batch).
 fn spawn_ticker(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));

@@ -8,10 +8,9 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use qcall_wire as wire;
+use qcall_wire::{self as wire, ErrorCode};
 
 use super::{AppError, AppState};
-use crate::view;
 
 const COUNTER_HTML: &str = include_str!("../../web/counter.html");
 const SCREEN_HTML: &str = include_str!("../../web/screen.html");
@@ -67,7 +66,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "counter.js" => ("text/javascript; charset=utf-8", COUNTER_JS),
         "screen.js" => ("text/javascript; charset=utf-8", SCREEN_JS),
         "rate.js" => ("text/javascript; charset=utf-8", RATE_JS),
-        _ => return Err(AppError::not_found("not_found", "no such file")),
+        _ => return Err(AppError::new(ErrorCode::NotFound, "no such file")),
     };
     Ok(respond(ct, body))
 }
@@ -78,42 +77,14 @@ const TICKET_REFRESH_S: u32 = 15;
 /// `/t/{id}`: where the QR code on a printed ticket points. Number, state, people ahead and
 /// the estimate; reloads itself. Shows nothing personal.
 pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id: u64 = id.parse().map_err(|_| AppError::not_found("unknown_ticket", "ticket ids are numbers"))?;
-    let found = {
-        let core = s.engine.shared.core.read();
-        core.state.ticket(id).map(|t| {
-            let topo = core.state.topology();
-            let hall = &topo.halls[t.hall];
-            (view::ticket(&core.state, t), format!("{} {}", hall.name_zh, hall.name_en))
-        })
-    };
-    let (t, hall_name) = match found {
-        Some(x) => x,
-        None => {
-            let reader = s.reader.clone();
-            let topo = s.cfg.topology.clone();
-            let t = tokio::task::spawn_blocking(move || crate::reports::ticket_from_db(&reader.lock(), &topo, id))
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))?
-                .map_err(|e| AppError::internal(e.to_string()))?
-                .ok_or_else(|| AppError::not_found("unknown_ticket", format!("no ticket {id}")))?;
-            let hall_name = s
-                .cfg
-                .topology
-                .hall_ix(&t.hall)
-                .map(|h| format!("{} {}", s.cfg.topology.halls[h].name_zh, s.cfg.topology.halls[h].name_en))
-                .unwrap_or_default();
-            (t, hall_name)
-        }
-    };
-    let service = s
-        .cfg
-        .topology
-        .service_ix(&t.service)
-        .map(|i| &s.cfg.topology.services[i])
-        .map(|sv| format!("{} {}", sv.name_zh, sv.name_en))
-        .unwrap_or_default();
-    Ok(html(ticket_page(&t, &hall_name, &service, s.cfg.topology.tz)))
+    let id = super::api::ticket_id(&id)?;
+    let t = super::api::find_ticket(&s, id)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::UnknownTicket, format!("no ticket {id}")))?;
+    let topo = &s.cfg.topology;
+    let hall_name = topo.hall_ix(&t.hall).map(|h| format!("{} {}", topo.halls[h].name_zh, topo.halls[h].name_en)).unwrap_or_default();
+    let service = topo.service_ix(&t.service).map(|i| &topo.services[i]).map(|sv| format!("{} {}", sv.name_zh, sv.name_en)).unwrap_or_default();
+    Ok(html(ticket_page(&t, &hall_name, &service, topo.tz)))
 }
 
 fn esc(s: &str) -> String {
@@ -186,4 +157,30 @@ fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz) -
         service = esc(service),
         issued = t.issued_at.with_timezone(&tz).format("%H:%M"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of `MESSAGES` in `app.js`.
+    fn page_codes() -> std::collections::BTreeSet<String> {
+        let start = APP_JS.find("const MESSAGES = {").expect("app.js has MESSAGES");
+        let body = &APP_JS[start..];
+        let body = &body[..body.find("};").expect("MESSAGES ends")];
+        body.lines()
+            .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.trim().to_string()))
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .collect()
+    }
+
+    #[test]
+    fn the_pages_know_every_error_code() {
+        let pages = page_codes();
+        let server: std::collections::BTreeSet<String> = ErrorCode::ALL.iter().map(|c| c.as_str().to_string()).collect();
+        let unknown: Vec<_> = server.difference(&pages).collect();
+        assert!(unknown.is_empty(), "the server can send codes the pages do not know: {unknown:?} (add them to MESSAGES in core/web/app.js)");
+        let stale: Vec<_> = pages.difference(&server).collect();
+        assert!(stale.is_empty(), "the pages know codes the server never sends: {stale:?}");
+    }
 }

@@ -12,8 +12,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use qcall_wire as wire;
-use serde::Deserialize;
+use qcall_wire::{self as wire, ErrorCode};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::api::hall_ix;
@@ -24,22 +23,16 @@ use crate::view;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(15);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    since: Option<u64>,
-}
-
 type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
-pub async fn all_events(State(s): State<AppState>, q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>, ws: Upgrade) -> Response {
+pub async fn all_events(State(s): State<AppState>, q: Result<Query<wire::StreamQuery>, axum::extract::rejection::QueryRejection>, ws: Upgrade) -> Response {
     upgrade(s, None, q, ws)
 }
 
 pub async fn hall_events(
     State(s): State<AppState>,
     Path(hall): Path<String>,
-    q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<wire::StreamQuery>, axum::extract::rejection::QueryRejection>,
     ws: Upgrade,
 ) -> Response {
     match hall_ix(&s, &hall) {
@@ -48,12 +41,12 @@ pub async fn hall_events(
     }
 }
 
-fn upgrade(s: AppState, hall: Option<usize>, q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>, ws: Upgrade) -> Response {
+fn upgrade(s: AppState, hall: Option<usize>, q: Result<Query<wire::StreamQuery>, axum::extract::rejection::QueryRejection>, ws: Upgrade) -> Response {
     let Ok(Query(q)) = q else {
-        return AppError::bad_request("bad_query", "the only parameter is since=<seq>").into_response();
+        return AppError::new(ErrorCode::BadQuery, "the only parameter is since=<seq>").into_response();
     };
     let Ok(ws) = ws else {
-        return AppError::bad_request("websocket_required", "this endpoint is a WebSocket; connect with an upgrade request")
+        return AppError::new(ErrorCode::WebsocketRequired, "this endpoint is a WebSocket; connect with an upgrade request")
             .into_response();
     };
     ws.on_upgrade(move |socket| stream(s, hall, q.since, socket))
@@ -77,8 +70,8 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
         });
         let first = replay.unwrap_or_else(|| {
             let halls = match hall {
-                Some(h) => vec![view::hall(&core.state, h, &core.devices)],
-                None => (0..core.state.topology().halls.len()).map(|h| view::hall(&core.state, h, &core.devices)).collect(),
+                Some(h) => vec![view::hall(&core, h)],
+                None => view::halls(&core),
             };
             let msg = wire::StreamMessage {
                 seq: core.seq,
@@ -115,7 +108,7 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::info!(missed = n, "subscriber fell behind; dropped to resync");
-                    let _ = close(&mut tx, 4000, "lagged: reconnect with ?since=").await;
+                    let _ = close(&mut tx, wire::CLOSE_LAGGED, "lagged: reconnect with ?since=").await;
                     return;
                 }
                 Err(RecvError::Closed) => return,

@@ -1,4 +1,4 @@
-//! Read-only queries on the database (tickets no longer in memory, reports).
+//! Read-only queries on the database: tickets no longer in memory, statistics and reports.
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -6,7 +6,7 @@ use crate::domain::Topology;
 use qcall_wire as wire;
 
 /// A ticket from an earlier day, as stored.
-pub fn ticket_from_db(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
+pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
     conn.prepare_cached(
         "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred
          FROM tickets WHERE id = ?1",
@@ -34,24 +34,6 @@ pub fn ticket_from_db(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::
     .optional()
 }
 
-/// One row of today's statistics, for a counter or a clerk.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct ServiceStats {
-    /// Tickets finished (办结).
-    pub served: u32,
-    /// Tickets marked no-show (过号).
-    pub no_shows: u32,
-    /// Mean of (call time − issue time) over tickets called, in seconds; `None` when none was.
-    pub mean_wait_s: Option<u32>,
-    /// Mean of (finish time − call time) over finished tickets, in seconds.
-    pub mean_service_s: Option<u32>,
-    /// Ratings by score: `"1"` (非常不满意) … `"5"` (非常满意).
-    pub ratings: std::collections::BTreeMap<String, u32>,
-    pub rated: u32,
-    /// Mean score of the rated tickets.
-    pub mean_rating: Option<f64>,
-}
-
 /// Statistics of the business days `from..=to` (`YYYY-MM-DD`) grouped by `key` (`counter` or `clerk`).
 ///
 /// Every ticket counts for the counter and the clerk that called it last. Wait is measured
@@ -63,7 +45,7 @@ pub fn period_stats(
     to: &str,
     hall: Option<&str>,
     by_clerk: bool,
-) -> rusqlite::Result<Vec<(String, ServiceStats)>> {
+) -> rusqlite::Result<Vec<(String, wire::ServiceStats)>> {
     let sql = if by_clerk {
         STATS_SQL.replace("{key}", "clerk")
     } else {
@@ -83,7 +65,7 @@ pub fn period_stats(
         }
         Ok((
             r.get::<_, String>(0)?,
-            ServiceStats {
+            wire::ServiceStats {
                 served: r.get(1)?,
                 no_shows: r.get(2)?,
                 mean_wait_s: ms_to_s(r.get(3)?),
@@ -110,29 +92,8 @@ const STATS_SQL: &str = "SELECT {key},
     GROUP BY {key}
     ORDER BY {key}";
 
-/// One ticket in a period report: when the taxpayer arrived, was called and was done.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TicketRow {
-    pub id: u64,
-    pub day: String,
-    pub number: String,
-    pub hall: String,
-    pub service: String,
-    pub priority: String,
-    pub state: String,
-    /// Arrival: when the ticket was issued (ms since the epoch, UTC).
-    pub issued_at: i64,
-    pub called_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub counter: Option<String>,
-    pub clerk: Option<String>,
-    pub call_count: u32,
-    pub transferred: bool,
-    pub rating: Option<u8>,
-}
-
 /// Every ticket of the business days `from..=to`, in order of arrival.
-pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<TicketRow>> {
+pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::TicketRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, day, number, hall, service, priority, state, issued_at, called_at, finished_at, counter, clerk,
                 call_count, transferred, rating
@@ -140,7 +101,7 @@ pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) 
          ORDER BY issued_at, id",
     )?;
     let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
-        Ok(TicketRow {
+        Ok(wire::TicketRow {
             id: r.get::<_, i64>(0)? as u64,
             day: r.get(1)?,
             number: r.get(2)?,

@@ -1,0 +1,403 @@
+//! Typed calls for every endpoint of the HTTP API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use qcall_wire as wire;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{ClientError, Result};
+
+/// Connection settings of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Whole-request timeout; `None`: none.
+    pub timeout: Option<Duration>,
+    /// A PEM file with the certificate authority of an `https://` server (a bureau's own CA),
+    /// trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions { connect_timeout: Duration::from_secs(3), timeout: Some(Duration::from_secs(8)), ca_file: None }
+    }
+}
+
+/// The qcall API at one server, as one caller (a bearer token, or none).
+///
+/// Cheap to clone; clones share the connection pool. [`Client::with_token`] makes a caller
+/// with another token on the same pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    token: Option<Arc<str>>,
+}
+
+struct Inner {
+    /// `http(s)://host:port`, no trailing slash.
+    base: String,
+    http: reqwest::Client,
+    /// For `wss://` streams.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+}
+
+/// An answer read as it came, for callers that need the status and bytes themselves.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as JSON; a body that is not JSON becomes a JSON string, an empty one `null`.
+    pub fn json(&self) -> serde_json::Value {
+        if self.body.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| serde_json::Value::String(self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn net(e: reqwest::Error) -> ClientError {
+    // The chain says what really happened (refused, reset, timed out).
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ClientError::Network(msg)
+}
+
+impl Client {
+    /// A client of the server at `base` (`http://host:port` or `https://…`), without a token.
+    pub fn new(base: &str, opts: &ClientOptions) -> Result<Client> {
+        let base = base.trim().trim_end_matches('/').to_string();
+        let https = base.starts_with("https://");
+        let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            return Err(ClientError::BadUrl(base));
+        }
+        let mut builder = reqwest::Client::builder().connect_timeout(opts.connect_timeout).tcp_nodelay(true);
+        if let Some(t) = opts.timeout {
+            builder = builder.timeout(t);
+        }
+        let tls = if https {
+            let cfg = crate::tls::client_config(opts.ca_file.as_deref())?;
+            builder = builder.use_preconfigured_tls((*cfg).clone());
+            Some(cfg)
+        } else {
+            None
+        };
+        let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Client { inner: Arc::new(Inner { base, http, tls, connect_timeout: opts.connect_timeout }), token: None })
+    }
+
+    /// The same server and pool, calling with `token`.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client { inner: self.inner.clone(), token: Some(token.into()) }
+    }
+
+    /// The server's base URL (no trailing slash).
+    pub fn base(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.inner.tls.clone()
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.inner.connect_timeout
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.inner.http.request(method, self.url(path));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, bytes::Bytes)> {
+        let resp = req.send().await.map_err(net)?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(net)?;
+        if (200..300).contains(&status) {
+            return Ok((status, body));
+        }
+        Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
+            Ok(b) => ClientError::Server { status, code: b.error.code, message: b.error.message },
+            Err(_) => ClientError::Server {
+                status,
+                code: wire::ErrorCode::Unknown,
+                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+            },
+        })
+    }
+
+    async fn typed<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        let (_, body) = self.send(req).await?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.typed(self.request(reqwest::Method::GET, path)).await
+    }
+
+    async fn get_query<T: DeserializeOwned, Q: Serialize>(&self, path: &str, q: &Q) -> Result<T> {
+        self.typed(self.request(reqwest::Method::GET, path).query(q)).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        self.typed(self.request(reqwest::Method::POST, path).json(body)).await
+    }
+
+    /// A POST without a body (counter actions).
+    async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.typed(self.request(reqwest::Method::POST, path)).await
+    }
+
+    /// Any request, answered as it came (status and bytes, error statuses included). For
+    /// tools and tests that must send what the typed calls never would.
+    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Result<RawResponse> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::BadUrl(e.to_string()))?;
+        let mut req = self.request(method, path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = req.send().await.map_err(net)?;
+        let status = resp.status().as_u16();
+        let content_type =
+            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = resp.bytes().await.map_err(net)?.to_vec();
+        Ok(RawResponse { status, content_type, body })
+    }
+
+    // --- Reading ------------------------------------------------------------------------
+
+    /// `GET /healthz`.
+    pub async fn healthz(&self) -> Result<wire::HealthResponse> {
+        self.get("/healthz").await
+    }
+
+    /// `GET /api/v1/metrics` (supervisors).
+    pub async fn metrics(&self) -> Result<wire::MetricsResponse> {
+        self.get("/api/v1/metrics").await
+    }
+
+    /// `GET /api/v1/halls`: every hall, and the `seq` it reflects.
+    pub async fn halls(&self) -> Result<wire::HallsResponse> {
+        self.get("/api/v1/halls").await
+    }
+
+    /// `GET /api/v1/halls/{hall}`.
+    pub async fn hall(&self, hall: &str) -> Result<wire::HallInfo> {
+        self.get(&format!("/api/v1/halls/{hall}")).await
+    }
+
+    /// `GET /api/v1/tickets/{id}` (today's or an older one).
+    pub async fn ticket(&self, id: u64) -> Result<wire::Ticket> {
+        self.get(&format!("/api/v1/tickets/{id}")).await
+    }
+
+    // --- Kiosks -------------------------------------------------------------------------
+
+    /// `POST /api/v1/halls/{hall}/tickets`: one attempt.
+    pub async fn issue(&self, hall: &str, req: &wire::IssueRequest) -> Result<wire::Ticket> {
+        self.post(&format!("/api/v1/halls/{hall}/tickets"), req).await
+    }
+
+    /// Issues a ticket, repeating the request with the same `request_id` after network
+    /// failures (the server answers a repeated id with the ticket it already issued, never a
+    /// second one). Waits 300 ms, then twice as long each time.
+    pub async fn issue_with_retry(&self, hall: &str, req: &wire::IssueRequest, attempts: u32) -> Result<wire::Ticket> {
+        let mut delay = Duration::from_millis(300);
+        let mut attempt = 1;
+        loop {
+            match self.issue(hall, req).await {
+                Err(ClientError::Network(e)) if attempt < attempts => {
+                    tracing::warn!(attempt, request_id = ?req.request_id, error = %e, "issue failed on the network; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    // --- Devices ------------------------------------------------------------------------
+
+    /// `POST /api/v1/devices/{device}/status`.
+    pub async fn report_device(&self, device: &str, report: &wire::DeviceStatusReport) -> Result<()> {
+        self.send(self.request(reqwest::Method::POST, &format!("/api/v1/devices/{device}/status")).json(report)).await?;
+        Ok(())
+    }
+
+    // --- Clerks -------------------------------------------------------------------------
+
+    /// `POST /api/v1/sessions`: sign a clerk in at a counter. Call [`Client::with_token`]
+    /// with the answer's token to act as that clerk.
+    pub async fn sign_in(&self, req: &wire::SessionRequest) -> Result<wire::SessionResponse> {
+        self.post("/api/v1/sessions", req).await
+    }
+
+    /// `DELETE /api/v1/sessions`: end this client's clerk session.
+    pub async fn sign_out(&self) -> Result<()> {
+        self.send(self.request(reqwest::Method::DELETE, "/api/v1/sessions")).await?;
+        Ok(())
+    }
+
+    fn action(counter: &str, action: &str) -> String {
+        format!("/api/v1/counters/{counter}/{action}")
+    }
+
+    /// `POST /api/v1/counters/{counter}/call-next`.
+    pub async fn call_next(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "call-next")).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/call`: call one waiting or no-show ticket.
+    pub async fn call(&self, counter: &str, req: &wire::CallRequest) -> Result<wire::CounterActionResponse> {
+        self.post(&Self::action(counter, "call"), req).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/recall`.
+    pub async fn recall(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "recall")).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/no-show`.
+    pub async fn no_show(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "no-show")).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/finish`.
+    pub async fn finish(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "finish")).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/transfer`.
+    pub async fn transfer(&self, counter: &str, req: &wire::TransferRequest) -> Result<wire::CounterActionResponse> {
+        self.post(&Self::action(counter, "transfer"), req).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/pause`.
+    pub async fn pause(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "pause")).await
+    }
+
+    /// `POST /api/v1/counters/{counter}/resume`.
+    pub async fn resume(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "resume")).await
+    }
+
+    /// `GET /api/v1/counters/{counter}/queue`.
+    pub async fn counter_queue(&self, counter: &str) -> Result<wire::CounterQueue> {
+        self.get(&Self::action(counter, "queue")).await
+    }
+
+    /// `POST /api/v1/tickets/{id}/requeue`: a no-show waits again.
+    pub async fn requeue(&self, ticket: u64) -> Result<wire::Ticket> {
+        self.post_empty(&format!("/api/v1/tickets/{ticket}/requeue")).await
+    }
+
+    // --- Rating pads --------------------------------------------------------------------
+
+    /// `POST /api/v1/tickets/{id}/rating`.
+    pub async fn rate(&self, ticket: u64, req: &wire::RatingRequest) -> Result<wire::RatingResponse> {
+        self.post(&format!("/api/v1/tickets/{ticket}/rating"), req).await
+    }
+
+    // --- Supervisors --------------------------------------------------------------------
+
+    /// `PUT /api/v1/halls/{hall}/publicity`.
+    pub async fn set_publicity(&self, hall: &str, req: &wire::PublicityRequest) -> Result<wire::HallInfo> {
+        self.typed(self.request(reqwest::Method::PUT, &format!("/api/v1/halls/{hall}/publicity")).json(req)).await
+    }
+
+    /// `GET /api/v1/stats/today[?hall=]`.
+    pub async fn stats_today(&self, q: &wire::StatsQuery) -> Result<wire::TodayStats> {
+        self.get_query("/api/v1/stats/today", q).await
+    }
+
+    /// `GET /api/v1/stats?from=&to=[&hall=]`.
+    pub async fn stats(&self, q: &wire::PeriodQuery) -> Result<wire::PeriodStats> {
+        self.get_query("/api/v1/stats", q).await
+    }
+
+    /// `GET /api/v1/reports/tickets?from=&to=[&hall=]` as rows.
+    pub async fn ticket_report(&self, q: &wire::PeriodQuery) -> Result<Vec<wire::TicketRow>> {
+        let q = wire::PeriodQuery { format: None, ..q.clone() };
+        self.get_query("/api/v1/reports/tickets", &q).await
+    }
+
+    /// The same report as CSV text (`format=csv`).
+    pub async fn ticket_report_csv(&self, q: &wire::PeriodQuery) -> Result<String> {
+        let q = wire::PeriodQuery { format: Some(wire::ReportFormat::Csv), ..q.clone() };
+        let (_, body) = self.send(self.request(reqwest::Method::GET, "/api/v1/reports/tickets").query(&q)).await?;
+        String::from_utf8(body.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    // --- Event streams ------------------------------------------------------------------
+
+    /// The WebSocket URL of a stream, resuming after `since` when given.
+    pub fn events_url(&self, scope: &wire::EventScope, since: Option<u64>) -> String {
+        let q = since.map(|s| format!("?since={s}")).unwrap_or_default();
+        self.ws_url(&format!("{}{q}", scope.path()))
+    }
+
+    /// `ws://` or `wss://` URL of a path on this server.
+    pub fn ws_url(&self, path_and_query: &str) -> String {
+        let base = &self.inner.base;
+        let ws = match base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => format!("ws://{}", base.strip_prefix("http://").unwrap_or(base)),
+        };
+        format!("{ws}{path_and_query}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_for_http_and_https() {
+        let c = Client::new("http://127.0.0.1:8080/", &ClientOptions::default()).unwrap();
+        assert_eq!(c.base(), "http://127.0.0.1:8080");
+        assert_eq!(c.events_url(&wire::EventScope::All, None), "ws://127.0.0.1:8080/api/v1/events");
+        assert_eq!(
+            c.events_url(&wire::EventScope::Hall("west".into()), Some(42)),
+            "ws://127.0.0.1:8080/api/v1/halls/west/events?since=42"
+        );
+        let s = Client::new("https://qcall.example", &ClientOptions::default()).unwrap();
+        assert_eq!(s.events_url(&wire::EventScope::All, Some(1)), "wss://qcall.example/api/v1/events?since=1");
+        for bad in ["ws://x", "ftp://x", "http://", "127.0.0.1:8080", "http://a b"] {
+            assert!(matches!(Client::new(bad, &ClientOptions::default()), Err(ClientError::BadUrl(_))), "{bad}");
+        }
+    }
+}

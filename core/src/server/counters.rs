@@ -1,0 +1,109 @@
+//! Counter actions, one handler each: the clerk signed in at the counter, or a supervisor.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use qcall_wire::{self as wire, ErrorCode};
+
+use super::api::{clip, counter_ix, hall_ix, service_ix};
+use super::{AppError, AppState, Caller, JsonBody, NoBody};
+use crate::auth::Principal;
+use crate::domain::Command;
+use crate::engine::{Outcome, Request};
+use crate::view;
+
+type Answer = Result<Json<wire::CounterActionResponse>, AppError>;
+
+/// The counter's index, if the caller may act on it.
+fn authorised(s: &AppState, who: &Principal, counter: &str) -> Result<usize, AppError> {
+    let c = counter_ix(s, counter)?;
+    match who {
+        Principal::Supervisor { .. } => Ok(c),
+        Principal::Clerk { counter, .. } if *counter == c => Ok(c),
+        Principal::Clerk { .. } => Err(AppError::forbidden("a clerk may only act on the counter they signed in at")),
+        _ => Err(AppError::forbidden("only clerks and supervisors act on counters")),
+    }
+}
+
+/// Runs the command; answers with the ticket it acted on (if any) and the counter afterwards.
+async fn run(s: &AppState, counter: usize, cmd: Command) -> Answer {
+    let outcome = s.engine.submit(Request::Domain(cmd)).await?;
+    let ticket = match outcome {
+        Outcome::Applied(msgs) => msgs.iter().rev().find_map(|b| match &b.msg.kind {
+            wire::EventKind::TicketCalled { ticket, .. }
+            | wire::EventKind::TicketFinished { ticket, .. }
+            | wire::EventKind::TicketNoShow { ticket, .. }
+            | wire::EventKind::TicketTransferred { ticket, .. } => Some(ticket.clone()),
+            _ => None,
+        }),
+        Outcome::Existing(_) => None,
+    };
+    let core = s.engine.shared.core.read();
+    Ok(Json(wire::CounterActionResponse { ticket, counter: view::counter(&core.state, counter) }))
+}
+
+pub async fn call_next(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::CallNext { counter: c }).await
+}
+
+pub async fn recall(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::Recall { counter: c }).await
+}
+
+pub async fn no_show(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::NoShow { counter: c }).await
+}
+
+pub async fn finish(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::Finish { counter: c }).await
+}
+
+pub async fn pause(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::Pause { counter: c }).await
+}
+
+pub async fn resume(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    run(&s, c, Command::Resume { counter: c }).await
+}
+
+pub async fn transfer(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(counter): Path<String>,
+    JsonBody(req): JsonBody<wire::TransferRequest>,
+) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    let cmd = Command::Transfer {
+        counter: c,
+        service: req.service.as_deref().map(|x| service_ix(&s, x)).transpose()?,
+        to_counter: req.counter.as_deref().map(|x| counter_ix(&s, x)).transpose()?,
+        hall: req.hall.as_deref().map(|x| hall_ix(&s, x)).transpose()?,
+    };
+    run(&s, c, cmd).await
+}
+
+/// Calls one waiting or no-show ticket, by id or by its number in the counter's hall.
+pub async fn call(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(counter): Path<String>,
+    JsonBody(req): JsonBody<wire::CallRequest>,
+) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    let ticket = match req.ticket {
+        wire::TicketRef::Id(id) => id,
+        wire::TicketRef::Number(n) => {
+            let core = s.engine.shared.core.read();
+            let hall = s.cfg.topology.counters[c].hall;
+            core.state.ticket_by_number(hall, &n).map(|t| t.id).ok_or_else(|| {
+                AppError::new(ErrorCode::UnknownTicket, format!("no ticket `{}` today in this hall", clip(&n)))
+            })?
+        }
+    };
+    run(&s, c, Command::Call { counter: c, ticket }).await
+}

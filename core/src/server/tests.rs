@@ -1,0 +1,347 @@
+//! The router in-process: `tower::ServiceExt::oneshot` on a temporary database and a manual
+//! clock. Every error answer is checked to be a JSON body whose code is a known
+//! [`ErrorCode`] sent with that code's status.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request as HttpRequest, StatusCode};
+use qcall_wire::{self as wire, ErrorCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::App;
+use crate::clock::ManualClock;
+use crate::config::Config;
+
+/// 2026-11-26 09:00 in Asia/Shanghai.
+const T0: i64 = 1_795_654_800_000;
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    app: App,
+    clock: Arc<ManualClock>,
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn code(&self) -> Option<ErrorCode> {
+        serde_json::from_slice::<wire::ErrorBody>(&self.body).ok().map(|b| b.error.code)
+    }
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::embedded().unwrap();
+        cfg.db = dir.path().join("qcall.db");
+        cfg.public_base_url = "https://q.example".into();
+        let clock = Arc::new(ManualClock::new(T0));
+        let app = App::build(cfg, clock.clone()).unwrap();
+        Rig { _dir: dir, app, clock }
+    }
+
+    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut req = HttpRequest::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = self.app.router().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+        let a = Answer { status, content_type, body };
+        if !status.is_success() {
+            let err: wire::ErrorBody = serde_json::from_slice(&a.body)
+                .unwrap_or_else(|e| panic!("{method} {path}: {status} without a JSON error body ({e}): {}", a.text()));
+            assert_ne!(err.error.code, ErrorCode::Unknown, "{method} {path}: unknown code in {}", a.text());
+            assert_eq!(err.error.code.status(), status.as_u16(), "{method} {path}: {} sent with {status}", err.error.code);
+            assert!(!err.error.message.is_empty(), "{method} {path}: empty message");
+        }
+        a
+    }
+
+    async fn ok(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+        let a = self.send(method, path, token, body).await;
+        assert!(a.status.is_success(), "{method} {path}: {} {}", a.status, a.text());
+        a.json()
+    }
+
+    async fn issue(&self, hall: &str, service: &str) -> wire::Ticket {
+        let v = self.ok("POST", &format!("/api/v1/halls/{hall}/tickets"), Some(&format!("demo-kiosk-{hall}")), Some(json!({"service": service}))).await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn sign_in(&self, clerk: &str, counter: &str) -> String {
+        let v = self.ok("POST", "/api/v1/sessions", None, Some(json!({"clerk": clerk, "pin": "1234", "counter": counter}))).await;
+        v["token"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_its_happy_path() {
+    let r = Rig::new();
+    let health: wire::HealthResponse = serde_json::from_value(r.ok("GET", "/healthz", None, None).await).unwrap();
+    assert_eq!(health.status, "ok");
+
+    let halls: wire::HallsResponse = serde_json::from_value(r.ok("GET", "/api/v1/halls", None, None).await).unwrap();
+    assert_eq!(halls.halls.len(), 3);
+    assert_eq!(halls.halls[0].time_zone, "Asia/Shanghai", "devices take the time zone from the server");
+    assert_eq!(halls.halls[0].public_base_url, "https://q.example", "and the ticket URL base");
+    assert_eq!(halls.halls[0].ticket_url(17), "https://q.example/t/17");
+    let east: wire::HallInfo = serde_json::from_value(r.ok("GET", "/api/v1/halls/east", None, None).await).unwrap();
+    assert_eq!(east.day, "2026-11-26");
+
+    // Issue, and the same request again.
+    let body = json!({"service": "filing", "request_id": "tap-1"});
+    let a = r.send("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(body.clone())).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let a1: wire::Ticket = serde_json::from_value(a.json()).unwrap();
+    assert_eq!((a1.number.as_str(), a1.issued_at.timestamp_millis()), ("A001", T0), "time comes from the clock");
+    let again = r.send("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(body)).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["id"], a1.id);
+    let a2 = r.issue("east", "filing").await;
+    let b1 = r.issue("east", "invoice").await;
+    let t: wire::Ticket = serde_json::from_value(r.ok("GET", &format!("/api/v1/tickets/{}", a2.id), None, None).await).unwrap();
+    assert_eq!(t.waiting_ahead, 1);
+
+    // A clerk's day at E01.
+    let clerk = r.sign_in("clerk01", "E01").await;
+    let c = Some(clerk.as_str());
+    let q: wire::CounterQueue = serde_json::from_value(r.ok("GET", "/api/v1/counters/E01/queue", c, None).await).unwrap();
+    assert_eq!(q.waiting.iter().map(|t| t.number.as_str()).collect::<Vec<_>>(), ["A001", "A002", "B001"]);
+    assert_eq!(q.clerk.as_deref(), Some("clerk01"));
+    r.clock.advance(60_000);
+    let v: wire::CounterActionResponse = serde_json::from_value(r.ok("POST", "/api/v1/counters/E01/call-next", c, None).await).unwrap();
+    assert_eq!(v.ticket.unwrap().number, "A001");
+    let v = r.ok("POST", "/api/v1/counters/E01/recall", c, Some(json!({}))).await;
+    assert_eq!(v["ticket"]["call_count"], 2);
+    r.clock.advance(120_000);
+    let v = r.ok("POST", "/api/v1/counters/E01/finish", c, None).await;
+    assert_eq!(v["ticket"]["state"], "finished");
+    let v = r.send("POST", &format!("/api/v1/tickets/{}/rating", a1.id), Some("demo-pad-e01"), Some(json!({"score": 5}))).await;
+    assert_eq!(v.status, StatusCode::CREATED, "{}", v.text());
+    let v = r.ok("POST", "/api/v1/counters/E01/call", c, Some(json!({"ticket": "B001"}))).await;
+    assert_eq!(v["ticket"]["number"], "B001");
+    let v = r.ok("POST", "/api/v1/counters/E01/no-show", c, None).await;
+    assert_eq!(v["ticket"]["state"], "no_show");
+    let v = r.ok("POST", &format!("/api/v1/tickets/{}/requeue", b1.id), c, None).await;
+    assert_eq!(v["state"], "waiting");
+    r.ok("POST", "/api/v1/counters/E01/call-next", c, None).await;
+    let v = r.ok("POST", "/api/v1/counters/E01/transfer", c, Some(json!({"hall": "west"}))).await;
+    assert_eq!(v["ticket"]["hall"], "west");
+    let v = r.ok("POST", "/api/v1/counters/E01/pause", c, None).await;
+    assert_eq!(v["counter"]["state"], "paused");
+    let v = r.ok("POST", "/api/v1/counters/E01/resume", c, None).await;
+    assert_eq!(v["counter"]["state"], "open");
+
+    // Devices and supervisors.
+    let a = r.send("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(json!({"ok": false, "code": "paper_end"}))).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let sup = Some("demo-supervisor");
+    let v = r.ok("PUT", "/api/v1/halls/east/publicity", sup, Some(json!({"messages": ["依法纳税"]}))).await;
+    assert_eq!(v["publicity"], json!(["依法纳税"]));
+    assert_eq!(v["devices"][0]["code"], "paper_end");
+    let m: wire::MetricsResponse = serde_json::from_value(r.ok("GET", "/api/v1/metrics", sup, None).await).unwrap();
+    assert!(m.commits > 0 && m.seq > 0);
+    let s: wire::TodayStats = serde_json::from_value(r.ok("GET", "/api/v1/stats/today?hall=east", sup, None).await).unwrap();
+    let e01 = s.counters.iter().find(|c| c.counter == "E01").unwrap();
+    // B001 was a no-show, then requeued and transferred: it no longer counts as one.
+    assert_eq!((e01.stats.served, e01.stats.no_shows, e01.stats.ratings["5"]), (1, 0, 1));
+    assert_eq!(e01.stats.mean_service_s, Some(120));
+    let p: wire::PeriodStats = serde_json::from_value(r.ok("GET", "/api/v1/stats?from=2026-11-01&to=2026-11-30", sup, None).await).unwrap();
+    assert_eq!(p.clerks[0].clerk, "clerk01");
+    let rows: Vec<wire::TicketRow> =
+        serde_json::from_value(r.ok("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", sup, None).await).unwrap();
+    assert_eq!(rows.len(), 3);
+    let csv = r.send("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26&format=csv&hall=east", sup, None).await;
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(csv.text().contains(",A001,east,filing,normal,finished,2026-11-26 09:00:00,2026-11-26 09:01:00,2026-11-26 09:03:00,60,120,E01,clerk01,2,false,5"), "{}", csv.text());
+
+    // Pages.
+    for (path, ct) in [("/counter", "text/html"), ("/screen/counter/E01", "text/html"), ("/rate/E01", "text/html"), ("/web/app.js", "text/javascript")] {
+        let a = r.send("GET", path, None, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert!(a.content_type.starts_with(ct), "{path}: {}", a.content_type);
+    }
+    let page = r.send("GET", &format!("/t/{}", a2.id), None, None).await;
+    assert!(page.text().contains("A002") && page.text().contains("前面还有"), "{}", page.text());
+
+    // Sign out: the session is gone.
+    let a = r.send("DELETE", "/api/v1/sessions", c, None).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.send("GET", "/api/v1/counters/E01/queue", c, None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_the_code_and_its_status() {
+    let r = Rig::new();
+    let k = Some("demo-kiosk-east");
+    let cases: Vec<(&str, &str, Option<&str>, Option<Value>, ErrorCode)> = vec![
+        ("GET", "/api/v1/nothing", None, None, ErrorCode::NotFound),
+        ("DELETE", "/api/v1/halls", None, None, ErrorCode::MethodNotAllowed),
+        ("GET", "/api/v1/halls/north", None, None, ErrorCode::UnknownHall),
+        ("GET", "/api/v1/tickets/abc", None, None, ErrorCode::UnknownTicket),
+        ("GET", "/api/v1/tickets/42", None, None, ErrorCode::UnknownTicket),
+        ("POST", "/api/v1/halls/east/tickets", None, Some(json!({"service": "filing"})), ErrorCode::Unauthorized),
+        ("POST", "/api/v1/halls/east/tickets", k, Some(json!({"service": "lottery"})), ErrorCode::UnknownService),
+        ("POST", "/api/v1/halls/east/tickets", k, Some(json!({"service": "filing", "x": 1})), ErrorCode::BadJson),
+        ("POST", "/api/v1/halls/east/tickets", k, Some(json!({"service": "filing", "request_id": "a b"})), ErrorCode::BadRequestId),
+        ("POST", "/api/v1/halls/west/tickets", k, Some(json!({"service": "filing"})), ErrorCode::Forbidden),
+        ("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk01", "pin": "0000", "counter": "E01"})), ErrorCode::WrongCredentials),
+        ("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk01", "pin": "1234", "counter": "X9"})), ErrorCode::UnknownCounter),
+        ("POST", "/api/v1/counters/E02/call-next", Some("demo-supervisor"), None, ErrorCode::CounterClosed),
+        ("POST", "/api/v1/counters/E02/explode", Some("demo-supervisor"), None, ErrorCode::NotFound),
+        ("POST", "/api/v1/devices/toaster/status", k, Some(json!({"ok": true})), ErrorCode::UnknownDevice),
+        ("GET", "/api/v1/stats?from=2026-13-01&to=2026-12-01", Some("demo-supervisor"), None, ErrorCode::BadQuery),
+        ("GET", "/api/v1/reports/tickets?from=2026-11-01&to=2026-11-02&format=xml", Some("demo-supervisor"), None, ErrorCode::BadQuery),
+        ("GET", "/api/v1/events", None, None, ErrorCode::WebsocketRequired),
+        ("GET", "/api/v1/events?since=x", None, None, ErrorCode::BadQuery),
+        ("PUT", "/api/v1/halls/east/publicity", Some("demo-supervisor"), Some(json!({"messages": ["x".repeat(501)]})), ErrorCode::TooLong),
+    ];
+    for (m, p, tok, body, want) in cases {
+        let a = r.send(m, p, tok, body).await;
+        assert_eq!(a.code(), Some(want), "{m} {p}: {} {}", a.status, a.text());
+    }
+    let clerk = r.sign_in("clerk02", "E02").await;
+    let a = r.send("POST", "/api/v1/counters/E02/call-next", Some(&clerk), None).await;
+    assert_eq!(a.code(), Some(ErrorCode::QueueEmpty));
+    let a = r.send("POST", "/api/v1/counters/E02/finish", Some(&clerk), Some(json!({"x": 1}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::BadJson), "actions without parameters refuse a body");
+    let big = "x".repeat(super::MAX_BODY + 10);
+    let a = r.send("PUT", "/api/v1/halls/east/publicity", Some("demo-supervisor"), Some(json!({"messages": [big]}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::BodyTooLarge));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Anonymous,
+    BadToken,
+    KioskEast,
+    KioskWest,
+    DisplayEast,
+    PadE01,
+    PadE02,
+    ClerkE01,
+    ClerkW01,
+    Supervisor,
+}
+
+const ROLES: [Role; 10] = [
+    Role::Anonymous,
+    Role::BadToken,
+    Role::KioskEast,
+    Role::KioskWest,
+    Role::DisplayEast,
+    Role::PadE01,
+    Role::PadE02,
+    Role::ClerkE01,
+    Role::ClerkW01,
+    Role::Supervisor,
+];
+
+/// Every role against every endpoint: the roles allowed get past authorisation (whatever the
+/// queue then says), everyone else gets 401 without a valid token and 403 with the wrong one.
+#[tokio::test]
+async fn authorisation_matrix() {
+    use Role::*;
+    let r = Rig::new();
+    let a1 = r.issue("east", "filing").await;
+    let a2 = r.issue("east", "filing").await;
+    let clerk_e01 = r.sign_in("clerk01", "E01").await;
+    let clerk_w01 = r.sign_in("clerk09", "W01").await;
+    r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk_e01), None).await;
+    r.ok("POST", "/api/v1/counters/E01/finish", Some(&clerk_e01), None).await;
+    let token = |role: Role| -> Option<String> {
+        match role {
+            Anonymous => None,
+            BadToken => Some("not-a-token".into()),
+            KioskEast => Some("demo-kiosk-east".into()),
+            KioskWest => Some("demo-kiosk-west".into()),
+            DisplayEast => Some("demo-display-east".into()),
+            PadE01 => Some("demo-pad-e01".into()),
+            PadE02 => Some("demo-pad-e02".into()),
+            ClerkE01 => Some(clerk_e01.clone()),
+            ClerkW01 => Some(clerk_w01.clone()),
+            Supervisor => Some("demo-supervisor".into()),
+        }
+    };
+    const ALL: &[Role] = &ROLES;
+    let day = "from=2026-11-26&to=2026-11-26";
+    let endpoints: Vec<(&str, String, Option<Value>, &[Role])> = vec![
+        ("GET", "/healthz".into(), None, ALL),
+        ("GET", "/api/v1/halls".into(), None, ALL),
+        ("GET", "/api/v1/halls/east".into(), None, ALL),
+        ("GET", format!("/api/v1/tickets/{}", a1.id), None, ALL),
+        ("GET", "/api/v1/events".into(), None, ALL),
+        ("GET", "/api/v1/halls/east/events".into(), None, ALL),
+        ("GET", "/counter".into(), None, ALL),
+        ("GET", format!("/t/{}", a1.id), None, ALL),
+        ("POST", "/api/v1/sessions".into(), Some(json!({"clerk": "clerk03", "pin": "1234", "counter": "E03"})), ALL),
+        ("GET", "/api/v1/metrics".into(), None, &[Supervisor]),
+        ("POST", "/api/v1/halls/east/tickets".into(), Some(json!({"service": "filing"})), &[KioskEast, Supervisor]),
+        ("PUT", "/api/v1/halls/east/publicity".into(), Some(json!({"messages": []})), &[Supervisor]),
+        ("POST", format!("/api/v1/tickets/{}/requeue", a2.id), None, &[ClerkE01, Supervisor]),
+        ("POST", format!("/api/v1/tickets/{}/rating", a1.id), Some(json!({"score": 4})), &[PadE01, Supervisor]),
+        ("POST", "/api/v1/devices/kiosk-east-1/status".into(), Some(json!({"ok": true})), &[KioskEast, Supervisor]),
+        ("POST", "/api/v1/devices/display-east-1/status".into(), Some(json!({"ok": true})), &[DisplayEast, Supervisor]),
+        ("POST", "/api/v1/devices/pad-e01/status".into(), Some(json!({"ok": true})), &[PadE01, Supervisor]),
+        ("GET", "/api/v1/counters/E01/queue".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/call-next".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/call".into(), Some(json!({"ticket": a2.id})), &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/recall".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/no-show".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/finish".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/transfer".into(), Some(json!({"service": "invoice"})), &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/pause".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/resume".into(), None, &[ClerkE01, Supervisor]),
+        ("GET", "/api/v1/stats/today".into(), None, &[ClerkE01, ClerkW01, Supervisor]),
+        ("GET", format!("/api/v1/stats?{day}"), None, &[ClerkE01, ClerkW01, Supervisor]),
+        ("GET", format!("/api/v1/reports/tickets?{day}"), None, &[Supervisor]),
+    ];
+    let mut table = String::new();
+    for (method, path, body, allowed) in &endpoints {
+        for role in ROLES {
+            let a = r.send(method, path, token(role).as_deref(), body.clone()).await;
+            let s = a.status.as_u16();
+            let ok = if allowed.contains(&role) {
+                s != 401 && s != 403
+            } else if matches!(role, Anonymous | BadToken) {
+                s == 401
+            } else {
+                s == 403
+            };
+            assert!(ok, "{role:?} {method} {path}: {s} {} (allowed: {allowed:?})", a.text());
+            table.push_str(&format!("{s} "));
+        }
+        table.push_str(&format!(" {method} {path}\n"));
+    }
+    println!("{:?}\n{table}", ROLES);
+    // Signing out is for clerk sessions only (and ends them).
+    for role in ROLES {
+        let s = r.send("DELETE", "/api/v1/sessions", token(role).as_deref(), None).await.status.as_u16();
+        let want = match role {
+            Anonymous | BadToken => 401,
+            ClerkE01 | ClerkW01 => 204,
+            _ => 403,
+        };
+        assert_eq!(s, want, "{role:?} DELETE /api/v1/sessions");
+    }
+}

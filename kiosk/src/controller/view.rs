@@ -1,0 +1,207 @@
+//! What the screen shows: the [`View`] the UI copies, built from the controller's state with
+//! the texts of [`crate::text`].
+
+use chrono::Datelike;
+use qcall_wire::Priority;
+
+use super::{Controller, Link, PrinterState, Screen};
+use crate::config::Language;
+use crate::escpos;
+use crate::text;
+
+/// Severity of the banner under the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Banner {
+    pub text: String,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherHallView {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    pub id: String,
+    pub prefix: String,
+    pub title: String,
+    pub subtitle: String,
+    pub waiting: String,
+    pub wait: String,
+    pub enabled: bool,
+    pub others: Vec<OtherHallView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketView {
+    pub number: String,
+    pub service: String,
+    pub ahead: String,
+    pub wait: String,
+    pub headline: String,
+    /// Set when the printer failed: the number on screen is all the taxpayer has.
+    pub print_failed: String,
+    pub countdown: u32,
+    pub priority: bool,
+}
+
+/// What the screen shows; the UI only copies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub screen: Screen,
+    pub en: bool,
+    pub hall_title: String,
+    pub hall_subtitle: String,
+    pub clock: String,
+    pub services: Vec<ServiceView>,
+    pub issuing_enabled: bool,
+    pub banner: Option<Banner>,
+    pub priority_lane: bool,
+    pub priority_mode: bool,
+    pub ticket: Option<TicketView>,
+}
+
+impl Controller {
+    fn clock(&self) -> String {
+        let local = self.now.with_timezone(&self.time_zone());
+        let wd = local.weekday().num_days_from_monday() as usize;
+        match self.language {
+            Language::Zh => format!("{}  {}  {}", local.format("%Y年%m月%d日"), text::WEEKDAYS_ZH[wd], local.format("%H:%M")),
+            Language::En => local.format("%a %d %b %Y  %H:%M").to_string(),
+        }
+    }
+
+    pub fn view(&self) -> View {
+        let en = self.language == Language::En;
+        let pick = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+        let hall = self.my_hall();
+        let issuing = self.can_issue() && self.screen == Screen::Home;
+
+        let banner = if self.link != Link::Up {
+            Some(Banner {
+                text: if self.link == Link::Connecting { text::CONNECTING.pick(en) } else { text::LINK_DOWN.pick(en) }.into(),
+                severity: if self.link == Link::Connecting { Severity::Info } else { Severity::Error },
+            })
+        } else if let PrinterState::Fault(f) = &self.printer {
+            Some(Banner { text: pick(f.message_zh(), f.message_en()), severity: Severity::Error })
+        } else if let Some((t, _)) = &self.message {
+            Some(Banner { text: t.pick(en).into(), severity: Severity::Warning })
+        } else if self.priority_mode {
+            Some(Banner { text: text::PRIORITY_MODE.pick(en).into(), severity: Severity::Info })
+        } else {
+            None
+        };
+
+        let services = hall
+            .map(|h| {
+                h.services
+                    .iter()
+                    .map(|s| {
+                        let others = self
+                            .halls
+                            .iter()
+                            .filter(|o| o.id != h.id)
+                            .filter_map(|o| {
+                                let os = o.services.iter().find(|x| x.id == s.id)?;
+                                Some(OtherHallView {
+                                    name: if en { o.name_en.clone() } else { o.name_zh.clone() },
+                                    text: queue_text(en, os.waiting, os.est_wait_s, os.sold_out),
+                                })
+                            })
+                            .collect();
+                        ServiceView {
+                            id: s.id.clone(),
+                            prefix: s.prefix.clone(),
+                            title: pick(&s.name_zh, &s.name_en),
+                            subtitle: pick(&s.name_en, &s.name_zh),
+                            waiting: if s.sold_out {
+                                text::SOLD_OUT_SHORT.pick(en).into()
+                            } else if en {
+                                format!("{} waiting", s.waiting)
+                            } else {
+                                format!("等候 {} 人", s.waiting)
+                            },
+                            wait: if s.sold_out {
+                                String::new()
+                            } else if en {
+                                format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
+                            } else {
+                                format!("预计{}", escpos::wait_minutes_zh(s.est_wait_s))
+                            },
+                            enabled: issuing && !s.sold_out,
+                            others,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let ticket = self.shown.as_ref().filter(|_| self.screen == Screen::Ticket).map(|s| {
+            let t = &s.ticket;
+            let svc = self
+                .halls
+                .iter()
+                .find(|h| h.id == t.hall)
+                .and_then(|h| h.services.iter().find(|x| x.id == t.service))
+                .map(|x| pick(&x.name_zh, &x.name_en))
+                .unwrap_or_else(|| t.service.clone());
+            let left = (s.until - self.now).num_seconds().max(0) as u32;
+            TicketView {
+                number: t.number.clone(),
+                service: svc,
+                ahead: if en { format!("{} people ahead of you", t.waiting_ahead) } else { format!("前面还有 {} 人", t.waiting_ahead) },
+                wait: if en {
+                    format!("Estimated wait: {}", escpos::wait_minutes_en(t.est_wait_s))
+                } else {
+                    format!("预计等候{}", escpos::wait_minutes_zh(t.est_wait_s))
+                },
+                headline: if s.print_failed.is_some() { text::YOUR_NUMBER } else { text::TAKE_TICKET }.pick(en).into(),
+                print_failed: match &s.print_failed {
+                    Some(_) => text::NOT_PRINTED.pick(en).into(),
+                    None => String::new(),
+                },
+                countdown: left,
+                priority: t.priority == Priority::Priority,
+            }
+        });
+
+        View {
+            screen: self.screen,
+            en,
+            hall_title: hall
+                .map(|h| pick(&h.name_zh, &h.name_en))
+                .unwrap_or_else(|| pick(&self.cfg.hall_name_zh, &self.cfg.hall_name_en)),
+            hall_subtitle: hall
+                .map(|h| pick(&h.name_en, &h.name_zh))
+                .unwrap_or_else(|| pick(&self.cfg.hall_name_en, &self.cfg.hall_name_zh)),
+            clock: self.clock(),
+            services,
+            issuing_enabled: issuing,
+            banner,
+            priority_lane: self.cfg.priority_lane,
+            priority_mode: self.priority_mode,
+            ticket,
+        }
+    }
+}
+
+/// "3人 · 约6分钟" for another hall's queue.
+pub fn queue_text(en: bool, waiting: u32, est_wait_s: u32, sold_out: bool) -> String {
+    match (en, sold_out) {
+        (false, true) => text::SOLD_OUT_SHORT.zh.into(),
+        (true, true) => "no more today".into(),
+        (false, false) => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(est_wait_s)),
+        (true, false) if est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
+        (true, false) => format!("{} waiting · ~{} min", waiting, est_wait_s.div_ceil(60)),
+    }
+}
+

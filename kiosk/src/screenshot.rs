@@ -1,0 +1,95 @@
+//! `qcall-kiosk --screenshot`: one screen rendered with the software renderer (no window
+//! system), from the server's live state and the printer's real status.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use qcall_wire::{Priority, Ticket, TicketState};
+
+use crate::bringup::fetch_halls;
+use crate::config::Config;
+use crate::controller::{Controller, Event};
+use crate::escpos::{self, PrinterHealth};
+use crate::{printer, ui};
+
+/// Which screen to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shot {
+    Home,
+    Printing,
+    /// The ticket screen with a sample ticket (nothing is issued).
+    Ticket,
+    /// The ticket screen after the printer failed: the number is all the taxpayer has.
+    TicketNotPrinted,
+}
+
+pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow::Result<ExitCode> {
+    let orientation = cfg.orientation;
+    let halls = fetch_halls(&cfg);
+    let mut port = printer::open(&cfg.printer)?;
+    let status = port.status();
+    drop(port);
+    let now = chrono::Utc::now();
+    let mut c = Controller::new(cfg.clone(), now);
+    let _ = c.start();
+    match &halls {
+        Some(h) => {
+            c.handle(Event::Snapshot(h.clone()), now);
+        }
+        None => {
+            c.handle(Event::Disconnected, now);
+        }
+    }
+    c.handle(Event::PrinterChecked(status.clone()), now);
+    if english {
+        c.handle(Event::ToggleLanguage, now);
+    }
+    let mut source = match &halls {
+        Some(_) => format!("live data from {}", cfg.server),
+        None => format!("server {} unreachable: 系统连接中断 shown", cfg.server),
+    };
+    if let Err(f) = &status {
+        source.push_str(&format!("; printer fault: {f}"));
+    }
+    if shot != Shot::Home {
+        let service = halls
+            .as_ref()
+            .and_then(|h| h.iter().find(|h| h.id == cfg.hall))
+            .and_then(|h| h.services.first().cloned())
+            .context("the ticket screen needs the server's hall state")?;
+        // Drive the controller as a tap would, with a sample ticket (nothing is issued).
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
+        c.handle(Event::Tap { service: service.id.clone(), fresh_request_id: "screenshot".into() }, now);
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
+        if matches!(shot, Shot::Ticket | Shot::TicketNotPrinted) {
+            let ticket = Ticket {
+                id: 0,
+                number: format!("{}{:03}", service.prefix, service.waiting + 1),
+                hall: cfg.hall.clone(),
+                service: service.id.clone(),
+                priority: Priority::Normal,
+                state: TicketState::Waiting,
+                day: now.with_timezone(&c.time_zone()).format("%Y-%m-%d").to_string(),
+                issued_at: now,
+                waiting_ahead: service.waiting,
+                est_wait_s: service.est_wait_s,
+                counter: None,
+                counter_number: None,
+                call_count: 0,
+                transferred: false,
+            };
+            c.handle(Event::Issued(Ok(ticket)), now);
+            if shot == Shot::TicketNotPrinted {
+                c.handle(Event::Printed(Err(escpos::PrinterFault::PaperEnd)), now);
+            } else {
+                c.handle(Event::Printed(Ok(())), now);
+            }
+            source.push_str("; sample ticket, nothing issued");
+        }
+    }
+    let (w, h, rgba) = ui::render_headless(&c.view(), orientation)?;
+    qcall_screen::write_png(out, w, h, qcall_screen::ColorType::Rgba, &rgba)?;
+    println!("wrote {} ({w}x{h}, {source})", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,166 @@
+//! Error codes: every `{"error": {"code", "message"}}` the server sends carries one of these.
+//!
+//! The code is the contract (clients branch on it, the web pages translate it); the message is
+//! for people and may change. Each code has one HTTP status.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal => $status:literal,)*) => {
+        /// Every error code of the API, serialised as its snake_case name.
+        ///
+        /// [`ErrorCode::Unknown`] stands for a code this build does not know (a newer server);
+        /// the server never sends it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
+            /// A code this build does not know.
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code the server may send.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+
+            /// The HTTP status this code is sent with.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)*
+                    ErrorCode::Unknown => 500,
+                }
+            }
+
+            /// The code named `s`; [`ErrorCode::Unknown`] when there is none.
+            pub fn parse(s: &str) -> ErrorCode {
+                match s {
+                    $($name => ErrorCode::$variant,)*
+                    _ => ErrorCode::Unknown,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Requests the server cannot read.
+    /// The body is larger than the server takes (16 KiB).
+    BodyTooLarge = "body_too_large" => 413,
+    /// The body could not be read.
+    BadBody = "bad_body" => 400,
+    /// The body is not UTF-8.
+    BadUtf8 = "bad_utf8" => 400,
+    /// The body is not the JSON this endpoint takes.
+    BadJson = "bad_json" => 400,
+    /// The query string is not what this endpoint takes.
+    BadQuery = "bad_query" => 400,
+    /// A string is longer than allowed.
+    TooLong = "too_long" => 400,
+    /// `request_id` is not 1-64 printable ASCII characters.
+    BadRequestId = "bad_request_id" => 400,
+    /// A plain HTTP request to a WebSocket endpoint.
+    WebsocketRequired = "websocket_required" => 400,
+    /// No such endpoint.
+    NotFound = "not_found" => 404,
+    /// The endpoint does not take this method.
+    MethodNotAllowed = "method_not_allowed" => 405,
+    // Who is asking.
+    /// No valid bearer token.
+    Unauthorized = "unauthorized" => 401,
+    /// Sign-in with an unknown clerk or a wrong PIN.
+    WrongCredentials = "wrong_credentials" => 401,
+    /// The caller may not do this.
+    Forbidden = "forbidden" => 403,
+    // Unknown things.
+    UnknownHall = "unknown_hall" => 404,
+    UnknownService = "unknown_service" => 404,
+    UnknownCounter = "unknown_counter" => 404,
+    UnknownTicket = "unknown_ticket" => 404,
+    UnknownDevice = "unknown_device" => 404,
+    // The queue said no.
+    /// The service's tickets for today are all issued.
+    SoldOut = "sold_out" => 409,
+    /// Nobody waits for this counter.
+    QueueEmpty = "queue_empty" => 404,
+    NoCurrentTicket = "no_current_ticket" => 409,
+    CounterPaused = "counter_paused" => 409,
+    CounterClosed = "counter_closed" => 409,
+    AlreadyPaused = "already_paused" => 409,
+    NotPaused = "not_paused" => 409,
+    /// The counter still serves a ticket.
+    CounterBusy = "counter_busy" => 409,
+    WrongTicketState = "wrong_ticket_state" => 409,
+    OtherHall = "other_hall" => 409,
+    /// The counter does not serve that service.
+    NotServed = "not_served" => 409,
+    NoTransferTarget = "no_transfer_target" => 422,
+    TransferHallMismatch = "transfer_hall_mismatch" => 422,
+    TransferNoop = "transfer_noop" => 422,
+    BadScore = "bad_score" => 422,
+    RatingNotAllowed = "rating_not_allowed" => 409,
+    AlreadyRated = "already_rated" => 409,
+    /// A `request_id` was used before for a different request.
+    RequestIdReused = "request_id_reused" => 409,
+    // The server itself.
+    /// Try again in a moment (the business day is turning over).
+    Retry = "retry" => 503,
+    ShuttingDown = "shutting_down" => 503,
+    /// Something failed inside the server; nothing was changed.
+    Internal = "internal" => 500,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(ErrorCode::parse(&s))
+    }
+}
+
+/// Every error body: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_parse() {
+        for &c in ErrorCode::ALL {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), c);
+            assert!((400..600).contains(&c.status()), "{c}");
+        }
+        let b: ErrorBody = serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"x"}}"#).unwrap();
+        assert_eq!(b.error.code, ErrorCode::Unknown);
+        let names: std::collections::BTreeSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len(), "names are unique");
+    }
+}

@@ -1,0 +1,170 @@
+//! The state of halls, counters and tickets as the outside world sees it. No personal data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Ticket priority class. `priority` is the 绿色通道 (elderly, disabled, pregnant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Normal,
+    Priority,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    Waiting,
+    Called,
+    Finished,
+    NoShow,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterState {
+    /// Nobody is signed in.
+    Closed,
+    Open,
+    Paused,
+}
+
+/// A ticket as the outside world sees it. Holds no personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: u64,
+    /// Service prefix plus sequence, e.g. `A012`. Never changes, not even after a transfer.
+    pub number: String,
+    pub hall: String,
+    pub service: String,
+    pub priority: Priority,
+    pub state: TicketState,
+    /// The business day the number belongs to (`YYYY-MM-DD`).
+    pub day: String,
+    pub issued_at: DateTime<Utc>,
+    /// People who will be called before this ticket (0 once called).
+    pub waiting_ahead: u32,
+    /// Estimated seconds until this ticket is called.
+    pub est_wait_s: u32,
+    /// The counter serving it, or the counter it was transferred to while it waits there.
+    pub counter: Option<String>,
+    /// The counter's number in its hall (the number announced).
+    pub counter_number: Option<u32>,
+    pub call_count: u32,
+    /// True when it came to its current queue by a transfer.
+    pub transferred: bool,
+}
+
+/// Waiting count and estimate of one service in one hall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    pub service: String,
+    pub waiting: u32,
+    pub est_wait_s: u32,
+    /// Counters serving this service that are open now.
+    pub open_counters: u32,
+    /// The daily cap is reached: no more tickets today.
+    pub sold_out: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub id: String,
+    pub prefix: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub waiting: u32,
+    pub est_wait_s: u32,
+    pub open_counters: u32,
+    pub sold_out: bool,
+}
+
+/// The ticket a counter is serving, as shown on screens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentTicket {
+    pub id: u64,
+    pub number: String,
+    pub service: String,
+    pub call_count: u32,
+    pub called_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterInfo {
+    pub id: String,
+    /// Number of the window in its hall (1, 2, …): what the voice says.
+    pub number: u32,
+    pub state: CounterState,
+    pub services: Vec<String>,
+    pub preferred: Vec<String>,
+    pub current: Option<CurrentTicket>,
+}
+
+/// A device's self-reported health (a kiosk's printer, a display's audio).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub device: String,
+    pub kind: String,
+    pub ok: bool,
+    /// Short machine-readable fault code, e.g. `paper_end`; empty when ok.
+    #[serde(default)]
+    pub code: String,
+    /// Human-readable message, Chinese first.
+    #[serde(default)]
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The state of one hall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HallInfo {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// Current business day (`YYYY-MM-DD`).
+    pub day: String,
+    pub services: Vec<ServiceInfo>,
+    pub counters: Vec<CounterInfo>,
+    /// Latest calls in this hall, newest first.
+    pub recent_calls: Vec<CallInfo>,
+    pub devices: Vec<DeviceStatus>,
+    /// Publicity (税法宣传) lines scrolled on the hall TV.
+    pub publicity: Vec<String>,
+    /// The business day's time zone (IANA name): devices show and print local times in it.
+    #[serde(default)]
+    pub time_zone: String,
+    /// Where taxpayers' phones reach the server: the ticket QR code is
+    /// `{public_base_url}/t/{ticket id}`.
+    #[serde(default)]
+    pub public_base_url: String,
+}
+
+impl HallInfo {
+    /// The status page of a ticket, as printed in its QR code.
+    pub fn ticket_url(&self, ticket_id: u64) -> String {
+        format!("{}/t/{ticket_id}", self.public_base_url.trim_end_matches('/'))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallInfo {
+    pub ticket_id: u64,
+    pub number: String,
+    pub service: String,
+    pub counter: String,
+    pub counter_number: u32,
+    pub call_count: u32,
+    pub at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/halls`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HallsResponse {
+    pub version: u32,
+    /// The `seq` of the last event reflected here.
+    pub seq: u64,
+    pub halls: Vec<HallInfo>,
+}
+

@@ -1,0 +1,128 @@
+//! Request bodies (parsed strictly: unknown fields are refused) and the answers to them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CounterInfo, Priority, Ticket};
+
+/// `POST /api/v1/halls/{hall}/tickets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    pub service: String,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// A fresh random id per tap; repeat it on retry and the same ticket comes back.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// `POST /api/v1/sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub clerk: String,
+    pub pin: String,
+    pub counter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub token: String,
+    pub clerk: String,
+    pub clerk_name: String,
+    pub counter: String,
+    pub counter_number: u32,
+    pub hall: String,
+}
+
+/// `POST /api/v1/counters/{counter}/transfer`. At least one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub counter: Option<String>,
+    #[serde(default)]
+    pub hall: Option<String>,
+}
+
+/// `POST /api/v1/counters/{counter}/call`: call one specific waiting or no-show ticket,
+/// by id (`17`) or by number in the counter's hall (`"A012"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    pub ticket: TicketRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TicketRef {
+    Id(u64),
+    Number(String),
+}
+
+/// `POST /api/v1/devices/{device}/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceStatusReport {
+    pub ok: bool,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Answer of counter actions: the ticket acted on (if any) and the counter afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterActionResponse {
+    pub ticket: Option<Ticket>,
+    pub counter: CounterInfo,
+}
+
+/// `PUT /api/v1/halls/{hall}/publicity`: the ticker lines of a hall's TV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicityRequest {
+    pub messages: Vec<String>,
+}
+
+/// `POST /api/v1/tickets/{id}/rating`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+    pub score: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingResponse {
+    pub ticket: u64,
+    pub number: String,
+    pub counter: String,
+    pub score: u8,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// `ok`.
+    pub status: String,
+    /// The `seq` of the last committed event.
+    pub seq: u64,
+}
+
+/// `GET /api/v1/metrics` (supervisors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsResponse {
+    pub seq: u64,
+    /// SQLite transactions since start.
+    pub commits: u64,
+    /// Batches committed since start.
+    pub batches: u64,
+    /// Microseconds the writer spent applying and committing (not waiting).
+    pub writer_busy_us: u64,
+    pub tickets_in_memory: u64,
+    /// Event stream subscribers connected now.
+    pub subscribers: u64,
+}

@@ -1,0 +1,125 @@
+//! Statistics and reports (supervisors; a clerk sees their own rows).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/stats/today[?hall=]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    #[serde(default)]
+    pub hall: Option<String>,
+}
+
+/// `GET /api/v1/stats?from=&to=[&hall=]` and `GET /api/v1/reports/tickets?from=&to=[&hall=][&format=]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// First business day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last business day (inclusive).
+    pub to: String,
+    #[serde(default)]
+    pub hall: Option<String>,
+    /// `json` (default) or `csv` (ticket report only).
+    #[serde(default)]
+    pub format: Option<ReportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    /// Comma-separated, UTF-8 with a byte-order mark (opens in spreadsheet programs).
+    Csv,
+}
+
+/// Longest period one report may cover, in days.
+pub const MAX_PERIOD_DAYS: i64 = 366;
+
+/// One row of statistics, for a counter or a clerk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStats {
+    /// Tickets finished (办结).
+    pub served: u32,
+    /// Tickets marked no-show (过号).
+    pub no_shows: u32,
+    /// Mean of (call time − issue time) over tickets called, in seconds; `None` when none was.
+    pub mean_wait_s: Option<u32>,
+    /// Mean of (finish time − call time) over finished tickets, in seconds.
+    pub mean_service_s: Option<u32>,
+    /// Ratings by score: `"1"` (非常不满意) … `"5"` (非常满意).
+    pub ratings: BTreeMap<String, u32>,
+    pub rated: u32,
+    /// Mean score of the rated tickets.
+    pub mean_rating: Option<f64>,
+}
+
+impl ServiceStats {
+    /// A row with nothing counted (every score present with 0).
+    pub fn empty() -> ServiceStats {
+        ServiceStats { ratings: (1..=5).map(|s: u8| (s.to_string(), 0)).collect(), ..ServiceStats::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterStats {
+    pub counter: String,
+    pub hall: String,
+    pub number: u32,
+    #[serde(flatten)]
+    pub stats: ServiceStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClerkStats {
+    pub clerk: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub stats: ServiceStats,
+}
+
+/// `GET /api/v1/stats/today`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TodayStats {
+    pub day: String,
+    /// The hall asked for; `None`: all halls.
+    pub hall: Option<String>,
+    /// Every configured counter (of the hall), served or not.
+    pub counters: Vec<CounterStats>,
+    /// Every clerk who called a ticket today (in the hall).
+    pub clerks: Vec<ClerkStats>,
+}
+
+/// `GET /api/v1/stats?from=&to=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodStats {
+    pub from: String,
+    pub to: String,
+    pub hall: Option<String>,
+    pub counters: Vec<CounterStats>,
+    pub clerks: Vec<ClerkStats>,
+}
+
+/// One ticket in a period report: when the taxpayer arrived, was called and was done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketRow {
+    pub id: u64,
+    pub day: String,
+    pub number: String,
+    pub hall: String,
+    pub service: String,
+    pub priority: String,
+    pub state: String,
+    /// Arrival: when the ticket was issued (ms since the epoch, UTC).
+    pub issued_at: i64,
+    pub called_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub counter: Option<String>,
+    pub clerk: Option<String>,
+    pub call_count: u32,
+    pub transferred: bool,
+    pub rating: Option<u8>,
+}

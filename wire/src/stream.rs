@@ -1,0 +1,89 @@
+//! The event stream (WebSocket): `/api/v1/events` (all halls) and
+//! `/api/v1/halls/{hall}/events` (one hall), optionally resumed with `?since=SEQ`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DeviceStatus, HallInfo, QueueInfo, Ticket};
+
+/// Which stream to follow.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EventScope {
+    /// Every hall: `/api/v1/events`. Its `seq`s have no gaps.
+    All,
+    /// One hall: `/api/v1/halls/{hall}/events`. Its `seq`s skip other halls' events.
+    Hall(String),
+}
+
+impl EventScope {
+    /// The stream's path (no query).
+    pub fn path(&self) -> String {
+        match self {
+            EventScope::All => "/api/v1/events".into(),
+            EventScope::Hall(h) => format!("/api/v1/halls/{h}/events"),
+        }
+    }
+}
+
+/// The query of the event stream endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// Resume after this `seq`: the events since then are replayed exactly when the server still
+    /// has them, else the stream starts with a fresh snapshot.
+    #[serde(default)]
+    pub since: Option<u64>,
+}
+
+/// WebSocket close code of a subscriber that fell behind: reconnect with `?since=`.
+pub const CLOSE_LAGGED: u16 = 4000;
+
+/// One message on the event stream (`/api/v1/events`, `/api/v1/halls/{hall}/events`).
+///
+/// The first message on a connection is a [`EventKind::Snapshot`] (unless `?since=` could be
+/// replayed exactly); every later one is an event with a server-wide increasing `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamMessage {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// The hall the event belongs to; `None` for snapshots of all halls and global events.
+    #[serde(default)]
+    pub hall: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The hall's queues after this event (empty where nothing about waiting changed).
+    #[serde(default)]
+    pub queues: Vec<QueueInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Full state; `seq` is the last event it reflects.
+    Snapshot { halls: Vec<HallInfo> },
+    TicketIssued { ticket: Ticket },
+    /// A call or a recall (`recall: true`, `call_count` > 1). Announce both.
+    TicketCalled { ticket: Ticket, counter: String, counter_number: u32, call_count: u32, recall: bool },
+    TicketFinished { ticket: Ticket, counter: String, counter_number: u32 },
+    TicketNoShow { ticket: Ticket, counter: String, counter_number: u32 },
+    /// The ticket left `from_counter` and waits again (same number) in `ticket.hall`,
+    /// `ticket.service`, and at `ticket.counter` when sent to a specific counter.
+    TicketTransferred { ticket: Ticket, from_counter: String, from_hall: String },
+    TicketRequeued { ticket: Ticket },
+    TicketRated { ticket_id: u64, counter: String, score: u8 },
+    CounterOpened { counter: String, counter_number: u32 },
+    CounterClosed { counter: String, counter_number: u32 },
+    CounterPaused { counter: String, counter_number: u32 },
+    CounterResumed { counter: String, counter_number: u32 },
+    /// A new business day began; numbering restarts and `expired` waiting tickets expired.
+    DayRolledOver { day: String, expired: u32 },
+    PublicityUpdated { messages: Vec<String> },
+    DeviceStatusChanged { status: DeviceStatus },
+}
+
+impl StreamMessage {
+    pub fn is_snapshot(&self) -> bool {
+        matches!(self.kind, EventKind::Snapshot { .. })
+    }
+}
+
