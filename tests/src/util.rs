@@ -34,9 +34,19 @@ fn build_binaries() -> Result<PathBuf, String> {
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(cargo)
+    let mut cmd = Command::new(cargo);
+    // What cargo sets for the test process (CARGO_PKG_*, CARGO_MANIFEST_DIR, …) would make the
+    // inner build look different from the README's and rebuild everything.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CARGO_") && !matches!(k.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR") {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+    let out = cmd
         .current_dir(&workspace)
-        .args(["build", "--bins", "-p", "qcall-core", "-p", "qcall-kiosk", "-p", "qcall-display", "--profile", &profile])
+        // The same selection as the README's test command builds first: then this is a no-op.
+        .args(["build", "--workspace", "--bins", "--profile", &profile])
         .arg("--target-dir")
         .arg(target_dir)
         .stdout(Stdio::null())
