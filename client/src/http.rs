@@ -146,11 +146,12 @@ impl Client {
             return Ok((status, body));
         }
         Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
-            Ok(b) => ClientError::Server { status, code: b.error.code, message: b.error.message },
+            Ok(b) => ClientError::Server { status, code: b.error.code, message: b.error.message, retry_after_s: b.error.retry_after_s },
             Err(_) => ClientError::Server {
                 status,
                 code: wire::ErrorCode::Unknown,
                 message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                retry_after_s: None,
             },
         })
     }
@@ -246,6 +247,16 @@ impl Client {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// The ticket today's issue request `request_id` made in `hall`, or `None` when it made
+    /// none (a kiosk settles a request whose answer it never got; nothing is issued).
+    pub async fn issued_for(&self, hall: &str, request_id: &str) -> Result<Option<wire::Ticket>> {
+        match self.get(&format!("/api/v1/halls/{hall}/requests/{request_id}")).await {
+            Ok(t) => Ok(Some(t)),
+            Err(ClientError::Server { code: wire::ErrorCode::UnknownRequest, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -70,10 +70,16 @@ async fn spawn(exe: &Path, args: &[String], port: u16) -> anyhow::Result<(Proc, 
         .stderr(Stdio::inherit())
         .spawn()
         .context("start server")?;
+    // Killed on every way out, a failed start included.
+    let mut proc = Proc { child, port };
     let client = Client::new(&format!("http://127.0.0.1:{port}"), &ClientOptions::default())?;
     loop {
-        if client.healthz().await.is_ok() {
-            return Ok((Proc { child, port }, t0.elapsed()));
+        // The floor answers a plain `ok`, the server JSON: any 200 will do.
+        if client.raw("GET", "/healthz", &[], None).await.is_ok_and(|r| r.status == 200) {
+            return Ok((proc, t0.elapsed()));
+        }
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            bail!("server on port {port} exited with {status}");
         }
         if t0.elapsed() > Duration::from_secs(60) {
             bail!("server on port {port} did not become healthy");
@@ -202,7 +208,7 @@ async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
     // Sign a clerk in at every counter.
     let mut clerks = Vec::new();
     for (i, c) in topo.counters.iter().enumerate() {
-        let req = wire::SessionRequest { clerk: format!("clerk{:02}", i + 1), pin: "1234".into(), counter: c.id.clone() };
+        let req = wire::SessionRequest { clerk: format!("clerk{:02}", i + 1), pin: "1234".into(), counter: c.id.clone(), take_over: true };
         let r = anon.sign_in(&req).await?;
         clerks.push((c.id.clone(), anon.with_token(&r.token)));
     }
@@ -423,6 +429,6 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    axum::serve(axum::serve::ListenerExt::tap_io(listener, crate::server::no_delay), app).await?;
+    axum::serve(axum::serve::ListenerExt::tap_io(listener, |t: &mut tokio::net::TcpStream| crate::server::no_delay(t)), app).await?;
     Ok(())
 }

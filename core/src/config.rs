@@ -40,6 +40,8 @@ pub struct RawConfig {
     pub devices: Vec<RawDevice>,
     #[serde(default)]
     pub supervisors: Vec<RawSupervisor>,
+    #[serde(default)]
+    pub sign_in: RawSignIn,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -50,6 +52,34 @@ pub struct RawServer {
     pub public_base_url: Option<String>,
     /// Seconds after 办结 during which the counter's rating pad may rate the ticket.
     pub rating_window_s: Option<u32>,
+    /// `Host` names this server answers for besides `listen`, `public_base_url`'s host and
+    /// `localhost` (IP addresses are always accepted).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// A connection that has not sent a whole request head within this time is closed (also
+    /// idle keep-alive connections).
+    pub header_timeout_s: Option<u64>,
+    /// Open connections at most (WebSockets included); more wait to be accepted.
+    pub max_connections: Option<usize>,
+    /// A commit that cannot get the database within this time fails its batch.
+    pub commit_timeout_ms: Option<u64>,
+    /// A clerk session unused this long ends (its counter closes). Sessions also end with the
+    /// business day.
+    pub session_idle_minutes: Option<u32>,
+    /// Below this much free space on the database's disk, `/healthz` answers 503.
+    pub min_free_mb: Option<u64>,
+}
+
+/// `[sign_in]`: wrong PINs and passwords.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignIn {
+    /// Failures of one account within `window_s` that lock it for `lock_s`.
+    pub account_failures: Option<u32>,
+    /// Failures from one client address within `window_s` that lock the address.
+    pub address_failures: Option<u32>,
+    pub window_s: Option<u64>,
+    pub lock_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -99,6 +129,14 @@ pub struct RawClerk {
     pub name: String,
     /// argon2 PHC string made by `qcall hash-pin`.
     pub pin_hash: String,
+    /// The clerk's home hall: where they may sign in unless `halls` or `counters` say more.
+    pub hall: Option<String>,
+    /// Halls at whose counters the clerk may sign in.
+    #[serde(default)]
+    pub halls: Vec<String>,
+    /// Counters where the clerk may sign in.
+    #[serde(default)]
+    pub counters: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +190,18 @@ pub struct Clerk {
     pub id: String,
     pub name: String,
     pub pin_hash: String,
+    /// Counters the clerk may sign in at.
+    pub counters: Vec<usize>,
+    /// A short fingerprint of `pin_hash`: a session made with another PIN hash is void.
+    pub pin_fp: String,
+    /// The hash is from before PINs needed six digits (it may hold a 4-digit PIN).
+    pub short_pin: bool,
+}
+
+impl Clerk {
+    pub fn may_sit_at(&self, counter: usize) -> bool {
+        self.counters.contains(&counter)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -168,10 +218,20 @@ pub struct Config {
     pub db: PathBuf,
     pub public_base_url: String,
     pub rating_window_s: u32,
+    /// Host names accepted in `Host` and `Origin` (IP addresses always are).
+    pub allowed_hosts: Vec<String>,
+    pub header_timeout: std::time::Duration,
+    pub max_connections: usize,
+    pub commit_timeout: std::time::Duration,
+    pub session_idle_ms: i64,
+    pub min_free_bytes: u64,
+    pub sign_in: crate::signin::Limits,
     pub topology: Arc<Topology>,
     pub clerks: Vec<Clerk>,
     pub devices: Vec<Device>,
     pub supervisors: Vec<Supervisor>,
+    /// Some credential is a public demo one (the embedded config, or a copy left unchanged).
+    pub demo_credentials: bool,
 }
 
 impl Config {
@@ -199,15 +259,15 @@ impl Config {
 fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let bad = |field: String, reason: String| ConfigError::Invalid { file: file.to_string(), field, reason };
 
-    let listen = raw.server.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = raw.server.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
     if listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(bad("server.listen".into(), format!("`{listen}` is not an address like 127.0.0.1:8080")));
     }
-    let public_base_url = raw.server.public_base_url.unwrap_or_else(|| format!("http://{listen}"));
+    let public_base_url = raw.server.public_base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
         return Err(bad("server.public_base_url".into(), "must start with http:// or https://".into()));
     }
-    let db = raw.server.db.unwrap_or_else(|| PathBuf::from("data/qcall.db"));
+    let db = raw.server.db.clone().unwrap_or_else(|| PathBuf::from("data/qcall.db"));
 
     let start = raw.business_day.start.unwrap_or_else(|| "00:00".into());
     let day_start_min = parse_hhmm(&start)
@@ -326,14 +386,32 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let mut clerks = Vec::new();
     let mut seen = HashSet::new();
     for (i, c) in raw.clerks.into_iter().enumerate() {
-        check_id(&c.id).map_err(|r| bad(format!("clerks[{i}].id"), r))?;
+        let f = |name: &str| format!("clerks[{i}].{name}");
+        check_id(&c.id).map_err(|r| bad(f("id"), r))?;
         if !seen.insert(c.id.clone()) {
-            return Err(bad(format!("clerks[{i}].id"), format!("duplicate clerk `{}`", c.id)));
+            return Err(bad(f("id"), format!("duplicate clerk `{}`", c.id)));
         }
-        if argon2::PasswordHash::new(&c.pin_hash).is_err() {
-            return Err(bad(format!("clerks[{i}].pin_hash"), "not an argon2 hash; make one with `qcall hash-pin`".into()));
+        let Ok(parsed) = argon2::PasswordHash::new(&c.pin_hash) else {
+            return Err(bad(f("pin_hash"), "not an argon2 hash; make one with `qcall hash-pin`".into()));
+        };
+        let short_pin = !crate::auth::is_current_hash(&parsed);
+        let mut allowed: Vec<usize> = Vec::new();
+        let mut add_hall = |h: usize| allowed.extend(counters.iter().enumerate().filter(|(_, c)| c.hall == h).map(|(ix, _)| ix));
+        if let Some(h) = &c.hall {
+            add_hall(hall_ix(h).ok_or_else(|| bad(f("hall"), format!("unknown hall `{h}`")))?);
         }
-        clerks.push(Clerk { id: c.id, name: c.name, pin_hash: c.pin_hash });
+        for h in &c.halls {
+            add_hall(hall_ix(h).ok_or_else(|| bad(f("halls"), format!("unknown hall `{h}`")))?);
+        }
+        for id in &c.counters {
+            allowed.push(counters.iter().position(|x| x.id == *id).ok_or_else(|| bad(f("counters"), format!("unknown counter `{id}`")))?);
+        }
+        if allowed.is_empty() {
+            return Err(bad(f("hall"), "a clerk needs a home `hall` (or `halls` / `counters` where they may sign in)".into()));
+        }
+        allowed.sort_unstable();
+        allowed.dedup();
+        clerks.push(Clerk { pin_fp: crate::auth::pin_fingerprint(&c.pin_hash), id: c.id, name: c.name, pin_hash: c.pin_hash, counters: allowed, short_pin });
     }
 
     let mut devices = Vec::new();
@@ -371,6 +449,46 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         supervisors.push(Supervisor { id: s.id, token_hash: s.token_hash });
     }
 
+    let server = &raw.server;
+    let header_timeout_s = server.header_timeout_s.unwrap_or(30);
+    if !(1..=600).contains(&header_timeout_s) {
+        return Err(bad("server.header_timeout_s".into(), format!("{header_timeout_s} is not between 1 and 600")));
+    }
+    let max_connections = server.max_connections.unwrap_or(2048);
+    if !(16..=1_000_000).contains(&max_connections) {
+        return Err(bad("server.max_connections".into(), format!("{max_connections} is not between 16 and 1000000")));
+    }
+    let commit_timeout_ms = server.commit_timeout_ms.unwrap_or(2000);
+    if !(100..=60_000).contains(&commit_timeout_ms) {
+        return Err(bad("server.commit_timeout_ms".into(), format!("{commit_timeout_ms} is not between 100 and 60000")));
+    }
+    let idle_min = server.session_idle_minutes.unwrap_or(240);
+    if !(1..=24 * 60).contains(&idle_min) {
+        return Err(bad("server.session_idle_minutes".into(), format!("{idle_min} is not between 1 and 1440")));
+    }
+    let mut allowed_hosts = vec!["localhost".to_string()];
+    for (i, h) in server.allowed_hosts.iter().enumerate() {
+        if h.is_empty() || h.contains(['/', ' ', ':']) {
+            return Err(bad(format!("server.allowed_hosts[{i}]"), format!("`{h}` is not a host name (no scheme, port or path)")));
+        }
+        allowed_hosts.push(h.to_ascii_lowercase());
+    }
+    if let Some(host) = url_host(&public_base_url) {
+        allowed_hosts.push(host);
+    }
+    let si = &raw.sign_in;
+    let sign_in = crate::signin::Limits {
+        account_failures: si.account_failures.unwrap_or(10),
+        address_failures: si.address_failures.unwrap_or(30),
+        window_ms: si.window_s.unwrap_or(600) as i64 * 1000,
+        lock_ms: si.lock_s.unwrap_or(900) as i64 * 1000,
+    };
+    if sign_in.account_failures == 0 || sign_in.address_failures == 0 || sign_in.window_ms <= 0 || sign_in.lock_ms <= 0 {
+        return Err(bad("sign_in".into(), "failure counts, window_s and lock_s must be at least 1".into()));
+    }
+    let demo_credentials = file == EMBEDDED_NAME
+        || devices.iter().map(|d| &d.token_hash).chain(supervisors.iter().map(|s| &s.token_hash)).any(|h| crate::auth::is_demo_token_hash(h));
+
     let topology = Topology::new(halls, services, counters, day_start_min, tz);
     Ok(Config {
         source: file.to_string(),
@@ -378,11 +496,27 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         db,
         public_base_url,
         rating_window_s: raw.server.rating_window_s.unwrap_or(120),
+        allowed_hosts,
+        header_timeout: std::time::Duration::from_secs(header_timeout_s),
+        max_connections,
+        commit_timeout: std::time::Duration::from_millis(commit_timeout_ms),
+        session_idle_ms: i64::from(idle_min) * 60_000,
+        min_free_bytes: raw.server.min_free_mb.unwrap_or(64) * 1024 * 1024,
+        sign_in,
         topology: Arc::new(topology),
         clerks,
         devices,
         supervisors,
+        demo_credentials,
     })
+}
+
+/// The host of an `http(s)://host[:port]/…` URL, lower-case.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split('/').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') { v6.split(']').next()? } else { authority.split(':').next()? };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 fn check_id(id: &str) -> Result<(), String> {

@@ -6,16 +6,19 @@
 //! - an answer (and an event) is only ever sent for changes that are durable;
 //! - the broadcast happens under the write lock, so a subscriber that takes a snapshot under the
 //!   read lock and subscribes in the same breath sees every later event exactly once;
-//! - if a commit fails, the state is reloaded from the store and every caller of that batch gets
-//!   an error: nothing is acknowledged that is not stored.
+//! - if a commit fails, everything the batch changed in memory is reloaded from the store and
+//!   every caller of that batch gets an error: nothing is acknowledged that is not stored.
+//!
+//! The lock is tokio's: readers wait for a batch without blocking the async workers, and what
+//! needs no state (health, pages) does not wait at all ([`Shared::committed_seq`],
+//! [`Shared::health`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use qcall_wire as wire;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, RwLock};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::domain::{Command, DomainError, Event, Millis, State, TicketId};
@@ -47,10 +50,35 @@ impl Broadcast {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A clerk signed in at a counter.
+#[derive(Debug, Clone)]
 pub struct Session {
     pub clerk: String,
     pub counter: usize,
+    /// Fingerprint of the PIN hash the clerk signed in with: void once the PIN changes.
+    pub pin_fp: String,
+    /// When the session was last used (not stored: a restart counts as use).
+    pub last_seen: Arc<AtomicI64>,
+}
+
+impl Session {
+    pub fn new(clerk: String, counter: usize, pin_fp: String, now: Millis) -> Session {
+        Session { clerk, counter, pin_fp, last_seen: Arc::new(AtomicI64::new(now)) }
+    }
+
+    pub fn touch(&self, now: Millis) {
+        self.last_seen.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn idle_ms(&self, now: Millis) -> Millis {
+        now - self.last_seen.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Session {
+    fn eq(&self, o: &Session) -> bool {
+        (&self.clerk, self.counter, &self.pin_fp) == (&o.clerk, o.counter, &o.pin_fp)
+    }
 }
 
 /// What the readers share with the writer.
@@ -91,11 +119,20 @@ impl Durable {
         let mut sessions = HashMap::new();
         for s in store.sessions()? {
             if let Some(counter) = topo.counter_ix(&s.counter) {
-                sessions.insert(s.token_hash, Session { clerk: s.clerk, counter });
+                sessions.insert(s.token_hash, Session::new(s.clerk, counter, s.pin_fp, now));
             }
         }
         Ok(Durable { state, seq, devices, sessions })
     }
+}
+
+/// How the store is doing, for `/healthz` (read without the state lock).
+#[derive(Debug, Clone, Default)]
+pub struct StoreStatus {
+    /// The last commit failed with this (and none succeeded since).
+    pub last_error: Option<String>,
+    /// The business day the store is on.
+    pub day: String,
 }
 
 pub struct Shared {
@@ -105,13 +142,22 @@ pub struct Shared {
     pub batches_applied: AtomicU64,
     /// Microseconds the writer spent applying and committing (not waiting).
     pub writer_busy_us: AtomicU64,
+    /// The `seq` of the last committed event.
+    pub committed_seq: AtomicU64,
+    pub health: parking_lot::Mutex<StoreStatus>,
 }
 
 #[derive(Debug)]
 pub enum Request {
     Domain(Command),
-    SignIn { counter: usize, clerk: String, token_hash: String },
+    /// A clerk signs in: a new session. Whoever was signed in at the counter, and the clerk's
+    /// own sessions at other counters, end (a counter has one clerk, a clerk one counter).
+    SignIn { counter: usize, clerk: String, token_hash: String, take_over: bool, pin_fp: String },
     SignOut { counter: usize, token_hash: String },
+    /// End these sessions; a counter left without a clerk closes.
+    EndSessions { token_hashes: Vec<String> },
+    /// End the sessions unused for `idle_ms`.
+    ExpireIdle { idle_ms: Millis },
     DeviceStatus { device: String, hall: usize, status: wire::DeviceStatus },
 }
 
@@ -167,12 +213,15 @@ impl Engine {
             }
         }
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let day = state.day().to_string();
         let shared = Arc::new(Shared {
             core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
             writer_busy_us: AtomicU64::new(0),
+            committed_seq: AtomicU64::new(seq),
+            health: parking_lot::Mutex::new(StoreStatus { last_error: None, day }),
         });
         let (tx, rx) = mpsc::channel(8192);
         let writer_shared = shared.clone();
@@ -242,8 +291,8 @@ struct Acc {
     counters: BTreeSet<usize>,
     publicity: BTreeSet<usize>,
     expire_before: Option<chrono::NaiveDate>,
+    sessions_clear: bool,
     sessions_add: Vec<SessionRow>,
-    sessions_remove_counter: Vec<String>,
     sessions_remove: Vec<String>,
     devices: Vec<(String, String)>,
 }
@@ -275,12 +324,56 @@ impl Acc {
         self.out.push(b.clone());
         b
     }
+
+    /// Ends one session; its counter closes when no other session is left there.
+    fn end_session(&mut self, core: &mut Core, token_hash: &str, now: Millis) -> Vec<Arc<Broadcast>> {
+        let Some(s) = core.sessions.remove(token_hash) else { return vec![] };
+        self.sessions_remove.push(token_hash.to_string());
+        if core.sessions.values().any(|o| o.counter == s.counter) {
+            return vec![];
+        }
+        self.counters.insert(s.counter);
+        let events = core.state.apply(Command::SignOut { counter: s.counter }, now).unwrap_or_default();
+        self.emit(core, events, now)
+    }
+
+    fn sign_in(
+        &mut self,
+        core: &mut Core,
+        (counter, clerk, token_hash, take_over, pin_fp): (usize, &str, &str, bool, &str),
+        now: Millis,
+    ) -> Result<Vec<Arc<Broadcast>>, EngineError> {
+        let events = core.state.apply(Command::SignIn { counter, clerk: clerk.to_string(), take_over }, now)?;
+        // One clerk per counter: whoever was here is out.
+        let here: Vec<String> = core.sessions.iter().filter(|(_, s)| s.counter == counter).map(|(k, _)| k.clone()).collect();
+        for t in here {
+            core.sessions.remove(&t);
+            self.sessions_remove.push(t);
+        }
+        core.sessions.insert(token_hash.to_string(), Session::new(clerk.to_string(), counter, pin_fp.to_string(), now));
+        self.sessions_add.push(SessionRow {
+            token_hash: token_hash.to_string(),
+            clerk: clerk.to_string(),
+            counter: core.state.topology().counters[counter].id.clone(),
+            created_at: now,
+            pin_fp: pin_fp.to_string(),
+        });
+        self.counters.insert(counter);
+        let mut out = self.emit(core, events, now);
+        // One counter per clerk: the clerk's sessions elsewhere end.
+        let elsewhere: Vec<String> =
+            core.sessions.iter().filter(|(_, s)| s.clerk == clerk && s.counter != counter).map(|(k, _)| k.clone()).collect();
+        for t in elsewhere {
+            out.extend(self.end_session(core, &t, now));
+        }
+        Ok(out)
+    }
 }
 
 /// Apply, commit, broadcast, answer. See the module docs for the order and why.
 /// Returns how long the commit took.
 fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Vec<Job>, now: Millis) -> std::time::Duration {
-    let mut guard = shared.core.write();
+    let mut guard = shared.core.blocking_write();
     let core = &mut *guard;
     if *needs_reload {
         match Durable::load(store, now) {
@@ -292,6 +385,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             Err(e) => {
                 drop(guard);
                 tracing::error!(error = %e, "the database cannot be read; refusing every change");
+                shared.health.lock().last_error = Some(e.to_string());
                 for job in jobs {
                     let _ = job.reply.send(Err(EngineError::Store(e.to_string())));
                 }
@@ -302,8 +396,12 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     let mut acc = Acc::default();
     let mut results: Vec<Result<Outcome, EngineError>> = Vec::with_capacity(jobs.len());
 
-    // The day may have turned since the last batch.
+    // The day may have turned since the last batch; every session ends with it.
     let tick = core.state.apply(Command::Tick, now).unwrap_or_default();
+    if tick.iter().any(|e| matches!(e, Event::DayRolledOver { .. })) {
+        core.sessions.clear();
+        acc.sessions_clear = true;
+    }
     acc.emit(core, tick, now);
 
     for job in &jobs {
@@ -323,25 +421,9 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .apply(cmd.clone(), now)
                 .map(|events| Outcome::Applied(acc.emit(core, events, now)))
                 .map_err(EngineError::from),
-            Request::SignIn { counter, clerk, token_hash } => core
-                .state
-                .apply(Command::SignIn { counter: *counter, clerk: clerk.clone() }, now)
-                .map(|events| {
-                    // One clerk per counter: an earlier session there ends.
-                    let counter_id = core.state.topology().counters[*counter].id.clone();
-                    core.sessions.retain(|_, s| s.counter != *counter);
-                    core.sessions.insert(token_hash.clone(), Session { clerk: clerk.clone(), counter: *counter });
-                    acc.sessions_remove_counter.push(counter_id.clone());
-                    acc.sessions_add.push(SessionRow {
-                        token_hash: token_hash.clone(),
-                        clerk: clerk.clone(),
-                        counter: counter_id,
-                        created_at: now,
-                    });
-                    acc.counters.insert(*counter);
-                    Outcome::Applied(acc.emit(core, events, now))
-                })
-                .map_err(EngineError::from),
+            Request::SignIn { counter, clerk, token_hash, take_over, pin_fp } => {
+                acc.sign_in(core, (*counter, clerk, token_hash, *take_over, pin_fp), now).map(Outcome::Applied)
+            }
             Request::SignOut { counter, token_hash } => core
                 .state
                 .apply(Command::SignOut { counter: *counter }, now)
@@ -352,6 +434,23 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Outcome::Applied(acc.emit(core, events, now))
                 })
                 .map_err(EngineError::from),
+            Request::EndSessions { token_hashes } => {
+                let mut out = vec![];
+                for t in token_hashes {
+                    out.extend(acc.end_session(core, t, now));
+                }
+                Ok(Outcome::Applied(out))
+            }
+            Request::ExpireIdle { idle_ms } => {
+                let idle: Vec<String> =
+                    core.sessions.iter().filter(|(_, s)| s.idle_ms(now) > *idle_ms).map(|(k, _)| k.clone()).collect();
+                let mut out = vec![];
+                for t in idle {
+                    tracing::info!(clerk = %core.sessions[&t].clerk, "session idle too long; ended");
+                    out.extend(acc.end_session(core, &t, now));
+                }
+                Ok(Outcome::Applied(out))
+            }
             Request::DeviceStatus { device, hall, status } => {
                 let changed = core
                     .devices
@@ -379,8 +478,11 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     }
 
     let mut commit_took = std::time::Duration::ZERO;
-    let nothing_to_write =
-        acc.out.is_empty() && acc.devices.is_empty() && acc.sessions_add.is_empty() && acc.sessions_remove.is_empty();
+    let nothing_to_write = acc.out.is_empty()
+        && acc.devices.is_empty()
+        && acc.sessions_add.is_empty()
+        && acc.sessions_remove.is_empty()
+        && !acc.sessions_clear;
     let commit = if nothing_to_write {
         Ok(())
     } else {
@@ -396,8 +498,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .iter()
                 .map(|b| EventRow { seq: b.seq, at: now, hall: b.msg.hall.as_deref(), kind: kind_name(&b.msg.kind), body: &b.json })
                 .collect(),
+            sessions_clear: acc.sessions_clear,
             sessions_add: std::mem::take(&mut acc.sessions_add),
-            sessions_remove_counter: std::mem::take(&mut acc.sessions_remove_counter),
             sessions_remove: std::mem::take(&mut acc.sessions_remove),
             publicity: acc.publicity.iter().map(|&h| (h, st.publicity(h))).collect(),
             devices: std::mem::take(&mut acc.devices),
@@ -412,6 +514,14 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     match commit {
         Ok(()) => {
             shared.batches_applied.fetch_add(1, Ordering::Relaxed);
+            shared.committed_seq.store(core.seq, Ordering::Relaxed);
+            {
+                let mut h = shared.health.lock();
+                h.last_error = None;
+                if acc.expire_before.is_some() {
+                    h.day = core.state.day().to_string();
+                }
+            }
             for b in acc.out {
                 core.ring.push_back(b.clone());
                 if core.ring.len() > RING {
@@ -425,6 +535,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             // Nothing of this batch is stored: forget it in memory too (domain, sessions,
             // devices, seq), so memory is again exactly what the store holds.
             tracing::error!(error = %err, "commit failed; reloading state from the database");
+            shared.health.lock().last_error = Some(err.to_string());
             match Durable::load(store, now) {
                 Ok(d) => (core.state, core.seq, core.devices, core.sessions) = (d.state, d.seq, d.devices, d.sessions),
                 Err(e) => {

@@ -14,5 +14,6 @@ pub mod domain;
 pub mod engine;
 pub mod queries;
 pub mod server;
+pub mod signin;
 pub mod store;
 pub mod view;

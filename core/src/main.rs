@@ -76,6 +76,17 @@ fn main() -> anyhow::Result<()> {
                 }
                 cfg.listen = listen;
             }
+            let addr: std::net::SocketAddr = cfg.listen.parse()?;
+            if cfg.demo_credentials && !addr.ip().is_loopback() {
+                anyhow::bail!(
+                    "{}: refusing to listen on {} with the demo credentials (their tokens and PINs are public). \
+                     Make a config of your own: copy config/qcall.toml, replace every token_hash with one from \
+                     `qcall token` and every pin_hash with one from `qcall hash-pin`, and pass it with --config. \
+                     The demo config listens on loopback only.",
+                    cfg.source,
+                    cfg.listen
+                );
+            }
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(serve(cfg))
         }
@@ -118,8 +129,8 @@ fn main() -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_string()
                 }
             };
-            if pin.len() < 4 {
-                anyhow::bail!("a PIN needs at least 4 characters");
+            if pin.chars().count() < qcall_core::auth::MIN_PIN_LEN {
+                anyhow::bail!("a PIN needs at least {} characters (a 4-digit PIN falls to guessing in minutes)", qcall_core::auth::MIN_PIN_LEN);
             }
             let hash = qcall_core::auth::hash_pin(&pin).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
             println!("pin_hash = \"{hash}\"");
@@ -131,13 +142,19 @@ fn main() -> anyhow::Result<()> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let source = cfg.source.clone();
     let db = cfg.db.clone();
-    let server = qcall_core::server::Server::start(cfg).await.with_context(|| format!("starting with {source}"))?;
+    let clock = std::sync::Arc::new(qcall_core::clock::SystemClock);
+    let server = qcall_core::server::Server::start(cfg, clock).await.with_context(|| format!("starting with {source}"))?;
     tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
     println!("qcall listening on http://{}", server.addr);
     shutdown_signal().await;

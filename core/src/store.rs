@@ -17,6 +17,12 @@ pub enum StoreError {
     Dir { path: PathBuf, source: std::io::Error },
     #[error("database {path}: schema version {found} is newer than this program knows ({known})")]
     TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "database {path}: its business day {stored} is later than the clock's {clock}. The clock \
+         is wrong (the server never goes back in time: fix the clock and start again), or the \
+         database comes from another machine"
+    )]
+    DayAhead { path: PathBuf, stored: NaiveDate, clock: NaiveDate },
 }
 
 /// Append-only: never edit a released step, add a new one.
@@ -71,6 +77,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE publicity (hall TEXT PRIMARY KEY, messages TEXT NOT NULL);
     CREATE TABLE devices (device TEXT PRIMARY KEY, body TEXT NOT NULL);",
+    // 2: sessions remember the PIN hash they were made with (a changed PIN voids them); the
+    // calls are indexed (only they: issuing pays nothing) so a start finds the day's calls fast
+    "ALTER TABLE sessions ADD COLUMN pin_fp TEXT NOT NULL DEFAULT '';
+    CREATE INDEX events_calls ON events (seq) WHERE type = 'ticket_called';",
 ];
 
 #[derive(Debug, Clone)]
@@ -79,6 +89,7 @@ pub struct SessionRow {
     pub clerk: String,
     pub counter: String,
     pub created_at: Millis,
+    pub pin_fp: String,
 }
 
 /// Everything one batch of commands changed, written in one transaction.
@@ -91,8 +102,9 @@ pub struct Batch<'a> {
     pub tickets: Vec<&'a Ticket>,
     pub counters: Vec<(usize, &'a Counter)>,
     pub events: Vec<EventRow<'a>>,
+    /// Every session ends (the day rolled over), before `sessions_add`.
+    pub sessions_clear: bool,
     pub sessions_add: Vec<SessionRow>,
-    pub sessions_remove_counter: Vec<String>,
     pub sessions_remove: Vec<String>,
     pub publicity: Vec<(usize, &'a [String])>,
     pub devices: Vec<(String, String)>,
@@ -112,13 +124,16 @@ pub struct Store {
     topo: Arc<Topology>,
 }
 
+/// How long a statement waits for a database another connection holds.
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.to_path_buf(), source })?;
     }
     let conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(err)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
@@ -131,6 +146,16 @@ impl Store {
         let mut store = Store { conn, path: path.to_path_buf(), topo };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A commit waits at most this long for the database (then its batch fails).
+    pub fn set_busy_timeout(&self, t: std::time::Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(t).map_err(self.err())
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())
     }
 
     pub fn path(&self) -> &Path {
@@ -165,7 +190,11 @@ impl Store {
         let topo = &self.topo;
         let day: Option<String> =
             self.conn.query_row("SELECT value FROM meta WHERE key = 'day'", [], |r| r.get(0)).optional().map_err(&e)?;
-        let day = day.and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or_else(|| topo.business_day(now));
+        let clock_day = topo.business_day(now);
+        let day = day.and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(clock_day);
+        if day > clock_day {
+            return Err(StoreError::DayAhead { path: self.path.clone(), stored: day, clock: clock_day });
+        }
         let next_id: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", [], |r| r.get(0)).map_err(&e)?;
         let last_seq: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).map_err(&e)?;
 
@@ -269,7 +298,10 @@ impl Store {
     fn recent_calls(&self, since: Millis) -> Result<Vec<Call>, StoreError> {
         let e = self.err();
         let topo = &self.topo;
-        let mut stmt = self.conn.prepare("SELECT at, type, hall, body FROM events ORDER BY seq DESC").map_err(&e)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, type, hall, body FROM events WHERE type = 'ticket_called' ORDER BY seq DESC")
+            .map_err(&e)?;
         let mut rows = stmt.query([]).map_err(&e)?;
         let mut per_hall = vec![0usize; topo.halls.len()];
         let mut calls = Vec::new();
@@ -313,10 +345,10 @@ impl Store {
 
     pub fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
         let e = self.err();
-        let mut stmt = self.conn.prepare("SELECT token_hash, clerk, counter, created_at FROM sessions").map_err(&e)?;
+        let mut stmt = self.conn.prepare("SELECT token_hash, clerk, counter, created_at, pin_fp FROM sessions").map_err(&e)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(SessionRow { token_hash: r.get(0)?, clerk: r.get(1)?, counter: r.get(2)?, created_at: r.get(3)? })
+                Ok(SessionRow { token_hash: r.get(0)?, clerk: r.get(1)?, counter: r.get(2)?, created_at: r.get(3)?, pin_fp: r.get(4)? })
             })
             .map_err(&e)?;
         rows.collect::<Result<_, _>>().map_err(e)
@@ -422,15 +454,15 @@ impl Store {
                 stmt.execute(params![ev.seq as i64, ev.at, ev.hall, ev.kind, ev.body]).map_err(e)?;
             }
         }
-        for counter in &b.sessions_remove_counter {
-            tx.prepare_cached("DELETE FROM sessions WHERE counter = ?1").and_then(|mut s| s.execute([counter])).map_err(e)?;
+        if b.sessions_clear {
+            tx.execute("DELETE FROM sessions", []).map_err(e)?;
         }
         for token in &b.sessions_remove {
             tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1").and_then(|mut s| s.execute([token])).map_err(e)?;
         }
         for s in &b.sessions_add {
-            tx.prepare_cached("INSERT INTO sessions (token_hash, clerk, counter, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut st| st.execute(params![s.token_hash, s.clerk, s.counter, s.created_at]))
+            tx.prepare_cached("INSERT INTO sessions (token_hash, clerk, counter, created_at, pin_fp) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .and_then(|mut st| st.execute(params![s.token_hash, s.clerk, s.counter, s.created_at, s.pin_fp]))
                 .map_err(e)?;
         }
         for (hall, msgs) in &b.publicity {
@@ -482,4 +514,11 @@ fn counter_state_from(s: &str) -> CounterState {
         "paused" => CounterState::Paused,
         _ => CounterState::Closed,
     }
+}
+
+/// Free bytes on the disk holding `path` (`None` when it cannot be read).
+pub fn free_space(path: &Path) -> Option<u64> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }

@@ -3,10 +3,12 @@
 
 const Q = (() => {
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, detail) {
       super(message);
       this.status = status;
       this.code = code;
+      /** The whole error object: retry_after_s, clerk, clerk_name where the code has them. */
+      this.detail = detail || {};
     }
   }
 
@@ -27,6 +29,14 @@ const Q = (() => {
     method_not_allowed: "不支持的操作 · Not allowed here",
     unauthorized: "登录已失效，请重新登录 · Please sign in again",
     wrong_credentials: "工号或密码错误 · Unknown clerk or wrong PIN",
+    signin_locked: "密码错误次数过多，已暂时锁定 · Too many wrong PINs: locked for a while",
+    server_busy: "系统繁忙，请稍后再试 · The system is busy; try again in a moment",
+    counter_not_allowed: "您不能在该窗口登录 · You may not sign in at this counter",
+    counter_taken: "该窗口已有人员登录 · Someone is signed in at this counter",
+    unsupported_media_type: "请求格式不受支持 · The request's format is not accepted",
+    unknown_host: "地址不正确 · This server does not answer for that address",
+    bad_origin: "不接受来自其他网站的请求 · Requests from other sites are refused",
+    unknown_request: "没有这个取号请求 · No ticket for that request",
     forbidden: "无权进行此操作 · You may not do this",
     unknown_hall: "没有这个服务厅 · No such hall",
     unknown_service: "没有这项业务 · No such service",
@@ -58,7 +68,16 @@ const Q = (() => {
 
   /** The text to show for a failed call: the code's meaning, else the server's message. */
   function message(e) {
-    return (e && Object.prototype.hasOwnProperty.call(MESSAGES, e.code)) ? MESSAGES[e.code] : (e && e.message) || String(e);
+    if (!e || !Object.prototype.hasOwnProperty.call(MESSAGES, e.code)) return (e && e.message) || String(e);
+    const d = e.detail || {};
+    if (e.code === "counter_taken" && d.clerk) {
+      return "该窗口已由 " + (d.clerk_name || "") + "（" + d.clerk + "）登录 · " + (d.clerk_name || d.clerk) + " is signed in at this counter";
+    }
+    if (d.retry_after_s) {
+      const m = Math.ceil(d.retry_after_s / 60);
+      return MESSAGES[e.code] + (d.retry_after_s >= 60 ? "（约 " + m + " 分钟后再试 · try again in about " + m + " min）" : "（请稍后再试 · try again shortly）");
+    }
+    return MESSAGES[e.code];
   }
 
   /** Call the JSON API. Resolves with the parsed body; rejects with ApiError. */
@@ -83,7 +102,7 @@ const Q = (() => {
     }
     if (!resp.ok) {
       const err = data && data.error ? data.error : { code: "http_" + resp.status, message: text || resp.statusText };
-      throw new ApiError(resp.status, err.code, err.message);
+      throw new ApiError(resp.status, err.code, err.message, err);
     }
     return data;
   }

@@ -70,25 +70,37 @@
     ($("login-clerk").value ? $("login-pin") : $("login-clerk")).focus();
   }
 
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+  async function signIn(takeOver) {
     $("login-error").textContent = "";
+    $("login-takeover").hidden = true;
     $("login-submit").disabled = true;
     try {
-      const session = await Q.api("POST", "/api/v1/sessions", {
-        body: { clerk: $("login-clerk").value.trim(), pin: $("login-pin").value, counter: $("login-counter").value },
-      });
+      const body = { clerk: $("login-clerk").value.trim(), pin: $("login-pin").value, counter: $("login-counter").value };
+      if (takeOver) body.take_over = true;
+      const session = await Q.api("POST", "/api/v1/sessions", { body });
       sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
       localStorage.setItem(LAST_COUNTER_KEY, session.counter);
       await startConsole(session);
     } catch (e) {
       $("login-error").textContent = Q.message(e);
-      $("login-pin").value = "";
-      $("login-pin").focus();
+      if (e.code === "counter_taken") {
+        // Someone else is at this counter: say who, and offer to take it over.
+        $("login-takeover").hidden = false;
+      } else {
+        $("login-pin").value = "";
+        $("login-pin").focus();
+      }
     } finally {
       $("login-submit").disabled = false;
     }
+  }
+
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    signIn(false);
   });
+  $("login-takeover").addEventListener("click", () => signIn(true));
+  $("login-counter").addEventListener("change", () => { $("login-takeover").hidden = true; });
 
   $("btn-logout").addEventListener("click", async () => {
     const token = S.session && S.session.token;

@@ -89,7 +89,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<Report, BenchError> {
         .map_err(http("server address"))?;
 
     // Sign in at the counter.
-    let session = SessionRequest { clerk: opts.clerk.clone(), pin: opts.pin.clone(), counter: opts.counter.clone() };
+    let session = SessionRequest { clerk: opts.clerk.clone(), pin: opts.pin.clone(), counter: opts.counter.clone(), take_over: true };
     let clerk = client.with_token(&rt.block_on(client.sign_in(&session)).map_err(http("sign-in"))?.token);
 
     // The counter may still be serving someone from before.

@@ -67,19 +67,7 @@ pub fn sample_ticket(cfg: Config, paper: Option<u32>) -> anyhow::Result<ExitCode
         Some(80) => PaperWidth::Mm80,
         Some(o) => bail!("--paper: {o} is not 58 or 80"),
     };
-    let t = TicketPrint {
-        hall_zh: "东区办税服务厅".into(),
-        hall_en: "East Hall".into(),
-        service_zh: "申报纳税".into(),
-        service_en: "Tax filing".into(),
-        number: "A012".into(),
-        priority: false,
-        waiting_ahead: 3,
-        est_wait_s: 360,
-        issued_at: "2026-11-26 09:14".into(),
-        qr_url: format!("{}/t/17", cfg.server),
-        notice: cfg.printer.notice.clone(),
-    };
+    let t = TicketPrint::sample(&format!("{}/t/17", cfg.server), &cfg.printer.notice);
     let bytes = escpos::render(&t, &Layout::for_paper(paper));
     println!("{}", escpos::hex(&bytes));
     println!();

@@ -25,6 +25,9 @@ pub enum Command {
     CheckPrinter,
     /// Issue a ticket; retries after network errors reuse `request_id`. Answer: [`Event::Issued`].
     Issue { service: String, priority: Priority, request_id: String },
+    /// Ask whether an earlier issue request, whose answer never came, made a ticket (nothing
+    /// is issued). Answer: [`Event::Settled`].
+    Settle { request_id: String },
     /// Write the rendered ticket to the printer. Answer: [`Event::Printed`].
     Print { bytes: Vec<u8> },
     /// The kiosk's printer status changed: report it to the server (the reporter delivers it,
@@ -66,6 +69,8 @@ pub enum Event {
     Disconnected,
     PrinterChecked(Result<PrinterHealth, PrinterFault>),
     Issued(Result<Ticket, IssueFailure>),
+    /// What an unanswered request made: its ticket, or nothing (`None`).
+    Settled(Result<Option<Ticket>, IssueFailure>),
     Printed(Result<(), PrinterFault>),
 }
 
@@ -98,11 +103,16 @@ struct Pending {
     priority: Priority,
     request_id: String,
     stage: Stage,
+    /// An earlier request whose answer never came (the network failed): settled before a
+    /// different ticket is issued, so that it does not become a ticket nobody holds.
+    unsettled: Option<Box<Pending>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     CheckingPrinter,
+    /// Asking about the unsettled request.
+    Settling,
     Issuing,
     /// The request failed on the network: a new tap on the same service reuses the id.
     FailedNetwork,
@@ -111,6 +121,8 @@ enum Stage {
 #[derive(Debug, Clone, PartialEq)]
 struct Shown {
     ticket: Ticket,
+    /// The ticket of an earlier tap whose answer had been lost.
+    earlier: bool,
     print_failed: Option<PrinterFault>,
     printed: bool,
     until: DateTime<Utc>,
@@ -300,26 +312,45 @@ impl Controller {
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::CheckingPrinter) {
                     match &self.printer {
                         PrinterState::Ok(_) if self.link == Link::Up => {
-                            p.stage = Stage::Issuing;
-                            out.push(Command::Issue {
-                                service: p.service.clone(),
-                                priority: p.priority,
-                                request_id: p.request_id.clone(),
-                            });
+                            if let Some(old) = &p.unsettled {
+                                p.stage = Stage::Settling;
+                                out.push(Command::Settle { request_id: old.request_id.clone() });
+                            } else {
+                                p.stage = Stage::Issuing;
+                                out.push(Command::Issue {
+                                    service: p.service.clone(),
+                                    priority: p.priority,
+                                    request_id: p.request_id.clone(),
+                                });
+                            }
                         }
                         _ => {
-                            // Nothing was issued: the fault banner explains why.
-                            self.pending = None;
+                            // Nothing was issued: the fault banner explains why. An earlier
+                            // unanswered request stays to be settled.
+                            self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
                             self.go_home();
                         }
                     }
                 }
             }
-            Event::Issued(Ok(ticket)) => {
-                self.pending = None;
-                let bytes = escpos::render(&self.ticket_print(&ticket), &Layout::for_paper(self.cfg.printer.paper));
-                self.shown = Some(Shown { ticket, print_failed: None, printed: false, until: now });
-                out.push(Command::Print { bytes });
+            Event::Issued(Ok(ticket)) => self.print(ticket, false, &mut out),
+            Event::Settled(Ok(Some(ticket))) => {
+                // The earlier tap did make a ticket: it is this taxpayer's; nothing new is issued.
+                tracing::info!(number = %ticket.number, "an unanswered request had made a ticket; printing it");
+                self.print(ticket, true, &mut out);
+            }
+            Event::Settled(Ok(None)) => {
+                if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::Settling) {
+                    p.unsettled = None;
+                    p.stage = Stage::Issuing;
+                    out.push(Command::Issue { service: p.service.clone(), priority: p.priority, request_id: p.request_id.clone() });
+                }
+            }
+            Event::Settled(Err(_)) => {
+                // Still unknown: keep the earlier request for next time, issue nothing now.
+                self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
+                self.go_home();
+                self.set_message(text::NETWORK_FAILED);
             }
             Event::Issued(Err(failure)) => {
                 self.go_home();
@@ -394,18 +425,29 @@ impl Controller {
             return;
         }
         let priority = if self.priority_mode { Priority::Priority } else { Priority::Normal };
-        let request_id = match &self.pending {
-            Some(p) if p.stage == Stage::FailedNetwork && p.service == service && p.priority == priority => p.request_id.clone(),
-            _ => fresh,
+        let failed = self.pending.take().filter(|p| p.stage == Stage::FailedNetwork);
+        let (request_id, unsettled) = match failed {
+            // The same tap again: the same request (the server never makes two tickets of it).
+            Some(p) if p.service == service && p.priority == priority => (p.request_id, None),
+            // A different one: first find out what the unanswered request made.
+            Some(p) => (fresh, Some(Box::new(p))),
+            None => (fresh, None),
         };
         self.priority_mode = false;
         self.message = None;
         self.screen = Screen::Printing;
-        self.pending = Some(Pending { service, priority, request_id: request_id.clone(), stage: Stage::CheckingPrinter });
+        self.pending = Some(Pending { service, priority, request_id, stage: Stage::CheckingPrinter, unsettled });
         if !self.check_in_flight {
             self.check_in_flight = true;
             out.push(Command::CheckPrinter);
         }
+    }
+
+    fn print(&mut self, ticket: Ticket, earlier: bool, out: &mut Vec<Command>) {
+        self.pending = None;
+        let bytes = escpos::render(&self.ticket_print(&ticket), &Layout::for_paper(self.cfg.printer.paper));
+        self.shown = Some(Shown { ticket, earlier, print_failed: None, printed: false, until: self.now });
+        out.push(Command::Print { bytes });
     }
 
     /// What goes on paper for `ticket`.
@@ -585,6 +627,8 @@ mod tests {
         c.handle(Event::Issued(Err(IssueFailure::Network("timeout".into()))), secs(2));
         tap(&mut c, "invoice", "r2", secs(3));
         let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(3));
+        assert_eq!(cmds, vec![Command::Settle { request_id: "r1".into() }], "the unanswered one is settled first");
+        let cmds = c.handle(Event::Settled(Ok(None)), secs(3));
         assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r2".into() }]);
     }
 
@@ -754,5 +798,52 @@ mod tests {
         c.handle(Event::Snapshot(hs), t0());
         assert_eq!(c.view().clock, "2026年11月26日  星期四  07:14");
         assert_eq!(c.ticket_print(&ticket("A012", Priority::Normal)).issued_at, "2026-11-26 07:14");
+    }
+
+    #[test]
+    fn a_different_tap_after_a_lost_answer_settles_the_old_request_first() {
+        let mut c = ready();
+        tap(&mut c, "filing", "r1", secs(1));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
+        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
+        // Another service: the printer, then the old request is asked about, nothing issued yet.
+        assert_eq!(tap(&mut c, "invoice", "r2", secs(4)), vec![Command::CheckPrinter]);
+        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
+        assert_eq!(cmds, vec![Command::Settle { request_id: "r1".into() }]);
+        // It had made a ticket: that one is printed, and nothing new is issued.
+        let cmds = c.handle(Event::Settled(Ok(Some(ticket("A012", Priority::Normal)))), secs(5));
+        assert!(matches!(&cmds[..], [Command::Print { .. }]), "{cmds:?}");
+        c.handle(Event::Printed(Ok(())), secs(5));
+        let v = c.view();
+        assert_eq!(v.ticket.as_ref().unwrap().number, "A012");
+        assert_eq!(v.ticket.unwrap().headline, "您刚才的取号已成功，请取走号票");
+        // The next tap is an ordinary one.
+        c.handle(Event::Dismiss, secs(6));
+        tap(&mut c, "invoice", "r3", secs(7));
+        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(7));
+        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r3".into() }]);
+    }
+
+    #[test]
+    fn a_settled_request_that_made_nothing_lets_the_new_tap_issue() {
+        let mut c = ready();
+        tap(&mut c, "filing", "r1", secs(1));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
+        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
+        tap(&mut c, "invoice", "r2", secs(4));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
+        let cmds = c.handle(Event::Settled(Ok(None)), secs(5));
+        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r2".into() }]);
+        // Still no answer about the old one: it stays unsettled, nothing is issued.
+        let mut c = ready();
+        tap(&mut c, "filing", "r1", secs(1));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
+        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
+        tap(&mut c, "invoice", "r2", secs(4));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
+        assert!(c.handle(Event::Settled(Err(IssueFailure::Network("down".into()))), secs(5)).is_empty());
+        assert_eq!(c.view().banner.unwrap().text, "网络异常，未能取号，请稍后重试");
+        tap(&mut c, "invoice", "r4", secs(6));
+        assert_eq!(c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(6)), vec![Command::Settle { request_id: "r1".into() }]);
     }
 }

@@ -407,11 +407,9 @@ pub fn transmit_seconds(n: usize, baud: u32, bits_per_byte: u32) -> f64 {
     n as f64 * bits_per_byte as f64 / baud as f64
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> TicketPrint {
+impl TicketPrint {
+    /// A typical ticket (A012 in the east hall, three people ahead): `sample-ticket` and tests.
+    pub fn sample(qr_url: &str, notice: &str) -> TicketPrint {
         TicketPrint {
             hall_zh: "东区办税服务厅".into(),
             hall_en: "East Hall".into(),
@@ -422,9 +420,18 @@ mod tests {
             waiting_ahead: 3,
             est_wait_s: 360,
             issued_at: "2026-11-26 09:14".into(),
-            qr_url: "http://127.0.0.1:8080/t/17".into(),
-            notice: "过号请重新取号".into(),
+            qr_url: qr_url.into(),
+            notice: notice.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TicketPrint {
+        TicketPrint::sample("http://127.0.0.1:8080/t/17", "过号请重新取号")
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub const BUSY: Text = t("系统繁忙，请稍后重试", "The system is busy. 
 pub const SOLD_OUT_SHORT: Text = t("今日已发完", "No more today");
 pub const TAKE_TICKET: Text = t("请取走您的号票", "Please take your ticket");
 pub const YOUR_NUMBER: Text = t("您的号码", "Your number");
+pub const EARLIER_TICKET: Text = t("您刚才的取号已成功，请取走号票", "Your earlier ticket was issued: please take it");
 pub const NOT_PRINTED: Text = t(
     "号票未能打印，请记住您的号码，已为您排队",
     "The ticket could not be printed. Please remember your number: you are in the queue.",

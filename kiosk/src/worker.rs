@@ -91,7 +91,7 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
             Command::Issue { service, priority, request_id } => {
                 let req = IssueRequest { service, priority: Some(priority), request_id: Some(request_id) };
                 let r = client.issue_with_retry(&cfg.hall, &req, ISSUE_ATTEMPTS).await.map_err(|e| match e {
-                    ClientError::Server { status, code, message } => IssueFailure::Server { status, code, message },
+                    ClientError::Server { status, code, message, .. } => IssueFailure::Server { status, code, message },
                     other => IssueFailure::Network(other.to_string()),
                 });
                 match &r {
@@ -116,6 +116,14 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
                 sink(Event::Printed(r));
             }
             Command::ReportDevice(report) => reporter.report(report),
+            Command::Settle { request_id } => {
+                let r = client.issued_for(&cfg.hall, &request_id).await.map_err(|e| match e {
+                    ClientError::Server { status, code, message, .. } => IssueFailure::Server { status, code, message },
+                    other => IssueFailure::Network(other.to_string()),
+                });
+                tracing::info!(%request_id, found = ?r.as_ref().map(|t| t.as_ref().map(|t| t.number.clone())), "unanswered request settled");
+                sink(Event::Settled(r));
+            }
             Command::Shutdown => break,
         }
     }

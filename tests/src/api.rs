@@ -186,8 +186,14 @@ async fn authorization_by_role() {
     let (s, _) = api.call("POST", "/api/v1/sessions", None, Some(json!({"clerk": "nobody", "pin": "1234", "counter": "E01"}))).await;
     assert_eq!(s, 401);
 
-    // A second sign-in at the same counter ends the first session.
-    let again = api.sign_in("clerk03", "E01").await;
+    // Another clerk at an occupied counter is told who is there; taking over ends that session.
+    let (s, v) = api.call("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk03", "pin": "1234", "counter": "E01"}))).await;
+    assert_eq!((s, v["error"]["code"].as_str(), v["error"]["clerk"].as_str()), (409, Some("counter_taken"), Some("clerk01")), "{v}");
+    let (s, v) = api
+        .call("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk03", "pin": "1234", "counter": "E01", "take_over": true})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let again = v["token"].as_str().unwrap().to_string();
     assert_eq!(act(clerk_e01.clone(), "E01", "pause").await, 401);
     assert_eq!(act(again.clone(), "E01", "pause").await, 200);
     let (s, _) = api.call("DELETE", "/api/v1/sessions", Some(&again), None).await;

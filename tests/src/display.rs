@@ -101,7 +101,7 @@ impl Api {
 
     /// Signs clerk01 in at E01 (again after a server restart).
     fn sign_in(&mut self) {
-        let req = qcall_wire::SessionRequest { clerk: "clerk01".into(), pin: "1234".into(), counter: "E01".into() };
+        let req = qcall_wire::SessionRequest { clerk: "clerk01".into(), pin: "1234".into(), counter: "E01".into(), take_over: true };
         let s = self.rt.block_on(self.client.sign_in(&req)).expect("sign in");
         self.clerk = self.client.with_token(&s.token);
     }

@@ -532,3 +532,121 @@ fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_mes
     let img = read_png(&out);
     assert!(count(&img, 0, 140, 1920, 200, red) > 50_000, "no printer banner");
 }
+
+/// A TCP relay in front of the server that, while `swallow` is on, passes a ticket request on
+/// to the server but never lets its answer back (the kiosk sees the connection drop).
+struct LossyLink {
+    port: u16,
+    swallow: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl LossyLink {
+    fn start(server_port: u16) -> LossyLink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let swallow = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sw, st) = (swallow.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let server = std::net::TcpStream::connect(("127.0.0.1", server_port)).unwrap();
+                let sw = sw.clone();
+                std::thread::spawn(move || relay(client, server, sw));
+            }
+        });
+        LossyLink { port, swallow, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LossyLink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn relay(mut client: std::net::TcpStream, mut server: std::net::TcpStream, swallow: Arc<AtomicBool>) {
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    // Answers back, unless this connection is swallowing.
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost2 = lost.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = s2.read(&mut buf) {
+            if n == 0 || lost2.load(Ordering::SeqCst) || c2.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = c2.shutdown(std::net::Shutdown::Both);
+    });
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = client.read(&mut buf) {
+        if n == 0 || server.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if swallow.load(Ordering::SeqCst) && buf[..n].windows(30).any(|w| w == b"POST /api/v1/halls/east/ticket") {
+            // The server gets the request; the kiosk never gets the answer.
+            lost.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = server.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_ticket_whose_answer_was_lost_is_printed_before_any_other_is_issued() {
+    let _pty = pty_lock();
+    let server = Server::start();
+    let link = LossyLink::start(server.port);
+    let sim = SimPrinter::start(HEALTHY);
+    let cfg = east_config(&link.url(), &sim.path);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+
+    // The taxpayer taps 申报纳税; the server issues the ticket but the answer is lost (three
+    // times: the retries carry the same request id). The kiosk says no ticket was issued.
+    link.swallow.store(true, Ordering::SeqCst);
+    h.tap("filing");
+    assert!(
+        h.pump_until(LIMIT, |c| c.view().banner.is_some_and(|b| b.text == "网络异常，未能取号，请稍后重试")),
+        "the lost answer is reported"
+    );
+    let api = kiosk_client(&server.url);
+    let halls = block(api.halls()).unwrap();
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1, "the server did issue it");
+    assert!(sim.received().is_empty(), "nothing printed yet");
+
+    // The link is fine again; the taxpayer taps another service. The kiosk first asks what the
+    // lost request made, prints that ticket, and issues nothing else.
+    link.swallow.store(false, Ordering::SeqCst);
+    h.tap("invoice");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket screen");
+    let t = h.controller.last_ticket().cloned().unwrap();
+    assert_eq!((t.number.as_str(), t.service.as_str()), ("A001", "filing"));
+    assert_eq!(h.controller.view().ticket.unwrap().headline, "您刚才的取号已成功，请取走号票");
+    assert!(h.commands.iter().any(|c| matches!(c, Command::Settle { .. })));
+    let deadline = Instant::now() + LIMIT;
+    while !sim.received().ends_with(&[0x1D, 0x56, 0x42, 0x04]) {
+        assert!(Instant::now() < deadline, "the ticket never printed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let halls = block(api.halls()).unwrap();
+    let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
+    let waiting = |s: &str| east.services.iter().find(|x| x.id == s).unwrap().waiting;
+    assert_eq!((waiting("filing"), waiting("invoice")), (1, 0), "no orphan, no second ticket");
+}

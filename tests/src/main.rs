@@ -7,5 +7,6 @@ mod api;
 mod client;
 mod faults;
 mod kiosk;
+mod security;
 mod display;
 mod web;

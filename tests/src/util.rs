@@ -89,6 +89,36 @@ impl Server {
         s
     }
 
+    /// Start with the demo config as `edit` changes it (written into the server's folder).
+    pub fn start_edited(edit: impl Fn(&str) -> String) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("qcall.db");
+        let port = free_port();
+        let config = dir.path().join("qcall.toml");
+        std::fs::write(&config, edit(&demo_config_text())).expect("write config");
+        let mut s = Server { url: format!("http://127.0.0.1:{port}"), port, dir, db, config: Some(config), child: None };
+        s.spawn();
+        s
+    }
+
+    /// Replace the config file; the next start reads it.
+    pub fn set_config_text(&mut self, text: &str) {
+        let config = self.dir.path().join("qcall.toml");
+        std::fs::write(&config, text).expect("write config");
+        self.config = Some(config);
+    }
+
+    /// `qcall serve` with these extra arguments on this server's database, run until it exits
+    /// (killed after `limit`): its exit code and what it wrote to stderr.
+    pub fn serve_other(&self, args: &[&str], limit: Duration) -> (Option<i32>, String) {
+        let mut cmd = Command::new(bin("qcall"));
+        cmd.arg("serve").arg("--db").arg(&self.db).args(args);
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        run_to_exit(cmd, limit)
+    }
+
     fn spawn(&mut self) {
         let mut cmd = Command::new(bin("qcall"));
         cmd.arg("serve").arg("--db").arg(&self.db).arg("--listen").arg(format!("127.0.0.1:{}", self.port));
@@ -277,4 +307,35 @@ pub fn hall<'a>(h: &'a wire::HallsResponse, id: &str) -> &'a wire::HallInfo {
 
 pub fn waiting(h: &wire::HallInfo, service: &str) -> u32 {
     h.services.iter().find(|s| s.id == service).expect("service").waiting
+}
+
+/// The demo deployment's config file.
+pub fn demo_config_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/qcall.toml")).expect("config/qcall.toml")
+}
+
+/// Runs a command until it exits (killed after `limit`): its exit code and stderr.
+pub fn run_to_exit(mut cmd: Command, limit: Duration) -> (Option<i32>, String) {
+    let err = tempfile::NamedTempFile::new().expect("temp file");
+    cmd.stdout(Stdio::null()).stderr(err.reopen().expect("reopen")).env("RUST_LOG", "info");
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, std::fs::read_to_string(err.path()).unwrap_or_default())
+}
+
+/// Peak resident memory of a process (VmHWM), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    s.lines().find_map(|l| l.strip_prefix("VmHWM:")).expect("VmHWM").trim().trim_end_matches("kB").trim().parse().expect("number")
 }

@@ -66,6 +66,12 @@ error_codes! {
     BadRequestId = "bad_request_id" => 400,
     /// A plain HTTP request to a WebSocket endpoint.
     WebsocketRequired = "websocket_required" => 400,
+    /// A body that is not `Content-Type: application/json`.
+    UnsupportedMediaType = "unsupported_media_type" => 415,
+    /// The `Host` header names a host this server does not answer for.
+    UnknownHost = "unknown_host" => 421,
+    /// A request sent by a page of another site (`Origin`).
+    BadOrigin = "bad_origin" => 403,
     /// No such endpoint.
     NotFound = "not_found" => 404,
     /// The endpoint does not take this method.
@@ -75,6 +81,16 @@ error_codes! {
     Unauthorized = "unauthorized" => 401,
     /// Sign-in with an unknown clerk or a wrong PIN.
     WrongCredentials = "wrong_credentials" => 401,
+    /// Too many wrong PINs or passwords for this account or from this address: locked for a
+    /// while (`retry_after_s`), the right PIN included.
+    SigninLocked = "signin_locked" => 429,
+    /// The server is checking too many PINs at once; try again in a moment (`retry_after_s`).
+    ServerBusy = "server_busy" => 429,
+    /// The clerk may not sign in at this counter (their halls and counters are configured).
+    CounterNotAllowed = "counter_not_allowed" => 403,
+    /// Another clerk is signed in at the counter (`clerk`, `clerk_name`); sign in with
+    /// `take_over` to replace them.
+    CounterTaken = "counter_taken" => 409,
     /// The caller may not do this.
     Forbidden = "forbidden" => 403,
     // Unknown things.
@@ -83,6 +99,8 @@ error_codes! {
     UnknownCounter = "unknown_counter" => 404,
     UnknownTicket = "unknown_ticket" => 404,
     UnknownDevice = "unknown_device" => 404,
+    /// No ticket was issued for this `request_id` today.
+    UnknownRequest = "unknown_request" => 404,
     // The queue said no.
     /// The service's tickets for today are all issued.
     SoldOut = "sold_out" => 409,
@@ -144,6 +162,21 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds until trying again makes sense (`signin_locked`, `server_busy`; also the
+    /// `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// The clerk signed in at the counter (`counter_taken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk_name: Option<String>,
+}
+
+impl ErrorDetail {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorDetail {
+        ErrorDetail { code, message: message.into(), retry_after_s: None, clerk: None, clerk_name: None }
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub struct SessionRequest {
     pub clerk: String,
     pub pin: String,
     pub counter: String,
+    /// Sign in even though another clerk is signed in at the counter (their session ends).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub take_over: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,13 +106,34 @@ pub struct RatingResponse {
     pub score: u8,
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: 200 when the server can take changes, 503 when it cannot (`status`
+/// `failing`, `problems` says why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {
-    /// `ok`.
+    /// `ok` or `failing`.
     pub status: String,
     /// The `seq` of the last committed event.
     pub seq: u64,
+    #[serde(default)]
+    pub store: StoreHealth,
+    /// What is wrong, for people (empty when ok).
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreHealth {
+    /// The last commit succeeded (or none was needed yet).
+    pub last_commit_ok: bool,
+    /// Why the last commit failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Free space on the database's disk, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// The business day the store is on.
+    #[serde(default)]
+    pub day: String,
 }
 
 /// `GET /api/v1/metrics` (supervisors).

@@ -163,7 +163,8 @@ pub enum Command {
     /// Roll the business day over if `now` is in a new one. Applied before every batch.
     Tick,
     Issue { hall: usize, service: usize, priority: Priority, request_id: Option<String> },
-    SignIn { counter: usize, clerk: String },
+    /// A clerk opens a counter. Another clerk there is replaced only with `take_over`.
+    SignIn { counter: usize, clerk: String, take_over: bool },
     SignOut { counter: usize },
     CallNext { counter: usize },
     Call { counter: usize, ticket: TicketId },
@@ -267,6 +268,8 @@ pub enum DomainError {
     AlreadyRated,
     #[error("the business day changed; apply Tick first")]
     StaleDay,
+    #[error("{clerk} is signed in at this counter")]
+    CounterTaken { clerk: String },
 }
 
 /// Waiting queues of one hall and service.
@@ -524,8 +527,13 @@ impl State {
             Command::Issue { hall, service, priority, request_id } => {
                 self.issue(hall, service, priority, request_id, now)
             }
-            Command::SignIn { counter, clerk } => {
+            Command::SignIn { counter, clerk, take_over } => {
                 let c = &mut self.counters[counter];
+                if let Some(other) = c.clerk.as_ref().filter(|o| **o != clerk) {
+                    if !take_over {
+                        return Err(DomainError::CounterTaken { clerk: other.clone() });
+                    }
+                }
                 let was = c.state;
                 c.clerk = Some(clerk);
                 if was == CounterState::Closed {
@@ -699,7 +707,16 @@ impl State {
         self.counters.iter_mut().for_each(|c| c.last_finished = None);
         self.recent.iter_mut().for_each(VecDeque::clear);
         self.day = day;
-        vec![Event::DayRolledOver { day, expired }]
+        // Every clerk's day ends with the business day: the counters close.
+        let mut events = vec![Event::DayRolledOver { day, expired }];
+        for (ix, c) in self.counters.iter_mut().enumerate() {
+            if c.state != CounterState::Closed {
+                c.state = CounterState::Closed;
+                c.clerk = None;
+                events.push(Event::CounterClosed { counter: ix });
+            }
+        }
+        events
     }
 
     fn issue(

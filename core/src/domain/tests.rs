@@ -56,7 +56,7 @@ fn at(min: i64) -> Millis {
 fn state() -> State {
     let mut s = State::new(topo(0), at(0));
     for c in [E1, E2, E3, W1] {
-        s.apply(Command::SignIn { counter: c, clerk: format!("clerk{c}") }, at(0)).unwrap();
+        s.apply(Command::SignIn { counter: c, clerk: format!("clerk{c}"), take_over: false }, at(0)).unwrap();
     }
     s
 }
@@ -122,7 +122,9 @@ fn day_rollover_restarts_numbers_and_expires_waiting_tickets() {
         "a command in a new day before the tick is refused"
     );
     let ev = s.apply(Command::Tick, next_morning).unwrap();
-    assert_eq!(ev.len(), 1);
+    assert_eq!(ev.len(), 5, "the rollover, and the four open counters close: {ev:?}");
+    assert!(ev[1..].iter().all(|e| matches!(e, Event::CounterClosed { .. })));
+    assert!((0..4).all(|c| s.counter(c).state == CounterState::Closed && s.counter(c).clerk.is_none()));
     let Event::DayRolledOver { day, expired } = &ev[0] else { panic!("{ev:?}") };
     assert_eq!(*day, NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
     assert_eq!(expired.len(), 2);
@@ -419,4 +421,15 @@ fn same_commands_same_results() {
         out
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn a_clerk_replaces_another_only_when_taking_over() {
+    let mut s = state();
+    let taken = s.apply(Command::SignIn { counter: E1, clerk: "clerk9".into(), take_over: false }, at(1));
+    assert_eq!(taken, Err(DomainError::CounterTaken { clerk: format!("clerk{E1}") }));
+    assert_eq!(s.counter(E1).clerk.as_deref(), Some(format!("clerk{E1}").as_str()), "nothing changed");
+    assert_eq!(s.apply(Command::SignIn { counter: E1, clerk: format!("clerk{E1}"), take_over: false }, at(1)), Ok(vec![]), "the same clerk again");
+    assert_eq!(s.apply(Command::SignIn { counter: E1, clerk: "clerk9".into(), take_over: true }, at(1)), Ok(vec![]));
+    assert_eq!(s.counter(E1).clerk.as_deref(), Some("clerk9"));
 }

@@ -67,7 +67,7 @@ impl Rig {
     }
 
     fn sign_in(&self, clerk: &str, counter: &str, token: &str) -> Request {
-        Request::SignIn { counter: self.counter(counter), clerk: clerk.into(), token_hash: token.into() }
+        Request::SignIn { counter: self.counter(counter), clerk: clerk.into(), token_hash: token.into(), take_over: true, pin_fp: "fp".into() }
     }
 
     fn device(&self, ok: bool, code: &str) -> Request {
@@ -86,9 +86,9 @@ impl Rig {
     }
 
     /// Memory equals what a fresh load of the database gives.
-    fn assert_memory_is_the_store(&self) {
+    async fn assert_memory_is_the_store(&self) {
         let fresh = Durable::load(&Store::open(&self.path, self.cfg.topology.clone()).unwrap(), self.clock.now()).unwrap();
-        let core = self.engine.shared.core.read();
+        let core = self.engine.shared.core.read().await;
         assert_eq!(core.seq, fresh.seq, "seq");
         assert_eq!(core.sessions, fresh.sessions, "sessions");
         assert_eq!(core.devices, fresh.devices, "devices");
@@ -108,8 +108,8 @@ async fn a_failed_commit_leaves_memory_equal_to_the_store_and_fails_every_caller
     rig.clock.advance(1_000);
     e.submit(Request::Domain(Command::Recall { counter: rig.counter("E01") })).await.unwrap();
     e.submit(rig.device(true, "")).await.unwrap();
-    rig.assert_memory_is_the_store();
-    let before_seq = e.shared.core.read().seq;
+    rig.assert_memory_is_the_store().await;
+    let before_seq = e.shared.core.read().await.seq;
 
     rig.fail(true);
     rig.clock.advance(1_000);
@@ -132,9 +132,9 @@ async fn a_failed_commit_leaves_memory_equal_to_the_store_and_fails_every_caller
             other => panic!("job {i}: expected a storage error, got {other:?}"),
         }
     }
-    rig.assert_memory_is_the_store();
+    rig.assert_memory_is_the_store().await;
     {
-        let core = e.shared.core.read();
+        let core = e.shared.core.read().await;
         assert_eq!(core.seq, before_seq, "no event numbers were used up");
         assert!(core.sessions.contains_key("sha256:first"), "the failed sign-in did not end the first clerk's session");
         assert!(!core.sessions.contains_key("sha256:second"));
@@ -150,7 +150,7 @@ async fn a_failed_commit_leaves_memory_equal_to_the_store_and_fails_every_caller
     let wire::EventKind::TicketIssued { ticket } = &b[0].msg.kind else { panic!("{:?}", b[0].msg.kind) };
     assert_eq!(ticket.number, "A003");
     assert_eq!(b[0].seq, before_seq + 1);
-    rig.assert_memory_is_the_store();
+    rig.assert_memory_is_the_store().await;
 }
 
 #[tokio::test]
@@ -171,17 +171,19 @@ async fn memory_equals_the_store_across_recalls_transfers_and_a_rollover() {
     e.submit(Request::Domain(Command::CallNext { counter: e02 })).await.unwrap();
     e.submit(Request::Domain(Command::CallNext { counter: e01 })).await.unwrap();
     e.submit(Request::Domain(Command::NoShow { counter: e01 })).await.unwrap();
-    rig.assert_memory_is_the_store();
+    rig.assert_memory_is_the_store().await;
 
     // Next morning: E02 still has yesterday's customer; finishing it today must survive a reload.
     rig.clock.advance(24 * 3600 * 1000);
     e.submit(Request::Domain(Command::Tick)).await.unwrap();
-    rig.assert_memory_is_the_store();
+    rig.assert_memory_is_the_store().await;
+    assert!(e.shared.core.read().await.sessions.is_empty(), "sessions end with the day");
     e.submit(Request::Domain(Command::Finish { counter: e02 })).await.unwrap();
     e.submit(rig.issue("east", "filing", "b0")).await.unwrap();
+    e.submit(rig.sign_in("clerk02", "E02", "sha256:c")).await.unwrap();
     e.submit(Request::Domain(Command::CallNext { counter: e02 })).await.unwrap();
-    rig.assert_memory_is_the_store();
-    let core = e.shared.core.read();
+    rig.assert_memory_is_the_store().await;
+    let core = e.shared.core.read().await;
     let carried = core.state.tickets().filter(|t| t.day < core.state.day()).count();
     assert_eq!(carried, 1, "yesterday's ticket at E02 is carried into the new day");
     assert!(core.state.tickets().any(|t| t.day < core.state.day() && t.state == TicketState::Finished));

@@ -7,15 +7,39 @@ use axum::response::IntoResponse;
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::{AppError, AppState, Caller, JsonBody, NoBody};
-use crate::auth::{hash_token, new_token, verify_pin, Principal};
+use super::{AppError, AppState, Caller, ClientAddr, JsonBody, NoBody};
+use crate::auth::{dummy_hash, hash_token, new_token, verify_pin, Principal};
 use crate::domain::{Command, TicketId};
 use crate::engine::{Outcome, Request};
 use crate::view;
 
-pub async fn healthz(State(s): State<AppState>) -> Json<wire::HealthResponse> {
-    let seq = s.engine.shared.core.read().seq;
-    Json(wire::HealthResponse { status: "ok".into(), seq })
+/// Whether the server can take changes. Reads no state behind the writer's lock, so it
+/// answers while a commit is stuck; 503 when the store cannot write (the last commit failed,
+/// the disk is nearly full, the clock is behind the stored business day).
+pub async fn healthz(State(s): State<AppState>) -> axum::response::Response {
+    let shared = &s.engine.shared;
+    let seq = shared.committed_seq.load(std::sync::atomic::Ordering::Relaxed);
+    let status = shared.health.lock().clone();
+    let free_bytes = crate::store::free_space(&s.cfg.db);
+    let mut problems = Vec::new();
+    if let Some(e) = &status.last_error {
+        problems.push(format!("the last commit failed: {e}"));
+    }
+    if let Some(f) = free_bytes.filter(|&f| f < s.cfg.min_free_bytes) {
+        problems.push(format!("only {} MB free on the database's disk", f / (1024 * 1024)));
+    }
+    let clock_day = s.cfg.topology.business_day(s.clock.now()).to_string();
+    if clock_day < status.day {
+        problems.push(format!("the clock's day {clock_day} is before the business day {}: changes wait until the clock is right", status.day));
+    }
+    let body = wire::HealthResponse {
+        status: if problems.is_empty() { "ok" } else { "failing" }.into(),
+        seq,
+        store: wire::StoreHealth { last_commit_ok: status.last_error.is_none(), last_error: status.last_error, free_bytes, day: status.day },
+        problems,
+    };
+    let code = if body.problems.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
 }
 
 /// Counters for operators and the benchmark (supervisor only).
@@ -25,7 +49,7 @@ pub async fn metrics(State(s): State<AppState>, Caller(who): Caller) -> Result<J
     }
     let shared = &s.engine.shared;
     let (seq, tickets_in_memory, subscribers) = {
-        let core = shared.core.read();
+        let core = shared.core.read().await;
         (core.seq, core.state.tickets().count() as u64, shared.events.receiver_count() as u64)
     };
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -48,13 +72,13 @@ pub async fn method_not_allowed() -> AppError {
 }
 
 pub async fn halls(State(s): State<AppState>) -> Json<wire::HallsResponse> {
-    let core = s.engine.shared.core.read();
+    let core = s.engine.shared.core.read().await;
     Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, halls: view::halls(&core) })
 }
 
 pub async fn hall(State(s): State<AppState>, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
     let h = hall_ix(&s, &hall)?;
-    let core = s.engine.shared.core.read();
+    let core = s.engine.shared.core.read().await;
     Ok(Json(view::hall(&core, h)))
 }
 
@@ -85,14 +109,14 @@ pub fn ticket_id(id: &str) -> Result<TicketId, AppError> {
     id.parse().map_err(|_| AppError::new(ErrorCode::UnknownTicket, "ticket ids are numbers"))
 }
 
-pub fn ticket_view(s: &AppState, id: TicketId) -> Option<wire::Ticket> {
-    let core = s.engine.shared.core.read();
+pub async fn ticket_view(s: &AppState, id: TicketId) -> Option<wire::Ticket> {
+    let core = s.engine.shared.core.read().await;
     core.state.ticket(id).map(|t| view::ticket(&core.state, t))
 }
 
 /// A ticket from memory, or else from the database (an earlier day's).
 pub async fn find_ticket(s: &AppState, id: TicketId) -> Result<Option<wire::Ticket>, AppError> {
-    if let Some(t) = ticket_view(s, id) {
+    if let Some(t) = ticket_view(s, id).await {
         return Ok(Some(t));
     }
     let reader = s.reader.clone();
@@ -135,8 +159,29 @@ pub async fn issue(
             }
         }
     };
-    let t = ticket_view(&s, id).ok_or_else(|| AppError::internal("repeated ticket vanished"))?;
+    let t = ticket_view(&s, id).await.ok_or_else(|| AppError::internal("repeated ticket vanished"))?;
     Ok((StatusCode::OK, Json(t)))
+}
+
+/// `GET /api/v1/halls/{hall}/requests/{request_id}`: the ticket today's issue request with this
+/// id made, if any (a kiosk settles a request whose answer it never got; nothing is issued).
+pub async fn by_request(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((hall, request_id)): Path<(String, String)>,
+) -> Result<Json<wire::Ticket>, AppError> {
+    let h = hall_ix(&s, &hall)?;
+    match &who {
+        Principal::Kiosk { hall, .. } if *hall == h => {}
+        Principal::Supervisor { .. } => {}
+        _ => return Err(AppError::forbidden("only the hall's kiosks look up their requests")),
+    }
+    let core = s.engine.shared.core.read().await;
+    core.state
+        .ticket_by_request(&request_id)
+        .filter(|t| t.issued_hall == h)
+        .map(|t| Json(view::ticket(&core.state, t)))
+        .ok_or_else(|| AppError::new(ErrorCode::UnknownRequest, format!("no ticket for request `{}` today", clip(&request_id))))
 }
 
 pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<wire::Ticket>, AppError> {
@@ -147,7 +192,7 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>) -> Result
 pub async fn requeue(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, NoBody: NoBody) -> Result<Json<wire::Ticket>, AppError> {
     let id = ticket_id(&id)?;
     let hall = {
-        let core = s.engine.shared.core.read();
+        let core = s.engine.shared.core.read().await;
         core.state
             .ticket(id)
             .map(|t| t.hall)
@@ -159,30 +204,85 @@ pub async fn requeue(State(s): State<AppState>, Caller(who): Caller, Path(id): P
         _ => return Err(AppError::forbidden("only a clerk of the ticket's hall or a supervisor may requeue it")),
     }
     s.engine.submit(Request::Domain(Command::Requeue { ticket: id })).await?;
-    ticket_view(&s, id).map(Json).ok_or_else(|| AppError::internal("requeued ticket vanished"))
+    ticket_view(&s, id).await.map(Json).ok_or_else(|| AppError::internal("requeued ticket vanished"))
+}
+
+/// Checks a PIN or password for `account` through the sign-in limiter and the hash pool. An
+/// unknown account is checked against a dummy hash (it takes as long). Failures are counted
+/// and logged with the client's address.
+pub async fn check_secret(
+    s: &AppState,
+    account: &str,
+    secret: &str,
+    hash: Option<&str>,
+    addr: Option<std::net::IpAddr>,
+) -> Result<(), AppError> {
+    let now = s.clock.now();
+    let locked = |l: crate::signin::Locked| {
+        let what = if l.address { "this address" } else { "this account" };
+        AppError::new(ErrorCode::SigninLocked, format!("too many wrong PINs for {what}; try again in {} s", l.retry_after_s()))
+            .retry_after(l.retry_after_s())
+    };
+    s.limiter.check(account, addr, now).map_err(locked)?;
+    let secret = secret.chars().take(64).collect::<String>();
+    let target = hash.unwrap_or_else(|| dummy_hash()).to_string();
+    let ok = s
+        .hashes
+        .run(move || verify_pin(&secret, &target))
+        .await
+        .map_err(|_| AppError::new(ErrorCode::ServerBusy, "too many sign-ins at once; try again in a moment").retry_after(1))?;
+    if ok && hash.is_some() {
+        s.limiter.succeeded(account);
+        return Ok(());
+    }
+    let lock = s.limiter.failed(account, addr, s.clock.now());
+    let addr_text = addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    tracing::warn!(account, client = %addr_text, known = hash.is_some(), locked = lock.is_some(), "wrong PIN or password");
+    match lock {
+        Some(l) => Err(locked(l)),
+        None => Err(AppError::new(ErrorCode::WrongCredentials, "unknown clerk or wrong PIN")),
+    }
 }
 
 pub async fn sign_in(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     JsonBody(req): JsonBody<wire::SessionRequest>,
 ) -> Result<(StatusCode, Json<wire::SessionResponse>), AppError> {
     let counter = counter_ix(&s, &req.counter)?;
-    let wrong = || AppError::new(ErrorCode::WrongCredentials, "unknown clerk or wrong PIN");
-    let clerk = s.cfg.clerk(&req.clerk).ok_or_else(wrong)?.clone();
-    if req.pin.len() > 64 {
-        return Err(wrong());
-    }
-    let pin = req.pin.clone();
-    let hash = clerk.pin_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_pin(&pin, &hash)).await.map_err(|e| AppError::internal(e.to_string()))?;
-    if !ok {
-        tracing::warn!(clerk = %clerk.id, "wrong PIN");
-        return Err(wrong());
+    let clerk = s.cfg.clerk(&req.clerk).cloned();
+    check_secret(&s, &format!("clerk:{}", req.clerk), &req.pin, clerk.as_ref().map(|c| c.pin_hash.as_str()), addr).await?;
+    let clerk = clerk.ok_or_else(|| AppError::internal("checked clerk vanished"))?;
+    let def = &s.cfg.topology.counters[counter];
+    if !clerk.may_sit_at(counter) {
+        let halls: std::collections::BTreeSet<&str> =
+            clerk.counters.iter().map(|&c| s.cfg.topology.halls[s.cfg.topology.counters[c].hall].id.as_str()).collect();
+        return Err(AppError::new(
+            ErrorCode::CounterNotAllowed,
+            format!("{} may not sign in at {} (allowed: counters of {})", clerk.id, def.id, halls.into_iter().collect::<Vec<_>>().join(", ")),
+        ));
     }
     let token = new_token();
-    s.engine.submit(Request::SignIn { counter, clerk: clerk.id.clone(), token_hash: hash_token(&token) }).await?;
-    let def = &s.cfg.topology.counters[counter];
-    tracing::info!(clerk = %clerk.id, counter = %def.id, "signed in");
+    let req_in = Request::SignIn {
+        counter,
+        clerk: clerk.id.clone(),
+        token_hash: hash_token(&token),
+        take_over: req.take_over,
+        pin_fp: clerk.pin_fp.clone(),
+    };
+    match s.engine.submit(req_in).await {
+        Err(crate::engine::EngineError::Domain(crate::domain::DomainError::CounterTaken { clerk: other })) => {
+            let name = s.cfg.clerk(&other).map(|c| c.name.clone()).unwrap_or_default();
+            let mut e = AppError::new(
+                ErrorCode::CounterTaken,
+                format!("{name} ({other}) is signed in at {}; sign in with take_over to replace them", def.id),
+            );
+            e.clerk = Some((other, name));
+            return Err(e);
+        }
+        r => r?,
+    };
+    tracing::info!(clerk = %clerk.id, counter = %def.id, take_over = req.take_over, client = ?addr, "signed in");
     Ok((
         StatusCode::CREATED,
         Json(wire::SessionResponse {
@@ -252,6 +352,6 @@ pub async fn set_publicity(
         return Err(AppError::new(ErrorCode::TooLong, "at most 50 messages of at most 500 characters"));
     }
     s.engine.submit(Request::Domain(Command::SetPublicity { hall: h, messages: req.messages })).await?;
-    let core = s.engine.shared.core.read();
+    let core = s.engine.shared.core.read().await;
     Ok(Json(view::hall(&core, h)))
 }

@@ -37,7 +37,7 @@ async fn run(s: &AppState, counter: usize, cmd: Command) -> Answer {
         }),
         Outcome::Existing(_) => None,
     };
-    let core = s.engine.shared.core.read();
+    let core = s.engine.shared.core.read().await;
     Ok(Json(wire::CounterActionResponse { ticket, counter: view::counter(&core.state, counter) }))
 }
 
@@ -98,7 +98,7 @@ pub async fn call(
     let ticket = match req.ticket {
         wire::TicketRef::Id(id) => id,
         wire::TicketRef::Number(n) => {
-            let core = s.engine.shared.core.read();
+            let core = s.engine.shared.core.read().await;
             let hall = s.cfg.topology.counters[c].hall;
             core.state.ticket_by_number(hall, &n).map(|t| t.id).ok_or_else(|| {
                 AppError::new(ErrorCode::UnknownTicket, format!("no ticket `{}` today in this hall", clip(&n)))

@@ -14,13 +14,21 @@ use crate::engine::EngineError;
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// Sent as `retry_after_s` and the `Retry-After` header.
+    pub retry_after_s: Option<u64>,
+    /// Who holds a counter (`counter_taken`).
+    pub clerk: Option<(String, String)>,
     /// Logged, never sent.
     pub internal: Option<String>,
 }
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
-        AppError { code, message: message.into(), internal: None }
+        AppError { code, message: message.into(), retry_after_s: None, clerk: None, internal: None }
+    }
+    pub fn retry_after(mut self, secs: u64) -> AppError {
+        self.retry_after_s = Some(secs.max(1));
+        self
     }
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -35,7 +43,7 @@ impl AppError {
         AppError::new(ErrorCode::BadJson, format!("invalid JSON body: {e}"))
     }
     pub fn internal(detail: impl Into<String>) -> AppError {
-        AppError { code: ErrorCode::Internal, message: "internal error; nothing was changed".into(), internal: Some(detail.into()) }
+        AppError { internal: Some(detail.into()), ..AppError::new(ErrorCode::Internal, "internal error; nothing was changed") }
     }
 }
 
@@ -62,6 +70,7 @@ impl From<DomainError> for AppError {
             D::RatingNotAllowed => ErrorCode::RatingNotAllowed,
             D::AlreadyRated => ErrorCode::AlreadyRated,
             D::StaleDay => ErrorCode::Retry,
+            D::CounterTaken { .. } => ErrorCode::CounterTaken,
         };
         AppError::new(code, e.to_string())
     }
@@ -90,7 +99,16 @@ impl IntoResponse for AppError {
         } else {
             tracing::debug!(code = %self.code, message = %self.message, "request refused");
         }
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
-        (status, Json(body)).into_response()
+        let mut detail = ErrorDetail::new(self.code, self.message);
+        detail.retry_after_s = self.retry_after_s;
+        if let Some((id, name)) = self.clerk {
+            detail.clerk = Some(id);
+            detail.clerk_name = Some(name);
+        }
+        let mut resp = (status, Json(ErrorBody { error: detail })).into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
+        resp
     }
 }

@@ -10,6 +10,8 @@
 mod api;
 mod counters;
 mod error;
+mod guard;
+mod listen;
 mod pages;
 mod queue;
 mod ratings;
@@ -29,7 +31,6 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
-use axum::serve::ListenerExt;
 use axum::Router;
 use qcall_wire::ErrorCode;
 use serde::de::DeserializeOwned;
@@ -39,7 +40,8 @@ pub use error::AppError;
 
 use crate::auth::{hash_token, Principal, Tokens};
 use crate::config::Config;
-use crate::engine::{Clock, Engine, SystemClock};
+use crate::engine::{Clock, Engine, Request as EngineRequest};
+use crate::signin::{HashPool, Limiter};
 use crate::store::Store;
 
 /// Request bodies larger than this are refused with 413.
@@ -54,6 +56,12 @@ pub struct AppState {
     /// A second connection for reads that the writer does not serve (old tickets, reports).
     pub reader: Arc<parking_lot::Mutex<rusqlite::Connection>>,
     pub shutdown: watch::Receiver<bool>,
+    /// Failed sign-ins per account and address.
+    pub limiter: Arc<Limiter>,
+    /// Where argon2 checks run, a few at a time.
+    pub hashes: Arc<HashPool>,
+    /// Event streams open at once (each holds a permit).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -63,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/halls", get(api::halls))
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/tickets", post(api::issue))
+        .route("/api/v1/halls/{hall}/requests/{request_id}", get(api::by_request))
         .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
         .route("/api/v1/events", get(ws::all_events))
@@ -90,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/web/{file}", get(pages::asset))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -173,11 +183,27 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(p) = state.tokens.get(&hash) {
             return Ok(Caller(p.clone()));
         }
-        let core = state.engine.shared.core.read();
+        let core = state.engine.shared.core.read().await;
+        let now = state.clock.now();
         match core.sessions.get(&hash) {
-            Some(s) => Ok(Caller(Principal::Clerk { clerk: s.clerk.clone(), counter: s.counter })),
-            None => Err(AppError::unauthorized()),
+            // An idle session is over even before the sweep closes its counter.
+            Some(s) if s.idle_ms(now) <= state.cfg.session_idle_ms => {
+                s.touch(now);
+                Ok(Caller(Principal::Clerk { clerk: s.clerk.clone(), counter: s.counter }))
+            }
+            _ => Err(AppError::unauthorized()),
         }
+    }
+}
+
+/// The client's IP address (none in in-process tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(listen::peer(parts).map(|a| a.ip())))
     }
 }
 
@@ -193,25 +219,86 @@ pub struct App {
     pub state: AppState,
     shutdown_tx: watch::Sender<bool>,
     writer: std::thread::JoinHandle<()>,
+    _lock: DbLock,
+}
+
+/// The database's lock file, held for the server's life: one server per database.
+pub struct DbLock {
+    _file: std::fs::File,
+}
+
+impl DbLock {
+    pub fn take(db: &std::path::Path) -> anyhow::Result<DbLock> {
+        use std::io::{Read, Seek, Write};
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let path = std::path::PathBuf::from(format!("{}.lock", db.display()));
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            anyhow::bail!(
+                "database {} is in use by PID {} (lock file {}): one server per database",
+                db.display(),
+                pid.trim(),
+                path.display()
+            );
+        }
+        file.set_len(0)?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        write!(file, "{}", std::process::id())?;
+        file.flush()?;
+        Ok(DbLock { _file: file })
+    }
 }
 
 impl App {
     /// Opens the store and loads it. Blocking (SQLite): call it off the async threads.
     pub fn build(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let cfg = Arc::new(cfg);
+        let lock = DbLock::take(&cfg.db)?;
         let store = Store::open(&cfg.db, cfg.topology.clone())?;
+        tracing::info!(schema = store.schema_version()?, db = %cfg.db.display(), "database opened");
+        store.set_busy_timeout(cfg.commit_timeout)?;
+        for c in cfg.clerks.iter().filter(|c| c.short_pin) {
+            tracing::warn!(clerk = %c.id, "PIN hash made before PINs needed six digits (it may be a 4-digit PIN): make a new one with `qcall hash-pin`");
+        }
         let (engine, writer) = Engine::start(store, clock.clone(), cfg.public_base_url.clone())?;
         let reader = crate::store::open_connection(&cfg.db)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let state = AppState {
             tokens: Arc::new(Tokens::from_config(&cfg)),
+            limiter: Arc::new(Limiter::new(cfg.sign_in)),
+            hashes: Arc::new(HashPool::for_this_machine()),
+            streams: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
             cfg,
             engine,
             clock,
             reader: Arc::new(parking_lot::Mutex::new(reader)),
             shutdown,
         };
-        Ok(App { state, shutdown_tx, writer })
+        Ok(App { state, shutdown_tx, writer, _lock: lock })
+    }
+
+    /// Ends the stored sessions the config no longer backs: a clerk removed, or their PIN
+    /// changed since they signed in.
+    pub async fn drop_stale_sessions(&self) -> anyhow::Result<()> {
+        let stale: Vec<String> = {
+            let core = self.state.engine.shared.core.read().await;
+            core.sessions
+                .iter()
+                .filter(|(_, s)| self.state.cfg.clerk(&s.clerk).is_none_or(|c| c.pin_fp != s.pin_fp))
+                .map(|(k, s)| {
+                    tracing::warn!(clerk = %s.clerk, "session ended: the clerk is no longer configured or their PIN changed");
+                    k.clone()
+                })
+                .collect()
+        };
+        if !stale.is_empty() {
+            self.state.engine.submit(EngineRequest::EndSessions { token_hashes: stale }).await?;
+        }
+        Ok(())
     }
 
     pub fn router(&self) -> Router {
@@ -231,23 +318,27 @@ impl App {
 pub struct Server {
     pub addr: SocketAddr,
     app: App,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
     /// Open the store, load the state, bind and start serving.
-    pub async fn start(cfg: Config) -> anyhow::Result<Server> {
+    pub async fn start(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         let listen = cfg.listen.clone();
-        let app = tokio::task::spawn_blocking(move || App::build(cfg, Arc::new(SystemClock))).await??;
+        let app = tokio::task::spawn_blocking(move || App::build(cfg, clock)).await??;
+        app.drop_stale_sessions().await?;
+        let files = listen::raise_open_files_limit();
+        let limits = listen::Limits { header_timeout: app.state.cfg.header_timeout, max_connections: app.state.cfg.max_connections };
+        if (limits.max_connections as u64).saturating_add(64) > files {
+            tracing::warn!(files, max_connections = limits.max_connections, "the open-files limit is below max_connections");
+        }
         let listener =
             tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        spawn_ticker(app.state.engine.clone(), app.state.shutdown.clone());
+        spawn_ticker(app.state.clone());
         let router = app.router();
-        let mut sd = app.state.shutdown.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(listener.tap_io(no_delay), router).with_graceful_shutdown(async move { stopped(&mut sd).await }).await
-        });
+        let sd = app.state.shutdown.clone();
+        let task = tokio::spawn(listen::serve(listener, router, limits, sd, Duration::from_secs(5)));
         Ok(Server { addr, app, task })
     }
 
@@ -258,24 +349,25 @@ impl Server {
     /// Stop accepting, close event streams, let the writer finish what it has.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.app.shutdown_tx.send(true);
-        match tokio::time::timeout(Duration::from_secs(5), self.task).await {
-            Ok(r) => r??,
-            Err(_) => tracing::warn!("connections did not close within 5 s"),
+        if tokio::time::timeout(Duration::from_secs(6), self.task).await.is_err() {
+            tracing::warn!("connections did not close within 6 s");
         }
         self.app.shutdown().await;
         Ok(())
     }
 }
 
-/// Rolls the business day over on time even when nobody issues a ticket: a `Tick` every 5 s
-/// (the writer also applies one before every batch).
-fn spawn_ticker(engine: Engine, mut shutdown: watch::Receiver<bool>) {
+/// Rolls the business day over on time even when nobody issues a ticket (a `Tick` every 5 s;
+/// the writer also applies one before every batch), and ends idle clerk sessions.
+fn spawn_ticker(s: AppState) {
+    let mut shutdown = s.shutdown.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = every.tick() => {
-                    let _ = engine.submit(crate::engine::Request::Domain(crate::domain::Command::Tick)).await;
+                    let _ = s.engine.submit(EngineRequest::Domain(crate::domain::Command::Tick)).await;
+                    let _ = s.engine.submit(EngineRequest::ExpireIdle { idle_ms: s.cfg.session_idle_ms }).await;
                 }
                 _ = stopped(&mut shutdown) => break,
             }
@@ -284,7 +376,7 @@ fn spawn_ticker(engine: Engine, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Events and answers are small: send them now, not after Nagle's delay.
-pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+pub fn no_delay(tcp: &tokio::net::TcpStream) {
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "TCP_NODELAY not set");
     }

@@ -37,7 +37,7 @@ pub async fn queue(State(s): State<AppState>, Caller(who): Caller, Path(counter)
         _ => return Err(AppError::forbidden("only clerks and supervisors read counter queues")),
     }
     let now = view::time(s.clock.now());
-    let core = s.engine.shared.core.read();
+    let core = s.engine.shared.core.read().await;
     let st = &core.state;
     let topo = st.topology();
     let hall = topo.counters[c].hall;

@@ -21,7 +21,7 @@ pub async fn rate(
 ) -> Result<(StatusCode, Json<wire::RatingResponse>), AppError> {
     let id = ticket_id(&id)?;
     let (ticket_counter, number) = {
-        let core = s.engine.shared.core.read();
+        let core = s.engine.shared.core.read().await;
         let t = core.state.ticket(id).ok_or_else(|| AppError::new(ErrorCode::UnknownTicket, format!("no ticket {id} today")))?;
         (t.counter, core.state.number(t))
     };

@@ -28,7 +28,7 @@ pub fn period(q: &wire::PeriodQuery) -> Result<(String, String), AppError> {
 }
 
 pub async fn today(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::StatsQuery>) -> Result<Json<wire::TodayStats>, AppError> {
-    let day = s.engine.shared.core.read().state.day().to_string();
+    let day = s.engine.shared.core.read().await.state.day().to_string();
     let (hall, counters, clerks) = stats_between(&s, &who, &day, &day, q.hall.as_deref()).await?;
     Ok(Json(wire::TodayStats { day, hall, counters, clerks }))
 }

@@ -345,3 +345,33 @@ async fn authorisation_matrix() {
         assert_eq!(s, want, "{role:?} DELETE /api/v1/sessions");
     }
 }
+
+#[tokio::test]
+async fn an_idle_session_ends_and_its_counter_closes() {
+    let r = Rig::new();
+    let clerk = r.sign_in("clerk01", "E01").await;
+    r.clock.advance(r.app.state.cfg.session_idle_ms - 1000);
+    assert_eq!(r.send("POST", "/api/v1/counters/E01/pause", Some(&clerk), None).await.status, StatusCode::OK, "used in time");
+    r.clock.advance(r.app.state.cfg.session_idle_ms + 1000);
+    assert_eq!(r.send("POST", "/api/v1/counters/E01/resume", Some(&clerk), None).await.status, StatusCode::UNAUTHORIZED);
+    // The sweep (the ticker's) closes the counter.
+    r.app
+        .state
+        .engine
+        .submit(crate::engine::Request::ExpireIdle { idle_ms: r.app.state.cfg.session_idle_ms })
+        .await
+        .unwrap();
+    let east: wire::HallInfo = serde_json::from_value(r.ok("GET", "/api/v1/halls/east", None, None).await).unwrap();
+    assert_eq!(east.counters[0].state, wire::CounterState::Closed);
+}
+
+#[tokio::test]
+async fn the_health_check_reads_no_state_behind_the_lock() {
+    let r = Rig::new();
+    // Even while the writer holds the state, health answers from what the last commit left.
+    let guard = r.app.state.engine.shared.core.write().await;
+    let a = r.send("GET", "/healthz", None, None).await;
+    drop(guard);
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["store"]["day"], "2026-11-26");
+}

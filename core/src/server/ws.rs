@@ -21,6 +21,8 @@ use crate::engine::Broadcast;
 use crate::view;
 
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest message a subscriber may send.
+pub const MAX_INCOMING: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(15);
 
 type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
@@ -45,11 +47,18 @@ fn upgrade(s: AppState, hall: Option<usize>, q: Result<Query<wire::StreamQuery>,
     let Ok(Query(q)) = q else {
         return AppError::new(ErrorCode::BadQuery, "the only parameter is since=<seq>").into_response();
     };
+    let Ok(permit) = s.streams.clone().try_acquire_owned() else {
+        return AppError::new(ErrorCode::ServerBusy, "too many event streams open; try again later").retry_after(5).into_response();
+    };
     let Ok(ws) = ws else {
         return AppError::new(ErrorCode::WebsocketRequired, "this endpoint is a WebSocket; connect with an upgrade request")
             .into_response();
     };
-    ws.on_upgrade(move |socket| stream(s, hall, q.since, socket))
+    // Clients only ever ping: anything bigger than a few KiB is refused (close 1009).
+    ws.max_message_size(MAX_INCOMING).max_frame_size(MAX_INCOMING).on_upgrade(move |socket| async move {
+        stream(s, hall, q.since, socket).await;
+        drop(permit);
+    })
 }
 
 async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: WebSocket) {
@@ -58,7 +67,7 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
     // Snapshot/replay and subscription under one read lock: the writer broadcasts under the
     // write lock, so nothing is missed and nothing comes twice.
     let (first, mut rx) = {
-        let core = s.engine.shared.core.read();
+        let core = s.engine.shared.core.read().await;
         let rx = s.engine.shared.events.subscribe();
         let replay = since.and_then(|since| {
             if since == core.seq {
@@ -114,7 +123,14 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
                 Err(RecvError::Closed) => return,
             },
             msg = incoming.next() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) | None => return,
+                Some(Err(e)) => {
+                    if too_big(e) {
+                        tracing::warn!("a subscriber sent a message over {MAX_INCOMING} bytes; closed");
+                        let _ = close(&mut tx, 1009, "message too big").await;
+                    }
+                    return;
+                }
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
@@ -149,4 +165,10 @@ where
     S: futures_util::Sink<Message> + Unpin,
 {
     send(tx, Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await
+}
+
+/// The read failed because a message was over [`MAX_INCOMING`].
+fn too_big(e: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+    matches!(e.into_inner().downcast_ref::<Error>(), Some(Error::Capacity(CapacityError::MessageTooLong { .. })))
 }

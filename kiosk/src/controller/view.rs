@@ -164,7 +164,15 @@ impl Controller {
                 } else {
                     format!("预计等候{}", escpos::wait_minutes_zh(t.est_wait_s))
                 },
-                headline: if s.print_failed.is_some() { text::YOUR_NUMBER } else { text::TAKE_TICKET }.pick(en).into(),
+                headline: if s.print_failed.is_some() {
+                    text::YOUR_NUMBER
+                } else if s.earlier {
+                    text::EARLIER_TICKET
+                } else {
+                    text::TAKE_TICKET
+                }
+                .pick(en)
+                .into(),
                 print_failed: match &s.print_failed {
                     Some(_) => text::NOT_PRINTED.pick(en).into(),
                     None => String::new(),

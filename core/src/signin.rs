@@ -1,0 +1,277 @@
+//! What stands between a guessed PIN and a counter: a limiter of failed sign-ins per account
+//! and per client address, and a small pool for the (deliberately slow, memory-hungry) argon2
+//! checks. Shared by clerk PINs and supervisor passwords. Time is passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::domain::Millis;
+
+/// `[sign_in]`: when failures lock an account or an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Failures of one account within `window_ms` that lock it.
+    pub account_failures: u32,
+    /// Failures from one client address within `window_ms` (any accounts) that lock it.
+    pub address_failures: u32,
+    pub window_ms: Millis,
+    /// How long a lock lasts.
+    pub lock_ms: Millis,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { account_failures: 10, address_failures: 30, window_ms: 10 * 60_000, lock_ms: 15 * 60_000 }
+    }
+}
+
+/// Records kept at most (accounts and addresses each); the oldest go first.
+const MAX_RECORDS: usize = 50_000;
+
+#[derive(Debug, Default)]
+struct Record {
+    failures: VecDeque<Millis>,
+    locked_until: Option<Millis>,
+    touched: Millis,
+}
+
+impl Record {
+    fn locked(&self, now: Millis) -> Option<Millis> {
+        self.locked_until.filter(|&u| u > now)
+    }
+
+    fn fail(&mut self, now: Millis, limit: u32, limits: &Limits) -> Option<Millis> {
+        self.touched = now;
+        while self.failures.front().is_some_and(|&t| t <= now - limits.window_ms) {
+            self.failures.pop_front();
+        }
+        self.failures.push_back(now);
+        if self.failures.len() >= limit as usize {
+            self.failures.clear();
+            self.locked_until = Some(now + limits.lock_ms);
+        }
+        self.locked(now)
+    }
+}
+
+/// A refusal: try again in `retry_after_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub retry_after_ms: Millis,
+    /// The address is locked (else the account).
+    pub address: bool,
+}
+
+impl Locked {
+    pub fn retry_after_s(&self) -> u64 {
+        (self.retry_after_ms.max(0) as u64).div_ceil(1000).max(1)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    accounts: HashMap<String, Record>,
+    addresses: HashMap<IpAddr, Record>,
+}
+
+fn trim<K: Clone + Eq + std::hash::Hash>(map: &mut HashMap<K, Record>, now: Millis, limits: &Limits) {
+    if map.len() < MAX_RECORDS {
+        return;
+    }
+    map.retain(|_, r| r.locked(now).is_some() || r.failures.back().is_some_and(|&t| t > now - limits.window_ms));
+    if map.len() >= MAX_RECORDS {
+        let mut by_age: Vec<(Millis, K)> = map.iter().map(|(k, r)| (r.touched, k.clone())).collect();
+        by_age.sort_by_key(|(t, _)| *t);
+        for (_, k) in by_age.into_iter().take(MAX_RECORDS / 10) {
+            map.remove(&k);
+        }
+    }
+}
+
+/// Failed sign-ins per account and per address. An account or address that failed too often
+/// is refused for a while, the right PIN included.
+pub struct Limiter {
+    limits: Limits,
+    books: parking_lot::Mutex<Books>,
+}
+
+impl Limiter {
+    pub fn new(limits: Limits) -> Limiter {
+        Limiter { limits, books: parking_lot::Mutex::new(Books::default()) }
+    }
+
+    /// May this account try from this address now?
+    pub fn check(&self, account: &str, addr: Option<IpAddr>, now: Millis) -> Result<(), Locked> {
+        let b = self.books.lock();
+        if let Some(u) = addr.and_then(|a| b.addresses.get(&a)).and_then(|r| r.locked(now)) {
+            return Err(Locked { retry_after_ms: u - now, address: true });
+        }
+        if let Some(u) = b.accounts.get(account).and_then(|r| r.locked(now)) {
+            return Err(Locked { retry_after_ms: u - now, address: false });
+        }
+        Ok(())
+    }
+
+    /// Records a failure; returns the lock it caused, if any.
+    pub fn failed(&self, account: &str, addr: Option<IpAddr>, now: Millis) -> Option<Locked> {
+        let limits = self.limits;
+        let mut b = self.books.lock();
+        trim(&mut b.accounts, now, &limits);
+        trim(&mut b.addresses, now, &limits);
+        let mut lock = None;
+        if let Some(a) = addr {
+            if let Some(u) = b.addresses.entry(a).or_default().fail(now, limits.address_failures, &limits) {
+                lock = Some(Locked { retry_after_ms: u - now, address: true });
+            }
+        }
+        if let Some(u) = b.accounts.entry(account.to_string()).or_default().fail(now, limits.account_failures, &limits) {
+            lock = lock.or(Some(Locked { retry_after_ms: u - now, address: false }));
+        }
+        lock
+    }
+
+    /// A right PIN: the account's failures are forgotten (the address's are not).
+    pub fn succeeded(&self, account: &str) {
+        self.books.lock().accounts.remove(account);
+    }
+}
+
+/// Too many checks at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs argon2 checks on a few threads of its own: each check holds about 19 MiB while it runs
+/// (and the allocator keeps a thread's memory for that thread), so both the checks running and
+/// the threads that ever ran one are bounded. Callers beyond a short queue are refused.
+pub struct HashPool {
+    jobs: std::sync::mpsc::Sender<Job>,
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl HashPool {
+    pub fn new(threads: usize, max_waiting: usize) -> HashPool {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(parking_lot::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("qcall-hash-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("spawn hash thread");
+        }
+        HashPool { jobs: tx, permits: Arc::new(tokio::sync::Semaphore::new(threads.max(1))), waiting: AtomicUsize::new(0), max_waiting }
+    }
+
+    /// As many threads as cores, and twice as many callers waiting.
+    pub fn for_this_machine() -> HashPool {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        HashPool::new(n, 2 * n)
+    }
+
+    /// `check` on one of the pool's threads when a slot is free soon enough.
+    pub async fn run<T: Send + 'static>(&self, check: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting + self.permits.available_permits() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let permit = self.permits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = permit.map_err(|_| Busy)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(check());
+            drop(permit);
+        });
+        self.jobs.send(job).map_err(|_| Busy)?;
+        rx.await.map_err(|_| Busy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Millis = 60_000;
+
+    #[test]
+    fn ten_failures_lock_the_account_for_fifteen_minutes_right_pin_included() {
+        let l = Limiter::new(Limits::default());
+        let addr: Option<IpAddr> = Some("10.0.0.7".parse().unwrap());
+        for i in 0..9 {
+            assert_eq!(l.failed("clerk01", addr, i * 1000), None);
+            assert!(l.check("clerk01", addr, i * 1000).is_ok());
+        }
+        let lock = l.failed("clerk01", addr, 9_000).expect("the tenth failure locks");
+        assert_eq!((lock.retry_after_ms, lock.address), (15 * MIN, false));
+        assert!(l.check("clerk01", addr, 9_000 + 14 * MIN).is_err(), "still locked");
+        assert!(l.check("clerk01", Some("10.0.0.8".parse().unwrap()), 10 * MIN).is_err(), "from any address");
+        assert!(l.check("clerk02", addr, 10 * MIN).is_ok(), "other accounts are not locked");
+        assert!(l.check("clerk01", addr, 9_000 + 15 * MIN).is_ok(), "the lock ends");
+        assert_eq!(l.check("clerk01", addr, 9_000 + MIN).unwrap_err().retry_after_s(), 14 * 60);
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count_and_success_forgets() {
+        let l = Limiter::new(Limits::default());
+        for i in 0..9 {
+            l.failed("c", None, i * 2 * MIN);
+        }
+        // Spread over 16 minutes: never 10 within 10 minutes.
+        assert!(l.check("c", None, 18 * MIN).is_ok());
+        for i in 0..9 {
+            l.failed("d", None, i);
+        }
+        l.succeeded("d");
+        assert_eq!(l.failed("d", None, 10), None, "the count started over");
+    }
+
+    #[test]
+    fn one_address_guessing_many_accounts_is_locked() {
+        let l = Limiter::new(Limits::default());
+        let addr: Option<IpAddr> = Some("192.0.2.1".parse().unwrap());
+        let mut locked = None;
+        for i in 0..30 {
+            locked = l.failed(&format!("clerk{i:02}"), addr, i);
+        }
+        assert_eq!(locked.map(|l| l.address), Some(true));
+        assert!(l.check("clerk99", addr, 31).is_err());
+        assert!(l.check("clerk99", None, 31).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_pool_runs_a_few_and_refuses_beyond_its_queue() {
+        let pool = Arc::new(HashPool::new(1, 1));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let first = {
+            let (pool, rx) = (pool.clone(), rx.clone());
+            tokio::spawn(async move { pool.run(move || rx.lock().unwrap().recv().is_ok()).await })
+        };
+        while pool.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(|| true).await })
+        };
+        while pool.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.run(|| true).await, Err(Busy), "one running, one waiting: the third is refused");
+        tx.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), Ok(true));
+        assert_eq!(second.await.unwrap(), Ok(true));
+    }
+}
