@@ -146,12 +146,21 @@ impl Client {
             return Ok((status, body));
         }
         Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
-            Ok(b) => ClientError::Server { status, code: b.error.code, message: b.error.message, retry_after_s: b.error.retry_after_s },
+            Ok(b) => ClientError::Server {
+                status,
+                code: b.error.code,
+                message: b.error.message,
+                retry_after_s: b.error.retry_after_s,
+                at: b.error.at,
+                hall: b.error.hall,
+            },
             Err(_) => ClientError::Server {
                 status,
                 code: wire::ErrorCode::Unknown,
                 message: String::from_utf8_lossy(&body).chars().take(200).collect(),
                 retry_after_s: None,
+                at: None,
+                hall: None,
             },
         })
     }
@@ -258,6 +267,45 @@ impl Client {
             Err(ClientError::Server { code: wire::ErrorCode::UnknownRequest, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `POST /api/v1/halls/{hall}/check-in`: an appointment's ticket (the same one again for a
+    /// repeated check-in).
+    pub async fn check_in(&self, hall: &str, req: &wire::CheckInRequest) -> Result<wire::Ticket> {
+        self.post(&format!("/api/v1/halls/{hall}/check-in"), req).await
+    }
+
+    // --- Appointments -------------------------------------------------------------------
+
+    /// `GET /api/v1/appointments/slots?hall=&service=[&date=]`.
+    pub async fn slots(&self, q: &wire::SlotsQuery) -> Result<wire::SlotsResponse> {
+        self.get_query("/api/v1/appointments/slots", q).await
+    }
+
+    /// `POST /api/v1/appointments`: the booking, its personal data masked.
+    pub async fn book(&self, req: &wire::BookingRequest) -> Result<wire::Booking> {
+        self.post("/api/v1/appointments", req).await
+    }
+
+    /// `GET /api/v1/appointments/{code}?phone=`.
+    pub async fn booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
+        self.get_query(&format!("/api/v1/appointments/{code}"), &wire::BookingLookup { phone: phone.into() }).await
+    }
+
+    /// `DELETE /api/v1/appointments/{code}?phone=`: cancel.
+    pub async fn cancel_booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
+        let q = wire::BookingLookup { phone: phone.into() };
+        self.typed(self.request(reqwest::Method::DELETE, &format!("/api/v1/appointments/{code}")).query(&q)).await
+    }
+
+    /// `GET /api/v1/appointments?date=[&hall=]` (supervisors): unmasked.
+    pub async fn bookings(&self, q: &wire::AppointmentsQuery) -> Result<Vec<wire::Booking>> {
+        self.get_query("/api/v1/appointments", q).await
+    }
+
+    /// `GET /api/v1/appointments/stats?from=&to=[&hall=]` (supervisors).
+    pub async fn booking_stats(&self, q: &wire::PeriodQuery) -> Result<Vec<wire::AppointmentDayStats>> {
+        self.get_query("/api/v1/appointments/stats", q).await
     }
 
     // --- Devices ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ pub enum ClientError {
     Network(String),
     /// The server answered with an error.
     #[error("server answered {status} {code}: {message}")]
-    Server { status: u16, code: ErrorCode, message: String, retry_after_s: Option<u64> },
+    Server { status: u16, code: ErrorCode, message: String, retry_after_s: Option<u64>, at: Option<qcall_wire::Time>, hall: Option<String> },
     /// The server's answer was not what the protocol says.
     #[error("unexpected answer from the server: {0}")]
     Decode(String),

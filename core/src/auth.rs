@@ -17,6 +17,8 @@ pub enum Principal {
     Display { device: String, hall: usize },
     /// The rating pad at one counter.
     Pad { device: String, counter: usize },
+    /// An integration client that books appointments for taxpayers.
+    Booking { device: String },
     Clerk { clerk: String, counter: usize },
     Supervisor { id: String },
 }
@@ -36,10 +38,13 @@ impl Tokens {
     pub fn from_config(cfg: &Config) -> Tokens {
         let mut by_hash = HashMap::new();
         for d in &cfg.devices {
-            let p = match d.kind {
-                DeviceKind::Kiosk => Principal::Kiosk { device: d.id.clone(), hall: d.hall },
-                DeviceKind::Display => Principal::Display { device: d.id.clone(), hall: d.hall },
-                DeviceKind::Pad { counter } => Principal::Pad { device: d.id.clone(), counter },
+            // The config gives every kiosk and display its hall.
+            let p = match (d.kind, d.hall) {
+                (DeviceKind::Kiosk, Some(hall)) => Principal::Kiosk { device: d.id.clone(), hall },
+                (DeviceKind::Display, Some(hall)) => Principal::Display { device: d.id.clone(), hall },
+                (DeviceKind::Pad { counter }, _) => Principal::Pad { device: d.id.clone(), counter },
+                (DeviceKind::Booking, _) => Principal::Booking { device: d.id.clone() },
+                (DeviceKind::Kiosk | DeviceKind::Display, None) => continue,
             };
             by_hash.insert(d.token_hash.clone(), p);
         }
@@ -131,7 +136,7 @@ pub fn dummy_hash() -> &'static str {
 pub fn is_demo_token_hash(h: &str) -> bool {
     static DEMO: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     DEMO.get_or_init(|| {
-        let mut v = vec![hash_token("demo-supervisor")];
+        let mut v = vec![hash_token("demo-supervisor"), hash_token("demo-booking")];
         for hall in ["east", "west", "central"] {
             v.push(hash_token(&format!("demo-kiosk-{hall}")));
             v.push(hash_token(&format!("demo-display-{hall}")));

@@ -277,9 +277,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let tmp = std::env::temp_dir().join(format!("qcall-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    // The demo deployment without its daily cap, so the load never sells out.
-    let cfg_text: String =
-        crate::config::EMBEDDED_CONFIG.lines().filter(|l| !l.trim_start().starts_with("daily_cap")).collect::<Vec<_>>().join("\n");
+    // The demo deployment without its daily cap and opening hours, so the load never sells
+    // out and runs at any hour.
+    let cfg_text: String = crate::config::always_open(crate::config::EMBEDDED_CONFIG)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("daily_cap"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let srv_dir = tmp.join("server");
     let size_dir = tmp.join("size");
     for dir in [&srv_dir, &size_dir] {
@@ -410,6 +414,8 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         counter_number: None,
         call_count: 0,
         transferred: false,
+        appointment: None,
+        overtime: false,
     };
     let ticket = Arc::new(ticket);
     let app = axum::Router::new()

@@ -8,6 +8,11 @@ use crate::domain::Millis;
 pub trait Clock: Send + Sync + 'static {
     /// Milliseconds since the Unix epoch, UTC.
     fn now(&self) -> Millis;
+
+    /// Was this clock set by hand (it must then not start before the stored history)?
+    fn chosen(&self) -> bool {
+        false
+    }
 }
 
 /// The system's wall clock.
@@ -40,5 +45,29 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Millis {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A clock set to a chosen time at start that runs on at normal speed from there
+/// (`qcall serve --clock-start`: tests and demos at a chosen hour).
+#[derive(Debug)]
+pub struct OffsetClock {
+    start: Millis,
+    since: std::time::Instant,
+}
+
+impl OffsetClock {
+    pub fn starting_at(start: Millis) -> OffsetClock {
+        OffsetClock { start, since: std::time::Instant::now() }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Millis {
+        self.start + self.since.elapsed().as_millis() as Millis
+    }
+
+    fn chosen(&self) -> bool {
+        true
     }
 }

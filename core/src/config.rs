@@ -12,6 +12,25 @@ use crate::domain::{CounterDef, HallDef, ServiceDef, Topology};
 
 /// The demo deployment (three halls), compiled in so `qcall serve` runs anywhere.
 pub const EMBEDDED_CONFIG: &str = include_str!("../../config/qcall.toml");
+
+/// `text` without opening hours and appointments: halls always open (the benchmark and tests
+/// that must not depend on the time of day).
+pub fn always_open(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            skipping = t == "[appointments]" || t.starts_with("[[appointments.");
+        }
+        if skipping || t.starts_with("hours = ") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
 pub const EMBEDDED_NAME: &str = "<embedded config/qcall.toml>";
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +61,55 @@ pub struct RawConfig {
     pub supervisors: Vec<RawSupervisor>,
     #[serde(default)]
     pub sign_in: RawSignIn,
+    #[serde(default)]
+    pub calendar: RawCalendar,
+    #[serde(default)]
+    pub appointments: Option<RawAppointments>,
+}
+
+/// `[calendar]`: the days the halls open besides Monday to Friday, and close on.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCalendar {
+    /// Public holidays (`YYYY-MM-DD`): closed.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Weekend days worked instead (调休): open.
+    #[serde(default)]
+    pub workdays: Vec<String>,
+    /// Ticket issuing stops this many minutes before an opening period closes.
+    pub last_ticket_minutes: Option<u32>,
+}
+
+/// `[appointments]`: booking slots ahead (提前预约).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAppointments {
+    pub slot_minutes: Option<u32>,
+    pub share: Option<f64>,
+    pub days_ahead: Option<u32>,
+    pub same_day_until_minutes: Option<u32>,
+    pub early_minutes: Option<u32>,
+    pub late_minutes: Option<u32>,
+    pub cancel_before_minutes: Option<u32>,
+    pub no_show_limit: Option<u32>,
+    pub cancel_limit: Option<u32>,
+    pub ban_days: Option<u32>,
+    pub per_day: Option<u32>,
+    pub retention_days: Option<u32>,
+    /// Bookings one client address may make per hour on the public page.
+    pub bookings_per_hour_per_address: Option<u32>,
+    /// Places per slot for one hall and service, instead of the computed number.
+    #[serde(default)]
+    pub capacity: Vec<RawCapacity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    pub hall: String,
+    pub service: String,
+    pub per_slot: u32,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -108,6 +176,12 @@ pub struct RawHall {
     pub name_en: String,
     #[serde(default)]
     pub publicity: Vec<String>,
+    /// Street address (shown with appointments).
+    #[serde(default)]
+    pub address: String,
+    /// Opening periods on working days, `HH:MM-HH:MM`; none: always open.
+    #[serde(default)]
+    pub hours: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +218,8 @@ pub struct RawClerk {
 pub struct RawDevice {
     pub id: String,
     pub kind: String,
-    pub hall: String,
+    /// The hall the device stands in (every kind but `booking`).
+    pub hall: Option<String>,
     /// The counter a rating pad belongs to (pads only).
     pub counter: Option<String>,
     /// `sha256:<hex>` made by `qcall token`.
@@ -164,6 +239,8 @@ pub enum DeviceKind {
     Display,
     /// A rating pad (满意度评价器) at one counter.
     Pad { counter: usize },
+    /// An integration client that books appointments (电子税务局, a WeChat service).
+    Booking,
 }
 
 impl DeviceKind {
@@ -173,6 +250,7 @@ impl DeviceKind {
             DeviceKind::Kiosk => "kiosk",
             DeviceKind::Display => "display",
             DeviceKind::Pad { .. } => "pad",
+            DeviceKind::Booking => "booking",
         }
     }
 }
@@ -181,7 +259,8 @@ impl DeviceKind {
 pub struct Device {
     pub id: String,
     pub kind: DeviceKind,
-    pub hall: usize,
+    /// The hall it stands in; `None` for a booking client, which belongs to no hall.
+    pub hall: Option<usize>,
     pub token_hash: String,
 }
 
@@ -232,6 +311,8 @@ pub struct Config {
     pub supervisors: Vec<Supervisor>,
     /// Some credential is a public demo one (the embedded config, or a copy left unchanged).
     pub demo_credentials: bool,
+    /// Bookings one client address may make per hour on the public booking page.
+    pub bookings_per_hour: u32,
 }
 
 impl Config {
@@ -322,11 +403,22 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         if !seen.insert(h.id.clone()) {
             return Err(bad(format!("halls[{i}].id"), format!("duplicate hall `{}`", h.id)));
         }
+        let mut hours = Vec::new();
+        for (j, p) in h.hours.iter().enumerate() {
+            let period = crate::domain::calendar::parse_period(p)
+                .ok_or_else(|| bad(format!("halls[{i}].hours[{j}]"), format!("`{p}` is not a period like 09:00-12:00")))?;
+            if hours.last().is_some_and(|&(_, b)| period.0 < b) {
+                return Err(bad(format!("halls[{i}].hours[{j}]"), "periods must be in order and not overlap".into()));
+            }
+            hours.push(period);
+        }
         halls.push(HallDef {
             id: h.id.clone(),
             name_zh: h.name_zh.clone(),
             name_en: h.name_en.clone(),
             publicity: h.publicity.clone(),
+            address: h.address.clone(),
+            hours,
         });
     }
     let hall_ix = |id: &str| halls.iter().position(|h| h.id == id);
@@ -422,7 +514,12 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         if !seen.insert(d.id.clone()) {
             return Err(bad(f("id"), format!("duplicate device `{}`", d.id)));
         }
-        let hall = hall_ix(&d.hall).ok_or_else(|| bad(f("hall"), format!("unknown hall `{}`", d.hall)))?;
+        let hall = match (&d.hall, d.kind.as_str()) {
+            (Some(_), "booking") => return Err(bad(f("hall"), "a booking client belongs to no hall: remove `hall`".into())),
+            (Some(h), _) => Some(hall_ix(h).ok_or_else(|| bad(f("hall"), format!("unknown hall `{h}`")))?),
+            (None, "booking") => None,
+            (None, _) => return Err(bad(f("hall"), "missing: the hall the device stands in".into())),
+        };
         let kind = match (d.kind.as_str(), &d.counter) {
             ("kiosk", None) => DeviceKind::Kiosk,
             ("display", None) => DeviceKind::Display,
@@ -431,14 +528,15 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
                     .iter()
                     .position(|x| x.id == *c)
                     .ok_or_else(|| bad(f("counter"), format!("unknown counter `{c}`")))?;
-                if counters[counter].hall != hall {
-                    return Err(bad(f("counter"), format!("counter `{c}` is not in hall `{}`", d.hall)));
+                if Some(counters[counter].hall) != hall {
+                    return Err(bad(f("counter"), format!("counter `{c}` is not in hall `{}`", d.hall.as_deref().unwrap_or_default())));
                 }
                 DeviceKind::Pad { counter }
             }
             ("pad", None) => return Err(bad(f("counter"), "a pad needs the counter it stands at".into())),
-            ("kiosk" | "display", Some(_)) => return Err(bad(f("counter"), "only pads belong to a counter".into())),
-            (other, _) => return Err(bad(f("kind"), format!("`{other}` is not one of kiosk, display, pad"))),
+            ("booking", None) => DeviceKind::Booking,
+            ("kiosk" | "display" | "booking", Some(_)) => return Err(bad(f("counter"), "only pads belong to a counter".into())),
+            (other, _) => return Err(bad(f("kind"), format!("`{other}` is not one of kiosk, display, pad, booking"))),
         };
         check_token_hash(&d.token_hash).map_err(|r| bad(f("token_hash"), r))?;
         devices.push(Device { id: d.id, kind, hall, token_hash: d.token_hash });
@@ -489,7 +587,64 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let demo_credentials = file == EMBEDDED_NAME
         || devices.iter().map(|d| &d.token_hash).chain(supervisors.iter().map(|s| &s.token_hash)).any(|h| crate::auth::is_demo_token_hash(h));
 
-    let topology = Topology::new(halls, services, counters, day_start_min, tz);
+    let date = |field: String, v: &str| v.parse::<chrono::NaiveDate>().map_err(|_| bad(field, format!("`{v}` is not a date like 2026-10-01")));
+    let mut calendar = crate::domain::Calendar::default();
+    for (i, d) in raw.calendar.holidays.iter().enumerate() {
+        calendar.holidays.insert(date(format!("calendar.holidays[{i}]"), d)?);
+    }
+    for (i, d) in raw.calendar.workdays.iter().enumerate() {
+        calendar.workdays.insert(date(format!("calendar.workdays[{i}]"), d)?);
+    }
+    let last_ticket_minutes = raw.calendar.last_ticket_minutes.unwrap_or(30);
+    if last_ticket_minutes > 240 {
+        return Err(bad("calendar.last_ticket_minutes".into(), format!("{last_ticket_minutes} is more than 240")));
+    }
+    let mut rules = crate::domain::Rules::default();
+    let mut bookings_per_hour = 10;
+    if let Some(a) = &raw.appointments {
+        let f = |name: &str| format!("appointments.{name}");
+        rules.enabled = true;
+        let pick = |v: Option<u32>, d: u32, name: &str, range: std::ops::RangeInclusive<u32>| -> Result<u32, ConfigError> {
+            let v = v.unwrap_or(d);
+            if range.contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(f(name), format!("{v} is not between {} and {}", range.start(), range.end())))
+            }
+        };
+        rules.slot_minutes = pick(a.slot_minutes, rules.slot_minutes, "slot_minutes", 5..=240)?;
+        rules.days_ahead = pick(a.days_ahead, rules.days_ahead, "days_ahead", 0..=60)?;
+        rules.same_day_until_minutes = pick(a.same_day_until_minutes, rules.same_day_until_minutes, "same_day_until_minutes", 0..=1440)?;
+        rules.early_minutes = pick(a.early_minutes, rules.early_minutes, "early_minutes", 0..=240)?;
+        rules.late_minutes = pick(a.late_minutes, rules.late_minutes, "late_minutes", 0..=240)?;
+        rules.cancel_before_minutes = pick(a.cancel_before_minutes, rules.cancel_before_minutes, "cancel_before_minutes", 0..=10_080)?;
+        rules.no_show_limit = pick(a.no_show_limit, rules.no_show_limit, "no_show_limit", 1..=100)?;
+        rules.cancel_limit = pick(a.cancel_limit, rules.cancel_limit, "cancel_limit", 1..=100)?;
+        rules.ban_days = pick(a.ban_days, rules.ban_days, "ban_days", 0..=365)?;
+        rules.per_day = pick(a.per_day, rules.per_day, "per_day", 1..=20)?;
+        // The month's no-shows and cancellations are counted from the kept rows after a restart.
+        rules.retention_days = pick(a.retention_days, rules.retention_days, "retention_days", 31..=3650)?;
+        bookings_per_hour = pick(a.bookings_per_hour_per_address, bookings_per_hour, "bookings_per_hour_per_address", 1..=100_000)?;
+        let share = a.share.unwrap_or(rules.share);
+        if !(0.0..=1.0).contains(&share) {
+            return Err(bad(f("share"), format!("{share} is not between 0 and 1")));
+        }
+        rules.share = share;
+        for (i, c) in a.capacity.iter().enumerate() {
+            let h = hall_ix(&c.hall).ok_or_else(|| bad(format!("appointments.capacity[{i}].hall"), format!("unknown hall `{}`", c.hall)))?;
+            let sv = service_ix(&c.service)
+                .ok_or_else(|| bad(format!("appointments.capacity[{i}].service"), format!("unknown service `{}`", c.service)))?;
+            rules.capacity.insert((h, sv), c.per_slot);
+        }
+        if let Some(h) = halls.iter().find(|h| h.hours.is_empty()) {
+            return Err(bad("appointments".into(), format!("hall `{}` has no `hours`: slots come from opening hours", h.id)));
+        }
+    }
+
+    let mut topology = Topology::new(halls, services, counters, day_start_min, tz);
+    topology.calendar = calendar;
+    topology.last_ticket_minutes = last_ticket_minutes;
+    topology.appointments = rules;
     Ok(Config {
         source: file.to_string(),
         listen,
@@ -508,6 +663,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         devices,
         supervisors,
         demo_credentials,
+        bookings_per_hour,
     })
 }
 

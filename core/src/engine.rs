@@ -21,7 +21,7 @@ use qcall_wire as wire;
 use tokio::sync::{broadcast, mpsc, oneshot, RwLock};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-use crate::domain::{Command, DomainError, Event, Millis, State, TicketId};
+use crate::domain::{Booking, BookingId, Command, DomainError, Event, Millis, State, TicketId};
 use crate::store::{Batch, EventRow, SessionRow, Store, StoreError};
 use crate::view;
 
@@ -159,14 +159,19 @@ pub enum Request {
     /// End the sessions unused for `idle_ms`.
     ExpireIdle { idle_ms: Millis },
     DeviceStatus { device: String, hall: usize, status: wire::DeviceStatus },
+    /// Purge the personal data of bookings older than `retention_days` (their counts stay)
+    /// and bans that ended.
+    Purge,
 }
 
 #[derive(Debug)]
 pub enum Outcome {
     /// The command was applied; these are its events.
     Applied(Vec<Arc<Broadcast>>),
-    /// An issue request repeated an earlier `request_id`: this is that ticket.
+    /// An issue or check-in request repeated an earlier one: this is its ticket.
     Existing(TicketId),
+    /// A booking request repeated an earlier `request_id`: this is that booking.
+    ExistingBooking(BookingId),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -295,6 +300,8 @@ struct Acc {
     sessions_add: Vec<SessionRow>,
     sessions_remove: Vec<String>,
     devices: Vec<(String, String)>,
+    bookings: BTreeMap<BookingId, Booking>,
+    persons: BTreeSet<String>,
 }
 
 impl Acc {
@@ -311,9 +318,14 @@ impl Acc {
                 Event::DayRolledOver { day, .. } => self.expire_before = Some(*day),
                 _ => {}
             }
-            core.seq += 1;
-            let (msg, halls) = view::event(&core.state, &e, core.seq, now);
-            mine.push(self.push(core.seq, halls, msg));
+            if let Some(b) = e.booking() {
+                self.persons.insert(b.who.person.clone());
+                self.bookings.insert(b.id, b.clone());
+            }
+            if let Some((msg, halls)) = view::event(&core.state, &e, core.seq + 1, now) {
+                core.seq += 1;
+                mine.push(self.push(core.seq, halls, msg));
+            }
         }
         mine
     }
@@ -416,11 +428,13 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(EngineError::RequestIdReused)
                 }
             }
-            Request::Domain(cmd) => core
-                .state
-                .apply(cmd.clone(), now)
-                .map(|events| Outcome::Applied(acc.emit(core, events, now)))
-                .map_err(EngineError::from),
+            Request::Domain(cmd) => match core.state.apply(cmd.clone(), now) {
+                Ok(events) => Ok(Outcome::Applied(acc.emit(core, events, now))),
+                Err(DomainError::RepeatedTicket(id)) => Ok(Outcome::Existing(id)),
+                Err(DomainError::RepeatedBooking(id)) => Ok(Outcome::ExistingBooking(id)),
+                Err(DomainError::RequestIdReused) => Err(EngineError::RequestIdReused),
+                Err(e) => Err(EngineError::from(e)),
+            },
             Request::SignIn { counter, clerk, token_hash, take_over, pin_fp } => {
                 acc.sign_in(core, (*counter, clerk, token_hash, *take_over, pin_fp), now).map(Outcome::Applied)
             }
@@ -451,6 +465,20 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 }
                 Ok(Outcome::Applied(out))
             }
+            Request::Purge => {
+                let st = &core.state;
+                let days = i64::from(st.topology().appointments.retention_days);
+                let today = st.topology().local(now).0;
+                match store.purge_bookings(today - chrono::Duration::days(days), today) {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(rows = n, retention_days = days, "booking personal data purged");
+                        }
+                        Ok(Outcome::Applied(vec![]))
+                    }
+                    Err(e) => Err(EngineError::Store(e.to_string())),
+                }
+            }
             Request::DeviceStatus { device, hall, status } => {
                 let changed = core
                     .devices
@@ -479,6 +507,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
 
     let mut commit_took = std::time::Duration::ZERO;
     let nothing_to_write = acc.out.is_empty()
+        && acc.bookings.is_empty()
         && acc.devices.is_empty()
         && acc.sessions_add.is_empty()
         && acc.sessions_remove.is_empty()
@@ -503,6 +532,12 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             sessions_remove: std::mem::take(&mut acc.sessions_remove),
             publicity: acc.publicity.iter().map(|&h| (h, st.publicity(h))).collect(),
             devices: std::mem::take(&mut acc.devices),
+            bookings: acc.bookings.values().collect(),
+            bans: acc
+                .persons
+                .iter()
+                .map(|p| (p.as_str(), st.bookings().records.get(p).and_then(|r| r.banned_until)))
+                .collect(),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -575,6 +610,9 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::DayRolledOver { .. } => "day_rolled_over",
         K::PublicityUpdated { .. } => "publicity_updated",
         K::DeviceStatusChanged { .. } => "device_status_changed",
+        K::SlotChanged { .. } => "slot_changed",
+        K::AppointmentNoShow { .. } => "appointment_no_show",
+        K::IssuingChanged => "issuing_changed",
     }
 }
 

@@ -27,6 +27,11 @@ enum Cmd {
         /// Address to listen on, e.g. 127.0.0.1:8080 (overrides the config).
         #[arg(long)]
         listen: Option<String>,
+        /// Tests and demos: start the server's clock at this time (RFC 3339, e.g.
+        /// 2026-12-01T09:40:00+08:00) and let it run on at normal speed from there. A time
+        /// before the database's last event is refused.
+        #[arg(long, value_name = "TIME")]
+        clock_start: Option<String>,
     },
     /// Validate a config file and print a summary.
     CheckConfig {
@@ -61,7 +66,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Serve { config, db, listen } => {
+        Cmd::Serve { config, db, listen, clock_start } => {
             init_tracing();
             let mut cfg = load_config(config.as_ref())?;
             if let Some(db) = db {
@@ -87,8 +92,27 @@ fn main() -> anyhow::Result<()> {
                     cfg.listen
                 );
             }
+            let clock: std::sync::Arc<dyn qcall_core::clock::Clock> = match clock_start {
+                None => std::sync::Arc::new(qcall_core::clock::SystemClock),
+                Some(s) if s == "open" => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let from = qcall_core::store::last_event_at(&cfg.db)?.map_or(now, |last| last.max(now));
+                    let t = first_open(&cfg.topology, from);
+                    if t == now {
+                        std::sync::Arc::new(qcall_core::clock::SystemClock)
+                    } else {
+                        println!("qcall: the halls are closed now; the clock starts at {} (--clock-start open)", qcall_core::view::time(t).with_timezone(&cfg.topology.tz).format("%Y-%m-%d %a %H:%M"));
+                        std::sync::Arc::new(qcall_core::clock::OffsetClock::starting_at(t))
+                    }
+                }
+                Some(s) => {
+                    let t = chrono::DateTime::parse_from_rfc3339(&s)
+                        .map_err(|e| anyhow::anyhow!("--clock-start: `{s}` is not a time like 2026-12-01T09:40:00+08:00 ({e})"))?;
+                    std::sync::Arc::new(qcall_core::clock::OffsetClock::starting_at(t.timestamp_millis()))
+                }
+            };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(cfg))
+            rt.block_on(serve(cfg, clock))
         }
         Cmd::CheckConfig { config } => {
             let cfg = load_config(config.as_ref())?;
@@ -98,6 +122,22 @@ fn main() -> anyhow::Result<()> {
             for (h, hall) in t.halls.iter().enumerate() {
                 let counters: Vec<String> = t.counters.iter().filter(|c| c.hall == h).map(|c| c.id.clone()).collect();
                 println!("  {} {} ({}): {}", hall.id, hall.name_zh, hall.name_en, counters.join(" "));
+                let hours: Vec<String> = hall
+                    .hours
+                    .iter()
+                    .map(|&(a, b)| format!("{}-{}", qcall_core::domain::calendar::format_minute(a), qcall_core::domain::calendar::format_minute(b)))
+                    .collect();
+                println!("    hours: {}", if hours.is_empty() { "always open".to_string() } else { hours.join(", ") + " on working days" });
+            }
+            println!("  calendar: {} holidays, {} 调休 workdays", t.calendar.holidays.len(), t.calendar.workdays.len());
+            let a = &t.appointments;
+            if a.enabled {
+                println!(
+                    "  appointments: {}-minute slots, {} working days ahead, check-in {} min early to {} min late, cancel until {} min before",
+                    a.slot_minutes, a.days_ahead, a.early_minutes, a.late_minutes, a.cancel_before_minutes
+                );
+            } else {
+                println!("  appointments: not offered");
             }
             println!("  listen {}, database {}", cfg.listen, cfg.db.display());
             Ok(())
@@ -139,6 +179,18 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `t` if some hall issues tickets then, else the first time one does.
+fn first_open(topo: &qcall_core::domain::Topology, t: qcall_core::domain::Millis) -> qcall_core::domain::Millis {
+    use qcall_core::domain::Opening;
+    (0..topo.halls.len())
+        .filter_map(|h| match topo.opening(h, t) {
+            Opening::Open { .. } => Some(t),
+            Opening::Closed { next_open } => next_open,
+        })
+        .min()
+        .unwrap_or(t)
+}
+
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
@@ -150,10 +202,12 @@ fn init_tracing() {
         .init();
 }
 
-async fn serve(cfg: Config) -> anyhow::Result<()> {
+async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_core::clock::Clock>) -> anyhow::Result<()> {
     let source = cfg.source.clone();
     let db = cfg.db.clone();
-    let clock = std::sync::Arc::new(qcall_core::clock::SystemClock);
+    if clock.chosen() {
+        tracing::warn!(now = %qcall_core::view::time(clock.now()).to_rfc3339(), "the clock was set by --clock-start (tests and demos only)");
+    }
     let server = qcall_core::server::Server::start(cfg, clock).await.with_context(|| format!("starting with {source}"))?;
     tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
     println!("qcall listening on http://{}", server.addr);

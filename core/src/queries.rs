@@ -8,7 +8,7 @@ use qcall_wire as wire;
 /// A ticket from an earlier day, as stored.
 pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
     conn.prepare_cached(
-        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred
+        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start
          FROM tickets WHERE id = ?1",
     )?
     .query_row([id as i64], |r| {
@@ -29,6 +29,11 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
             counter,
             call_count: r.get(8)?,
             transferred: r.get::<_, i64>(9)? != 0,
+            appointment: r.get::<_, Option<i64>>(10)?.map(|start| wire::AppointmentSlot {
+                start: crate::view::time(start),
+                end: crate::view::time(start + i64::from(topo.appointments.slot_minutes) * 60_000),
+            }),
+            overtime: false,
         })
     })
     .optional()
@@ -117,6 +122,83 @@ pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) 
             call_count: r.get(12)?,
             transferred: r.get::<_, i64>(13)? != 0,
             rating: r.get(14)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn booking_row(r: &rusqlite::Row<'_>, topo: &Topology) -> rusqlite::Result<Option<crate::domain::Booking>> {
+    let (Some(hall), Some(service)) = (topo.hall_ix(&r.get::<_, String>(2)?), topo.service_ix(&r.get::<_, String>(3)?)) else {
+        return Ok(None);
+    };
+    Ok(Some(crate::domain::Booking {
+        id: r.get::<_, i64>(0)? as u64,
+        code: r.get(1)?,
+        hall,
+        service,
+        date: r.get::<_, String>(4)?.parse().unwrap_or_default(),
+        slot: r.get(5)?,
+        state: crate::store::booking_state_from(&r.get::<_, String>(6)?),
+        who: crate::domain::Person { person: r.get(7)?, name: r.get(8)?, phone: r.get(9)? },
+        created_at: r.get(10)?,
+        changed_at: r.get(11)?,
+        ticket: r.get::<_, Option<i64>>(12)?.map(|t| t as u64),
+        request_id: r.get(13)?,
+    }))
+}
+
+const BOOKING_COLUMNS: &str =
+    "id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id";
+
+/// The latest booking with this code still holding its personal data.
+pub fn booking_by_code(conn: &Connection, topo: &Topology, code: &str) -> rusqlite::Result<Option<crate::domain::Booking>> {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM appointments WHERE code = ?1 ORDER BY day DESC, id DESC LIMIT 1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([code])?;
+    match rows.next()? {
+        Some(r) => booking_row(r, topo),
+        None => Ok(None),
+    }
+}
+
+/// Every booking of `date` (in `hall`), by slot.
+pub fn bookings_of_day(
+    conn: &Connection,
+    topo: &Topology,
+    date: chrono::NaiveDate,
+    hall: Option<usize>,
+) -> rusqlite::Result<Vec<crate::domain::Booking>> {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM appointments WHERE day = ?1 AND (?2 IS NULL OR hall = ?2) ORDER BY slot, id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let hall_id = hall.map(|h| topo.halls[h].id.clone());
+    let mut rows = stmt.query(rusqlite::params![date.to_string(), hall_id])?;
+    let mut out = vec![];
+    while let Some(r) = rows.next()? {
+        out.extend(booking_row(r, topo)?);
+    }
+    Ok(out)
+}
+
+/// Bookings per day and hall over `from..=to`: the rows still kept and the counts of purged ones.
+pub fn booking_stats(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::AppointmentDayStats>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, hall, SUM(booked), SUM(cancelled), SUM(checked_in), SUM(no_show) FROM (
+            SELECT day, hall, COUNT(*) AS booked, SUM(state = 'cancelled') AS cancelled,
+                   SUM(state = 'checked_in') AS checked_in, SUM(state = 'no_show') AS no_show
+            FROM appointments WHERE day BETWEEN ?1 AND ?2 GROUP BY day, hall
+            UNION ALL
+            SELECT day, hall, booked, cancelled, checked_in, no_show FROM appointment_counts WHERE day BETWEEN ?1 AND ?2)
+         WHERE ?3 IS NULL OR hall = ?3
+         GROUP BY day, hall ORDER BY day, hall",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+        Ok(wire::AppointmentDayStats {
+            day: r.get(0)?,
+            hall: r.get(1)?,
+            booked: r.get(2)?,
+            cancelled: r.get(3)?,
+            checked_in: r.get(4)?,
+            no_show: r.get(5)?,
         })
     })?;
     rows.collect()

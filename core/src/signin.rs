@@ -138,6 +138,37 @@ impl Limiter {
     }
 }
 
+/// At most `limit` actions per key within `window_ms` (public bookings per client address).
+pub struct Throttle {
+    limit: u32,
+    window_ms: Millis,
+    seen: parking_lot::Mutex<HashMap<IpAddr, VecDeque<Millis>>>,
+}
+
+impl Throttle {
+    pub fn new(limit: u32, window_ms: Millis) -> Throttle {
+        Throttle { limit, window_ms, seen: parking_lot::Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one action; `Err(ms)` to wait when over the limit (then nothing is counted).
+    pub fn take(&self, key: IpAddr, now: Millis) -> Result<(), Millis> {
+        let mut seen = self.seen.lock();
+        if seen.len() >= MAX_RECORDS {
+            let window = self.window_ms;
+            seen.retain(|_, q| q.back().is_some_and(|&t| t > now - window));
+        }
+        let q = seen.entry(key).or_default();
+        while q.front().is_some_and(|&t| t <= now - self.window_ms) {
+            q.pop_front();
+        }
+        if q.len() as u32 >= self.limit {
+            return Err(q.front().map_or(self.window_ms, |&t| t + self.window_ms - now));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}
+
 /// Too many checks at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;

@@ -7,7 +7,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::{Call, Counter, CounterState, Millis, Priority, State, Ticket, TicketId, TicketState, Topology, RECENT_CALLS};
+use std::collections::HashMap;
+
+use crate::domain::{
+    Booking, BookingState, Bookings, Call, Counter, CounterState, Millis, Person, Priority, Record, State, Ticket, TicketId,
+    TicketState, Topology, RECENT_CALLS,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,6 +86,38 @@ const MIGRATIONS: &[&str] = &[
     // calls are indexed (only they: issuing pays nothing) so a start finds the day's calls fast
     "ALTER TABLE sessions ADD COLUMN pin_fp TEXT NOT NULL DEFAULT '';
     CREATE INDEX events_calls ON events (seq) WHERE type = 'ticket_called';",
+    // 3: appointments (personal data kept `retention_days`, then folded into counts) and the
+    // slot of an appointment's ticket
+    "ALTER TABLE tickets ADD COLUMN slot_start INTEGER;
+    CREATE TABLE appointments (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        day TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        person TEXT NOT NULL,
+        name TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        changed_at INTEGER,
+        ticket INTEGER,
+        request_id TEXT NOT NULL
+    );
+    CREATE INDEX appointments_day ON appointments (day, hall);
+    CREATE INDEX appointments_code ON appointments (code);
+    CREATE TABLE appointment_bans (person TEXT PRIMARY KEY, until TEXT NOT NULL);
+    CREATE TABLE appointment_counts (
+        day TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        booked INTEGER NOT NULL,
+        cancelled INTEGER NOT NULL,
+        checked_in INTEGER NOT NULL,
+        no_show INTEGER NOT NULL,
+        PRIMARY KEY (day, hall, service)
+    );",
 ];
 
 #[derive(Debug, Clone)]
@@ -108,6 +145,9 @@ pub struct Batch<'a> {
     pub sessions_remove: Vec<String>,
     pub publicity: Vec<(usize, &'a [String])>,
     pub devices: Vec<(String, String)>,
+    pub bookings: Vec<&'a Booking>,
+    /// A person's ban (`None`: none any more).
+    pub bans: Vec<(&'a str, Option<NaiveDate>)>,
 }
 
 pub struct EventRow<'a> {
@@ -138,6 +178,23 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
     Ok(conn)
+}
+
+/// When the newest event in the database at `path` happened (`None`: no file, no events).
+/// Reads only; takes no lock.
+pub fn last_event_at(path: &Path) -> Result<Option<Millis>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    let has_events: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')", [], |r| r.get(0))
+        .map_err(err)?;
+    if !has_events {
+        return Ok(None);
+    }
+    conn.query_row("SELECT at FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).optional().map_err(err)
 }
 
 impl Store {
@@ -232,7 +289,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
-                        queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating
+                        queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating,
+                        slot_start
                  FROM tickets WHERE day = ?1
                     OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)
                     OR id IN (SELECT j.value FROM meta, json_each(meta.value) AS j WHERE meta.key = 'carried')",
@@ -269,6 +327,7 @@ impl Store {
                     transferred: r.get::<_, i64>(16)? != 0,
                     request_id: r.get(17)?,
                     rating: r.get(18)?,
+                    slot: r.get(19)?,
                 })
             })()
             .map_err(&e)?;
@@ -289,8 +348,111 @@ impl Store {
         drop(stmt);
 
         let recent = self.recent_calls(topo.day_start(day))?;
-        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent);
+        let bookings = self.bookings(now)?;
+        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent, bookings, now);
         Ok((st, last_seq as u64))
+    }
+
+    /// Today's and later bookings, this month's no-shows and cancellations per person, and the
+    /// bans in force.
+    fn bookings(&self, now: Millis) -> Result<Bookings, StoreError> {
+        use chrono::Datelike;
+        let e = self.err();
+        let topo = &self.topo;
+        let (today, _) = topo.local(now);
+        let next_id: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM appointments", [], |r| r.get(0)).map_err(&e)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id
+                 FROM appointments WHERE day >= ?1",
+            )
+            .map_err(&e)?;
+        let mut rows = stmt.query([today.to_string()]).map_err(&e)?;
+        let mut list = vec![];
+        while let Some(r) = rows.next().map_err(&e)? {
+            let (Some(hall), Some(service)) =
+                (topo.hall_ix(&r.get::<_, String>(2).map_err(&e)?), topo.service_ix(&r.get::<_, String>(3).map_err(&e)?))
+            else {
+                continue;
+            };
+            list.push(Booking {
+                id: r.get::<_, i64>(0).map_err(&e)? as u64,
+                code: r.get(1).map_err(&e)?,
+                hall,
+                service,
+                date: r.get::<_, String>(4).map_err(&e)?.parse().unwrap_or(today),
+                slot: r.get(5).map_err(&e)?,
+                state: booking_state_from(&r.get::<_, String>(6).map_err(&e)?),
+                who: Person { person: r.get(7).map_err(&e)?, name: r.get(8).map_err(&e)?, phone: r.get(9).map_err(&e)? },
+                created_at: r.get(10).map_err(&e)?,
+                changed_at: r.get(11).map_err(&e)?,
+                ticket: r.get::<_, Option<i64>>(12).map_err(&e)?.map(|t| t as u64),
+                request_id: r.get(13).map_err(&e)?,
+            });
+        }
+        drop(rows);
+        drop(stmt);
+        // This month's no-shows (by their day) and cancellations (by when they were made).
+        let month = (today.year(), today.month());
+        let first = today.with_day(1).unwrap_or(today);
+        let mut records: HashMap<String, Record> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT person, state, day, changed_at FROM appointments WHERE state IN ('no_show', 'cancelled') AND day >= ?1")
+            .map_err(&e)?;
+        let mut rows = stmt.query([(first - chrono::Duration::days(62)).to_string()]).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let person: String = r.get(0).map_err(&e)?;
+            let state: String = r.get(1).map_err(&e)?;
+            let day: NaiveDate = r.get::<_, String>(2).map_err(&e)?.parse().unwrap_or(today);
+            let changed: Option<Millis> = r.get(3).map_err(&e)?;
+            // Counted when it happened (a no-show when its window closed).
+            let when = changed.map(|c| topo.local(c).0).unwrap_or(day);
+            if (when.year(), when.month()) != month || when > today {
+                continue;
+            }
+            let rec = records.entry(person).or_default();
+            if state == "cancelled" {
+                rec.cancels += 1;
+            } else {
+                rec.no_shows += 1;
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        let mut stmt = self.conn.prepare("SELECT person, until FROM appointment_bans").map_err(&e)?;
+        let mut rows = stmt.query([]).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let until: NaiveDate = r.get::<_, String>(1).map_err(&e)?.parse().unwrap_or(today);
+            if until > today {
+                records.entry(r.get(0).map_err(&e)?).or_default().banned_until = Some(until);
+            }
+        }
+        Ok(Bookings::restore(list, records, month, next_id as u64))
+    }
+
+    /// Personal data of bookings of days before `before` goes: the rows are counted into
+    /// `appointment_counts`, then deleted; bans that ended by `today` go too. Returns how many
+    /// booking rows went.
+    pub fn purge_bookings(&mut self, before: NaiveDate, today: NaiveDate) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        tx.execute(
+            "INSERT INTO appointment_counts (day, hall, service, booked, cancelled, checked_in, no_show)
+             SELECT day, hall, service, COUNT(*), SUM(state = 'cancelled'), SUM(state = 'checked_in'), SUM(state = 'no_show')
+             FROM appointments WHERE day < ?1 GROUP BY day, hall, service
+             ON CONFLICT (day, hall, service) DO UPDATE SET booked = booked + excluded.booked,
+                cancelled = cancelled + excluded.cancelled, checked_in = checked_in + excluded.checked_in,
+                no_show = no_show + excluded.no_show",
+            [before.to_string()],
+        )
+        .map_err(e)?;
+        let n = tx.execute("DELETE FROM appointments WHERE day < ?1", [before.to_string()]).map_err(e)?;
+        tx.execute("DELETE FROM appointment_bans WHERE until <= ?1", [today.to_string()]).map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(n)
     }
 
     /// The calls since `since` (the start of the business day), oldest first: the newest
@@ -328,6 +490,14 @@ impl Store {
         }
         calls.reverse();
         Ok(calls)
+    }
+
+    /// When the newest stored event happened.
+    pub fn last_event_at(&self) -> Result<Option<Millis>, StoreError> {
+        self.conn
+            .query_row("SELECT at FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
     }
 
     /// The newest `limit` event bodies, oldest first (for `?since=` replay after a restart).
@@ -388,8 +558,8 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
                         state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
-                        request_id, rating)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                        request_id, rating, slot_start)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                      ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
                         state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
                         finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
@@ -421,6 +591,7 @@ impl Store {
                     t.transferred as i64,
                     t.request_id,
                     t.rating,
+                    t.slot,
                 ])
                 .map_err(e)?;
             }
@@ -470,6 +641,45 @@ impl Store {
             tx.prepare_cached("INSERT INTO publicity (hall, messages) VALUES (?1, ?2) ON CONFLICT (hall) DO UPDATE SET messages = excluded.messages")
                 .and_then(|mut s| s.execute(params![topo.halls[*hall].id, json]))
                 .map_err(e)?;
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO appointments (id, code, hall, service, day, slot, state, person, name, phone, created_at,
+                        changed_at, ticket, request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+                        ticket = excluded.ticket",
+                )
+                .map_err(e)?;
+            for bk in &b.bookings {
+                stmt.execute(params![
+                    bk.id as i64,
+                    bk.code,
+                    topo.halls[bk.hall].id,
+                    topo.services[bk.service].id,
+                    bk.date.to_string(),
+                    bk.slot,
+                    booking_state_str(bk.state),
+                    bk.who.person,
+                    bk.who.name,
+                    bk.who.phone,
+                    bk.created_at,
+                    bk.changed_at,
+                    bk.ticket.map(|t| t as i64),
+                    bk.request_id,
+                ])
+                .map_err(e)?;
+            }
+        }
+        for (person, until) in &b.bans {
+            match until {
+                Some(u) => tx
+                    .prepare_cached("INSERT INTO appointment_bans (person, until) VALUES (?1, ?2) ON CONFLICT (person) DO UPDATE SET until = excluded.until")
+                    .and_then(|mut s| s.execute(params![person, u.to_string()])),
+                None => tx.prepare_cached("DELETE FROM appointment_bans WHERE person = ?1").and_then(|mut s| s.execute([person])),
+            }
+            .map_err(e)?;
         }
         for (device, body) in &b.devices {
             tx.prepare_cached("INSERT INTO devices (device, body) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET body = excluded.body")
@@ -521,4 +731,22 @@ pub fn free_space(path: &Path) -> Option<u64> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let st = rustix::fs::statvfs(dir).ok()?;
     Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+pub fn booking_state_str(s: BookingState) -> &'static str {
+    match s {
+        BookingState::Booked => "booked",
+        BookingState::Cancelled => "cancelled",
+        BookingState::CheckedIn => "checked_in",
+        BookingState::NoShow => "no_show",
+    }
+}
+
+pub fn booking_state_from(s: &str) -> BookingState {
+    match s {
+        "cancelled" => BookingState::Cancelled,
+        "checked_in" => BookingState::CheckedIn,
+        "no_show" => BookingState::NoShow,
+        _ => BookingState::Booked,
+    }
 }

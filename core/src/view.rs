@@ -3,17 +3,24 @@
 use chrono::{DateTime, Utc};
 use qcall_wire as wire;
 
-use crate::domain::{Event, Millis, State, Ticket, TicketState};
+use crate::domain::{DomainError, Event, Millis, State, Ticket, TicketState};
 use crate::engine::Core;
 
 pub fn time(ms: Millis) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-pub fn ticket(st: &State, t: &Ticket) -> wire::Ticket {
+/// The slot a ticket's appointment is for.
+pub fn slot(st: &State, start: Millis) -> wire::AppointmentSlot {
+    let len = i64::from(st.topology().appointments.slot_minutes) * 60_000;
+    wire::AppointmentSlot { start: time(start), end: time(start + len) }
+}
+
+pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
     let topo = st.topology();
-    let ahead = st.waiting_ahead(t);
+    let ahead = st.waiting_ahead(t, now);
     let counter = t.counter.map(|c| &topo.counters[c]);
+    let est_wait_s = if t.state == TicketState::Waiting { st.estimate_s(t.hall, t.service, ahead) } else { 0 };
     wire::Ticket {
         id: t.id,
         number: st.number(t),
@@ -24,24 +31,35 @@ pub fn ticket(st: &State, t: &Ticket) -> wire::Ticket {
         day: t.day.to_string(),
         issued_at: time(t.issued_at),
         waiting_ahead: ahead,
-        est_wait_s: if t.state == TicketState::Waiting { st.estimate_s(t.hall, t.service, ahead) } else { 0 },
+        est_wait_s,
         counter: counter.map(|c| c.id.clone()),
         counter_number: counter.map(|c| c.number),
         call_count: t.call_count,
         transferred: t.transferred,
+        appointment: t.slot.map(|s| slot(st, s)),
+        overtime: t.state == TicketState::Waiting && st.overtime(t.hall, est_wait_s, now),
     }
 }
 
-pub fn queues(st: &State, hall: usize) -> Vec<wire::QueueInfo> {
+pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
     (0..st.topology().services.len())
         .map(|s| {
             let waiting = st.waiting(hall, s);
+            let est_wait_s = st.estimate_s(hall, s, waiting);
+            let closed_until = match st.issuing(hall, s, now) {
+                Err(DomainError::HallClosed { next_open } | DomainError::ServiceClosed { next_open, .. }) => {
+                    Some(time(next_open.unwrap_or(i64::MAX / 4)))
+                }
+                _ => None,
+            };
             wire::QueueInfo {
                 service: st.topology().services[s].id.clone(),
                 waiting,
-                est_wait_s: st.estimate_s(hall, s, waiting),
+                est_wait_s,
                 open_counters: st.serving_counters(hall, s).0,
                 sold_out: st.sold_out(hall, s),
+                closed_until,
+                overtime: closed_until.is_none() && st.overtime(hall, est_wait_s, now),
             }
         })
         .collect()
@@ -63,17 +81,18 @@ pub fn counter(st: &State, ix: usize) -> wire::CounterInfo {
             service: topo.services[t.service].id.clone(),
             call_count: t.call_count,
             called_at: time(t.called_at.unwrap_or(t.issued_at)),
+            appointment: t.slot.map(|s| slot(st, s)),
         }),
     }
 }
 
-/// One hall as the world sees it (hall state, snapshots).
-pub fn hall(core: &Core, hall: usize) -> wire::HallInfo {
+/// One hall as the world sees it at `now` (hall state, snapshots).
+pub fn hall(core: &Core, hall: usize, now: Millis) -> wire::HallInfo {
     let st = &core.state;
     let devices = &core.devices;
     let topo = st.topology();
     let def = &topo.halls[hall];
-    let services = queues(st, hall)
+    let services = queues(st, hall, now)
         .into_iter()
         .zip(&topo.services)
         .map(|(q, s)| wire::ServiceInfo {
@@ -85,6 +104,8 @@ pub fn hall(core: &Core, hall: usize) -> wire::HallInfo {
             est_wait_s: q.est_wait_s,
             open_counters: q.open_counters,
             sold_out: q.sold_out,
+            closed_until: q.closed_until,
+            overtime: q.overtime,
         })
         .collect();
     wire::HallInfo {
@@ -107,6 +128,7 @@ pub fn hall(core: &Core, hall: usize) -> wire::HallInfo {
                     counter_number: c.number,
                     call_count: call.call_count,
                     at: time(call.at),
+                    appointment: t.slot.is_some(),
                 })
             })
             .collect(),
@@ -114,22 +136,26 @@ pub fn hall(core: &Core, hall: usize) -> wire::HallInfo {
         publicity: st.publicity(hall).to_vec(),
         time_zone: topo.tz.name().to_string(),
         public_base_url: core.public_base_url.clone(),
+        address: def.address.clone(),
+        appointments: topo.appointments.enabled,
+        hours: def.hours.iter().map(|&(a, b)| format!("{}-{}", crate::domain::calendar::format_minute(a), crate::domain::calendar::format_minute(b))).collect(),
     }
 }
 
 /// Every hall.
-pub fn halls(core: &Core) -> Vec<wire::HallInfo> {
-    (0..core.state.topology().halls.len()).map(|h| hall(core, h)).collect()
+pub fn halls(core: &Core, now: Millis) -> Vec<wire::HallInfo> {
+    (0..core.state.topology().halls.len()).map(|h| hall(core, h, now)).collect()
 }
 
 /// One domain event as a stream message, rendered against the state right after it.
-/// Returns the message and the halls it concerns.
-pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> (wire::StreamMessage, Vec<usize>) {
+/// Returns the message and the halls it concerns; `None` for events the stream does not carry
+/// (a check-in shows as its ticket being issued).
+pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::StreamMessage, Vec<usize>)> {
     use wire::EventKind as K;
     let topo = st.topology();
     let cid = |c: usize| topo.counters[c].id.clone();
     let cnum = |c: usize| topo.counters[c].number;
-    let tk = |id| st.ticket(id).map(|t| (ticket(st, t), t.hall));
+    let tk = |id| st.ticket(id).map(|t| (ticket(st, t, now), t.hall));
     let (kind, halls, with_queues) = match e {
         Event::TicketIssued { ticket } => {
             let (t, h) = tk(*ticket).expect("issued ticket exists");
@@ -189,6 +215,28 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> (wire::StreamMessa
             (kind, (0..topo.halls.len()).collect(), false)
         }
         Event::PublicityUpdated { hall, messages } => (K::PublicityUpdated { messages: messages.clone() }, vec![*hall], false),
+        Event::BookingMade { booking: b } | Event::BookingCancelled { booking: b } => {
+            let capacity = st.slot_capacity(b.hall, b.service);
+            let taken = st.bookings().taken(b.hall, b.service, b.date, b.slot);
+            let kind = K::SlotChanged {
+                service: topo.services[b.service].id.clone(),
+                date: b.date.to_string(),
+                start: time(topo.at(b.date, b.slot)),
+                capacity,
+                free: capacity.saturating_sub(taken),
+            };
+            (kind, vec![b.hall], false)
+        }
+        Event::BookingNoShow { booking: b } => {
+            let kind = K::AppointmentNoShow {
+                service: topo.services[b.service].id.clone(),
+                date: b.date.to_string(),
+                start: time(topo.at(b.date, b.slot)),
+            };
+            (kind, vec![b.hall], false)
+        }
+        Event::BookingCheckedIn { .. } => return None,
+        Event::IssuingChanged { hall } => (K::IssuingChanged, vec![*hall], true),
     };
     let main_hall = *halls.last().expect("every event has a hall");
     let global = matches!(e, Event::DayRolledOver { .. });
@@ -197,7 +245,7 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> (wire::StreamMessa
         at: time(now),
         hall: (!global).then(|| topo.halls[main_hall].id.clone()),
         kind,
-        queues: if with_queues { queues(st, main_hall) } else { vec![] },
+        queues: if with_queues { queues(st, main_hall, now) } else { vec![] },
     };
-    (msg, halls)
+    Some((msg, halls))
 }

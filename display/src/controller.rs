@@ -47,6 +47,7 @@ pub struct Call {
     pub counter_number: u32,
     pub call_count: u32,
     pub at: DateTime<Utc>,
+    pub appointment: bool,
 }
 
 impl From<&CallInfo> for Call {
@@ -58,6 +59,7 @@ impl From<&CallInfo> for Call {
             counter_number: c.counter_number,
             call_count: c.call_count,
             at: c.at,
+            appointment: c.appointment,
         }
     }
 }
@@ -181,6 +183,7 @@ impl Controller {
             EventKind::TicketCalled { ticket, counter, counter_number, call_count, .. } => {
                 let call = Call {
                     ticket_id: ticket.id,
+                    appointment: ticket.appointment.is_some(),
                     ticket: ticket.number,
                     counter,
                     counter_number,
@@ -272,6 +275,7 @@ impl Controller {
                 counter_number: c.number,
                 call_count: t.call_count,
                 at: t.called_at,
+                appointment: t.appointment.is_some(),
             })
         }));
         calls.sort_by(|a, b| b.at.cmp(&a.at));
@@ -351,7 +355,7 @@ impl Controller {
             recent: s
                 .recent
                 .iter()
-                .map(|c| RecentRow { counter: format!("{}号窗口", c.counter_number), ticket: c.ticket.clone() })
+                .map(|c| RecentRow { counter: format!("{}号窗口", c.counter_number), ticket: c.ticket.clone(), appointment: c.appointment })
                 .collect(),
             waiting: s
                 .services
@@ -384,6 +388,8 @@ pub fn ticker_text(lines: &[String]) -> String {
 pub struct RecentRow {
     pub counter: String,
     pub ticket: String,
+    /// A 预约 (appointment) ticket: marked on the screen.
+    pub appointment: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,6 +449,8 @@ mod tests {
             est_wait_s: 0,
             open_counters: 1,
             sold_out: false,
+            closed_until: None,
+            overtime: false,
         }
     }
 
@@ -455,6 +463,7 @@ mod tests {
             counter_number: counter,
             call_count: count,
             at,
+            appointment: false,
         }
     }
 
@@ -478,6 +487,9 @@ mod tests {
             publicity: publicity.into_iter().map(String::from).collect(),
             time_zone: "Asia/Shanghai".into(),
             public_base_url: "http://127.0.0.1:8080".into(),
+            address: String::new(),
+            hours: vec![],
+            appointments: false,
         }
     }
 
@@ -507,6 +519,8 @@ mod tests {
             counter_number: None,
             call_count: 1,
             transferred: false,
+            appointment: None,
+            overtime: false,
         }
     }
 
@@ -518,7 +532,7 @@ mod tests {
             kind,
             queues: queues
                 .into_iter()
-                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, open_counters: 1, sold_out: false })
+                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false })
                 .collect(),
         }))
     }
@@ -570,8 +584,8 @@ mod tests {
         assert_eq!(
             v.recent,
             [
-                RecentRow { counter: "3号窗口".into(), ticket: "A002".into() },
-                RecentRow { counter: "2号窗口".into(), ticket: "A001".into() }
+                RecentRow { counter: "3号窗口".into(), ticket: "A002".into(), appointment: false },
+                RecentRow { counter: "2号窗口".into(), ticket: "A001".into(), appointment: false }
             ]
         );
 
@@ -619,6 +633,7 @@ mod tests {
                 service: "invoice".into(),
                 call_count: 1,
                 called_at: t(-300),
+                appointment: None,
             }),
         });
         c.handle(snapshot(5, t(0), h), t(0));
@@ -626,8 +641,8 @@ mod tests {
         assert_eq!(
             v.recent,
             [
-                RecentRow { counter: "1号窗口".into(), ticket: "A009".into() },
-                RecentRow { counter: "4号窗口".into(), ticket: "B003".into() }
+                RecentRow { counter: "1号窗口".into(), ticket: "A009".into(), appointment: false },
+                RecentRow { counter: "4号窗口".into(), ticket: "B003".into(), appointment: false }
             ]
         );
         assert_eq!(v.latest_ticket, "A009");

@@ -34,6 +34,8 @@ fn sample_print(cfg: &Config, halls: Option<&[HallInfo]>) -> TicketPrint {
         issued_at: chrono::Utc::now().with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
         qr_url: hall.map(|h| h.ticket_url(0)).unwrap_or_else(|| format!("{}/t/0", cfg.server)),
         notice: cfg.printer.notice.clone(),
+        appointment: None,
+        overtime: false,
     }
 }
 

@@ -28,6 +28,25 @@ pub struct RawConfig {
     pub printer: RawPrinter,
     #[serde(default)]
     pub link: RawLink,
+    /// The 2D barcode scanner (appointment check-in by QR code), if the kiosk has one.
+    #[serde(default)]
+    pub scanner: Option<RawScanner>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanner {
+    /// A serial or USB-CDC device, e.g. `/dev/ttyACM0`.
+    pub port: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+}
+
+/// `[scanner]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannerConfig {
+    pub port: String,
+    pub baud: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +245,7 @@ pub struct Config {
     pub printer: PrinterConfig,
     /// How the kiosk keeps its link to the server.
     pub link: Link,
+    pub scanner: Option<ScannerConfig>,
 }
 
 impl Config {
@@ -252,6 +272,18 @@ impl Config {
         }
         let server = shared::server_url(file, "kiosk.server", &k.server)?;
         let link = Link::validate(raw.link, file, base)?;
+        let scanner = match raw.scanner {
+            None => None,
+            Some(s) => {
+                if s.port.trim().is_empty() {
+                    return Err(bad("scanner.port", "empty; give the scanner's device, e.g. /dev/ttyACM0".into()));
+                }
+                if !(1200..=921_600).contains(&s.baud) {
+                    return Err(bad("scanner.baud", format!("{} is not a usable baud rate (1200–921600)", s.baud)));
+                }
+                Some(ScannerConfig { port: s.port, baud: s.baud })
+            }
+        };
         let language = match k.language.as_str() {
             "zh" => Language::Zh,
             "en" => Language::En,
@@ -320,6 +352,7 @@ impl Config {
             orientation,
             return_home: Duration::from_secs(k.return_home_s),
             link,
+            scanner,
             printer: PrinterConfig {
                 target,
                 baud: p.baud,

@@ -33,6 +33,9 @@ pub enum Command {
     /// The kiosk's printer status changed: report it to the server (the reporter delivers it,
     /// and again after every reconnect). No answer.
     ReportDevice(DeviceStatusReport),
+    /// Check an appointment in (by its code or the booker's ID number). Answer:
+    /// [`Event::CheckedIn`].
+    CheckIn { code: Option<String>, id_number: Option<String>, request_id: String },
     /// Stop the worker.
     Shutdown,
 }
@@ -42,8 +45,8 @@ pub enum Command {
 pub enum IssueFailure {
     /// The server could not be reached (after retries with the same request id).
     Network(String),
-    /// The server answered with an error body.
-    Server { status: u16, code: ErrorCode, message: String },
+    /// The server answered with an error body (with the time or hall it names, if any).
+    Server { status: u16, code: ErrorCode, message: String, at: Option<DateTime<Utc>>, hall: Option<String> },
 }
 
 /// Everything that can happen to a kiosk.
@@ -72,6 +75,18 @@ pub enum Event {
     /// What an unanswered request made: its ticket, or nothing (`None`).
     Settled(Result<Option<Ticket>, IssueFailure>),
     Printed(Result<(), PrinterFault>),
+    /// The 预约签到 button: the check-in screen.
+    OpenCheckIn,
+    /// Back home from the check-in screen.
+    CloseCheckIn,
+    /// A key of the check-in keypad: a digit or `X`.
+    CheckInKey(char),
+    CheckInBackspace,
+    /// Check in what was typed.
+    CheckInSubmit { fresh_request_id: String },
+    /// The 2D scanner read this (a booking's QR code holds its code).
+    Scanned { text: String, fresh_request_id: String },
+    CheckedIn(Result<Ticket, IssueFailure>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +96,8 @@ pub enum Screen {
     Printing,
     /// 请取走您的号票
     Ticket,
+    /// 预约签到: keypad for the booking code or ID number.
+    CheckIn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +145,30 @@ struct Shown {
     until: DateTime<Utc>,
 }
 
+/// The check-in screen: what is typed, and what the last attempt said.
+#[derive(Debug, Clone, PartialEq)]
+struct CheckIn {
+    input: String,
+    /// A refusal or hint (zh, en).
+    note: Option<(String, String)>,
+    /// The request in flight or failed on the network: (input, request id), reused when the
+    /// same input is sent again.
+    request: Option<(String, String)>,
+    stage: CheckInStage,
+    /// Back home when nothing happens until then.
+    until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckInStage {
+    Typing,
+    CheckingPrinter,
+    Sending,
+}
+
+/// Seconds the check-in screen waits for input before going home.
+const CHECK_IN_IDLE_S: i64 = 60;
+
 /// How long a transient message (sold out, network error) stays.
 const MESSAGE_S: i64 = 6;
 /// How often a healthy printer is asked while the kiosk is idle.
@@ -150,6 +191,9 @@ pub struct Controller {
     pending: Option<Pending>,
     shown: Option<Shown>,
     message: Option<(Text, DateTime<Utc>)>,
+    /// A message with a time or name in it (hall closed …), instead of `message`.
+    dynamic_message: Option<(String, String, DateTime<Utc>)>,
+    check_in: Option<CheckIn>,
 }
 
 impl Controller {
@@ -170,6 +214,8 @@ impl Controller {
             pending: None,
             shown: None,
             message: None,
+            dynamic_message: None,
+            check_in: None,
         }
     }
 
@@ -236,7 +282,36 @@ impl Controller {
     }
 
     fn set_message(&mut self, text: Text) {
+        self.dynamic_message = None;
         self.message = Some((text, self.now + chrono::Duration::seconds(MESSAGE_S)));
+    }
+
+    fn set_dynamic_message(&mut self, zh: String, en: String) {
+        self.message = None;
+        self.dynamic_message = Some((zh, en, self.now + chrono::Duration::seconds(MESSAGE_S)));
+    }
+
+    /// "周一 09:00" / "Mon 09:00" for a time in the hall's time zone ("今天 13:30" today).
+    fn when(&self, at: DateTime<Utc>) -> (String, String) {
+        let tz = self.time_zone();
+        let local = at.with_timezone(&tz);
+        let today = self.now.with_timezone(&tz).date_naive();
+        let hm = local.format("%H:%M").to_string();
+        if local.date_naive() == today {
+            return (format!("今天 {hm}"), format!("today {hm}"));
+        }
+        let wd = chrono::Datelike::weekday(&local).num_days_from_monday() as usize;
+        (format!("{} {hm}", text::WEEKDAYS_SHORT_ZH[wd]), format!("{} {hm}", local.format("%a")))
+    }
+
+    /// The hall's name for a hall id (the id when unknown).
+    fn hall_name(&self, id: &str) -> (String, String) {
+        self.halls.iter().find(|h| h.id == id).map(|h| (h.name_zh.clone(), h.name_en.clone())).unwrap_or((id.into(), id.into()))
+    }
+
+    /// Appointments can be checked in here now.
+    pub fn check_in_enabled(&self) -> bool {
+        self.can_issue() && self.my_hall().is_some_and(|h| h.appointments)
     }
 
     fn schedule_check(&mut self) {
@@ -295,6 +370,8 @@ impl Controller {
                             s.est_wait_s = q.est_wait_s;
                             s.open_counters = q.open_counters;
                             s.sold_out = q.sold_out;
+                            s.closed_until = q.closed_until;
+                            s.overtime = q.overtime;
                         }
                     }
                 }
@@ -309,6 +386,19 @@ impl Controller {
                     Err(f) => PrinterState::Fault(f),
                 };
                 self.schedule_check();
+                let printer_ok = matches!(self.printer, PrinterState::Ok(_)) && self.link == Link::Up;
+                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::CheckingPrinter) {
+                    if printer_ok {
+                        ci.stage = CheckInStage::Sending;
+                        let (input, request_id) = ci.request.clone().expect("a request is set before the printer check");
+                        let (code, id_number) = if input.len() == 8 { (Some(input), None) } else { (None, Some(input)) };
+                        out.push(Command::CheckIn { code, id_number, request_id });
+                    } else {
+                        // The fault banner explains it; nothing was asked.
+                        self.check_in = None;
+                        self.go_home();
+                    }
+                }
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::CheckingPrinter) {
                     match &self.printer {
                         PrinterState::Ok(_) if self.link == Link::Up => {
@@ -346,6 +436,70 @@ impl Controller {
                     out.push(Command::Issue { service: p.service.clone(), priority: p.priority, request_id: p.request_id.clone() });
                 }
             }
+            Event::OpenCheckIn => self.open_check_in(),
+            Event::CloseCheckIn => {
+                if self.screen == Screen::CheckIn {
+                    self.check_in = None;
+                    self.go_home();
+                }
+            }
+            Event::CheckInKey(c) => {
+                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing && self.screen == Screen::CheckIn) {
+                    let c = c.to_ascii_uppercase();
+                    if (c.is_ascii_digit() || c == 'X') && ci.input.len() < 18 {
+                        ci.input.push(c);
+                    }
+                    ci.note = None;
+                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                }
+            }
+            Event::CheckInBackspace => {
+                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
+                    ci.input.pop();
+                    ci.note = None;
+                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                }
+            }
+            Event::CheckInSubmit { fresh_request_id } => {
+                if self.screen == Screen::CheckIn {
+                    let input = self.check_in.as_ref().map(|c| c.input.clone()).unwrap_or_default();
+                    self.submit_check_in(input, fresh_request_id, &mut out);
+                }
+            }
+            Event::Scanned { text, fresh_request_id } => {
+                // A scan checks in from home or the check-in screen, whatever was typed.
+                let input: String = text.trim().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                if matches!(self.screen, Screen::Home | Screen::CheckIn | Screen::Ticket) && self.check_in_enabled() {
+                    if self.screen == Screen::Ticket {
+                        self.go_home();
+                    }
+                    if self.screen == Screen::Home {
+                        self.open_check_in();
+                    }
+                    if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
+                        ci.input = input.to_ascii_uppercase().chars().take(18).collect();
+                        let input = ci.input.clone();
+                        self.submit_check_in(input, fresh_request_id, &mut out);
+                    }
+                }
+            }
+            Event::CheckedIn(Ok(ticket)) => {
+                self.check_in = None;
+                self.print(ticket, false, &mut out);
+            }
+            Event::CheckedIn(Err(failure)) => {
+                let note = self.check_in_refusal(&failure);
+                if let Some(ci) = self.check_in.as_mut() {
+                    ci.stage = CheckInStage::Typing;
+                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                    if !matches!(failure, IssueFailure::Network(_)) {
+                        // Answered: a new attempt is a new request.
+                        ci.request = None;
+                    }
+                    ci.note = Some(note);
+                    self.screen = Screen::CheckIn;
+                }
+            }
             Event::Settled(Err(_)) => {
                 // Still unknown: keep the earlier request for next time, issue nothing now.
                 self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
@@ -361,16 +515,25 @@ impl Controller {
                         }
                         self.set_message(text::NETWORK_FAILED);
                     }
-                    IssueFailure::Server { code, message, .. } => {
+                    IssueFailure::Server { code, message, at, .. } => {
                         self.pending = None;
-                        let t = match code {
-                            ErrorCode::SoldOut => text::SOLD_OUT,
-                            ErrorCode::UnknownService => text::SERVICE_UNAVAILABLE,
-                            ErrorCode::Unauthorized | ErrorCode::Forbidden => text::NOT_AUTHORISED,
-                            _ => text::BUSY,
-                        };
                         tracing::warn!(%code, %message, "issue refused");
-                        self.set_message(t);
+                        match (code, at) {
+                            (ErrorCode::HallClosed | ErrorCode::ServiceClosed, Some(at)) => {
+                                let (zh, en) = self.when(at);
+                                self.set_dynamic_message(
+                                    format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh),
+                                    format!("{} Tickets again from {en}.", text::ISSUING_STOPPED.en),
+                                );
+                            }
+                            _ => self.set_message(match code {
+                                ErrorCode::SoldOut => text::SOLD_OUT,
+                                ErrorCode::UnknownService => text::SERVICE_UNAVAILABLE,
+                                ErrorCode::HallClosed | ErrorCode::ServiceClosed => text::ISSUING_STOPPED,
+                                ErrorCode::Unauthorized | ErrorCode::Forbidden => text::NOT_AUTHORISED,
+                                _ => text::BUSY,
+                            }),
+                        }
                     }
                 }
             }
@@ -402,6 +565,13 @@ impl Controller {
                 self.message = None;
             }
         }
+        if self.dynamic_message.as_ref().is_some_and(|(_, _, until)| now >= *until) {
+            self.dynamic_message = None;
+        }
+        if self.screen == Screen::CheckIn && self.check_in.as_ref().is_some_and(|c| c.stage == CheckInStage::Typing && now >= c.until) {
+            self.check_in = None;
+            self.go_home();
+        }
         if !self.check_in_flight && self.pending.as_ref().is_none_or(|p| p.stage == Stage::FailedNetwork) && now >= self.next_check {
             self.check_in_flight = true;
             out.push(Command::CheckPrinter);
@@ -424,6 +594,14 @@ impl Controller {
             self.set_message(text::SOLD_OUT);
             return;
         }
+        if let Some(at) = info.closed_until {
+            let (zh, en) = self.when(at);
+            self.set_dynamic_message(
+                format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh),
+                format!("{} Tickets again from {en}.", text::ISSUING_STOPPED.en),
+            );
+            return;
+        }
         let priority = if self.priority_mode { Priority::Priority } else { Priority::Normal };
         let failed = self.pending.take().filter(|p| p.stage == Stage::FailedNetwork);
         let (request_id, unsettled) = match failed {
@@ -440,6 +618,73 @@ impl Controller {
         if !self.check_in_flight {
             self.check_in_flight = true;
             out.push(Command::CheckPrinter);
+        }
+    }
+
+    fn open_check_in(&mut self) {
+        if self.screen == Screen::Home && self.check_in_enabled() {
+            self.screen = Screen::CheckIn;
+            self.priority_mode = false;
+            self.message = None;
+            self.dynamic_message = None;
+            self.check_in = Some(CheckIn {
+                input: String::new(),
+                note: None,
+                request: None,
+                stage: CheckInStage::Typing,
+                until: self.now + chrono::Duration::seconds(CHECK_IN_IDLE_S),
+            });
+        }
+    }
+
+    /// Sends a check-in for `input` (8 digits: a booking code; 18 characters: an ID number)
+    /// after the printer check.
+    fn submit_check_in(&mut self, input: String, fresh: String, out: &mut Vec<Command>) {
+        let now = self.now;
+        let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) else { return };
+        ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+        let code = input.len() == 8 && input.bytes().all(|b| b.is_ascii_digit());
+        if !(code || input.len() == 18) {
+            ci.note = Some((text::CHECK_IN_FORMAT.zh.into(), text::CHECK_IN_FORMAT.en.into()));
+            return;
+        }
+        let request_id = match &ci.request {
+            Some((i, r)) if *i == input => r.clone(),
+            _ => fresh,
+        };
+        ci.request = Some((input, request_id));
+        ci.note = None;
+        ci.stage = CheckInStage::CheckingPrinter;
+        self.screen = Screen::Printing;
+        if !self.check_in_flight {
+            self.check_in_flight = true;
+            out.push(Command::CheckPrinter);
+        }
+    }
+
+    /// What the check-in screen says about a refusal (zh, en).
+    fn check_in_refusal(&self, failure: &IssueFailure) -> (String, String) {
+        let t = |t: Text| (t.zh.to_string(), t.en.to_string());
+        match failure {
+            IssueFailure::Network(_) => t(text::NETWORK_CHECK_IN),
+            IssueFailure::Server { code, at, hall, .. } => match code {
+                ErrorCode::TooEarly => match at {
+                    Some(at) => {
+                        let (zh, en) = self.when(*at);
+                        (format!("还未到签到时间，请于 {zh} 后签到"), format!("Check-in opens at {en}."))
+                    }
+                    None => t(text::TOO_EARLY),
+                },
+                ErrorCode::TooLate => t(text::TOO_LATE),
+                ErrorCode::WrongHall => {
+                    let (zh, en) = self.hall_name(hall.as_deref().unwrap_or(""));
+                    (format!("您预约的是{zh}，请到该厅签到"), format!("Your appointment is at {en}: please check in there."))
+                }
+                ErrorCode::UnknownBooking => t(text::UNKNOWN_BOOKING),
+                ErrorCode::BookingCancelled => t(text::BOOKING_CANCELLED),
+                ErrorCode::Unauthorized | ErrorCode::Forbidden => t(text::NOT_AUTHORISED),
+                _ => t(text::BUSY),
+            },
         }
     }
 
@@ -466,6 +711,11 @@ impl Controller {
             est_wait_s: ticket.est_wait_s,
             issued_at: local.format("%Y-%m-%d %H:%M").to_string(),
             qr_url: hall.map(|h| h.ticket_url(ticket.id)).unwrap_or_default(),
+            appointment: ticket.appointment.map(|s| {
+                let tz = self.time_zone();
+                format!("{}-{}", s.start.with_timezone(&tz).format("%H:%M"), s.end.with_timezone(&tz).format("%H:%M"))
+            }),
+            overtime: ticket.overtime,
             notice: self.cfg.printer.notice.clone(),
         }
     }
@@ -498,6 +748,8 @@ mod tests {
             est_wait_s: waiting * 120,
             open_counters: 2,
             sold_out: false,
+            closed_until: None,
+            overtime: false,
         };
         HallInfo {
             id: id.into(),
@@ -511,6 +763,9 @@ mod tests {
             publicity: vec![],
             time_zone: "Asia/Shanghai".into(),
             public_base_url: "http://127.0.0.1:8080".into(),
+            address: String::new(),
+            hours: vec![],
+            appointments: true,
         }
     }
 
@@ -538,6 +793,8 @@ mod tests {
             counter_number: None,
             call_count: 0,
             transferred: false,
+            appointment: None,
+            overtime: false,
         }
     }
 
@@ -738,10 +995,10 @@ mod tests {
                 OtherHallView { name: "中区办税服务厅".into(), text: "7 人 · 约14分钟".into() },
             ]
         );
-        let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false };
+        let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false };
         c.handle(Event::Queues { hall: "west".into(), queues: vec![q] }, secs(1));
         assert_eq!(c.view().services[0].others[0].text, "0 人 · 少于1分钟");
-        let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true };
+        let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true, closed_until: None, overtime: false };
         c.handle(Event::Queues { hall: "east".into(), queues: vec![q] }, secs(1));
         let v = c.view();
         assert_eq!(v.services[1].waiting, "今日已发完");
@@ -775,7 +1032,7 @@ mod tests {
         tap(&mut c, "filing", "r1", secs(1));
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         c.handle(
-            Event::Issued(Err(IssueFailure::Server { status: 409, code: ErrorCode::SoldOut, message: "sold out".into() })),
+            Event::Issued(Err(IssueFailure::Server { status: 409, code: ErrorCode::SoldOut, message: "sold out".into(), at: None, hall: None })),
             secs(1),
         );
         assert_eq!(c.view().banner.unwrap().text, "该业务今日号票已发完");

@@ -43,6 +43,10 @@ pub struct TicketPrint {
     pub issued_at: String,
     /// The ticket's status URL, put in the QR code.
     pub qr_url: String,
+    /// An appointment's slot, local, e.g. `09:30-10:00` (printed as 预约).
+    pub appointment: Option<String>,
+    /// The wait may run into extended service (延时服务).
+    pub overtime: bool,
     /// One short notice line at the bottom.
     pub notice: String,
 }
@@ -236,9 +240,22 @@ pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
     out.extend_from_slice(&size(1, 1));
     out.extend_from_slice(&bold(false));
 
+    // An appointment: its slot, bold.
+    if let Some(slot) = &t.appointment {
+        out.extend_from_slice(&bold(true));
+        out.extend_from_slice(&size(1, 2));
+        line(&mut out, &format!("预约 {slot}"));
+        out.extend_from_slice(&size(1, 1));
+        out.extend_from_slice(&bold(false));
+        line(&mut out, &format!("Appointment {slot}"));
+    }
+
     // People ahead and estimate.
     line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_minutes_zh(t.est_wait_s)));
     line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_minutes_en(t.est_wait_s)));
+    if t.overtime {
+        line(&mut out, "等候可能进入延时服务 / may run into extended hours");
+    }
     line(&mut out, &format!("取号时间 {}", t.issued_at));
 
     // QR code with the status URL.
@@ -422,6 +439,8 @@ impl TicketPrint {
             issued_at: "2026-11-26 09:14".into(),
             qr_url: qr_url.into(),
             notice: notice.into(),
+            appointment: None,
+            overtime: false,
         }
     }
 }

@@ -9,13 +9,14 @@
 //! - [`worker`]: the IO thread (tokio; the server through `qcall-client`) and a windowless
 //!   driver ([`worker::Headless`]).
 //! - [`ui`]: the Slint window and its wiring; [`screenshot`]: headless screenshots;
-//!   [`bringup`]: `test-print` and `sample-ticket`.
+//!   [`bringup`]: `test-print` and `sample-ticket`; [`scanner`]: the 2D barcode scanner.
 
 pub mod bringup;
 pub mod config;
 pub mod controller;
 pub mod escpos;
 pub mod printer;
+pub mod scanner;
 pub mod screenshot;
 pub mod text;
 pub mod ui;

@@ -78,6 +78,8 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                 counter_number: None,
                 call_count: 0,
                 transferred: false,
+                appointment: None,
+                overtime: false,
             };
             c.handle(Event::Issued(Ok(ticket)), now);
             if shot == Shot::TicketNotPrinted {

@@ -38,5 +38,16 @@ pub const NOT_PRINTED: Text = t(
     "The ticket could not be printed. Please remember your number: you are in the queue.",
 );
 
+pub const ISSUING_STOPPED: Text = t("今日已停止取号", "No more tickets now.");
+pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码或 18 位证件号码", "Enter the 8-digit booking code or the 18-character ID number.");
+pub const NETWORK_CHECK_IN: Text = t("网络异常，请再按一次签到", "Network problem: please press check in again.");
+pub const TOO_EARLY: Text = t("还未到签到时间", "Check-in has not opened yet.");
+pub const TOO_LATE: Text = t("已过签到时间，预约已失效，请取普通号", "The check-in time has passed: please take an ordinary ticket.");
+pub const UNKNOWN_BOOKING: Text = t("未找到预约，请核对预约码或证件号码", "No appointment found: please check the code or ID number.");
+pub const BOOKING_CANCELLED: Text = t("该预约已取消", "This appointment was cancelled.");
+pub const OVERTIME: Text = t("可能进入延时服务", "may run into extended hours");
+
+/// The week's days, Monday first.
+pub const WEEKDAYS_SHORT_ZH: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
 /// The week's days, Monday first.
 pub const WEEKDAYS_ZH: [&str; 7] = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"];

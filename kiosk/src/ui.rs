@@ -58,6 +58,7 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         Screen::Home => 0,
         Screen::Printing => 1,
         Screen::Ticket => 2,
+        Screen::CheckIn => 3,
     });
     k.set_en(view.en);
     k.set_portrait(orientation == Orientation::Portrait);
@@ -82,6 +83,13 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
     h.set_priority_lane(view.priority_lane);
     h.set_priority_mode(view.priority_mode);
     h.set_issuing_enabled(view.issuing_enabled);
+    h.set_appointments(view.appointments);
+    h.set_check_in_enabled(view.check_in_enabled);
+    if let Some(c) = &view.check_in {
+        let a = win.global::<CheckInAdapter>();
+        a.set_input(c.input.as_str().into());
+        a.set_note(c.note.as_str().into());
+    }
     let t = win.global::<TicketAdapter>();
     t.set_printing(view.screen == Screen::Printing);
     if let Some(tv) = &view.ticket {
@@ -93,6 +101,8 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         t.set_print_failed(tv.print_failed.as_str().into());
         t.set_priority(tv.priority);
         t.set_countdown(tv.countdown as i32);
+        t.set_appointment(tv.appointment.as_str().into());
+        t.set_overtime(tv.overtime.as_str().into());
     }
 }
 
@@ -169,6 +179,21 @@ pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     win.global::<KioskAdapter>().on_toggle_language(move || s.dispatch(Event::ToggleLanguage));
     let s = shell.clone();
     win.global::<TicketAdapter>().on_dismiss(move || s.dispatch(Event::Dismiss));
+    let s = shell.clone();
+    win.global::<HomeAdapter>().on_open_check_in(move || s.dispatch(Event::OpenCheckIn));
+    let c = win.global::<CheckInAdapter>();
+    let s = shell.clone();
+    c.on_key(move |k| {
+        if let Some(ch) = k.chars().next() {
+            s.dispatch(Event::CheckInKey(ch));
+        }
+    });
+    let s = shell.clone();
+    c.on_backspace(move || s.dispatch(Event::CheckInBackspace));
+    let s = shell.clone();
+    c.on_submit(move || s.dispatch(Event::CheckInSubmit { fresh_request_id: new_request_id() }));
+    let s = shell.clone();
+    c.on_close(move || s.dispatch(Event::CloseCheckIn));
     let s = shell.clone();
     let timer = slint::Timer::default();
     timer.start(slint::TimerMode::Repeated, std::time::Duration::from_secs(1), move || s.dispatch(Event::Tick));

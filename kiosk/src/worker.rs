@@ -75,6 +75,7 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
     // Device status reports go out one at a time, in order, and again after every reconnect.
     let reporter = Reporter::spawn(client.clone(), cfg.id.clone(), cfg.link.follow.backoff);
     let stream = tokio::spawn(follow(client.clone(), cfg.link.follow, sink.clone(), reporter.handle()));
+    let _scanner = cfg.scanner.clone().map(|s| crate::scanner::spawn(s, sink.clone()));
     let printer = Arc::new(Mutex::new(printer));
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -91,7 +92,7 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
             Command::Issue { service, priority, request_id } => {
                 let req = IssueRequest { service, priority: Some(priority), request_id: Some(request_id) };
                 let r = client.issue_with_retry(&cfg.hall, &req, ISSUE_ATTEMPTS).await.map_err(|e| match e {
-                    ClientError::Server { status, code, message, .. } => IssueFailure::Server { status, code, message },
+                    ClientError::Server { status, code, message, at, hall, .. } => IssueFailure::Server { status, code, message, at, hall },
                     other => IssueFailure::Network(other.to_string()),
                 });
                 match &r {
@@ -116,9 +117,21 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
                 sink(Event::Printed(r));
             }
             Command::ReportDevice(report) => reporter.report(report),
+            Command::CheckIn { code, id_number, request_id } => {
+                let req = qcall_wire::CheckInRequest { code, id_number, request_id: Some(request_id) };
+                let r = client.check_in(&cfg.hall, &req).await.map_err(|e| match e {
+                    ClientError::Server { status, code, message, at, hall, .. } => IssueFailure::Server { status, code, message, at, hall },
+                    other => IssueFailure::Network(other.to_string()),
+                });
+                match &r {
+                    Ok(t) => tracing::info!(number = %t.number, "appointment checked in"),
+                    Err(f) => tracing::warn!(failure = ?f, "check-in refused"),
+                }
+                sink(Event::CheckedIn(r));
+            }
             Command::Settle { request_id } => {
                 let r = client.issued_for(&cfg.hall, &request_id).await.map_err(|e| match e {
-                    ClientError::Server { status, code, message, .. } => IssueFailure::Server { status, code, message },
+                    ClientError::Server { status, code, message, at, hall, .. } => IssueFailure::Server { status, code, message, at, hall },
                     other => IssueFailure::Network(other.to_string()),
                 });
                 tracing::info!(%request_id, found = ?r.as_ref().map(|t| t.as_ref().map(|t| t.number.clone())), "unanswered request settled");

@@ -135,7 +135,7 @@ fn sessions_of_removed_clerks_and_changed_pins_end_at_start() {
     let seven = rt.block_on(api.sign_in("clerk07", "E07"));
     srv.stop();
     // clerk05 leaves; clerk06 gets a new PIN; clerk07 stays.
-    let text = crate::util::demo_config_text();
+    let text = crate::util::always_open_config_text();
     let start = text.find("id = \"clerk05\"").unwrap();
     let block_start = text[..start].rfind("[[clerks]]").unwrap();
     let block_end = block_start + text[block_start + 1..].find("[[clerks]]").unwrap() + 1;

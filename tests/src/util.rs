@@ -70,33 +70,49 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     config: Option<PathBuf>,
+    /// `--clock-start` for the next start (tests at a chosen hour).
+    pub clock_start: Option<String>,
     child: Option<Child>,
 }
 
 impl Server {
-    /// Start on the embedded demo config with a fresh database.
+    /// Start on the demo config without opening hours (halls always open, whatever the time)
+    /// with a fresh database.
     pub fn start() -> Server {
-        Server::start_with(None)
+        Server::start_edited(str::to_string)
     }
 
-    /// Start with a config file (`None`: the embedded demo config).
-    pub fn start_with(config: Option<PathBuf>) -> Server {
+    /// Start with this config text and the server's clock starting at `clock_start`
+    /// (RFC 3339).
+    pub fn start_at(config: &str, clock_start: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("qcall.db");
         let port = free_port();
-        let mut s = Server { url: format!("http://127.0.0.1:{port}"), port, dir, db, config, child: None };
+        let path = dir.path().join("qcall.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut s = Server {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            dir,
+            db,
+            config: Some(path),
+            clock_start: Some(clock_start.to_string()),
+            child: None,
+        };
         s.spawn();
         s
     }
 
-    /// Start with the demo config as `edit` changes it (written into the server's folder).
+    /// Start with the always-open demo config ([`always_open_config_text`]) as `edit`
+    /// changes it (written into the server's folder).
     pub fn start_edited(edit: impl Fn(&str) -> String) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("qcall.db");
         let port = free_port();
         let config = dir.path().join("qcall.toml");
-        std::fs::write(&config, edit(&demo_config_text())).expect("write config");
-        let mut s = Server { url: format!("http://127.0.0.1:{port}"), port, dir, db, config: Some(config), child: None };
+        std::fs::write(&config, edit(&always_open_config_text())).expect("write config");
+        let mut s =
+            Server { url: format!("http://127.0.0.1:{port}"), port, dir, db, config: Some(config), clock_start: None, child: None };
         s.spawn();
         s
     }
@@ -124,6 +140,9 @@ impl Server {
         cmd.arg("serve").arg("--db").arg(&self.db).arg("--listen").arg(format!("127.0.0.1:{}", self.port));
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
+        }
+        if let Some(t) = &self.clock_start {
+            cmd.arg("--clock-start").arg(t);
         }
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -312,6 +331,12 @@ pub fn waiting(h: &wire::HallInfo, service: &str) -> u32 {
 /// The demo deployment's config file.
 pub fn demo_config_text() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/qcall.toml")).expect("config/qcall.toml")
+}
+
+/// The demo config without opening hours and appointments: the halls are always open, so a
+/// test runs the same at any wall-clock time.
+pub fn always_open_config_text() -> String {
+    qcall_core::config::always_open(&demo_config_text())
 }
 
 /// Runs a command until it exits (killed after `limit`): its exit code and stderr.

@@ -25,6 +25,9 @@ pub struct QueueTicket {
     pub called_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub call_count: u32,
+    /// A checked-in appointment (预约) and its slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<crate::AppointmentSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

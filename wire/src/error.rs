@@ -125,6 +125,41 @@ error_codes! {
     AlreadyRated = "already_rated" => 409,
     /// A `request_id` was used before for a different request.
     RequestIdReused = "request_id_reused" => 409,
+    // Opening hours.
+    /// The hall issues no tickets now; `at`: when it does again.
+    HallClosed = "hall_closed" => 409,
+    /// This service issues no more tickets today (the wait would run past closing); `at`:
+    /// when it does again.
+    ServiceClosed = "service_closed" => 409,
+    // Appointments.
+    /// The slot has no free place.
+    SlotFull = "slot_full" => 409,
+    /// The day or slot cannot be booked (too far ahead, too soon, past, not a slot).
+    OutsideBookingWindow = "outside_booking_window" => 422,
+    /// The hall is closed that day (weekend or holiday).
+    ClosedDay = "closed_day" => 422,
+    /// The person has a booking for this service that day, or as many bookings that day as
+    /// allowed.
+    DuplicateBooking = "duplicate_booking" => 409,
+    /// Too many no-shows or cancellations this month: no booking until `at`.
+    BookingBanned = "booking_banned" => 403,
+    InvalidIdNumber = "invalid_id_number" => 422,
+    InvalidPhone = "invalid_phone" => 422,
+    InvalidName = "invalid_name" => 422,
+    /// No booking with that code (and phone), or none today for that ID number.
+    UnknownBooking = "unknown_booking" => 404,
+    /// The booking was cancelled.
+    BookingCancelled = "booking_cancelled" => 409,
+    /// Cancelling closed `cancel_before_minutes` before the slot.
+    CancelTooLate = "cancel_too_late" => 409,
+    /// Check-in opens at `at`.
+    TooEarly = "too_early" => 409,
+    /// The check-in window is over (the booking became a no-show): take an ordinary ticket.
+    TooLate = "too_late" => 410,
+    /// The booking is for another hall (`hall`).
+    WrongHall = "wrong_hall" => 409,
+    /// Too many bookings from this address; try again later (`retry_after_s`).
+    TooManyBookings = "too_many_bookings" => 429,
     // The server itself.
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,
@@ -171,11 +206,18 @@ pub struct ErrorDetail {
     pub clerk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clerk_name: Option<String>,
+    /// When: check-in opens (`too_early`), a ban ends (`booking_banned`), tickets can be taken
+    /// again (`hall_closed`, `service_closed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The hall meant (`wrong_hall`: where the booking is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall: Option<String>,
 }
 
 impl ErrorDetail {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorDetail {
-        ErrorDetail { code, message: message.into(), retry_after_s: None, clerk: None, clerk_name: None }
+        ErrorDetail { code, message: message.into(), retry_after_s: None, clerk: None, clerk_name: None, at: None, hall: None }
     }
 }
 

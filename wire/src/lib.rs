@@ -8,6 +8,7 @@
 //!
 //! Every request body and query is parsed strictly (`deny_unknown_fields`).
 
+mod appointments;
 mod counter;
 mod error;
 mod model;
@@ -15,12 +16,16 @@ mod requests;
 mod stats;
 mod stream;
 
+pub use appointments::*;
 pub use counter::*;
 pub use error::*;
 pub use model::*;
 pub use requests::*;
 pub use stats::*;
 pub use stream::*;
+
+/// A moment in time, UTC (every time on the wire).
+pub type Time = chrono::DateTime<chrono::Utc>;
 
 /// Protocol version; the HTTP API lives under `/api/v{API_VERSION}`.
 pub const API_VERSION: u32 = 1;

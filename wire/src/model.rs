@@ -55,6 +55,13 @@ pub struct Ticket {
     pub call_count: u32,
     /// True when it came to its current queue by a transfer.
     pub transferred: bool,
+    /// A checked-in appointment (预约): its slot. Called before walk-ins once the slot starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<crate::AppointmentSlot>,
+    /// The estimate runs into the last part of the opening hours: the wait may run into
+    /// extended service (延时服务).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overtime: bool,
 }
 
 /// Waiting count and estimate of one service in one hall.
@@ -67,6 +74,13 @@ pub struct QueueInfo {
     pub open_counters: u32,
     /// The daily cap is reached: no more tickets today.
     pub sold_out: bool,
+    /// No tickets of this service until then (the hall is closed, or issuing stopped for the
+    /// day); `None`: tickets can be taken now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_until: Option<DateTime<Utc>>,
+    /// A ticket taken now may be served in extended service (延时服务).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overtime: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +93,10 @@ pub struct ServiceInfo {
     pub est_wait_s: u32,
     pub open_counters: u32,
     pub sold_out: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overtime: bool,
 }
 
 /// The ticket a counter is serving, as shown on screens.
@@ -89,6 +107,8 @@ pub struct CurrentTicket {
     pub service: String,
     pub call_count: u32,
     pub called_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<crate::AppointmentSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +159,15 @@ pub struct HallInfo {
     /// `{public_base_url}/t/{ticket id}`.
     #[serde(default)]
     pub public_base_url: String,
+    /// The hall's street address (shown with appointments).
+    #[serde(default)]
+    pub address: String,
+    /// Opening hours on working days, local `HH:MM-HH:MM`; empty: always open.
+    #[serde(default)]
+    pub hours: Vec<String>,
+    /// Appointments can be booked and checked in here.
+    #[serde(default)]
+    pub appointments: bool,
 }
 
 impl HallInfo {
@@ -157,6 +186,9 @@ pub struct CallInfo {
     pub counter_number: u32,
     pub call_count: u32,
     pub at: DateTime<Utc>,
+    /// A 预约 (appointment) ticket.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub appointment: bool,
 }
 
 /// `GET /api/v1/halls`.

@@ -78,6 +78,13 @@ pub enum EventKind {
     /// A new business day began; numbering restarts and `expired` waiting tickets expired.
     DayRolledOver { day: String, expired: u32 },
     PublicityUpdated { messages: Vec<String> },
+    /// A slot's free places changed (a booking made or cancelled). No personal data.
+    SlotChanged { service: String, date: String, start: DateTime<Utc>, capacity: u32, free: u32 },
+    /// A booking was not checked in by the end of its window.
+    AppointmentNoShow { service: String, date: String, start: DateTime<Utc> },
+    /// Whether tickets can be taken changed (the hall opened or closed, a service stopped
+    /// issuing for the day): the new state is in `queues`.
+    IssuingChanged,
     DeviceStatusChanged { status: DeviceStatus },
 }
 

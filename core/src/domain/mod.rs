@@ -8,16 +8,30 @@
 //! Among the waiting tickets of the counter's hall:
 //! 1. tickets transferred to this counter, transferred-in tickets of its services, and
 //!    `priority` (绿色通道) tickets of its services — oldest first;
-//! 2. then tickets of the counter's preferred services, oldest first;
-//! 3. then tickets of any of its services, oldest first.
+//! 2. then checked-in appointment (预约) tickets of its services whose slot has started —
+//!    earliest slot first;
+//! 3. then tickets of the counter's preferred services, oldest first;
+//! 4. then tickets of any of its services, oldest first.
 //!
 //! "Oldest" is the time the ticket (re-)entered its queue: issue time, transfer time or requeue
-//! time; ties are broken by ticket id.
+//! time; ties are broken by ticket id. An appointment ticket checked in before its slot waits
+//! like a walk-in (by its check-in time) until the slot starts, then moves ahead.
+//!
+//! # Opening hours
+//! A hall with `hours` issues tickets only in them, on working days ([`calendar`]), and stops
+//! `last_ticket_minutes` before each period closes; a service stops earlier when a new
+//! ticket's estimate already runs past closing. Tickets waiting at closing are still served.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use chrono::{NaiveDate, TimeZone};
 pub use qcall_wire::{CounterState, Priority, TicketState};
+
+pub mod appointments;
+pub mod calendar;
+
+pub use appointments::{Booking, BookingId, BookingState, Bookings, CheckInBy, Person, Record, Rules};
+pub use calendar::{Calendar, Opening};
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +46,9 @@ pub struct HallDef {
     pub name_zh: String,
     pub name_en: String,
     pub publicity: Vec<String>,
+    pub address: String,
+    /// Opening periods on working days, minutes after local midnight; empty: always open.
+    pub hours: Vec<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +81,10 @@ pub struct Topology {
     /// Business day starts this many minutes after local midnight.
     pub day_start_min: u32,
     pub tz: chrono_tz::Tz,
+    pub calendar: Calendar,
+    /// Issuing stops this many minutes before an opening period closes.
+    pub last_ticket_minutes: u32,
+    pub appointments: Rules,
 }
 
 impl Topology {
@@ -74,7 +95,16 @@ impl Topology {
         day_start_min: u32,
         tz: chrono_tz::Tz,
     ) -> Topology {
-        Topology { halls, services, counters, day_start_min, tz }
+        Topology {
+            halls,
+            services,
+            counters,
+            day_start_min,
+            tz,
+            calendar: Calendar::default(),
+            last_ticket_minutes: 30,
+            appointments: Rules::default(),
+        }
     }
 
     pub fn hall_ix(&self, id: &str) -> Option<usize> {
@@ -147,6 +177,8 @@ pub struct Ticket {
     pub transferred: bool,
     pub request_id: Option<Box<str>>,
     pub rating: Option<u8>,
+    /// A checked-in appointment: the start of its slot.
+    pub slot: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +209,11 @@ pub enum Command {
     Resume { counter: usize },
     Rate { counter: usize, ticket: TicketId, score: u8, window_ms: Millis },
     SetPublicity { hall: usize, messages: Vec<String> },
+    /// Book a slot. `code` is fresh (the caller draws it; a taken one is refused).
+    Book { hall: usize, service: usize, date: NaiveDate, slot: u32, who: Person, code: String, request_id: String },
+    CancelBooking { code: String, phone: String },
+    /// Check a booking in at the hall's kiosk: a ticket of its service, marked with its slot.
+    CheckIn { hall: usize, by: CheckInBy, request_id: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +231,14 @@ pub enum Event {
     CounterResumed { counter: usize },
     DayRolledOver { day: NaiveDate, expired: Vec<TicketId> },
     PublicityUpdated { hall: usize, messages: Vec<String> },
+    /// Booking events carry the booking as it is after the event (what the store writes).
+    BookingMade { booking: Box<Booking> },
+    BookingCancelled { booking: Box<Booking> },
+    BookingCheckedIn { booking: Box<Booking> },
+    BookingNoShow { booking: Box<Booking> },
+    /// Whether the hall's services issue tickets changed (it opened or closed, a service
+    /// stopped for the day).
+    IssuingChanged { hall: usize },
 }
 
 impl Event {
@@ -209,6 +254,17 @@ impl Event {
             | Event::TicketRated { ticket, .. } => vec![*ticket],
             Event::DayRolledOver { expired, .. } => expired.clone(),
             _ => vec![],
+        }
+    }
+
+    /// The booking whose stored row this event changed, as it is now.
+    pub fn booking(&self) -> Option<&Booking> {
+        match self {
+            Event::BookingMade { booking }
+            | Event::BookingCancelled { booking }
+            | Event::BookingCheckedIn { booking }
+            | Event::BookingNoShow { booking } => Some(booking),
+            _ => None,
         }
     }
 
@@ -270,6 +326,42 @@ pub enum DomainError {
     StaleDay,
     #[error("{clerk} is signed in at this counter")]
     CounterTaken { clerk: String },
+    #[error("the hall issues no tickets now")]
+    HallClosed { next_open: Option<Millis> },
+    #[error("{service} issues no more tickets today: the wait would run past closing")]
+    ServiceClosed { service: String, next_open: Option<Millis> },
+    #[error("the slot is full")]
+    SlotFull,
+    #[error("{0}")]
+    OutsideBookingWindow(String),
+    #[error("the hall is closed on {0}")]
+    ClosedDay(NaiveDate),
+    #[error("{0}")]
+    DuplicateBooking(String),
+    #[error("no bookings until {0}: too many no-shows or cancellations this month")]
+    BookingBanned(NaiveDate),
+    #[error("no such booking")]
+    UnknownBooking,
+    #[error("the booking was cancelled")]
+    BookingCancelled,
+    #[error("it is too late to cancel this booking")]
+    CancelTooLate,
+    #[error("check-in has not opened yet")]
+    TooEarly(Millis),
+    #[error("the check-in window is over; please take an ordinary ticket")]
+    TooLate,
+    #[error("the booking is for another hall")]
+    WrongHall(usize),
+    #[error("the booking code is taken")]
+    CodeTaken,
+    /// Not an error to show: the request was made before, this is its booking.
+    #[error("repeated booking request")]
+    RepeatedBooking(BookingId),
+    /// Not an error to show: the check-in was made before, this is its ticket.
+    #[error("repeated check-in")]
+    RepeatedTicket(TicketId),
+    #[error("request_id was already used for a different request")]
+    RequestIdReused,
 }
 
 /// Waiting queues of one hall and service.
@@ -278,6 +370,25 @@ struct Queue {
     /// Priority and transferred-in tickets.
     urgent: BTreeSet<(Millis, TicketId)>,
     normal: BTreeSet<(Millis, TicketId)>,
+    /// Checked-in appointments: (slot start, queued at, id).
+    appointments: BTreeSet<(Millis, Millis, TicketId)>,
+}
+
+impl Queue {
+    /// Appointments whose slot started by `now`, in call order.
+    fn started(&self, now: Millis) -> impl Iterator<Item = &(Millis, Millis, TicketId)> {
+        self.appointments.iter().take_while(move |(slot, _, _)| *slot <= now)
+    }
+
+    /// Appointments waiting like walk-ins (slot not started), as (queued at, id).
+    fn early(&self, now: Millis) -> impl Iterator<Item = (Millis, TicketId)> + '_ {
+        self.appointments.iter().filter(move |(slot, _, _)| *slot > now).map(|(_, q, id)| (*q, *id))
+    }
+
+    /// The first walk-in-ordered ticket: the oldest normal one or early appointment.
+    fn first_walk_in(&self, now: Millis) -> Option<(Millis, TicketId)> {
+        self.normal.first().copied().into_iter().chain(self.early(now)).min()
+    }
 }
 
 /// Finished-ticket service times of today, per service.
@@ -317,6 +428,9 @@ pub struct State {
     request_ids: HashMap<Box<str>, TicketId>,
     recent: Vec<VecDeque<Call>>,
     publicity: Vec<Vec<String>>,
+    bookings: Bookings,
+    /// Per hall and service: could tickets be taken at the last tick?
+    issuing: Vec<Vec<bool>>,
 }
 
 impl State {
@@ -338,6 +452,8 @@ impl State {
             request_ids: HashMap::new(),
             recent: vec![VecDeque::new(); h],
             publicity: topo.halls.iter().map(|h| h.publicity.clone()).collect(),
+            bookings: Bookings::default(),
+            issuing: vec![vec![true; s]; h],
             topo,
         }
     }
@@ -354,9 +470,12 @@ impl State {
         counters: Vec<(usize, Counter)>,
         publicity: Vec<(usize, Vec<String>)>,
         recent: Vec<Call>,
+        bookings: Bookings,
+        now: Millis,
     ) -> State {
         let mut st = State::new(topo, 0);
         st.day = day;
+        st.bookings = bookings;
         st.next_ticket_id = next_ticket_id;
         for (ix, c) in counters {
             if ix < st.counters.len() {
@@ -392,6 +511,7 @@ impl State {
                 st.remember_call(c);
             }
         }
+        st.issuing = st.issuing_now(now);
         st
     }
 
@@ -448,7 +568,7 @@ impl State {
             .flat_map(|(ix, _)| self.direct[ix].iter())
             .filter(|(_, id)| self.tickets.get(id).is_some_and(|t| t.service == service))
             .count();
-        (q.urgent.len() + q.normal.len() + direct) as u32
+        (q.urgent.len() + q.normal.len() + q.appointments.len() + direct) as u32
     }
 
     /// Counters of the hall serving the service that are open now; when none is, the number
@@ -489,8 +609,8 @@ impl State {
         self.topo.services[service].daily_cap.is_some_and(|cap| self.seqs[hall][service] >= cap)
     }
 
-    /// People who will be called before this waiting ticket.
-    pub fn waiting_ahead(&self, t: &Ticket) -> u32 {
+    /// People of its queue who will be called before this waiting ticket at `now`.
+    pub fn waiting_ahead(&self, t: &Ticket, now: Millis) -> u32 {
         if t.state != TicketState::Waiting {
             return 0;
         }
@@ -508,16 +628,66 @@ impl State {
         }
         let q = &self.queues[t.hall][t.service];
         if is_urgent(t) {
-            before(&q.urgent) as u32
-        } else {
-            (q.urgent.len() + before(&q.normal)) as u32
+            return before(&q.urgent) as u32;
         }
+        let started = q.started(now).count();
+        match t.slot {
+            Some(slot) if slot <= now => (q.urgent.len() + q.started(now).take_while(|e| (e.0, e.1, e.2) < (slot, t.queued_at, t.id)).count()) as u32,
+            _ => (q.urgent.len() + started + before(&q.normal) + q.early(now).filter(|e| *e < key).count()) as u32,
+        }
+    }
+
+    /// Whether `hall` issues tickets of `service` at `now`, and why not.
+    pub fn issuing(&self, hall: usize, service: usize, now: Millis) -> Result<(), DomainError> {
+        match self.topo.opening(hall, now) {
+            Opening::Closed { next_open } => Err(DomainError::HallClosed { next_open }),
+            Opening::Open { closes_at: None } => Ok(()),
+            Opening::Open { closes_at: Some(close) } => {
+                let est = i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000;
+                if now + est > close {
+                    let next_open = self.topo.next_opening(hall, close);
+                    return Err(DomainError::ServiceClosed { service: self.topo.services[service].name_zh.clone(), next_open });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A ticket taken now would likely be served in the last `last_ticket_minutes` before
+    /// closing or after: extended service (延时服务).
+    pub fn overtime(&self, hall: usize, est_wait_s: u32, now: Millis) -> bool {
+        match self.topo.opening(hall, now) {
+            Opening::Open { closes_at: Some(close) } => {
+                now + i64::from(est_wait_s) * 1000 > close - i64::from(self.topo.last_ticket_minutes) * 60_000
+            }
+            _ => false,
+        }
+    }
+
+    fn issuing_now(&self, now: Millis) -> Vec<Vec<bool>> {
+        (0..self.topo.halls.len())
+            .map(|h| (0..self.topo.services.len()).map(|s| self.issuing(h, s, now).is_ok()).collect())
+            .collect()
+    }
+
+    /// At a tick: the halls whose services' issuing changed since the last tick.
+    fn issuing_changes(&mut self, now: Millis) -> Vec<Event> {
+        if self.topo.halls.iter().all(|h| h.hours.is_empty()) {
+            return vec![];
+        }
+        let new = self.issuing_now(now);
+        let events = (0..new.len()).filter(|&h| new[h] != self.issuing[h]).map(|hall| Event::IssuingChanged { hall }).collect();
+        self.issuing = new;
+        events
     }
 
     /// Apply one command at time `now`. On error the state is unchanged.
     pub fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, DomainError> {
         if cmd == Command::Tick {
-            return Ok(self.roll_over(now));
+            let mut events = self.roll_over(now);
+            events.extend(self.sweep_bookings(now));
+            events.extend(self.issuing_changes(now));
+            return Ok(events);
         }
         if self.topo.business_day(now) != self.day {
             return Err(DomainError::StaleDay);
@@ -554,7 +724,7 @@ impl State {
             }
             Command::CallNext { counter } => {
                 self.ready_to_call(counter)?;
-                let id = self.next_for(counter).ok_or(DomainError::QueueEmpty)?;
+                let id = self.next_for(counter, now).ok_or(DomainError::QueueEmpty)?;
                 Ok(vec![self.call(counter, id, now)])
             }
             Command::Call { counter, ticket } => {
@@ -676,6 +846,11 @@ impl State {
                 self.publicity[hall] = messages.clone();
                 Ok(vec![Event::PublicityUpdated { hall, messages }])
             }
+            Command::Book { hall, service, date, slot, who, code, request_id } => {
+                self.book(hall, service, date, slot, who, code, request_id, now)
+            }
+            Command::CancelBooking { code, phone } => self.cancel_booking(&code, &phone, now),
+            Command::CheckIn { hall, by, request_id } => self.check_in(hall, by, request_id, now),
         }
     }
 
@@ -707,6 +882,9 @@ impl State {
         self.counters.iter_mut().for_each(|c| c.last_finished = None);
         self.recent.iter_mut().for_each(VecDeque::clear);
         self.day = day;
+        // Yesterday's bookings: the ones never checked in are no-shows; then they leave memory.
+        let mut booking_events = self.sweep_bookings(now);
+        self.forget_old_bookings(self.topo.local(now).0);
         // Every clerk's day ends with the business day: the counters close.
         let mut events = vec![Event::DayRolledOver { day, expired }];
         for (ix, c) in self.counters.iter_mut().enumerate() {
@@ -716,6 +894,7 @@ impl State {
                 events.push(Event::CounterClosed { counter: ix });
             }
         }
+        events.append(&mut booking_events);
         events
     }
 
@@ -733,6 +912,20 @@ impl State {
                 return Err(DomainError::SoldOut { service: def.name_zh.clone(), cap });
             }
         }
+        self.issuing(hall, service, now)?;
+        Ok(self.issue_ticket(hall, service, priority, request_id, None, now))
+    }
+
+    /// A new ticket, unchecked (walk-in after its checks, or an appointment's check-in).
+    fn issue_ticket(
+        &mut self,
+        hall: usize,
+        service: usize,
+        priority: Priority,
+        request_id: Option<String>,
+        slot: Option<Millis>,
+        now: Millis,
+    ) -> Vec<Event> {
         let seq = self.seqs[hall][service] + 1;
         self.seqs[hall][service] = seq;
         let id = self.next_ticket_id;
@@ -760,10 +953,11 @@ impl State {
             transferred: false,
             request_id: request_id.map(String::into_boxed_str),
             rating: None,
+            slot,
         };
         self.enqueue_existing(&t);
         self.tickets.insert(id, t);
-        Ok(vec![Event::TicketIssued { ticket: id }])
+        vec![Event::TicketIssued { ticket: id }]
     }
 
     fn ready_to_call(&self, counter: usize) -> Result<(), DomainError> {
@@ -780,8 +974,8 @@ impl State {
         Ok(())
     }
 
-    /// The ticket the call-next rule picks for this counter.
-    pub fn next_for(&self, counter: usize) -> Option<TicketId> {
+    /// The ticket the call-next rule (module docs) picks for this counter at `now`.
+    pub fn next_for(&self, counter: usize, now: Millis) -> Option<TicketId> {
         let def = &self.topo.counters[counter];
         let queues = &self.queues[def.hall];
         let first = self.direct[counter]
@@ -792,13 +986,16 @@ impl State {
         if let Some((_, id)) = first {
             return Some(*id);
         }
-        let oldest = |services: &[usize]| services.iter().filter_map(|&s| queues[s].normal.first()).min().copied();
+        if let Some((_, _, id)) = def.services.iter().filter_map(|&s| queues[s].started(now).next()).min() {
+            return Some(*id);
+        }
+        let oldest = |services: &[usize]| services.iter().filter_map(|&s| queues[s].first_walk_in(now)).min();
         oldest(&def.preferred).or_else(|| oldest(&def.services)).map(|(_, id)| id)
     }
 
-    /// Every waiting ticket this counter may call, in the order call-next would take them:
-    /// repeated [`State::next_for`] without calling.
-    pub fn waiting_for_counter(&self, counter: usize) -> Vec<TicketId> {
+    /// Every waiting ticket this counter may call, in the order call-next would take them at
+    /// `now`: repeated [`State::next_for`] without calling.
+    pub fn waiting_for_counter(&self, counter: usize, now: Millis) -> Vec<TicketId> {
         let def = &self.topo.counters[counter];
         let queues = &self.queues[def.hall];
         let mut urgent: Vec<(Millis, TicketId)> = self.direct[counter].iter().copied().collect();
@@ -806,14 +1003,22 @@ impl State {
             urgent.extend(queues[s].urgent.iter().copied());
         }
         urgent.sort_unstable();
-        let normal = |services: &mut dyn Iterator<Item = usize>| {
-            let mut v: Vec<(Millis, TicketId)> = services.flat_map(|s| queues[s].normal.iter().copied()).collect();
+        let mut started: Vec<(Millis, Millis, TicketId)> = def.services.iter().flat_map(|&s| queues[s].started(now).copied()).collect();
+        started.sort_unstable();
+        let walk_in = |services: &mut dyn Iterator<Item = usize>| {
+            let mut v: Vec<(Millis, TicketId)> =
+                services.flat_map(|s| queues[s].normal.iter().copied().chain(queues[s].early(now))).collect();
             v.sort_unstable();
             v
         };
-        let preferred = normal(&mut def.preferred.iter().copied());
-        let others = normal(&mut def.services.iter().copied().filter(|s| !def.preferred.contains(s)));
-        urgent.into_iter().chain(preferred).chain(others).map(|(_, id)| id).collect()
+        let preferred = walk_in(&mut def.preferred.iter().copied());
+        let others = walk_in(&mut def.services.iter().copied().filter(|s| !def.preferred.contains(s)));
+        urgent
+            .into_iter()
+            .map(|(_, id)| id)
+            .chain(started.into_iter().map(|(_, _, id)| id))
+            .chain(preferred.into_iter().chain(others).map(|(_, id)| id))
+            .collect()
     }
 
     fn call(&mut self, counter: usize, id: TicketId, now: Millis) -> Event {
@@ -884,6 +1089,8 @@ impl State {
             self.direct[c].insert(key);
         } else if is_urgent(t) {
             self.queues[t.hall][t.service].urgent.insert(key);
+        } else if let Some(slot) = t.slot {
+            self.queues[t.hall][t.service].appointments.insert((slot, t.queued_at, t.id));
         } else {
             self.queues[t.hall][t.service].normal.insert(key);
         }
@@ -901,6 +1108,9 @@ impl State {
             let q = &mut self.queues[t.hall][t.service];
             q.urgent.remove(&key);
             q.normal.remove(&key);
+            if let Some(slot) = t.slot {
+                q.appointments.remove(&(slot, t.queued_at, t.id));
+            }
         }
     }
 

@@ -18,7 +18,7 @@ const E3: usize = 2;
 const W1: usize = 3;
 
 fn topo(day_start_min: u32) -> Arc<Topology> {
-    let hall = |id: &str| HallDef { id: id.into(), name_zh: id.into(), name_en: id.into(), publicity: vec![] };
+    let hall = |id: &str| HallDef { id: id.into(), name_zh: id.into(), name_en: id.into(), publicity: vec![], address: String::new(), hours: vec![] };
     let service = |id: &str, p: char, cap| ServiceDef {
         id: id.into(),
         prefix: p,
@@ -216,7 +216,7 @@ fn transfer_to_a_counter_waits_only_there() {
     s.apply(Command::Transfer { counter: E1, service: None, to_counter: Some(E2), hall: None }, at(4)).unwrap();
     assert_eq!(s.ticket(a1).unwrap().counter, Some(E2));
     assert_eq!(s.waiting(EAST, A), 2);
-    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap()), 0);
+    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap(), at(60)), 0);
     // E1 cannot take it; it takes A002.
     assert_eq!(call_next(&mut s, E1, 5).unwrap(), "A002");
     assert_eq!(call_next(&mut s, E1, 6), Err(DomainError::QueueEmpty));
@@ -263,7 +263,7 @@ fn no_show_can_be_requeued_and_called_again() {
     assert_eq!(s.apply(Command::Requeue { ticket: a1 }, at(5)).unwrap(), vec![Event::TicketRequeued { ticket: a1 }]);
     assert_eq!(s.waiting(EAST, A), 2);
     // Requeued behind those already waiting.
-    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap()), 1);
+    assert_eq!(s.waiting_ahead(s.ticket(a1).unwrap(), at(60)), 1);
     assert_eq!(call_next(&mut s, E1, 6).unwrap(), number(&s, a2));
     assert_eq!(call_next(&mut s, E1, 7).unwrap(), "A001");
     assert_eq!(s.ticket(a1).unwrap().call_count, 2);
@@ -333,7 +333,7 @@ fn estimate_is_people_ahead_times_mean_over_open_counters() {
     }
     let t = issue(&mut s, EAST, A, 5);
     let t = s.ticket(t).unwrap();
-    assert_eq!(s.waiting_ahead(t), 4);
+    assert_eq!(s.waiting_ahead(t, at(60)), 4);
     assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300 / 2);
     s.apply(Command::Pause { counter: E2 }, at(6)).unwrap();
     assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300);
@@ -358,9 +358,9 @@ fn priority_ticket_waits_only_behind_other_priority_tickets() {
     issue(&mut s, EAST, A, 1);
     issue(&mut s, EAST, A, 2);
     let p = issue_p(&mut s, EAST, A, Priority::Priority, 3);
-    assert_eq!(s.waiting_ahead(s.ticket(p).unwrap()), 0);
+    assert_eq!(s.waiting_ahead(s.ticket(p).unwrap(), at(60)), 0);
     let n = issue(&mut s, EAST, A, 4);
-    assert_eq!(s.waiting_ahead(s.ticket(n).unwrap()), 3);
+    assert_eq!(s.waiting_ahead(s.ticket(n).unwrap(), at(60)), 3);
 }
 
 #[test]
@@ -392,12 +392,12 @@ fn restore_rebuilds_queues_numbers_and_counters() {
     let tickets: Vec<Ticket> = s.tickets().cloned().collect();
     let counters: Vec<(usize, Counter)> = (0..4).map(|c| (c, s.counter(c).clone())).collect();
     let recent: Vec<Call> = s.recent_calls(EAST).cloned().collect::<Vec<_>>().into_iter().rev().collect();
-    let mut r = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![], recent);
+    let mut r = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![], recent, Bookings::default(), at(8));
     assert_eq!(r, s, "the restored state equals the one it came from");
     assert_eq!(r.waiting(EAST, A), s.waiting(EAST, A));
     assert_eq!(r.counter(E1).current, s.counter(E1).current);
     for c in [E1, E2] {
-        assert_eq!(r.next_for(c), s.next_for(c));
+        assert_eq!(r.next_for(c, at(8)), s.next_for(c, at(8)));
     }
     let t = issue(&mut r, EAST, A, 8);
     assert_eq!(number(&r, t), "A006");

@@ -73,13 +73,13 @@ pub async fn method_not_allowed() -> AppError {
 
 pub async fn halls(State(s): State<AppState>) -> Json<wire::HallsResponse> {
     let core = s.engine.shared.core.read().await;
-    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, halls: view::halls(&core) })
+    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, halls: view::halls(&core, s.clock.now()) })
 }
 
 pub async fn hall(State(s): State<AppState>, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
     let h = hall_ix(&s, &hall)?;
     let core = s.engine.shared.core.read().await;
-    Ok(Json(view::hall(&core, h)))
+    Ok(Json(view::hall(&core, h, s.clock.now())))
 }
 
 pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {
@@ -111,7 +111,7 @@ pub fn ticket_id(id: &str) -> Result<TicketId, AppError> {
 
 pub async fn ticket_view(s: &AppState, id: TicketId) -> Option<wire::Ticket> {
     let core = s.engine.shared.core.read().await;
-    core.state.ticket(id).map(|t| view::ticket(&core.state, t))
+    core.state.ticket(id).map(|t| view::ticket(&core.state, t, s.clock.now()))
 }
 
 /// A ticket from memory, or else from the database (an earlier day's).
@@ -149,6 +149,7 @@ pub async fn issue(
     let cmd = Command::Issue { hall: h, service, priority: req.priority.unwrap_or_default(), request_id: req.request_id };
     let id = match s.engine.submit(Request::Domain(cmd)).await? {
         Outcome::Existing(id) => id,
+        Outcome::ExistingBooking(_) => return Err(AppError::internal("issue answered with a booking")),
         Outcome::Applied(msgs) => {
             return match msgs.iter().find_map(|b| match &b.msg.kind {
                 wire::EventKind::TicketIssued { ticket } => Some(ticket.clone()),
@@ -180,7 +181,7 @@ pub async fn by_request(
     core.state
         .ticket_by_request(&request_id)
         .filter(|t| t.issued_hall == h)
-        .map(|t| Json(view::ticket(&core.state, t)))
+        .map(|t| Json(view::ticket(&core.state, t, s.clock.now())))
         .ok_or_else(|| AppError::new(ErrorCode::UnknownRequest, format!("no ticket for request `{}` today", clip(&request_id))))
 }
 
@@ -319,10 +320,12 @@ pub async fn device_status(
         .ok_or_else(|| AppError::new(ErrorCode::UnknownDevice, format!("no device `{}`", clip(&device))))?;
     match &who {
         Principal::Supervisor { .. } => {}
-        Principal::Kiosk { device, .. } | Principal::Display { device, .. } | Principal::Pad { device, .. }
-            if *device == dev.id => {}
+        Principal::Kiosk { device, .. } | Principal::Display { device, .. } | Principal::Pad { device, .. } if *device == dev.id => {}
         _ => return Err(AppError::forbidden("a device reports only its own status")),
     }
+    let Some(hall) = dev.hall else {
+        return Err(AppError::forbidden("only the devices in a hall report their status"));
+    };
     if req.code.len() > 64 || req.message.chars().count() > 200 {
         return Err(AppError::new(ErrorCode::TooLong, "code is at most 64 bytes, message at most 200 characters"));
     }
@@ -334,7 +337,7 @@ pub async fn device_status(
         message: req.message,
         at: view::time(s.clock.now()),
     };
-    s.engine.submit(Request::DeviceStatus { device: dev.id.clone(), hall: dev.hall, status }).await?;
+    s.engine.submit(Request::DeviceStatus { device: dev.id.clone(), hall, status }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -353,5 +356,5 @@ pub async fn set_publicity(
     }
     s.engine.submit(Request::Domain(Command::SetPublicity { hall: h, messages: req.messages })).await?;
     let core = s.engine.shared.core.read().await;
-    Ok(Json(view::hall(&core, h)))
+    Ok(Json(view::hall(&core, h, s.clock.now())))
 }

@@ -35,7 +35,7 @@ async fn run(s: &AppState, counter: usize, cmd: Command) -> Answer {
             | wire::EventKind::TicketTransferred { ticket, .. } => Some(ticket.clone()),
             _ => None,
         }),
-        Outcome::Existing(_) => None,
+        Outcome::Existing(_) | Outcome::ExistingBooking(_) => None,
     };
     let core = s.engine.shared.core.read().await;
     Ok(Json(wire::CounterActionResponse { ticket, counter: view::counter(&core.state, counter) }))

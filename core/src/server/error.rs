@@ -18,13 +18,17 @@ pub struct AppError {
     pub retry_after_s: Option<u64>,
     /// Who holds a counter (`counter_taken`).
     pub clerk: Option<(String, String)>,
+    /// When (`too_early`, `booking_banned`, `hall_closed`, …).
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Which hall (`wrong_hall`).
+    pub hall: Option<String>,
     /// Logged, never sent.
     pub internal: Option<String>,
 }
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
-        AppError { code, message: message.into(), retry_after_s: None, clerk: None, internal: None }
+        AppError { code, message: message.into(), retry_after_s: None, clerk: None, at: None, hall: None, internal: None }
     }
     pub fn retry_after(mut self, secs: u64) -> AppError {
         self.retry_after_s = Some(secs.max(1));
@@ -50,6 +54,12 @@ impl AppError {
 impl From<DomainError> for AppError {
     fn from(e: DomainError) -> AppError {
         use DomainError as D;
+        let at = |t: &Option<crate::domain::Millis>| t.map(crate::view::time);
+        let extra = match &e {
+            D::HallClosed { next_open } | D::ServiceClosed { next_open, .. } => (at(next_open), None),
+            D::TooEarly(opens) => (Some(crate::view::time(*opens)), None),
+            _ => (None, None),
+        };
         let code = match &e {
             D::SoldOut { .. } => ErrorCode::SoldOut,
             D::QueueEmpty => ErrorCode::QueueEmpty,
@@ -71,8 +81,27 @@ impl From<DomainError> for AppError {
             D::AlreadyRated => ErrorCode::AlreadyRated,
             D::StaleDay => ErrorCode::Retry,
             D::CounterTaken { .. } => ErrorCode::CounterTaken,
+            D::HallClosed { .. } => ErrorCode::HallClosed,
+            D::ServiceClosed { .. } => ErrorCode::ServiceClosed,
+            D::SlotFull => ErrorCode::SlotFull,
+            D::OutsideBookingWindow(_) => ErrorCode::OutsideBookingWindow,
+            D::ClosedDay(_) => ErrorCode::ClosedDay,
+            D::DuplicateBooking(_) => ErrorCode::DuplicateBooking,
+            D::BookingBanned(_) => ErrorCode::BookingBanned,
+            D::UnknownBooking => ErrorCode::UnknownBooking,
+            D::BookingCancelled => ErrorCode::BookingCancelled,
+            D::CancelTooLate => ErrorCode::CancelTooLate,
+            D::TooEarly(_) => ErrorCode::TooEarly,
+            D::TooLate => ErrorCode::TooLate,
+            D::WrongHall(_) => ErrorCode::WrongHall,
+            D::RequestIdReused => ErrorCode::RequestIdReused,
+            // Never shown: the engine answers these with what was made before.
+            D::CodeTaken | D::RepeatedBooking(_) | D::RepeatedTicket(_) => ErrorCode::Internal,
         };
-        AppError::new(code, e.to_string())
+        let mut err = AppError::new(code, e.to_string());
+        err.at = extra.0;
+        err.hall = extra.1;
+        err
     }
 }
 
@@ -101,6 +130,8 @@ impl IntoResponse for AppError {
         }
         let mut detail = ErrorDetail::new(self.code, self.message);
         detail.retry_after_s = self.retry_after_s;
+        detail.at = self.at;
+        detail.hall = self.hall;
         if let Some((id, name)) = self.clerk {
             detail.clerk = Some(id);
             detail.clerk_name = Some(name);

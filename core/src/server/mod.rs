@@ -8,6 +8,7 @@
 //! - [`ws`]: the event streams; [`pages`]: the embedded web pages.
 
 mod api;
+mod appointments;
 mod counters;
 mod error;
 mod guard;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub hashes: Arc<HashPool>,
     /// Event streams open at once (each holds a permit).
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Public bookings per client address.
+    pub bookings_throttle: Arc<crate::signin::Throttle>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -72,6 +75,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/tickets", post(api::issue))
         .route("/api/v1/halls/{hall}/requests/{request_id}", get(api::by_request))
+        .route("/api/v1/halls/{hall}/check-in", post(appointments::check_in))
+        .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
+        .route("/api/v1/appointments/slots", get(appointments::slots))
+        .route("/api/v1/appointments/stats", get(appointments::stats))
+        .route("/api/v1/appointments/{code}", get(appointments::view_booking).delete(appointments::cancel))
         .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
         .route("/api/v1/events", get(ws::all_events))
@@ -96,6 +104,9 @@ pub fn router(state: AppState) -> Router {
         .route("/screen/counter/{counter}", get(pages::screen))
         .route("/rate/{counter}", get(pages::rate))
         .route("/t/{id}", get(pages::ticket))
+        .route("/book", get(pages::book))
+        .route("/book/{code}", get(pages::book_code))
+        .route("/book/qr/{file}", get(pages::book_qr))
         .route("/web/{file}", get(pages::asset))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
@@ -196,6 +207,20 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller when the request has a token (a wrong token is still refused), else `None`.
+pub struct MaybeCaller(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(MaybeCaller(None));
+        }
+        Caller::from_request_parts(parts, state).await.map(|c| MaybeCaller(Some(c.0)))
+    }
+}
+
 /// The client's IP address (none in in-process tests).
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
@@ -261,6 +286,17 @@ impl App {
         let store = Store::open(&cfg.db, cfg.topology.clone())?;
         tracing::info!(schema = store.schema_version()?, db = %cfg.db.display(), "database opened");
         store.set_busy_timeout(cfg.commit_timeout)?;
+        if clock.chosen() {
+            let now = clock.now();
+            if let Some(last) = store.last_event_at()?.filter(|&last| now < last) {
+                anyhow::bail!(
+                    "--clock-start {} is before the last stored event ({}): time in {} may only move forward",
+                    crate::view::time(now).to_rfc3339(),
+                    crate::view::time(last).to_rfc3339(),
+                    cfg.db.display()
+                );
+            }
+        }
         for c in cfg.clerks.iter().filter(|c| c.short_pin) {
             tracing::warn!(clerk = %c.id, "PIN hash made before PINs needed six digits (it may be a 4-digit PIN): make a new one with `qcall hash-pin`");
         }
@@ -272,6 +308,7 @@ impl App {
             limiter: Arc::new(Limiter::new(cfg.sign_in)),
             hashes: Arc::new(HashPool::for_this_machine()),
             streams: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
+            bookings_throttle: Arc::new(crate::signin::Throttle::new(cfg.bookings_per_hour, 3_600_000)),
             cfg,
             engine,
             clock,
@@ -358,14 +395,20 @@ impl Server {
 }
 
 /// Rolls the business day over on time even when nobody issues a ticket (a `Tick` every 5 s;
-/// the writer also applies one before every batch), and ends idle clerk sessions.
+/// the writer also applies one before every batch), ends idle clerk sessions, and purges old
+/// booking personal data at start and every hour.
 fn spawn_ticker(s: AppState) {
     let mut shutdown = s.shutdown.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 _ = every.tick() => {
+                    if ticks % 720 == 0 {
+                        let _ = s.engine.submit(EngineRequest::Purge).await;
+                    }
+                    ticks += 1;
                     let _ = s.engine.submit(EngineRequest::Domain(crate::domain::Command::Tick)).await;
                     let _ = s.engine.submit(EngineRequest::ExpireIdle { idle_ms: s.cfg.session_idle_ms }).await;
                 }

@@ -20,6 +20,9 @@ const APP_JS: &str = include_str!("../../web/app.js");
 const COUNTER_JS: &str = include_str!("../../web/counter.js");
 const SCREEN_JS: &str = include_str!("../../web/screen.js");
 const RATE_JS: &str = include_str!("../../web/rate.js");
+const BOOK_HTML: &str = include_str!("../../web/book.html");
+const BOOK_JS: &str = include_str!("../../web/book.js");
+const BOOK_CSS: &str = include_str!("../../web/book.css");
 
 /// Scripts and styles come only from this server; no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -53,6 +56,36 @@ pub async fn screen(State(s): State<AppState>, Path(counter): Path<String>) -> R
     Ok(html(SCREEN_HTML))
 }
 
+/// `/book`: the public booking page (提前预约).
+pub async fn book() -> Response {
+    html(BOOK_HTML)
+}
+
+fn booking_code(code: &str) -> Result<(), AppError> {
+    if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::UnknownBooking, "booking codes are 8 digits"))
+    }
+}
+
+/// `/book/{code}`: the same page, showing one booking (after the phone number is given).
+pub async fn book_code(Path(code): Path<String>) -> Result<Response, AppError> {
+    booking_code(&code)?;
+    Ok(html(BOOK_HTML))
+}
+
+/// `/book/qr/{code}.svg`: the QR code of a booking code, for the kiosk's scanner. It holds the
+/// 8 digits and nothing else (no lookup: a code is not looked up here).
+pub async fn book_qr(Path(file): Path<String>) -> Result<Response, AppError> {
+    let code = file.strip_suffix(".svg").unwrap_or("");
+    booking_code(code)?;
+    let qr = qrcode::QrCode::with_error_correction_level(code.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    let svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).quiet_zone(true).build();
+    Ok(respond("image/svg+xml", svg))
+}
+
 pub async fn rate(State(s): State<AppState>, Path(counter): Path<String>) -> Result<Response, AppError> {
     known_counter(&s, &counter)?;
     Ok(html(RATE_HTML))
@@ -66,6 +99,8 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "counter.js" => ("text/javascript; charset=utf-8", COUNTER_JS),
         "screen.js" => ("text/javascript; charset=utf-8", SCREEN_JS),
         "rate.js" => ("text/javascript; charset=utf-8", RATE_JS),
+        "book.js" => ("text/javascript; charset=utf-8", BOOK_JS),
+        "book.css" => ("text/css; charset=utf-8", BOOK_CSS),
         _ => return Err(AppError::new(ErrorCode::NotFound, "no such file")),
     };
     Ok(respond(ct, body))

@@ -25,6 +25,7 @@ fn queue_ticket(st: &crate::domain::State, t: &Ticket, counter: usize) -> wire::
         called_at: t.called_at.map(view::time),
         finished_at: t.finished_at.map(view::time),
         call_count: t.call_count,
+        appointment: t.slot.map(|s| view::slot(st, s)),
     }
 }
 
@@ -42,7 +43,7 @@ pub async fn queue(State(s): State<AppState>, Caller(who): Caller, Path(counter)
     let topo = st.topology();
     let hall = topo.counters[c].hall;
     let day = st.day();
-    let waiting_ids = st.waiting_for_counter(c);
+    let waiting_ids = st.waiting_for_counter(c, s.clock.now());
     let waiting = waiting_ids.iter().take(QUEUE_LIST_MAX).filter_map(|id| st.ticket(*id)).map(|t| queue_ticket(st, t, c)).collect();
     let mut no_shows: Vec<&Ticket> =
         st.tickets().filter(|t| t.day == day && t.hall == hall && t.state == TicketState::NoShow).collect();

@@ -79,8 +79,8 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
         });
         let first = replay.unwrap_or_else(|| {
             let halls = match hall {
-                Some(h) => vec![view::hall(&core, h)],
-                None => view::halls(&core),
+                Some(h) => vec![view::hall(&core, h, s.clock.now())],
+                None => view::halls(&core, s.clock.now()),
             };
             let msg = wire::StreamMessage {
                 seq: core.seq,

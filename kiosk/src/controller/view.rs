@@ -52,6 +52,19 @@ pub struct TicketView {
     pub print_failed: String,
     pub countdown: u32,
     pub priority: bool,
+    /// "预约 09:30-10:00" for an appointment, else empty.
+    pub appointment: String,
+    /// "可能进入延时服务" when the wait may run into extended hours, else empty.
+    pub overtime: String,
+}
+
+/// The check-in screen (预约签到).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckInView {
+    /// What was typed.
+    pub input: String,
+    /// The last refusal or hint; empty when none.
+    pub note: String,
 }
 
 /// What the screen shows; the UI only copies it.
@@ -68,6 +81,11 @@ pub struct View {
     pub priority_lane: bool,
     pub priority_mode: bool,
     pub ticket: Option<TicketView>,
+    /// The 预约签到 button is shown (the hall takes appointments) …
+    pub appointments: bool,
+    /// … and can be used now.
+    pub check_in_enabled: bool,
+    pub check_in: Option<CheckInView>,
 }
 
 impl Controller {
@@ -95,6 +113,20 @@ impl Controller {
             Some(Banner { text: pick(f.message_zh(), f.message_en()), severity: Severity::Error })
         } else if let Some((t, _)) = &self.message {
             Some(Banner { text: t.pick(en).into(), severity: Severity::Warning })
+        } else if let Some((zh, e, _)) = &self.dynamic_message {
+            Some(Banner { text: pick(zh, e), severity: Severity::Warning })
+        } else if let Some(at) = hall.filter(|h| !h.services.is_empty()).and_then(|h| {
+            h.services.iter().all(|s| s.closed_until.is_some()).then(|| h.services.iter().filter_map(|s| s.closed_until).min()).flatten()
+        }) {
+            let (zh, e) = self.when(at);
+            Some(Banner {
+                text: if en {
+                    format!("{} Tickets again from {e}.", text::ISSUING_STOPPED.en)
+                } else {
+                    format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh)
+                },
+                severity: Severity::Info,
+            })
         } else if self.priority_mode {
             Some(Banner { text: text::PRIORITY_MODE.pick(en).into(), severity: Severity::Info })
         } else {
@@ -125,6 +157,8 @@ impl Controller {
                             subtitle: pick(&s.name_en, &s.name_zh),
                             waiting: if s.sold_out {
                                 text::SOLD_OUT_SHORT.pick(en).into()
+                            } else if s.closed_until.is_some() {
+                                text::ISSUING_STOPPED.pick(en).trim_end_matches('.').into()
                             } else if en {
                                 format!("{} waiting", s.waiting)
                             } else {
@@ -132,12 +166,18 @@ impl Controller {
                             },
                             wait: if s.sold_out {
                                 String::new()
-                            } else if en {
-                                format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
+                            } else if let Some(at) = s.closed_until {
+                                let (zh, e) = self.when(at);
+                                if en { format!("again from {e}") } else { format!("下次取号 {zh}") }
                             } else {
-                                format!("预计{}", escpos::wait_minutes_zh(s.est_wait_s))
+                                let est = if en {
+                                    format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
+                                } else {
+                                    format!("预计{}", escpos::wait_minutes_zh(s.est_wait_s))
+                                };
+                                if s.overtime { format!("{est} · {}", text::OVERTIME.pick(en)) } else { est }
                             },
-                            enabled: issuing && !s.sold_out,
+                            enabled: issuing && !s.sold_out && s.closed_until.is_none(),
                             others,
                         }
                     })
@@ -179,7 +219,20 @@ impl Controller {
                 },
                 countdown: left,
                 priority: t.priority == Priority::Priority,
+                appointment: t
+                    .appointment
+                    .map(|s| {
+                        let tz = self.time_zone();
+                        let slot = format!("{}-{}", s.start.with_timezone(&tz).format("%H:%M"), s.end.with_timezone(&tz).format("%H:%M"));
+                        if en { format!("Appointment {slot}") } else { format!("预约 {slot}") }
+                    })
+                    .unwrap_or_default(),
+                overtime: if t.overtime { text::OVERTIME.pick(en).into() } else { String::new() },
             }
+        });
+        let check_in = self.check_in.as_ref().filter(|_| self.screen == Screen::CheckIn).map(|c| CheckInView {
+            input: c.input.clone(),
+            note: c.note.as_ref().map(|(zh, e)| pick(zh, e)).unwrap_or_default(),
         });
 
         View {
@@ -198,6 +251,9 @@ impl Controller {
             priority_lane: self.cfg.priority_lane,
             priority_mode: self.priority_mode,
             ticket,
+            appointments: hall.is_some_and(|h| h.appointments),
+            check_in_enabled: self.check_in_enabled() && self.screen == Screen::Home,
+            check_in,
         }
     }
 }

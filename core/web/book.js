@@ -1,0 +1,1090 @@
+// The public booking page: /book (hall → service → day → slot → details → confirmation) and
+// /book/{code} (show or cancel one booking, proven by the phone number). Chinese first, with an
+// English switch; all times shown in the hall's time zone.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const LANG_KEY = "qcall.book.lang";
+  const LAST_KEY = "qcall.book.last";
+  const PHONE_RE = /^1[3-9]\d{9}$/;
+  const ID_RE = /^[0-9A-Z]{18}$/;
+  const CODE_RE = /^\d{8}$/;
+  const DEFAULT_TZ = "Asia/Shanghai";
+  /** Seconds between quiet reloads of the slot list (bookable changes as time passes). */
+  const SLOT_REFRESH_S = 60;
+  /** The first day's slots (fetched with the day list) are reused if this fresh. */
+  const FIRST_FRESH_MS = 20000;
+
+  const ZH_WD = ["周日", "周一", "周二", "周三", "周四", "周五", "周六"];
+  const EN_WD = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const EN_MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  const TEXT = {
+    zh: {
+      loading: "正在加载…",
+      step_hall: "服务厅", step_service: "业务", step_day: "日期", step_slot: "时段", step_form: "信息",
+      h_hall: "选择服务厅", h_service: "选择业务", h_day: "选择日期", h_slot: "选择时段", h_form: "填写预约信息",
+      back: "‹ 返回",
+      retry: "重试",
+      hours: "办公时间",
+      no_halls: "暂无可预约的服务厅。",
+      no_services: "该服务厅暂无可预约的业务。",
+      no_days: "该业务暂无可预约的日期，请稍后再试或选择其他业务。",
+      today: "今天", tomorrow: "明天",
+      closed_day: "服务厅当天不办公，请选择其他日期。",
+      no_slots: "当天已无可预约的时段，请选择其他日期。",
+      slot_left_pre: "余 ", slot_left_post: " 个",
+      slot_full: "已约满",
+      slot_closed: "不可预约",
+      live_on: "余量实时更新",
+      live_off: "实时连接中断，正在重连…",
+      f_name: "姓名",
+      f_phone: "手机号码",
+      f_phone_hint: "11 位手机号码，查看或取消预约时需要",
+      f_id: "纳税人识别号/统一社会信用代码 或 居民身份证号码",
+      f_id_short: "证件号码",
+      f_id_hint: "18 位，字母请大写",
+      submit: "提交预约",
+      submitting: "正在提交…",
+      v_name_empty: "请填写姓名。",
+      v_name_long: "姓名过长。",
+      v_phone: "请填写正确的 11 位手机号码。",
+      v_id: "请填写 18 位纳税人识别号、统一社会信用代码或居民身份证号码。",
+      rechoose: "重新选择时段",
+      k_hall: "服务厅", k_address: "地址", k_service: "业务", k_date: "日期", k_time: "时段",
+      k_check_in: "签到时间", k_cancel_until: "可取消至", k_name: "预约人", k_phone: "手机号码", k_ticket: "签到号票",
+      confirm_title: "预约成功",
+      your_code: "预约码",
+      qr_alt: (code) => "预约码 " + code + " 的二维码",
+      qr_hint: "到厅后，请在签到时间内在取号机上扫描二维码或输入预约码签到取号。",
+      keep_hint: "请截图或记下预约码。",
+      confirm_link: "查看或取消预约",
+      book_again: "再预约一个",
+      view_title: "我的预约",
+      view_prompt: "请输入预约时填写的手机号码以查看预约。",
+      view_show: "查看预约",
+      state_booked: "已预约", state_cancelled: "已取消", state_checked_in: "已签到", state_no_show: "未到",
+      cancel: "取消预约",
+      cancel_ask: "确定要取消这个预约吗？取消后该时段将留给其他人。",
+      cancel_yes: "确认取消",
+      cancel_no: "不取消",
+      cancelled_ok: "预约已取消。",
+      cancel_closed: (at) => "取消截止时间（" + at + "）已过，不能再取消。",
+      note_cancelled: "该预约已取消。",
+      note_no_show: "该预约未在签到时间内签到，已视为未到。",
+      note_checked_in: "已签到取号，请留意叫号。",
+      ticket_link: "查看排队状态",
+      bad_code: "预约链接无效，请核对预约码。",
+      new_booking: "新预约",
+      privacy: "个人信息仅用于本次预约，90 天后删除。",
+    },
+    en: {
+      loading: "Loading…",
+      step_hall: "Hall", step_service: "Service", step_day: "Day", step_slot: "Time", step_form: "Details",
+      h_hall: "Choose a hall", h_service: "Choose a service", h_day: "Choose a day", h_slot: "Choose a time", h_form: "Your details",
+      back: "‹ Back",
+      retry: "Try again",
+      hours: "Opening hours",
+      no_halls: "No hall takes bookings at the moment.",
+      no_services: "This hall takes no bookings at the moment.",
+      no_days: "No day can be booked for this service now. Please try later or choose another service.",
+      today: "Today", tomorrow: "Tomorrow",
+      closed_day: "The hall is closed that day. Please choose another day.",
+      no_slots: "No time is left to book that day. Please choose another day.",
+      slot_left_pre: "", slot_left_post: " left",
+      slot_full: "Fully booked",
+      slot_closed: "Not bookable",
+      live_on: "Free places update live",
+      live_off: "Live updates lost, reconnecting…",
+      f_name: "Name",
+      f_phone: "Mobile number",
+      f_phone_hint: "11 digits; you need it to view or cancel the booking",
+      f_id: "Taxpayer ID / unified social credit code, or resident ID card number",
+      f_id_short: "ID number",
+      f_id_hint: "18 characters",
+      submit: "Book",
+      submitting: "Booking…",
+      v_name_empty: "Please enter your name.",
+      v_name_long: "The name is too long.",
+      v_phone: "Please enter a valid 11-digit mobile number.",
+      v_id: "Please enter the 18-character taxpayer ID, credit code or ID card number.",
+      rechoose: "Choose another time",
+      k_hall: "Hall", k_address: "Address", k_service: "Service", k_date: "Date", k_time: "Time",
+      k_check_in: "Check-in", k_cancel_until: "Cancel until", k_name: "Name", k_phone: "Mobile", k_ticket: "Ticket",
+      confirm_title: "You are booked",
+      your_code: "Booking code",
+      qr_alt: (code) => "QR code of booking " + code,
+      qr_hint: "At the hall, scan this QR code or type the code at the ticket kiosk during the check-in time.",
+      keep_hint: "Keep this code: a screenshot will do.",
+      confirm_link: "View or cancel this booking",
+      book_again: "Make another booking",
+      view_title: "My booking",
+      view_prompt: "Enter the mobile number you booked with to see this booking.",
+      view_show: "Show booking",
+      state_booked: "Booked", state_cancelled: "Cancelled", state_checked_in: "Checked in", state_no_show: "No-show",
+      cancel: "Cancel booking",
+      cancel_ask: "Cancel this booking? Its place goes to someone else.",
+      cancel_yes: "Yes, cancel",
+      cancel_no: "Keep it",
+      cancelled_ok: "The booking is cancelled.",
+      cancel_closed: (at) => "Cancelling closed at " + at + ".",
+      note_cancelled: "This booking was cancelled.",
+      note_no_show: "This booking was not checked in during the check-in time.",
+      note_checked_in: "Checked in: please wait for your number to be called.",
+      ticket_link: "See your place in the queue",
+      bad_code: "This booking link is not valid; please check the code.",
+      new_booking: "New booking",
+      privacy: "Your personal data is used only for this appointment and deleted after 90 days.",
+    },
+  };
+
+  const S = {
+    lang: "zh",
+    halls: null, // HallInfo[]
+    hall: null, // chosen HallInfo
+    service: null, // chosen ServiceInfo
+    days: null, // bookable days of the chosen service
+    firstSlots: null, // SlotsResponse of the first bookable day (with the day list)
+    firstAt: 0,
+    date: null, // chosen day
+    slots: null, // SlotsResponse of the chosen day
+    slot: null, // chosen SlotInfo
+    step: null,
+    seq: 0, // guards against late answers of slot requests
+    pending: null, // slot_changed events that came while slots were loading
+    stream: null,
+    streamTok: null,
+    live: null, // live connection up?
+    reqKey: null, // the body the request id belongs to
+    reqId: null,
+    submitting: false,
+    booking: null, // booking shown (confirmation or view)
+    viewCode: null,
+    viewPhone: null,
+    askCancel: false,
+    cancelling: false,
+    notice: null,
+    cancelTimer: null,
+    errs: {}, // element id → error (ApiError, text key or function)
+  };
+
+  // ---------- storage (may be unavailable in private modes) ----------
+
+  function getStore(store, key) {
+    try { return store.getItem(key); } catch (e) { return null; }
+  }
+  function setStore(store, key, value) {
+    try { store.setItem(key, value); } catch (e) { /* not kept: fine */ }
+  }
+  function readLast() {
+    try {
+      const v = JSON.parse(getStore(sessionStorage, LAST_KEY) || "null");
+      return v && typeof v.code === "string" && typeof v.phone === "string" ? v : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // ---------- language ----------
+
+  function t(key, ...args) {
+    let v = TEXT[S.lang][key];
+    if (v === undefined) v = TEXT.zh[key];
+    if (typeof v === "function") return v(...args);
+    return v === undefined ? key : v;
+  }
+  const en = () => S.lang === "en";
+
+  function applyLang() {
+    document.documentElement.lang = en() ? "en" : "zh-CN";
+    const b = $("lang");
+    b.textContent = en() ? "中文" : "English";
+    b.lang = en() ? "zh-CN" : "en";
+    b.setAttribute("aria-label", en() ? "切换到中文" : "Switch to English");
+    for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
+    rerender();
+  }
+
+  $("lang").addEventListener("click", () => {
+    S.lang = en() ? "zh" : "en";
+    setStore(localStorage, LANG_KEY, S.lang);
+    applyLang();
+  });
+
+  /** Everything that depends on the language or the data, for what is on screen. */
+  function rerender() {
+    if (S.halls) renderHalls();
+    if (S.hall) renderServices();
+    if (S.days) renderDays();
+    if (S.slots && S.step === "slot") renderSlots();
+    renderPicked();
+    renderLive();
+    if (S.slot) renderSummary();
+    $("book-submit").textContent = t(S.submitting ? "submitting" : "submit");
+    if (S.step === "confirm" && S.booking) renderConfirm();
+    if (S.step === "view" && S.booking) renderView();
+    for (const id of Object.keys(S.errs)) $(id).textContent = errText(S.errs[id]);
+  }
+
+  // ---------- names, time zones, dates ----------
+
+  const hallById = (id) => (S.halls || []).find((h) => h.id === id) || null;
+  const hallName = (h) => (h ? (en() ? h.name_en || h.name_zh : h.name_zh || h.name_en) : "");
+  const serviceName = (s) => (s ? (en() ? s.name_en || s.name_zh : s.name_zh || s.name_en) : "");
+  function serviceOf(hallId, serviceId) {
+    const h = hallById(hallId);
+    return (h && h.services.find((s) => s.id === serviceId)) || null;
+  }
+
+  const tzOk = {};
+  function validTz(tz) {
+    if (!tz) return false;
+    if (!(tz in tzOk)) {
+      try { new Intl.DateTimeFormat("en-GB", { timeZone: tz }); tzOk[tz] = true; } catch (e) { tzOk[tz] = false; }
+    }
+    return tzOk[tz];
+  }
+  function tzOfHall(h) {
+    if (h && validTz(h.time_zone)) return h.time_zone;
+    return validTz(DEFAULT_TZ) ? DEFAULT_TZ : undefined;
+  }
+  /** The time zone of what is being looked at: the booking's hall, else the chosen hall. */
+  function currentTz() {
+    if (S.booking && (S.step === "confirm" || S.step === "view")) return tzOfHall(hallById(S.booking.hall));
+    return tzOfHall(S.hall);
+  }
+
+  const fmts = {};
+  /** Local date `YYYY-MM-DD` and time `HH:MM` of a UTC instant in the time zone. */
+  function local(iso, tz) {
+    const key = tz || "";
+    if (!fmts[key]) {
+      fmts[key] = new Intl.DateTimeFormat("en-GB", {
+        timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      });
+    }
+    const d = new Date(iso);
+    if (isNaN(d.getTime())) return { date: "", time: "" };
+    const p = {};
+    for (const x of fmts[key].formatToParts(d)) p[x.type] = x.value;
+    const hour = p.hour === "24" ? "00" : p.hour;
+    return { date: p.year + "-" + p.month + "-" + p.day, time: hour + ":" + p.minute };
+  }
+  const fmtTime = (iso, tz) => local(iso, tz === undefined ? currentTz() : tz).time;
+  function fmtDateTime(iso, tz) {
+    const l = local(iso, tz === undefined ? currentTz() : tz);
+    return fmtDay(l.date) + " " + l.time;
+  }
+
+  function parseDay(d) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d || "");
+    return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : null;
+  }
+  /** "12月1日 周二" / "Tue 1 Dec". */
+  function fmtDay(d) {
+    const x = parseDay(d);
+    if (!x) return d || "";
+    const wd = x.getUTCDay();
+    return en()
+      ? EN_WD[wd] + " " + x.getUTCDate() + " " + EN_MON[x.getUTCMonth()]
+      : (x.getUTCMonth() + 1) + "月" + x.getUTCDate() + "日 " + ZH_WD[wd];
+  }
+  function addDays(d, n) {
+    const x = parseDay(d);
+    if (!x) return "";
+    x.setUTCDate(x.getUTCDate() + n);
+    return x.toISOString().slice(0, 10);
+  }
+  function span(fromIso, untilIso) {
+    const tz = currentTz();
+    return fmtTime(fromIso, tz) + "–" + fmtTime(untilIso, tz);
+  }
+
+  // ---------- errors ----------
+
+  function apiText(e) {
+    const d = e.detail || {};
+    const at = d.at ? fmtDateTime(d.at) : null;
+    switch (e.code) {
+      case "slot_full":
+        return en() ? "That time has just been fully booked. Please choose another time." : "该时段已约满，请选择其他时段。";
+      case "outside_booking_window":
+        return en()
+          ? "That time cannot be booked now (too soon, already past, or too far ahead). Please choose again."
+          : "该时段当前不可预约（时间太近、已过或超出可预约范围），请重新选择。";
+      case "closed_day":
+        return en() ? "The hall is closed that day. Please choose another day." : "服务厅当天不办公，请选择其他日期。";
+      case "duplicate_booking":
+        return en()
+          ? "You already have a booking for this service that day, or as many bookings that day as allowed."
+          : "您当天已预约过该业务，或当天的预约数已达上限。";
+      case "booking_banned":
+        return en()
+          ? "Because of repeated no-shows or cancellations this month, you cannot book " + (at ? "until " + at : "for a while") + "."
+          : "因本月多次未到或取消预约，" + (at ? at + " 前" : "暂时") + "不能预约。";
+      case "too_many_bookings": {
+        const m = d.retry_after_s ? Math.ceil(d.retry_after_s / 60) : null;
+        return en()
+          ? "Too many bookings from this network. Please try again " + (m ? "in about " + m + " min." : "later.")
+          : "预约过于频繁，请" + (m ? "约 " + m + " 分钟后" : "稍后") + "再试。";
+      }
+      case "invalid_name":
+        return en() ? "That name is not valid; please enter your real name." : "姓名无效，请填写真实姓名。";
+      case "invalid_phone":
+        return en() ? "That mobile number is not valid." : "手机号码无效，请核对。";
+      case "invalid_id_number":
+        return en() ? "That taxpayer or ID number is not valid; please check it." : "纳税人识别号或身份证号码无效，请核对。";
+      case "unknown_booking":
+        return en() ? "No booking found: please check the code and the mobile number." : "未找到预约，请核对预约码和手机号码。";
+      case "booking_cancelled":
+        return en() ? "This booking is already cancelled." : "该预约已取消。";
+      case "cancel_too_late": {
+        const until = (S.booking && S.booking.cancel_until) || d.at;
+        return en()
+          ? "It is too late to cancel" + (until ? " (cancelling closed at " + fmtDateTime(until) + ")" : "") + "."
+          : "已过取消截止时间" + (until ? "（" + fmtDateTime(until) + "）" : "") + "，不能再取消。";
+      }
+      default:
+        return Q.message(e);
+    }
+  }
+
+  function errText(err) {
+    if (!err) return "";
+    if (typeof err === "string") return t(err);
+    if (typeof err === "function") return err();
+    return apiText(err);
+  }
+  function setErr(id, err) {
+    S.errs[id] = err;
+    $(id).textContent = errText(err);
+  }
+  function clearErr(id) {
+    delete S.errs[id];
+    $(id).textContent = "";
+  }
+
+  // ---------- steps ----------
+
+  const STEPS = ["hall", "service", "day", "slot", "form"];
+  const SECTIONS = { hall: "step-hall", service: "step-service", day: "step-day", slot: "step-slot", form: "step-form", confirm: "confirm", view: "view" };
+
+  function show(step, focus) {
+    S.step = step;
+    $("loading").hidden = true;
+    for (const [k, id] of Object.entries(SECTIONS)) $(id).hidden = k !== step;
+    const ix = STEPS.indexOf(step);
+    $("steps").hidden = ix < 0;
+    for (const li of $("steps").children) {
+      const i = Number(li.dataset.ix);
+      li.classList.toggle("done", i < ix);
+      li.classList.toggle("current", i === ix);
+      if (i === ix) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+    }
+    document.body.dataset.step = step;
+    if (step !== "slot") stopStream();
+    renderPicked();
+    window.scrollTo(0, 0);
+    if (focus) {
+      const h = $(SECTIONS[step]).querySelector("h2");
+      if (h) h.focus({ preventScroll: true });
+    }
+  }
+
+  function loadingEl() {
+    return Q.el("p", { class: "book-loading" }, t("loading"));
+  }
+
+  /** The choices made so far, above each step. */
+  function renderPicked() {
+    const parts = [];
+    if (S.hall) parts.push(hallName(S.hall));
+    $("picked-service").textContent = parts.join(" · ");
+    if (S.service) parts.push(serviceName(S.service));
+    $("picked-day").textContent = parts.join(" · ");
+    if (S.date) parts.push(fmtDay(S.date));
+    $("picked-slot").textContent = parts.join(" · ");
+  }
+
+  // ---------- 1 hall ----------
+
+  async function loadHalls() {
+    const r = await Q.api("GET", "/api/v1/halls");
+    S.halls = (r && r.halls) || [];
+    if (S.hall) S.hall = hallById(S.hall.id);
+    return S.halls;
+  }
+
+  function renderHalls() {
+    const list = $("hall-list");
+    if (!S.halls.length) {
+      list.replaceChildren(Q.el("p", { class: "empty" }, t("no_halls")));
+      return;
+    }
+    list.replaceChildren(...S.halls.map((h) => Q.el("button", {
+      type: "button",
+      class: "choice hall-choice" + (S.hall && S.hall.id === h.id ? " selected" : ""),
+      dataset: { hall: h.id },
+      onclick: () => pickHall(h.id),
+    },
+    Q.el("span", { class: "choice-main" }, hallName(h)),
+    h.address ? Q.el("span", { class: "choice-sub" }, h.address) : null,
+    h.hours && h.hours.length
+      ? Q.el("span", { class: "choice-sub" }, t("hours") + " " + h.hours.map((x) => x.replace("-", "–")).join("  "))
+      : null)));
+  }
+
+  function pickHall(id, focus = true) {
+    const h = hallById(id);
+    if (!h) return;
+    if (!S.hall || S.hall.id !== h.id) {
+      stopStream();
+      S.service = null;
+      S.days = null;
+      S.date = null;
+      S.slots = null;
+      S.firstSlots = null;
+      S.slot = null;
+    }
+    S.hall = h;
+    renderHalls();
+    renderServices();
+    show("service", focus);
+  }
+
+  async function startBooking() {
+    $("hall-retry").hidden = true;
+    clearErr("hall-error");
+    $("loading").hidden = false;
+    try {
+      await loadHalls();
+    } catch (e) {
+      show("hall");
+      $("hall-list").replaceChildren();
+      setErr("hall-error", e);
+      $("hall-retry").hidden = false;
+      return;
+    }
+    renderHalls();
+    // `?hall=&service=` (a link from the hall's site or poster) skips the first steps.
+    const p = new URLSearchParams(location.search);
+    const h = p.get("hall") && hallById(p.get("hall"));
+    if (h) {
+      pickHall(h.id, false);
+      const s = p.get("service") && h.services.find((x) => x.id === p.get("service"));
+      if (s) pickService(s.id, false);
+      return;
+    }
+    show("hall");
+  }
+  $("hall-retry").addEventListener("click", startBooking);
+
+  // ---------- 2 service ----------
+
+  function renderServices() {
+    const list = $("service-list");
+    const services = S.hall ? S.hall.services || [] : [];
+    if (!services.length) {
+      list.replaceChildren(Q.el("p", { class: "empty" }, t("no_services")));
+      return;
+    }
+    list.replaceChildren(...services.map((s) => Q.el("button", {
+      type: "button",
+      class: "choice service-choice" + (S.service && S.service.id === s.id ? " selected" : ""),
+      dataset: { service: s.id },
+      onclick: () => pickService(s.id),
+    },
+    Q.el("span", { class: "prefix", "aria-hidden": "true" }, s.prefix || ""),
+    Q.el("span", { class: "choice-main" }, serviceName(s)))));
+  }
+
+  function pickService(id, focus = true) {
+    const s = S.hall && S.hall.services.find((x) => x.id === id);
+    if (!s) return;
+    if (!S.service || S.service.id !== s.id) {
+      S.date = null;
+      S.slot = null;
+      S.slots = null;
+    }
+    S.service = s;
+    renderServices();
+    loadDays(focus);
+  }
+
+  $("back-service").addEventListener("click", () => show("hall", true));
+
+  // ---------- 3 day ----------
+
+  function slotsUrl(date) {
+    let u = "/api/v1/appointments/slots?hall=" + encodeURIComponent(S.hall.id) + "&service=" + encodeURIComponent(S.service.id);
+    if (date) u += "&date=" + encodeURIComponent(date);
+    return u;
+  }
+
+  /** Which slots are closed for a reason other than being full (too soon, past). */
+  function prepSlots(r) {
+    const now = Date.now();
+    for (const s of r.slots || []) s.blocked = !s.bookable && (s.free > 0 || Date.parse(s.start) <= now);
+    r.slots = r.slots || [];
+    return r;
+  }
+
+  async function loadDays(focus) {
+    S.days = null;
+    S.firstSlots = null;
+    clearErr("day-error");
+    show("day", focus);
+    $("day-list").replaceChildren(loadingEl());
+    const seq = ++S.seq;
+    try {
+      const r = await Q.api("GET", slotsUrl(null));
+      if (seq !== S.seq) return;
+      S.days = r.bookable_days || [];
+      if (r.date && r.service === S.service.id) {
+        S.firstSlots = prepSlots(r);
+        S.firstAt = Date.now();
+      }
+      renderDays();
+    } catch (e) {
+      if (seq !== S.seq) return;
+      setErr("day-error", e);
+      $("day-list").replaceChildren(Q.el("button", { type: "button", class: "btn retry", onclick: () => loadDays(false) }, t("retry")));
+    }
+  }
+
+  function renderDays() {
+    const list = $("day-list");
+    if (!S.days.length) {
+      list.replaceChildren(Q.el("p", { class: "empty" }, t("no_days")));
+      return;
+    }
+    const today = local(new Date().toISOString(), tzOfHall(S.hall)).date;
+    const tomorrow = addDays(today, 1);
+    list.replaceChildren(...S.days.map((d) => {
+      const tag = d === today ? t("today") : d === tomorrow ? t("tomorrow") : null;
+      return Q.el("button", {
+        type: "button",
+        class: "choice day-choice" + (S.date === d ? " selected" : ""),
+        dataset: { date: d },
+        onclick: () => pickDay(d),
+      }, Q.el("span", { class: "choice-main" }, fmtDay(d)), tag ? Q.el("span", { class: "choice-sub" }, tag) : null);
+    }));
+  }
+
+  function pickDay(date) {
+    if (S.date !== date) S.slot = null;
+    S.date = date;
+    S.slots = null;
+    if (S.firstSlots && S.firstSlots.date === date && S.firstSlots.service === S.service.id && Date.now() - S.firstAt < FIRST_FRESH_MS) {
+      S.slots = S.firstSlots;
+    }
+    clearErr("slot-error");
+    S.live = null;
+    show("slot", true);
+    $("slot-note").hidden = true;
+    if (S.slots) renderSlots();
+    else $("slot-list").replaceChildren(loadingEl());
+    startStream();
+    if (!S.slots) loadSlots(false);
+  }
+
+  $("back-day").addEventListener("click", () => {
+    renderServices();
+    show("service", true);
+  });
+
+  // ---------- 4 slot ----------
+
+  async function loadSlots(quiet) {
+    if (!S.hall || !S.service || !S.date) return;
+    const date = S.date;
+    const seq = ++S.seq;
+    if (!S.pending) S.pending = [];
+    if (!quiet) $("slot-list").replaceChildren(loadingEl());
+    try {
+      const r = prepSlots(await Q.api("GET", slotsUrl(date)));
+      if (seq !== S.seq) return;
+      if (S.date !== date || S.step !== "slot") {
+        S.pending = null;
+        return;
+      }
+      const pending = S.pending || [];
+      S.pending = null;
+      S.slots = r;
+      // Events that came while loading: in order, so the newest wins.
+      for (const m of pending) applySlotChange(m, false);
+      if (r.bookable_days) S.days = r.bookable_days;
+      clearErr("slot-error");
+      renderSlots();
+    } catch (e) {
+      if (seq !== S.seq) return;
+      S.pending = null;
+      setErr("slot-error", e);
+      if (!quiet || !S.slots) {
+        $("slot-list").replaceChildren(Q.el("button", { type: "button", class: "btn retry", onclick: () => loadSlots(false) }, t("retry")));
+      }
+    }
+  }
+
+  function renderSlots() {
+    const r = S.slots;
+    const note = $("slot-note");
+    let text = "";
+    if (!r.open_day) text = t("closed_day");
+    else if (!r.slots.some((s) => s.bookable)) text = t("no_slots");
+    note.textContent = text;
+    note.hidden = !text;
+    $("slot-list").replaceChildren(...r.slots.map((s) => {
+      const b = Q.el("button", { type: "button", class: "choice slot-choice", dataset: { start: s.start_local }, onclick: () => pickSlot(s.start_local) });
+      fillSlot(b, s);
+      return b;
+    }));
+  }
+
+  function fillSlot(b, s) {
+    b.disabled = !s.bookable;
+    b.classList.toggle("full", s.free === 0);
+    b.classList.toggle("few", s.bookable && s.free <= Math.max(1, Math.floor(s.capacity / 4)));
+    b.classList.toggle("selected", !!(S.slot && S.slot.start_local === s.start_local));
+    const status = s.free === 0 ? t("slot_full") : !s.bookable ? t("slot_closed") : null;
+    b.replaceChildren(
+      Q.el("span", { class: "slot-time" }, s.start_local + "–" + s.end_local),
+      Q.el("span", { class: "slot-left" }, t("slot_left_pre"), Q.el("span", { class: "slot-free" }, String(s.free)), t("slot_left_post")),
+    );
+    if (status) b.append(Q.el("span", { class: "slot-status" }, status));
+  }
+
+  /** A `slot_changed` event: new free count of one slot. */
+  function applySlotChange(m, dom) {
+    const r = S.slots;
+    if (!r || !S.hall || (m.hall && m.hall !== S.hall.id)) return;
+    if (m.service !== r.service || m.date !== r.date) return;
+    const at = Date.parse(m.start);
+    const s = r.slots.find((x) => Date.parse(x.start) === at);
+    if (!s) return;
+    if (typeof m.free === "number") s.free = m.free;
+    if (typeof m.capacity === "number") s.capacity = m.capacity;
+    s.bookable = s.free > 0 && !s.blocked;
+    if (!dom) return;
+    for (const b of $("slot-list").querySelectorAll(".slot-choice")) {
+      if (b.dataset.start === s.start_local) fillSlot(b, s);
+    }
+    const note = $("slot-note");
+    const text = !r.open_day ? t("closed_day") : !r.slots.some((x) => x.bookable) ? t("no_slots") : "";
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  function onStreamMessage(msg) {
+    if (!msg || msg.type !== "slot_changed") return;
+    if (S.pending) S.pending.push(msg);
+    if (S.step === "slot") applySlotChange(msg, true);
+  }
+
+  function startStream() {
+    stopStream();
+    if (!S.hall) return;
+    const tok = {};
+    S.streamTok = tok;
+    S.live = null;
+    renderLive();
+    S.stream = Q.stream(S.hall.id, (msg) => { if (S.streamTok === tok) onStreamMessage(msg); }, (up) => {
+      if (S.streamTok !== tok) return;
+      S.live = up;
+      renderLive();
+      // Whatever changed before (re)connecting came with no event to us: reload.
+      if (up) loadSlots(true);
+    });
+  }
+
+  function stopStream() {
+    S.streamTok = null;
+    S.pending = null;
+    if (S.stream) {
+      S.stream.stop();
+      S.stream = null;
+    }
+    S.live = null;
+    renderLive();
+  }
+
+  function renderLive() {
+    const e = $("slot-live");
+    e.textContent = S.live === true ? t("live_on") : S.live === false ? t("live_off") : "";
+    e.classList.toggle("up", S.live === true);
+    e.classList.toggle("down", S.live === false);
+  }
+
+  setInterval(() => {
+    if (S.step === "slot" && !document.hidden) loadSlots(true);
+  }, SLOT_REFRESH_S * 1000);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && S.step === "slot") loadSlots(true);
+  });
+
+  function pickSlot(start) {
+    const s = S.slots && S.slots.slots.find((x) => x.start_local === start);
+    if (!s || !s.bookable) return;
+    S.slot = s;
+    clearErr("book-error");
+    $("book-rechoose").hidden = true;
+    renderSummary();
+    show("form", true);
+  }
+
+  $("back-slot").addEventListener("click", () => {
+    if (S.days) renderDays();
+    show("day", true);
+  });
+
+  // ---------- 5 details ----------
+
+  function fact(key, value, id) {
+    return Q.el("div", { class: "fact", id }, Q.el("dt", {}, t(key)), Q.el("dd", {}, value));
+  }
+
+  function renderSummary() {
+    if (!S.hall || !S.service || !S.slot) return;
+    $("form-summary").replaceChildren(
+      fact("k_hall", hallName(S.hall)),
+      fact("k_service", serviceName(S.service)),
+      fact("k_date", fmtDay(S.date)),
+      fact("k_time", S.slot.start_local + "–" + S.slot.end_local),
+    );
+  }
+
+  const FIELDS = {
+    name: { input: "book-name", err: "err-name" },
+    phone: { input: "book-phone", err: "err-phone" },
+    id: { input: "book-id", err: "err-id" },
+  };
+
+  function cleanPhone(v) {
+    return v.replace(/[\s-]/g, "");
+  }
+  function values() {
+    return {
+      name: $("book-name").value.trim().replace(/\s+/g, " "),
+      phone: cleanPhone($("book-phone").value),
+      id: $("book-id").value.replace(/\s/g, "").toUpperCase(),
+    };
+  }
+  /** The client-side check of one field: an error key, or null. */
+  function check(field, v) {
+    if (field === "name") return !v.name ? "v_name_empty" : [...v.name].length > 50 ? "v_name_long" : null;
+    if (field === "phone") return PHONE_RE.test(v.phone) ? null : "v_phone";
+    return ID_RE.test(v.id) ? null : "v_id";
+  }
+  function fieldError(field, err) {
+    const f = FIELDS[field];
+    if (err) {
+      setErr(f.err, err);
+      $(f.input).setAttribute("aria-invalid", "true");
+    } else {
+      clearErr(f.err);
+      $(f.input).removeAttribute("aria-invalid");
+    }
+  }
+
+  for (const field of Object.keys(FIELDS)) {
+    const input = $(FIELDS[field].input);
+    input.addEventListener("input", () => { if (S.errs[FIELDS[field].err]) fieldError(field, null); });
+    input.addEventListener("blur", () => {
+      if (input.value.trim()) fieldError(field, check(field, values()));
+    });
+  }
+
+  function newRequestId() {
+    const a = new Uint8Array(16);
+    crypto.getRandomValues(a);
+    return Array.from(a, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+
+  function setSubmitting(on) {
+    S.submitting = on;
+    const b = $("book-submit");
+    b.disabled = on;
+    b.textContent = t(on ? "submitting" : "submit");
+  }
+
+  $("book-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (S.submitting || !S.slot) return;
+    clearErr("book-error");
+    $("book-rechoose").hidden = true;
+    const v = values();
+    let first = null;
+    for (const field of Object.keys(FIELDS)) {
+      const err = check(field, v);
+      fieldError(field, err);
+      if (err && !first) first = field;
+    }
+    if (first) {
+      $(FIELDS[first].input).focus();
+      return;
+    }
+    const body = {
+      hall: S.hall.id, service: S.service.id, date: S.date, start: S.slot.start_local,
+      name: v.name, phone: v.phone, id_number: v.id,
+    };
+    // The same request id for a retry of the same booking: the server answers with it again.
+    const key = JSON.stringify(body);
+    if (key !== S.reqKey || !S.reqId) {
+      S.reqKey = key;
+      S.reqId = newRequestId();
+    }
+    body.request_id = S.reqId;
+    setSubmitting(true);
+    try {
+      const b = await Q.api("POST", "/api/v1/appointments", { body });
+      S.reqKey = null;
+      S.reqId = null;
+      setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone: v.phone }));
+      S.booking = b;
+      for (const f of Object.values(FIELDS)) $(f.input).value = "";
+      show("confirm", true);
+      renderConfirm();
+    } catch (e) {
+      // Answered: a new attempt gets a new id. Not reached or failed inside: retry with this one.
+      if (e.status && e.status < 500 && e.status !== 429) {
+        S.reqKey = null;
+        S.reqId = null;
+      }
+      const field = { invalid_name: "name", invalid_phone: "phone", invalid_id_number: "id" }[e.code];
+      if (field) {
+        fieldError(field, e);
+        $(FIELDS[field].input).focus();
+      } else {
+        setErr("book-error", e);
+        if (["slot_full", "outside_booking_window", "closed_day"].includes(e.code)) {
+          if (e.code === "slot_full") {
+            S.slot.free = 0;
+            S.slot.bookable = false;
+          }
+          $("book-rechoose").hidden = false;
+        }
+      }
+    } finally {
+      setSubmitting(false);
+    }
+  });
+
+  $("book-rechoose").addEventListener("click", () => {
+    if (S.date) pickDay(S.date);
+  });
+
+  $("back-form").addEventListener("click", () => {
+    if (!S.date) return show("day", true);
+    pickDay(S.date);
+  });
+
+  // ---------- confirmation ----------
+
+  function qrSrc(code) {
+    return "/book/qr/" + encodeURIComponent(code) + ".svg";
+  }
+
+  /** The facts of a booking, shared by the confirmation and the view. */
+  function bookingFacts(b, withPerson) {
+    const h = hallById(b.hall);
+    const svc = serviceOf(b.hall, b.service);
+    const out = [
+      fact("k_hall", h ? hallName(h) : b.hall),
+      h && h.address ? fact("k_address", h.address) : null,
+      fact("k_service", svc ? serviceName(svc) : b.service),
+      fact("k_date", fmtDay(b.date)),
+      fact("k_time", span(b.slot.start, b.slot.end)),
+    ];
+    return out.concat(withPerson ? [fact("k_name", b.name), fact("k_phone", b.phone), fact("f_id_short", b.id_number)] : []).filter(Boolean);
+  }
+
+  function renderConfirm() {
+    const b = S.booking;
+    $("confirm-code").textContent = b.code;
+    const qr = $("confirm-qr");
+    if (qr.getAttribute("src") !== qrSrc(b.code)) qr.src = qrSrc(b.code);
+    qr.alt = t("qr_alt", b.code);
+    $("confirm-facts").replaceChildren(
+      ...bookingFacts(b, true),
+      fact("k_check_in", span(b.check_in_from, b.check_in_until), "confirm-window"),
+      fact("k_cancel_until", fmtDateTime(b.cancel_until), "confirm-cancel-until"),
+    );
+    const link = $("confirm-link");
+    link.href = "/book/" + encodeURIComponent(b.code);
+    link.textContent = t("confirm_link");
+    const h = hallById(b.hall);
+    const base = (h && h.public_base_url ? h.public_base_url : location.origin).replace(/\/+$/, "");
+    $("confirm-url").textContent = base + "/book/" + b.code;
+  }
+
+  $("confirm-again").addEventListener("click", () => {
+    S.booking = null;
+    S.slot = null;
+    S.date = null;
+    S.slots = null;
+    S.days = null;
+    S.firstSlots = null;
+    S.service = null;
+    if (S.halls) renderHalls();
+    show("hall", true);
+  });
+
+  // ---------- /book/{code}: view or cancel ----------
+
+  function showLookup() {
+    $("view-booking").hidden = true;
+    $("view-lookup").hidden = false;
+  }
+
+  async function lookup(phone, auto) {
+    const btn = $("view-phone-submit");
+    btn.disabled = true;
+    clearErr("view-error");
+    try {
+      const b = await Q.api("GET", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(phone));
+      S.viewPhone = phone;
+      S.booking = b;
+      setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone }));
+      $("view-lookup").hidden = true;
+      renderView();
+    } catch (e) {
+      if (auto && e.code === "unknown_booking") {
+        try { sessionStorage.removeItem(LAST_KEY); } catch (x) { /* gone anyway */ }
+        showLookup();
+        return;
+      }
+      showLookup();
+      if (auto) $("view-phone").value = phone;
+      setErr("view-error", e);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  $("view-lookup").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const phone = cleanPhone($("view-phone").value);
+    if (!PHONE_RE.test(phone)) {
+      setErr("view-error", "v_phone");
+      $("view-phone").setAttribute("aria-invalid", "true");
+      $("view-phone").focus();
+      return;
+    }
+    $("view-phone").removeAttribute("aria-invalid");
+    lookup(phone, false);
+  });
+
+  const canCancel = (b) => b.state === "booked" && Date.now() < Date.parse(b.cancel_until);
+
+  function renderView() {
+    const b = S.booking;
+    $("view-booking").hidden = false;
+    $("view-code").textContent = b.code;
+    const st = $("view-state");
+    st.textContent = t("state_" + b.state);
+    st.className = "state-badge state-" + b.state;
+    st.dataset.state = b.state;
+    const qr = $("view-qr");
+    qr.hidden = b.state !== "booked";
+    if (b.state === "booked" && qr.getAttribute("src") !== qrSrc(b.code)) qr.src = qrSrc(b.code);
+    qr.alt = t("qr_alt", b.code);
+    const facts = bookingFacts(b, true);
+    facts.push(fact("k_check_in", span(b.check_in_from, b.check_in_until), "view-window"));
+    if (b.state === "booked") facts.push(fact("k_cancel_until", fmtDateTime(b.cancel_until), "view-cancel-until"));
+    if (b.state === "checked_in" && b.ticket !== null && b.ticket !== undefined) {
+      facts.push(fact("k_ticket", Q.el("a", { href: "/t/" + encodeURIComponent(b.ticket), id: "view-ticket" }, t("ticket_link"))));
+    }
+    $("view-facts").replaceChildren(...facts);
+
+    const allowed = canCancel(b);
+    if (!allowed) S.askCancel = false;
+    $("view-cancel").hidden = !allowed || S.askCancel;
+    $("view-cancel-ask").hidden = !allowed || !S.askCancel;
+    $("view-cancel-confirm").disabled = S.cancelling;
+    $("view-cancel-keep").disabled = S.cancelling;
+
+    let note = "";
+    if (b.state === "booked" && !allowed) note = t("cancel_closed", fmtDateTime(b.cancel_until));
+    else if (b.state === "cancelled" && !S.notice) note = t("note_cancelled");
+    else if (b.state === "no_show") note = t("note_no_show");
+    else if (b.state === "checked_in") note = t("note_checked_in");
+    $("view-note").textContent = note;
+    $("view-note").hidden = !note;
+    $("view-notice").textContent = S.notice ? t(S.notice) : "";
+    $("view-notice").hidden = !S.notice;
+
+    // Hide the cancel button when the time to cancel runs out while the page is open.
+    clearTimeout(S.cancelTimer);
+    if (allowed) {
+      const left = Date.parse(b.cancel_until) - Date.now();
+      if (left < 2147483647) S.cancelTimer = setTimeout(() => { if (S.step === "view" && S.booking) renderView(); }, left + 500);
+    }
+  }
+
+  $("view-cancel").addEventListener("click", () => {
+    S.askCancel = true;
+    S.notice = null;
+    clearErr("view-error");
+    renderView();
+    $("view-cancel-confirm").focus();
+  });
+  $("view-cancel-keep").addEventListener("click", () => {
+    S.askCancel = false;
+    renderView();
+    if (!$("view-cancel").hidden) $("view-cancel").focus();
+  });
+  $("view-cancel-confirm").addEventListener("click", async () => {
+    if (S.cancelling || !S.booking) return;
+    S.cancelling = true;
+    clearErr("view-error");
+    renderView();
+    try {
+      const b = await Q.api("DELETE", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(S.viewPhone));
+      S.booking = b;
+      S.notice = b.state === "cancelled" ? "cancelled_ok" : null;
+    } catch (e) {
+      setErr("view-error", e);
+      if (["cancel_too_late", "booking_cancelled"].includes(e.code)) {
+        // Show the booking as it is now.
+        try {
+          S.booking = await Q.api("GET", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(S.viewPhone));
+        } catch (x) { /* keep what is shown */ }
+      }
+    } finally {
+      S.cancelling = false;
+      S.askCancel = false;
+      renderView();
+      $("view-state").scrollIntoView({ block: "nearest" });
+    }
+  });
+
+  async function startView(code) {
+    S.viewCode = code;
+    show("view");
+    $("view-code").textContent = code;
+    if (!CODE_RE.test(code)) {
+      $("view-lookup").hidden = true;
+      setErr("view-error", "bad_code");
+      return;
+    }
+    // Hall names, address and time zone; the booking still shows without them.
+    try { await loadHalls(); } catch (e) { S.halls = S.halls || []; }
+    const last = readLast();
+    if (last && last.code === code && PHONE_RE.test(last.phone)) await lookup(last.phone, true);
+    else showLookup();
+  }
+
+  // ---------- start ----------
+
+  S.lang = getStore(localStorage, LANG_KEY) === "en" ? "en" : "zh";
+  applyLang();
+  const m = /^\/book\/([^/]+)\/?$/.exec(location.pathname);
+  if (m) {
+    let code = m[1];
+    try { code = decodeURIComponent(code); } catch (e) { /* shown as it is */ }
+    startView(code.trim());
+  } else {
+    startBooking();
+  }
+})();

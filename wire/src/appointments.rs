@@ -1,0 +1,141 @@
+//! Appointments (提前预约发号): slots, bookings, check-in. Personal data (name, phone, ID
+//! number) appears only in [`Booking`], which the public sees masked.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The half-hour (`slot_minutes`) an appointment is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AppointmentSlot {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// `GET /api/v1/appointments/slots?hall=&service=&date=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotsQuery {
+    pub hall: String,
+    pub service: String,
+    /// `YYYY-MM-DD`; absent: the first bookable day.
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotInfo {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Local start and end, `HH:MM` (what a booking names).
+    pub start_local: String,
+    pub end_local: String,
+    pub capacity: u32,
+    pub free: u32,
+    /// It can be booked now (free, and not too soon or past).
+    pub bookable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotsResponse {
+    pub hall: String,
+    pub service: String,
+    pub date: String,
+    /// The hall is open that day (not a weekend or holiday, or a 调休 working Saturday).
+    pub open_day: bool,
+    /// Every day that can be booked now, `YYYY-MM-DD`, in order.
+    pub bookable_days: Vec<String>,
+    pub slots: Vec<SlotInfo>,
+}
+
+/// `POST /api/v1/appointments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    pub hall: String,
+    pub service: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The slot's local start, `HH:MM`.
+    pub start: String,
+    pub name: String,
+    /// 11-digit mobile number.
+    pub phone: String,
+    /// 纳税人识别号 / 统一社会信用代码 or resident ID number (18 characters).
+    pub id_number: String,
+    /// Repeat it on retry and the same booking comes back.
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingState {
+    Booked,
+    Cancelled,
+    CheckedIn,
+    /// Not checked in by the end of the check-in window.
+    NoShow,
+}
+
+/// A booking. On the public endpoints `name`, `phone` and `id_number` are masked (张*,
+/// 138****1234, 1101**********123X); supervisors see them whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// 8 digits: what the taxpayer types or scans at the kiosk.
+    pub code: String,
+    pub hall: String,
+    pub service: String,
+    pub date: String,
+    pub slot: AppointmentSlot,
+    pub state: BookingState,
+    pub name: String,
+    pub phone: String,
+    pub id_number: String,
+    /// Check-in at the hall's kiosk is possible from … until ….
+    pub check_in_from: DateTime<Utc>,
+    pub check_in_until: DateTime<Utc>,
+    /// It can be cancelled until then.
+    pub cancel_until: DateTime<Utc>,
+    /// The ticket of the check-in.
+    #[serde(default)]
+    pub ticket: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET|DELETE /api/v1/appointments/{code}?phone=`: the booker proves it is theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingLookup {
+    pub phone: String,
+}
+
+/// `POST /api/v1/halls/{hall}/check-in`: by the booking code or by the ID number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub id_number: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// `GET /api/v1/appointments?date=[&hall=]` (supervisors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentsQuery {
+    pub date: String,
+    #[serde(default)]
+    pub hall: Option<String>,
+}
+
+/// One hall's appointments of one day (`GET /api/v1/appointments/stats?from=&to=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentDayStats {
+    pub day: String,
+    pub hall: String,
+    pub booked: u32,
+    pub cancelled: u32,
+    pub checked_in: u32,
+    pub no_show: u32,
+}
