@@ -6,7 +6,7 @@
 set -euo pipefail
 want=(pkg-config libasound2-dev libfontconfig1-dev libfreetype-dev libxkbcommon-dev)
 case "${1:-build}" in
-  test) want+=(chromium chromium-driver) ;;
+  test) want+=(chromium chromium-driver fonts-wqy-microhei) ;;
   build|run) ;;
   *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
 esac

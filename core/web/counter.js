@@ -181,9 +181,16 @@
     }
   }
 
+  /** The local start-end of an appointment's slot, e.g. "10:00-10:30". */
+  function slotText(a) {
+    const f = (iso) => new Date(iso).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: S.timeZone || "Asia/Shanghai" });
+    return f(a.start) + "-" + f(a.end);
+  }
+
   function tags(t) {
     const out = [];
     if (t.priority === "priority") out.push(Q.el("span", { class: "tag prio" }, "绿色通道"));
+    if (t.appointment) out.push(Q.el("span", { class: "tag appt", title: "预约 · appointment " + slotText(t.appointment) }, "预约 " + slotText(t.appointment)));
     if (t.to_this_counter) out.push(Q.el("span", { class: "tag direct" }, "转给本窗口"));
     else if (t.transferred) out.push(Q.el("span", { class: "tag xfer" }, "转入"));
     return out;
@@ -202,7 +209,7 @@
     if (cur) {
       num.textContent = cur.number;
       num.className = "number";
-      $("current-service").textContent = serviceName(cur.service);
+      $("current-service").replaceChildren(serviceName(cur.service), ...(cur.appointment ? tags({ appointment: cur.appointment }) : []));
       $("current-waited").textContent = Q.duration((Date.parse(cur.called_at) - Date.parse(cur.issued_at)) / 1000);
       $("current-calls").textContent = cur.call_count;
     } else {

@@ -113,7 +113,13 @@ pub struct Controller {
     state: State,
     /// (ticket id, call count) of every call seen, so a fresh snapshot can tell new calls.
     known_calls: HashSet<(u64, u32)>,
+    /// The server's clock minus this machine's, from the last snapshot: the screen shows the
+    /// server's time and judges calls by it, whatever this machine's clock says.
+    offset: chrono::Duration,
 }
+
+/// Clock differences below this are network delay, not a wrong clock.
+const CLOCK_SLACK_MS: i64 = 2000;
 
 impl Controller {
     pub fn new(settings: Settings) -> Controller {
@@ -131,7 +137,7 @@ impl Controller {
             last_seq: None,
             time_zone: DEFAULT_TIME_ZONE,
         };
-        Controller { settings, state, known_calls: HashSet::new() }
+        Controller { settings, state, known_calls: HashSet::new(), offset: chrono::Duration::zero() }
     }
 
     pub fn state(&self) -> &State {
@@ -144,6 +150,13 @@ impl Controller {
 
     /// Applies one input received at `now`; returns the announcements to make, in order.
     pub fn handle(&mut self, input: Input, now: DateTime<Utc>) -> Vec<Effect> {
+        if let Input::Message(m) = &input {
+            if matches!(m.kind, EventKind::Snapshot { .. }) {
+                let d = m.at - now;
+                self.offset = if d.num_milliseconds().abs() > CLOCK_SLACK_MS { d } else { chrono::Duration::zero() };
+            }
+        }
+        let now = now + self.offset;
         match input {
             Input::Connected => {
                 self.state.link = Link::Online;
@@ -315,8 +328,10 @@ impl Controller {
         self.state.publicity = if lines.is_empty() { self.settings.publicity.clone() } else { lines };
     }
 
-    /// What the screen shows at `now`, the clock in the server's time zone.
+    /// What the screen shows at `now` (this machine's time), the clock in the server's time and
+    /// time zone.
     pub fn view(&self, now: DateTime<Utc>) -> ViewModel {
+        let now = now + self.offset;
         let s = &self.state;
         let local = now.with_timezone(&s.time_zone);
         const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
@@ -732,5 +747,22 @@ mod tests {
         let v = c.view(now);
         assert_eq!(v.clock_text, "00:30:05");
         assert_eq!(v.date_text, "2026年9月23日 星期三");
+    }
+
+    #[test]
+    fn the_screen_keeps_the_servers_time_not_its_own() {
+        // This machine's clock is three days behind the server's.
+        let behind = chrono::Duration::days(3);
+        let mut c = Controller::new(settings());
+        c.handle(Input::Connected, t(0) - behind);
+        c.handle(snapshot(1, t(0), hall(vec![], vec![])), t(0) - behind);
+        let v = c.view(t(5) - behind);
+        let server = t(5).with_timezone(&DEFAULT_TIME_ZONE);
+        assert_eq!(v.clock_text, server.format("%H:%M:%S").to_string());
+        assert!(v.date_text.contains(&format!("{}月{}日", server.month(), server.day())), "{}", v.date_text);
+        // A call made now by the server's clock is fresh: it is announced and highlighted.
+        let fx = c.handle(called(2, t(10), 7, "A007", 3, 1), t(10) - behind);
+        assert_eq!(fx, vec![announce("A007", 3)]);
+        assert!(c.view(t(11) - behind).highlight);
     }
 }

@@ -12,10 +12,10 @@ use crate::escpos::{self, Layout, PaperWidth, PrinterHealth, TicketPrint};
 use crate::printer;
 
 /// Hall state from the server, or `None` when it cannot be reached in a few seconds.
-pub fn fetch_halls(cfg: &Config) -> Option<Vec<HallInfo>> {
+pub fn fetch_halls(cfg: &Config) -> Option<qcall_wire::HallsResponse> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     let client = Client::new(&cfg.server, &cfg.link.client_options()).ok()?;
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(4), client.halls()).await.ok()?.ok() }).map(|r| r.halls)
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(4), client.halls()).await.ok()?.ok() })
 }
 
 fn sample_print(cfg: &Config, halls: Option<&[HallInfo]>) -> TicketPrint {
@@ -54,7 +54,7 @@ pub fn test_print(mut cfg: Config, printer_arg: Option<&str>) -> anyhow::Result<
         Ok(PrinterHealth { paper_near_end: true }) => eprintln!("qcall-kiosk: note: paper near end / 纸将用尽"),
         Ok(_) => {}
     }
-    let halls = fetch_halls(&cfg);
+    let halls = fetch_halls(&cfg).map(|r| r.halls);
     let bytes = escpos::render(&sample_print(&cfg, halls.as_deref()), &Layout::for_paper(cfg.printer.paper));
     port.write_ticket(&bytes).with_context(|| format!("printing on {}", port.describe()))?;
     println!("printed a sample ticket: {} bytes to {}", bytes.len(), port.describe());

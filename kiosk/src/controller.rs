@@ -66,6 +66,8 @@ pub enum Event {
     Connected,
     /// Full state from the event stream.
     Snapshot(Vec<HallInfo>),
+    /// The server's time now (with every snapshot): the kiosk shows and reckons in it.
+    ServerTime(DateTime<Utc>),
     /// A hall's queues changed.
     Queues { hall: String, queues: Vec<QueueInfo> },
     /// The event stream is down.
@@ -194,7 +196,12 @@ pub struct Controller {
     /// A message with a time or name in it (hall closed …), instead of `message`.
     dynamic_message: Option<(String, String, DateTime<Utc>)>,
     check_in: Option<CheckIn>,
+    /// The server's clock minus this machine's (from [`Event::ServerTime`]).
+    offset: chrono::Duration,
 }
+
+/// Clock differences below this are network delay, not a wrong clock.
+const CLOCK_SLACK_MS: i64 = 2000;
 
 impl Controller {
     pub fn new(cfg: Config, now: DateTime<Utc>) -> Self {
@@ -216,6 +223,7 @@ impl Controller {
             message: None,
             dynamic_message: None,
             check_in: None,
+            offset: chrono::Duration::zero(),
         }
     }
 
@@ -330,6 +338,11 @@ impl Controller {
 
     /// Handles one event at time `now`; returns the commands to carry out.
     pub fn handle(&mut self, event: Event, now: DateTime<Utc>) -> Vec<Command> {
+        if let Event::ServerTime(at) = event {
+            let d = at - now;
+            self.offset = if d.num_milliseconds().abs() > CLOCK_SLACK_MS { d } else { chrono::Duration::zero() };
+        }
+        let now = now + self.offset;
         self.now = now;
         let mut out = vec![];
         match event {
@@ -350,7 +363,7 @@ impl Controller {
                     self.go_home();
                 }
             }
-            Event::Tick => {}
+            Event::Tick | Event::ServerTime(_) => {}
             Event::Connected => {
                 // Up once the kiosk knows the halls: after a resume the missed events follow;
                 // on a first connection the snapshot (which sets it up) does.
@@ -671,7 +684,7 @@ impl Controller {
                 ErrorCode::TooEarly => match at {
                     Some(at) => {
                         let (zh, en) = self.when(*at);
-                        (format!("还未到签到时间，请于 {zh} 后签到"), format!("Check-in opens at {en}."))
+                        (format!("还未到签到时间，请于{zh} 后签到"), format!("Check-in opens at {en}."))
                     }
                     None => t(text::TOO_EARLY),
                 },

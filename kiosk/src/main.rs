@@ -46,6 +46,12 @@ enum ScreenArg {
     Ticket,
     /// The ticket screen after the printer failed: the number is all the taxpayer has.
     TicketNotPrinted,
+    /// The appointment check-in keypad (预约签到).
+    CheckIn,
+    /// Check-in refused: too early.
+    CheckInTooEarly,
+    /// A checked-in appointment's ticket (a sample).
+    AppointmentTicket,
 }
 
 #[derive(Subcommand)]
@@ -103,6 +109,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 ScreenArg::Printing => Shot::Printing,
                 ScreenArg::Ticket => Shot::Ticket,
                 ScreenArg::TicketNotPrinted => Shot::TicketNotPrinted,
+                ScreenArg::CheckIn => Shot::CheckIn,
+                ScreenArg::CheckInTooEarly => Shot::CheckInTooEarly,
+                ScreenArg::AppointmentTicket => Shot::AppointmentTicket,
             };
             screenshot::screenshot(cfg, out, shot, cli.english)
         }

@@ -22,17 +22,27 @@ pub enum Shot {
     Ticket,
     /// The ticket screen after the printer failed: the number is all the taxpayer has.
     TicketNotPrinted,
+    /// The appointment check-in keypad with a code being typed.
+    CheckIn,
+    /// The check-in screen refusing a code that came too early.
+    CheckInTooEarly,
+    /// The ticket screen of a checked-in appointment (a sample; nothing is checked in).
+    AppointmentTicket,
 }
 
 pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow::Result<ExitCode> {
     let orientation = cfg.orientation;
-    let halls = fetch_halls(&cfg);
+    let fetched = fetch_halls(&cfg);
+    let halls = fetched.as_ref().map(|r| r.halls.clone());
     let mut port = printer::open(&cfg.printer)?;
     let status = port.status();
     drop(port);
+    // `now` is this machine's time; the controller reckons in the server's (`server_now`).
     let now = chrono::Utc::now();
+    let server_now = fetched.as_ref().map_or(now, |r| r.at);
     let mut c = Controller::new(cfg.clone(), now);
     let _ = c.start();
+    c.handle(Event::ServerTime(server_now), now);
     match &halls {
         Some(h) => {
             c.handle(Event::Snapshot(h.clone()), now);
@@ -52,7 +62,27 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
     if let Err(f) = &status {
         source.push_str(&format!("; printer fault: {f}"));
     }
-    if shot != Shot::Home {
+    if matches!(shot, Shot::CheckIn | Shot::CheckInTooEarly) {
+        c.handle(Event::OpenCheckIn, now);
+        let typed = if shot == Shot::CheckIn { "2731" } else { "27318846" };
+        for ch in typed.chars() {
+            c.handle(Event::CheckInKey(ch), now);
+        }
+        if shot == Shot::CheckInTooEarly {
+            c.handle(Event::CheckInSubmit { fresh_request_id: "screenshot".into() }, now);
+            c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
+            let opens = server_now + chrono::Duration::minutes(25);
+            let failure = crate::controller::IssueFailure::Server {
+                status: 409,
+                code: qcall_wire::ErrorCode::TooEarly,
+                message: "check-in opens later".into(),
+                at: Some(opens),
+                hall: None,
+            };
+            c.handle(Event::CheckedIn(Err(failure)), now);
+            source.push_str("; sample refusal, nothing sent");
+        }
+    } else if shot != Shot::Home {
         let service = halls
             .as_ref()
             .and_then(|h| h.iter().find(|h| h.id == cfg.hall))
@@ -62,7 +92,7 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
         c.handle(Event::Tap { service: service.id.clone(), fresh_request_id: "screenshot".into() }, now);
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
-        if matches!(shot, Shot::Ticket | Shot::TicketNotPrinted) {
+        if matches!(shot, Shot::Ticket | Shot::TicketNotPrinted | Shot::AppointmentTicket) {
             let ticket = Ticket {
                 id: 0,
                 number: format!("{}{:03}", service.prefix, service.waiting + 1),
@@ -70,15 +100,18 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                 service: service.id.clone(),
                 priority: Priority::Normal,
                 state: TicketState::Waiting,
-                day: now.with_timezone(&c.time_zone()).format("%Y-%m-%d").to_string(),
-                issued_at: now,
+                day: server_now.with_timezone(&c.time_zone()).format("%Y-%m-%d").to_string(),
+                issued_at: server_now,
                 waiting_ahead: service.waiting,
                 est_wait_s: service.est_wait_s,
                 counter: None,
                 counter_number: None,
                 call_count: 0,
                 transferred: false,
-                appointment: None,
+                appointment: (shot == Shot::AppointmentTicket).then(|| {
+                    let start = server_now + chrono::Duration::minutes(10);
+                    qcall_wire::AppointmentSlot { start, end: start + chrono::Duration::minutes(30) }
+                }),
                 overtime: false,
             };
             c.handle(Event::Issued(Ok(ticket)), now);

@@ -155,7 +155,10 @@ async fn follow(client: Client, settings: qcall_client::FollowSettings, sink: Si
             }
             FollowEvent::Link(LinkState::Down { .. }) => sink(Event::Disconnected),
             FollowEvent::Message(m) => match m.kind {
-                EventKind::Snapshot { halls } => sink(Event::Snapshot(halls)),
+                EventKind::Snapshot { halls } => {
+                    sink(Event::ServerTime(m.at));
+                    sink(Event::Snapshot(halls));
+                }
                 _ => {
                     if let (Some(hall), false) = (m.hall, m.queues.is_empty()) {
                         sink(Event::Queues { hall, queues: m.queues });

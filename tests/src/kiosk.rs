@@ -22,16 +22,16 @@ use crate::util::{bin, Server};
 /// Pseudo-terminal pairs are not thread-safe to create: one pty test at a time.
 static PTY: Mutex<()> = Mutex::new(());
 
-fn pty_lock() -> MutexGuard<'static, ()> {
+pub(crate) fn pty_lock() -> MutexGuard<'static, ()> {
     PTY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Only stops a test that would otherwise hang; never a performance bound.
-const LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
 
 /// A thermal printer simulated on the master side of a pty: answers `DLE EOT n` with the
 /// configured status bytes and records every other byte it receives.
-struct SimPrinter {
+pub(crate) struct SimPrinter {
     /// Answers to DLE EOT 1, 2 and 4.
     answers: Arc<Mutex<[u8; 3]>>,
     received: Arc<Mutex<Vec<u8>>>,
@@ -46,15 +46,15 @@ struct SimPrinter {
     thread: Option<JoinHandle<()>>,
     /// The slave side stays open so the master never sees a hang-up between opens.
     _slave: TTYPort,
-    path: String,
+    pub(crate) path: String,
 }
 
-const HEALTHY: [u8; 3] = [STATUS_OK, STATUS_OK, STATUS_OK];
+pub(crate) const HEALTHY: [u8; 3] = [STATUS_OK, STATUS_OK, STATUS_OK];
 /// Paper end: DLE EOT 2 answers "stopped by paper end" (0x20), DLE EOT 4 "paper end" (0x60).
 const PAPER_END: [u8; 3] = [STATUS_OK, STATUS_OK | 0x20, STATUS_OK | 0x60];
 
 impl SimPrinter {
-    fn start(answers: [u8; 3]) -> SimPrinter {
+    pub(crate) fn start(answers: [u8; 3]) -> SimPrinter {
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = slave.name().expect("pty name");
         master.set_timeout(Duration::from_millis(20)).unwrap();
@@ -133,7 +133,7 @@ impl SimPrinter {
         *self.answers.lock().unwrap() = answers;
     }
 
-    fn received(&self) -> Vec<u8> {
+    pub(crate) fn received(&self) -> Vec<u8> {
         self.received.lock().unwrap().clone()
     }
 }
@@ -147,7 +147,7 @@ impl Drop for SimPrinter {
     }
 }
 
-fn east_config(server: &str, printer_path: &str) -> Config {
+pub(crate) fn east_config(server: &str, printer_path: &str) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk-east.toml");
     let mut cfg = Config::load(Some(&path)).unwrap().with_server(server).unwrap();
     cfg.printer.target = PrinterTarget::Serial(printer_path.to_string());
@@ -162,7 +162,7 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
-fn ready(c: &Controller) -> bool {
+pub(crate) fn ready(c: &Controller) -> bool {
     c.link() == Link::Up && matches!(c.printer(), PrinterState::Ok(_))
 }
 

@@ -4,6 +4,7 @@
 mod util;
 
 mod api;
+mod appointments;
 mod client;
 mod faults;
 mod kiosk;

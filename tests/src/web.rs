@@ -188,6 +188,13 @@ impl Browser {
         std::fs::write(dir.join(name), png).expect("write screenshot");
     }
 
+    /// Make the page itself (not the window around it) `w`×`h`.
+    async fn viewport(&self, w: u32, h: u32) {
+        let frame = self.js("[window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]").await;
+        let dim = |i: usize| frame[i].as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        self.c().set_window_size(w + dim(0), h + dim(1)).await.expect("window size");
+    }
+
     /// Sign in on the console page, which must be open in the current tab.
     async fn sign_in(&self, clerk: &str, pin: &str) {
         self.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
@@ -559,4 +566,54 @@ async fn web_console_calls_a_specific_ticket_transfers_and_pauses() {
     b.press(Key::F6).await;
     b.wait_text("#counter-state", "Open").await;
     b.close().await;
+}
+
+/// A taxpayer books on a phone (375×667): hall, service, day, slot, name, phone and ID number;
+/// the confirmation shows the code and its QR code; the booking's own page shows it masked
+/// and cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_book_and_cancel_on_a_phone() {
+    let server = Server::start_at(&crate::util::demo_config_text(), "2026-12-01T09:00:00+08:00");
+    let api = server.api();
+    let b = Browser::start().await;
+    b.viewport(375, 667).await;
+    b.c().goto(&format!("{}/book", server.url)).await.expect("booking page");
+    assert_eq!(b.js("window.innerWidth").await, json!(375));
+    b.click(".hall-choice[data-hall='east']").await;
+    b.click(".service-choice[data-service='filing']").await;
+    b.click(".day-choice[data-date='2026-12-02']").await;
+    b.wait_js("document.querySelector(\".slot-choice[data-start='10:00']:not([disabled])\")").await;
+    b.screenshot("book-slots.png").await;
+    b.click(".slot-choice[data-start='10:00']").await;
+    b.type_into("#book-name", "张三").await;
+    b.type_into("#book-phone", "13812341234").await;
+    let id = crate::appointments::resident_id(500);
+    b.type_into("#book-id", &id).await;
+    b.click("#book-submit").await;
+    b.wait_js("!document.getElementById('confirm').hidden").await;
+    let code: String = b.js("document.getElementById('confirm-code').textContent.replace(/\\s/g, '')").await.as_str().unwrap().to_string();
+    assert!(code.len() == 8 && code.bytes().all(|c| c.is_ascii_digit()), "{code}");
+    b.wait_js("document.getElementById('confirm-qr').complete && document.getElementById('confirm-qr').naturalWidth > 0").await;
+    b.wait_text("#confirm-facts", "东城区建设路").await;
+    b.wait_text("#confirm-facts", "09:45").await;
+    assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
+    b.screenshot("book-confirm.png").await;
+    let (s, list) = api.call("GET", "/api/v1/appointments?date=2026-12-02", Some("demo-supervisor"), None).await;
+    assert_eq!(s, 200);
+    assert!(list.as_array().unwrap().iter().any(|x| x["code"] == code.as_str() && x["id_number"] == id.as_str()), "{list}");
+
+    // Someone opening the booking's link afresh (this tab remembers the booker's phone).
+    b.js("sessionStorage.clear() || true").await;
+    b.c().goto(&format!("{}/book/{code}", server.url)).await.expect("booking's page");
+    b.type_into("#view-phone", "13812341234").await;
+    b.click("#view-phone-submit").await;
+    let facts = b.wait_text("#view-facts", "张*").await;
+    assert!(!facts.contains("13812341234") && !facts.contains(&id) && facts.contains("138****1234"), "masked: {facts}");
+    b.screenshot("book-view.png").await;
+    b.click("#view-cancel").await;
+    b.click("#view-cancel-confirm").await;
+    b.wait_text("#view-state", "已取消").await;
+    b.close().await;
+    let (s, v) = api.get(&format!("/api/v1/appointments/{code}?phone=13812341234")).await;
+    assert_eq!((s, &v["state"]), (200, &json!("cancelled")), "{v}");
 }

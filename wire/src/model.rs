@@ -197,6 +197,8 @@ pub struct HallsResponse {
     pub version: u32,
     /// The `seq` of the last event reflected here.
     pub seq: u64,
+    /// The server's time when it answered (screens show the server's time, not their own).
+    pub at: DateTime<Utc>,
     pub halls: Vec<HallInfo>,
 }
 

@@ -35,6 +35,8 @@ pub use calendar::{Calendar, Opening};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod appointment_tests;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

@@ -73,7 +73,8 @@ pub async fn method_not_allowed() -> AppError {
 
 pub async fn halls(State(s): State<AppState>) -> Json<wire::HallsResponse> {
     let core = s.engine.shared.core.read().await;
-    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, halls: view::halls(&core, s.clock.now()) })
+    let now = s.clock.now();
+    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, at: view::time(now), halls: view::halls(&core, now) })
 }
 
 pub async fn hall(State(s): State<AppState>, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
