@@ -314,17 +314,11 @@ pub async fn stats(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q
     match q.format.unwrap_or_default() {
         wire::ReportFormat::Json => Ok(Json(rows).into_response()),
         wire::ReportFormat::Csv => {
-            let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-            let csv = (|| -> Result<Vec<u8>, csv::Error> {
-                w.write_record(["day", "hall", "booked", "cancelled", "checked_in", "no_show"])?;
-                for r in &rows {
-                    w.write_record([r.day.clone(), r.hall.clone(), r.booked.to_string(), r.cancelled.to_string(), r.checked_in.to_string(), r.no_show.to_string()])?;
-                }
-                w.into_inner().map_err(|e| e.into_error().into())
-            })()
-            .map_err(|e| AppError::internal(e.to_string()))?;
-            let body = format!("\u{feff}{}", String::from_utf8_lossy(&csv));
-            Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+            let header = ["day", "hall", "booked", "cancelled", "checked_in", "no_show"];
+            let rows = rows.iter().map(|r| {
+                vec![r.day.clone(), r.hall.clone(), r.booked.to_string(), r.cancelled.to_string(), r.checked_in.to_string(), r.no_show.to_string()]
+            });
+            super::reports::csv_response(super::reports::csv_table(&header, rows))
         }
     }
 }

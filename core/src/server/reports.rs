@@ -26,11 +26,26 @@ pub async fn tickets(State(s): State<AppState>, Caller(who): Caller, StrictQuery
         .map_err(|e| AppError::internal(e.to_string()))?;
     match q.format.unwrap_or_default() {
         wire::ReportFormat::Json => Ok(Json(rows).into_response()),
-        wire::ReportFormat::Csv => {
-            let body = tickets_csv(&rows, s.cfg.topology.tz).map_err(|e| AppError::internal(e.to_string()))?;
-            Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
-        }
+        wire::ReportFormat::Csv => csv_response(tickets_csv(&rows, s.cfg.topology.tz)),
     }
+}
+
+/// A CSV body as the answer (or an internal error when it could not be written).
+pub fn csv_response(body: Result<String, csv::Error>) -> Result<Response, AppError> {
+    let body = body.map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+}
+
+/// CSV for spreadsheets: a byte-order mark (they then read the Chinese as UTF-8), the header,
+/// CRLF line ends, fields quoted where needed, formula-like cells defused.
+pub fn csv_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<String, csv::Error> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    w.write_record(header)?;
+    for fields in rows {
+        w.write_record(fields.iter().map(|f| safe_cell(f).into_owned()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
 }
 
 /// A spreadsheet would run a cell that starts with one of these as a formula.
@@ -42,8 +57,7 @@ fn safe_cell(v: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The rows as CSV: a byte-order mark (spreadsheets then read the Chinese as UTF-8), a header,
-/// local times, fields quoted where needed, formula-like cells defused.
+/// The rows as CSV ([`csv_table`]) with local times.
 pub fn tickets_csv(rows: &[wire::TicketRow], tz: chrono_tz::Tz) -> Result<String, csv::Error> {
     let local = |ms: Option<i64>| {
         ms.and_then(chrono::DateTime::from_timestamp_millis)
@@ -54,13 +68,12 @@ pub fn tickets_csv(rows: &[wire::TicketRow], tz: chrono_tz::Tz) -> Result<String
         (Some(a), Some(b)) if b >= a => ((b - a + 500) / 1000).to_string(),
         _ => String::new(),
     };
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record([
+    let header = [
         "day", "number", "hall", "service", "priority", "state", "arrived", "called", "finished", "wait_s", "service_s", "counter",
         "clerk", "calls", "transferred", "rating",
-    ])?;
-    for r in rows {
-        let fields = [
+    ];
+    let rows = rows.iter().map(|r| {
+        vec![
             r.day.clone(),
             r.number.clone(),
             r.hall.clone(),
@@ -77,11 +90,9 @@ pub fn tickets_csv(rows: &[wire::TicketRow], tz: chrono_tz::Tz) -> Result<String
             r.call_count.to_string(),
             r.transferred.to_string(),
             r.rating.map(|x| x.to_string()).unwrap_or_default(),
-        ];
-        w.write_record(fields.iter().map(|f| safe_cell(f).into_owned()))?;
-    }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+        ]
+    });
+    csv_table(&header, rows)
 }
 
 #[cfg(test)]
