@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use qcall_kiosk::config::{Config, Orientation};
 use qcall_kiosk::screenshot::{self, Shot};
 use qcall_kiosk::{bringup, ui};
@@ -30,28 +30,13 @@ struct Cli {
     #[arg(long, value_name = "OUT.png")]
     screenshot: Option<PathBuf>,
     /// Which screen `--screenshot` renders; `ticket` shows a sample ticket (nothing is issued).
-    #[arg(long, value_enum, default_value_t = ScreenArg::Home, requires = "screenshot")]
-    screen: ScreenArg,
+    #[arg(long, value_enum, default_value_t = Shot::Home, requires = "screenshot")]
+    screen: Shot,
     /// Language of the screenshot.
     #[arg(long, requires = "screenshot")]
     english: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum ScreenArg {
-    Home,
-    Printing,
-    Ticket,
-    /// The ticket screen after the printer failed: the number is all the taxpayer has.
-    TicketNotPrinted,
-    /// The appointment check-in keypad (预约签到).
-    CheckIn,
-    /// Check-in refused: too early.
-    CheckInTooEarly,
-    /// A checked-in appointment's ticket (a sample).
-    AppointmentTicket,
 }
 
 #[derive(Subcommand)]
@@ -104,16 +89,7 @@ fn run() -> anyhow::Result<ExitCode> {
         (Some(Cmd::TestPrint { printer }), _) => bringup::test_print(cfg, printer.as_deref()),
         (Some(Cmd::SampleTicket { paper }), _) => bringup::sample_ticket(cfg, *paper),
         (None, Some(out)) => {
-            let shot = match cli.screen {
-                ScreenArg::Home => Shot::Home,
-                ScreenArg::Printing => Shot::Printing,
-                ScreenArg::Ticket => Shot::Ticket,
-                ScreenArg::TicketNotPrinted => Shot::TicketNotPrinted,
-                ScreenArg::CheckIn => Shot::CheckIn,
-                ScreenArg::CheckInTooEarly => Shot::CheckInTooEarly,
-                ScreenArg::AppointmentTicket => Shot::AppointmentTicket,
-            };
-            screenshot::screenshot(cfg, out, shot, cli.english)
+            screenshot::screenshot(cfg, out, cli.screen, cli.english)
         }
         (None, None) => {
             tracing::info!(config = %cfg.source, server = %cfg.server, hall = %cfg.hall, "kiosk starting");

@@ -13,8 +13,8 @@ use crate::controller::{Controller, Event};
 use crate::escpos::{self, PrinterHealth};
 use crate::{printer, ui};
 
-/// Which screen to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which screen to render (`--screen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Shot {
     Home,
     Printing,
