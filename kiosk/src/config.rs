@@ -8,7 +8,7 @@ pub use qcall_client::config::ConfigError;
 use qcall_client::config::{self as shared, Link, RawLink, Removed};
 use serde::Deserialize;
 
-use crate::escpos::{encode_strict, PaperWidth};
+use crate::escpos::{encode_strict, Layout, LogoKey, PaperWidth};
 
 /// The demo east-hall kiosk, used when no `--config` is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/kiosk-east.toml");
@@ -97,6 +97,12 @@ pub struct RawPrinter {
     pub notice: String,
     #[serde(default = "default_poll")]
     pub status_poll_s: u64,
+    /// A network printer: connecting gives up after this long.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// The key of the logo stored in the printer (`qcall-kiosk printer-setup --logo`).
+    #[serde(default)]
+    pub logo_key: Option<String>,
 }
 
 impl Default for RawPrinter {
@@ -153,6 +159,9 @@ fn default_notice() -> String {
 fn default_poll() -> u64 {
     3
 }
+fn default_connect_timeout() -> u64 {
+    2000
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
@@ -191,12 +200,21 @@ pub enum FlowControl {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrinterTarget {
+    /// A serial device: RS-232, USB-serial (`/dev/ttyUSB0`) or USB-CDC (`/dev/ttyACM0`).
     Serial(String),
+    /// A USB printer-class device (`/dev/usb/lp0`, Linux `usblp`).
+    Usb(PathBuf),
+    /// A network printer's raw port, `HOST:PORT`.
+    Tcp(String),
     File(PathBuf),
 }
 
+/// The raw port of network printers.
+pub const RAW_PRINT_PORT: u16 = 9100;
+
 impl PrinterTarget {
-    /// `file:PATH` or a serial device path.
+    /// `file:PATH`, `tcp://HOST[:PORT]`, `usb:PATH` or a device path: `/dev/usb/lpN` is a USB
+    /// printer-class device, anything else a serial device.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if let Some(p) = s.strip_prefix("file:") {
@@ -204,10 +222,51 @@ impl PrinterTarget {
                 return Err("`file:` needs a path, e.g. file:data/tickets.bin".into());
             }
             Ok(PrinterTarget::File(PathBuf::from(p)))
+        } else if let Some(rest) = s.strip_prefix("tcp://") {
+            let rest = rest.trim_end_matches('/');
+            // An IPv6 address goes in brackets: tcp://[fd00::50]:9100.
+            let split_at = if rest.starts_with('[') { rest.find(']').map(|i| i + 1) } else { rest.find(':') };
+            let (host, port) = match split_at.map(|i| rest.split_at(i)) {
+                Some((h, p)) if p.starts_with(':') => (h.to_string(), p[1..].to_string()),
+                Some((h, "")) => (h.to_string(), RAW_PRINT_PORT.to_string()),
+                Some(_) => return Err(format!("{s:?}: give the printer's address as tcp://HOST:PORT, e.g. tcp://192.168.1.50:9100")),
+                None => (rest.to_string(), RAW_PRINT_PORT.to_string()),
+            };
+            if host.is_empty() || host.contains('/') {
+                return Err(format!("{s:?}: give the printer's address as tcp://HOST:PORT, e.g. tcp://192.168.1.50:9100"));
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(PrinterTarget::Tcp(format!("{host}:{p}"))),
+                _ => Err(format!("{s:?}: port {port:?} is not a number from 1 to 65535")),
+            }
+        } else if let Some(p) = s.strip_prefix("usb:") {
+            if p.is_empty() {
+                return Err("`usb:` needs a device path, e.g. usb:/dev/usb/lp0".into());
+            }
+            Ok(PrinterTarget::Usb(PathBuf::from(p)))
         } else if s.is_empty() {
-            Err("empty; give a serial device (e.g. /dev/ttyUSB0) or file:PATH".into())
+            Err("empty; give a serial device (e.g. /dev/ttyUSB0), a USB printer (/dev/usb/lp0), tcp://HOST:9100 or file:PATH".into())
+        } else if s.starts_with("/dev/usb/lp") {
+            Ok(PrinterTarget::Usb(PathBuf::from(s)))
         } else {
             Ok(PrinterTarget::Serial(s.to_string()))
+        }
+    }
+
+    /// How logs and `test-print` name it.
+    pub fn describe(&self) -> String {
+        match self {
+            PrinterTarget::Serial(p) => format!("serial:{p}"),
+            PrinterTarget::Usb(p) => format!("usb:{}", p.display()),
+            PrinterTarget::Tcp(a) => format!("tcp://{a}"),
+            PrinterTarget::File(p) => format!("file:{}", p.display()),
+        }
+    }
+
+    pub fn describe_with(&self, baud: u32) -> String {
+        match self {
+            PrinterTarget::Serial(_) => format!("{} {baud} baud", self.describe()),
+            _ => self.describe(),
         }
     }
 }
@@ -226,6 +285,16 @@ pub struct PrinterConfig {
     pub notice: String,
     /// How often the printer is asked while it is faulted (recovery) or idle.
     pub status_poll: Duration,
+    pub connect_timeout: Duration,
+    /// The logo stored in the printer, printed at the top of each ticket.
+    pub logo: Option<LogoKey>,
+}
+
+impl PrinterConfig {
+    /// How tickets are laid out on this printer.
+    pub fn layout(&self) -> Layout {
+        Layout { logo: self.logo, ..Layout::for_paper(self.paper) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -339,6 +408,13 @@ impl Config {
         if !(1..=600).contains(&p.status_poll_s) {
             return Err(bad("printer.status_poll_s", format!("{} is not between 1 and 600", p.status_poll_s)));
         }
+        if !(100..=30_000).contains(&p.connect_timeout_ms) {
+            return Err(bad("printer.connect_timeout_ms", format!("{} is not between 100 and 30000", p.connect_timeout_ms)));
+        }
+        let logo = match &p.logo_key {
+            None => None,
+            Some(k) => Some(LogoKey::parse(k).map_err(|r| bad("printer.logo_key", r))?),
+        };
         Ok(Config {
             source: file.to_string(),
             id,
@@ -365,6 +441,8 @@ impl Config {
                 paper,
                 notice: p.notice,
                 status_poll: Duration::from_secs(p.status_poll_s),
+                connect_timeout: Duration::from_millis(p.connect_timeout_ms),
+                logo,
             },
         })
     }
@@ -427,6 +505,19 @@ mod tests {
         assert!(e.starts_with("k.toml: field `printer.notice`: character '𠮷'"), "{e}");
         let e = with("port = \"file:\"").unwrap_err().to_string();
         assert!(e.contains("printer.port"), "{e}");
+        let t = |port: &str| PrinterTarget::parse(port);
+        assert_eq!(t("/dev/usb/lp0"), Ok(PrinterTarget::Usb("/dev/usb/lp0".into())));
+        assert_eq!(t("usb:/dev/pts/7"), Ok(PrinterTarget::Usb("/dev/pts/7".into())));
+        assert_eq!(t("/dev/ttyACM0"), Ok(PrinterTarget::Serial("/dev/ttyACM0".into())));
+        assert_eq!(t("tcp://192.168.1.50:9100"), Ok(PrinterTarget::Tcp("192.168.1.50:9100".into())));
+        assert_eq!(t("tcp://printer-east"), Ok(PrinterTarget::Tcp("printer-east:9100".into())));
+        assert_eq!(t("tcp://[fd00::50]:9100"), Ok(PrinterTarget::Tcp("[fd00::50]:9100".into())));
+        assert!(t("tcp://printer:0").unwrap_err().contains("not a number"));
+        assert!(t("tcp://printer:x").unwrap_err().contains("not a number"));
+        assert!(t("tcp://").is_err() && t("usb:").is_err());
+        let e = with("logo_key = \"LOGO\"").unwrap_err().to_string();
+        assert!(e.contains("printer.logo_key") && e.contains("two printable ASCII"), "{e}");
+        assert_eq!(with("logo_key = \"QC\"").unwrap().printer.logo, Some(LogoKey(*b"QC")));
         let e = with("colour = 1").unwrap_err().to_string();
         assert!(e.starts_with("k.toml: ") && e.contains("colour"), "{e}");
         let e = Config::parse("[kiosk]\nid = \"k 1\"\nhall = \"east\"\ntoken = \"t\"\n", "x.toml", Path::new("."))

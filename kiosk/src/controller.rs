@@ -12,7 +12,7 @@ use qcall_wire::{DeviceStatusReport, ErrorCode, HallInfo, Priority, QueueInfo, T
 
 pub use self::view::{queue_text, Banner, OtherHallView, ServiceView, Severity, TicketView, View};
 use crate::config::{Config, Language};
-use crate::escpos::{self, Layout, PrinterFault, PrinterHealth, TicketPrint};
+use crate::escpos::{self, PrinterFault, PrinterHealth, TicketPrint};
 use crate::text::{self, Text};
 
 /// The time zone of the clock and printed times until the server's hall state says otherwise.
@@ -703,7 +703,7 @@ impl Controller {
 
     fn print(&mut self, ticket: Ticket, earlier: bool, out: &mut Vec<Command>) {
         self.pending = None;
-        let bytes = escpos::render(&self.ticket_print(&ticket), &Layout::for_paper(self.cfg.printer.paper));
+        let bytes = escpos::render(&self.ticket_print(&ticket), &self.cfg.printer.layout());
         self.shown = Some(Shown { ticket, earlier, print_failed: None, printed: false, until: self.now });
         out.push(Command::Print { bytes });
     }
@@ -837,7 +837,7 @@ mod tests {
         let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         assert_eq!(cmds, vec![Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r1".into() }]);
         let cmds = c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(2));
-        let expected = escpos::render(&c.ticket_print(&ticket("A012", Priority::Normal)), &Layout::for_paper(escpos::PaperWidth::Mm80));
+        let expected = escpos::render(&c.ticket_print(&ticket("A012", Priority::Normal)), &escpos::Layout::for_paper(escpos::PaperWidth::Mm80));
         assert_eq!(cmds, vec![Command::Print { bytes: expected }]);
         assert!(c.handle(Event::Printed(Ok(())), secs(2)).is_empty());
         let v = c.view();

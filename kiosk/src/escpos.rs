@@ -75,6 +75,8 @@ pub struct Layout {
     pub qr_module: u8,
     /// Lines fed before the partial cut, so the cut falls below the last line.
     pub feed_before_cut: u8,
+    /// The logo stored in the printer under this key is printed at the top.
+    pub logo: Option<LogoKey>,
 }
 
 impl Layout {
@@ -86,6 +88,7 @@ impl Layout {
                 PaperWidth::Mm80 => 6,
             },
             feed_before_cut: 4,
+            logo: None,
         }
     }
 }
@@ -202,6 +205,60 @@ pub fn feed_and_cut(lines: u8) -> [u8; 4] {
     [GS, b'V', 66, lines]
 }
 
+/// A key of a graphic in the printer's non-volatile memory: two printable ASCII characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogoKey(pub [u8; 2]);
+
+impl LogoKey {
+    pub fn parse(s: &str) -> Result<LogoKey, String> {
+        match s.as_bytes() {
+            [a, b] if (32..=126).contains(a) && (32..=126).contains(b) => Ok(LogoKey([*a, *b])),
+            _ => Err(format!("{s:?} is not two printable ASCII characters (e.g. \"QC\")")),
+        }
+    }
+
+    pub fn as_str(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+}
+
+/// A 1-bit picture, rows top to bottom, each row `width.div_ceil(8)` bytes, most significant bit
+/// leftmost, 1 = black dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bitmap {
+    pub width: u16,
+    pub height: u16,
+    pub rows: Vec<u8>,
+}
+
+/// `GS ( L` fn 66: deletes the graphic stored under `key` (nothing happens when there is none).
+pub fn nv_delete(key: LogoKey) -> [u8; 9] {
+    [GS, b'(', b'L', 4, 0, 48, 66, key.0[0], key.0[1]]
+}
+
+/// `GS ( L` fn 67: stores `bitmap` in the printer's non-volatile memory under `key`
+/// (raster format, one colour). Sent once, at setup; `None` when the data does not fit one
+/// command (more than 65 524 bytes).
+pub fn nv_define(key: LogoKey, bitmap: &Bitmap) -> Option<Vec<u8>> {
+    let len = bitmap.rows.len() + 11;
+    if len > 0xFFFF {
+        return None;
+    }
+    let mut out = Vec::with_capacity(len + 5);
+    out.extend_from_slice(&[GS, b'(', b'L', (len & 0xFF) as u8, (len >> 8) as u8, 48, 67, 48, key.0[0], key.0[1], 1]);
+    out.extend_from_slice(&bitmap.width.to_le_bytes());
+    out.extend_from_slice(&bitmap.height.to_le_bytes());
+    out.push(49);
+    out.extend_from_slice(&bitmap.rows);
+    Some(out)
+}
+
+/// `GS ( L` fn 69: prints the stored graphic `key` at normal size. A printer that has no
+/// graphic under that key ignores the command, so the ticket prints without it.
+pub fn nv_print(key: LogoKey) -> [u8; 11] {
+    [GS, b'(', b'L', 6, 0, 48, 69, key.0[0], key.0[1], 1, 1]
+}
+
 /// The ESC/POS bytes of one ticket.
 pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
     let cols = layout.paper.columns();
@@ -214,6 +271,11 @@ pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
     out.extend_from_slice(&[ESC, b'@']);
     out.extend_from_slice(&[FS, b'&']);
     out.extend_from_slice(&align(1));
+
+    // The bureau's logo, stored in the printer once (`printer-setup --logo`), printed by its key.
+    if let Some(key) = layout.logo {
+        out.extend_from_slice(&nv_print(key));
+    }
 
     // Hall, bold, double size.
     out.extend_from_slice(&bold(true));
@@ -336,17 +398,33 @@ impl PrinterFault {
     }
 }
 
-/// Interprets the answer to `DLE EOT n`. `Ok` carries any non-fatal note.
-pub fn parse_status(n: u8, byte: u8) -> Result<PrinterHealth, PrinterFault> {
-    match n {
-        1 if byte & 0x08 != 0 => Err(PrinterFault::Offline),
-        2 if byte & 0x04 != 0 => Err(PrinterFault::CoverOpen),
-        2 if byte & 0x20 != 0 => Err(PrinterFault::PaperEnd),
-        2 if byte & 0x40 != 0 => Err(PrinterFault::Error),
-        4 if byte & 0x60 != 0 => Err(PrinterFault::PaperEnd),
-        4 if byte & 0x0C != 0 => Ok(PrinterHealth { paper_near_end: true }),
-        _ => Ok(PrinterHealth::default()),
+/// Whether a byte can be a real-time status answer: bits 1 and 4 are always set, bits 0 and 7
+/// never (so XON 0x11, XOFF 0x13 and stray data are told apart from status).
+pub fn is_status_byte(byte: u8) -> bool {
+    byte & 0x93 == 0x12
+}
+
+/// The answers to `DLE EOT 1`, `2` and `4`, read together into what the printer can do.
+///
+/// A printer sets the offline bit of `DLE EOT 1` whenever it has stopped (cover open, paper end,
+/// an error, paper fed by the button), so offline alone says little: the cause comes from
+/// `DLE EOT 2` (bit 2 cover open, bit 5 stopped by paper end, bit 6 error) and `DLE EOT 4`
+/// (bits 2–3 paper near end, bits 5–6 paper end). The most specific cause wins, in the order a
+/// member of staff deals with them: paper end, cover open, error; offline only without a cause.
+pub fn interpret(printer: u8, offline_cause: u8, paper: u8) -> Result<PrinterHealth, PrinterFault> {
+    if offline_cause & 0x20 != 0 || paper & 0x60 != 0 {
+        return Err(PrinterFault::PaperEnd);
     }
+    if offline_cause & 0x04 != 0 {
+        return Err(PrinterFault::CoverOpen);
+    }
+    if offline_cause & 0x40 != 0 {
+        return Err(PrinterFault::Error);
+    }
+    if printer & 0x08 != 0 {
+        return Err(PrinterFault::Offline);
+    }
+    Ok(PrinterHealth { paper_near_end: paper & 0x0C != 0 })
 }
 
 /// What a healthy printer answers to each status request (bits 1 and 4 always set).
@@ -385,6 +463,21 @@ pub fn describe(bytes: &[u8]) -> Vec<String> {
                     _ => format!("GS ( k fn {f}"),
                 };
                 (5 + len, Some(format!("GS ( k: {what}")))
+            }
+            [GS, b'(', b'L', pl, ph, 48, f, ..] => {
+                let len = *pl as usize + ((*ph as usize) << 8);
+                let key = |at: usize| String::from_utf8_lossy(rest.get(at..at + 2).unwrap_or(b"??")).into_owned();
+                let what = match *f {
+                    66 => format!("delete NV graphic {:?}", key(7)),
+                    67 => {
+                        let w = rest.get(11..13).map(|b| u16::from_le_bytes([b[0], b[1]])).unwrap_or(0);
+                        let h = rest.get(13..15).map(|b| u16::from_le_bytes([b[0], b[1]])).unwrap_or(0);
+                        format!("define NV graphic {:?} {w}x{h} dots, {} data bytes", key(8), len.saturating_sub(11))
+                    }
+                    69 => format!("print NV graphic {:?}", key(7)),
+                    _ => format!("fn {f}"),
+                };
+                (5 + len, Some(format!("GS ( L: {what}")))
             }
             [LF, ..] => {
                 if text.is_empty() {
@@ -557,16 +650,45 @@ mod tests {
     #[test]
     fn status_bytes() {
         assert_eq!(status_request(2), [0x10, 0x04, 0x02]);
-        for n in STATUS_QUERIES {
-            assert_eq!(parse_status(n, STATUS_OK), Ok(PrinterHealth::default()));
-        }
-        assert_eq!(parse_status(1, 0x1A), Err(PrinterFault::Offline));
-        assert_eq!(parse_status(2, 0x16), Err(PrinterFault::CoverOpen));
-        assert_eq!(parse_status(2, 0x32), Err(PrinterFault::PaperEnd));
-        assert_eq!(parse_status(2, 0x52), Err(PrinterFault::Error));
-        assert_eq!(parse_status(4, 0x72), Err(PrinterFault::PaperEnd));
-        assert_eq!(parse_status(4, 0x1E), Ok(PrinterHealth { paper_near_end: true }));
+        assert_eq!(interpret(STATUS_OK, STATUS_OK, STATUS_OK), Ok(PrinterHealth::default()));
+        // As the reference sets them: the offline bit (0x08 in DLE EOT 1) comes with every cause.
+        assert_eq!(interpret(0x1A, 0x32, 0x7E), Err(PrinterFault::PaperEnd));
+        assert_eq!(interpret(0x1A, 0x16, 0x12), Err(PrinterFault::CoverOpen));
+        assert_eq!(interpret(0x1A, 0x52, 0x12), Err(PrinterFault::Error));
+        assert_eq!(interpret(0x1A, 0x12, 0x12), Err(PrinterFault::Offline));
+        // Paper end from the paper sensor alone still names the paper.
+        assert_eq!(interpret(0x1A, 0x12, 0x72), Err(PrinterFault::PaperEnd));
+        // Cover opened to change the roll: paper first, then the cover.
+        assert_eq!(interpret(0x1A, 0x36, 0x7E), Err(PrinterFault::PaperEnd));
+        assert_eq!(interpret(0x12, 0x12, 0x1E), Ok(PrinterHealth { paper_near_end: true }));
         assert_eq!(PrinterFault::PaperEnd.to_string(), "paper end / 缺纸");
+        assert!(is_status_byte(0x12) && is_status_byte(0x7E) && is_status_byte(0x1A));
+        assert!(!is_status_byte(0x11) && !is_status_byte(0x13) && !is_status_byte(b'A') && !is_status_byte(0x92));
+    }
+
+    #[test]
+    fn logo_bytes() {
+        let key = LogoKey::parse("QC").unwrap();
+        assert!(LogoKey::parse("Q").is_err() && LogoKey::parse("税局").is_err());
+        assert_eq!(nv_print(key), [0x1D, 0x28, 0x4C, 0x06, 0x00, 0x30, 0x45, b'Q', b'C', 0x01, 0x01]);
+        assert_eq!(nv_delete(key), [0x1D, 0x28, 0x4C, 0x04, 0x00, 0x30, 0x42, b'Q', b'C']);
+        // 10x2 dots: 2 bytes a row.
+        let bm = Bitmap { width: 10, height: 2, rows: vec![0xFF, 0xC0, 0x80, 0x40] };
+        let d = nv_define(key, &bm).unwrap();
+        assert_eq!(
+            d,
+            vec![0x1D, 0x28, 0x4C, 15, 0, 0x30, 0x43, 0x30, b'Q', b'C', 0x01, 10, 0, 2, 0, 0x31, 0xFF, 0xC0, 0x80, 0x40]
+        );
+        assert_eq!(describe(&d), vec!["GS ( L: define NV graphic \"QC\" 10x2 dots, 4 data bytes".to_string()]);
+        // A ticket prints it by key, right after the set-up and before the hall's name.
+        let mut layout = Layout::for_paper(PaperWidth::Mm80);
+        let plain = render(&sample(), &layout);
+        layout.logo = Some(key);
+        let with = render(&sample(), &layout);
+        assert_eq!(with.len(), plain.len() + 11);
+        assert_eq!(&with[7..18], &nv_print(key));
+        assert_eq!(describe(&with)[3], "GS ( L: print NV graphic \"QC\"");
+        assert!(with.len() < 300, "{}", with.len());
     }
 
     #[test]

@@ -44,7 +44,20 @@ enum Cmd {
     /// Print a sample ticket (printer bring-up). Asks the printer's status first; on a fault it
     /// prints nothing and exits with status 2 naming the fault.
     TestPrint {
-        /// Serial device or file:PATH, overriding the config.
+        /// Serial device, usb:PATH, tcp://HOST:PORT or file:PATH, overriding the config.
+        #[arg(long)]
+        printer: Option<String>,
+    },
+    /// Store the bureau's logo in the printer's non-volatile memory (once); tickets then print it
+    /// by its key (`[printer] logo_key`).
+    PrinterSetup {
+        /// The logo: a PNG at most 576 dots wide on 80 mm paper (384 on 58 mm); dark pixels print.
+        #[arg(long)]
+        logo: PathBuf,
+        /// The two-character key it is stored under.
+        #[arg(long, default_value = "QC")]
+        key: String,
+        /// Serial device, usb:PATH, tcp://HOST:PORT or file:PATH, overriding the config.
         #[arg(long)]
         printer: Option<String>,
     },
@@ -87,6 +100,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     match (&cli.command, &cli.screenshot) {
         (Some(Cmd::TestPrint { printer }), _) => bringup::test_print(cfg, printer.as_deref()),
+        (Some(Cmd::PrinterSetup { logo, key, printer }), _) => bringup::printer_setup(cfg, printer.as_deref(), logo, key),
         (Some(Cmd::SampleTicket { paper }), _) => bringup::sample_ticket(cfg, *paper),
         (None, Some(out)) => {
             screenshot::screenshot(cfg, out, cli.screen, cli.english)

@@ -16,7 +16,7 @@ use qcall_kiosk::worker::{new_request_id, Headless};
 use serde_json::{json, Value};
 use serialport::{SerialPort, TTYPort};
 
-use crate::kiosk::{east_config, pty_lock, ready, SimPrinter, HEALTHY, LIMIT};
+use crate::kiosk::{east_config, pty_lock, ready, Condition, SimPrinter, LIMIT};
 use crate::util::{demo_config_text, ws_connect, ws_next, Api, Server};
 
 /// Tuesday 2026-12-01, a working day: at opening, and just before it.
@@ -482,7 +482,7 @@ fn kiosk_checks_in_by_code_scan_and_id_and_the_slot_goes_first() {
     let walk_ins: Vec<String> = (0..2).map(|_| rt.block_on(api.issue("east", "filing")).number).collect();
     restart_at(&mut srv, "2026-12-01T09:50:00+08:00");
 
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let (mut scanner, scanner_slave) = TTYPort::pair().expect("scanner pty");
     let mut cfg = east_config(&srv.url, &sim.path);
     let paper = cfg.printer.paper;

@@ -6,17 +6,17 @@ use std::path::Path;
 use std::process::Command as Proc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use qcall_client::{Client, ClientOptions};
 use qcall_kiosk::config::{Config, PrinterTarget};
 use qcall_kiosk::controller::{Command, Controller, Event, Link, PrinterState, Screen};
-use qcall_kiosk::escpos::{self, Layout, PrinterFault, STATUS_OK};
+use qcall_kiosk::escpos::{self, PrinterFault};
 use qcall_kiosk::printer;
 use qcall_kiosk::worker::Headless;
 use serialport::{SerialPort, TTYPort};
 
+pub(crate) use crate::printer_sim::{Condition, SimPrinter};
 use crate::util::{bin, Server};
 
 /// Pseudo-terminal pairs are not thread-safe to create: one pty test at a time.
@@ -28,124 +28,6 @@ pub(crate) fn pty_lock() -> MutexGuard<'static, ()> {
 
 /// Only stops a test that would otherwise hang; never a performance bound.
 pub(crate) const LIMIT: Duration = Duration::from_secs(30);
-
-/// A thermal printer simulated on the master side of a pty: answers `DLE EOT n` with the
-/// configured status bytes and records every other byte it receives.
-pub(crate) struct SimPrinter {
-    /// Answers to DLE EOT 1, 2 and 4.
-    answers: Arc<Mutex<[u8; 3]>>,
-    received: Arc<Mutex<Vec<u8>>>,
-    status_requests: Arc<Mutex<Vec<u8>>>,
-    last_byte_at: Arc<Mutex<Option<Instant>>>,
-    /// Send XOFF (0x13) just before the answer to the next DLE EOT 4: the printer goes busy
-    /// right after saying it is fine.
-    xoff_after_status: Arc<AtomicBool>,
-    /// Bytes the printer sends on its own (XON).
-    xon: Mutex<std::sync::mpsc::Sender<u8>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    /// The slave side stays open so the master never sees a hang-up between opens.
-    _slave: TTYPort,
-    pub(crate) path: String,
-}
-
-pub(crate) const HEALTHY: [u8; 3] = [STATUS_OK, STATUS_OK, STATUS_OK];
-/// Paper end: DLE EOT 2 answers "stopped by paper end" (0x20), DLE EOT 4 "paper end" (0x60).
-const PAPER_END: [u8; 3] = [STATUS_OK, STATUS_OK | 0x20, STATUS_OK | 0x60];
-
-impl SimPrinter {
-    pub(crate) fn start(answers: [u8; 3]) -> SimPrinter {
-        let (mut master, slave) = TTYPort::pair().expect("pty pair");
-        let path = slave.name().expect("pty name");
-        master.set_timeout(Duration::from_millis(20)).unwrap();
-        let answers = Arc::new(Mutex::new(answers));
-        let received = Arc::new(Mutex::new(vec![]));
-        let status_requests = Arc::new(Mutex::new(vec![]));
-        let last_byte_at = Arc::new(Mutex::new(None));
-        let stop = Arc::new(AtomicBool::new(false));
-        let xoff_after_status = Arc::new(AtomicBool::new(false));
-        let (a, r, s, l, st) = (answers.clone(), received.clone(), status_requests.clone(), last_byte_at.clone(), stop.clone());
-        let xo = xoff_after_status.clone();
-        let (xon_tx, xon_rx) = std::sync::mpsc::channel::<u8>();
-        let thread = std::thread::spawn(move || {
-            let mut held: Vec<u8> = vec![];
-            let mut buf = [0u8; 512];
-            while !st.load(Ordering::SeqCst) {
-                while let Ok(b) = xon_rx.try_recv() {
-                    let _ = master.write_all(&[b]);
-                }
-                let n = match master.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                };
-                let now = Instant::now();
-                for &b in &buf[..n] {
-                    held.push(b);
-                    match held.as_slice() {
-                        [0x10] | [0x10, 0x04] => continue,
-                        [0x10, 0x04, q] => {
-                            let q = *q;
-                            let ans = a.lock().unwrap();
-                            let reply = match q {
-                                1 => Some(ans[0]),
-                                2 => Some(ans[1]),
-                                4 => Some(ans[2]),
-                                _ => None,
-                            };
-                            drop(ans);
-                            s.lock().unwrap().push(q);
-                            if let Some(reply) = reply {
-                                if q == 4 && xo.swap(false, Ordering::SeqCst) {
-                                    let _ = master.write_all(&[0x13, reply]);
-                                } else {
-                                    let _ = master.write_all(&[reply]);
-                                }
-                            }
-                        }
-                        _ => {
-                            r.lock().unwrap().extend_from_slice(&held);
-                            *l.lock().unwrap() = Some(now);
-                        }
-                    }
-                    held.clear();
-                }
-            }
-        });
-        SimPrinter {
-            answers,
-            received,
-            status_requests,
-            last_byte_at,
-            xoff_after_status,
-            xon: Mutex::new(xon_tx),
-            stop,
-            thread: Some(thread),
-            _slave: slave,
-            path,
-        }
-    }
-
-    fn set(&self, answers: [u8; 3]) {
-        *self.answers.lock().unwrap() = answers;
-    }
-
-    pub(crate) fn received(&self) -> Vec<u8> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for SimPrinter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 pub(crate) fn east_config(server: &str, printer_path: &str) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk-east.toml");
@@ -170,7 +52,7 @@ pub(crate) fn ready(c: &Controller) -> bool {
 fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     let _pty = pty_lock();
     let server = Server::start();
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let cfg = east_config(&server.url, &sim.path);
     let port = printer::open(&cfg.printer).unwrap();
     let mut h = Headless::start(cfg.clone(), port);
@@ -195,7 +77,7 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     assert_eq!(issues.len(), 1, "{issues:?}");
 
     // What reached the printer is exactly the rendered ticket, nothing more.
-    let expected = escpos::render(&h.controller.ticket_print(&ticket), &Layout::for_paper(cfg.printer.paper));
+    let expected = escpos::render(&h.controller.ticket_print(&ticket), &cfg.printer.layout());
     let deadline = Instant::now() + LIMIT;
     while sim.received().len() < expected.len() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
@@ -214,7 +96,7 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     assert_eq!(&got[..4], &[0x1B, 0x40, 0x1C, 0x26]);
     assert_eq!(&got[got.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
     // The printer was asked 1, 2, 4 (at start and before the ticket).
-    let asked = sim.status_requests.lock().unwrap().clone();
+    let asked = sim.status_requests();
     assert!(asked.len() >= 6 && asked[asked.len() - 3..] == [1, 2, 4], "{asked:?}");
 
     // The server knows the ticket.
@@ -229,7 +111,7 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     let east = halls.halls.iter().find(|h| h.id == "east").unwrap();
     assert!(east.devices.iter().any(|d| d.device == "kiosk-east-1" && d.ok), "{:?}", east.devices);
 
-    let last = sim.last_byte_at.lock().unwrap().unwrap();
+    let last = sim.last_byte_at().unwrap();
     println!(
         "MEASURE kiosk tap -> last byte on the pty: {:.1} ms ({} bytes, ticket {})",
         (last - tapped).as_secs_f64() * 1000.0,
@@ -246,14 +128,14 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
 fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
     let _pty = pty_lock();
     let server = Server::start();
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let cfg = east_config(&server.url, &sim.path);
     let port = printer::open(&cfg.printer).unwrap();
     let mut h = Headless::start(cfg, port);
     assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
 
     // The paper runs out; the next tap asks the printer first and issues nothing.
-    sim.set(PAPER_END);
+    sim.set(Condition::PaperEnd);
     h.tap("filing");
     assert!(h.pump_until(LIMIT, |c| matches!(c.printer(), PrinterState::Fault(PrinterFault::PaperEnd))), "fault not seen");
     let v = h.controller.view();
@@ -282,7 +164,7 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
     assert!(device.message.contains("缺纸"), "{}", device.message);
 
     // Paper loaded: the kiosk notices by itself and issues again.
-    sim.set(HEALTHY);
+    sim.set(Condition::Ready);
     assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover");
     assert_eq!(h.controller.view().banner, None);
     h.tap("invoice");
@@ -309,7 +191,7 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
 fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_screen() {
     let _pty = pty_lock();
     let server = Server::start();
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let mut cfg = east_config(&server.url, &sim.path);
     cfg.printer.flow_control = qcall_kiosk::config::FlowControl::XonXoff;
     cfg.printer.write_timeout = Duration::from_millis(300);
@@ -319,7 +201,7 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
 
     // The printer answers the status check, then holds the line with XOFF: the ticket is issued
     // but cannot be written. The write gives up after its timeout; nothing hangs.
-    sim.xoff_after_status.store(true, Ordering::SeqCst);
+    sim.xoff_after_next_status();
     h.tap("registration");
     assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket screen");
     let ticket = h.controller.last_ticket().cloned().unwrap();
@@ -341,7 +223,7 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
     // recovers by itself.
     h.dispatch(Event::Dismiss);
     assert!(!h.controller.view().issuing_enabled, "still faulted");
-    sim.xon.lock().unwrap().send(0x11).unwrap();
+    sim.send_xon();
     assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover: {:?}", h.controller.printer());
 }
 
@@ -349,7 +231,7 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
 fn server_down_disables_issuing_and_a_retry_never_makes_two_tickets() {
     let _pty = pty_lock();
     let mut server = Server::start();
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let cfg = east_config(&server.url, &sim.path);
     let port = printer::open(&cfg.printer).unwrap();
     let mut h = Headless::start(cfg, port);
@@ -388,7 +270,7 @@ fn server_down_disables_issuing_and_a_retry_never_makes_two_tickets() {
 #[test]
 fn test_print_asks_status_first_and_refuses_on_paper_end() {
     let _pty = pty_lock();
-    let sim = SimPrinter::start(PAPER_END);
+    let sim = SimPrinter::start(Condition::PaperEnd);
     let out = Proc::new(bin("qcall-kiosk"))
         .args(["--server", "http://127.0.0.1:9", "test-print", "--printer", &sim.path])
         .output()
@@ -397,9 +279,9 @@ fn test_print_asks_status_first_and_refuses_on_paper_end() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("paper end / 缺纸"), "{stderr}");
     assert!(sim.received().is_empty(), "nothing printed on a fault");
-    assert!(!sim.status_requests.lock().unwrap().is_empty());
+    assert!(!sim.status_requests().is_empty());
 
-    sim.set(HEALTHY);
+    sim.set(Condition::Ready);
     let out = Proc::new(bin("qcall-kiosk"))
         .args(["--server", "http://127.0.0.1:9", "test-print", "--printer", &sim.path])
         .output()
@@ -515,7 +397,7 @@ fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_mes
 
     // A live server, but the printer reports paper end: the banner is red again.
     let server = Server::start();
-    let sim = SimPrinter::start(PAPER_END);
+    let sim = SimPrinter::start(Condition::PaperEnd);
     let cfg = dir.path().join("k.toml");
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/kiosk-east.toml"))
         .unwrap()
@@ -611,7 +493,7 @@ fn a_ticket_whose_answer_was_lost_is_printed_before_any_other_is_issued() {
     let _pty = pty_lock();
     let server = Server::start();
     let link = LossyLink::start(server.port);
-    let sim = SimPrinter::start(HEALTHY);
+    let sim = SimPrinter::start(Condition::Ready);
     let cfg = east_config(&link.url(), &sim.path);
     let port = printer::open(&cfg.printer).unwrap();
     let mut h = Headless::start(cfg, port);

@@ -8,6 +8,8 @@ mod appointments;
 mod client;
 mod faults;
 mod kiosk;
+mod printer_sim;
+mod printers;
 mod security;
 mod display;
 mod web;
