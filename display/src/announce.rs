@@ -6,6 +6,7 @@
 //! repeated `repeat` times. Clip names are file names under the voice folder (without `.wav`);
 //! `assets/voice/README.md` lists them all.
 
+use qcall_audio::numbers::{self, EnNum, ZhNum};
 use thiserror::Error;
 
 /// One recorded clip, named by its file (relative to the voice folder, without `.wav`).
@@ -188,58 +189,26 @@ fn split_ticket(ticket: &str) -> Result<(Vec<char>, Vec<u8>), AnnounceError> {
 /// A counter number read as a Mandarin number: 3 -> 三, 10 -> 十, 12 -> 十二, 20 -> 二十,
 /// 105 -> 一百零五, 110 -> 一百一十. From 1000 on the digits are read one by one.
 pub fn zh_number(n: u32) -> Vec<ZhWord> {
-    let d = |x: u32| ZhWord::Digit(x as u8);
-    match n {
-        0..=9 => vec![d(n)],
-        10..=19 => {
-            let mut v = vec![ZhWord::Shi];
-            if n % 10 != 0 {
-                v.push(d(n % 10));
-            }
-            v
-        }
-        20..=99 => {
-            let mut v = vec![d(n / 10), ZhWord::Shi];
-            if n % 10 != 0 {
-                v.push(d(n % 10));
-            }
-            v
-        }
-        100..=999 => {
-            let mut v = vec![d(n / 100), ZhWord::Bai];
-            let rest = n % 100;
-            if rest == 0 {
-            } else if rest < 10 {
-                v.push(ZhWord::Digit(0));
-                v.push(d(rest));
-            } else {
-                v.push(d(rest / 10));
-                v.push(ZhWord::Shi);
-                if rest % 10 != 0 {
-                    v.push(d(rest % 10));
-                }
-            }
-            v
-        }
-        _ => n.to_string().bytes().map(|b| ZhWord::Digit(b - b'0')).collect(),
-    }
+    numbers::zh_number(n)
+        .into_iter()
+        .map(|w| match w {
+            ZhNum::Digit(d) => ZhWord::Digit(d),
+            ZhNum::Shi => ZhWord::Shi,
+            ZhNum::Bai => ZhWord::Bai,
+        })
+        .collect()
 }
 
 /// A counter number read as an English number: 3 -> three, 12 -> twelve, 21 -> twenty one.
 /// From 100 on the digits are read one by one.
 pub fn en_number(n: u32) -> Vec<EnWord> {
-    match n {
-        0 => vec![EnWord::Digit(0)],
-        1..=19 => vec![EnWord::Num(n as u8)],
-        20..=99 => {
-            let mut v = vec![EnWord::Num((n / 10 * 10) as u8)];
-            if n % 10 != 0 {
-                v.push(EnWord::Num((n % 10) as u8));
-            }
-            v
-        }
-        _ => n.to_string().bytes().map(|b| EnWord::Digit(b - b'0')).collect(),
-    }
+    numbers::en_number(n)
+        .into_iter()
+        .map(|w| match w {
+            EnNum::Digit(d) => EnWord::Digit(d),
+            EnNum::Num(n) => EnWord::Num(n),
+        })
+        .collect()
 }
 
 /// Builds the announcement for `ticket` called to counter number `counter`.
