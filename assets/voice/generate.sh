@@ -9,6 +9,8 @@
 # voices read the tone digits as English numbers. Letters are spoken with the English voice in
 # both sets, as Chinese announcements read ticket letters by their English names.
 # To use a recorded voice instead, replace the files keeping their names (see README.md).
+#
+#   bash assets/voice/generate.sh guide    # only the kiosk's guidance clips (guide_*)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,6 +27,41 @@ say() {
 }
 
 mkdir -p zh-CN en
+
+# The kiosk's spoken guidance (numbers come from the announcement clips below).
+guide() {
+    local ZH="cmn-latn-pinyin" EN="en-us"
+    say "$ZH" 130 zh-CN/guide_choose_service.wav "qing3 xuan3 ze2 ban4 li3 de5 ye4 wu4"
+    say "$ZH" 130 zh-CN/guide_take_ticket.wav "qing3 qu3 zou3 nin2 de5 hao4 piao4"
+    say "$ZH" 130 zh-CN/guide_ahead.wav "nin2 qian2 mian4 hai2 you3"
+    say "$ZH" 130 zh-CN/guide_ren.wav "ren2"
+    say "$ZH" 130 zh-CN/guide_watch_calls.wav "qing3 liu2 yi4 jiao4 hao4"
+    say "$ZH" 130 zh-CN/guide_not_printed.wav "hao4 piao4 wei4 neng2 da3 yin4, qing3 ji4 zhu4 nin2 de5 hao4 ma3"
+    say "$ZH" 130 zh-CN/guide_paper_end.wav "da3 yin4 ji1 que1 zhi3"
+    say "$ZH" 130 zh-CN/guide_cover_open.wav "da3 yin4 ji1 gai4 wei4 guan1"
+    say "$ZH" 130 zh-CN/guide_printer_error.wav "da3 yin4 ji1 gu4 zhang4"
+    say "$ZH" 130 zh-CN/guide_printer_offline.wav "da3 yin4 ji1 li2 xian4"
+    say "$ZH" 130 zh-CN/guide_printer_silent.wav "da3 yin4 ji1 wu2 xiang3 ying4"
+    say "$ZH" 130 zh-CN/guide_printer_link.wav "da3 yin4 ji1 lian2 jie1 gu4 zhang4"
+    say "$ZH" 130 zh-CN/guide_call_staff.wav "qing3 lian2 xi4 gong1 zuo4 ren2 yuan2"
+    say "$EN" 145 en/guide_choose_service.wav "Please choose a service"
+    say "$EN" 145 en/guide_take_ticket.wav "Please take your ticket"
+    say "$EN" 145 en/guide_ahead.wav "People ahead of you:"
+    say "$EN" 145 en/guide_watch_calls.wav "Please listen for your number"
+    say "$EN" 145 en/guide_not_printed.wav "Your ticket could not be printed. Please remember your number"
+    say "$EN" 145 en/guide_paper_end.wav "The printer is out of paper"
+    say "$EN" 145 en/guide_cover_open.wav "The printer cover is open"
+    say "$EN" 145 en/guide_printer_error.wav "The printer has a fault"
+    say "$EN" 145 en/guide_printer_offline.wav "The printer is offline"
+    say "$EN" 145 en/guide_printer_silent.wav "The printer does not answer"
+    say "$EN" 145 en/guide_printer_link.wav "The printer is not connected"
+    say "$EN" 145 en/guide_call_staff.wav "Please ask staff for help"
+}
+guide
+if [ "${1:-}" = guide ]; then
+    echo "guidance clips written: $(find . -name 'guide_*.wav' | wc -l)"
+    exit 0
+fi
 
 # Chime: two falling tones (ding-dong).
 sox -n -r "$RATE" -c 1 -b 16 "$tmp/ding.wav" synth 0.45 sine 1319 fade q 0.005 0.45 0.4 vol 0.5

@@ -142,6 +142,17 @@ impl Default for Link {
     }
 }
 
+/// Directory the embedded configs' relative paths resolve against: the source tree's `config/`
+/// when it is there, else `config/` under the current directory (an installed copy).
+pub fn embedded_base() -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("config");
+    if source.is_dir() {
+        source
+    } else {
+        std::path::PathBuf::from("config")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

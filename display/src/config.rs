@@ -17,16 +17,7 @@ pub const EMBEDDED: &str = include_str!("../../config/display-east.toml");
 /// Name given to the embedded config in error messages.
 pub const EMBEDDED_NAME: &str = "<embedded config/display-east.toml>";
 
-/// Directory the embedded config's relative paths resolve against: the source tree's `config/`
-/// when it is there, else `config/` under the current directory (an installed copy).
-pub fn embedded_base() -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("config");
-    if source.is_dir() {
-        source
-    } else {
-        PathBuf::from("config")
-    }
-}
+pub use qcall_client::config::embedded_base;
 
 /// Settings that moved to the server: the display takes them from the hall state.
 const REMOVED: &[Removed] =

@@ -8,7 +8,10 @@ use anyhow::{bail, Context};
 use qcall_client::Client;
 use qcall_wire::HallInfo;
 
-use crate::config::{Config, PrinterTarget};
+use crate::config::{Config, Language, PrinterTarget};
+use crate::guide::Prompt;
+use crate::voice::{Guide, Voice};
+use qcall_audio::player::{Output, PlayerEvent};
 use crate::escpos::{self, Layout, PaperWidth, PrinterHealth, TicketPrint};
 use crate::printer::{self, PrinterPort};
 
@@ -158,6 +161,36 @@ pub fn load_logo(path: &Path, paper: PaperWidth) -> anyhow::Result<escpos::Bitma
         }
     }
     Ok(escpos::Bitmap { width: w as u16, height: h as u16, rows })
+}
+
+/// `say`: one prompt, played through the speaker (waiting until it has been said) or rendered
+/// offline through rodio into a WAV file.
+pub fn say(cfg: &Config, prompt: &Prompt, language: Language, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let voice = Voice::load(&cfg.voice.dir)?;
+    match out {
+        Some(path) => {
+            let pulled = qcall_audio::player::render_offline(voice.format(), voice.render(prompt, language));
+            qcall_audio::write_wav(path, voice.format(), &pulled)?;
+            let f = voice.format();
+            let secs = pulled.len() as f64 / f.sample_rate as f64 / f.channels as f64;
+            println!("wrote {} ({secs:.2} s, {f})", path.display());
+        }
+        None => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let guide = Guide::new(voice, Output::Device, Some(tx));
+            let id = guide.say(prompt, language);
+            loop {
+                match rx.recv_timeout(Duration::from_secs(30)) {
+                    Ok(PlayerEvent::NoDevice { reason }) => bail!("no audio device: {reason}"),
+                    Ok(PlayerEvent::Finished { id: f }) if f == id => break,
+                    Ok(_) => {}
+                    Err(_) => bail!("the player did not finish within 30 s"),
+                }
+            }
+            println!("said it through the default audio device");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A sample ticket's bytes (hex), read back, with its size and transmit time.

@@ -31,6 +31,35 @@ pub struct RawConfig {
     /// The 2D barcode scanner (appointment check-in by QR code), if the kiosk has one.
     #[serde(default)]
     pub scanner: Option<RawScanner>,
+    #[serde(default)]
+    pub voice: RawVoice,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVoice {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_voice_dir")]
+    pub dir: String,
+    #[serde(default = "default_idle")]
+    pub idle_s: u64,
+}
+
+impl Default for RawVoice {
+    fn default() -> Self {
+        toml::from_str("").expect("all voice fields have defaults")
+    }
+}
+
+/// `[voice]`, validated: spoken guidance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceConfig {
+    pub enabled: bool,
+    /// The clips (shared with the hall display's announcements).
+    pub dir: PathBuf,
+    /// A touch after this long without one is a new visitor: "请选择办理的业务".
+    pub idle: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +99,9 @@ pub struct RawKiosk {
     pub orientation: String,
     #[serde(default = "default_return_home")]
     pub return_home_s: u64,
+    /// Show the 长者模式 (senior mode) button.
+    #[serde(default = "yes")]
+    pub elder_mode: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +157,12 @@ fn default_orientation() -> String {
 }
 fn default_return_home() -> u64 {
     8
+}
+fn default_voice_dir() -> String {
+    "../assets/voice".into()
+}
+fn default_idle() -> u64 {
+    60
 }
 fn default_port() -> String {
     "/dev/ttyUSB0".into()
@@ -315,12 +353,15 @@ pub struct Config {
     /// How the kiosk keeps its link to the server.
     pub link: Link,
     pub scanner: Option<ScannerConfig>,
+    /// The 长者模式 button is shown.
+    pub elder_mode: bool,
+    pub voice: VoiceConfig,
 }
 
 impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         match path {
-            None => Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME, Path::new(".")),
+            None => Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME, &shared::embedded_base()),
             Some(p) => Config::parse(&shared::read(p)?, &p.display().to_string(), p.parent().unwrap_or(Path::new("."))),
         }
     }
@@ -411,6 +452,14 @@ impl Config {
         if !(100..=30_000).contains(&p.connect_timeout_ms) {
             return Err(bad("printer.connect_timeout_ms", format!("{} is not between 100 and 30000", p.connect_timeout_ms)));
         }
+        let v = raw.voice;
+        if v.dir.trim().is_empty() {
+            return Err(bad("voice.dir", "empty; give the folder of the voice clips, e.g. ../assets/voice".into()));
+        }
+        if !(10..=3600).contains(&v.idle_s) {
+            return Err(bad("voice.idle_s", format!("{} is not between 10 and 3600 seconds", v.idle_s)));
+        }
+        let voice = VoiceConfig { enabled: v.enabled, dir: base.join(&v.dir), idle: Duration::from_secs(v.idle_s) };
         let logo = match &p.logo_key {
             None => None,
             Some(k) => Some(LogoKey::parse(k).map_err(|r| bad("printer.logo_key", r))?),
@@ -429,6 +478,8 @@ impl Config {
             return_home: Duration::from_secs(k.return_home_s),
             link,
             scanner,
+            elder_mode: k.elder_mode,
+            voice,
             printer: PrinterConfig {
                 target,
                 baud: p.baud,

@@ -13,6 +13,7 @@ use qcall_wire::{DeviceStatusReport, ErrorCode, HallInfo, Priority, QueueInfo, T
 pub use self::view::{queue_text, Banner, OtherHallView, ServiceView, Severity, TicketView, View};
 use crate::config::{Config, Language};
 use crate::escpos::{self, PrinterFault, PrinterHealth, TicketPrint};
+use crate::guide::Prompt;
 use crate::text::{self, Text};
 
 /// The time zone of the clock and printed times until the server's hall state says otherwise.
@@ -36,6 +37,8 @@ pub enum Command {
     /// Check an appointment in (by its code or the booker's ID number). Answer:
     /// [`Event::CheckedIn`].
     CheckIn { code: Option<String>, id_number: Option<String>, request_id: String },
+    /// Say this (spoken guidance; the shell's [`crate::voice::Guide`] plays it, not the worker).
+    Say { prompt: Prompt, language: Language },
     /// Stop the worker.
     Shutdown,
 }
@@ -58,6 +61,10 @@ pub enum Event {
     /// The 绿色通道 button: the next service tap issues a priority ticket.
     TogglePriority,
     ToggleLanguage,
+    /// The 长者模式 button: larger type, one service a row, high contrast, more time.
+    ToggleElder,
+    /// A touch anywhere that is not a button (the screen is woken up).
+    Touched,
     /// A tap on the ticket screen: back to home now.
     Dismiss,
     /// Once a second: clock, returning home, printer polling.
@@ -198,6 +205,10 @@ pub struct Controller {
     check_in: Option<CheckIn>,
     /// The server's clock minus this machine's (from [`Event::ServerTime`]).
     offset: chrono::Duration,
+    /// 长者模式 is on.
+    elder: bool,
+    /// The last touch of the screen (by anyone).
+    last_touch: Option<DateTime<Utc>>,
 }
 
 /// Clock differences below this are network delay, not a wrong clock.
@@ -224,6 +235,8 @@ impl Controller {
             dynamic_message: None,
             check_in: None,
             offset: chrono::Duration::zero(),
+            elder: false,
+            last_touch: None,
         }
     }
 
@@ -291,12 +304,12 @@ impl Controller {
 
     fn set_message(&mut self, text: Text) {
         self.dynamic_message = None;
-        self.message = Some((text, self.now + chrono::Duration::seconds(MESSAGE_S)));
+        self.message = Some((text, self.now + chrono::Duration::seconds(MESSAGE_S * self.patience() as i64)));
     }
 
     fn set_dynamic_message(&mut self, zh: String, en: String) {
         self.message = None;
-        self.dynamic_message = Some((zh, en, self.now + chrono::Duration::seconds(MESSAGE_S)));
+        self.dynamic_message = Some((zh, en, self.now + chrono::Duration::seconds(MESSAGE_S * self.patience() as i64)));
     }
 
     /// "周一 09:00" / "Mon 09:00" for a time in the hall's time zone ("今天 13:30" today).
@@ -331,9 +344,38 @@ impl Controller {
     }
 
     fn go_home(&mut self) {
+        // The taxpayer who took the ticket is done: the next one starts in the standard mode.
+        if self.screen == Screen::Ticket {
+            self.elder = false;
+        }
         self.screen = Screen::Home;
         self.language = self.cfg.language;
         self.priority_mode = false;
+    }
+
+    /// 长者模式 is on.
+    pub fn elder(&self) -> bool {
+        self.elder
+    }
+
+    /// How many times longer screens wait: twice as long in 长者模式.
+    fn patience(&self) -> i32 {
+        if self.elder {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// How long the check-in screen waits for input.
+    fn check_in_idle(&self) -> chrono::Duration {
+        chrono::Duration::seconds(CHECK_IN_IDLE_S * self.patience() as i64)
+    }
+
+    fn say(&self, prompt: Prompt, out: &mut Vec<Command>) {
+        if self.cfg.voice.enabled {
+            out.push(Command::Say { prompt, language: self.language });
+        }
     }
 
     /// Handles one event at time `now`; returns the commands to carry out.
@@ -345,6 +387,27 @@ impl Controller {
         let now = now + self.offset;
         self.now = now;
         let mut out = vec![];
+        let touch = matches!(
+            event,
+            Event::Tap { .. }
+                | Event::TogglePriority
+                | Event::ToggleLanguage
+                | Event::ToggleElder
+                | Event::Touched
+                | Event::Dismiss
+                | Event::OpenCheckIn
+                | Event::CloseCheckIn
+                | Event::CheckInKey(_)
+                | Event::CheckInBackspace
+                | Event::CheckInSubmit { .. }
+        );
+        let idle = chrono::Duration::from_std(self.cfg.voice.idle).unwrap_or_default();
+        let check_in_idle = self.check_in_idle();
+        // A touch after the kiosk stood idle: someone new is in front of it.
+        let greet = touch && !matches!(event, Event::Tap { .. }) && self.last_touch.is_none_or(|t| now - t >= idle);
+        if touch {
+            self.last_touch = Some(now);
+        }
         match event {
             Event::Tap { service, fresh_request_id } => self.tap(service, fresh_request_id, &mut out),
             Event::TogglePriority => {
@@ -358,6 +421,12 @@ impl Controller {
                     Language::En => Language::Zh,
                 }
             }
+            Event::ToggleElder => {
+                if self.screen == Screen::Home && self.cfg.elder_mode {
+                    self.elder = !self.elder;
+                }
+            }
+            Event::Touched => {}
             Event::Dismiss => {
                 if self.screen == Screen::Ticket {
                     self.go_home();
@@ -410,6 +479,9 @@ impl Controller {
                         // The fault banner explains it; nothing was asked.
                         self.check_in = None;
                         self.go_home();
+                        if let PrinterState::Fault(f) = &self.printer {
+                            self.say(Prompt::Fault(f.clone()), &mut out);
+                        }
                     }
                 }
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::CheckingPrinter) {
@@ -432,6 +504,9 @@ impl Controller {
                             // unanswered request stays to be settled.
                             self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
                             self.go_home();
+                            if let PrinterState::Fault(f) = &self.printer {
+                                self.say(Prompt::Fault(f.clone()), &mut out);
+                            }
                         }
                     }
                 }
@@ -463,14 +538,14 @@ impl Controller {
                         ci.input.push(c);
                     }
                     ci.note = None;
-                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                    ci.until = now + check_in_idle;
                 }
             }
             Event::CheckInBackspace => {
                 if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
                     ci.input.pop();
                     ci.note = None;
-                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                    ci.until = now + check_in_idle;
                 }
             }
             Event::CheckInSubmit { fresh_request_id } => {
@@ -504,7 +579,7 @@ impl Controller {
                 let note = self.check_in_refusal(&failure);
                 if let Some(ci) = self.check_in.as_mut() {
                     ci.stage = CheckInStage::Typing;
-                    ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+                    ci.until = now + check_in_idle;
                     if !matches!(failure, IssueFailure::Network(_)) {
                         // Answered: a new attempt is a new request.
                         ci.request = None;
@@ -551,12 +626,17 @@ impl Controller {
                 }
             }
             Event::Printed(result) => {
-                let stay = chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default();
+                let stay = chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default() * self.patience();
+                let mut said = None;
                 if let Some(s) = self.shown.as_mut() {
                     s.until = now + stay;
                     match result {
-                        Ok(()) => s.printed = true,
+                        Ok(()) => {
+                            s.printed = true;
+                            said = Some(Prompt::TakeTicket { ahead: s.ticket.waiting_ahead });
+                        }
                         Err(f) => {
+                            said = Some(Prompt::NotPrinted);
                             // A ticket that did not print stays on screen twice as long.
                             s.until = now + stay + stay;
                             s.print_failed = Some(f.clone());
@@ -566,6 +646,16 @@ impl Controller {
                     }
                     self.screen = Screen::Ticket;
                 }
+                if let Some(p) = said {
+                    self.say(p, &mut out);
+                }
+            }
+        }
+
+        if greet && self.screen == Screen::Home {
+            match &self.printer {
+                PrinterState::Fault(f) => self.say(Prompt::Fault(f.clone()), &mut out),
+                _ => self.say(Prompt::ChooseService, &mut out),
             }
         }
 
@@ -580,6 +670,10 @@ impl Controller {
         }
         if self.dynamic_message.as_ref().is_some_and(|(_, _, until)| now >= *until) {
             self.dynamic_message = None;
+        }
+        if self.elder && self.screen == Screen::Home && self.last_touch.is_none_or(|t| now - t >= idle * 2) {
+            // Nobody has touched it for a while: the next visitor starts in the standard mode.
+            self.elder = false;
         }
         if self.screen == Screen::CheckIn && self.check_in.as_ref().is_some_and(|c| c.stage == CheckInStage::Typing && now >= c.until) {
             self.check_in = None;
@@ -645,7 +739,7 @@ impl Controller {
                 note: None,
                 request: None,
                 stage: CheckInStage::Typing,
-                until: self.now + chrono::Duration::seconds(CHECK_IN_IDLE_S),
+                until: self.now + self.check_in_idle(),
             });
         }
     }
@@ -654,8 +748,9 @@ impl Controller {
     /// after the printer check.
     fn submit_check_in(&mut self, input: String, fresh: String, out: &mut Vec<Command>) {
         let now = self.now;
+        let check_in_idle = self.check_in_idle();
         let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) else { return };
-        ci.until = now + chrono::Duration::seconds(CHECK_IN_IDLE_S);
+        ci.until = now + check_in_idle;
         let code = input.len() == 8 && input.bytes().all(|b| b.is_ascii_digit());
         if !(code || input.len() == 18) {
             ci.note = Some((text::CHECK_IN_FORMAT.zh.into(), text::CHECK_IN_FORMAT.en.into()));
@@ -839,7 +934,10 @@ mod tests {
         let cmds = c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(2));
         let expected = escpos::render(&c.ticket_print(&ticket("A012", Priority::Normal)), &escpos::Layout::for_paper(escpos::PaperWidth::Mm80));
         assert_eq!(cmds, vec![Command::Print { bytes: expected }]);
-        assert!(c.handle(Event::Printed(Ok(())), secs(2)).is_empty());
+        assert_eq!(
+            c.handle(Event::Printed(Ok(())), secs(2)),
+            vec![Command::Say { prompt: Prompt::TakeTicket { ahead: 3 }, language: Language::Zh }]
+        );
         let v = c.view();
         assert_eq!(v.screen, Screen::Ticket);
         let t = v.ticket.unwrap();
@@ -909,11 +1007,14 @@ mod tests {
         let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(1));
         assert_eq!(
             cmds,
-            vec![Command::ReportDevice(DeviceStatusReport {
-                ok: false,
-                code: "paper_end".into(),
-                message: "打印机缺纸，请联系工作人员 / paper end / 缺纸".into()
-            })]
+            vec![
+                Command::Say { prompt: Prompt::Fault(PrinterFault::PaperEnd), language: Language::Zh },
+                Command::ReportDevice(DeviceStatusReport {
+                    ok: false,
+                    code: "paper_end".into(),
+                    message: "打印机缺纸，请联系工作人员 / paper end / 缺纸".into()
+                })
+            ]
         );
         let v = c.view();
         assert_eq!(v.screen, Screen::Home);
@@ -940,7 +1041,7 @@ mod tests {
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(1));
         let cmds = c.handle(Event::Printed(Err(PrinterFault::Port("timeout".into()))), secs(2));
-        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if !r.ok && r.code == "port_error"));
+        assert!(matches!(&cmds[..], [Command::Say { prompt: Prompt::NotPrinted, .. }, Command::ReportDevice(r)] if !r.ok && r.code == "port_error"));
         let v = c.view();
         assert_eq!(v.screen, Screen::Ticket);
         let t = v.ticket.unwrap();
@@ -1115,5 +1216,101 @@ mod tests {
         assert_eq!(c.view().banner.unwrap().text, "网络异常，未能取号，请稍后重试");
         tap(&mut c, "invoice", "r4", secs(6));
         assert_eq!(c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(6)), vec![Command::Settle { request_id: "r1".into() }]);
+    }
+
+    fn says(cmds: &[Command]) -> Vec<(Prompt, Language)> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Say { prompt, language } => Some((prompt.clone(), *language)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Taps `service` at `at` and carries the ticket through to the printer; returns what was
+    /// said when it printed.
+    fn take_ticket(c: &mut Controller, service: &str, at: DateTime<Utc>, printed: Result<(), PrinterFault>) -> Vec<(Prompt, Language)> {
+        tap(c, service, "r", at);
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), at);
+        c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), at);
+        says(&c.handle(Event::Printed(printed), at))
+    }
+
+    #[test]
+    fn guidance_greets_a_new_visitor_tells_the_ticket_and_names_a_fault() {
+        use Language::*;
+        let mut c = ready();
+        // The first touch after the kiosk stood idle: "请选择办理的业务"; touches right after: nothing.
+        assert_eq!(says(&c.handle(Event::Touched, secs(1))), [(Prompt::ChooseService, Zh)]);
+        assert!(says(&c.handle(Event::Touched, secs(5))).is_empty());
+        // The language button is a touch too; what follows is said in the chosen language.
+        assert!(says(&c.handle(Event::ToggleLanguage, secs(6))).is_empty());
+        assert_eq!(take_ticket(&mut c, "filing", secs(7), Ok(())), [(Prompt::TakeTicket { ahead: 3 }, En)]);
+        c.handle(Event::Dismiss, secs(8));
+        // A minute later someone taps a service straight away: no greeting, just the ticket.
+        assert_eq!(take_ticket(&mut c, "filing", secs(70), Ok(())), [(Prompt::TakeTicket { ahead: 3 }, Zh)]);
+        c.handle(Event::Dismiss, secs(71));
+        // A ticket that did not print: the number on screen is all there is.
+        assert_eq!(take_ticket(&mut c, "filing", secs(72), Err(PrinterFault::Port("timeout".into()))), [(Prompt::NotPrinted, Zh)]);
+        c.handle(Event::Dismiss, secs(73));
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(74));
+        // The paper ran out: found when someone taps, and said to them.
+        tap(&mut c, "filing", "r9", secs(75));
+        let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75));
+        assert_eq!(says(&cmds), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
+        // The next visitor, while it is still out: the fault instead of the greeting.
+        assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
+        // Polling finds faults with nobody there: silent.
+        assert!(says(&c.handle(Event::PrinterChecked(Err(PrinterFault::CoverOpen)), secs(203))).is_empty());
+
+        // Switched off in the config: silent.
+        let mut cfg = cfg();
+        cfg.voice.enabled = false;
+        let mut c = Controller::new(cfg, t0());
+        c.handle(Event::Snapshot(halls()), t0());
+        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), t0());
+        assert!(says(&c.handle(Event::Touched, secs(1))).is_empty());
+        assert!(take_ticket(&mut c, "filing", secs(2), Ok(())).is_empty());
+    }
+
+    #[test]
+    fn elder_mode_gives_more_time_and_ends_with_the_visit() {
+        let mut c = ready();
+        assert!(c.view().elder_button && !c.view().elder);
+        c.handle(Event::ToggleElder, secs(1));
+        assert!(c.elder() && c.view().elder);
+        take_ticket(&mut c, "filing", secs(2), Ok(()));
+        // The ticket stays twice as long (16 s instead of 8).
+        assert_eq!(c.view().ticket.unwrap().countdown, 16);
+        c.handle(Event::Tick, secs(11));
+        assert_eq!(c.screen(), Screen::Ticket);
+        c.handle(Event::Tick, secs(18));
+        assert_eq!(c.screen(), Screen::Home);
+        // The visit is over: the next taxpayer starts in the standard mode.
+        assert!(!c.elder());
+
+        // Switched on and left alone: back to standard after twice the idle time.
+        c.handle(Event::ToggleElder, secs(30));
+        assert!(c.elder());
+        c.handle(Event::Tick, secs(30 + 119));
+        assert!(c.elder());
+        c.handle(Event::Tick, secs(30 + 120));
+        assert!(!c.elder());
+
+        // Messages stay longer too, and the check-in screen waits longer.
+        c.handle(Event::ToggleElder, secs(200));
+        c.handle(Event::OpenCheckIn, secs(201));
+        assert_eq!(c.screen(), Screen::CheckIn);
+        c.handle(Event::Tick, secs(201 + 100));
+        assert_eq!(c.screen(), Screen::CheckIn, "60 s is not enough in 长者模式");
+        c.handle(Event::Tick, secs(201 + 120));
+        assert_eq!(c.screen(), Screen::Home);
+
+        // Not offered: the button does nothing.
+        let mut cfg = cfg();
+        cfg.elder_mode = false;
+        let mut c = Controller::new(cfg, t0());
+        c.handle(Event::ToggleElder, secs(1));
+        assert!(!c.elder() && !c.view().elder_button);
     }
 }

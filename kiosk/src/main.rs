@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use qcall_kiosk::config::{Config, Orientation};
+use qcall_kiosk::config::{Config, Language, Orientation};
+use qcall_kiosk::escpos::PrinterFault;
+use qcall_kiosk::guide::Prompt;
 use qcall_kiosk::screenshot::{self, Shot};
 use qcall_kiosk::{bringup, ui};
 
@@ -61,12 +63,54 @@ enum Cmd {
         #[arg(long)]
         printer: Option<String>,
     },
+    /// Speak one guidance prompt through the speaker, or render it to a WAV file (no sound card
+    /// needed): a check of the voice folder and the speaker.
+    Say {
+        #[arg(long, value_enum)]
+        prompt: SayPrompt,
+        /// People ahead, for `take-ticket`.
+        #[arg(long, default_value_t = 3)]
+        ahead: u32,
+        /// In English instead of Mandarin.
+        #[arg(long)]
+        english: bool,
+        /// Write a WAV file (rendered through rodio offline) instead of playing it.
+        #[arg(long, value_name = "FILE.wav")]
+        out: Option<PathBuf>,
+    },
     /// Show a sample ticket's ESC/POS bytes (hex), read back, with its size and transmit time.
     SampleTicket {
         /// Paper width in mm (58 or 80); default from the config.
         #[arg(long)]
         paper: Option<u32>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SayPrompt {
+    ChooseService,
+    TakeTicket,
+    NotPrinted,
+    PaperEnd,
+    CoverOpen,
+    PrinterError,
+    Offline,
+    NoPrinter,
+}
+
+impl SayPrompt {
+    fn prompt(self, ahead: u32) -> Prompt {
+        match self {
+            SayPrompt::ChooseService => Prompt::ChooseService,
+            SayPrompt::TakeTicket => Prompt::TakeTicket { ahead },
+            SayPrompt::NotPrinted => Prompt::NotPrinted,
+            SayPrompt::PaperEnd => Prompt::Fault(PrinterFault::PaperEnd),
+            SayPrompt::CoverOpen => Prompt::Fault(PrinterFault::CoverOpen),
+            SayPrompt::PrinterError => Prompt::Fault(PrinterFault::Error),
+            SayPrompt::Offline => Prompt::Fault(PrinterFault::Offline),
+            SayPrompt::NoPrinter => Prompt::Fault(PrinterFault::NoReply),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -101,6 +145,10 @@ fn run() -> anyhow::Result<ExitCode> {
     match (&cli.command, &cli.screenshot) {
         (Some(Cmd::TestPrint { printer }), _) => bringup::test_print(cfg, printer.as_deref()),
         (Some(Cmd::PrinterSetup { logo, key, printer }), _) => bringup::printer_setup(cfg, printer.as_deref(), logo, key),
+        (Some(Cmd::Say { prompt, ahead, english, out }), _) => {
+            let language = if *english { Language::En } else { Language::Zh };
+            bringup::say(&cfg, &prompt.prompt(*ahead), language, out.as_deref())
+        }
         (Some(Cmd::SampleTicket { paper }), _) => bringup::sample_ticket(cfg, *paper),
         (None, Some(out)) => {
             screenshot::screenshot(cfg, out, cli.screen, cli.english)

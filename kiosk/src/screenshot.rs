@@ -28,6 +28,8 @@ pub enum Shot {
     CheckInTooEarly,
     /// The ticket screen of a checked-in appointment (a sample; nothing is checked in).
     AppointmentTicket,
+    /// The home screen in 长者模式.
+    Elder,
 }
 
 pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow::Result<ExitCode> {
@@ -62,7 +64,9 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
     if let Err(f) = &status {
         source.push_str(&format!("; printer fault: {f}"));
     }
-    if matches!(shot, Shot::CheckIn | Shot::CheckInTooEarly) {
+    if shot == Shot::Elder {
+        c.handle(Event::ToggleElder, now);
+    } else if matches!(shot, Shot::CheckIn | Shot::CheckInTooEarly) {
         c.handle(Event::OpenCheckIn, now);
         let typed = if shot == Shot::CheckIn { "2731" } else { "27318846" };
         for ch in typed.chars() {

@@ -9,6 +9,8 @@ use thiserror::Error;
 use crate::config::{Config, Orientation};
 use crate::controller::{Command, Controller, Event, Screen, Severity, View};
 use crate::printer;
+use crate::voice::{Guide, Voice};
+use qcall_audio::player::Output;
 use crate::worker::{new_request_id, Sink, Worker};
 
 /// The code Slint generates from `kiosk/ui/kiosk.slint`.
@@ -22,6 +24,8 @@ pub use generated::*;
 pub enum UiError {
     #[error("window system: {0}")]
     Platform(String),
+    #[error("spoken guidance ([voice] in the config; `enabled = false` turns it off): {0}")]
+    Voice(#[from] qcall_audio::VoiceError),
 }
 
 impl From<slint::PlatformError> for UiError {
@@ -61,6 +65,8 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         Screen::CheckIn => 3,
     });
     k.set_en(view.en);
+    k.set_elder_button(view.elder_button);
+    k.set_elder(view.elder);
     k.set_portrait(orientation == Orientation::Portrait);
     k.set_hall_title(view.hall_title.as_str().into());
     k.set_hall_subtitle(view.hall_subtitle.as_str().into());
@@ -137,6 +143,7 @@ impl Shell {
 /// Opens the kiosk window and runs until it is closed.
 pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     let orientation = cfg.orientation;
+    let guide = if cfg.voice.enabled { Some(Guide::new(Voice::load(&cfg.voice.dir)?, Output::Device, None)) } else { None };
     let win = KioskWindow::new()?;
     let (w, h) = orientation.size();
     win.window().set_size(slint::PhysicalSize::new(w, h));
@@ -155,7 +162,7 @@ pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
             }
         });
     });
-    let worker = Worker::start(&cfg, printer, sink);
+    let worker = Worker::start(&cfg, printer, guide, sink);
     let mut controller = Controller::new(cfg, chrono::Utc::now());
     let first = controller.start();
     let shell = Arc::new(Shell {
@@ -177,6 +184,10 @@ pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     win.global::<HomeAdapter>().on_toggle_priority(move || s.dispatch(Event::TogglePriority));
     let s = shell.clone();
     win.global::<KioskAdapter>().on_toggle_language(move || s.dispatch(Event::ToggleLanguage));
+    let s = shell.clone();
+    win.global::<KioskAdapter>().on_toggle_elder(move || s.dispatch(Event::ToggleElder));
+    let s = shell.clone();
+    win.global::<KioskAdapter>().on_touched(move || s.dispatch(Event::Touched));
     let s = shell.clone();
     win.global::<TicketAdapter>().on_dismiss(move || s.dispatch(Event::Dismiss));
     let s = shell.clone();

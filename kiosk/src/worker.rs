@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::controller::{Command, Controller, Event, IssueFailure};
 use crate::escpos::PrinterFault;
 use crate::printer::PrinterPort;
+use crate::voice::Guide;
 
 pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 
@@ -25,7 +26,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(cfg: &Config, printer: Box<dyn PrinterPort>, sink: Sink) -> Worker {
+    /// `guide` speaks the [`Command::Say`]s (none: the kiosk is silent).
+    pub fn start(cfg: &Config, printer: Box<dyn PrinterPort>, guide: Option<Guide>, sink: Sink) -> Worker {
         let (tx, rx) = mpsc::unbounded_channel();
         let cfg = cfg.clone();
         let thread = std::thread::Builder::new()
@@ -38,7 +40,7 @@ impl Worker {
                         return;
                     }
                 };
-                rt.block_on(run(cfg, printer, sink, rx));
+                rt.block_on(run(cfg, printer, guide, sink, rx));
             })
             .expect("spawn worker thread");
         Worker { tx, thread: Some(thread) }
@@ -63,7 +65,7 @@ impl Drop for Worker {
     }
 }
 
-async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mpsc::UnboundedReceiver<Command>) {
+async fn run(cfg: Config, printer: Box<dyn PrinterPort>, guide: Option<Guide>, sink: Sink, mut rx: mpsc::UnboundedReceiver<Command>) {
     let client = match Client::new(&cfg.server, &cfg.link.client_options()) {
         Ok(c) => c.with_token(&cfg.token),
         Err(e) => {
@@ -117,6 +119,12 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, sink: Sink, mut rx: mps
                 sink(Event::Printed(r));
             }
             Command::ReportDevice(report) => reporter.report(report),
+            // The guide's player has a thread of its own: this only queues the samples.
+            Command::Say { prompt, language } => {
+                if let Some(g) = &guide {
+                    g.say(&prompt, language);
+                }
+            }
             Command::CheckIn { code, id_number, request_id } => {
                 let req = qcall_wire::CheckInRequest { code, id_number, request_id: Some(request_id) };
                 let r = client.check_in(&cfg.hall, &req).await.map_err(|e| match e {
@@ -196,7 +204,7 @@ impl Headless {
                 let _ = tx.send(ev);
             }
         });
-        let worker = Worker::start(&cfg, printer, sink);
+        let worker = Worker::start(&cfg, printer, None, sink);
         let mut controller = Controller::new(cfg, chrono::Utc::now());
         let first = controller.start();
         let mut h = Headless { controller, commands: vec![], worker, rx, last_tick: Instant::now() };

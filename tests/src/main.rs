@@ -7,6 +7,7 @@ mod api;
 mod appointments;
 mod client;
 mod faults;
+mod guidance;
 mod kiosk;
 mod printer_sim;
 mod printers;

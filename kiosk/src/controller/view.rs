@@ -86,6 +86,10 @@ pub struct View {
     /// … and can be used now.
     pub check_in_enabled: bool,
     pub check_in: Option<CheckInView>,
+    /// The 长者模式 button is shown …
+    pub elder_button: bool,
+    /// … and the mode is on: larger type, one service a row, high contrast.
+    pub elder: bool,
 }
 
 impl Controller {
@@ -254,6 +258,8 @@ impl Controller {
             appointments: hall.is_some_and(|h| h.appointments),
             check_in_enabled: self.check_in_enabled() && self.screen == Screen::Home,
             check_in,
+            elder_button: self.cfg.elder_mode,
+            elder: self.elder,
         }
     }
 }
