@@ -14,6 +14,7 @@
     busy: false,
     stream: null,
     refreshTimer: null,
+    devices: new Map(), // device id -> DeviceStatus, of this hall
   };
 
   const serverNow = () => Date.now() + S.offset;
@@ -64,6 +65,8 @@
     if (S.stream) { S.stream.stop(); S.stream = null; }
     for (const id of ["who-hall", "who-counter", "who-clerk", "counter-state", "served-box", "btn-logout"]) $(id).hidden = true;
     $("console-view").hidden = true;
+    $("device-notices").hidden = true;
+    S.devices = new Map();
     $("login-view").hidden = false;
     $("login-error").textContent = message || "";
     $("login-pin").value = "";
@@ -130,8 +133,32 @@
     });
   }
 
+  const KINDS = { kiosk: "取号机 Kiosk", display: "大屏 Display", pad: "评价器 Rating pad" };
+
+  /** The hall's devices that need a hand (a kiosk's printer out of or low on paper, a display
+   * without sound), above the console: staff see it where they work. */
+  function renderDevices() {
+    const box = $("device-notices");
+    const items = [...S.devices.values()].filter((d) => !d.ok || d.code).sort((a, b) => a.device.localeCompare(b.device));
+    box.replaceChildren(...items.map((d) => Q.el("li", { class: d.ok ? "warn" : "err" },
+      Q.el("b", {}, (KINDS[d.kind] || d.kind) + " " + d.device), " ", d.message || d.code)));
+    box.hidden = items.length === 0;
+  }
+
   function onEvent(msg) {
-    if (msg.type === "publicity_updated" || msg.type === "device_status_changed") return;
+    if (msg.type === "snapshot") {
+      const hall = (msg.halls || []).find((h) => S.session && h.id === S.session.hall);
+      if (hall) {
+        S.devices = new Map(hall.devices.map((d) => [d.device, d]));
+        renderDevices();
+      }
+    }
+    if (msg.type === "device_status_changed") {
+      S.devices.set(msg.status.device, msg.status);
+      renderDevices();
+      return;
+    }
+    if (msg.type === "publicity_updated") return;
     if (msg.type === "ticket_rated") {
       if (S.session && msg.counter === S.session.counter) refreshStats();
       return;

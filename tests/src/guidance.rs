@@ -142,7 +142,12 @@ fn share(img: &(u32, u32, Vec<u8>), y0: u32, y1: u32, pred: impl Fn(u8, u8, u8) 
 #[test]
 fn elder_mode_is_high_contrast_with_one_service_a_row_in_both_orientations() {
     let server = Server::start();
-    let dir = std::env::var_os("QCALL_SCREENSHOTS").map(std::path::PathBuf::from);
+    // With QCALL_SCREENSHOTS=DIR (relative to the workspace root) the shots are kept there.
+    let dir = std::env::var_os("QCALL_SCREENSHOTS").map(std::path::PathBuf::from).map(|d| {
+        let d = if d.is_absolute() { d } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(d) };
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
     let tmp = tempfile::tempdir().unwrap();
     let black = |r: u8, g: u8, b: u8| r < 40 && g < 40 && b < 40;
     let yellow = |r: u8, g: u8, b: u8| r > 220 && g > 180 && b < 80;

@@ -617,3 +617,36 @@ async fn web_book_and_cancel_on_a_phone() {
     let (s, v) = api.get(&format!("/api/v1/appointments/{code}?phone=13812341234")).await;
     assert_eq!((s, &v["state"]), (200, &json!("cancelled")), "{v}");
 }
+
+/// A kiosk's printer trouble reaches the clerks of its hall on their console, live: a fault
+/// already known at sign-in, then paper near end (a warning: tickets still print), gone when
+/// the paper is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_console_shows_the_halls_kiosk_printer_trouble_live() {
+    let server = Server::start();
+    let api = server.api();
+    let report = |ok: bool, code: &str, message: &str| {
+        let body = json!({"ok": ok, "code": code, "message": message});
+        let api = &api;
+        async move {
+            let (s, v) = api.call("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(body)).await;
+            assert_eq!(s, 204, "{v}");
+        }
+    };
+    report(false, "cover_open", "打印机盖未关，请联系工作人员 / cover open / 打印机盖未关").await;
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/counter?counter=E01", server.url)).await.expect("console");
+    b.sign_in("clerk01", "1234").await;
+    let text = b.wait_text("#device-notices", "打印机盖未关").await;
+    assert!(text.contains("取号机 Kiosk kiosk-east-1"), "{text}");
+    b.wait_js("document.querySelector('#device-notices li').className === 'err'").await;
+
+    report(true, "paper_near_end", "打印机纸将用尽 / paper near end").await;
+    b.wait_text("#device-notices", "纸将用尽").await;
+    b.wait_js("document.querySelector('#device-notices li').className === 'warn'").await;
+    b.screenshot("web-counter-device-notice.png").await;
+
+    report(true, "", "").await;
+    b.wait_js("document.getElementById('device-notices').hidden").await;
+    b.close().await;
+}
