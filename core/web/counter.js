@@ -149,12 +149,12 @@
     if (msg.type === "snapshot") {
       const hall = (msg.halls || []).find((h) => S.session && h.id === S.session.hall);
       if (hall) {
-        S.devices = new Map(hall.devices.map((d) => [d.device, d]));
+        S.devices = new Map((hall.devices || []).map((d) => [d.device, d]));
         renderDevices();
       }
     }
     if (msg.type === "device_status_changed") {
-      S.devices.set(msg.status.device, msg.status);
+      if (msg.status && msg.status.device) S.devices.set(msg.status.device, msg.status);
       renderDevices();
       return;
     }

@@ -263,7 +263,14 @@ impl PrinterTarget {
         } else if let Some(rest) = s.strip_prefix("tcp://") {
             let rest = rest.trim_end_matches('/');
             // An IPv6 address goes in brackets: tcp://[fd00::50]:9100.
-            let split_at = if rest.starts_with('[') { rest.find(']').map(|i| i + 1) } else { rest.find(':') };
+            let split_at = if rest.starts_with('[') {
+                let Some(close) = rest.find(']') else {
+                    return Err(format!("{s:?}: an IPv6 address needs its closing `]`, e.g. tcp://[fd00::50]:9100"));
+                };
+                Some(close + 1)
+            } else {
+                rest.find(':')
+            };
             let (host, port) = match split_at.map(|i| rest.split_at(i)) {
                 Some((h, p)) if p.starts_with(':') => (h.to_string(), p[1..].to_string()),
                 Some((h, "")) => (h.to_string(), RAW_PRINT_PORT.to_string()),
@@ -566,6 +573,7 @@ mod tests {
         assert!(t("tcp://printer:0").unwrap_err().contains("not a number"));
         assert!(t("tcp://printer:x").unwrap_err().contains("not a number"));
         assert!(t("tcp://").is_err() && t("usb:").is_err());
+        assert!(t("tcp://[fd00::50").unwrap_err().contains("closing `]`"));
         let e = with("logo_key = \"LOGO\"").unwrap_err().to_string();
         assert!(e.contains("printer.logo_key") && e.contains("two printable ASCII"), "{e}");
         assert_eq!(with("logo_key = \"QC\"").unwrap().printer.logo, Some(LogoKey(*b"QC")));

@@ -477,11 +477,12 @@ impl Controller {
                         out.push(Command::CheckIn { code, id_number, request_id });
                     } else {
                         // The fault banner explains it; nothing was asked.
-                        self.check_in = None;
-                        self.go_home();
+                        // Said in the language the visitor chose, before home resets it.
                         if let PrinterState::Fault(f) = &self.printer {
                             self.say(Prompt::Fault(f.clone()), &mut out);
                         }
+                        self.check_in = None;
+                        self.go_home();
                     }
                 }
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::CheckingPrinter) {
@@ -503,10 +504,11 @@ impl Controller {
                             // Nothing was issued: the fault banner explains why. An earlier
                             // unanswered request stays to be settled.
                             self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
-                            self.go_home();
+                            // Said in the language the visitor chose, before home resets it.
                             if let PrinterState::Fault(f) = &self.printer {
                                 self.say(Prompt::Fault(f.clone()), &mut out);
                             }
+                            self.go_home();
                         }
                     }
                 }
@@ -1254,10 +1256,12 @@ mod tests {
         assert_eq!(take_ticket(&mut c, "filing", secs(72), Err(PrinterFault::Port("timeout".into()))), [(Prompt::NotPrinted, Zh)]);
         c.handle(Event::Dismiss, secs(73));
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(74));
-        // The paper ran out: found when someone taps, and said to them.
+        // The paper ran out: found when someone taps, and said to them in their language.
+        c.handle(Event::ToggleLanguage, secs(75));
         tap(&mut c, "filing", "r9", secs(75));
         let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75));
-        assert_eq!(says(&cmds), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
+        assert_eq!(says(&cmds), [(Prompt::Fault(PrinterFault::PaperEnd), En)]);
+        assert_eq!(c.view().en, false, "home is in the kiosk's language again");
         // The next visitor, while it is still out: the fault instead of the greeting.
         assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
         // Polling finds faults with nobody there: silent.

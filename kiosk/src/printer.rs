@@ -128,8 +128,12 @@ impl Link for SerialLink {
 struct DeviceLink(File);
 
 impl DeviceLink {
+    /// Waits until the device is ready for `flags`; `false` at the deadline.
     fn wait(&self, flags: rustix::event::PollFlags, deadline: Instant) -> std::io::Result<bool> {
         loop {
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             let ts = rustix::event::Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ };
             let mut fds = [rustix::event::PollFd::new(&self.0, flags)];
@@ -137,7 +141,7 @@ impl DeviceLink {
                 Ok(0) => return Ok(false),
                 Ok(_) => {
                     let got = fds[0].revents();
-                    if got.intersects(rustix::event::PollFlags::ERR | rustix::event::PollFlags::NVAL) {
+                    if got.intersects(rustix::event::PollFlags::ERR | rustix::event::PollFlags::NVAL | rustix::event::PollFlags::HUP) {
                         return Err(std::io::Error::new(ErrorKind::BrokenPipe, "device gone"));
                     }
                     return Ok(true);
@@ -152,6 +156,9 @@ impl DeviceLink {
 impl Link for DeviceLink {
     fn send(&mut self, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
         while !bytes.is_empty() {
+            if Instant::now() >= deadline {
+                return Err(timed_out());
+            }
             match self.0.write(bytes) {
                 Ok(0) => return Err(std::io::Error::new(ErrorKind::WriteZero, "printer accepted no bytes")),
                 Ok(n) => bytes = &bytes[n..],
@@ -170,6 +177,9 @@ impl Link for DeviceLink {
     fn recv(&mut self, deadline: Instant) -> std::io::Result<Option<u8>> {
         let mut b = [0u8; 1];
         loop {
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
             match self.0.read(&mut b) {
                 Ok(1) => return Ok(Some(b[0])),
                 // usblp may answer 0 bytes while the printer has nothing to say yet.
@@ -338,19 +348,20 @@ impl PrinterPort for EscPosPrinter {
     fn status(&mut self) -> Result<PrinterHealth, PrinterFault> {
         let reused = self.link.is_some();
         match self.ask() {
-            Err(PrinterFault::Port(e)) => {
+            Err(fault @ (PrinterFault::Port(_) | PrinterFault::NoReply)) => {
                 self.link = None;
-                // A network printer closes idle connections and a USB printer may have been
-                // replugged: one fresh link before calling it a fault.
+                // A network printer closes idle connections (or one whose cable was pulled
+                // answers nothing until TCP gives up), and a USB printer may have been replugged:
+                // one fresh link before calling it a fault.
                 if reused {
-                    tracing::debug!(error = %e, "printer link went stale; reopening");
+                    tracing::debug!(%fault, "printer link went stale; reopening");
                     let r = self.ask();
-                    if matches!(r, Err(PrinterFault::Port(_))) {
+                    if matches!(r, Err(PrinterFault::Port(_) | PrinterFault::NoReply)) {
                         self.link = None;
                     }
                     r
                 } else {
-                    Err(PrinterFault::Port(e))
+                    Err(fault)
                 }
             }
             r => r,

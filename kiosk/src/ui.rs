@@ -24,8 +24,6 @@ pub use generated::*;
 pub enum UiError {
     #[error("window system: {0}")]
     Platform(String),
-    #[error("spoken guidance ([voice] in the config; `enabled = false` turns it off): {0}")]
-    Voice(#[from] qcall_audio::VoiceError),
 }
 
 impl From<slint::PlatformError> for UiError {
@@ -143,7 +141,15 @@ impl Shell {
 /// Opens the kiosk window and runs until it is closed.
 pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     let orientation = cfg.orientation;
-    let guide = if cfg.voice.enabled { Some(Guide::new(Voice::load(&cfg.voice.dir)?, Output::Device, None)) } else { None };
+    // Missing clips silence the kiosk (with a log line naming the file); they never stop it.
+    let guide = match cfg.voice.enabled.then(|| Voice::load(&cfg.voice.dir)) {
+        Some(Ok(voice)) => Some(Guide::new(voice, Output::Device, None)),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "spoken guidance off: set [voice] dir to the voice clips, or enabled = false");
+            None
+        }
+        None => None,
+    };
     let win = KioskWindow::new()?;
     let (w, h) = orientation.size();
     win.window().set_size(slint::PhysicalSize::new(w, h));

@@ -98,6 +98,9 @@ pub(crate) struct SimPrinter {
     xon: Mutex<std::sync::mpsc::Sender<u8>>,
     /// Network printer: close the open connection (as printers do with idle ones).
     hang_up: Arc<AtomicBool>,
+    /// Network printer: stop answering on the open connection without closing it (a cable
+    /// pulled and put back, a printer restarted behind a switch), and take the next one.
+    abandon: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     /// The slave side stays open so the master never sees a hang-up between opens.
@@ -110,6 +113,10 @@ impl SimPrinter {
     fn parts(condition: Condition) -> (Arc<Mutex<Brain>>, Arc<AtomicBool>, Arc<AtomicBool>) {
         let brain = Brain { condition, received: vec![], status_requests: vec![], last_byte_at: None, held: vec![], xoff_after_status: false };
         (Arc::new(Mutex::new(brain)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)))
+    }
+
+    fn flag() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
     }
 
     /// A printer on the master side of a pty: its slave path is the "serial port" or the
@@ -141,7 +148,7 @@ impl SimPrinter {
                 }
             }
         });
-        SimPrinter { brain, xon: Mutex::new(xon_tx), hang_up, stop, thread: Some(thread), _slave: Some(slave), path }
+        SimPrinter { brain, xon: Mutex::new(xon_tx), hang_up, abandon: Self::flag(), stop, thread: Some(thread), _slave: Some(slave), path }
     }
 
     /// A network printer listening on 127.0.0.1 (one connection at a time, as most do).
@@ -150,14 +157,20 @@ impl SimPrinter {
         listener.set_nonblocking(true).unwrap();
         let path = format!("tcp://{}", listener.local_addr().unwrap());
         let (brain, stop, hang_up) = Self::parts(condition);
-        let (b, st, hu) = (brain.clone(), stop.clone(), hang_up.clone());
+        let abandon = Self::flag();
+        let (b, st, hu, ab) = (brain.clone(), stop.clone(), hang_up.clone(), abandon.clone());
         let (xon_tx, _xon_rx) = std::sync::mpsc::channel::<u8>();
         let thread = std::thread::spawn(move || {
             let mut conn: Option<TcpStream> = None;
+            // Connections left open but never read again.
+            let mut abandoned: Vec<TcpStream> = vec![];
             let mut buf = [0u8; 512];
             while !st.load(Ordering::SeqCst) {
                 if hu.swap(false, Ordering::SeqCst) {
                     conn = None;
+                }
+                if ab.swap(false, Ordering::SeqCst) {
+                    abandoned.extend(conn.take());
                 }
                 let Some(c) = conn.as_mut() else {
                     match listener.accept() {
@@ -183,7 +196,7 @@ impl SimPrinter {
                 }
             }
         });
-        SimPrinter { brain, xon: Mutex::new(xon_tx), hang_up, stop, thread: Some(thread), _slave: None, path }
+        SimPrinter { brain, xon: Mutex::new(xon_tx), hang_up, abandon, stop, thread: Some(thread), _slave: None, path }
     }
 
     pub(crate) fn set(&self, condition: Condition) {
@@ -217,6 +230,11 @@ impl SimPrinter {
     /// A network printer closes the connection it has open.
     pub(crate) fn hang_up(&self) {
         self.hang_up.store(true, Ordering::SeqCst);
+    }
+
+    /// A network printer stops answering on its open connection, without closing it.
+    pub(crate) fn abandon_connection(&self) {
+        self.abandon.store(true, Ordering::SeqCst);
     }
 
     /// Waits until the received bytes end with a cut (a whole ticket), or `limit` passes.

@@ -168,6 +168,15 @@ fn a_network_printer_prints_tickets_reconnects_and_names_its_faults() {
     assert!(sim.wait_for_cut(LIMIT), "ticket after reconnect never printed");
     assert!(h.controller.last_ticket().unwrap().number.starts_with('B'));
 
+    // The connection goes dead without being closed: no answer on it, so the kiosk opens a
+    // fresh one before calling the printer silent, and prints.
+    h.dispatch(Event::Dismiss);
+    sim.abandon_connection();
+    sim.clear_received();
+    h.tap("invoice");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "{:?}", h.controller.printer());
+    assert!(sim.wait_for_cut(LIMIT), "ticket after a dead connection never printed");
+
     h.dispatch(Event::Dismiss);
     sim.set(Condition::PaperEnd);
     h.tap("filing");
@@ -253,7 +262,10 @@ fn printer_setup_stores_the_logo_once_and_tickets_print_it_by_key() {
     h.tap("filing");
     assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
     assert!(bare.wait_for_cut(LIMIT));
-    assert!(bare.logos_printed().is_empty());
+    let got = bare.received();
+    let print_logo = escpos::nv_print(LogoKey(*b"QC"));
+    assert!(got.windows(print_logo.len()).any(|w| w == print_logo), "the ticket asks for the logo");
+    assert!(bare.logos_printed().is_empty(), "but this printer has none stored, so none prints");
 
     // A logo wider than the paper is refused before anything is sent.
     let dir = tempfile::tempdir().unwrap();
