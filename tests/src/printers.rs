@@ -5,7 +5,7 @@
 use std::process::Command as Proc;
 use std::time::Duration;
 
-use qcall_kiosk::config::PrinterTarget;
+use qcall_kiosk::config::{Config, PrinterTarget};
 use qcall_kiosk::controller::{Event, PrinterState, Screen};
 use qcall_kiosk::escpos::{self, LogoKey, PrinterFault, PrinterHealth};
 use qcall_kiosk::printer;
@@ -46,6 +46,18 @@ fn wait_for_device(server: &Server, h: &mut Headless, code: &str) -> qcall_wire:
         assert!(std::time::Instant::now() < deadline, "the server never showed {code}");
         h.pump_until(Duration::from_millis(100), |_| false);
     }
+}
+
+/// A kiosk on `cfg`'s printer becomes ready, issues a ticket and prints exactly its bytes.
+fn kiosk_prints_a_ticket(cfg: &Config, sim: &SimPrinter) -> Headless {
+    let mut h = Headless::start(cfg.clone(), printer::open(&cfg.printer).unwrap());
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready: {:?}", h.controller.printer());
+    h.tap("filing");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
+    assert!(sim.wait_for_cut(LIMIT), "ticket never printed");
+    let ticket = h.controller.last_ticket().cloned().unwrap();
+    assert_eq!(sim.received(), escpos::render(&h.controller.ticket_print(&ticket), &cfg.printer.layout()));
+    h
 }
 
 #[test]
@@ -118,14 +130,7 @@ fn a_usb_printer_class_device_prints_tickets_and_names_its_faults() {
     let sim = SimPrinter::start(Condition::Ready);
     let mut cfg = east_config(&server.url, &sim.path);
     cfg.printer.target = PrinterTarget::Usb(sim.path.clone().into());
-    let mut h = Headless::start(cfg.clone(), printer::open(&cfg.printer).unwrap());
-    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready: {:?}", h.controller.printer());
-    h.tap("filing");
-    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
-    assert!(sim.wait_for_cut(LIMIT), "ticket never printed");
-    let ticket = h.controller.last_ticket().cloned().unwrap();
-    assert_eq!(sim.received(), escpos::render(&h.controller.ticket_print(&ticket), &cfg.printer.layout()));
-
+    let mut h = kiosk_prints_a_ticket(&cfg, &sim);
     h.dispatch(Event::Dismiss);
     sim.set(Condition::PaperEnd);
     h.tap("filing");
@@ -151,13 +156,7 @@ fn a_network_printer_prints_tickets_reconnects_and_names_its_faults() {
     let sim = SimPrinter::start_tcp(Condition::Ready);
     let mut cfg = east_config(&server.url, "unused");
     cfg.printer.target = PrinterTarget::parse(&sim.path).unwrap();
-    let mut h = Headless::start(cfg.clone(), printer::open(&cfg.printer).unwrap());
-    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready: {:?}", h.controller.printer());
-    h.tap("filing");
-    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
-    assert!(sim.wait_for_cut(LIMIT), "ticket never printed");
-    let ticket = h.controller.last_ticket().cloned().unwrap();
-    assert_eq!(sim.received(), escpos::render(&h.controller.ticket_print(&ticket), &cfg.printer.layout()));
+    let mut h = kiosk_prints_a_ticket(&cfg, &sim);
 
     // The printer drops the idle connection: the next ticket reconnects and prints.
     h.dispatch(Event::Dismiss);
