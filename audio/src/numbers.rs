@@ -58,14 +58,14 @@ pub fn zh_number(n: u32) -> Vec<ZhNum> {
         0..=9 => vec![d(n)],
         10..=19 => {
             let mut v = vec![ZhNum::Shi];
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 v.push(d(n % 10));
             }
             v
         }
         20..=99 => {
             let mut v = vec![d(n / 10), ZhNum::Shi];
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 v.push(d(n % 10));
             }
             v
@@ -80,7 +80,7 @@ pub fn zh_number(n: u32) -> Vec<ZhNum> {
             } else {
                 v.push(d(rest / 10));
                 v.push(ZhNum::Shi);
-                if rest % 10 != 0 {
+                if !rest.is_multiple_of(10) {
                     v.push(d(rest % 10));
                 }
             }
@@ -98,7 +98,7 @@ pub fn en_number(n: u32) -> Vec<EnNum> {
         1..=19 => vec![EnNum::Num(n as u8)],
         20..=99 => {
             let mut v = vec![EnNum::Num((n / 10 * 10) as u8)];
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 v.push(EnNum::Num((n % 10) as u8));
             }
             v

@@ -1261,7 +1261,7 @@ mod tests {
         tap(&mut c, "filing", "r9", secs(75));
         let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75));
         assert_eq!(says(&cmds), [(Prompt::Fault(PrinterFault::PaperEnd), En)]);
-        assert_eq!(c.view().en, false, "home is in the kiosk's language again");
+        assert!(!c.view().en, "home is in the kiosk's language again");
         // The next visitor, while it is still out: the fault instead of the greeting.
         assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
         // Polling finds faults with nobody there: silent.
