@@ -65,6 +65,19 @@ pub struct RawConfig {
     pub calendar: RawCalendar,
     #[serde(default)]
     pub appointments: Option<RawAppointments>,
+    #[serde(default)]
+    pub estimates: RawEstimates,
+}
+
+/// `[estimates]`: how waits are estimated.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEstimates {
+    /// "forward" (the call-next rule run forward; the default) or "simple" (people ahead ×
+    /// mean service time ÷ open counters).
+    pub estimator: Option<String>,
+    /// Expected service times are leaned up by this many percent (default 10).
+    pub lean_percent: Option<u32>,
 }
 
 /// `[calendar]`: the days the halls open besides Monday to Friday, and close on.
@@ -645,6 +658,17 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     topology.calendar = calendar;
     topology.last_ticket_minutes = last_ticket_minutes;
     topology.appointments = rules;
+    let defaults = crate::domain::estimate::EstimateRules::default();
+    let estimator = match raw.estimates.estimator.as_deref() {
+        None => defaults.estimator,
+        Some(e) => crate::domain::estimate::Estimator::parse(e)
+            .ok_or_else(|| bad("estimates.estimator".into(), format!("{e:?} is not one of \"forward\", \"simple\"")))?,
+    };
+    let lean_percent = raw.estimates.lean_percent.unwrap_or(defaults.lean_percent);
+    if lean_percent > 100 {
+        return Err(bad("estimates.lean_percent".into(), format!("{lean_percent} is more than 100")));
+    }
+    topology.estimates = crate::domain::estimate::EstimateRules { estimator, lean_percent };
     Ok(Config {
         source: file.to_string(),
         listen,

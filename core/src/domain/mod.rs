@@ -29,6 +29,7 @@ pub use qcall_wire::{CounterState, Priority, TicketState};
 
 pub mod appointments;
 pub mod calendar;
+pub mod estimate;
 
 pub use appointments::{Booking, BookingId, BookingState, Bookings, CheckInBy, Person, Record, Rules};
 pub use calendar::{Calendar, Opening};
@@ -87,6 +88,7 @@ pub struct Topology {
     /// Issuing stops this many minutes before an opening period closes.
     pub last_ticket_minutes: u32,
     pub appointments: Rules,
+    pub estimates: estimate::EstimateRules,
 }
 
 impl Topology {
@@ -106,6 +108,7 @@ impl Topology {
             calendar: Calendar::default(),
             last_ticket_minutes: 30,
             appointments: Rules::default(),
+            estimates: estimate::EstimateRules::default(),
         }
     }
 
@@ -394,10 +397,23 @@ impl Queue {
 }
 
 /// Finished-ticket service times of today, per service.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Observed {
     count: u32,
     total_ms: i64,
+    /// The last [`estimate::RECENT_SERVICES`] service times, oldest first.
+    recent: VecDeque<i64>,
+}
+
+impl Observed {
+    fn add(&mut self, ms: i64) {
+        self.count += 1;
+        self.total_ms += ms;
+        self.recent.push_back(ms);
+        while self.recent.len() > estimate::RECENT_SERVICES {
+            self.recent.pop_front();
+        }
+    }
 }
 
 /// How many recent calls per hall are kept for screens.
@@ -489,6 +505,19 @@ impl State {
                 st.publicity[hall] = msgs;
             }
         }
+        // Service times are learnt in the order they happened.
+        let mut served: Vec<(Millis, usize, i64)> = tickets
+            .iter()
+            .filter(|t| t.day == day)
+            .filter_map(|t| match (t.state, t.called_at, t.finished_at) {
+                (TicketState::Finished, Some(c), Some(f)) => Some((f, t.service, f - c)),
+                _ => None,
+            })
+            .collect();
+        served.sort_unstable();
+        for (_, service, ms) in served {
+            st.observed[service].add(ms);
+        }
         for t in tickets {
             st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
             if t.day == day {
@@ -496,11 +525,6 @@ impl State {
                 *seq = (*seq).max(t.seq);
                 if let Some(r) = &t.request_id {
                     st.request_ids.insert(r.clone(), t.id);
-                }
-                if let (TicketState::Finished, Some(c), Some(f)) = (t.state, t.called_at, t.finished_at) {
-                    let o = &mut st.observed[t.service];
-                    o.count += 1;
-                    o.total_ms += f - c;
                 }
             }
             if t.state == TicketState::Waiting {
@@ -591,7 +615,7 @@ impl State {
 
     /// Mean service time in ms: today's observed mean once 3 tickets were served, else default.
     pub fn mean_service_ms(&self, service: usize) -> i64 {
-        let o = self.observed[service];
+        let o = &self.observed[service];
         if o.count >= 3 {
             o.total_ms / i64::from(o.count)
         } else {
@@ -775,9 +799,7 @@ impl State {
                     t.state = TicketState::Finished;
                     t.finished_at = Some(now);
                     if t.day == self.day {
-                        let o = &mut self.observed[t.service];
-                        o.count += 1;
-                        o.total_ms += now - t.called_at.unwrap_or(now);
+                        self.observed[t.service].add(now - t.called_at.unwrap_or(now));
                     }
                 }
                 self.counters[counter].last_finished = Some((id, now));
@@ -979,20 +1001,7 @@ impl State {
     /// The ticket the call-next rule (module docs) picks for this counter at `now`.
     pub fn next_for(&self, counter: usize, now: Millis) -> Option<TicketId> {
         let def = &self.topo.counters[counter];
-        let queues = &self.queues[def.hall];
-        let first = self.direct[counter]
-            .first()
-            .into_iter()
-            .chain(def.services.iter().filter_map(|&s| queues[s].urgent.first()))
-            .min();
-        if let Some((_, id)) = first {
-            return Some(*id);
-        }
-        if let Some((_, _, id)) = def.services.iter().filter_map(|&s| queues[s].started(now).next()).min() {
-            return Some(*id);
-        }
-        let oldest = |services: &[usize]| services.iter().filter_map(|&s| queues[s].first_walk_in(now)).min();
-        oldest(&def.preferred).or_else(|| oldest(&def.services)).map(|(_, id)| id)
+        pick(def, &self.direct[counter], &self.queues[def.hall], now)
     }
 
     /// Every waiting ticket this counter may call, in the order call-next would take them at
@@ -1124,6 +1133,20 @@ impl State {
             recent.pop_front();
         }
     }
+}
+
+/// The call-next rule (see the module documentation) over a counter's direct queue and its
+/// hall's queues: the live ones, or the copies a forward estimate runs on.
+fn pick(def: &CounterDef, direct: &BTreeSet<(Millis, TicketId)>, queues: &[Queue], now: Millis) -> Option<TicketId> {
+    let first = direct.first().into_iter().chain(def.services.iter().filter_map(|&s| queues[s].urgent.first())).min();
+    if let Some((_, id)) = first {
+        return Some(*id);
+    }
+    if let Some((_, _, id)) = def.services.iter().filter_map(|&s| queues[s].started(now).next()).min() {
+        return Some(*id);
+    }
+    let oldest = |services: &[usize]| services.iter().filter_map(|&s| queues[s].first_walk_in(now)).min();
+    oldest(&def.preferred).or_else(|| oldest(&def.services)).map(|(_, id)| id)
 }
 
 fn is_urgent(t: &Ticket) -> bool {

@@ -1,0 +1,201 @@
+//! Wait estimates, pure.
+//!
+//! - [`Estimator::Simple`]: people ahead × mean service time ÷ open counters of the service
+//!   ([`State::estimate_s`]).
+//! - [`Estimator::Forward`]: the call-next rule run forward from the current state
+//!   ([`State::forward`]): every open counter finishes its current customer (the expected
+//!   service time less what has passed, never less than a quarter of it), then calls by the real
+//!   rule — transfers and 绿色通道 first, started appointments, preferred services, the rest —
+//!   taking the expected service time of what it called. The expected service times are the
+//!   mean of the service's last [`RECENT_SERVICES`] served today (the configured default until
+//!   three were), leaned up by [`EstimateRules::lean_percent`] because a late estimate hurts
+//!   more than an early one.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+
+use super::{is_urgent, pick, CounterState, Millis, Priority, Queue, State, TicketId};
+
+/// Service times the forward estimate learns from, per service.
+pub const RECENT_SERVICES: usize = 20;
+
+/// How estimates are made (`[estimates]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EstimateRules {
+    pub estimator: Estimator,
+    /// Expected service times are leaned up by this many percent: a late estimate hurts more
+    /// than an early one.
+    pub lean_percent: u32,
+}
+
+impl Default for EstimateRules {
+    fn default() -> Self {
+        EstimateRules { estimator: Estimator::Forward, lean_percent: 10 }
+    }
+}
+
+/// Which estimate tickets, screens and kiosks show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Estimator {
+    Simple,
+    #[default]
+    Forward,
+}
+
+impl Estimator {
+    pub fn parse(s: &str) -> Option<Estimator> {
+        match s {
+            "simple" => Some(Estimator::Simple),
+            "forward" => Some(Estimator::Forward),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Simple => "simple",
+            Estimator::Forward => "forward",
+        }
+    }
+}
+
+/// The id the forward run gives a ticket that is not taken yet ([`State::forward`]'s `extra`).
+pub const NEW_TICKET: TicketId = TicketId::MAX;
+
+/// The outcome of one forward run over a hall.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forward {
+    /// Milliseconds from `now` until each waiting ticket is called; tickets no open counter
+    /// of the hall would call are missing.
+    pub waits: HashMap<TicketId, Millis>,
+}
+
+impl State {
+    /// The expected service time of `service` in ms for the forward estimate (see the module
+    /// documentation), before the lean.
+    pub fn expected_service_ms(&self, service: usize) -> i64 {
+        let o = &self.observed[service];
+        if o.count >= 3 && !o.recent.is_empty() {
+            o.recent.iter().sum::<i64>() / o.recent.len() as i64
+        } else {
+            i64::from(self.topo.services[service].default_service_s) * 1000
+        }
+    }
+
+    fn leaned_ms(&self, service: usize) -> i64 {
+        self.expected_service_ms(service) * (100 + i64::from(self.topo.estimates.lean_percent)) / 100
+    }
+
+    /// Runs the call-next rule of `hall` forward from `now` (see the module documentation).
+    /// `extra`: a ticket not yet taken, of this service and priority, at the back of its queue
+    /// (what a new ticket would wait); it appears in the result as [`NEW_TICKET`].
+    pub fn forward(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>) -> Forward {
+        let mut queues: Vec<Queue> = self.queues[hall].clone();
+        let counters: Vec<usize> = (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).collect();
+        let mut direct: HashMap<usize, BTreeSet<(Millis, TicketId)>> =
+            counters.iter().map(|&c| (c, self.direct[c].clone())).collect();
+        if let Some((service, priority)) = extra {
+            let key = (now, NEW_TICKET);
+            if priority == Priority::Priority {
+                queues[service].urgent.insert(key);
+            } else {
+                queues[service].normal.insert(key);
+            }
+        }
+        let mut left: usize = queues.iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
+            + direct.values().map(BTreeSet::len).sum::<usize>();
+
+        // Counters by the time they are free: open ones only (a paused counter may be gone for
+        // long; leaning towards later is the safe side).
+        let mut free: BinaryHeap<Reverse<(Millis, usize)>> = BinaryHeap::new();
+        for &c in &counters {
+            let live = &self.counters[c];
+            if live.state != CounterState::Open {
+                continue;
+            }
+            let at = match live.current.and_then(|id| self.tickets.get(&id)) {
+                Some(t) => {
+                    let expected = self.leaned_ms(t.service);
+                    let passed = now - t.called_at.unwrap_or(now);
+                    now + (expected - passed).max(expected / 4)
+                }
+                None => now,
+            };
+            free.push(Reverse((at, c)));
+        }
+
+        let mut out = Forward::default();
+        let empty = BTreeSet::new();
+        while left > 0 {
+            let Some(Reverse((at, c))) = free.pop() else { break };
+            let def = &self.topo.counters[c];
+            let Some(id) = pick(def, direct.get(&c).unwrap_or(&empty), &queues, at) else {
+                // Nothing this counter may call will come from the queues as they are.
+                continue;
+            };
+            left -= 1;
+            out.waits.insert(id, at - now);
+            let service = if id == NEW_TICKET {
+                let (service, priority) = extra.expect("only the extra ticket has this id");
+                let q = &mut queues[service];
+                if priority == Priority::Priority {
+                    q.urgent.remove(&(now, id));
+                } else {
+                    q.normal.remove(&(now, id));
+                }
+                service
+            } else {
+                let t = &self.tickets[&id];
+                let key = (t.queued_at, t.id);
+                match t.counter {
+                    Some(tc) => {
+                        if let Some(d) = direct.get_mut(&tc) {
+                            d.remove(&key);
+                        }
+                    }
+                    None => {
+                        let q = &mut queues[t.service];
+                        if is_urgent(t) {
+                            q.urgent.remove(&key);
+                        } else if let Some(slot) = t.slot {
+                            q.appointments.remove(&(slot, t.queued_at, t.id));
+                        } else {
+                            q.normal.remove(&key);
+                        }
+                    }
+                }
+                t.service
+            };
+            free.push(Reverse((at + self.leaned_ms(service), c)));
+        }
+        out
+    }
+
+    /// Seconds a waiting ticket is expected to wait from `now`, by `estimator`.
+    pub fn ticket_estimate_s(&self, estimator: Estimator, id: TicketId, now: Millis) -> u32 {
+        let Some(t) = self.tickets.get(&id) else { return 0 };
+        if t.state != super::TicketState::Waiting {
+            return 0;
+        }
+        let simple = || self.estimate_s(t.hall, t.service, self.waiting_ahead(t, now));
+        match estimator {
+            Estimator::Simple => simple(),
+            Estimator::Forward => self.forward(t.hall, now, None).waits.get(&id).map_or_else(simple, |ms| secs(*ms)),
+        }
+    }
+
+    /// Seconds a ticket taken now would wait, by `estimator`.
+    pub fn new_ticket_estimate_s(&self, estimator: Estimator, hall: usize, service: usize, priority: Priority, now: Millis) -> u32 {
+        let simple = || self.estimate_s(hall, service, self.waiting(hall, service));
+        match estimator {
+            Estimator::Simple => simple(),
+            Estimator::Forward => {
+                self.forward(hall, now, Some((service, priority))).waits.get(&NEW_TICKET).map_or_else(simple, |ms| secs(*ms))
+            }
+        }
+    }
+}
+
+fn secs(ms: Millis) -> u32 {
+    u32::try_from((ms.max(0) + 999) / 1000).unwrap_or(u32::MAX)
+}
