@@ -76,7 +76,7 @@ pub struct RawEstimates {
     /// "forward" (the call-next rule run forward; the default) or "simple" (people ahead ×
     /// mean service time ÷ open counters).
     pub estimator: Option<String>,
-    /// Expected service times are leaned up by this many percent (default 10).
+    /// Expected service times are leaned up by this many percent (default 5).
     pub lean_percent: Option<u32>,
 }
 

@@ -4,7 +4,8 @@
 //! - [`store`]: SQLite persistence; [`engine`]: the single writer with group commit;
 //! - [`server`]: HTTP + WebSocket API; [`view`]: domain -> wire types;
 //! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs; [`clock`]: where time
-//!   comes from; [`queries`]: read-only database queries (old tickets, statistics, reports).
+//!   comes from; [`queries`]: read-only database queries (old tickets, statistics, reports);
+//! - [`sim`]: `qcall simulate`, whole days through the domain in simulated time.
 
 pub mod auth;
 pub mod bench;
@@ -15,5 +16,6 @@ pub mod engine;
 pub mod queries;
 pub mod server;
 pub mod signin;
+pub mod sim;
 pub mod store;
 pub mod view;

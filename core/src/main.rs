@@ -52,6 +52,32 @@ enum Cmd {
         #[arg(long)]
         listen: String,
     },
+    /// Simulate whole days through the real domain (no server, no waiting) and compare the wait
+    /// estimators against the real waits.
+    Simulate {
+        /// Config file (halls, services, counters, hours); without it the embedded demo config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The day's profile, e.g. config/profiles/ordinary-day.toml.
+        #[arg(long)]
+        profile: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The first day (YYYY-MM-DD; later days are the following working days).
+        #[arg(long, default_value = "2026-12-01")]
+        first_day: String,
+        /// JSON: the report; its last line holds the estimator figures.
+        #[arg(long)]
+        json: bool,
+        /// Staffing advice: per hall and hour, the fewest counters open that keep the p90 wait
+        /// under --target-p90-wait minutes.
+        #[arg(long)]
+        staff: bool,
+        #[arg(long, default_value_t = 20.0, requires = "staff")]
+        target_p90_wait: f64,
+    },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
 }
@@ -66,6 +92,30 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait } => {
+            let cfg = load_config(config.as_ref())?;
+            let first_day = chrono::NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
+                .with_context(|| format!("--first-day: {first_day:?} is not a date YYYY-MM-DD"))?;
+            anyhow::ensure!((1..=366).contains(&days), "--days: {days} is not between 1 and 366");
+            let profile = qcall_core::sim::Profile::load(&profile, &cfg.topology)?;
+            let setup = qcall_core::sim::Setup { profile, days, seed, first_day, counters_per_hall: None };
+            if staff {
+                print!("{}", qcall_core::sim::staffing::advice(&cfg.topology, &setup, target_p90_wait * 60_000.0).text());
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            let outcome = qcall_core::sim::run(&cfg.topology, &setup);
+            let report = qcall_core::sim::Report::new(&cfg.topology, &setup, &outcome);
+            let elapsed = started.elapsed();
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+                println!("{}", serde_json::to_string(&report.estimators)?);
+            } else {
+                print!("{}", report.text());
+                println!("\nsimulated in {:.2} s", elapsed.as_secs_f64());
+            }
+            Ok(())
+        }
         Cmd::Serve { config, db, listen, clock_start } => {
             init_tracing();
             let mut cfg = load_config(config.as_ref())?;

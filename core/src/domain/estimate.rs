@@ -6,7 +6,11 @@
 //!   ([`State::forward`]): every open counter finishes its current customer (the expected
 //!   service time less what has passed, never less than a quarter of it), then calls by the real
 //!   rule — transfers and 绿色通道 first, started appointments, preferred services, the rest —
-//!   taking the expected service time of what it called. The expected service times are the
+//!   taking the expected service time of what it called. Taxpayers keep coming while the
+//!   queue is worked off: the run adds them at the hall's rate of the last hour per service
+//!   (绿色通道 and transferred tickets go to the front, others join the back, and a counter
+//!   preferring their service takes them first), until issuing stops for the day. The expected
+//!   service times are the
 //!   mean of the service's last [`RECENT_SERVICES`] served today (the configured default until
 //!   three were), leaned up by [`EstimateRules::lean_percent`] because a late estimate hurts
 //!   more than an early one.
@@ -14,7 +18,14 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
-use super::{is_urgent, pick, CounterState, Millis, Priority, Queue, State, TicketId};
+use super::{is_urgent, pick, CounterState, Millis, Opening, Priority, Queue, State, TicketId};
+
+/// Arrivals expected during the run are taken from this much of the recent past.
+const RATE_WINDOW_MS: Millis = 60 * 60_000;
+/// … but never less, early in the day.
+const MIN_RATE_WINDOW_MS: Millis = 15 * 60_000;
+/// Ids of the expected arrivals in a forward run (above every real ticket id).
+const PHANTOM: TicketId = TicketId::MAX / 2;
 
 /// Service times the forward estimate learns from, per service.
 pub const RECENT_SERVICES: usize = 20;
@@ -30,7 +41,7 @@ pub struct EstimateRules {
 
 impl Default for EstimateRules {
     fn default() -> Self {
-        EstimateRules { estimator: Estimator::Forward, lean_percent: 10 }
+        EstimateRules { estimator: Estimator::Forward, lean_percent: 5 }
     }
 }
 
@@ -104,6 +115,9 @@ impl State {
         }
         let mut left: usize = queues.iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
             + direct.values().map(BTreeSet::len).sum::<usize>();
+        let mut arrivals = self.expected_arrivals(hall, now);
+        // Expected arrivals in the queues now: id -> (service, urgent, queued at).
+        let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
 
         // Counters by the time they are free: open ones only (a paused counter may be gone for
         // long; leaning towards later is the safe side).
@@ -128,14 +142,21 @@ impl State {
         let empty = BTreeSet::new();
         while left > 0 {
             let Some(Reverse((at, c))) = free.pop() else { break };
+            arrivals.admit(at, &mut queues, &mut phantoms);
             let def = &self.topo.counters[c];
             let Some(id) = pick(def, direct.get(&c).unwrap_or(&empty), &queues, at) else {
                 // Nothing this counter may call will come from the queues as they are.
                 continue;
             };
-            left -= 1;
-            out.waits.insert(id, at - now);
-            let service = if id == NEW_TICKET {
+            let service = if let Some((service, urgent, queued_at)) = phantoms.remove(&id) {
+                let q = &mut queues[service];
+                if urgent {
+                    q.urgent.remove(&(queued_at, id));
+                } else {
+                    q.normal.remove(&(queued_at, id));
+                }
+                service
+            } else if id == NEW_TICKET {
                 let (service, priority) = extra.expect("only the extra ticket has this id");
                 let q = &mut queues[service];
                 if priority == Priority::Priority {
@@ -166,9 +187,49 @@ impl State {
                 }
                 t.service
             };
+            if id < PHANTOM || id == NEW_TICKET {
+                left -= 1;
+                out.waits.insert(id, at - now);
+            }
             free.push(Reverse((at + self.leaned_ms(service), c)));
         }
         out
+    }
+
+    /// The taxpayers expected to take tickets in `hall` from `now` until issuing stops: at each
+    /// service's rate over the last hour, urgent ones (绿色通道, transferred in) apart.
+    fn expected_arrivals(&self, hall: usize, now: Millis) -> Arrivals {
+        let until = match self.topo.opening(hall, now) {
+            Opening::Open { closes_at: Some(close) } => close - i64::from(self.topo.last_ticket_minutes) * 60_000,
+            Opening::Open { closes_at: None } => Millis::MAX,
+            Opening::Closed { .. } => now,
+        };
+        let services = self.topo.services.len();
+        let mut counts = vec![[0u32; 2]; services];
+        let mut first = now;
+        let from = now - RATE_WINDOW_MS;
+        for t in self.tickets.values().filter(|t| t.hall == hall && t.day == self.day) {
+            if t.issued_at > from && t.issued_at <= now && t.issued_hall == hall {
+                counts[t.issued_service][usize::from(t.priority == Priority::Priority)] += 1;
+                first = first.min(t.issued_at);
+            }
+            if t.transferred && t.queued_at > from && t.queued_at <= now {
+                counts[t.service][1] += 1;
+            }
+        }
+        let window = (now - first).clamp(MIN_RATE_WINDOW_MS, RATE_WINDOW_MS);
+        let mut next = BinaryHeap::new();
+        let mut gaps = vec![];
+        for (service, c) in counts.iter().enumerate() {
+            for (urgent, &n) in c.iter().enumerate() {
+                if n > 0 {
+                    let gap = window / Millis::from(n);
+                    next.push(Reverse((now + gap, gaps.len())));
+                    gaps.push((service, urgent == 1, gap));
+                }
+            }
+        }
+        Arrivals { until, next, gaps, ids: PHANTOM }
     }
 
     /// Seconds a waiting ticket is expected to wait from `now`, by `estimator`.
@@ -192,6 +253,38 @@ impl State {
             Estimator::Forward => {
                 self.forward(hall, now, Some((service, priority))).waits.get(&NEW_TICKET).map_or_else(simple, |ms| secs(*ms))
             }
+        }
+    }
+}
+
+/// Expected arrivals during a forward run: one stream per service and urgency, evenly spaced.
+struct Arrivals {
+    until: Millis,
+    /// (next arrival, stream).
+    next: BinaryHeap<Reverse<(Millis, usize)>>,
+    /// Per stream: service, urgent, gap.
+    gaps: Vec<(usize, bool, Millis)>,
+    ids: TicketId,
+}
+
+impl Arrivals {
+    /// Puts every arrival due by `at` into the queues.
+    fn admit(&mut self, at: Millis, queues: &mut [Queue], phantoms: &mut HashMap<TicketId, (usize, bool, Millis)>) {
+        while let Some(&Reverse((t, stream))) = self.next.peek() {
+            if t > at || t >= self.until {
+                return;
+            }
+            self.next.pop();
+            let (service, urgent, gap) = self.gaps[stream];
+            self.ids += 1;
+            let key = (t, self.ids);
+            if urgent {
+                queues[service].urgent.insert(key);
+            } else {
+                queues[service].normal.insert(key);
+            }
+            phantoms.insert(self.ids, (service, urgent, t));
+            self.next.push(Reverse((t + gap, stream)));
         }
     }
 }

@@ -1,0 +1,174 @@
+//! What a simulation run shows: waits per hall and service, counter utilisation, and how
+//! far each estimator was from the real waits.
+
+use serde::Serialize;
+
+use super::{Outcome, Setup, ESTIMATORS, LATER_MS};
+use crate::domain::{Millis, Topology};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub profile: String,
+    pub days: u32,
+    pub seed: u64,
+    pub halls: Vec<HallReport>,
+    pub estimators: Vec<EstimatorReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HallReport {
+    pub hall: String,
+    pub tickets: usize,
+    pub turned_away: u32,
+    /// Busy time over signed-in time of the hall's counters.
+    pub utilisation: f64,
+    pub services: Vec<ServiceReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceReport {
+    pub service: String,
+    pub tickets: usize,
+    pub mean_wait_s: f64,
+    pub p90_wait_s: f64,
+    pub max_wait_s: f64,
+}
+
+/// Errors of one estimator, estimate minus real wait.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Errors {
+    pub tickets: usize,
+    pub mae_min: f64,
+    pub p90_abs_min: f64,
+    /// Mean of estimate − real: negative means too low.
+    pub bias_min: f64,
+    pub within_5_min: f64,
+    /// Share of tickets told a wait more than 5 minutes shorter than it was.
+    pub under_by_5_min: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EstimatorReport {
+    pub estimator: String,
+    pub at_issue: Errors,
+    /// The estimate on the status page ten minutes after issue, against the wait left then.
+    pub after_10_min: Errors,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn errors(pairs: &[(Millis, Millis)]) -> Errors {
+    let diffs: Vec<f64> = pairs.iter().map(|(est, real)| (est - real) as f64 / 60_000.0).collect();
+    let n = diffs.len().max(1) as f64;
+    let mut abs: Vec<f64> = diffs.iter().map(|d| d.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    Errors {
+        tickets: diffs.len(),
+        mae_min: abs.iter().sum::<f64>() / n,
+        p90_abs_min: pct(&abs, 0.9),
+        bias_min: diffs.iter().sum::<f64>() / n,
+        within_5_min: diffs.iter().filter(|d| d.abs() <= 5.0).count() as f64 / n,
+        under_by_5_min: diffs.iter().filter(|d| **d < -5.0).count() as f64 / n,
+    }
+}
+
+impl Report {
+    pub fn new(topo: &Topology, setup: &Setup, out: &Outcome) -> Report {
+        let halls = (0..topo.halls.len())
+            .map(|h| {
+                let counters: Vec<usize> = (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == h).collect();
+                let busy: Millis = counters.iter().map(|&c| out.busy_ms[c]).sum();
+                let open: Millis = counters.iter().map(|&c| out.open_ms[c]).sum();
+                let services = (0..topo.services.len())
+                    .map(|s| {
+                        let mut waits: Vec<f64> = out
+                            .tickets
+                            .iter()
+                            .filter(|t| t.hall == h && t.service == s)
+                            .filter_map(|t| t.called_at.map(|c| (c - t.issued_at) as f64 / 1000.0))
+                            .collect();
+                        waits.sort_by(f64::total_cmp);
+                        ServiceReport {
+                            service: topo.services[s].id.clone(),
+                            tickets: out.tickets.iter().filter(|t| t.hall == h && t.service == s).count(),
+                            mean_wait_s: waits.iter().sum::<f64>() / waits.len().max(1) as f64,
+                            p90_wait_s: pct(&waits, 0.9),
+                            max_wait_s: waits.last().copied().unwrap_or(0.0),
+                        }
+                    })
+                    .collect();
+                HallReport {
+                    hall: topo.halls[h].id.clone(),
+                    tickets: out.tickets.iter().filter(|t| t.hall == h).count(),
+                    turned_away: out.turned_away[h],
+                    utilisation: if open > 0 { busy as f64 / open as f64 } else { 0.0 },
+                    services,
+                }
+            })
+            .collect();
+        let estimators = ESTIMATORS
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let at_issue: Vec<(Millis, Millis)> =
+                    out.tickets.iter().filter_map(|t| t.called_at.map(|c| (t.at_issue[i], c - t.issued_at))).collect();
+                let later: Vec<(Millis, Millis)> = out
+                    .tickets
+                    .iter()
+                    .filter_map(|t| Some((t.later.as_ref()?[i], t.called_at? - t.issued_at - LATER_MS)))
+                    .collect();
+                EstimatorReport { estimator: e.name().into(), at_issue: errors(&at_issue), after_10_min: errors(&later) }
+            })
+            .collect();
+        Report { profile: setup.profile.name.clone(), days: setup.days, seed: setup.seed, halls, estimators }
+    }
+
+    /// The figures as text, one table per hall and one for the estimators.
+    pub fn text(&self) -> String {
+        let mut s = format!("profile {} · {} day(s) · seed {}\n", self.profile, self.days, self.seed);
+        for h in &self.halls {
+            s += &format!(
+                "\nhall {}: {} tickets, {} turned away, counters busy {:.0} % of their time\n",
+                h.hall,
+                h.tickets,
+                h.turned_away,
+                h.utilisation * 100.0
+            );
+            s += "  service        tickets  mean wait  p90 wait  max wait (min)\n";
+            for sv in &h.services {
+                s += &format!(
+                    "  {:<14} {:>7}  {:>9.1}  {:>8.1}  {:>8.1}\n",
+                    sv.service,
+                    sv.tickets,
+                    sv.mean_wait_s / 60.0,
+                    sv.p90_wait_s / 60.0,
+                    sv.max_wait_s / 60.0
+                );
+            }
+        }
+        s += "\nestimates against real waits (minutes; bias < 0: too low)\n";
+        s += "  estimator  when         tickets    MAE  p90 |err|   bias  within ±5  under by >5\n";
+        for e in &self.estimators {
+            for (when, x) in [("at issue", &e.at_issue), ("10 min later", &e.after_10_min)] {
+                s += &format!(
+                    "  {:<9}  {:<12} {:>7}  {:>5.2}  {:>9.2}  {:>5.2}  {:>8.1} %  {:>10.1} %\n",
+                    e.estimator,
+                    when,
+                    x.tickets,
+                    x.mae_min,
+                    x.p90_abs_min,
+                    x.bias_min,
+                    x.within_5_min * 100.0,
+                    x.under_by_5_min * 100.0
+                );
+            }
+        }
+        s
+    }
+}
