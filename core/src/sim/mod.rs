@@ -88,8 +88,10 @@ pub struct Outcome {
     /// Per counter: ms busy with a customer, ms signed in.
     pub busy_ms: Vec<Millis>,
     pub open_ms: Vec<Millis>,
-    /// Taxpayers who found issuing stopped (last tickets before closing).
+    /// Taxpayers who found issuing stopped (last tickets before closing), per hall…
     pub turned_away: Vec<u32>,
+    /// … and when (hall, time).
+    pub turned_away_at: Vec<(usize, Millis)>,
     pub days: Vec<NaiveDate>,
 }
 
@@ -296,6 +298,7 @@ impl<'a> Day<'a> {
                 let priority = if priority { Priority::Priority } else { Priority::Normal };
                 let Ok(events) = self.state.apply(Command::Issue { hall, service, priority, request_id: None }, now) else {
                     out.turned_away[hall] += 1;
+                    out.turned_away_at.push((hall, now));
                     return;
                 };
                 let Some(id) = events.iter().find_map(|e| match e {
@@ -483,14 +486,19 @@ fn lognormal(rng: &mut StdRng, mean: f64, spread: f64) -> f64 {
     (mu + spread * z).exp()
 }
 
-/// Hours of the day (local) with their tickets, for the staffing advice: hall -> hour -> waits.
+/// Waits per hall and local hour of arrival, for the staffing advice. A taxpayer turned away
+/// or never called counts as an endless wait.
 pub fn waits_by_hour(topo: &Topology, outcome: &Outcome) -> Vec<BTreeMap<u32, Vec<Millis>>> {
     let mut v = vec![BTreeMap::new(); topo.halls.len()];
+    let mut add = |hall: usize, at: Millis, wait: Millis| {
+        let (_, minute) = topo.local(at);
+        v[hall].entry(minute / 60).or_insert_with(Vec::new).push(wait);
+    };
     for t in &outcome.tickets {
-        if let Some(c) = t.called_at {
-            let (_, minute) = topo.local(t.issued_at);
-            v[t.hall].entry(minute / 60).or_insert_with(Vec::new).push(c - t.issued_at);
-        }
+        add(t.hall, t.issued_at, t.called_at.map_or(Millis::MAX, |c| c - t.issued_at));
+    }
+    for &(hall, at) in &outcome.turned_away_at {
+        add(hall, at, Millis::MAX);
     }
     v
 }
