@@ -328,6 +328,25 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     floor.stop();
 
+    // Estimates: the forward estimate of a whole hall, recomputed after every change, against
+    // today's (simple) estimator at 32 clients on a server of its own in this run.
+    let recompute: Vec<(usize, f64)> = [50, 300, 1000].into_iter().map(|n| (n, forward_recompute_us(n))).collect();
+    println!(
+        "estimates: full forward recompute of a hall with {}",
+        recompute.iter().map(|(n, us)| format!("{n} waiting {us:.0} µs")).collect::<Vec<_>>().join(", ")
+    );
+    let simple_dir = tmp.join("simple");
+    std::fs::create_dir_all(&simple_dir)?;
+    std::fs::write(simple_dir.join("qcall.toml"), format!("{cfg_text}\n[estimates]\nestimator = \"simple\"\n"))?;
+    let forward_rate = load(&server.url(), 32, d).await?.rate;
+    let (simple_server, _) = serve(&opts.exe, &simple_dir).await?;
+    let simple_rate = load(&simple_server.url(), 32, d).await?.rate;
+    simple_server.stop();
+    println!(
+        "estimates: tickets/s at 32 clients: forward {forward_rate:.0}, simple {simple_rate:.0} ({:+.1} %)",
+        100.0 * (forward_rate - simple_rate) / simple_rate.max(1.0)
+    );
+
     let fo = fanout(&server.url(), d).await?;
     println!(
         "fan-out: 100 subscribers, 24 clerks, {} calls, {} deliveries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -354,11 +373,44 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let out = json!({
         "issue": issue,
         "fanout": { "subscribers": 100, "p50_ms": round(fo.p50_ms), "p99_ms": round(fo.p99_ms), "max_ms": round(fo.max_ms) },
+        "estimates": {
+            "recompute_us": recompute.iter().map(|(n, us)| json!({"waiting": n, "us": round(*us)})).collect::<Vec<_>>(),
+            "rate_32_forward": round(forward_rate), "rate_32_simple": round(simple_rate),
+        },
         "rss_mb": round(rss),
         "cold_start_ms": round(cold.as_secs_f64() * 1000.0),
     });
     println!("{out}");
     Ok(())
+}
+
+/// Mean µs of one forward run over the east hall of the demo deployment (always open, every
+/// counter signed in and serving) with `waiting` tickets spread over its services.
+fn forward_recompute_us(waiting: usize) -> f64 {
+    use crate::domain::{Command, Priority, State};
+    let Ok(cfg) = crate::config::Config::parse(&crate::config::always_open(crate::config::EMBEDDED_CONFIG), "bench") else {
+        return f64::NAN;
+    };
+    let topo = cfg.topology.clone();
+    let now = topo.day_start(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()) + 9 * 3_600_000;
+    let mut st = State::new(topo.clone(), now);
+    let east = topo.hall_ix("east").unwrap_or(0);
+    for c in (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == east) {
+        let _ = st.apply(Command::SignIn { counter: c, clerk: format!("bench{c}"), take_over: true }, now);
+        let _ = st.apply(Command::CallNext { counter: c }, now);
+    }
+    for i in 0..waiting {
+        let service = i % topo.services.len();
+        let priority = if i % 25 == 0 { Priority::Priority } else { Priority::Normal };
+        let _ = st.apply(Command::Issue { hall: east, service, priority, request_id: None }, now + i as i64 * 1000);
+    }
+    let at = now + waiting as i64 * 1000;
+    let rounds = 200;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(st.forward(east, at, None));
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
 }
 
 /// Issue exactly `n` tickets with `clients` tasks; returns how many succeeded.

@@ -20,7 +20,7 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
     let topo = st.topology();
     let ahead = st.waiting_ahead(t, now);
     let counter = t.counter.map(|c| &topo.counters[c]);
-    let est_wait_s = if t.state == TicketState::Waiting { st.estimate_s(t.hall, t.service, ahead) } else { 0 };
+    let est_wait_s = st.ticket_estimate_s(topo.estimates.estimator, t.id, now);
     wire::Ticket {
         id: t.id,
         number: st.number(t),
@@ -45,7 +45,7 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
     (0..st.topology().services.len())
         .map(|s| {
             let waiting = st.waiting(hall, s);
-            let est_wait_s = st.estimate_s(hall, s, waiting);
+            let est_wait_s = st.new_ticket_estimate_s(st.topology().estimates.estimator, hall, s, crate::domain::Priority::Normal, now);
             let closed_until = match st.issuing(hall, s, now) {
                 Err(DomainError::HallClosed { next_open } | DomainError::ServiceClosed { next_open, .. }) => {
                     Some(time(next_open.unwrap_or(i64::MAX / 4)))

@@ -26,6 +26,12 @@ const RATE_WINDOW_MS: Millis = 60 * 60_000;
 const MIN_RATE_WINDOW_MS: Millis = 15 * 60_000;
 /// Ids of the expected arrivals in a forward run (above every real ticket id).
 const PHANTOM: TicketId = TicketId::MAX / 2;
+/// Above this many waiting tickets in a hall the forward run's cost is not worth it: the
+/// simple estimate is used (a hall that long is better served by opening counters).
+pub const FORWARD_LIMIT: usize = 2000;
+/// A forward run looks no further ahead than this: what no counter would call by then (a
+/// service nobody open serves while others keep coming) gets the simple estimate.
+const HORIZON_MS: Millis = 12 * 3_600_000;
 
 /// Service times the forward estimate learns from, per service.
 pub const RECENT_SERVICES: usize = 20;
@@ -77,7 +83,7 @@ pub const NEW_TICKET: TicketId = TicketId::MAX;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Forward {
     /// Milliseconds from `now` until each waiting ticket is called; tickets no open counter
-    /// of the hall would call are missing.
+    /// of the hall would call within [`HORIZON_MS`] are missing.
     pub waits: HashMap<TicketId, Millis>,
 }
 
@@ -142,6 +148,9 @@ impl State {
         let empty = BTreeSet::new();
         while left > 0 {
             let Some(Reverse((at, c))) = free.pop() else { break };
+            if at - now > HORIZON_MS {
+                break;
+            }
             arrivals.admit(at, &mut queues, &mut phantoms);
             let def = &self.topo.counters[c];
             let Some(id) = pick(def, direct.get(&c).unwrap_or(&empty), &queues, at) else {
@@ -201,7 +210,7 @@ impl State {
     fn expected_arrivals(&self, hall: usize, now: Millis) -> Arrivals {
         let until = match self.topo.opening(hall, now) {
             Opening::Open { closes_at: Some(close) } => close - i64::from(self.topo.last_ticket_minutes) * 60_000,
-            Opening::Open { closes_at: None } => Millis::MAX,
+            Opening::Open { closes_at: None } => now + HORIZON_MS,
             Opening::Closed { .. } => now,
         };
         let services = self.topo.services.len();
@@ -232,6 +241,22 @@ impl State {
         Arrivals { until, next, gaps, ids: PHANTOM }
     }
 
+    /// Waiting tickets in `hall`'s queues.
+    fn hall_waiting(&self, hall: usize) -> usize {
+        self.queues[hall].iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
+            + (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).map(|c| self.direct[c].len()).sum::<usize>()
+    }
+
+    /// The estimator to use for `hall` now: the forward one falls back to the simple one in a
+    /// hall longer than [`FORWARD_LIMIT`].
+    fn effective(&self, estimator: Estimator, hall: usize) -> Estimator {
+        if estimator == Estimator::Forward && self.hall_waiting(hall) > FORWARD_LIMIT {
+            Estimator::Simple
+        } else {
+            estimator
+        }
+    }
+
     /// Seconds a waiting ticket is expected to wait from `now`, by `estimator`.
     pub fn ticket_estimate_s(&self, estimator: Estimator, id: TicketId, now: Millis) -> u32 {
         let Some(t) = self.tickets.get(&id) else { return 0 };
@@ -239,7 +264,7 @@ impl State {
             return 0;
         }
         let simple = || self.estimate_s(t.hall, t.service, self.waiting_ahead(t, now));
-        match estimator {
+        match self.effective(estimator, t.hall) {
             Estimator::Simple => simple(),
             Estimator::Forward => self.forward(t.hall, now, None).waits.get(&id).map_or_else(simple, |ms| secs(*ms)),
         }
@@ -248,7 +273,7 @@ impl State {
     /// Seconds a ticket taken now would wait, by `estimator`.
     pub fn new_ticket_estimate_s(&self, estimator: Estimator, hall: usize, service: usize, priority: Priority, now: Millis) -> u32 {
         let simple = || self.estimate_s(hall, service, self.waiting(hall, service));
-        match estimator {
+        match self.effective(estimator, hall) {
             Estimator::Simple => simple(),
             Estimator::Forward => {
                 self.forward(hall, now, Some((service, priority))).waits.get(&NEW_TICKET).map_or_else(simple, |ms| secs(*ms))

@@ -509,3 +509,24 @@ fn forward_estimate_follows_the_call_rule_across_services_where_todays_does_not(
     }
     assert_eq!(called_at, Some(secs_at(predicted)), "the filing ticket is called when the forward estimate said");
 }
+
+/// A ticket no open counter serves, in a hall where others keep coming: the forward run stops
+/// at its horizon and the ticket gets the simple estimate (it must not run for ever).
+#[test]
+fn forward_estimate_ends_when_nobody_open_serves_a_ticket() {
+    use estimate::Estimator;
+    let mut s = exact_state();
+    for c in [E1, E2] {
+        s.apply(Command::SignOut { counter: c }, at(0)).unwrap();
+    }
+    // E3 serves registration only, and registration tickets keep coming (three in the last
+    // minutes: the run expects more at that rate).
+    for m in 0..3 {
+        issue(&mut s, EAST, C, m);
+    }
+    let filing = issue(&mut s, EAST, A, 4);
+    let now = at(5);
+    assert!(!s.forward(EAST, now, None).waits.contains_key(&filing));
+    assert_eq!(s.ticket_estimate_s(Estimator::Forward, filing, now), s.ticket_estimate_s(Estimator::Simple, filing, now));
+}
+
