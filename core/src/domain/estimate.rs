@@ -107,6 +107,11 @@ impl State {
     /// `extra`: a ticket not yet taken, of this service and priority, at the back of its queue
     /// (what a new ticket would wait); it appears in the result as [`NEW_TICKET`].
     pub fn forward(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>) -> Forward {
+        self.forward_run(hall, now, extra, true)
+    }
+
+    /// [`State::forward`], with or without the arrivals expected meanwhile.
+    fn forward_run(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>, arrivals: bool) -> Forward {
         let mut queues: Vec<Queue> = self.queues[hall].clone();
         let counters: Vec<usize> = (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).collect();
         let mut direct: HashMap<usize, BTreeSet<(Millis, TicketId)>> =
@@ -121,7 +126,7 @@ impl State {
         }
         let mut left: usize = queues.iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
             + direct.values().map(BTreeSet::len).sum::<usize>();
-        let mut arrivals = self.expected_arrivals(hall, now);
+        let mut arrivals = if arrivals { self.expected_arrivals(hall, now) } else { Arrivals::none() };
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
         let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
 
@@ -270,6 +275,19 @@ impl State {
         }
     }
 
+    /// Whether a ticket taken now would be called before `close`: the queue as it is, without
+    /// the arrivals the full estimate expects (they stop when issuing stops).
+    pub fn called_before(&self, hall: usize, service: usize, now: Millis, close: Millis) -> bool {
+        let est = match self.effective(self.topo.estimates.estimator, hall) {
+            Estimator::Simple => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
+            Estimator::Forward => match self.forward_run(hall, now, Some((service, Priority::Normal)), false).waits.get(&NEW_TICKET) {
+                Some(ms) => *ms,
+                None => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
+            },
+        };
+        now + est <= close
+    }
+
     /// Seconds a ticket taken now would wait, by `estimator`.
     pub fn new_ticket_estimate_s(&self, estimator: Estimator, hall: usize, service: usize, priority: Priority, now: Millis) -> u32 {
         let simple = || self.estimate_s(hall, service, self.waiting(hall, service));
@@ -293,6 +311,10 @@ struct Arrivals {
 }
 
 impl Arrivals {
+    fn none() -> Arrivals {
+        Arrivals { until: Millis::MIN, next: BinaryHeap::new(), gaps: vec![], ids: PHANTOM }
+    }
+
     /// Puts every arrival due by `at` into the queues.
     fn admit(&mut self, at: Millis, queues: &mut [Queue], phantoms: &mut HashMap<TicketId, (usize, bool, Millis)>) {
         while let Some(&Reverse((t, stream))) = self.next.peek() {

@@ -669,8 +669,7 @@ impl State {
             Opening::Closed { next_open } => Err(DomainError::HallClosed { next_open }),
             Opening::Open { closes_at: None } => Ok(()),
             Opening::Open { closes_at: Some(close) } => {
-                let est = i64::from(self.new_ticket_estimate_s(self.topo.estimates.estimator, hall, service, Priority::Normal, now)) * 1000;
-                if now + est > close {
+                if !self.called_before(hall, service, now, close) {
                     let next_open = self.topo.next_opening(hall, close);
                     return Err(DomainError::ServiceClosed { service: self.topo.services[service].name_zh.clone(), next_open });
                 }
