@@ -9,7 +9,9 @@
 //!   taking the expected service time of what it called. Taxpayers keep coming while the
 //!   queue is worked off: the run adds them at the hall's rate of the last hour per service
 //!   (绿色通道 and transferred tickets go to the front, others join the back, and a counter
-//!   preferring their service takes them first), until issuing stops for the day. The expected
+//!   preferring their service takes them first), until issuing stops for the day. Normal
+//!   arrivals are only simulated for services that a counter prefers over others it serves:
+//!   elsewhere they never get ahead of anyone waiting. The expected
 //!   service times are the
 //!   mean of the service's last [`RECENT_SERVICES`] served today (the configured default until
 //!   three were), leaned up by [`EstimateRules::lean_percent`] because a late estimate hurts
@@ -126,7 +128,18 @@ impl State {
         }
         let mut left: usize = queues.iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
             + direct.values().map(BTreeSet::len).sum::<usize>();
-        let mut arrivals = if arrivals { self.expected_arrivals(hall, now) } else { Arrivals::none() };
+        // A normal arrival joins the back of its queue: it goes ahead of a waiting ticket only at
+        // a counter that prefers its service and also serves another. Only those are simulated.
+        let mut preferred_over_others = vec![false; self.topo.services.len()];
+        for &c in &counters {
+            let def = &self.topo.counters[c];
+            if self.counters[c].state == CounterState::Open && def.services.iter().any(|s| !def.preferred.contains(s)) {
+                for &s in &def.preferred {
+                    preferred_over_others[s] = true;
+                }
+            }
+        }
+        let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others) } else { Arrivals::none() };
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
         let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
 
@@ -212,7 +225,7 @@ impl State {
 
     /// The taxpayers expected to take tickets in `hall` from `now` until issuing stops: at each
     /// service's rate over the last hour, urgent ones (绿色通道, transferred in) apart.
-    fn expected_arrivals(&self, hall: usize, now: Millis) -> Arrivals {
+    fn expected_arrivals(&self, hall: usize, now: Millis, normal_matters: &[bool]) -> Arrivals {
         let until = match self.topo.opening(hall, now) {
             Opening::Open { closes_at: Some(close) } => close - i64::from(self.topo.last_ticket_minutes) * 60_000,
             Opening::Open { closes_at: None } => now + HORIZON_MS,
@@ -236,7 +249,7 @@ impl State {
         let mut gaps = vec![];
         for (service, c) in counts.iter().enumerate() {
             for (urgent, &n) in c.iter().enumerate() {
-                if n > 0 {
+                if n > 0 && (urgent == 1 || normal_matters[service]) {
                     let gap = window / Millis::from(n);
                     next.push(Reverse((now + gap, gaps.len())));
                     gaps.push((service, urgent == 1, gap));
