@@ -315,7 +315,12 @@ impl Acc {
                 Event::PublicityUpdated { hall, .. } => {
                     self.publicity.insert(*hall);
                 }
-                Event::DayRolledOver { day, .. } => self.expire_before = Some(*day),
+                Event::DayRolledOver { day, .. } => {
+                    self.expire_before = Some(*day);
+                    // A new day forgets every counter's last finished ticket (the one its
+                    // rating pad may rate), closed counters' too: all their rows are written.
+                    self.counters.extend(0..core.state.topology().counters.len());
+                }
                 _ => {}
             }
             if let Some(b) = e.booking() {

@@ -77,6 +77,12 @@ enum Cmd {
         staff: bool,
         #[arg(long, default_value_t = 20.0, requires = "staff")]
         target_p90_wait: f64,
+        /// Also run every command through the real engine into a new SQLite database here,
+        /// reloading it and comparing with memory every --restart-every commands.
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+        #[arg(long, default_value_t = 1000, requires = "store")]
+        restart_every: u64,
     },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
@@ -92,7 +98,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait } => {
+        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait, store, restart_every } => {
             let cfg = load_config(config.as_ref())?;
             let first_day = chrono::NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
                 .with_context(|| format!("--first-day: {first_day:?} is not a date YYYY-MM-DD"))?;
@@ -104,7 +110,21 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             let started = std::time::Instant::now();
-            let outcome = qcall_core::sim::run(&cfg.topology, &setup);
+            let outcome = match &store {
+                None => qcall_core::sim::run(&cfg.topology, &setup),
+                Some(path) => {
+                    let start = cfg.topology.day_start(first_day);
+                    let mut mirror = qcall_core::sim::store_run::Mirror::create(path, cfg.topology.clone(), restart_every, start)?;
+                    let outcome = qcall_core::sim::run_with(&cfg.topology, &setup, Some(&mut mirror)).map_err(|e| anyhow::anyhow!("store run: {e}"))?;
+                    eprintln!(
+                        "store run: {} commands through the engine into {}, {} restarts, every loaded state equal to memory",
+                        mirror.commands,
+                        path.display(),
+                        mirror.restarts
+                    );
+                    outcome
+                }
+            };
             let report = qcall_core::sim::Report::new(&cfg.topology, &setup, &outcome);
             let elapsed = started.elapsed();
             if json {

@@ -12,5 +12,6 @@ mod kiosk;
 mod printer_sim;
 mod printers;
 mod security;
+mod simulate;
 mod display;
 mod web;

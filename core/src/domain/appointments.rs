@@ -151,7 +151,7 @@ impl Bookings {
     }
 }
 
-fn month_of(d: NaiveDate) -> (i32, u32) {
+pub(crate) fn month_of(d: NaiveDate) -> (i32, u32) {
     (d.year(), d.month())
 }
 

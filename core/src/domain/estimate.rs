@@ -95,7 +95,7 @@ impl State {
     pub fn expected_service_ms(&self, service: usize) -> i64 {
         let o = &self.observed[service];
         if o.count >= 3 && !o.recent.is_empty() {
-            o.recent.iter().sum::<i64>() / o.recent.len() as i64
+            o.recent.iter().map(|e| e.2).sum::<i64>() / o.recent.len() as i64
         } else {
             i64::from(self.topo.services[service].default_service_s) * 1000
         }

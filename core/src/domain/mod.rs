@@ -401,15 +401,18 @@ impl Queue {
 struct Observed {
     count: u32,
     total_ms: i64,
-    /// The last [`estimate::RECENT_SERVICES`] service times, oldest first.
-    recent: VecDeque<i64>,
+    /// The last [`estimate::RECENT_SERVICES`] service times as (finished at, ticket, ms),
+    /// oldest first: the same whether learnt live or restored from the store.
+    recent: VecDeque<(Millis, TicketId, i64)>,
 }
 
 impl Observed {
-    fn add(&mut self, ms: i64) {
+    fn add(&mut self, finished_at: Millis, ticket: TicketId, ms: i64) {
         self.count += 1;
         self.total_ms += ms;
-        self.recent.push_back(ms);
+        let key = (finished_at, ticket, ms);
+        let at = self.recent.iter().rposition(|e| *e <= key).map_or(0, |i| i + 1);
+        self.recent.insert(at, key);
         while self.recent.len() > estimate::RECENT_SERVICES {
             self.recent.pop_front();
         }
@@ -470,7 +473,8 @@ impl State {
             request_ids: HashMap::new(),
             recent: vec![VecDeque::new(); h],
             publicity: topo.halls.iter().map(|h| h.publicity.clone()).collect(),
-            bookings: Bookings::default(),
+            // As a load of an empty store gives it.
+            bookings: Bookings::restore(vec![], HashMap::new(), appointments::month_of(topo.business_day(now)), 1),
             issuing: vec![vec![true; s]; h],
             topo,
         }
@@ -506,17 +510,17 @@ impl State {
             }
         }
         // Service times are learnt in the order they happened.
-        let mut served: Vec<(Millis, usize, i64)> = tickets
+        let mut served: Vec<(Millis, TicketId, usize, i64)> = tickets
             .iter()
             .filter(|t| t.day == day)
             .filter_map(|t| match (t.state, t.called_at, t.finished_at) {
-                (TicketState::Finished, Some(c), Some(f)) => Some((f, t.service, f - c)),
+                (TicketState::Finished, Some(c), Some(f)) => Some((f, t.id, t.service, f - c)),
                 _ => None,
             })
             .collect();
         served.sort_unstable();
-        for (_, service, ms) in served {
-            st.observed[service].add(ms);
+        for (f, id, service, ms) in served {
+            st.observed[service].add(f, id, ms);
         }
         for t in tickets {
             st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
@@ -539,6 +543,43 @@ impl State {
         }
         st.issuing = st.issuing_now(now);
         st
+    }
+
+    /// The parts in which two states differ (for reports when they should not).
+    pub fn differences(&self, other: &State) -> Vec<String> {
+        let mut out = vec![];
+        let mut check = |name: &str, same: bool| {
+            if !same {
+                out.push(name.to_string());
+            }
+        };
+        check("day", self.day == other.day);
+        check("next_ticket_id", self.next_ticket_id == other.next_ticket_id);
+        check("seqs", self.seqs == other.seqs);
+        check("queues", self.queues == other.queues);
+        check("direct", self.direct == other.direct);
+        for (i, (a, b)) in self.counters.iter().zip(&other.counters).enumerate() {
+            check(&format!("counter {i}: {a:?} vs {b:?}"), a == b);
+        }
+        check("observed", self.observed == other.observed);
+        check("request_ids", self.request_ids == other.request_ids);
+        check("recent calls", self.recent == other.recent);
+        check("publicity", self.publicity == other.publicity);
+        check("issuing", self.issuing == other.issuing);
+        if self.bookings != other.bookings {
+            out.push(format!("bookings: {:?} vs {:?}", self.bookings, other.bookings));
+        }
+        let mut ids: Vec<&TicketId> = self.tickets.keys().chain(other.tickets.keys()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            match (self.tickets.get(id), other.tickets.get(id)) {
+                (Some(a), Some(b)) if a != b => out.push(format!("ticket {id}: {a:?} vs {b:?}")),
+                (Some(_), None) | (None, Some(_)) => out.push(format!("ticket {id} only on one side")),
+                _ => {}
+            }
+        }
+        out
     }
 
     pub fn topology(&self) -> &std::sync::Arc<Topology> {
@@ -798,7 +839,7 @@ impl State {
                     t.state = TicketState::Finished;
                     t.finished_at = Some(now);
                     if t.day == self.day {
-                        self.observed[t.service].add(now - t.called_at.unwrap_or(now));
+                        self.observed[t.service].add(now, id, now - t.called_at.unwrap_or(now));
                     }
                 }
                 self.counters[counter].last_finished = Some((id, now));

@@ -392,7 +392,7 @@ fn restore_rebuilds_queues_numbers_and_counters() {
     let tickets: Vec<Ticket> = s.tickets().cloned().collect();
     let counters: Vec<(usize, Counter)> = (0..4).map(|c| (c, s.counter(c).clone())).collect();
     let recent: Vec<Call> = s.recent_calls(EAST).cloned().collect::<Vec<_>>().into_iter().rev().collect();
-    let mut r = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![], recent, Bookings::default(), at(8));
+    let mut r = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![], recent, Bookings::restore(vec![], HashMap::new(), appointments::month_of(s.day()), 1), at(8));
     assert_eq!(r, s, "the restored state equals the one it came from");
     assert_eq!(r.waiting(EAST, A), s.waiting(EAST, A));
     assert_eq!(r.counter(E1).current, s.counter(E1).current);

@@ -11,6 +11,7 @@
 pub mod profile;
 pub mod report;
 pub mod staffing;
+pub mod store_run;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -97,6 +98,12 @@ pub struct Outcome {
 
 /// Runs the simulation.
 pub fn run(topo: &Arc<Topology>, setup: &Setup) -> Outcome {
+    run_with(topo, setup, None).unwrap_or_default()
+}
+
+/// Runs the simulation, mirroring every command into the real engine and store when `mirror`
+/// is given (an error says where memory and the store parted).
+pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut store_run::Mirror>) -> Result<Outcome, String> {
     let topo = prepare(topo, &setup.profile);
     let mut rng = StdRng::seed_from_u64(setup.seed);
     let mut out = Outcome {
@@ -111,13 +118,20 @@ pub fn run(topo: &Arc<Topology>, setup: &Setup) -> Outcome {
         while !topo.calendar.is_open_day(day) {
             day += chrono::Duration::days(1);
         }
-        let mut sim = Day::new(&topo, setup, day, state.take(), &mut rng);
+        let mut sim = Day::new(&topo, setup, day, state.take(), &mut rng, mirror.as_deref_mut());
         sim.run(&mut out);
+        if let Some(e) = sim.failure.take() {
+            return Err(e);
+        }
         state = Some(sim.state);
         out.days.push(day);
         day += chrono::Duration::days(1);
     }
-    out
+    // A last comparison after the last day.
+    if let (Some(m), Some(st), Some(last)) = (mirror, &state, out.days.last()) {
+        m.restart(topo.day_start(*last + chrono::Duration::days(1)) - 1, st)?;
+    }
+    Ok(out)
 }
 
 /// The topology as the profile has it (一窗式: every counter serves every service).
@@ -152,13 +166,22 @@ struct Day<'a> {
     paused: Vec<bool>,
     /// Called tickets whose taxpayer reached the counter.
     arrived: HashSet<TicketId>,
+    mirror: Option<&'a mut store_run::Mirror>,
+    /// Where memory and the store parted (the run stops).
+    failure: Option<String>,
 }
 
 impl<'a> Day<'a> {
-    fn new(topo: &'a Arc<Topology>, setup: &'a Setup, date: NaiveDate, state: Option<State>, rng: &'a mut StdRng) -> Day<'a> {
+    fn new(
+        topo: &'a Arc<Topology>,
+        setup: &'a Setup,
+        date: NaiveDate,
+        state: Option<State>,
+        rng: &'a mut StdRng,
+        mirror: Option<&'a mut store_run::Mirror>,
+    ) -> Day<'a> {
         let start = topo.day_start(date);
-        let mut state = state.unwrap_or_else(|| State::new(topo.clone(), start));
-        state.apply(Command::Tick, start).expect("a tick always applies");
+        let state = state.unwrap_or_else(|| State::new(topo.clone(), start));
         let mut staffed = vec![true; topo.counters.len()];
         if let Some(k) = setup.counters_per_hall {
             for h in 0..topo.halls.len() {
@@ -185,7 +208,23 @@ impl<'a> Day<'a> {
             leaving: vec![false; n],
             paused: vec![false; n],
             arrived: HashSet::new(),
+            mirror,
+            failure: None,
         }
+    }
+
+    /// Applies `cmd` at `now` to the state, and through the engine when mirroring (which
+    /// applies a `Tick` before every batch: so does memory then).
+    fn apply(&mut self, cmd: Command, now: Millis) -> Result<Vec<Event>, crate::domain::DomainError> {
+        let Some(m) = self.mirror.as_deref_mut() else { return self.state.apply(cmd, now) };
+        let _ = self.state.apply(Command::Tick, now);
+        let r = self.state.apply(cmd.clone(), now);
+        if self.failure.is_none() {
+            if let Err(e) = m.submit(cmd, now, r.is_ok(), &self.state) {
+                self.failure = Some(e);
+            }
+        }
+        r
     }
 
     fn at(&mut self, t: Millis, ev: Ev) {
@@ -257,12 +296,14 @@ impl<'a> Day<'a> {
     }
 
     fn run(&mut self, out: &mut Outcome) {
+        let start = self.topo.day_start(self.date);
+        let _ = self.apply(Command::Tick, start);
         self.schedule_day();
         // The business day ends at the next one's start: whoever still waits then was never
         // called (the domain refuses calls in a stale day).
         let end = self.topo.day_start(self.date + chrono::Duration::days(1)) - 1;
         while let Some(Reverse((now, _, ev))) = self.queue.pop() {
-            if now >= end {
+            if now >= end || self.failure.is_some() {
                 break;
             }
             self.handle(ev, now, out);
@@ -276,7 +317,7 @@ impl<'a> Day<'a> {
     fn sign_out(&mut self, c: usize, now: Millis, out: &mut Outcome) {
         if let Some(since) = self.signed_in_at[c].take() {
             out.open_ms[c] += now - since;
-            let _ = self.state.apply(Command::SignOut { counter: c }, now);
+            let _ = self.apply(Command::SignOut { counter: c }, now);
         }
     }
 
@@ -287,7 +328,7 @@ impl<'a> Day<'a> {
                 for c in 0..self.topo.counters.len() {
                     if self.topo.counters[c].hall == hall && self.staffed[c] && !self.leaving[c] && self.signed_in_at[c].is_none() {
                         let clerk = format!("sim-{}", self.topo.counters[c].id);
-                        if self.state.apply(Command::SignIn { counter: c, clerk, take_over: true }, now).is_ok() {
+                        if self.apply(Command::SignIn { counter: c, clerk, take_over: true }, now).is_ok() {
                             self.signed_in_at[c] = Some(now);
                             self.at(now, Ev::Free { counter: c });
                         }
@@ -296,7 +337,7 @@ impl<'a> Day<'a> {
             }
             Ev::Arrive { hall, service, priority } => {
                 let priority = if priority { Priority::Priority } else { Priority::Normal };
-                let Ok(events) = self.state.apply(Command::Issue { hall, service, priority, request_id: None }, now) else {
+                let Ok(events) = self.apply(Command::Issue { hall, service, priority, request_id: None }, now) else {
                     out.turned_away[hall] += 1;
                     out.turned_away_at.push((hall, now));
                     return;
@@ -334,7 +375,7 @@ impl<'a> Day<'a> {
                     self.sign_out(counter, now, out);
                     return;
                 }
-                let Ok(events) = self.state.apply(Command::CallNext { counter }, now) else {
+                let Ok(events) = self.apply(Command::CallNext { counter }, now) else {
                     // Nothing to call: outside the opening hours the clerk signs out (lunch, the
                     // evening) and comes back at the next opening.
                     let hall = self.topo.counters[counter].hall;
@@ -369,9 +410,9 @@ impl<'a> Day<'a> {
                     return;
                 }
                 if !recalled {
-                    let _ = self.state.apply(Command::Recall { counter }, now);
+                    let _ = self.apply(Command::Recall { counter }, now);
                     self.at(now + RECALL_AFTER_MS, Ev::NoShowCheck { counter, ticket, recalled: true });
-                } else if self.state.apply(Command::NoShow { counter }, now).is_ok() {
+                } else if self.apply(Command::NoShow { counter }, now).is_ok() {
                     self.end_service(counter, now, out);
                 }
             }
@@ -397,12 +438,12 @@ impl<'a> Day<'a> {
                     .collect();
                 let done = if transfer && !others.is_empty() {
                     let to = others[self.rng.gen_range(0..others.len())];
-                    self.state.apply(Command::Transfer { counter, service: Some(to), to_counter: None, hall: None }, now).is_ok()
+                    self.apply(Command::Transfer { counter, service: Some(to), to_counter: None, hall: None }, now).is_ok()
                 } else {
                     false
                 };
                 if !done {
-                    let _ = self.state.apply(Command::Finish { counter }, now);
+                    let _ = self.apply(Command::Finish { counter }, now);
                 }
                 self.end_service(counter, now, out);
                 if done {
@@ -422,13 +463,13 @@ impl<'a> Day<'a> {
                     self.at(now + 60_000, Ev::PauseStart { counter });
                     return;
                 }
-                if self.state.apply(Command::Pause { counter }, now).is_ok() {
+                if self.apply(Command::Pause { counter }, now).is_ok() {
                     self.paused[counter] = true;
                     self.at(now + (p.pause_minutes * 60_000.0) as Millis, Ev::PauseEnd { counter });
                 }
             }
             Ev::PauseEnd { counter } => {
-                if self.paused[counter] && self.state.apply(Command::Resume { counter }, now).is_ok() {
+                if self.paused[counter] && self.apply(Command::Resume { counter }, now).is_ok() {
                     self.paused[counter] = false;
                     self.at(now, Ev::Free { counter });
                 }
@@ -436,7 +477,7 @@ impl<'a> Day<'a> {
             Ev::Leave { counter } => {
                 self.leaving[counter] = true;
                 if self.paused[counter] {
-                    let _ = self.state.apply(Command::Resume { counter }, now);
+                    let _ = self.apply(Command::Resume { counter }, now);
                     self.paused[counter] = false;
                 }
                 if self.idle(counter) {
