@@ -189,3 +189,24 @@ async fn memory_equals_the_store_across_recalls_transfers_and_a_rollover() {
     assert!(core.state.tickets().any(|t| t.day < core.state.day() && t.state == TicketState::Finished));
     assert_eq!(core.state.recent_calls(rig.hall("east")).count(), 1, "the new day's calls only");
 }
+
+/// A counter that finished a ticket and closed before the day ended: the new day forgets that
+/// last ticket (its rating pad may not rate it) in memory and in the store alike.
+#[tokio::test]
+async fn a_counter_closed_before_the_rollover_forgets_its_last_ticket_in_the_store_too() {
+    let rig = Rig::start();
+    let e = &rig.engine;
+    e.submit(rig.issue("east", "filing", "a0")).await.unwrap();
+    e.submit(rig.sign_in("clerk01", "E01", "sha256:a")).await.unwrap();
+    let e01 = rig.counter("E01");
+    e.submit(Request::Domain(Command::CallNext { counter: e01 })).await.unwrap();
+    e.submit(Request::Domain(Command::Finish { counter: e01 })).await.unwrap();
+    e.submit(Request::SignOut { counter: e01, token_hash: "sha256:a".into() }).await.unwrap();
+    assert!(e.shared.core.read().await.state.counter(e01).last_finished.is_some());
+    rig.assert_memory_is_the_store().await;
+
+    rig.clock.advance(24 * 3600 * 1000);
+    e.submit(Request::Domain(Command::Tick)).await.unwrap();
+    assert_eq!(e.shared.core.read().await.state.counter(e01).last_finished, None);
+    rig.assert_memory_is_the_store().await;
+}
