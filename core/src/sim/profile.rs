@@ -115,6 +115,7 @@ impl Profile {
     pub fn parse(text: &str, file: &str, name: &str, topo: &Topology) -> Result<Profile, ConfigError> {
         let bad = |field: &str, reason: String| ConfigError::Invalid { file: file.to_string(), field: field.to_string(), reason };
         let raw: RawProfile = toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+        // Written as a negation so that NaN is refused too.
         if !(raw.tickets_per_hall > 0.0 && raw.tickets_per_hall <= 100_000.0) {
             return Err(bad("tickets_per_hall", format!("{} is not between 0 and 100000", raw.tickets_per_hall)));
         }
@@ -125,7 +126,8 @@ impl Profile {
         let mut marks: Vec<(u32, f64)> = vec![];
         for (k, w) in &raw.intensity {
             let m = parse_hhmm(k).ok_or_else(|| bad("intensity", format!("{k:?} is not a time HH:MM")))?;
-            if m % 15 != 0 || !(*w >= 0.0) {
+            // `is_nan` too: NaN is not a weight.
+            if m % 15 != 0 || w.is_nan() || *w < 0.0 {
                 return Err(bad("intensity", format!("{k:?} = {w}: times are quarter hours, weights not negative")));
             }
             marks.push((m / 15, *w));
@@ -141,7 +143,8 @@ impl Profile {
         let mut services = vec![ServiceMix { share: 0.0, mean_s: 1.0, spread: 0.0 }; topo.services.len()];
         for (id, s) in &raw.services {
             let ix = topo.service_ix(id).ok_or_else(|| bad(&format!("services.{id}"), "no such service in the config".into()))?;
-            if !(s.mean_s >= 10.0 && s.mean_s <= 36_000.0) || !(0.0..=2.0).contains(&s.spread) || !(s.share >= 0.0) {
+            let valid = (10.0..=36_000.0).contains(&s.mean_s) && (0.0..=2.0).contains(&s.spread) && s.share.is_finite() && s.share >= 0.0;
+            if !valid {
                 return Err(bad(&format!("services.{id}"), "share ≥ 0, mean_s 10–36000 and spread 0–2".into()));
             }
             services[ix] = ServiceMix { share: s.share, mean_s: s.mean_s, spread: s.spread };
