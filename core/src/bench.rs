@@ -462,6 +462,7 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         issued_at: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
         waiting_ahead: 0,
         est_wait_s: 0,
+        est_wait_range_s: None,
         counter: None,
         counter_number: None,
         call_count: 0,

@@ -25,6 +25,7 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
             issued_at: crate::view::time(r.get(6)?),
             waiting_ahead: 0,
             est_wait_s: 0,
+            est_wait_range_s: None,
             counter_number: counter.as_deref().and_then(|c| topo.counter_ix(c)).map(|c| topo.counters[c].number),
             counter,
             call_count: r.get(8)?,

@@ -21,6 +21,8 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
     let ahead = st.waiting_ahead(t, now);
     let counter = t.counter.map(|c| &topo.counters[c]);
     let est_wait_s = st.ticket_estimate_s(topo.estimates.estimator, t.id, now);
+    let est_wait_range_s =
+        (t.state == TicketState::Waiting).then(|| st.wait_range_s(t.hall, est_wait_s)).flatten().map(|(a, b)| [a, b]);
     wire::Ticket {
         id: t.id,
         number: st.number(t),
@@ -32,6 +34,7 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
         issued_at: time(t.issued_at),
         waiting_ahead: ahead,
         est_wait_s,
+        est_wait_range_s,
         counter: counter.map(|c| c.id.clone()),
         counter_number: counter.map(|c| c.number),
         call_count: t.call_count,

@@ -530,6 +530,7 @@ mod tests {
             issued_at: t(0),
             waiting_ahead: 0,
             est_wait_s: 0,
+            est_wait_range_s: None,
             counter: None,
             counter_number: None,
             call_count: 1,

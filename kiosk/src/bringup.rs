@@ -35,6 +35,7 @@ fn sample_print(cfg: &Config, halls: Option<&[HallInfo]>) -> TicketPrint {
         priority: false,
         waiting_ahead: service.map(|s| s.waiting).unwrap_or(0),
         est_wait_s: service.map(|s| s.est_wait_s).unwrap_or(0),
+        est_wait_range_s: None,
         issued_at: chrono::Utc::now().with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
         qr_url: hall.map(|h| h.ticket_url(0)).unwrap_or_else(|| format!("{}/t/0", cfg.server)),
         notice: cfg.printer.notice.clone(),

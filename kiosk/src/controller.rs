@@ -819,6 +819,7 @@ impl Controller {
             priority: ticket.priority == Priority::Priority,
             waiting_ahead: ticket.waiting_ahead,
             est_wait_s: ticket.est_wait_s,
+            est_wait_range_s: ticket.est_wait_range_s,
             issued_at: local.format("%Y-%m-%d %H:%M").to_string(),
             qr_url: hall.map(|h| h.ticket_url(ticket.id)).unwrap_or_default(),
             appointment: ticket.appointment.map(|s| {
@@ -899,6 +900,7 @@ mod tests {
             issued_at: t0(),
             waiting_ahead: 3,
             est_wait_s: 360,
+            est_wait_range_s: None,
             counter: None,
             counter_number: None,
             call_count: 0,

@@ -39,6 +39,8 @@ pub struct TicketPrint {
     pub priority: bool,
     pub waiting_ahead: u32,
     pub est_wait_s: u32,
+    /// The estimate's likely range in seconds, when wide.
+    pub est_wait_range_s: Option<[u32; 2]>,
     /// Local issue time, already formatted, e.g. `2026-11-26 09:14`.
     pub issued_at: String,
     /// The ticket's status URL, put in the QR code.
@@ -154,6 +156,21 @@ pub fn wait_minutes_zh(est_wait_s: u32) -> String {
         "少于1分钟".to_string()
     } else {
         format!("约{}分钟", est_wait_s.div_ceil(60))
+    }
+}
+
+/// "约12–18分钟" when the estimate has a range, else [`wait_minutes_zh`].
+pub fn wait_zh(est_wait_s: u32, range: Option<[u32; 2]>) -> String {
+    match range {
+        Some([a, b]) => format!("约{}–{}分钟", a / 60, b.div_ceil(60)),
+        None => wait_minutes_zh(est_wait_s),
+    }
+}
+
+pub fn wait_en(est_wait_s: u32, range: Option<[u32; 2]>) -> String {
+    match range {
+        Some([a, b]) => format!("about {}–{} min", a / 60, b.div_ceil(60)),
+        None => wait_minutes_en(est_wait_s),
     }
 }
 
@@ -313,8 +330,8 @@ pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
     }
 
     // People ahead and estimate.
-    line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_minutes_zh(t.est_wait_s)));
-    line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_minutes_en(t.est_wait_s)));
+    line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_zh(t.est_wait_s, t.est_wait_range_s)));
+    line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_en(t.est_wait_s, t.est_wait_range_s)));
     if t.overtime {
         line(&mut out, "等候可能进入延时服务 / may run into extended hours");
     }
@@ -529,6 +546,7 @@ impl TicketPrint {
             priority: false,
             waiting_ahead: 3,
             est_wait_s: 360,
+            est_wait_range_s: None,
             issued_at: "2026-11-26 09:14".into(),
             qr_url: qr_url.into(),
             notice: notice.into(),
@@ -626,6 +644,17 @@ mod tests {
         assert_eq!(&bytes[..4], &[0x1B, 0x40, 0x1C, 0x26]);
         assert_eq!(&bytes[bytes.len() - 4..], &[0x1D, 0x56, 0x42, 0x04]);
         assert!(bytes.len() < 400, "a text ticket stays small: {}", bytes.len());
+    }
+
+    #[test]
+    fn a_wide_estimate_prints_as_a_range() {
+        let mut t = sample();
+        t.est_wait_s = 900;
+        t.est_wait_range_s = Some([720, 1080]);
+        let bytes = render(&t, &Layout::for_paper(PaperWidth::Mm80));
+        let zh = encode_strict("前面还有 3 人  预计等候约12–18分钟\n").unwrap();
+        assert!(bytes.windows(zh.len()).any(|w| w == zh.as_slice()), "{:#?}", describe(&bytes));
+        assert!(describe(&bytes).contains(&"text \"3 ahead, wait about 12–18 min\"".to_string()), "{:#?}", describe(&bytes));
     }
 
     #[test]

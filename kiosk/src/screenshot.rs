@@ -108,6 +108,7 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                 issued_at: server_now,
                 waiting_ahead: service.waiting,
                 est_wait_s: service.est_wait_s,
+                est_wait_range_s: None,
                 counter: None,
                 counter_number: None,
                 call_count: 0,

@@ -48,6 +48,10 @@ pub struct Ticket {
     pub waiting_ahead: u32,
     /// Estimated seconds until this ticket is called.
     pub est_wait_s: u32,
+    /// Where the estimate is uncertain (many services ahead that vary a lot): the likely
+    /// range, lowest and highest seconds ("约 12–18 分钟"). Absent when narrow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub est_wait_range_s: Option<[u32; 2]>,
     /// The counter serving it, or the counter it was transferred to while it waits there.
     pub counter: Option<String>,
     /// The counter's number in its hall (the number announced).

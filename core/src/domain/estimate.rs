@@ -31,6 +31,14 @@ const PHANTOM: TicketId = TicketId::MAX / 2;
 /// Above this many waiting tickets in a hall the forward run's cost is not worth it: the
 /// simple estimate is used (a hall that long is better served by opening counters).
 pub const FORWARD_LIMIT: usize = 2000;
+/// A range is shown when it spans at least this many seconds…
+pub const RANGE_MIN_S: u32 = 4 * 60;
+/// … for an estimate of at least this many.
+pub const RANGE_FROM_S: u32 = 10 * 60;
+/// The relative spread pauses, arrivals and closings add to any estimate.
+const BASE_SPREAD: f64 = 0.12;
+/// Service times' coefficient of variation until five were seen.
+const DEFAULT_CV: f64 = 0.6;
 /// A forward run looks no further ahead than this: what no counter would call by then (a
 /// service nobody open serves while others keep coming) gets the simple estimate.
 const HORIZON_MS: Millis = 12 * 3_600_000;
@@ -286,6 +294,43 @@ impl State {
             Estimator::Simple => simple(),
             Estimator::Forward => self.forward(t.hall, now, None).waits.get(&id).map_or_else(simple, |ms| secs(*ms)),
         }
+    }
+
+    /// The likely range of a forward estimate of `est_s` in `hall`, when it is wide (at least
+    /// [`RANGE_MIN_S`] from low to high, for estimates from [`RANGE_FROM_S`]): the sum of the services ahead at each counter varies
+    /// with the service times' coefficient of variation over the square root of their number,
+    /// and pauses and arrivals add [`BASE_SPREAD`]; ±1.28 of that (80 %), rounded out to whole
+    /// minutes.
+    pub fn wait_range_s(&self, hall: usize, est_s: u32) -> Option<(u32, u32)> {
+        // A short wait is one figure: a range would say more than it helps.
+        if self.topo.estimates.estimator != Estimator::Forward || est_s < RANGE_FROM_S {
+            return None;
+        }
+        let services: Vec<usize> = (0..self.topo.services.len())
+            .filter(|&s| self.topo.counters.iter().any(|c| c.hall == hall && c.services.contains(&s)))
+            .collect();
+        if services.is_empty() {
+            return None;
+        }
+        let mean = services.iter().map(|&s| self.expected_service_ms(s)).sum::<i64>() as f64 / services.len() as f64;
+        let samples: Vec<f64> = services.iter().flat_map(|&s| self.observed[s].recent.iter().map(|e| e.2 as f64)).collect();
+        let cv = if samples.len() >= 5 {
+            let m = samples.iter().sum::<f64>() / samples.len() as f64;
+            let var = samples.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (samples.len() - 1) as f64;
+            if m > 0.0 {
+                var.sqrt() / m
+            } else {
+                DEFAULT_CV
+            }
+        } else {
+            DEFAULT_CV
+        };
+        let n = (f64::from(est_s) * 1000.0 / mean.max(1.0)).max(1.0);
+        let rel = (cv * cv / n + BASE_SPREAD * BASE_SPREAD).sqrt() * 1.28;
+        let low = (f64::from(est_s) * (1.0 - rel)).max(0.0);
+        let high = f64::from(est_s) * (1.0 + rel);
+        let (low, high) = ((low / 60.0).floor() as u32 * 60, (high / 60.0).ceil() as u32 * 60);
+        (high.saturating_sub(low) >= RANGE_MIN_S).then_some((low, high))
     }
 
     /// Whether a ticket taken now would be called before `close`: the queue as it is, without

@@ -530,3 +530,19 @@ fn forward_estimate_ends_when_nobody_open_serves_a_ticket() {
     assert_eq!(s.ticket_estimate_s(Estimator::Forward, filing, now), s.ticket_estimate_s(Estimator::Simple, filing, now));
 }
 
+
+#[test]
+fn a_long_uncertain_wait_has_a_range_and_a_short_one_does_not() {
+    let s = state();
+    assert_eq!(s.wait_range_s(EAST, 5 * 60), None, "a short wait is one figure");
+    let (low, high) = s.wait_range_s(EAST, 30 * 60).expect("30 minutes of 5-minute services vary");
+    assert!(low < 30 * 60 && high > 30 * 60 && high - low >= estimate::RANGE_MIN_S, "{low}..{high}");
+    assert!(low % 60 == 0 && high % 60 == 0, "whole minutes");
+    // The more services ahead, the narrower the range relative to the wait.
+    let (l2, h2) = s.wait_range_s(EAST, 120 * 60).unwrap();
+    assert!(f64::from(h2 - l2) / 7200.0 < f64::from(high - low) / 1800.0);
+    // Today's estimator shows no range.
+    let mut t = (*topo(0)).clone();
+    t.estimates.estimator = estimate::Estimator::Simple;
+    assert_eq!(State::new(Arc::new(t), at(0)).wait_range_s(EAST, 30 * 60), None);
+}

@@ -138,6 +138,17 @@ fn esc(s: &str) -> String {
 }
 
 /// ("约 12 分钟", "about 12 min").
+/// "约 12–18 分钟" for a ticket with a range, else [`minutes`].
+fn wait_text(t: &wire::Ticket) -> (String, String) {
+    match t.est_wait_range_s {
+        Some([a, b]) => {
+            let (a, b) = (a / 60, b.div_ceil(60));
+            (format!("约 {a}–{b} 分钟"), format!("about {a}–{b} min"))
+        }
+        None => minutes(t.est_wait_s),
+    }
+}
+
 fn minutes(s: u32) -> (String, String) {
     if s < 60 {
         ("不到 1 分钟".to_string(), "under 1 min".to_string())
@@ -159,8 +170,8 @@ fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz) -
                  <div><span class=\"k\">预计等候 · Estimated wait</span><span class=\"v\" id=\"estimate\">{}</span>\
                  <span class=\"k\">{}</span></div></div>",
                 t.waiting_ahead,
-                esc(&minutes(t.est_wait_s).0),
-                esc(&minutes(t.est_wait_s).1)
+                esc(&wait_text(t).0),
+                esc(&wait_text(t).1)
             ),
         ),
         S::Called => (

@@ -58,6 +58,8 @@ pub struct TicketRecord {
     pub at_issue: Vec<Millis>,
     /// Per estimator: ms estimated from [`LATER_MS`] after issue, when still waiting then.
     pub later: Option<Vec<Millis>>,
+    /// The range shown at issue with the forward estimate (ms), when it was wide.
+    pub range: Option<(Millis, Millis)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -348,9 +350,11 @@ impl<'a> Day<'a> {
                 }) else {
                     return;
                 };
-                let at_issue = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, id, now)) * 1000).collect();
+                let at_issue: Vec<Millis> = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, id, now)) * 1000).collect();
+                let forward_s = (at_issue[1] / 1000) as u32;
+                let range = self.state.wait_range_s(hall, forward_s).map(|(a, b)| (i64::from(a) * 1000, i64::from(b) * 1000));
                 self.records.insert(id, out.tickets.len());
-                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None });
+                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range });
                 self.at(now + LATER_MS, Ev::Later { ticket: id });
                 // Idle counters of the hall look up.
                 for c in 0..self.topo.counters.len() {

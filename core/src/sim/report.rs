@@ -53,6 +53,18 @@ pub struct EstimatorReport {
     pub at_issue: Errors,
     /// The estimate on the status page ten minutes after issue, against the wait left then.
     pub after_10_min: Errors,
+    /// The forward estimate's ranges ("约 12–18 分钟").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Ranges>,
+}
+
+/// How the ranges shown at issue did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ranges {
+    /// Share of tickets shown a range instead of one figure.
+    pub shown: f64,
+    /// Of those, the share whose real wait was inside it.
+    pub inside: f64,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -123,7 +135,15 @@ impl Report {
                     .iter()
                     .filter_map(|t| Some((t.later.as_ref()?[i], t.called_at? - t.issued_at - LATER_MS)))
                     .collect();
-                EstimatorReport { estimator: e.name().into(), at_issue: errors(&at_issue), after_10_min: errors(&later) }
+                let ranges = (*e == crate::domain::estimate::Estimator::Forward).then(|| {
+                    let called: Vec<_> = out.tickets.iter().filter(|t| t.called_at.is_some()).collect();
+                    let with: Vec<_> = called.iter().filter_map(|t| Some((t.range?, t.called_at? - t.issued_at))).collect();
+                    Ranges {
+                        shown: with.len() as f64 / called.len().max(1) as f64,
+                        inside: with.iter().filter(|((a, b), real)| (*a..=*b).contains(real)).count() as f64 / with.len().max(1) as f64,
+                    }
+                });
+                EstimatorReport { estimator: e.name().into(), at_issue: errors(&at_issue), after_10_min: errors(&later), ranges }
             })
             .collect();
         Report { profile: setup.profile.name.clone(), days: setup.days, seed: setup.seed, halls, estimators }
@@ -166,6 +186,16 @@ impl Report {
                     x.bias_min,
                     x.within_5_min * 100.0,
                     x.under_by_5_min * 100.0
+                );
+            }
+        }
+        for e in &self.estimators {
+            if let Some(r) = &e.ranges {
+                s += &format!(
+                    "  {} ranges: shown on {:.1} % of tickets; real wait inside {:.1} % of them\n",
+                    e.estimator,
+                    r.shown * 100.0,
+                    r.inside * 100.0
                 );
             }
         }

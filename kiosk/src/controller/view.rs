@@ -204,9 +204,9 @@ impl Controller {
                 service: svc,
                 ahead: if en { format!("{} people ahead of you", t.waiting_ahead) } else { format!("前面还有 {} 人", t.waiting_ahead) },
                 wait: if en {
-                    format!("Estimated wait: {}", escpos::wait_minutes_en(t.est_wait_s))
+                    format!("Estimated wait: {}", escpos::wait_en(t.est_wait_s, t.est_wait_range_s))
                 } else {
-                    format!("预计等候{}", escpos::wait_minutes_zh(t.est_wait_s))
+                    format!("预计等候{}", escpos::wait_zh(t.est_wait_s, t.est_wait_range_s))
                 },
                 headline: if s.print_failed.is_some() {
                     text::YOUR_NUMBER
