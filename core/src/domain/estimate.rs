@@ -4,21 +4,22 @@
 //!   ([`State::estimate_s`]).
 //! - [`Estimator::Forward`]: the call-next rule run forward from the current state
 //!   ([`State::forward`]): every open counter finishes its current customer (the expected
-//!   service time less what has passed, never less than a quarter of it), then calls by the real
-//!   rule — transfers and 绿色通道 first, started appointments, preferred services, the rest —
-//!   taking the expected service time of what it called. Taxpayers keep coming while the
-//!   queue is worked off: the run adds them at the hall's rate of the last hour per service
-//!   (绿色通道 and transferred tickets go to the front, others join the back, and a counter
-//!   preferring their service takes them first), until issuing stops for the day. Normal
-//!   arrivals are only simulated for services that a counter prefers over others it serves:
-//!   elsewhere they never get ahead of anyone waiting. The expected
-//!   service times are the
-//!   mean of the service's last [`RECENT_SERVICES`] served today (the configured default until
-//!   three were), leaned up by [`EstimateRules::lean_percent`] because a late estimate hurts
-//!   more than an early one.
+//!   service time less what has passed, never less than a quarter of it), a paused one comes
+//!   back after [`PAUSE_RETURN_MS`], then each calls by the real rule — transfers and 绿色通道
+//!   first, started appointments, preferred services, the rest — taking the expected service
+//!   time of what it called. Taxpayers keep coming while the queue is worked off: the run adds
+//!   them at the hall's rate of the last hour per service (绿色通道 and transferred tickets go
+//!   to the front, others join the back, and a counter preferring their service takes them
+//!   first), until issuing stops for the day. Normal arrivals are only simulated for services
+//!   that a counter prefers over others it serves: elsewhere they never get ahead of anyone
+//!   waiting. An expected taxpayer who would be called only after closing would be refused a
+//!   ticket at the kiosk: when the run finds any, it runs again without them. The expected
+//!   service times are the mean of the service's last [`RECENT_SERVICES`] served today (the
+//!   configured default until three were), leaned up by [`EstimateRules::lean_percent`]
+//!   because a late estimate hurts more than an early one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::{is_urgent, pick, CounterState, Millis, Opening, Priority, Queue, State, TicketId};
 
@@ -43,8 +44,11 @@ const DEFAULT_CV: f64 = 0.6;
 /// service nobody open serves while others keep coming) gets the simple estimate.
 const HORIZON_MS: Millis = 12 * 3_600_000;
 
+/// A paused counter is expected back this long after any moment of its pause.
+const PAUSE_RETURN_MS: Millis = 10 * 60_000;
+
 /// Service times the forward estimate learns from, per service.
-pub const RECENT_SERVICES: usize = 20;
+pub const RECENT_SERVICES: usize = 100;
 
 /// How estimates are made (`[estimates]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,11 +121,28 @@ impl State {
     /// `extra`: a ticket not yet taken, of this service and priority, at the back of its queue
     /// (what a new ticket would wait); it appears in the result as [`NEW_TICKET`].
     pub fn forward(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>) -> Forward {
-        self.forward_run(hall, now, extra, true)
+        let mut refused = HashSet::new();
+        let first = self.forward_run(hall, now, extra, true, &HashSet::new(), Some(&mut refused));
+        if refused.is_empty() {
+            return first;
+        }
+        // Some of the expected taxpayers would be called only after closing: the kiosk would
+        // not give them a ticket. Run again without them.
+        self.forward_run(hall, now, extra, true, &refused, None)
     }
 
-    /// [`State::forward`], with or without the arrivals expected meanwhile.
-    fn forward_run(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>, arrivals: bool) -> Forward {
+    /// [`State::forward`], with or without the arrivals expected meanwhile, leaving out the
+    /// expected arrivals in `skip`; the ones called only after closing or never are put into
+    /// `late`.
+    fn forward_run(
+        &self,
+        hall: usize,
+        now: Millis,
+        extra: Option<(usize, Priority)>,
+        arrivals: bool,
+        skip: &HashSet<TicketId>,
+        mut late: Option<&mut HashSet<TicketId>>,
+    ) -> Forward {
         let mut queues: Vec<Queue> = self.queues[hall].clone();
         let counters: Vec<usize> = (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).collect();
         let mut direct: HashMap<usize, BTreeSet<(Millis, TicketId)>> =
@@ -141,12 +162,14 @@ impl State {
         let mut preferred_over_others = vec![false; self.topo.services.len()];
         for &c in &counters {
             let def = &self.topo.counters[c];
-            if self.counters[c].state == CounterState::Open && def.services.iter().any(|s| !def.preferred.contains(s)) {
+            if self.counters[c].state != CounterState::Closed && def.services.iter().any(|s| !def.preferred.contains(s)) {
                 for &s in &def.preferred {
                     preferred_over_others[s] = true;
                 }
             }
         }
+        // Expected service time per service, leaned, for the whole run.
+        let service_ms: Vec<i64> = (0..self.topo.services.len()).map(|s| self.leaned_ms(s)).collect();
         let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others) } else { Arrivals::none() };
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
         let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
@@ -156,16 +179,18 @@ impl State {
         let mut free: BinaryHeap<Reverse<(Millis, usize)>> = BinaryHeap::new();
         for &c in &counters {
             let live = &self.counters[c];
-            if live.state != CounterState::Open {
-                continue;
-            }
+            let at = match live.state {
+                CounterState::Closed => continue,
+                CounterState::Paused => now + PAUSE_RETURN_MS,
+                CounterState::Open => now,
+            };
             let at = match live.current.and_then(|id| self.tickets.get(&id)) {
                 Some(t) => {
-                    let expected = self.leaned_ms(t.service);
+                    let expected = service_ms[t.service];
                     let passed = now - t.called_at.unwrap_or(now);
-                    now + (expected - passed).max(expected / 4)
+                    at + (expected - passed).max(expected / 4)
                 }
-                None => now,
+                None => at,
             };
             free.push(Reverse((at, c)));
         }
@@ -177,13 +202,18 @@ impl State {
             if at - now > HORIZON_MS {
                 break;
             }
-            arrivals.admit(at, &mut queues, &mut phantoms);
+            arrivals.admit(at, &mut queues, &mut phantoms, skip);
             let def = &self.topo.counters[c];
             let Some(id) = pick(def, direct.get(&c).unwrap_or(&empty), &queues, at) else {
                 // Nothing this counter may call will come from the queues as they are.
                 continue;
             };
             let service = if let Some((service, urgent, queued_at)) = phantoms.remove(&id) {
+                if at > arrivals.close && arrivals.gated(id) {
+                    if let Some(late) = late.as_deref_mut() {
+                        late.insert(id);
+                    }
+                }
                 let q = &mut queues[service];
                 if urgent {
                     q.urgent.remove(&(queued_at, id));
@@ -226,7 +256,10 @@ impl State {
                 left -= 1;
                 out.waits.insert(id, at - now);
             }
-            free.push(Reverse((at + self.leaned_ms(service), c)));
+            free.push(Reverse((at + service_ms[service], c)));
+        }
+        if let Some(late) = late {
+            late.extend(phantoms.keys().filter(|id| arrivals.gated(**id)));
         }
         out
     }
@@ -234,13 +267,14 @@ impl State {
     /// The taxpayers expected to take tickets in `hall` from `now` until issuing stops: at each
     /// service's rate over the last hour, urgent ones (绿色通道, transferred in) apart.
     fn expected_arrivals(&self, hall: usize, now: Millis, normal_matters: &[bool]) -> Arrivals {
-        let until = match self.topo.opening(hall, now) {
-            Opening::Open { closes_at: Some(close) } => close - i64::from(self.topo.last_ticket_minutes) * 60_000,
-            Opening::Open { closes_at: None } => now + HORIZON_MS,
-            Opening::Closed { .. } => now,
+        let (until, close) = match self.topo.opening(hall, now) {
+            Opening::Open { closes_at: Some(close) } => (close - i64::from(self.topo.last_ticket_minutes) * 60_000, close),
+            Opening::Open { closes_at: None } => (now + HORIZON_MS, Millis::MAX),
+            Opening::Closed { .. } => (now, now),
         };
         let services = self.topo.services.len();
-        let mut counts = vec![[0u32; 2]; services];
+        // Per service: normal, 绿色通道, transferred in.
+        let mut counts = vec![[0u32; 3]; services];
         let mut first = now;
         let from = now - RATE_WINDOW_MS;
         for t in self.tickets.values().filter(|t| t.hall == hall && t.day == self.day) {
@@ -249,22 +283,22 @@ impl State {
                 first = first.min(t.issued_at);
             }
             if t.transferred && t.queued_at > from && t.queued_at <= now {
-                counts[t.service][1] += 1;
+                counts[t.service][2] += 1;
             }
         }
         let window = (now - first).clamp(MIN_RATE_WINDOW_MS, RATE_WINDOW_MS);
         let mut next = BinaryHeap::new();
         let mut gaps = vec![];
         for (service, c) in counts.iter().enumerate() {
-            for (urgent, &n) in c.iter().enumerate() {
-                if n > 0 && (urgent == 1 || normal_matters[service]) {
+            for (kind, &n) in c.iter().enumerate() {
+                if n > 0 && (kind > 0 || normal_matters[service]) {
                     let gap = window / Millis::from(n);
                     next.push(Reverse((now + gap, gaps.len())));
-                    gaps.push((service, urgent == 1, gap));
+                    gaps.push((service, kind, gap));
                 }
             }
         }
-        Arrivals { until, next, gaps, ids: PHANTOM }
+        Arrivals { until, close, next, gaps, ids: PHANTOM, transfers: HashSet::new() }
     }
 
     /// Waiting tickets in `hall`'s queues.
@@ -338,7 +372,7 @@ impl State {
     pub fn called_before(&self, hall: usize, service: usize, now: Millis, close: Millis) -> bool {
         let est = match self.effective(self.topo.estimates.estimator, hall) {
             Estimator::Simple => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
-            Estimator::Forward => match self.forward_run(hall, now, Some((service, Priority::Normal)), false).waits.get(&NEW_TICKET) {
+            Estimator::Forward => match self.forward_run(hall, now, Some((service, Priority::Normal)), false, &HashSet::new(), None).waits.get(&NEW_TICKET) {
                 Some(ms) => *ms,
                 None => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
             },
@@ -361,27 +395,44 @@ impl State {
 /// Expected arrivals during a forward run: one stream per service and urgency, evenly spaced.
 struct Arrivals {
     until: Millis,
+    /// When the hall closes: a taxpayer who would be called after it gets no ticket.
+    close: Millis,
     /// (next arrival, stream).
     next: BinaryHeap<Reverse<(Millis, usize)>>,
-    /// Per stream: service, urgent, gap.
-    gaps: Vec<(usize, bool, Millis)>,
+    /// Per stream: service, kind (0 normal, 1 绿色通道, 2 transferred in), gap.
+    gaps: Vec<(usize, usize, Millis)>,
     ids: TicketId,
+    /// The expected arrivals that are transfers: they come from counters, not the kiosk.
+    transfers: HashSet<TicketId>,
 }
 
 impl Arrivals {
     fn none() -> Arrivals {
-        Arrivals { until: Millis::MIN, next: BinaryHeap::new(), gaps: vec![], ids: PHANTOM }
+        Arrivals { until: Millis::MIN, close: Millis::MAX, next: BinaryHeap::new(), gaps: vec![], ids: PHANTOM, transfers: HashSet::new() }
+    }
+
+    /// Whether the expected arrival `id` takes a ticket at the kiosk (and may be refused one).
+    fn gated(&self, id: TicketId) -> bool {
+        !self.transfers.contains(&id)
     }
 
     /// Puts every arrival due by `at` into the queues.
-    fn admit(&mut self, at: Millis, queues: &mut [Queue], phantoms: &mut HashMap<TicketId, (usize, bool, Millis)>) {
+    fn admit(&mut self, at: Millis, queues: &mut [Queue], phantoms: &mut HashMap<TicketId, (usize, bool, Millis)>, skip: &HashSet<TicketId>) {
         while let Some(&Reverse((t, stream))) = self.next.peek() {
             if t > at || t >= self.until {
                 return;
             }
             self.next.pop();
-            let (service, urgent, gap) = self.gaps[stream];
+            let (service, kind, gap) = self.gaps[stream];
             self.ids += 1;
+            self.next.push(Reverse((t + gap, stream)));
+            if skip.contains(&self.ids) {
+                continue;
+            }
+            if kind == 2 {
+                self.transfers.insert(self.ids);
+            }
+            let urgent = kind > 0;
             let key = (t, self.ids);
             if urgent {
                 queues[service].urgent.insert(key);
@@ -389,7 +440,6 @@ impl Arrivals {
                 queues[service].normal.insert(key);
             }
             phantoms.insert(self.ids, (service, urgent, t));
-            self.next.push(Reverse((t + gap, stream)));
         }
     }
 }

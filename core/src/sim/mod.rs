@@ -96,6 +96,9 @@ pub struct Outcome {
     /// … and when (hall, time).
     pub turned_away_at: Vec<(usize, Millis)>,
     pub days: Vec<NaiveDate>,
+    /// Tickets still at a counter when their business day ended: a clerk waiting for someone
+    /// all evening. Zero unless the simulated clerks are wrong.
+    pub held_at_day_end: u32,
 }
 
 /// Runs the simulation.
@@ -311,6 +314,7 @@ impl<'a> Day<'a> {
             self.handle(ev, now, out);
         }
         // The day is over: everyone signs out.
+        out.held_at_day_end += (0..self.topo.counters.len()).filter(|&c| self.state.counter(c).current.is_some()).count() as u32;
         for c in 0..self.topo.counters.len() {
             self.sign_out(c, end, out);
         }
@@ -395,6 +399,8 @@ impl<'a> Day<'a> {
                     return;
                 };
                 self.serving_since[counter] = Some(now);
+                // A transferred ticket is called again: it has not come to this call yet.
+                self.arrived.remove(&id);
                 if let Some(&i) = self.records.get(&id) {
                     out.tickets[i].called_at.get_or_insert(now);
                 }
@@ -587,6 +593,23 @@ mod tests {
             }
         }
         assert!(asked > 0, "the targets must make a difference somewhere");
+    }
+
+    #[test]
+    fn a_transferred_ticket_that_nobody_answers_for_is_marked_a_no_show_and_the_counter_goes_on() {
+        // Every other service ends in a transfer and every other call is never answered: a
+        // transferred ticket called again must be able to be a no-show like any other.
+        let cfg = crate::config::Config::embedded().unwrap();
+        let text = "tickets_per_hall = 40\nintensity = { \"09:00\" = 1.0, \"11:00\" = 0.0 }\n\
+                    no_show_share = 0.5\ntransfer_share = 0.5\n[services]\nfiling = { share = 1, mean_s = 60 }\n";
+        let profile = Profile::parse(text, "p.toml", "p", &cfg.topology).unwrap();
+        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None };
+        let out = run(&cfg.topology, &s);
+        assert!(out.tickets.len() > 60, "{}", out.tickets.len());
+        let uncalled = out.tickets.iter().filter(|t| t.called_at.is_none()).count();
+        assert_eq!(uncalled, 0, "every ticket of a light morning is called");
+        assert_eq!(out.held_at_day_end, 0, "no counter was left waiting for a taxpayer all day");
     }
 
     #[test]
