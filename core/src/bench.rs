@@ -337,7 +337,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     );
     let simple_dir = tmp.join("simple");
     std::fs::create_dir_all(&simple_dir)?;
-    std::fs::write(simple_dir.join("qcall.toml"), format!("{cfg_text}\n[estimates]\nestimator = \"simple\"\n"))?;
+    std::fs::write(simple_dir.join("qcall.toml"), with_simple_estimates(&cfg_text)?)?;
     let forward_rate = load(&server.url(), 32, d).await?.rate;
     let (simple_server, _) = serve(&opts.exe, &simple_dir).await?;
     let simple_rate = load(&simple_server.url(), 32, d).await?.rate;
@@ -382,6 +382,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     });
     println!("{out}");
     Ok(())
+}
+
+/// `cfg_text` with today's (simple) estimator chosen instead of the forward one.
+fn with_simple_estimates(cfg_text: &str) -> anyhow::Result<String> {
+    let forward = "estimator = \"forward\"";
+    anyhow::ensure!(cfg_text.matches(forward).count() == 1, "the config must choose the forward estimator exactly once");
+    Ok(cfg_text.replace(forward, "estimator = \"simple\""))
 }
 
 /// Mean µs of one forward run over the east hall of the demo deployment (always open, every
@@ -490,4 +497,14 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     axum::serve(axum::serve::ListenerExt::tap_io(listener, |t: &mut tokio::net::TcpStream| crate::server::no_delay(t)), app).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_comparison_server_runs_todays_estimator() {
+        let text = super::with_simple_estimates(&crate::config::always_open(crate::config::EMBEDDED_CONFIG)).unwrap();
+        let cfg = crate::config::Config::parse(&text, "bench").unwrap();
+        assert_eq!(cfg.topology.estimates.estimator, crate::domain::estimate::Estimator::Simple);
+    }
 }

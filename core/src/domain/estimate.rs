@@ -12,8 +12,12 @@
 //!   to the front, others join the back, and a counter preferring their service takes them
 //!   first), until issuing stops for the day. Normal arrivals are only simulated for services
 //!   that a counter prefers over others it serves: elsewhere they never get ahead of anyone
-//!   waiting. An expected taxpayer who would be called only after closing would be refused a
-//!   ticket at the kiosk: when the run finds any, it runs again without them. The expected
+//!   waiting. Near closing the kiosk refuses tickets that would be called after it, and the
+//!   run expects nobody the kiosk would refuse: a taxpayer it would call only after closing,
+//!   and anyone of a service once that service stops issuing — at once when its last waiting
+//!   ticket would be called after closing, or, in a hall that gets more work than its counters
+//!   do, when the work coming in has pushed the back of the queue there. When the run finds
+//!   any, it runs again without them. The expected
 //!   service times are the mean of the service's last [`RECENT_SERVICES`] served today (the
 //!   configured default until three were), leaned up by [`EstimateRules::lean_percent`]
 //!   because a late estimate hurts more than an early one.
@@ -170,7 +174,7 @@ impl State {
         }
         // Expected service time per service, leaned, for the whole run.
         let service_ms: Vec<i64> = (0..self.topo.services.len()).map(|s| self.leaned_ms(s)).collect();
-        let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others) } else { Arrivals::none() };
+        let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others, &service_ms) } else { Arrivals::none() };
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
         let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
 
@@ -194,9 +198,12 @@ impl State {
             };
             free.push(Reverse((at, c)));
         }
+        let free_counters = free.len();
 
         let mut out = Forward::default();
         let empty = BTreeSet::new();
+        // Per service: when the run calls its last waiting ticket from the back of the queue.
+        let mut last_normal = vec![Millis::MIN; queues.len()];
         while left > 0 {
             let Some(Reverse((at, c))) = free.pop() else { break };
             if at - now > HORIZON_MS {
@@ -247,6 +254,7 @@ impl State {
                             q.appointments.remove(&(slot, t.queued_at, t.id));
                         } else {
                             q.normal.remove(&key);
+                            last_normal[t.service] = last_normal[t.service].max(at);
                         }
                     }
                 }
@@ -259,14 +267,35 @@ impl State {
             free.push(Reverse((at + service_ms[service], c)));
         }
         if let Some(late) = late {
-            late.extend(phantoms.keys().filter(|id| arrivals.gated(**id)));
+            // Still waiting when the run stopped short of calling every ticket: never called.
+            if left > 0 {
+                late.extend(phantoms.keys().filter(|id| arrivals.gated(**id)));
+            }
+            // A service stops issuing when a ticket at the back of its queue would be called
+            // only after closing: already, when its last waiting ticket is (or is never called);
+            // in an overloaded hall, when the work arriving has pushed the back of the queue
+            // there. Nobody of it gets a ticket from then on, 绿色通道 included.
+            let staffed = free_counters as f64;
+            let stops: Vec<Millis> = (0..queues.len())
+                .map(|s| {
+                    let back = last_normal[s].max(now);
+                    if back > arrivals.close || queues[s].normal.iter().any(|&(_, id)| id < PHANTOM) {
+                        now
+                    } else if arrivals.work > staffed && staffed > 0.0 {
+                        now + ((arrivals.close - back) as f64 * staffed / arrivals.work) as Millis
+                    } else {
+                        Millis::MAX
+                    }
+                })
+                .collect();
+            late.extend(arrivals.admitted.iter().filter(|(_, s, t)| *t >= stops[*s]).map(|(id, _, _)| *id));
         }
         out
     }
 
     /// The taxpayers expected to take tickets in `hall` from `now` until issuing stops: at each
     /// service's rate over the last hour, urgent ones (绿色通道, transferred in) apart.
-    fn expected_arrivals(&self, hall: usize, now: Millis, normal_matters: &[bool]) -> Arrivals {
+    fn expected_arrivals(&self, hall: usize, now: Millis, normal_matters: &[bool], service_ms: &[i64]) -> Arrivals {
         let (until, close) = match self.topo.opening(hall, now) {
             Opening::Open { closes_at: Some(close) } => (close - i64::from(self.topo.last_ticket_minutes) * 60_000, close),
             Opening::Open { closes_at: None } => (now + HORIZON_MS, Millis::MAX),
@@ -289,6 +318,7 @@ impl State {
         let window = (now - first).clamp(MIN_RATE_WINDOW_MS, RATE_WINDOW_MS);
         let mut next = BinaryHeap::new();
         let mut gaps = vec![];
+        let work = counts.iter().enumerate().map(|(s, c)| c.iter().sum::<u32>() as f64 * service_ms[s] as f64).sum::<f64>() / window as f64;
         for (service, c) in counts.iter().enumerate() {
             for (kind, &n) in c.iter().enumerate() {
                 if n > 0 && (kind > 0 || normal_matters[service]) {
@@ -298,7 +328,7 @@ impl State {
                 }
             }
         }
-        Arrivals { until, close, next, gaps, ids: PHANTOM, transfers: HashSet::new() }
+        Arrivals { until, close, work, next, gaps, ids: PHANTOM, transfers: HashSet::new(), admitted: vec![] }
     }
 
     /// Waiting tickets in `hall`'s queues.
@@ -397,6 +427,8 @@ struct Arrivals {
     until: Millis,
     /// When the hall closes: a taxpayer who would be called after it gets no ticket.
     close: Millis,
+    /// Counter time the expected taxpayers bring per unit of time.
+    work: f64,
     /// (next arrival, stream).
     next: BinaryHeap<Reverse<(Millis, usize)>>,
     /// Per stream: service, kind (0 normal, 1 绿色通道, 2 transferred in), gap.
@@ -404,11 +436,13 @@ struct Arrivals {
     ids: TicketId,
     /// The expected arrivals that are transfers: they come from counters, not the kiosk.
     transfers: HashSet<TicketId>,
+    /// The others admitted so far, with their service and arrival.
+    admitted: Vec<(TicketId, usize, Millis)>,
 }
 
 impl Arrivals {
     fn none() -> Arrivals {
-        Arrivals { until: Millis::MIN, close: Millis::MAX, next: BinaryHeap::new(), gaps: vec![], ids: PHANTOM, transfers: HashSet::new() }
+        Arrivals { until: Millis::MIN, close: Millis::MAX, next: BinaryHeap::new(), gaps: vec![], ids: PHANTOM, transfers: HashSet::new(), admitted: vec![], work: 0.0 }
     }
 
     /// Whether the expected arrival `id` takes a ticket at the kiosk (and may be refused one).
@@ -431,6 +465,8 @@ impl Arrivals {
             }
             if kind == 2 {
                 self.transfers.insert(self.ids);
+            } else {
+                self.admitted.push((self.ids, service, t));
             }
             let urgent = kind > 0;
             let key = (t, self.ids);

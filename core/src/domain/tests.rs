@@ -546,3 +546,28 @@ fn a_long_uncertain_wait_has_a_range_and_a_short_one_does_not() {
     t.estimates.estimator = estimate::Estimator::Simple;
     assert_eq!(State::new(Arc::new(t), at(0)).wait_range_s(EAST, 30 * 60), None);
 }
+
+/// In a hall that gets more work than its counters can do, a service stops issuing before
+/// closing, and from then on nobody gets a ticket of it, 绿色通道 included: the forward run
+/// expects 绿色通道 taxpayers only until then.
+#[test]
+fn forward_estimate_expects_nobody_once_the_service_would_stop_issuing() {
+    let mut t = (*topo(0)).clone();
+    t.estimates.lean_percent = 0;
+    t.halls[WEST].hours = vec![(9 * 60, 10 * 60)];
+    t.last_ticket_minutes = 0;
+    let mut s = State::new(Arc::new(t), at(0));
+    s.apply(Command::SignIn { counter: W1, clerk: "clerk".into(), take_over: false }, at(0)).unwrap();
+    // 09:00–09:06: six filing tickets and a 绿色通道 one, 7 × 300 s of work in a quarter of an
+    // hour for one counter. W1 serves the 绿色通道 ticket at 09:14.
+    let normal: Vec<TicketId> = (0..6).map(|m| issue(&mut s, WEST, A, m)).collect();
+    issue_p(&mut s, WEST, A, Priority::Priority, 6);
+    call_next(&mut s, W1, 14).unwrap();
+    // At 09:15 the last filing ticket would be called at 09:40, after the five others. A
+    // 绿色通道 taxpayer came every quarter of an hour, but the work coming in (2.3 counters'
+    // worth) pushes the back of the queue past 10:00 by 09:24: the kiosk stops issuing filing
+    // then, and the next 绿色通道 taxpayer (09:30) gets no ticket. Expecting them would put
+    // the last filing ticket at 09:45 or later.
+    let f = s.forward(WEST, at(15), None);
+    assert_eq!(f.waits[normal.last().unwrap()], 5 * 300 * 1000);
+}
