@@ -324,6 +324,17 @@ impl Client {
         self.post("/api/v1/sessions", req).await
     }
 
+    /// `POST /api/v1/supervisor-sessions`: a supervisor signs in with their password.
+    pub async fn supervisor_sign_in(&self, req: &wire::SupervisorSessionRequest) -> Result<wire::SupervisorSessionResponse> {
+        self.post("/api/v1/supervisor-sessions", req).await
+    }
+
+    /// `DELETE /api/v1/supervisor-sessions`: end this client's supervisor session.
+    pub async fn supervisor_sign_out(&self) -> Result<()> {
+        self.send(self.request(reqwest::Method::DELETE, "/api/v1/supervisor-sessions")).await?;
+        Ok(())
+    }
+
     /// `DELETE /api/v1/sessions`: end this client's clerk session.
     pub async fn sign_out(&self) -> Result<()> {
         self.send(self.request(reqwest::Method::DELETE, "/api/v1/sessions")).await?;

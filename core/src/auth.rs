@@ -49,7 +49,9 @@ impl Tokens {
             by_hash.insert(d.token_hash.clone(), p);
         }
         for s in &cfg.supervisors {
-            by_hash.insert(s.token_hash.clone(), Principal::Supervisor { id: s.id.clone() });
+            if let Some(h) = &s.token_hash {
+                by_hash.insert(h.clone(), Principal::Supervisor { id: s.id.clone() });
+            }
         }
         Tokens { by_hash }
     }
@@ -72,6 +74,9 @@ pub fn new_token() -> String {
 
 /// The shortest PIN `hash-pin` accepts.
 pub const MIN_PIN_LEN: usize = 6;
+
+/// The shortest supervisor password `hash-password` accepts.
+pub const MIN_PASSWORD_LEN: usize = 10;
 
 /// argon2id with 19 MiB and 3 passes: the parameters of hashes made since PINs need six
 /// digits (earlier hashes used 2 passes; they still verify, with a warning at start).
@@ -132,6 +137,9 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_pin(&new_token()).unwrap_or_default())
 }
 
+/// The demo supervisor's password hash (of `demo-duty-password`): public like the demo tokens.
+pub const DEMO_SUPERVISOR_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=3,p=1$qd4lzkdjPyI//sOZaY78FA$qs3s4KVbOmXcei1i0LupcEoxMwHBwl7QHn9doYhgiZI";
+
 /// The tokens printed in the demo config (`demo-…`): public, so never on a real network.
 pub fn is_demo_token_hash(h: &str) -> bool {
     static DEMO: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -167,6 +175,23 @@ mod tests {
         assert!(cfg.clerk("clerk01").unwrap().short_pin, "the demo PINs are from before");
         assert!(cfg.demo_credentials);
         assert_ne!(pin_fingerprint(&h), pin_fingerprint(&hash_pin("123456").unwrap()), "salted");
+    }
+
+    #[test]
+    fn the_demo_supervisor_password_is_known_as_public() {
+        let cfg = Config::embedded().unwrap();
+        let duty = cfg.supervisor("duty").unwrap();
+        assert_eq!(duty.password_hash.as_deref(), Some(DEMO_SUPERVISOR_PASSWORD_HASH));
+        assert!(verify_pin("demo-duty-password", DEMO_SUPERVISOR_PASSWORD_HASH));
+        // A copy of the demo file with new tokens but the demo password is still a demo.
+        let text: String = crate::config::EMBEDDED_CONFIG
+            .lines()
+            .map(|l| if l.starts_with("token_hash = ") { format!("token_hash = \"{}\"\n", hash_token(&new_token())) } else { format!("{l}\n") })
+            .collect();
+        let copy = Config::parse(&text, "copy.toml").unwrap();
+        assert!(copy.demo_credentials);
+        let own = text.replace(DEMO_SUPERVISOR_PASSWORD_HASH, &hash_pin("our-own-password").unwrap());
+        assert!(!Config::parse(&own, "own.toml").unwrap().demo_credentials);
     }
 
     #[test]

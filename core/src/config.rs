@@ -243,7 +243,12 @@ pub struct RawDevice {
 #[serde(deny_unknown_fields)]
 pub struct RawSupervisor {
     pub id: String,
-    pub token_hash: String,
+    /// Shown on the supervisor page and in the audit trail.
+    pub name: Option<String>,
+    /// A fixed bearer token for API clients (`qcall token`).
+    pub token_hash: Option<String>,
+    /// Signs in at `/supervisor` with this password (`qcall hash-password`).
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +304,9 @@ impl Clerk {
 #[derive(Debug, Clone)]
 pub struct Supervisor {
     pub id: String,
-    pub token_hash: String,
+    pub name: String,
+    pub token_hash: Option<String>,
+    pub password_hash: Option<String>,
 }
 
 /// The validated configuration.
@@ -347,6 +354,10 @@ impl Config {
 
     pub fn clerk(&self, id: &str) -> Option<&Clerk> {
         self.clerks.iter().find(|c| c.id == id)
+    }
+
+    pub fn supervisor(&self, id: &str) -> Option<&Supervisor> {
+        self.supervisors.iter().find(|s| s.id == id)
     }
 }
 
@@ -556,8 +567,26 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     }
     let mut supervisors = Vec::new();
     for (i, s) in raw.supervisors.into_iter().enumerate() {
-        check_token_hash(&s.token_hash).map_err(|r| bad(format!("supervisors[{i}].token_hash"), r))?;
-        supervisors.push(Supervisor { id: s.id, token_hash: s.token_hash });
+        let f = |field: &str| format!("supervisors[{i}].{field}");
+        if s.id.trim().is_empty() {
+            return Err(bad(f("id"), "must not be empty".into()));
+        }
+        if supervisors.iter().any(|o: &Supervisor| o.id == s.id) {
+            return Err(bad(f("id"), format!("`{}` is already a supervisor", s.id)));
+        }
+        if let Some(h) = &s.token_hash {
+            check_token_hash(h).map_err(|r| bad(f("token_hash"), r))?;
+        }
+        if let Some(h) = &s.password_hash {
+            if argon2::PasswordHash::new(h).is_err() {
+                return Err(bad(f("password_hash"), "not an argon2 hash; make one with `qcall hash-password`".into()));
+            }
+        }
+        if s.token_hash.is_none() && s.password_hash.is_none() {
+            return Err(bad(f("password_hash"), "a supervisor needs a password_hash (`qcall hash-password`; signs in at /supervisor) or a token_hash (`qcall token`; for API clients)".into()));
+        }
+        let name = s.name.unwrap_or_else(|| s.id.clone());
+        supervisors.push(Supervisor { id: s.id, name, token_hash: s.token_hash, password_hash: s.password_hash });
     }
 
     let server = &raw.server;
@@ -598,7 +627,8 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         return Err(bad("sign_in".into(), "failure counts, window_s and lock_s must be at least 1".into()));
     }
     let demo_credentials = file == EMBEDDED_NAME
-        || devices.iter().map(|d| &d.token_hash).chain(supervisors.iter().map(|s| &s.token_hash)).any(|h| crate::auth::is_demo_token_hash(h));
+        || devices.iter().map(|d| &d.token_hash).chain(supervisors.iter().filter_map(|s| s.token_hash.as_ref())).any(|h| crate::auth::is_demo_token_hash(h))
+        || supervisors.iter().any(|s| s.password_hash.as_deref() == Some(crate::auth::DEMO_SUPERVISOR_PASSWORD_HASH));
 
     let date = |field: String, v: &str| v.parse::<chrono::NaiveDate>().map_err(|_| bad(field, format!("`{v}` is not a date like 2026-10-01")));
     let mut calendar = crate::domain::Calendar::default();
@@ -746,6 +776,19 @@ mod tests {
 
         let e = Config::parse("services = 3", "y.toml").unwrap_err().to_string();
         assert!(e.starts_with("y.toml: "), "{e}");
+
+        // A supervisor who could never sign in, and a password hash that is none.
+        let start = EMBEDDED_CONFIG.find("password_hash = \"$argon2").unwrap();
+        let end = start + EMBEDDED_CONFIG[start..].find('\n').unwrap() + 1;
+        let without_password = format!("{}{}", &EMBEDDED_CONFIG[..start], &EMBEDDED_CONFIG[end..]);
+        let token_line = without_password.lines().find(|l| l.contains("# demo-supervisor")).unwrap();
+        let neither = without_password.replacen(token_line, "", 1);
+        let e = Config::parse(&neither, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("supervisors[0].password_hash") && e.contains("hash-password"), "{e}");
+        let plain = format!("{}password_hash = \"hunter22hunter\"\n{}", &EMBEDDED_CONFIG[..start], &EMBEDDED_CONFIG[end..]);
+        let e = Config::parse(&plain, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("supervisors[0].password_hash") && e.contains("not an argon2 hash"), "{e}");
+        assert!(Config::parse(&without_password, "s.toml").is_ok(), "a token alone is enough");
     }
 
     #[test]

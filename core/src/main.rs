@@ -86,6 +86,18 @@ enum Cmd {
     },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
+    /// Hash a supervisor's password for the config (reads it from stdin, or takes it as argument).
+    HashPassword { password: Option<String> },
+}
+
+/// One line from stdin, with a prompt when it is a terminal.
+fn read_secret(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -227,17 +239,22 @@ fn main() -> anyhow::Result<()> {
             println!("token_hash = \"{}\"", qcall_core::auth::hash_token(&token));
             Ok(())
         }
+        Cmd::HashPassword { password } => {
+            let password = match password {
+                Some(p) => p,
+                None => read_secret("Password")?,
+            };
+            if password.chars().count() < qcall_core::auth::MIN_PASSWORD_LEN {
+                anyhow::bail!("a supervisor password needs at least {} characters", qcall_core::auth::MIN_PASSWORD_LEN);
+            }
+            let hash = qcall_core::auth::hash_pin(&password).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+            println!("password_hash = \"{hash}\"");
+            Ok(())
+        }
         Cmd::HashPin { pin } => {
             let pin = match pin {
                 Some(p) => p,
-                None => {
-                    if std::io::stdin().is_terminal() {
-                        eprint!("PIN: ");
-                    }
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
-                }
+                None => read_secret("PIN")?,
             };
             if pin.chars().count() < qcall_core::auth::MIN_PIN_LEN {
                 anyhow::bail!("a PIN needs at least {} characters (a 4-digit PIN falls to guessing in minutes)", qcall_core::auth::MIN_PIN_LEN);

@@ -38,6 +38,24 @@ pub struct SessionResponse {
     pub hall: String,
 }
 
+/// `POST /api/v1/supervisor-sessions`: a supervisor signs in with their password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorSessionRequest {
+    pub supervisor: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorSessionResponse {
+    /// Bearer token for the supervisor's requests and event streams until sign-out or expiry.
+    pub token: String,
+    pub supervisor: String,
+    pub name: String,
+    /// When the session ends without activity (RFC 3339); every request moves it on.
+    pub idle_expires_at: String,
+}
+
 /// `POST /api/v1/counters/{counter}/transfer`. At least one field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -18,6 +18,7 @@ mod queue;
 mod ratings;
 mod reports;
 mod stats;
+pub mod supervisors;
 mod ws;
 
 #[cfg(test)]
@@ -65,6 +66,8 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Public bookings per client address.
     pub bookings_throttle: Arc<crate::signin::Throttle>,
+    /// Supervisors signed in with their password.
+    pub supervisor_sessions: Arc<supervisors::Sessions>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{id}/requeue", post(api::requeue))
         .route("/api/v1/tickets/{id}/rating", post(ratings::rate))
         .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
+        .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -194,8 +198,11 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(p) = state.tokens.get(&hash) {
             return Ok(Caller(p.clone()));
         }
-        let core = state.engine.shared.core.read().await;
         let now = state.clock.now();
+        if let Some(id) = state.supervisor_sessions.get(&hash, now) {
+            return Ok(Caller(Principal::Supervisor { id }));
+        }
+        let core = state.engine.shared.core.read().await;
         match core.sessions.get(&hash) {
             // An idle session is over even before the sweep closes its counter.
             Some(s) if s.idle_ms(now) <= state.cfg.session_idle_ms => {
@@ -309,6 +316,7 @@ impl App {
             hashes: Arc::new(HashPool::for_this_machine()),
             streams: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
             bookings_throttle: Arc::new(crate::signin::Throttle::new(cfg.bookings_per_hour, 3_600_000)),
+            supervisor_sessions: Arc::new(supervisors::Sessions::default()),
             cfg,
             engine,
             clock,

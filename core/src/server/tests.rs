@@ -375,3 +375,52 @@ async fn the_health_check_reads_no_state_behind_the_lock() {
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json()["store"]["day"], "2026-11-26");
 }
+
+#[tokio::test]
+async fn a_supervisor_signs_in_with_a_password_and_wrong_ones_lock_the_account() {
+    let r = Rig::new();
+    let login = |password: &str| json!({"supervisor": "duty", "password": password});
+    let a = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let session: wire::SupervisorSessionResponse = serde_json::from_value(a.json()).unwrap();
+    assert_eq!((session.supervisor.as_str(), session.name.as_str()), ("duty", "值班领导"));
+    let token = session.token;
+    // The session is a supervisor's: it may do what only supervisors may.
+    r.ok("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", Some(&token), None).await;
+    let clerk = r.sign_in("clerk01", "E01").await;
+    let refused = r.send("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", Some(&clerk), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Wrong passwords and unknown supervisors get the same answer.
+    let wrong = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("guess-guess-guess"))).await;
+    assert_eq!(wrong.code(), Some(ErrorCode::WrongCredentials));
+    let nobody = r.send("POST", "/api/v1/supervisor-sessions", None, Some(json!({"supervisor": "boss", "password": "x"}))).await;
+    assert_eq!((nobody.code(), nobody.json()["error"]["message"].clone()), (wrong.code(), wrong.json()["error"]["message"].clone()));
+    // Enough wrong ones lock the account, even against the right password, for a while.
+    let limit = r.app.state.cfg.sign_in.account_failures;
+    let mut locked = None;
+    for _ in 1..limit + 1 {
+        let a = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("guess-guess-guess"))).await;
+        if a.code() == Some(ErrorCode::SigninLocked) {
+            locked = Some(a);
+            break;
+        }
+    }
+    let locked = locked.expect("the account locks");
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    let right = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await;
+    assert_eq!(right.code(), Some(ErrorCode::SigninLocked), "locked means locked");
+    r.clock.advance(r.app.state.cfg.sign_in.lock_ms + 1000);
+    let again = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    let token = again.json()["token"].as_str().unwrap().to_string();
+
+    // Sign-out ends the session; so does a long idle time.
+    r.ok("GET", "/api/v1/metrics", Some(&token), None).await;
+    let out = r.send("DELETE", "/api/v1/supervisor-sessions", Some(&token), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.send("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
+    let idle = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await.json()["token"].as_str().unwrap().to_string();
+    r.clock.advance(super::supervisors::IDLE_MS + 1000);
+    assert_eq!(r.send("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", Some(&idle), None).await.status, StatusCode::UNAUTHORIZED);
+}
