@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod maintenance;
 pub mod queries;
 pub mod server;
 pub mod signin;

@@ -86,6 +86,35 @@ enum Cmd {
     },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
+    /// Copy the database as of one moment while the server keeps serving.
+    Backup {
+        /// The database (default: the config's `db`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup in place of the database (refused while a server has it open).
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// The database (default: the config's `db`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a database or a backup: SQLite's integrity check and the domain's invariants.
+    CheckDb {
+        /// The database (default: the config's `db`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Hash a supervisor's password for the config (reads it from stdin, or takes it as argument).
     HashPassword { password: Option<String> },
 }
@@ -237,6 +266,52 @@ fn main() -> anyhow::Result<()> {
             let token = qcall_core::auth::new_token();
             println!("token:       {token}");
             println!("token_hash = \"{}\"", qcall_core::auth::hash_token(&token));
+            Ok(())
+        }
+        Cmd::Backup { db, config, out } => {
+            let db = match db {
+                Some(d) => d,
+                None => load_config(config.as_ref())?.db,
+            };
+            let s = qcall_core::maintenance::backup(&db, &out)?;
+            println!(
+                "backup {}: {} tickets, {} events (last {}), schema {}, {} bytes",
+                out.display(),
+                s.tickets,
+                s.events,
+                s.last_seq,
+                s.schema_version,
+                s.bytes
+            );
+            Ok(())
+        }
+        Cmd::Restore { from, db, config } => {
+            let db = match db {
+                Some(d) => d,
+                None => load_config(config.as_ref())?.db,
+            };
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+            let (s, kept) = qcall_core::maintenance::restore(&from, &db, &stamp)?;
+            println!("restored {} from {}: {} tickets, {} events (last {})", db.display(), from.display(), s.tickets, s.events, s.last_seq);
+            if let Some(k) = kept {
+                println!("the database it replaced is kept as {}", k.display());
+            }
+            Ok(())
+        }
+        Cmd::CheckDb { db, config } => {
+            let db = match db {
+                Some(d) => d,
+                None => load_config(config.as_ref())?.db,
+            };
+            let c = qcall_core::maintenance::check(&db)?;
+            for p in &c.problems {
+                println!("problem: {p}");
+            }
+            let s = &c.summary;
+            if !c.problems.is_empty() {
+                anyhow::bail!("{}: {} problems ({} tickets, {} events, schema {})", db.display(), c.problems.len(), s.tickets, s.events, s.schema_version);
+            }
+            println!("{}: ok, {} tickets, {} events (last {}), schema {}", db.display(), s.tickets, s.events, s.last_seq, s.schema_version);
             Ok(())
         }
         Cmd::HashPassword { password } => {

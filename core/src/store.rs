@@ -164,6 +164,11 @@ pub struct Store {
     topo: Arc<Topology>,
 }
 
+/// The schema version this qcall's migrations reach.
+pub fn schema_version_known() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// How long a statement waits for a database another connection holds.
 pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -5,6 +5,7 @@ mod util;
 
 mod api;
 mod appointments;
+mod backups;
 mod client;
 mod faults;
 mod guidance;
