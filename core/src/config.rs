@@ -67,6 +67,27 @@ pub struct RawConfig {
     pub appointments: Option<RawAppointments>,
     #[serde(default)]
     pub estimates: RawEstimates,
+    /// Daily backups by the server (none without the section).
+    #[serde(default)]
+    pub backup: Option<RawBackup>,
+}
+
+/// `[backup]`: a backup every day at `at` (local time) into `dir`, kept `keep_days`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub dir: PathBuf,
+    pub keep_days: Option<u32>,
+    pub at: Option<String>,
+}
+
+/// Daily backups: `qcall-YYYY-MM-DD.db` in `dir`, made at `at_minute` past local midnight;
+/// those older than `keep_days` days are deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backups {
+    pub dir: PathBuf,
+    pub keep_days: u32,
+    pub at_minute: u32,
 }
 
 /// `[estimates]`: how waits are estimated.
@@ -333,6 +354,7 @@ pub struct Config {
     pub demo_credentials: bool,
     /// Bookings one client address may make per hour on the public booking page.
     pub bookings_per_hour: u32,
+    pub backups: Option<Backups>,
 }
 
 impl Config {
@@ -699,6 +721,21 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         return Err(bad("estimates.lean_percent".into(), format!("{lean_percent} is more than 100")));
     }
     topology.estimates = crate::domain::estimate::EstimateRules { estimator, lean_percent };
+    let backups = match raw.backup {
+        None => None,
+        Some(b) => {
+            let at = b.at.as_deref().unwrap_or("02:00");
+            let at_minute = parse_hhmm(at).ok_or_else(|| bad("backup.at".into(), format!("`{at}` is not a time like 02:00")))?;
+            let keep_days = b.keep_days.unwrap_or(14);
+            if keep_days == 0 {
+                return Err(bad("backup.keep_days".into(), "must be at least 1 (the newest backup is always kept)".into()));
+            }
+            if b.dir.as_os_str().is_empty() {
+                return Err(bad("backup.dir".into(), "must name a directory".into()));
+            }
+            Some(Backups { dir: b.dir, keep_days, at_minute })
+        }
+    };
     Ok(Config {
         source: file.to_string(),
         listen,
@@ -718,6 +755,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         supervisors,
         demo_credentials,
         bookings_per_hour,
+        backups,
     })
 }
 
@@ -789,6 +827,11 @@ mod tests {
         let e = Config::parse(&plain, "s.toml").unwrap_err().to_string();
         assert!(e.contains("supervisors[0].password_hash") && e.contains("not an argon2 hash"), "{e}");
         assert!(Config::parse(&without_password, "s.toml").is_ok(), "a token alone is enough");
+
+        let e = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"b\"\nat = \"25:00\"\n"), "b.toml").unwrap_err().to_string();
+        assert!(e.contains("backup.at") && e.contains("25:00"), "{e}");
+        let ok = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"/var/backups/qcall\"\n"), "b.toml").unwrap();
+        assert_eq!(ok.backups, Some(Backups { dir: "/var/backups/qcall".into(), keep_days: 14, at_minute: 120 }));
     }
 
     #[test]

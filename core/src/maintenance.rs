@@ -190,3 +190,46 @@ pub fn restore(from: &Path, db: &Path, stamp: &str) -> Result<(Summary, Option<P
     let conn = open_read_only(db)?;
     Ok((summary(&conn, db)?, kept))
 }
+
+/// The file of the daily backup of `date`.
+pub fn daily_file(b: &crate::config::Backups, date: chrono::NaiveDate) -> PathBuf {
+    b.dir.join(format!("qcall-{date}.db"))
+}
+
+/// The daily backup: at `local` (the business day's local time), makes the day's backup
+/// when it is time and there is none yet, and after making one deletes the daily backups
+/// older than `keep_days` (so failing backups never cost the old ones). Returns the backup
+/// made, if one was, and the files deleted. Other files in the directory are left alone.
+pub fn daily(
+    db: &Path,
+    b: &crate::config::Backups,
+    local: chrono::NaiveDateTime,
+) -> Result<(Option<(PathBuf, Summary)>, Vec<PathBuf>), MaintenanceError> {
+    use chrono::Timelike;
+    let minute = local.time().hour() * 60 + local.time().minute();
+    let today = local.date();
+    let mut made = None;
+    let file = daily_file(b, today);
+    if minute >= b.at_minute && !file.exists() {
+        std::fs::create_dir_all(&b.dir).map_err(io(&b.dir))?;
+        made = Some((file.clone(), backup(db, &file)?));
+    }
+    let mut deleted = Vec::new();
+    if made.is_none() {
+        return Ok((made, deleted));
+    }
+    let Ok(entries) = std::fs::read_dir(&b.dir) else { return Ok((made, deleted)) };
+    let oldest = today - chrono::Duration::days(i64::from(b.keep_days) - 1);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(date) = name.strip_prefix("qcall-").and_then(|n| n.strip_suffix(".db")).and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        else {
+            continue;
+        };
+        if date < oldest {
+            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+            deleted.push(entry.path());
+        }
+    }
+    Ok((made, deleted))
+}

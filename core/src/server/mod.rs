@@ -417,6 +417,7 @@ fn spawn_ticker(s: AppState) {
                         let _ = s.engine.submit(EngineRequest::Purge).await;
                     }
                     ticks += 1;
+                    daily_backup(&s).await;
                     let _ = s.engine.submit(EngineRequest::Domain(crate::domain::Command::Tick)).await;
                     let _ = s.engine.submit(EngineRequest::ExpireIdle { idle_ms: s.cfg.session_idle_ms }).await;
                 }
@@ -424,6 +425,32 @@ fn spawn_ticker(s: AppState) {
             }
         }
     });
+}
+
+/// The daily backup of `[backup]`, when it is due (see [`crate::maintenance::daily`]); off the
+/// async threads, one at a time. A failure is logged and tried again at the next tick.
+pub async fn daily_backup(s: &AppState) {
+    static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(b) = s.cfg.backups.clone() else { return };
+    if RUNNING.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    let local = crate::view::time(s.clock.now()).with_timezone(&s.cfg.topology.tz).naive_local();
+    let db = s.cfg.db.clone();
+    let done = tokio::task::spawn_blocking(move || crate::maintenance::daily(&db, &b, local)).await;
+    RUNNING.store(false, std::sync::atomic::Ordering::Release);
+    match done {
+        Ok(Ok((made, deleted))) => {
+            if let Some((file, sum)) = made {
+                tracing::info!(file = %file.display(), tickets = sum.tickets, last_seq = sum.last_seq, bytes = sum.bytes, "daily backup made");
+            }
+            for f in deleted {
+                tracing::info!(file = %f.display(), "old daily backup deleted");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "daily backup failed"),
+        Err(e) => tracing::error!(error = %e, "daily backup task failed"),
+    }
 }
 
 /// Events and answers are small: send them now, not after Nagle's delay.

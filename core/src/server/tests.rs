@@ -43,10 +43,16 @@ impl Answer {
 
 impl Rig {
     fn new() -> Rig {
+        Rig::with(|_, _| {})
+    }
+
+    /// A rig whose config `edit` changes (given the rig's directory).
+    fn with(edit: impl FnOnce(&mut Config, &std::path::Path)) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::embedded().unwrap();
         cfg.db = dir.path().join("qcall.db");
         cfg.public_base_url = "https://q.example".into();
+        edit(&mut cfg, dir.path());
         let clock = Arc::new(ManualClock::new(T0));
         let app = App::build(cfg, clock.clone()).unwrap();
         Rig { _dir: dir, app, clock }
@@ -423,4 +429,41 @@ async fn a_supervisor_signs_in_with_a_password_and_wrong_ones_lock_the_account()
     let idle = r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await.json()["token"].as_str().unwrap().to_string();
     r.clock.advance(super::supervisors::IDLE_MS + 1000);
     assert_eq!(r.send("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26", Some(&idle), None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_server_backs_up_daily_at_the_set_time_and_deletes_backups_past_keep_days() {
+    let r = Rig::with(|cfg, dir| {
+        cfg.backups = Some(crate::config::Backups { dir: dir.join("backups"), keep_days: 3, at_minute: 2 * 60 });
+    });
+    let dir = r._dir.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("qcall-2026-11-20.db"), "an old backup").unwrap();
+    std::fs::write(dir.join("qcall-2026-11-24.db"), "three days ago").unwrap();
+    std::fs::write(dir.join("notes.txt"), "the bureau's own file").unwrap();
+    let ticket = r.issue("east", "filing").await;
+    let files = || {
+        let mut v: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    // 2026-11-26 09:00, past 02:00 and no backup of today yet: one now; the one of the 20th
+    // is older than three days.
+    super::daily_backup(&r.app.state).await;
+    assert_eq!(files(), ["notes.txt", "qcall-2026-11-24.db", "qcall-2026-11-26.db"]);
+    let check = crate::maintenance::check(&dir.join("qcall-2026-11-26.db")).unwrap();
+    assert_eq!((check.problems.len(), check.summary.tickets), (0, 1), "{:?}", check.problems);
+    let made = std::fs::metadata(dir.join("qcall-2026-11-26.db")).unwrap().modified().unwrap();
+    super::daily_backup(&r.app.state).await;
+    assert_eq!(std::fs::metadata(dir.join("qcall-2026-11-26.db")).unwrap().modified().unwrap(), made, "once a day");
+    // The next night: nothing at 01:59, the day's backup at 02:00, and the 24th goes.
+    r.clock.advance(17 * 3_600_000 - 60_000);
+    super::daily_backup(&r.app.state).await;
+    assert_eq!(files(), ["notes.txt", "qcall-2026-11-24.db", "qcall-2026-11-26.db"]);
+    r.clock.advance(60_000);
+    super::daily_backup(&r.app.state).await;
+    assert_eq!(files(), ["notes.txt", "qcall-2026-11-26.db", "qcall-2026-11-27.db"]);
+    let conn = rusqlite::Connection::open(dir.join("qcall-2026-11-27.db")).unwrap();
+    let id: i64 = conn.query_row("SELECT id FROM tickets", [], |row| row.get(0)).unwrap();
+    assert_eq!(id as u64, ticket.id);
 }
