@@ -31,7 +31,7 @@ pub enum StoreError {
 }
 
 /// Append-only: never edit a released step, add a new one.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema
     "CREATE TABLE tickets (
         id INTEGER PRIMARY KEY,

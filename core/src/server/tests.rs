@@ -467,3 +467,93 @@ async fn the_server_backs_up_daily_at_the_set_time_and_deletes_backups_past_keep
     let id: i64 = conn.query_row("SELECT id FROM tickets", [], |row| row.get(0)).unwrap();
     assert_eq!(id as u64, ticket.id);
 }
+
+/// The database files of every earlier schema version, kept in the repository.
+fn schema_fixture(version: i64) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/schema-{version}.db"))
+}
+
+/// Columns of each table as schema `version` has them.
+fn columns(table: &str, version: i64) -> &'static str {
+    match (table, version) {
+        ("tickets", 1 | 2) => {
+            "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
+             called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating"
+        }
+        ("sessions", 1) => "token_hash, clerk, counter, created_at",
+        ("sessions", 2) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
+        ("events", _) => "seq, at, hall, type, body",
+        ("meta", _) => "key, value",
+        ("publicity", _) => "hall, messages",
+        ("devices", _) => "device, body",
+        other => panic!("no columns for {other:?}"),
+    }
+}
+
+/// Writes `core/tests/fixtures/schema-{k}.db` for every schema version k before the current
+/// one: the schema made by the migrations up to k, holding a morning's work (a ticket served
+/// and rated, one at the counter, three waiting, a clerk's session, publicity) in that
+/// version's columns. Run when adding a migration, and commit the new fixture:
+/// `cargo test -p qcall-core --lib write_schema_fixtures -- --ignored`
+#[tokio::test]
+#[ignore]
+async fn write_schema_fixtures() {
+    let r = Rig::new();
+    let served = r.issue("east", "filing").await;
+    for (hall, service) in [("east", "filing"), ("east", "invoice"), ("east", "consulting"), ("west", "filing")] {
+        r.issue(hall, service).await;
+    }
+    let clerk = r.sign_in("clerk01", "E01").await;
+    r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+    r.clock.advance(240_000);
+    r.ok("POST", "/api/v1/counters/E01/finish", Some(&clerk), None).await;
+    r.ok("POST", &format!("/api/v1/tickets/{}/rating", served.id), Some("demo-pad-e01"), Some(json!({"score": 5}))).await;
+    r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+    r.ok("PUT", "/api/v1/halls/east/publicity", Some("demo-supervisor"), Some(json!({"messages": ["依法纳税 光荣"]}))).await;
+    let src = r.app.state.cfg.db.clone();
+    for version in 1..crate::store::schema_version_known() {
+        let out = schema_fixture(version);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&out);
+        let conn = rusqlite::Connection::open(&out).unwrap();
+        for sql in &crate::store::MIGRATIONS[..version as usize] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        conn.execute("ATTACH DATABASE ?1 AS src", [src.display().to_string()]).unwrap();
+        for table in ["tickets", "counters", "events", "sessions", "meta", "publicity", "devices"] {
+            let cols = columns(table, version);
+            conn.execute_batch(&format!("INSERT INTO main.{table} ({cols}) SELECT {cols} FROM src.{table};")).unwrap();
+        }
+        conn.execute_batch("DETACH DATABASE src; VACUUM;").unwrap();
+    }
+}
+
+/// A database made by every earlier schema version opens, migrates to the current one, loads
+/// the day it holds and passes `check-db`.
+#[tokio::test]
+async fn a_database_of_every_earlier_schema_opens_migrates_and_loads() {
+    for version in 1..crate::store::schema_version_known() {
+        let fixture = schema_fixture(version);
+        assert!(fixture.exists(), "{} is missing: a new migration needs the fixture of the version before it", fixture.display());
+        let r = Rig::with(|cfg, _| {
+            let _ = std::fs::copy(&fixture, &cfg.db).unwrap();
+        });
+        r.clock.advance(3_600_000);
+        let db = r.app.state.cfg.db.clone();
+        let store = crate::store::Store::open(&db, r.app.state.cfg.topology.clone()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), crate::store::schema_version_known(), "schema {version} migrated");
+        let east: wire::HallInfo = serde_json::from_value(r.ok("GET", "/api/v1/halls/east", None, None).await).unwrap();
+        let waiting: u32 = east.services.iter().map(|s| s.waiting).sum();
+        assert_eq!(waiting, 2, "schema {version}: the waiting tickets are back");
+        let e01 = east.counters.iter().find(|c| c.id == "E01").unwrap();
+        assert_eq!(e01.current.as_ref().map(|t| t.number.as_str()), Some("A002"), "schema {version}: E01 still serves");
+        assert_eq!(east.publicity, ["依法纳税 光荣"]);
+        let check = crate::maintenance::check(&db).unwrap();
+        assert!(check.problems.is_empty(), "schema {version}: {:?}", check.problems);
+        // The day's statistics still name the clerk who served.
+        let stats: Value = r.ok("GET", "/api/v1/stats/today?hall=east", Some("demo-supervisor"), None).await;
+        assert!(stats.to_string().contains("clerk01"), "schema {version}: {stats}");
+    }
+}
