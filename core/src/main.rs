@@ -32,6 +32,9 @@ enum Cmd {
         /// before the database's last event is refused.
         #[arg(long, value_name = "TIME")]
         clock_start: Option<String>,
+        /// Log lines as text (default) or as one JSON object each (journald, log collectors).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Validate a config file and print a summary.
     CheckConfig {
@@ -177,8 +180,8 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Serve { config, db, listen, clock_start } => {
-            init_tracing();
+        Cmd::Serve { config, db, listen, clock_start, log_format } => {
+            init_tracing(log_format);
             let mut cfg = load_config(config.as_ref())?;
             if let Some(db) = db {
                 cfg.db = db;
@@ -353,15 +356,20 @@ fn first_open(topo: &qcall_core::domain::Topology, t: qcall_core::domain::Millis
         .unwrap_or(t)
 }
 
-fn init_tracing() {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => fmt.with_target(false).with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => fmt.json().with_current_span(true).flatten_event(true).init(),
+    }
 }
 
 async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_core::clock::Clock>) -> anyhow::Result<()> {

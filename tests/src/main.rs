@@ -10,6 +10,7 @@ mod client;
 mod faults;
 mod guidance;
 mod kiosk;
+mod operations;
 mod printer_sim;
 mod printers;
 mod security;

@@ -72,6 +72,8 @@ pub struct Server {
     config: Option<PathBuf>,
     /// `--clock-start` for the next start (tests at a chosen hour).
     pub clock_start: Option<String>,
+    /// More arguments for `qcall serve`.
+    pub serve_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -97,6 +99,7 @@ impl Server {
             db,
             config: Some(path),
             clock_start: Some(clock_start.to_string()),
+            serve_args: vec![],
             child: None,
         };
         s.spawn();
@@ -106,15 +109,35 @@ impl Server {
     /// Start with the always-open demo config ([`always_open_config_text`]) as `edit`
     /// changes it (written into the server's folder).
     pub fn start_edited(edit: impl Fn(&str) -> String) -> Server {
+        let mut s = Server::unstarted(edit);
+        s.spawn();
+        s
+    }
+
+    /// [`Server::start`] with more arguments for `qcall serve`.
+    pub fn start_args(args: &[&str]) -> Server {
+        let mut s = Server::unstarted(str::to_string);
+        s.serve_args = args.iter().map(|a| a.to_string()).collect();
+        s.spawn();
+        s
+    }
+
+    fn unstarted(edit: impl Fn(&str) -> String) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("qcall.db");
         let port = free_port();
         let config = dir.path().join("qcall.toml");
         std::fs::write(&config, edit(&always_open_config_text())).expect("write config");
-        let mut s =
-            Server { url: format!("http://127.0.0.1:{port}"), port, dir, db, config: Some(config), clock_start: None, child: None };
-        s.spawn();
-        s
+        Server {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            dir,
+            db,
+            config: Some(config),
+            clock_start: None,
+            serve_args: vec![],
+            child: None,
+        }
     }
 
     /// Replace the config file; the next start reads it.
@@ -144,6 +167,7 @@ impl Server {
         if let Some(t) = &self.clock_start {
             cmd.arg("--clock-start").arg(t);
         }
+        cmd.args(&self.serve_args);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
