@@ -208,6 +208,12 @@ impl Client {
 
     // --- Reading ------------------------------------------------------------------------
 
+    /// `GET /metrics`: the server's figures in Prometheus text format (supervisor).
+    pub async fn prometheus_metrics(&self) -> Result<String> {
+        let (_, body) = self.send(self.request(reqwest::Method::GET, "/metrics")).await?;
+        String::from_utf8(body.to_vec()).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
     /// `GET /healthz`.
     pub async fn healthz(&self) -> Result<wire::HealthResponse> {
         self.get("/healthz").await

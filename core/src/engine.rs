@@ -144,6 +144,11 @@ pub struct Shared {
     pub writer_busy_us: AtomicU64,
     /// The `seq` of the last committed event.
     pub committed_seq: AtomicU64,
+    /// Seconds per commit (fsync included) and commands per batch.
+    pub commit_seconds: crate::metrics::Histogram,
+    pub batch_commands: crate::metrics::Histogram,
+    /// Event-stream subscribers dropped for being too slow or too far behind.
+    pub dropped_subscribers: AtomicU64,
     pub health: parking_lot::Mutex<StoreStatus>,
 }
 
@@ -226,6 +231,9 @@ impl Engine {
             batches_applied: AtomicU64::new(0),
             writer_busy_us: AtomicU64::new(0),
             committed_seq: AtomicU64::new(seq),
+            commit_seconds: crate::metrics::Histogram::new(crate::metrics::COMMIT_SECONDS),
+            batch_commands: crate::metrics::Histogram::new(crate::metrics::BATCH_COMMANDS),
+            dropped_subscribers: AtomicU64::new(0),
             health: parking_lot::Mutex::new(StoreStatus { last_error: None, day }),
         });
         let (tx, rx) = mpsc::channel(8192);
@@ -278,6 +286,7 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
             }
         }
         let size = jobs.len();
+        shared.batch_commands.observe(size as f64);
         let span = tracing::debug_span!("batch", size);
         let _enter = span.enter();
         let t0 = std::time::Instant::now();
@@ -548,6 +557,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         let r = store.commit(&batch);
         commit_took = t.elapsed();
         shared.commits.fetch_add(1, Ordering::Relaxed);
+        shared.commit_seconds.observe(commit_took.as_secs_f64());
         r
     };
 

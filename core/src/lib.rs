@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod maintenance;
+pub mod metrics;
 pub mod queries;
 pub mod server;
 pub mod signin;

@@ -359,3 +359,72 @@ pub async fn set_publicity(
     let core = s.engine.shared.core.read().await;
     Ok(Json(view::hall(&core, h, s.clock.now())))
 }
+
+/// `GET /metrics`: the server's figures in Prometheus text format (supervisor token; a scrape
+/// config gives it as `authorization: { credentials: … }`). The names are in the README.
+pub async fn prometheus(State(s): State<AppState>, Caller(who): Caller) -> Result<axum::response::Response, AppError> {
+    use crate::domain::TicketState;
+    use std::sync::atomic::Ordering::Relaxed;
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("metrics are for supervisors"));
+    }
+    let shared = &s.engine.shared;
+    let topo = &s.cfg.topology;
+    let mut e = crate::metrics::Exposition::default();
+    {
+        let core = shared.core.read().await;
+        let st = &core.state;
+        let (halls, services) = (topo.halls.len(), topo.services.len());
+        let mut issued = vec![vec![0u64; services]; halls];
+        let mut served = vec![vec![0u64; services]; halls];
+        let mut no_shows = vec![vec![0u64; services]; halls];
+        for t in st.tickets().filter(|t| t.day == st.day()) {
+            issued[t.issued_hall][t.issued_service] += 1;
+            match t.state {
+                TicketState::Finished => served[t.hall][t.service] += 1,
+                TicketState::NoShow => no_shows[t.hall][t.service] += 1,
+                _ => {}
+            }
+        }
+        let per_service = |e: &mut crate::metrics::Exposition, name: &str, help: &str, v: &dyn Fn(usize, usize) -> f64| {
+            e.family(name, "gauge", help);
+            for h in 0..halls {
+                for sv in 0..services {
+                    e.sample(name, &[("hall", &topo.halls[h].id), ("service", &topo.services[sv].id)], v(h, sv));
+                }
+            }
+        };
+        per_service(&mut e, "qcall_tickets_issued_today", "Tickets issued today, by the hall and service they were taken for.", &|h, sv| issued[h][sv] as f64);
+        per_service(&mut e, "qcall_tickets_served_today", "Tickets finished (办结) today.", &|h, sv| served[h][sv] as f64);
+        per_service(&mut e, "qcall_tickets_no_show_today", "Tickets marked no-show today.", &|h, sv| no_shows[h][sv] as f64);
+        per_service(&mut e, "qcall_waiting", "Tickets waiting now.", &|h, sv| f64::from(st.waiting(h, sv)));
+        e.family("qcall_counters", "gauge", "Counters by state now.");
+        for h in 0..halls {
+            for (state, name) in [(crate::domain::CounterState::Open, "open"), (crate::domain::CounterState::Paused, "paused"), (crate::domain::CounterState::Closed, "closed")] {
+                let n = (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == h && st.counter(c).state == state).count();
+                e.sample("qcall_counters", &[("hall", &topo.halls[h].id), ("state", name)], n as f64);
+            }
+        }
+        e.family("qcall_device_up", "gauge", "1 when the device's last report was healthy, 0 when it reported a fault.");
+        for (device, (hall, status)) in &core.devices {
+            e.sample("qcall_device_up", &[("hall", &topo.halls[*hall].id), ("device", device), ("kind", &status.kind)], if status.ok { 1.0 } else { 0.0 });
+        }
+        e.family("qcall_events_total", "counter", "Events committed (the last event's sequence number).");
+        e.sample("qcall_events_total", &[], core.seq as f64);
+    }
+    e.family("qcall_commits_total", "counter", "SQLite transactions since start.");
+    e.sample("qcall_commits_total", &[], shared.commits.load(Relaxed) as f64);
+    e.family("qcall_batches_total", "counter", "Batches committed since start.");
+    e.sample("qcall_batches_total", &[], shared.batches_applied.load(Relaxed) as f64);
+    e.family("qcall_writer_busy_seconds_total", "counter", "Seconds the writer spent applying and committing.");
+    e.sample("qcall_writer_busy_seconds_total", &[], shared.writer_busy_us.load(Relaxed) as f64 / 1e6);
+    e.histogram("qcall_commit_seconds", "Seconds per commit, fsync included.", &shared.commit_seconds);
+    e.histogram("qcall_batch_commands", "Commands per batch (one transaction).", &shared.batch_commands);
+    e.family("qcall_stream_subscribers", "gauge", "Event-stream subscribers connected now.");
+    e.sample("qcall_stream_subscribers", &[], shared.events.receiver_count() as f64);
+    e.family("qcall_stream_subscribers_dropped_total", "counter", "Subscribers dropped for being too slow or too far behind.");
+    e.sample("qcall_stream_subscribers_dropped_total", &[], shared.dropped_subscribers.load(Relaxed) as f64);
+    e.family("qcall_store_up", "gauge", "1 while the database takes commits, 0 after a failed one.");
+    e.sample("qcall_store_up", &[], if shared.health.lock().last_error.is_none() { 1.0 } else { 0.0 });
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], e.finish()).into_response())
+}

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/api/v1/metrics", get(api::metrics))
+        .route("/metrics", get(api::prometheus))
         .route("/api/v1/halls", get(api::halls))
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/tickets", post(api::issue))

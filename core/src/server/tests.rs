@@ -302,6 +302,7 @@ async fn authorisation_matrix() {
         ("GET", format!("/t/{}", a1.id), None, ALL),
         ("POST", "/api/v1/sessions".into(), Some(json!({"clerk": "clerk03", "pin": "1234", "counter": "E03"})), ALL),
         ("GET", "/api/v1/metrics".into(), None, &[Supervisor]),
+        ("GET", "/metrics".into(), None, &[Supervisor]),
         ("POST", "/api/v1/halls/east/tickets".into(), Some(json!({"service": "filing"})), &[KioskEast, Supervisor]),
         ("PUT", "/api/v1/halls/east/publicity".into(), Some(json!({"messages": []})), &[Supervisor]),
         ("POST", format!("/api/v1/tickets/{}/requeue", a2.id), None, &[ClerkE01, Supervisor]),

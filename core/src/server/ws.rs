@@ -111,11 +111,13 @@ async fn stream(s: AppState, hall: Option<usize>, since: Option<u64>, socket: We
                         continue;
                     }
                     if send(&mut tx, text(&b)).await.is_err() {
+                        s.engine.shared.dropped_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::info!("subscriber too slow; dropped");
                         return;
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
+                    s.engine.shared.dropped_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(missed = n, "subscriber fell behind; dropped to resync");
                     let _ = close(&mut tx, wire::CLOSE_LAGGED, "lagged: reconnect with ?since=").await;
                     return;
