@@ -208,6 +208,11 @@ impl Client {
 
     // --- Reading ------------------------------------------------------------------------
 
+    /// `GET /api/v1/audit?from=&to=`: the audit trail of those days (supervisor).
+    pub async fn audit(&self, q: &wire::AuditQuery) -> Result<wire::AuditResponse> {
+        self.get_query("/api/v1/audit", q).await
+    }
+
     /// `GET /metrics`: the server's figures in Prometheus text format (supervisor).
     pub async fn prometheus_metrics(&self) -> Result<String> {
         let (_, body) = self.send(self.request(reqwest::Method::GET, "/metrics")).await?;

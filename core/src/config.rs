@@ -70,6 +70,16 @@ pub struct RawConfig {
     /// Daily backups by the server (none without the section).
     #[serde(default)]
     pub backup: Option<RawBackup>,
+    #[serde(default)]
+    pub privacy: RawPrivacy,
+}
+
+/// `[privacy]`: how long records of people are kept.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivacy {
+    /// Days the audit trail is kept (at least 180: 网络安全法 asks for six months of logs).
+    pub audit_days: Option<u32>,
 }
 
 /// `[backup]`: a backup every day at `at` (local time) into `dir`, kept `keep_days`.
@@ -355,6 +365,8 @@ pub struct Config {
     /// Bookings one client address may make per hour on the public booking page.
     pub bookings_per_hour: u32,
     pub backups: Option<Backups>,
+    /// Days the audit trail is kept.
+    pub audit_days: u32,
 }
 
 impl Config {
@@ -721,6 +733,10 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         return Err(bad("estimates.lean_percent".into(), format!("{lean_percent} is more than 100")));
     }
     topology.estimates = crate::domain::estimate::EstimateRules { estimator, lean_percent };
+    let audit_days = raw.privacy.audit_days.unwrap_or(365);
+    if !(180..=3650).contains(&audit_days) {
+        return Err(bad("privacy.audit_days".into(), format!("{audit_days} is outside 180..=3650 (网络安全法: logs are kept six months or more)")));
+    }
     let backups = match raw.backup {
         None => None,
         Some(b) => {
@@ -756,6 +772,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         demo_credentials,
         bookings_per_hour,
         backups,
+        audit_days,
     })
 }
 

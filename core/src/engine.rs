@@ -165,8 +165,10 @@ pub enum Request {
     ExpireIdle { idle_ms: Millis },
     DeviceStatus { device: String, hall: usize, status: wire::DeviceStatus },
     /// Purge the personal data of bookings older than `retention_days` (their counts stay)
-    /// and bans that ended.
-    Purge,
+    /// and bans that ended, and audit entries older than `audit_days`.
+    Purge { audit_days: u32 },
+    /// Append to the audit trail.
+    Audit(crate::store::AuditRow),
 }
 
 #[derive(Debug)]
@@ -479,7 +481,17 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 }
                 Ok(Outcome::Applied(out))
             }
-            Request::Purge => {
+            Request::Audit(row) => match store.audit(&row) {
+                Ok(()) => Ok(Outcome::Applied(vec![])),
+                Err(e) => Err(EngineError::Store(e.to_string())),
+            },
+            Request::Purge { audit_days } => {
+                let before = now - i64::from(*audit_days) * 86_400_000;
+                match store.purge_audit(before) {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, audit_days, "old audit entries deleted"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "old audit entries not deleted"),
+                }
                 let st = &core.state;
                 let days = i64::from(st.topology().appointments.retention_days);
                 let today = st.topology().local(now).0;

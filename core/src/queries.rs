@@ -204,3 +204,21 @@ pub fn booking_stats(conn: &Connection, from: &str, to: &str, hall: Option<&str>
     })?;
     rows.collect()
 }
+
+/// The audit trail between two instants (ms, `to` exclusive), oldest first.
+pub fn audit(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<wire::AuditEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, actor, action, target, detail, client FROM audit WHERE at >= ?1 AND at < ?2 ORDER BY at, id LIMIT 100000",
+    )?;
+    let rows = stmt.query_map([from, to], |r| {
+        Ok(wire::AuditEntry {
+            at: crate::view::time(r.get(0)?),
+            actor: r.get(1)?,
+            action: r.get(2)?,
+            target: r.get(3)?,
+            detail: r.get(4)?,
+            client: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}

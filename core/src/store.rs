@@ -118,7 +118,31 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         no_show INTEGER NOT NULL,
         PRIMARY KEY (day, hall, service)
     );",
+    // 4: the audit trail of supervisors' and administrators' actions (kept `audit_days`)
+    "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        client TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);",
 ];
+
+/// One action in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: Millis,
+    /// `supervisor:duty`, `clerk:clerk01`, `device:kiosk-east-1`, or the account tried.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    /// The client's address (`-` when unknown).
+    pub client: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -440,6 +464,20 @@ impl Store {
     /// Personal data of bookings of days before `before` goes: the rows are counted into
     /// `appointment_counts`, then deleted; bans that ended by `today` go too. Returns how many
     /// booking rows went.
+    /// Appends one entry to the audit trail.
+    pub fn audit(&mut self, e: &AuditRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO audit (at, actor, action, target, detail, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut st| st.execute(params![e.at, e.actor, e.action, e.target, e.detail, e.client]))
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Deletes the audit entries from before `before` (ms); returns how many went.
+    pub fn purge_audit(&mut self, before: Millis) -> Result<usize, StoreError> {
+        self.conn.execute("DELETE FROM audit WHERE at < ?1", [before]).map_err(self.err())
+    }
+
     pub fn purge_bookings(&mut self, before: NaiveDate, today: NaiveDate) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite { path: path.clone(), source };

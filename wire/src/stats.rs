@@ -12,6 +12,34 @@ pub struct StatsQuery {
     pub hall: Option<String>,
 }
 
+/// One action in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `supervisor:duty`, `clerk:clerk01`, `device:…`; for failed sign-ins the account tried.
+    pub actor: String,
+    /// `sign_in`, `sign_in_failed`, `publicity_changed`, `counter_control`, `report_exported`,
+    /// `bookings_viewed`, …
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub client: String,
+}
+
+/// `GET /api/v1/audit?from=&to=` (business days, local, inclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub from: String,
+    pub to: String,
+}
+
+/// `GET /api/v1/audit?from=&to=`: the audit trail of those days, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditResponse {
+    pub entries: Vec<AuditEntry>,
+}
+
 /// `GET /api/v1/stats?from=&to=[&hall=]` and `GET /api/v1/reports/tickets?from=&to=[&hall=][&format=]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

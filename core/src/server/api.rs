@@ -238,6 +238,7 @@ pub async fn check_secret(
         return Ok(());
     }
     let lock = s.limiter.failed(account, addr, s.clock.now());
+    super::audit(s, account, "sign_in_failed", "", if lock.is_some() { "locked" } else { "" }, addr).await;
     let addr_text = addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
     tracing::warn!(account, client = %addr_text, known = hash.is_some(), locked = lock.is_some(), "wrong PIN or password");
     match lock {
@@ -355,7 +356,9 @@ pub async fn set_publicity(
     if req.messages.len() > 50 || req.messages.iter().any(|m| m.chars().count() > 500) {
         return Err(AppError::new(ErrorCode::TooLong, "at most 50 messages of at most 500 characters"));
     }
+    let detail = req.messages.join(" | ");
     s.engine.submit(Request::Domain(Command::SetPublicity { hall: h, messages: req.messages })).await?;
+    super::audit(&s, &super::actor(&who), "publicity_changed", &s.cfg.topology.halls[h].id, &detail, None).await;
     let core = s.engine.shared.core.read().await;
     Ok(Json(view::hall(&core, h, s.clock.now())))
 }

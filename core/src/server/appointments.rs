@@ -288,6 +288,8 @@ pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q)
     }
     let date = parse_date(&q.date, "date")?;
     let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let detail = format!("{date} {}", hall.map_or("all halls", |h| s.cfg.topology.halls[h].id.as_str()));
+    super::audit(&s, &super::actor(&who), "bookings_viewed", "appointments", &detail, None).await;
     let reader = s.reader.clone();
     let topo = s.cfg.topology.clone();
     let rows = tokio::task::spawn_blocking(move || crate::queries::bookings_of_day(&reader.lock(), &topo, date, hall))

@@ -25,8 +25,14 @@ fn authorised(s: &AppState, who: &Principal, counter: &str) -> Result<usize, App
 }
 
 /// Runs the command; answers with the ticket it acted on (if any) and the counter afterwards.
-async fn run(s: &AppState, counter: usize, cmd: Command) -> Answer {
+async fn run(s: &AppState, who: &Principal, counter: usize, cmd: Command) -> Answer {
+    let what = format!("{cmd:?}");
     let outcome = s.engine.submit(Request::Domain(cmd)).await?;
+    if who.is_supervisor() {
+        // A supervisor acting on a counter is in the audit trail.
+        let action = what.split([' ', '{']).next().unwrap_or_default().to_string();
+        super::audit(s, &super::actor(who), "counter_control", &s.cfg.topology.counters[counter].id, &action, None).await;
+    }
     let ticket = match outcome {
         Outcome::Applied(msgs) => msgs.iter().rev().find_map(|b| match &b.msg.kind {
             wire::EventKind::TicketCalled { ticket, .. }
@@ -43,32 +49,32 @@ async fn run(s: &AppState, counter: usize, cmd: Command) -> Answer {
 
 pub async fn call_next(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::CallNext { counter: c }).await
+    run(&s, &who, c, Command::CallNext { counter: c }).await
 }
 
 pub async fn recall(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::Recall { counter: c }).await
+    run(&s, &who, c, Command::Recall { counter: c }).await
 }
 
 pub async fn no_show(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::NoShow { counter: c }).await
+    run(&s, &who, c, Command::NoShow { counter: c }).await
 }
 
 pub async fn finish(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::Finish { counter: c }).await
+    run(&s, &who, c, Command::Finish { counter: c }).await
 }
 
 pub async fn pause(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::Pause { counter: c }).await
+    run(&s, &who, c, Command::Pause { counter: c }).await
 }
 
 pub async fn resume(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, c, Command::Resume { counter: c }).await
+    run(&s, &who, c, Command::Resume { counter: c }).await
 }
 
 pub async fn transfer(
@@ -84,7 +90,7 @@ pub async fn transfer(
         to_counter: req.counter.as_deref().map(|x| counter_ix(&s, x)).transpose()?,
         hall: req.hall.as_deref().map(|x| hall_ix(&s, x)).transpose()?,
     };
-    run(&s, c, cmd).await
+    run(&s, &who, c, cmd).await
 }
 
 /// Calls one waiting or no-show ticket, by id or by its number in the counter's hall.
@@ -105,5 +111,5 @@ pub async fn call(
             })?
         }
     };
-    run(&s, c, Command::Call { counter: c, ticket }).await
+    run(&s, &who, c, Command::Call { counter: c, ticket }).await
 }

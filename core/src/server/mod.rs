@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{id}/rating", post(ratings::rate))
         .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
         .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
+        .route("/api/v1/audit", get(supervisors::audit_trail))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -415,7 +416,7 @@ fn spawn_ticker(s: AppState) {
             tokio::select! {
                 _ = every.tick() => {
                     if ticks % 720 == 0 {
-                        let _ = s.engine.submit(EngineRequest::Purge).await;
+                        let _ = s.engine.submit(EngineRequest::Purge { audit_days: s.cfg.audit_days }).await;
                     }
                     ticks += 1;
                     daily_backup(&s).await;
@@ -426,6 +427,33 @@ fn spawn_ticker(s: AppState) {
             }
         }
     });
+}
+
+/// Records an action in the audit trail. The action has happened: a failure to record it is
+/// logged, not returned.
+pub async fn audit(s: &AppState, who: &str, action: &str, target: &str, detail: &str, client: Option<std::net::IpAddr>) {
+    let row = crate::store::AuditRow {
+        at: s.clock.now(),
+        actor: who.to_string(),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail: detail.chars().take(500).collect(),
+        client: client.map_or_else(|| "-".to_string(), |a| a.to_string()),
+    };
+    if let Err(e) = s.engine.submit(EngineRequest::Audit(row)).await {
+        tracing::error!(error = %e, action, "audit entry not recorded");
+    }
+}
+
+/// Who a principal is, for the audit trail.
+pub fn actor(p: &Principal) -> String {
+    match p {
+        Principal::Supervisor { id } => format!("supervisor:{id}"),
+        Principal::Clerk { clerk, .. } => format!("clerk:{clerk}"),
+        Principal::Kiosk { device, .. } | Principal::Display { device, .. } | Principal::Pad { device, .. } | Principal::Booking { device } => {
+            format!("device:{device}")
+        }
+    }
 }
 
 /// The daily backup of `[backup]`, when it is due (see [`crate::maintenance::daily`]); off the

@@ -19,6 +19,8 @@ pub async fn tickets(State(s): State<AppState>, Caller(who): Caller, StrictQuery
     let (from, to) = period(&q)?;
     let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
     let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
+    let detail = format!("{from}..{to} {} {:?}", hall_id.as_deref().unwrap_or("all halls"), q.format.unwrap_or_default());
+    super::audit(&s, &super::actor(&who), "report_exported", "tickets", &detail, None).await;
     let reader = s.reader.clone();
     let rows = tokio::task::spawn_blocking(move || ticket_rows(&reader.lock(), &from, &to, hall_id.as_deref()))
         .await

@@ -69,6 +69,7 @@ pub async fn sign_in(
     let now = s.clock.now();
     s.supervisor_sessions.insert(hash_token(&token), sup.id.clone(), now);
     tracing::info!(supervisor = %sup.id, client = ?addr, "supervisor signed in");
+    super::audit(&s, &format!("supervisor:{}", sup.id), "sign_in", "", "", addr).await;
     Ok((
         StatusCode::CREATED,
         Json(wire::SupervisorSessionResponse {
@@ -86,4 +87,26 @@ pub async fn sign_out(State(s): State<AppState>, headers: axum::http::HeaderMap)
         return Err(AppError::unauthorized());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/audit?from=&to=` (supervisors): the audit trail of those days.
+pub async fn audit_trail(
+    State(s): State<AppState>,
+    super::Caller(who): super::Caller,
+    super::StrictQuery(q): super::StrictQuery<wire::AuditQuery>,
+) -> Result<Json<wire::AuditResponse>, AppError> {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("the audit trail is for supervisors"));
+    }
+    let period = wire::PeriodQuery { from: q.from, to: q.to, hall: None, format: None };
+    let (from, to) = super::stats::period(&period)?;
+    let topo = &s.cfg.topology;
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().map_err(|_| AppError::new(ErrorCode::BadQuery, "not a date"));
+    let (from, to) = (topo.at(day(&from)?, 0), topo.at(day(&to)? + chrono::Duration::days(1), 0));
+    let reader = s.reader.clone();
+    let entries = tokio::task::spawn_blocking(move || crate::queries::audit(&reader.lock(), from, to))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(Json(wire::AuditResponse { entries }))
 }

@@ -303,6 +303,7 @@ async fn authorisation_matrix() {
         ("POST", "/api/v1/sessions".into(), Some(json!({"clerk": "clerk03", "pin": "1234", "counter": "E03"})), ALL),
         ("GET", "/api/v1/metrics".into(), None, &[Supervisor]),
         ("GET", "/metrics".into(), None, &[Supervisor]),
+        ("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26".into(), None, &[Supervisor]),
         ("POST", "/api/v1/halls/east/tickets".into(), Some(json!({"service": "filing"})), &[KioskEast, Supervisor]),
         ("PUT", "/api/v1/halls/east/publicity".into(), Some(json!({"messages": []})), &[Supervisor]),
         ("POST", format!("/api/v1/tickets/{}/requeue", a2.id), None, &[ClerkE01, Supervisor]),
@@ -481,8 +482,12 @@ fn columns(table: &str, version: i64) -> &'static str {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating"
         }
+        ("tickets", 3) => {
+            "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
+             called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start"
+        }
         ("sessions", 1) => "token_hash, clerk, counter, created_at",
-        ("sessions", 2) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("sessions", 2 | 3) => "token_hash, clerk, counter, created_at, pin_fp",
         ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
         ("events", _) => "seq, at, hall, type, body",
         ("meta", _) => "key, value",
@@ -492,8 +497,8 @@ fn columns(table: &str, version: i64) -> &'static str {
     }
 }
 
-/// Writes `core/tests/fixtures/schema-{k}.db` for every schema version k before the current
-/// one: the schema made by the migrations up to k, holding a morning's work (a ticket served
+/// Writes the missing `core/tests/fixtures/schema-{k}.db` for schema versions k before the
+/// current one (those kept in the repository are never rewritten): the schema made by the migrations up to k, holding a morning's work (a ticket served
 /// and rated, one at the counter, three waiting, a clerk's session, publicity) in that
 /// version's columns. Run when adding a migration, and commit the new fixture:
 /// `cargo test -p qcall-core --lib write_schema_fixtures -- --ignored`
@@ -515,8 +520,10 @@ async fn write_schema_fixtures() {
     let src = r.app.state.cfg.db.clone();
     for version in 1..crate::store::schema_version_known() {
         let out = schema_fixture(version);
+        if out.exists() {
+            continue;
+        }
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let _ = std::fs::remove_file(&out);
         let conn = rusqlite::Connection::open(&out).unwrap();
         for sql in &crate::store::MIGRATIONS[..version as usize] {
             conn.execute_batch(sql).unwrap();
@@ -557,4 +564,50 @@ async fn a_database_of_every_earlier_schema_opens_migrates_and_loads() {
         let stats: Value = r.ok("GET", "/api/v1/stats/today?hall=east", Some("demo-supervisor"), None).await;
         assert!(stats.to_string().contains("clerk01"), "schema {version}: {stats}");
     }
+}
+
+#[tokio::test]
+async fn supervisors_actions_and_failed_sign_ins_are_in_the_audit_trail_for_audit_days() {
+    let r = Rig::new();
+    let login = |password: &str| json!({"supervisor": "duty", "password": password});
+    r.send("POST", "/api/v1/supervisor-sessions", None, Some(login("not-the-password"))).await;
+    let token = r.ok("POST", "/api/v1/supervisor-sessions", None, Some(login("demo-duty-password"))).await["token"].as_str().unwrap().to_string();
+    r.send("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk02", "pin": "9999", "counter": "E02"}))).await;
+    r.ok("PUT", "/api/v1/halls/west/publicity", Some(&token), Some(json!({"messages": ["减税降费", "便民办税"]}))).await;
+    let clerk = r.sign_in("clerk01", "E01").await;
+    r.ok("POST", "/api/v1/counters/E01/pause", Some(&clerk), None).await;
+    r.ok("POST", "/api/v1/counters/E01/resume", Some(&token), None).await;
+    r.ok("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26&format=csv", Some(&token), None).await;
+
+    let trail: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some(&token), None).await).unwrap();
+    let seen: Vec<(&str, &str, &str, &str)> =
+        trail.entries.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str(), e.detail.as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("supervisor:duty", "sign_in_failed", "", ""),
+            ("supervisor:duty", "sign_in", "", ""),
+            ("clerk:clerk02", "sign_in_failed", "", ""),
+            ("supervisor:duty", "publicity_changed", "west", "减税降费 | 便民办税"),
+            ("supervisor:duty", "counter_control", "E01", "Resume"),
+            ("supervisor:duty", "report_exported", "tickets", "2026-11-26..2026-11-26 all halls Csv"),
+        ],
+        "the clerk's own pause is not a supervisor's action"
+    );
+    assert!(trail.entries.iter().all(|e| e.at == crate::view::time(T0)), "the manual clock stood still");
+    let other_day = r.ok("GET", "/api/v1/audit?from=2026-11-25&to=2026-11-25", Some(&token), None).await;
+    assert_eq!(other_day["entries"], json!([]));
+    let refused = r.send("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some(&clerk), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Kept audit_days, then deleted by the hourly purge.
+    let days = r.app.state.cfg.audit_days;
+    r.clock.advance(i64::from(days) * 86_400_000 - 60_000);
+    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days }).await.unwrap();
+    let kept: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(kept.entries.len(), 6);
+    r.clock.advance(120_000);
+    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days }).await.unwrap();
+    let gone = r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await;
+    assert_eq!(gone["entries"], json!([]));
 }
