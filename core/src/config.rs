@@ -80,6 +80,8 @@ pub struct RawConfig {
 pub struct RawPrivacy {
     /// Days the audit trail is kept (at least 180: 网络安全法 asks for six months of logs).
     pub audit_days: Option<u32>,
+    /// Days who served a ticket (the clerk) is kept; the counts stay without the person.
+    pub retention_days: Option<u32>,
 }
 
 /// `[backup]`: a backup every day at `at` (local time) into `dir`, kept `keep_days`.
@@ -367,6 +369,8 @@ pub struct Config {
     pub backups: Option<Backups>,
     /// Days the audit trail is kept.
     pub audit_days: u32,
+    /// Days who served a ticket is kept.
+    pub retention_days: u32,
 }
 
 impl Config {
@@ -737,6 +741,10 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     if !(180..=3650).contains(&audit_days) {
         return Err(bad("privacy.audit_days".into(), format!("{audit_days} is outside 180..=3650 (网络安全法: logs are kept six months or more)")));
     }
+    let retention_days = raw.privacy.retention_days.unwrap_or(365);
+    if !(31..=3650).contains(&retention_days) {
+        return Err(bad("privacy.retention_days".into(), format!("{retention_days} is outside 31..=3650")));
+    }
     let backups = match raw.backup {
         None => None,
         Some(b) => {
@@ -773,6 +781,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         bookings_per_hour,
         backups,
         audit_days,
+        retention_days,
     })
 }
 

@@ -164,9 +164,10 @@ pub enum Request {
     /// End the sessions unused for `idle_ms`.
     ExpireIdle { idle_ms: Millis },
     DeviceStatus { device: String, hall: usize, status: wire::DeviceStatus },
-    /// Purge the personal data of bookings older than `retention_days` (their counts stay)
-    /// and bans that ended, and audit entries older than `audit_days`.
-    Purge { audit_days: u32 },
+    /// Purge the personal data of bookings older than their `retention_days` (their counts
+    /// stay) and bans that ended, who served tickets older than `clerk_days`, and audit
+    /// entries older than `audit_days`.
+    Purge { audit_days: u32, clerk_days: u32 },
     /// Append to the audit trail.
     Audit(crate::store::AuditRow),
 }
@@ -485,7 +486,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 Ok(()) => Ok(Outcome::Applied(vec![])),
                 Err(e) => Err(EngineError::Store(e.to_string())),
             },
-            Request::Purge { audit_days } => {
+            Request::Purge { audit_days, clerk_days } => {
                 let before = now - i64::from(*audit_days) * 86_400_000;
                 match store.purge_audit(before) {
                     Ok(n) if n > 0 => tracing::info!(rows = n, audit_days, "old audit entries deleted"),
@@ -493,8 +494,13 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(e) => tracing::error!(error = %e, "old audit entries not deleted"),
                 }
                 let st = &core.state;
-                let days = i64::from(st.topology().appointments.retention_days);
                 let today = st.topology().local(now).0;
+                match store.purge_clerks(today - chrono::Duration::days(i64::from(*clerk_days))) {
+                    Ok(n) if n > 0 => tracing::info!(tickets = n, retention_days = clerk_days, "clerks of old tickets forgotten"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "clerks of old tickets not forgotten"),
+                }
+                let days = i64::from(st.topology().appointments.retention_days);
                 match store.purge_bookings(today - chrono::Duration::days(days), today) {
                     Ok(n) => {
                         if n > 0 {

@@ -110,6 +110,19 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Forget the personal data of days before DATE: who served each ticket, and bookings'
+    /// names, ID and phone numbers (their counts stay). The server does this daily by itself
+    /// with `[privacy] retention_days` and `[appointments] retention_days`.
+    Purge {
+        /// The first day to keep (YYYY-MM-DD); at most today.
+        #[arg(long)]
+        before: String,
+        /// The database (default: the config's `db`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Check a database or a backup: SQLite's integrity check and the domain's invariants.
     CheckDb {
         /// The database (default: the config's `db`).
@@ -299,6 +312,24 @@ fn main() -> anyhow::Result<()> {
             if let Some(k) = kept {
                 println!("the database it replaced is kept as {}", k.display());
             }
+            Ok(())
+        }
+        Cmd::Purge { before, db, config } => {
+            let cfg = load_config(config.as_ref())?;
+            let db = db.unwrap_or_else(|| cfg.db.clone());
+            let before: chrono::NaiveDate =
+                before.parse().map_err(|_| anyhow::anyhow!("--before `{before}` is not a date like 2026-01-01"))?;
+            let today = cfg.topology.local(chrono::Utc::now().timestamp_millis()).0;
+            if before > today {
+                anyhow::bail!("--before {before} is after today ({today}): only past days can be purged");
+            }
+            if !db.exists() {
+                anyhow::bail!("{} does not exist", db.display());
+            }
+            let mut store = qcall_core::store::Store::open(&db, cfg.topology.clone())?;
+            let clerks = store.purge_clerks(before)?;
+            let bookings = store.purge_bookings(before, today)?;
+            println!("purged the days before {before} in {}: who served {clerks} tickets; {bookings} bookings' personal data", db.display());
             Ok(())
         }
         Cmd::CheckDb { db, config } => {

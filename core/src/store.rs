@@ -473,6 +473,19 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets who served the tickets of days before `before` (the clerk's id), where the
+    /// ticket is done with (finished, no-show, expired): their counts stay, per counter and
+    /// service, without the person. Returns how many tickets were changed.
+    pub fn purge_clerks(&mut self, before: NaiveDate) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE tickets SET clerk = NULL
+                  WHERE day < ?1 AND clerk IS NOT NULL AND state IN ('finished', 'no_show', 'expired')",
+                [before.to_string()],
+            )
+            .map_err(self.err())
+    }
+
     /// Deletes the audit entries from before `before` (ms); returns how many went.
     pub fn purge_audit(&mut self, before: Millis) -> Result<usize, StoreError> {
         self.conn.execute("DELETE FROM audit WHERE at < ?1", [before]).map_err(self.err())

@@ -1,4 +1,5 @@
-//! What the bureau's IT staff run the server with: log lines for journald and collectors.
+//! What the bureau's IT staff run the server with: log lines for journald and collectors,
+//! Prometheus metrics, the systemd units.
 
 use serde_json::Value;
 
@@ -91,4 +92,79 @@ async fn metrics_in_prometheus_text_format_count_what_happened() {
     // Only supervisors read it.
     let e = server.client().with_token("demo-kiosk-east").prometheus_metrics().await.unwrap_err();
     assert!(e.to_string().contains("403"), "{e}");
+}
+
+/// The units in `packaging/systemd` pass `systemd-analyze verify`, with this build's binaries
+/// in place of the installed ones (and `cage`, the kiosk PCs' compositor, standing in as
+/// `/bin/true`).
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify() {
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| crate::util::bin(name).display().to_string();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&units).unwrap() {
+        let unit = entry.unwrap().path();
+        let text = std::fs::read_to_string(&unit)
+            .unwrap()
+            .replace("/usr/bin/qcall-kiosk ", &format!("{} ", path("qcall-kiosk")))
+            .replace("/usr/bin/qcall-display ", &format!("{} ", path("qcall-display")))
+            .replace("/usr/bin/qcall ", &format!("{} ", path("qcall")))
+            .replace("/usr/bin/cage ", "/bin/true ");
+        let copy = dir.path().join(unit.file_name().unwrap());
+        std::fs::write(&copy, text).unwrap();
+        files.push(copy);
+    }
+    assert_eq!(files.len(), 3, "the server, the kiosk and the display");
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (Debian's systemd; scripts/deps.sh test installs it)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let ours: Vec<&str> = err.lines().filter(|l| l.contains("qcall")).collect();
+    assert!(out.status.success() && ours.is_empty(), "{err}");
+}
+
+/// `qcall purge --before DATE` forgets who served the tickets of earlier days (and bookings'
+/// personal data); today's tickets and the counts stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_forgets_the_clerks_of_earlier_days_only() {
+    let mut server = Server::start();
+    let api = server.api();
+    for _ in 0..3 {
+        api.issue("east", "filing").await;
+    }
+    let clerk = api.sign_in("clerk01", "E01").await;
+    for _ in 0..2 {
+        assert_eq!(api.act(&clerk, "E01", "call-next").await.0, 200);
+        assert_eq!(api.act(&clerk, "E01", "finish").await.0, 200);
+    }
+    server.stop();
+    // Make the first served ticket one of last January's.
+    let conn = rusqlite::Connection::open(&server.db).unwrap();
+    conn.execute("UPDATE tickets SET day = '2026-01-05' WHERE id = 1", []).unwrap();
+    let clerks = |conn: &rusqlite::Connection| -> Vec<(i64, Option<String>)> {
+        let mut st = conn.prepare("SELECT id, clerk FROM tickets ORDER BY id").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(clerks(&conn), [(1, Some("clerk01".into())), (2, Some("clerk01".into())), (3, None)]);
+
+    let run = |before: &str| {
+        let out = std::process::Command::new(crate::util::bin("qcall"))
+            .args(["purge", "--before", before, "--db", &server.db.display().to_string()])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, out, err) = run("2026-02-01");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("who served 1 tickets"), "{out}");
+    assert_eq!(clerks(&conn), [(1, None), (2, Some("clerk01".into())), (3, None)], "today's stay");
+    let (code, _, err) = run("2999-01-01");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("only past days can be purged"), "{err}");
+    let (code, _, err) = run("yesterday");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not a date"), "{err}");
 }

@@ -416,7 +416,8 @@ fn spawn_ticker(s: AppState) {
             tokio::select! {
                 _ = every.tick() => {
                     if ticks % 720 == 0 {
-                        let _ = s.engine.submit(EngineRequest::Purge { audit_days: s.cfg.audit_days }).await;
+                        let purge = EngineRequest::Purge { audit_days: s.cfg.audit_days, clerk_days: s.cfg.retention_days };
+                        let _ = s.engine.submit(purge).await;
                     }
                     ticks += 1;
                     daily_backup(&s).await;

@@ -603,11 +603,11 @@ async fn supervisors_actions_and_failed_sign_ins_are_in_the_audit_trail_for_audi
     // Kept audit_days, then deleted by the hourly purge.
     let days = r.app.state.cfg.audit_days;
     r.clock.advance(i64::from(days) * 86_400_000 - 60_000);
-    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days }).await.unwrap();
+    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days, clerk_days: 3650 }).await.unwrap();
     let kept: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await).unwrap();
     assert_eq!(kept.entries.len(), 6);
     r.clock.advance(120_000);
-    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days }).await.unwrap();
+    r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days, clerk_days: 3650 }).await.unwrap();
     let gone = r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await;
     assert_eq!(gone["entries"], json!([]));
 }
