@@ -482,7 +482,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 }
                 Ok(Outcome::Applied(out))
             }
-            Request::Audit(row) => match store.audit(&row) {
+            Request::Audit(row) => match store.audit(row) {
                 Ok(()) => Ok(Outcome::Applied(vec![])),
                 Err(e) => Err(EngineError::Store(e.to_string())),
             },

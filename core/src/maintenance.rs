@@ -191,6 +191,10 @@ pub fn restore(from: &Path, db: &Path, stamp: &str) -> Result<(Summary, Option<P
     Ok((summary(&conn, db)?, kept))
 }
 
+/// What a daily run did: the backup made (if it was time and there was none) and the old
+/// backups deleted.
+pub type Daily = (Option<(PathBuf, Summary)>, Vec<PathBuf>);
+
 /// The file of the daily backup of `date`.
 pub fn daily_file(b: &crate::config::Backups, date: chrono::NaiveDate) -> PathBuf {
     b.dir.join(format!("qcall-{date}.db"))
@@ -204,7 +208,7 @@ pub fn daily(
     db: &Path,
     b: &crate::config::Backups,
     local: chrono::NaiveDateTime,
-) -> Result<(Option<(PathBuf, Summary)>, Vec<PathBuf>), MaintenanceError> {
+) -> Result<Daily, MaintenanceError> {
     use chrono::Timelike;
     let minute = local.time().hour() * 60 + local.time().minute();
     let today = local.date();
