@@ -135,6 +135,29 @@ enum Cmd {
     HashPassword { password: Option<String> },
 }
 
+/// The database: `--db`, else the config's `db`.
+fn db_path(db: Option<PathBuf>, config: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match db {
+        Some(d) => d,
+        None => load_config(config)?.db,
+    })
+}
+
+/// Prints the config line with the argon2 hash of `secret` (read from stdin when not given),
+/// which must have at least `min` characters (`why` says so, `{}` standing for `min`).
+fn print_hash(secret: Option<String>, prompt: &str, min: usize, why: &str, key: &str) -> anyhow::Result<()> {
+    let secret = match secret {
+        Some(s) => s,
+        None => read_secret(prompt)?,
+    };
+    if secret.chars().count() < min {
+        anyhow::bail!("{}", why.replace("{}", &min.to_string()));
+    }
+    let hash = qcall_core::auth::hash_pin(&secret).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    println!("{key} = \"{hash}\"");
+    Ok(())
+}
+
 /// One line from stdin, with a prompt when it is a terminal.
 fn read_secret(prompt: &str) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
@@ -285,10 +308,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Backup { db, config, out } => {
-            let db = match db {
-                Some(d) => d,
-                None => load_config(config.as_ref())?.db,
-            };
+            let db = db_path(db, config.as_ref())?;
             let s = qcall_core::maintenance::backup(&db, &out)?;
             println!(
                 "backup {}: {} tickets, {} events (last {}), schema {}, {} bytes",
@@ -302,10 +322,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Restore { from, db, config } => {
-            let db = match db {
-                Some(d) => d,
-                None => load_config(config.as_ref())?.db,
-            };
+            let db = db_path(db, config.as_ref())?;
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
             let (s, kept) = qcall_core::maintenance::restore(&from, &db, &stamp)?;
             println!("restored {} from {}: {} tickets, {} events (last {})", db.display(), from.display(), s.tickets, s.events, s.last_seq);
@@ -333,10 +350,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::CheckDb { db, config } => {
-            let db = match db {
-                Some(d) => d,
-                None => load_config(config.as_ref())?.db,
-            };
+            let db = db_path(db, config.as_ref())?;
             let c = qcall_core::maintenance::check(&db)?;
             for p in &c.problems {
                 println!("problem: {p}");
@@ -349,28 +363,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::HashPassword { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => read_secret("Password")?,
-            };
-            if password.chars().count() < qcall_core::auth::MIN_PASSWORD_LEN {
-                anyhow::bail!("a supervisor password needs at least {} characters", qcall_core::auth::MIN_PASSWORD_LEN);
-            }
-            let hash = qcall_core::auth::hash_pin(&password).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
-            println!("password_hash = \"{hash}\"");
-            Ok(())
+            let why = "a supervisor password needs at least {} characters";
+            print_hash(password, "Password", qcall_core::auth::MIN_PASSWORD_LEN, why, "password_hash")
         }
         Cmd::HashPin { pin } => {
-            let pin = match pin {
-                Some(p) => p,
-                None => read_secret("PIN")?,
-            };
-            if pin.chars().count() < qcall_core::auth::MIN_PIN_LEN {
-                anyhow::bail!("a PIN needs at least {} characters (a 4-digit PIN falls to guessing in minutes)", qcall_core::auth::MIN_PIN_LEN);
-            }
-            let hash = qcall_core::auth::hash_pin(&pin).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
-            println!("pin_hash = \"{hash}\"");
-            Ok(())
+            let why = "a PIN needs at least {} characters (a 4-digit PIN falls to guessing in minutes)";
+            print_hash(pin, "PIN", qcall_core::auth::MIN_PIN_LEN, why, "pin_hash")
         }
     }
 }

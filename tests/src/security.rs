@@ -80,7 +80,9 @@ async fn a_big_websocket_message_closes_the_stream_with_1009() {
     let client = srv.client();
     let mut ws = client.connect_events(&qcall_wire::EventScope::Hall("east".into()), None).await.unwrap();
     assert!(ws.next_message().await.unwrap().unwrap().is_snapshot());
-    ws.send_text("x".repeat(1024 * 1024)).await.unwrap();
+    // Twice the limit (4 KiB): over it, yet small enough to be written whole before the server
+    // answers (a megabyte was still being written when the server closed: a broken pipe).
+    ws.send_text("x".repeat(8 * 1024)).await.unwrap();
     let code = loop {
         match tokio::time::timeout(PATIENCE, ws.next_frame()).await.expect("an answer") {
             Some(Ok(Frame::Close(c))) => break c.map(|c| c.0),
@@ -296,4 +298,23 @@ fn hash_pin_wants_six_digits_and_the_server_warns_about_old_pins() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("pin_hash = \"$argon2id$"));
     let srv = Server::start();
     assert!(srv.log().contains("PIN hash made before PINs needed six digits"), "{}", srv.log());
+}
+
+#[test]
+fn hash_password_wants_ten_characters_and_reads_stdin() {
+    let out = std::process::Command::new(bin("qcall")).args(["hash-password", "short"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = std::process::Command::new(bin("qcall"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"duty-leader-2026\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let hash = line.trim().strip_prefix("password_hash = \"").and_then(|h| h.strip_suffix('"')).unwrap_or_else(|| panic!("{line}"));
+    assert!(qcall_core::auth::verify_pin("duty-leader-2026", hash), "the hash is of the line read, without its newline");
 }
