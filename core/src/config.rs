@@ -182,6 +182,11 @@ pub struct RawServer {
     pub session_idle_minutes: Option<u32>,
     /// Below this much free space on the database's disk, `/healthz` answers 503.
     pub min_free_mb: Option<u64>,
+    /// TLS: the certificate chain (PEM, server certificate first) and its private key. With
+    /// both, the server speaks only HTTPS and WSS. Relative paths start at the working
+    /// directory, like `db`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[sign_in]`: wrong PINs and passwords.
@@ -357,6 +362,8 @@ pub struct Config {
     pub commit_timeout: std::time::Duration,
     pub session_idle_ms: i64,
     pub min_free_bytes: u64,
+    /// HTTPS with this certificate (`[server] tls_cert`, `tls_key`).
+    pub tls: Option<Arc<crate::tls::Tls>>,
     pub sign_in: crate::signin::Limits,
     pub topology: Arc<Topology>,
     pub clerks: Vec<Clerk>,
@@ -406,7 +413,16 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     if listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(bad("server.listen".into(), format!("`{listen}` is not an address like 127.0.0.1:8080")));
     }
-    let public_base_url = raw.server.public_base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    let tls = match (&raw.server.tls_cert, &raw.server.tls_key) {
+        (None, None) => None,
+        (Some(_), None) => return Err(bad("server.tls_key".into(), "tls_cert is set: name its private key too".into())),
+        (None, Some(_)) => return Err(bad("server.tls_cert".into(), "tls_key is set: name its certificate too".into())),
+        (Some(cert), Some(key)) => {
+            Some(crate::tls::Tls::open(cert, key).map_err(|e| bad(e.file().field().into(), e.to_string()))?)
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_base_url = raw.server.public_base_url.clone().unwrap_or_else(|| format!("{scheme}://{listen}"));
     if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
         return Err(bad("server.public_base_url".into(), "must start with http:// or https://".into()));
     }
@@ -772,6 +788,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         commit_timeout: std::time::Duration::from_millis(commit_timeout_ms),
         session_idle_ms: i64::from(idle_min) * 60_000,
         min_free_bytes: raw.server.min_free_mb.unwrap_or(64) * 1024 * 1024,
+        tls,
         sign_in,
         topology: Arc::new(topology),
         clerks,

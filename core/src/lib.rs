@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod queries;
 pub mod server;
 pub mod signin;
+pub mod tls;
 pub mod sim;
 pub mod store;
 pub mod view;

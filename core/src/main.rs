@@ -226,8 +226,9 @@ fn main() -> anyhow::Result<()> {
                 if listen.parse::<std::net::SocketAddr>().is_err() {
                     anyhow::bail!("--listen: `{listen}` is not an address like 127.0.0.1:8080");
                 }
-                if cfg.public_base_url == format!("http://{}", cfg.listen) {
-                    cfg.public_base_url = format!("http://{listen}");
+                let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+                if cfg.public_base_url == format!("{scheme}://{}", cfg.listen) {
+                    cfg.public_base_url = format!("{scheme}://{listen}");
                 }
                 cfg.listen = listen;
             }
@@ -409,7 +410,8 @@ async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_core::clock::Clock>)
     }
     let server = qcall_core::server::Server::start(cfg, clock).await.with_context(|| format!("starting with {source}"))?;
     tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
-    println!("qcall listening on http://{}", server.addr);
+    let scheme = if server.tls() { "https" } else { "http" };
+    println!("qcall listening on {scheme}://{}", server.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await?;

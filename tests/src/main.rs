@@ -15,5 +15,6 @@ mod printer_sim;
 mod printers;
 mod security;
 mod simulate;
+mod tls;
 mod display;
 mod web;

@@ -49,7 +49,7 @@ fn wait_for_device(server: &Server, h: &mut Headless, code: &str) -> qcall_wire:
 }
 
 /// A kiosk on `cfg`'s printer becomes ready, issues a ticket and prints exactly its bytes.
-fn kiosk_prints_a_ticket(cfg: &Config, sim: &SimPrinter) -> Headless {
+pub(crate) fn kiosk_prints_a_ticket(cfg: &Config, sim: &SimPrinter) -> Headless {
     let mut h = Headless::start(cfg.clone(), printer::open(&cfg.printer).unwrap());
     assert!(h.pump_until(LIMIT, ready), "kiosk never became ready: {:?}", h.controller.printer());
     h.tap("filing");

@@ -74,6 +74,8 @@ pub struct Server {
     pub clock_start: Option<String>,
     /// More arguments for `qcall serve`.
     pub serve_args: Vec<String>,
+    /// Serving HTTPS with a certificate of this CA (PEM).
+    pub tls_ca: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -100,6 +102,7 @@ impl Server {
             config: Some(path),
             clock_start: Some(clock_start.to_string()),
             serve_args: vec![],
+            tls_ca: None,
             child: None,
         };
         s.spawn();
@@ -136,8 +139,23 @@ impl Server {
             config: Some(config),
             clock_start: None,
             serve_args: vec![],
+            tls_ca: None,
             child: None,
         }
+    }
+
+    /// [`Server::start`] serving HTTPS with this certificate and key (PEM files), issued by
+    /// the CA in `ca` (which [`Server::client`] trusts).
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Server {
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let mut s = Server::unstarted(|text| {
+            text.replacen("[server]\n", &format!("[server]\ntls_cert = {cert:?}\ntls_key = {key:?}\n"), 1)
+                .replace("public_base_url = \"http://", "public_base_url = \"https://")
+        });
+        s.url = format!("https://127.0.0.1:{}", s.port);
+        s.tls_ca = Some(ca.to_path_buf());
+        s.spawn();
+        s
     }
 
     /// Replace the config file; the next start reads it.
@@ -180,6 +198,20 @@ impl Server {
 
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
+        if let Some(ca) = self.tls_ca.clone() {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let client = Client::new(&self.url, &ClientOptions { ca_file: Some(ca), ..ClientOptions::default() }).expect("client");
+            loop {
+                if matches!(rt.block_on(client.healthz()), Ok(h) if h.status == "ok") {
+                    return;
+                }
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!("qcall exited with {status}; log:\n{}", self.log());
+                }
+                assert!(Instant::now() < deadline, "qcall did not become healthy; log:\n{}", self.log());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         loop {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 use std::io::{Read, Write};
@@ -249,7 +281,7 @@ impl Server {
 
     /// A client of this server, without a token.
     pub fn client(&self) -> Client {
-        Client::new(&self.url, &ClientOptions::default()).expect("client")
+        Client::new(&self.url, &ClientOptions { ca_file: self.tls_ca.clone(), ..ClientOptions::default() }).expect("client")
     }
 
     pub fn ws_url(&self, path: &str) -> String {

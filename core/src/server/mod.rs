@@ -385,12 +385,18 @@ impl Server {
         spawn_ticker(app.state.clone());
         let router = app.router();
         let sd = app.state.shutdown.clone();
-        let task = tokio::spawn(listen::serve(listener, router, limits, sd, Duration::from_secs(5)));
+        let tls = app.state.cfg.tls.as_ref().map(|t| t.server_config());
+        let task = tokio::spawn(listen::serve(listener, tls, router, limits, sd, Duration::from_secs(5)));
         Ok(Server { addr, app, task })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.app.state.engine
+    }
+
+    /// Serving HTTPS.
+    pub fn tls(&self) -> bool {
+        self.app.state.cfg.tls.is_some()
     }
 
     /// Stop accepting, close event streams, let the writer finish what it has.
