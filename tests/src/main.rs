@@ -11,6 +11,7 @@ mod faults;
 mod guidance;
 mod kiosk;
 mod operations;
+mod packaging;
 mod printer_sim;
 mod printers;
 mod security;
