@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -p qcall-core --bin qcall >&2
 seeds=${SEEDS:-"1 2 3 4 5"}
 printf '%-14s %8s %8s %7s %8s %9s %8s %7s\n' profile simple forward ratio under10m mae+10min under+10 ranges
-for profile in ordinary-day filing-peak one-window short-staffed; do
+for profile in ${PROFILES:-ordinary-day filing-peak one-window short-staffed}; do
   for seed in $seeds; do
     target/release/qcall simulate --config config/qcall.toml --profile "config/profiles/$profile.toml" --seed "$seed" --json | tail -n 1
   done | python3 -c '

@@ -30,7 +30,7 @@ use super::{is_urgent, pick, CounterState, Millis, Opening, Priority, Queue, Sta
 /// Arrivals expected during the run are taken from this much of the recent past.
 const RATE_WINDOW_MS: Millis = 60 * 60_000;
 /// … but never less, early in the day.
-const MIN_RATE_WINDOW_MS: Millis = 15 * 60_000;
+const MIN_RATE_WINDOW_MS: Millis = 5 * 60_000;
 /// Ids of the expected arrivals in a forward run (above every real ticket id).
 const PHANTOM: TicketId = TicketId::MAX / 2;
 /// Above this many waiting tickets in a hall the forward run's cost is not worth it: the
