@@ -387,8 +387,8 @@ impl Client {
     }
 
     /// `POST /api/v1/counters/{counter}/pause`.
-    pub async fn pause(&self, counter: &str) -> Result<wire::CounterActionResponse> {
-        self.post_empty(&Self::action(counter, "pause")).await
+    pub async fn pause(&self, counter: &str, reason: &str) -> Result<wire::CounterActionResponse> {
+        self.post(&Self::action(counter, "pause"), &wire::PauseRequest { reason: reason.to_string() }).await
     }
 
     /// `POST /api/v1/counters/{counter}/resume`.

@@ -72,6 +72,16 @@ pub struct RawConfig {
     pub backup: Option<RawBackup>,
     #[serde(default)]
     pub privacy: RawPrivacy,
+    #[serde(default)]
+    pub pauses: RawPauses,
+}
+
+/// `[pauses]`: why a counter may pause.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPauses {
+    /// The reasons a clerk chooses from (午休, 业务学习, 临时离开, 系统故障, 其他 when absent).
+    pub reasons: Option<Vec<String>>,
 }
 
 /// `[privacy]`: how long records of people are kept.
@@ -753,6 +763,21 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         return Err(bad("estimates.lean_percent".into(), format!("{lean_percent} is more than 100")));
     }
     topology.estimates = crate::domain::estimate::EstimateRules { estimator, lean_percent };
+    if let Some(reasons) = raw.pauses.reasons {
+        if reasons.is_empty() || reasons.len() > 20 {
+            return Err(bad("pauses.reasons".into(), "name 1 to 20 reasons".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, r) in reasons.iter().enumerate() {
+            if r.trim().is_empty() || r.chars().count() > 16 || r.trim() != r {
+                return Err(bad(format!("pauses.reasons[{i}]"), format!("`{r}` must be 1-16 characters without spaces around them")));
+            }
+            if !seen.insert(r) {
+                return Err(bad(format!("pauses.reasons[{i}]"), format!("`{r}` is named twice")));
+            }
+        }
+        topology.pause_reasons = reasons;
+    }
     let audit_days = raw.privacy.audit_days.unwrap_or(365);
     if !(180..=3650).contains(&audit_days) {
         return Err(bad("privacy.audit_days".into(), format!("{audit_days} is outside 180..=3650 (网络安全法: logs are kept six months or more)")));

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, RwLock};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::domain::{Booking, BookingId, Command, DomainError, Event, Millis, State, TicketId};
-use crate::store::{Batch, EventRow, SessionRow, Store, StoreError};
+use crate::store::{Batch, EventRow, PauseRow, SessionRow, Store, StoreError};
 use crate::view;
 
 pub const MAX_BATCH: usize = 512;
@@ -314,6 +314,7 @@ struct Acc {
     devices: Vec<(String, String)>,
     bookings: BTreeMap<BookingId, Booking>,
     persons: BTreeSet<String>,
+    pauses: Vec<PauseRow>,
 }
 
 impl Acc {
@@ -326,6 +327,13 @@ impl Acc {
             match &e {
                 Event::PublicityUpdated { hall, .. } => {
                     self.publicity.insert(*hall);
+                }
+                Event::CounterPaused { counter, reason } => {
+                    let clerk = core.state.counter(*counter).clerk.clone();
+                    self.pauses.push(PauseRow::Start { counter: *counter, clerk, reason: reason.clone(), at: now });
+                }
+                Event::CounterResumed { counter } | Event::CounterClosed { counter } => {
+                    self.pauses.push(PauseRow::End { counter: *counter, at: now });
                 }
                 Event::DayRolledOver { day, .. } => {
                     self.expire_before = Some(*day);
@@ -570,6 +578,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .iter()
                 .map(|p| (p.as_str(), st.bookings().records.get(p).and_then(|r| r.banned_until)))
                 .collect(),
+            pauses: std::mem::take(&mut acc.pauses),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);

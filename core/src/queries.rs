@@ -85,6 +85,32 @@ pub fn period_stats(
     rows.collect()
 }
 
+/// Pause time between `from` and `to` (ms) per hall, clerk and reason, in the caller's order:
+/// pauses begun in the period and seconds paused within it (a pause still going counts until
+/// `now`). The clerk is `None` once forgotten (`retention_days`).
+pub fn pause_totals(conn: &Connection, from: i64, to: i64, now: i64, hall: Option<&str>) -> rusqlite::Result<Vec<wire::PauseStats>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hall, clerk, reason,
+                SUM(CASE WHEN started_at >= ?1 THEN 1 ELSE 0 END),
+                SUM(MAX(0, MIN(COALESCE(ended_at, ?3), ?2) - MAX(started_at, ?1)))
+           FROM pauses
+          WHERE started_at < ?2 AND COALESCE(ended_at, ?3) > ?1 AND (?4 IS NULL OR hall = ?4)
+          GROUP BY hall, clerk, reason
+          ORDER BY hall, clerk, reason",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![from, to, now, hall], |r| {
+        Ok(wire::PauseStats {
+            hall: r.get(0)?,
+            clerk: r.get(1)?,
+            name: String::new(),
+            reason: r.get(2)?,
+            pauses: r.get(3)?,
+            seconds: (r.get::<_, i64>(4)?.max(0) / 1000) as u64,
+        })
+    })?;
+    rows.collect()
+}
+
 const STATS_SQL: &str = "SELECT {key},
         COALESCE(SUM(state = 'finished'), 0),
         COALESCE(SUM(state = 'no_show'), 0),

@@ -129,7 +129,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         client TEXT NOT NULL
     );
     CREATE INDEX audit_at ON audit (at);",
+    // 5: why and since when a counter is paused, and every pause (per reason and clerk; the
+    // clerk is forgotten after `retention_days` like a ticket's)
+    "ALTER TABLE counters ADD COLUMN paused_at INTEGER;
+    ALTER TABLE counters ADD COLUMN pause_reason TEXT;
+    CREATE TABLE pauses (
+        id INTEGER PRIMARY KEY,
+        counter TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        clerk TEXT,
+        reason TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER
+    );
+    CREATE INDEX pauses_started ON pauses (started_at);",
 ];
+
+/// A pause began or ended (written with the batch that did it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseRow {
+    Start { counter: usize, clerk: Option<String>, reason: String, at: Millis },
+    End { counter: usize, at: Millis },
+}
 
 /// One action in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +193,7 @@ pub struct Batch<'a> {
     pub bookings: Vec<&'a Booking>,
     /// A person's ban (`None`: none any more).
     pub bans: Vec<(&'a str, Option<NaiveDate>)>,
+    pub pauses: Vec<PauseRow>,
 }
 
 pub struct EventRow<'a> {
@@ -287,7 +309,7 @@ impl Store {
         let mut counters = Vec::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT id, state, clerk, current, last_finished, last_finished_at FROM counters")
+            .prepare("SELECT id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason FROM counters")
             .map_err(&e)?;
         let rows = stmt
             .query_map([], |r| {
@@ -298,18 +320,22 @@ impl Store {
                     r.get::<_, Option<i64>>(3)?,
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<i64>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             })
             .map_err(&e)?;
         for row in rows {
-            let (id, state, clerk, current, lf, lfa) = row.map_err(&e)?;
+            let (id, state, clerk, current, lf, lfa, paused_at, reason) = row.map_err(&e)?;
             let Some(ix) = topo.counter_ix(&id) else {
                 tracing::warn!(counter = %id, "stored counter is no longer configured; ignored");
                 continue;
             };
             let state = counter_state_from(&state);
             let last_finished = lf.zip(lfa).map(|(t, at)| (t as TicketId, at));
-            counters.push((ix, Counter { state, clerk, current: current.map(|c| c as TicketId), last_finished }));
+            // A pause stored before pauses had reasons: since the start, for an unnamed reason.
+            let pause = (state == CounterState::Paused).then(|| (paused_at.unwrap_or(0), reason.unwrap_or_default()));
+            counters.push((ix, Counter { state, clerk, current: current.map(|c| c as TicketId), last_finished, pause }));
         }
         drop(stmt);
 
@@ -483,6 +509,13 @@ impl Store {
                   WHERE day < ?1 AND clerk IS NOT NULL AND state IN ('finished', 'no_show', 'expired')",
                 [before.to_string()],
             )
+            .and_then(|n| {
+                let pauses = self.conn.execute(
+                    "UPDATE pauses SET clerk = NULL WHERE started_at < ?1 AND clerk IS NOT NULL AND ended_at IS NOT NULL",
+                    [self.topo.day_start(before)],
+                )?;
+                Ok(n + pauses)
+            })
             .map_err(self.err())
     }
 
@@ -655,11 +688,12 @@ impl Store {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (id) DO UPDATE SET state = excluded.state, clerk = excluded.clerk,
                         current = excluded.current, last_finished = excluded.last_finished,
-                        last_finished_at = excluded.last_finished_at",
+                        last_finished_at = excluded.last_finished_at, paused_at = excluded.paused_at,
+                        pause_reason = excluded.pause_reason",
                 )
                 .map_err(e)?;
             for (ix, c) in &b.counters {
@@ -670,8 +704,25 @@ impl Store {
                     c.current.map(|t| t as i64),
                     c.last_finished.map(|(t, _)| t as i64),
                     c.last_finished.map(|(_, at)| at),
+                    c.pause.as_ref().map(|(at, _)| *at),
+                    c.pause.as_ref().map(|(_, r)| r.as_str()),
                 ])
                 .map_err(e)?;
+            }
+        }
+        for p in &b.pauses {
+            match p {
+                PauseRow::Start { counter, clerk, reason, at } => {
+                    let def = &topo.counters[*counter];
+                    tx.prepare_cached("INSERT INTO pauses (counter, hall, clerk, reason, started_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                        .and_then(|mut s| s.execute(params![def.id, topo.halls[def.hall].id, clerk, reason, at]))
+                        .map_err(e)?;
+                }
+                PauseRow::End { counter, at } => {
+                    tx.prepare_cached("UPDATE pauses SET ended_at = ?2 WHERE counter = ?1 AND ended_at IS NULL")
+                        .and_then(|mut s| s.execute(params![topo.counters[*counter].id, at]))
+                        .map_err(e)?;
+                }
             }
         }
         {

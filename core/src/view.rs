@@ -86,6 +86,8 @@ pub fn counter(st: &State, ix: usize) -> wire::CounterInfo {
             called_at: time(t.called_at.unwrap_or(t.issued_at)),
             appointment: t.slot.map(|s| slot(st, s)),
         }),
+        paused_since: c.pause.as_ref().map(|(at, _)| time(*at)),
+        pause_reason: c.pause.as_ref().map(|(_, r)| r.clone()),
     }
 }
 
@@ -207,9 +209,11 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
         Event::CounterClosed { counter } => {
             (K::CounterClosed { counter: cid(*counter), counter_number: cnum(*counter) }, vec![topo.counters[*counter].hall], true)
         }
-        Event::CounterPaused { counter } => {
-            (K::CounterPaused { counter: cid(*counter), counter_number: cnum(*counter) }, vec![topo.counters[*counter].hall], true)
-        }
+        Event::CounterPaused { counter, reason } => (
+            K::CounterPaused { counter: cid(*counter), counter_number: cnum(*counter), reason: reason.clone() },
+            vec![topo.counters[*counter].hall],
+            true,
+        ),
         Event::CounterResumed { counter } => {
             (K::CounterResumed { counter: cid(*counter), counter_number: cnum(*counter) }, vec![topo.counters[*counter].hall], true)
         }

@@ -228,7 +228,8 @@
     const c = q.counter;
     const state = $("counter-state");
     state.className = "badge " + c.state;
-    state.textContent = { open: "服务中 · Open", paused: "暂停 · Paused", closed: "未登录 · Closed" }[c.state] || c.state;
+    state.textContent = ({ open: "服务中 · Open", paused: "暂停 · Paused", closed: "未登录 · Closed" }[c.state] || c.state)
+      + (c.state === "paused" && c.pause_reason ? " · " + c.pause_reason : "");
     $("served-today").textContent = q.served_today;
 
     const cur = q.current;
@@ -360,8 +361,32 @@
 
   function pauseResume() {
     if (!S.queue) return;
-    act(S.queue.counter.state === "paused" ? "resume" : "pause");
+    if (S.queue.counter.state === "paused") {
+      act("resume");
+      return;
+    }
+    const box = $("pause-reasons");
+    box.replaceChildren();
+    (S.queue.pause_reasons || []).forEach((r, i) => {
+      const id = "pause-reason-" + i;
+      box.append(Q.el("label", { class: "reason", for: id },
+        Q.el("input", { type: "radio", name: "pause-reason", id, value: r }), " " + r));
+    });
+    $("pause-error").textContent = "";
+    $("pause-dialog").showModal();
   }
+
+  $("pause-cancel").addEventListener("click", () => $("pause-dialog").close());
+  $("pause-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const chosen = document.querySelector("input[name=pause-reason]:checked");
+    if (!chosen) {
+      $("pause-error").textContent = "请选择暂停原因 · Choose a reason";
+      return;
+    }
+    $("pause-dialog").close();
+    await act("pause", { reason: chosen.value });
+  });
 
   $("btn-call-next").addEventListener("click", () => act("call-next"));
   $("btn-recall").addEventListener("click", () => act("recall"));

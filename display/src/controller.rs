@@ -496,6 +496,8 @@ mod tests {
                 services: vec!["filing".into()],
                 preferred: vec![],
                 current: None,
+                paused_since: None,
+                pause_reason: None,
             }],
             recent_calls: recent,
             devices: vec![],
@@ -651,6 +653,8 @@ mod tests {
                 called_at: t(-300),
                 appointment: None,
             }),
+            paused_since: None,
+            pause_reason: None,
         });
         c.handle(snapshot(5, t(0), h), t(0));
         let v = c.view(t(0));

@@ -191,9 +191,11 @@ async fn hostile_input_gets_4xx_json_and_changes_nothing() {
         expect_4xx(&api, "empty body", m, p, *tok, vec![]).await;
     }
     // Actions that take no body refuse one.
-    for action in ["call-next", "recall", "no-show", "finish", "pause", "resume"] {
+    for action in ["call-next", "recall", "no-show", "finish", "resume"] {
         expect_4xx(&api, "body on bodiless action", "POST", &format!("/api/v1/counters/E01/{action}"), c, j(json!({"x": 1}))).await;
     }
+    expect_4xx(&api, "pause without a reason", "POST", "/api/v1/counters/E01/pause", c, j(json!({"x": 1}))).await;
+    expect_4xx(&api, "pause for no known reason", "POST", "/api/v1/counters/E01/pause", c, j(json!({"reason": "x"}))).await;
     // Very long strings and unknown ids.
     expect_4xx(&api, "long service", "POST", tickets, k, j(json!({"service": long}))).await;
     expect_4xx(&api, "long request_id", "POST", tickets, k, j(json!({"service": "filing", "request_id": long}))).await;

@@ -349,8 +349,10 @@ impl Api {
         v["token"].as_str().expect("token").to_string()
     }
 
+    /// A counter action; a pause gives the reason 其他.
     pub async fn act(&self, token: &str, counter: &str, action: &str) -> (u16, Value) {
-        self.call("POST", &format!("/api/v1/counters/{counter}/{action}"), Some(token), None).await
+        let body = (action == "pause").then(|| serde_json::json!({"reason": "其他"}));
+        self.call("POST", &format!("/api/v1/counters/{counter}/{action}"), Some(token), body).await
     }
 
     pub async fn halls(&self) -> wire::HallsResponse {

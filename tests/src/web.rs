@@ -559,8 +559,17 @@ async fn web_console_calls_a_specific_ticket_transfers_and_pauses() {
     assert_eq!((t["hall"].as_str(), t["state"].as_str(), t["number"].as_str()), (Some("west"), Some("waiting"), Some("A002")), "{t}");
     assert_eq!(t["transferred"], true);
 
+    // A pause asks why; the reason shows on the console (and to the duty leader).
     b.press(Key::F6).await;
-    b.wait_text("#counter-state", "Paused").await;
+    b.wait_js("document.getElementById('pause-dialog').open").await;
+    b.click("#pause-ok").await;
+    b.wait_text("#pause-error", "请选择暂停原因").await;
+    b.click("label[for='pause-reason-0']").await;
+    b.click("#pause-ok").await;
+    b.wait_js("!document.getElementById('pause-dialog').open").await;
+    b.wait_text("#counter-state", "Paused · 午休").await;
+    let east = api.halls().await.halls.into_iter().find(|h| h.id == "east").unwrap();
+    assert_eq!(east.counters.iter().find(|c| c.id == "E02").unwrap().pause_reason.as_deref(), Some("午休"));
     b.wait_text("#btn-pause", "恢复").await;
     b.wait_js("document.getElementById('btn-call-next').disabled").await;
     b.press(Key::F6).await;

@@ -50,4 +50,15 @@ pub struct CounterQueue {
     pub served_today: u32,
     /// Tickets this counter marked no-show today.
     pub no_shows_today: u32,
+    /// Why the counter may pause: a pause names one of these.
+    #[serde(default)]
+    pub pause_reasons: Vec<String>,
+}
+
+/// `POST /api/v1/counters/{counter}/pause`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    /// One of the counter queue's `pause_reasons`.
+    pub reason: String,
 }

@@ -111,6 +111,8 @@ error_codes! {
     CounterClosed = "counter_closed" => 409,
     AlreadyPaused = "already_paused" => 409,
     NotPaused = "not_paused" => 409,
+    /// A pause without one of the configured reasons (`pause_reasons` in the counter queue).
+    UnknownPauseReason = "unknown_pause_reason" => 400,
     /// The counter still serves a ticket.
     CounterBusy = "counter_busy" => 409,
     WrongTicketState = "wrong_ticket_state" => 409,

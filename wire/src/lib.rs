@@ -41,13 +41,14 @@ mod tests {
             seq: 7,
             at: DateTime::from_timestamp(0, 0).unwrap(),
             hall: Some("east".into()),
-            kind: EventKind::CounterPaused { counter: "E03".into(), counter_number: 3 },
+            kind: EventKind::CounterPaused { counter: "E03".into(), counter_number: 3, reason: "午休".into() },
             queues: vec![],
         };
         let v: serde_json::Value = serde_json::to_value(&m).unwrap();
         assert_eq!(v["type"], "counter_paused");
         assert_eq!(v["seq"], 7);
         assert_eq!(v["counter_number"], 3);
+        assert_eq!(v["reason"], "午休");
         let back: StreamMessage = serde_json::from_value(v).unwrap();
         assert_eq!(back, m);
     }

@@ -124,6 +124,11 @@ pub struct CounterInfo {
     pub services: Vec<String>,
     pub preferred: Vec<String>,
     pub current: Option<CurrentTicket>,
+    /// While paused: since when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
 }
 
 /// A device's self-reported health (a kiosk's printer, a display's audio).

@@ -119,6 +119,9 @@ pub struct TodayStats {
     pub counters: Vec<CounterStats>,
     /// Every clerk who called a ticket today (in the hall).
     pub clerks: Vec<ClerkStats>,
+    /// Pause time per hall, clerk and reason.
+    #[serde(default)]
+    pub pauses: Vec<PauseStats>,
 }
 
 /// `GET /api/v1/stats?from=&to=`.
@@ -129,6 +132,25 @@ pub struct PeriodStats {
     pub hall: Option<String>,
     pub counters: Vec<CounterStats>,
     pub clerks: Vec<ClerkStats>,
+    /// Pause time per hall, clerk and reason.
+    #[serde(default)]
+    pub pauses: Vec<PauseStats>,
+}
+
+/// How long counters were paused for one reason by one clerk in one hall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseStats {
+    pub hall: String,
+    /// `None` once who it was is forgotten (`[privacy] retention_days`).
+    pub clerk: Option<String>,
+    /// The clerk's name, when known.
+    #[serde(default)]
+    pub name: String,
+    pub reason: String,
+    /// Pauses begun in the period.
+    pub pauses: u32,
+    /// Seconds paused within the period.
+    pub seconds: u64,
 }
 
 /// One ticket in a period report: when the taxpayer arrived, was called and was done.

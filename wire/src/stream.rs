@@ -73,7 +73,8 @@ pub enum EventKind {
     TicketRated { ticket_id: u64, counter: String, score: u8 },
     CounterOpened { counter: String, counter_number: u32 },
     CounterClosed { counter: String, counter_number: u32 },
-    CounterPaused { counter: String, counter_number: u32 },
+    /// `reason`: one of the configured pause reasons (午休, 业务学习, …).
+    CounterPaused { counter: String, counter_number: u32, #[serde(default)] reason: String },
     CounterResumed { counter: String, counter_number: u32 },
     /// A new business day began; numbering restarts and `expired` waiting tickets expired.
     DayRolledOver { day: String, expired: u32 },

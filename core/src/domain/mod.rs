@@ -89,6 +89,8 @@ pub struct Topology {
     pub last_ticket_minutes: u32,
     pub appointments: Rules,
     pub estimates: estimate::EstimateRules,
+    /// Why a counter may pause (午休, 业务学习, …); a pause names one of them.
+    pub pause_reasons: Vec<String>,
 }
 
 impl Topology {
@@ -109,6 +111,7 @@ impl Topology {
             last_ticket_minutes: 30,
             appointments: Rules::default(),
             estimates: estimate::EstimateRules::default(),
+            pause_reasons: DEFAULT_PAUSE_REASONS.iter().map(|r| r.to_string()).collect(),
         }
     }
 
@@ -193,7 +196,12 @@ pub struct Counter {
     pub current: Option<TicketId>,
     /// The ticket this counter finished last, and when: the one its rating pad may rate.
     pub last_finished: Option<(TicketId, Millis)>,
+    /// While paused: since when, and why (one of [`Topology::pause_reasons`]).
+    pub pause: Option<(Millis, String)>,
 }
+
+/// Pause reasons when the config names none.
+pub const DEFAULT_PAUSE_REASONS: [&str; 5] = ["午休", "业务学习", "临时离开", "系统故障", "其他"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -210,7 +218,7 @@ pub enum Command {
     Finish { counter: usize },
     Transfer { counter: usize, service: Option<usize>, to_counter: Option<usize>, hall: Option<usize> },
     Requeue { ticket: TicketId },
-    Pause { counter: usize },
+    Pause { counter: usize, reason: String },
     Resume { counter: usize },
     Rate { counter: usize, ticket: TicketId, score: u8, window_ms: Millis },
     SetPublicity { hall: usize, messages: Vec<String> },
@@ -232,7 +240,7 @@ pub enum Event {
     TicketRated { ticket: TicketId, counter: usize, score: u8 },
     CounterOpened { counter: usize },
     CounterClosed { counter: usize },
-    CounterPaused { counter: usize },
+    CounterPaused { counter: usize, reason: String },
     CounterResumed { counter: usize },
     DayRolledOver { day: NaiveDate, expired: Vec<TicketId> },
     PublicityUpdated { hall: usize, messages: Vec<String> },
@@ -282,7 +290,7 @@ impl Event {
             | Event::TicketTransferred { from_counter: counter, .. }
             | Event::CounterOpened { counter }
             | Event::CounterClosed { counter }
-            | Event::CounterPaused { counter }
+            | Event::CounterPaused { counter, .. }
             | Event::CounterResumed { counter } => Some(*counter),
             _ => None,
         }
@@ -299,6 +307,8 @@ pub enum DomainError {
     NoCurrentTicket,
     #[error("the counter is paused; resume it first")]
     CounterPaused,
+    #[error("a pause needs one of these reasons: {reasons}")]
+    UnknownPauseReason { reasons: String },
     #[error("the counter is closed; sign in first")]
     CounterClosed,
     #[error("the counter is already paused")]
@@ -466,7 +476,7 @@ impl State {
             queues: vec![vec![Queue::default(); s]; h],
             direct: vec![BTreeSet::new(); c],
             counters: vec![
-                Counter { state: CounterState::Closed, clerk: None, current: None, last_finished: None };
+                Counter { state: CounterState::Closed, clerk: None, current: None, last_finished: None, pause: None };
                 c
             ],
             observed: vec![Observed::default(); s],
@@ -786,6 +796,7 @@ impl State {
                 }
                 c.state = CounterState::Closed;
                 c.clerk = None;
+                c.pause = None;
                 Ok(vec![Event::CounterClosed { counter }])
             }
             Command::CallNext { counter } => {
@@ -867,14 +878,18 @@ impl State {
                 self.enqueue_existing(&t);
                 Ok(vec![Event::TicketRequeued { ticket }])
             }
-            Command::Pause { counter } => {
+            Command::Pause { counter, reason } => {
+                if !self.topo.pause_reasons.contains(&reason) {
+                    return Err(DomainError::UnknownPauseReason { reasons: self.topo.pause_reasons.join("、") });
+                }
                 let c = &mut self.counters[counter];
                 match c.state {
                     CounterState::Closed => Err(DomainError::CounterClosed),
                     CounterState::Paused => Err(DomainError::AlreadyPaused),
                     CounterState::Open => {
                         c.state = CounterState::Paused;
-                        Ok(vec![Event::CounterPaused { counter }])
+                        c.pause = Some((now, reason.clone()));
+                        Ok(vec![Event::CounterPaused { counter, reason }])
                     }
                 }
             }
@@ -883,6 +898,7 @@ impl State {
                 match c.state {
                     CounterState::Paused => {
                         c.state = CounterState::Open;
+                        c.pause = None;
                         Ok(vec![Event::CounterResumed { counter }])
                     }
                     CounterState::Closed => Err(DomainError::CounterClosed),

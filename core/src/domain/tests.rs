@@ -314,10 +314,15 @@ fn a_busy_counter_cannot_call_again() {
 fn pause_and_resume() {
     let mut s = state();
     issue(&mut s, EAST, A, 1);
-    assert_eq!(s.apply(Command::Pause { counter: E1 }, at(2)).unwrap(), vec![Event::CounterPaused { counter: E1 }]);
-    assert_eq!(s.apply(Command::Pause { counter: E1 }, at(2)), Err(DomainError::AlreadyPaused));
+    let pause = |reason: &str| Command::Pause { counter: E1, reason: reason.into() };
+    assert!(matches!(s.apply(pause("打游戏"), at(2)), Err(DomainError::UnknownPauseReason { reasons }) if reasons.starts_with("午休、业务学习")));
+    assert_eq!(s.counter(E1).state, CounterState::Open);
+    assert_eq!(s.apply(pause("午休"), at(2)).unwrap(), vec![Event::CounterPaused { counter: E1, reason: "午休".into() }]);
+    assert_eq!(s.counter(E1).pause, Some((at(2), "午休".to_string())));
+    assert_eq!(s.apply(pause("其他"), at(2)), Err(DomainError::AlreadyPaused));
     assert_eq!(s.apply(Command::CallNext { counter: E1 }, at(3)), Err(DomainError::CounterPaused));
     assert_eq!(s.apply(Command::Resume { counter: E1 }, at(4)).unwrap(), vec![Event::CounterResumed { counter: E1 }]);
+    assert_eq!(s.counter(E1).pause, None);
     assert_eq!(s.apply(Command::Resume { counter: E1 }, at(4)), Err(DomainError::NotPaused));
     assert!(s.apply(Command::CallNext { counter: E1 }, at(5)).is_ok());
     s.apply(Command::SignOut { counter: E2 }, at(5)).unwrap();
@@ -335,7 +340,7 @@ fn estimate_is_people_ahead_times_mean_over_open_counters() {
     let t = s.ticket(t).unwrap();
     assert_eq!(s.waiting_ahead(t, at(60)), 4);
     assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300 / 2);
-    s.apply(Command::Pause { counter: E2 }, at(6)).unwrap();
+    s.apply(Command::Pause { counter: E2, reason: "临时离开".into() }, at(6)).unwrap();
     assert_eq!(s.estimate_s(EAST, A, 4), 4 * 300);
     // Observed mean replaces the default after three services: 2, 4 and 6 minutes.
     s.apply(Command::Resume { counter: E2 }, at(6)).unwrap();

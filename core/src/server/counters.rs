@@ -67,9 +67,14 @@ pub async fn finish(State(s): State<AppState>, Caller(who): Caller, Path(counter
     run(&s, &who, c, Command::Finish { counter: c }).await
 }
 
-pub async fn pause(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+pub async fn pause(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(counter): Path<String>,
+    JsonBody(req): JsonBody<wire::PauseRequest>,
+) -> Answer {
     let c = authorised(&s, &who, &counter)?;
-    run(&s, &who, c, Command::Pause { counter: c }).await
+    run(&s, &who, c, Command::Pause { counter: c, reason: req.reason }).await
 }
 
 pub async fn resume(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {

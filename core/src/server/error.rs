@@ -68,6 +68,7 @@ impl From<DomainError> for AppError {
             D::CounterClosed => ErrorCode::CounterClosed,
             D::AlreadyPaused => ErrorCode::AlreadyPaused,
             D::NotPaused => ErrorCode::NotPaused,
+            D::UnknownPauseReason { .. } => ErrorCode::UnknownPauseReason,
             D::Busy(_) => ErrorCode::CounterBusy,
             D::UnknownTicket => ErrorCode::UnknownTicket,
             D::WrongTicketState { .. } => ErrorCode::WrongTicketState,

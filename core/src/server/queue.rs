@@ -62,5 +62,6 @@ pub async fn queue(State(s): State<AppState>, Caller(who): Caller, Path(counter)
         no_shows: no_shows.into_iter().take(QUEUE_LIST_MAX).map(|t| queue_ticket(st, t, c)).collect(),
         served_today: mine(TicketState::Finished),
         no_shows_today: mine(TicketState::NoShow),
+        pause_reasons: topo.pause_reasons.clone(),
     }))
 }

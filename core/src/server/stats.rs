@@ -9,7 +9,7 @@ use qcall_wire::{self as wire, ErrorCode};
 use super::api::hall_ix;
 use super::{AppError, AppState, Caller, StrictQuery};
 use crate::auth::Principal;
-use crate::queries::period_stats;
+use crate::queries::{pause_totals, period_stats};
 
 /// The business days `from..=to` of a period query, checked.
 pub fn period(q: &wire::PeriodQuery) -> Result<(String, String), AppError> {
@@ -29,8 +29,8 @@ pub fn period(q: &wire::PeriodQuery) -> Result<(String, String), AppError> {
 
 pub async fn today(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::StatsQuery>) -> Result<Json<wire::TodayStats>, AppError> {
     let day = s.engine.shared.core.read().await.state.day().to_string();
-    let (hall, counters, clerks) = stats_between(&s, &who, &day, &day, q.hall.as_deref()).await?;
-    Ok(Json(wire::TodayStats { day, hall, counters, clerks }))
+    let (hall, counters, clerks, pauses) = stats_between(&s, &who, &day, &day, q.hall.as_deref()).await?;
+    Ok(Json(wire::TodayStats { day, hall, counters, clerks, pauses }))
 }
 
 pub async fn between(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::PeriodQuery>) -> Result<Json<wire::PeriodStats>, AppError> {
@@ -38,8 +38,8 @@ pub async fn between(State(s): State<AppState>, Caller(who): Caller, StrictQuery
     if q.format.is_some() {
         return Err(AppError::new(ErrorCode::BadQuery, "statistics are JSON only; the ticket report has format=csv"));
     }
-    let (hall, counters, clerks) = stats_between(&s, &who, &from, &to, q.hall.as_deref()).await?;
-    Ok(Json(wire::PeriodStats { from, to, hall, counters, clerks }))
+    let (hall, counters, clerks, pauses) = stats_between(&s, &who, &from, &to, q.hall.as_deref()).await?;
+    Ok(Json(wire::PeriodStats { from, to, hall, counters, clerks, pauses }))
 }
 
 /// Per counter and per clerk over business days `from..=to`, as the caller may see them.
@@ -49,7 +49,7 @@ async fn stats_between(
     from: &str,
     to: &str,
     hall: Option<&str>,
-) -> Result<(Option<String>, Vec<wire::CounterStats>, Vec<wire::ClerkStats>), AppError> {
+) -> Result<(Option<String>, Vec<wire::CounterStats>, Vec<wire::ClerkStats>, Vec<wire::PauseStats>), AppError> {
     let hall = hall.filter(|h| !h.is_empty()).map(|h| hall_ix(s, h)).transpose()?;
     // A clerk sees their own counter's row and their own row only.
     let only: Option<(usize, String)> = match who {
@@ -61,11 +61,15 @@ async fn stats_between(
     let hall_id = hall.map(|h| topo.halls[h].id.clone());
     let reader = s.reader.clone();
     let (from2, to2, hall2) = (from.to_string(), to.to_string(), hall_id.clone());
-    let (by_counter, by_clerk) = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().map_err(|_| AppError::new(ErrorCode::BadQuery, format!("`{d}` is not a date")));
+    let (from_ms, to_ms) = (topo.day_start(day(from)?), topo.day_start(day(to)?.succ_opt().unwrap_or(chrono::NaiveDate::MAX)));
+    let now = s.clock.now();
+    let (by_counter, by_clerk, pauses) = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
         let conn = reader.lock();
         Ok((
             period_stats(&conn, &from2, &to2, hall2.as_deref(), false)?,
             period_stats(&conn, &from2, &to2, hall2.as_deref(), true)?,
+            pause_totals(&conn, from_ms, to_ms, now, hall2.as_deref())?,
         ))
     })
     .await
@@ -90,5 +94,10 @@ async fn stats_between(
         .filter(|(id, _)| only.as_ref().is_none_or(|(_, mine)| mine == id))
         .map(|(id, stats)| wire::ClerkStats { name: s.cfg.clerk(&id).map(|c| c.name.clone()).unwrap_or_default(), clerk: id, stats })
         .collect();
-    Ok((hall_id, counters, clerks))
+    let pauses = pauses
+        .into_iter()
+        .filter(|p| only.as_ref().is_none_or(|(_, mine)| p.clerk.as_ref() == Some(mine)))
+        .map(|p| wire::PauseStats { name: p.clerk.as_deref().and_then(|c| s.cfg.clerk(c)).map(|c| c.name.clone()).unwrap_or_default(), ..p })
+        .collect();
+    Ok((hall_id, counters, clerks, pauses))
 }

@@ -153,7 +153,7 @@ async fn every_endpoint_answers_its_happy_path() {
     r.ok("POST", "/api/v1/counters/E01/call-next", c, None).await;
     let v = r.ok("POST", "/api/v1/counters/E01/transfer", c, Some(json!({"hall": "west"}))).await;
     assert_eq!(v["ticket"]["hall"], "west");
-    let v = r.ok("POST", "/api/v1/counters/E01/pause", c, None).await;
+    let v = r.ok("POST", "/api/v1/counters/E01/pause", c, Some(json!({"reason": "午休"}))).await;
     assert_eq!(v["counter"]["state"], "paused");
     let v = r.ok("POST", "/api/v1/counters/E01/resume", c, None).await;
     assert_eq!(v["counter"]["state"], "open");
@@ -318,7 +318,7 @@ async fn authorisation_matrix() {
         ("POST", "/api/v1/counters/E01/no-show".into(), None, &[ClerkE01, Supervisor]),
         ("POST", "/api/v1/counters/E01/finish".into(), None, &[ClerkE01, Supervisor]),
         ("POST", "/api/v1/counters/E01/transfer".into(), Some(json!({"service": "invoice"})), &[ClerkE01, Supervisor]),
-        ("POST", "/api/v1/counters/E01/pause".into(), None, &[ClerkE01, Supervisor]),
+        ("POST", "/api/v1/counters/E01/pause".into(), Some(json!({"reason": "午休"})), &[ClerkE01, Supervisor]),
         ("POST", "/api/v1/counters/E01/resume".into(), None, &[ClerkE01, Supervisor]),
         ("GET", "/api/v1/stats/today".into(), None, &[ClerkE01, ClerkW01, Supervisor]),
         ("GET", format!("/api/v1/stats?{day}"), None, &[ClerkE01, ClerkW01, Supervisor]),
@@ -359,7 +359,7 @@ async fn an_idle_session_ends_and_its_counter_closes() {
     let r = Rig::new();
     let clerk = r.sign_in("clerk01", "E01").await;
     r.clock.advance(r.app.state.cfg.session_idle_ms - 1000);
-    assert_eq!(r.send("POST", "/api/v1/counters/E01/pause", Some(&clerk), None).await.status, StatusCode::OK, "used in time");
+    assert_eq!(r.send("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({"reason": "其他"}))).await.status, StatusCode::OK, "used in time");
     r.clock.advance(r.app.state.cfg.session_idle_ms + 1000);
     assert_eq!(r.send("POST", "/api/v1/counters/E01/resume", Some(&clerk), None).await.status, StatusCode::UNAUTHORIZED);
     // The sweep (the ticker's) closes the counter.
@@ -482,12 +482,12 @@ fn columns(table: &str, version: i64) -> &'static str {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating"
         }
-        ("tickets", 3) => {
+        ("tickets", 3 | 4) => {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start"
         }
         ("sessions", 1) => "token_hash, clerk, counter, created_at",
-        ("sessions", 2 | 3) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("sessions", 2..=4) => "token_hash, clerk, counter, created_at, pin_fp",
         ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
         ("events", _) => "seq, at, hall, type, body",
         ("meta", _) => "key, value",
@@ -575,7 +575,7 @@ async fn supervisors_actions_and_failed_sign_ins_are_in_the_audit_trail_for_audi
     r.send("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk02", "pin": "9999", "counter": "E02"}))).await;
     r.ok("PUT", "/api/v1/halls/west/publicity", Some(&token), Some(json!({"messages": ["减税降费", "便民办税"]}))).await;
     let clerk = r.sign_in("clerk01", "E01").await;
-    r.ok("POST", "/api/v1/counters/E01/pause", Some(&clerk), None).await;
+    r.ok("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({"reason": "业务学习"}))).await;
     r.ok("POST", "/api/v1/counters/E01/resume", Some(&token), None).await;
     r.ok("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26&format=csv", Some(&token), None).await;
 
@@ -610,4 +610,64 @@ async fn supervisors_actions_and_failed_sign_ins_are_in_the_audit_trail_for_audi
     r.app.state.engine.submit(crate::engine::Request::Purge { audit_days: days, clerk_days: 3650 }).await.unwrap();
     let gone = r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await;
     assert_eq!(gone["entries"], json!([]));
+}
+
+#[tokio::test]
+async fn a_pause_names_its_reason_the_overview_shows_it_and_statistics_sum_it_per_clerk() {
+    let r = Rig::new();
+    let clerk = r.sign_in("clerk01", "E01").await;
+    let queue: wire::CounterQueue = serde_json::from_value(r.ok("GET", "/api/v1/counters/E01/queue", Some(&clerk), None).await).unwrap();
+    assert_eq!(queue.pause_reasons, ["午休", "业务学习", "临时离开", "系统故障", "其他"]);
+
+    // No reason, or one not on the list: refused, and the counter stays open.
+    let a = r.send("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::BadJson), "{}", a.text());
+    let a = r.send("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({"reason": "喝茶"}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::UnknownPauseReason), "{}", a.text());
+    assert!(a.text().contains("午休、业务学习"), "{}", a.text());
+
+    let mut events = r.app.state.engine.shared.events.subscribe();
+    let v = r.ok("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({"reason": "午休"}))).await;
+    assert_eq!(v["counter"]["pause_reason"], "午休");
+    let b = events.recv().await.unwrap();
+    assert_eq!(b.msg.kind, wire::EventKind::CounterPaused { counter: "E01".into(), counter_number: 1, reason: "午休".into() });
+    r.clock.advance(25 * 60_000);
+    let east: wire::HallInfo = serde_json::from_value(r.ok("GET", "/api/v1/halls/east", None, None).await).unwrap();
+    let e01 = east.counters.iter().find(|c| c.id == "E01").unwrap();
+    assert_eq!((e01.state, e01.pause_reason.as_deref()), (wire::CounterState::Paused, Some("午休")));
+    assert_eq!(e01.paused_since, Some(crate::view::time(T0)));
+    // A pause still going counts until now.
+    let today: wire::TodayStats = serde_json::from_value(r.ok("GET", "/api/v1/stats/today", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(today.pauses.len(), 1);
+    assert_eq!((today.pauses[0].clerk.as_deref(), today.pauses[0].reason.as_str(), today.pauses[0].seconds), (Some("clerk01"), "午休", 1500));
+    r.ok("POST", "/api/v1/counters/E01/resume", Some(&clerk), None).await;
+
+    // A second pause, for another reason, ended by signing out; a clerk sees only their own.
+    r.clock.advance(5 * 60_000);
+    r.ok("POST", "/api/v1/counters/E01/pause", Some(&clerk), Some(json!({"reason": "业务学习"}))).await;
+    r.clock.advance(10 * 60_000);
+    r.ok("DELETE", "/api/v1/sessions", Some(&clerk), None).await;
+    let other = r.sign_in("clerk02", "E02").await;
+    r.ok("POST", "/api/v1/counters/E02/pause", Some(&other), Some(json!({"reason": "临时离开"}))).await;
+    r.clock.advance(60_000);
+    let today: wire::TodayStats = serde_json::from_value(r.ok("GET", "/api/v1/stats/today", Some("demo-supervisor"), None).await).unwrap();
+    let got: Vec<(Option<&str>, &str, u32, u64)> =
+        today.pauses.iter().map(|p| (p.clerk.as_deref(), p.reason.as_str(), p.pauses, p.seconds)).collect();
+    assert_eq!(got, [(Some("clerk01"), "业务学习", 1, 600), (Some("clerk01"), "午休", 1, 1500), (Some("clerk02"), "临时离开", 1, 60)]);
+    assert!(today.pauses.iter().all(|p| p.hall == "east" && !p.name.is_empty()));
+    let mine: wire::TodayStats = serde_json::from_value(r.ok("GET", "/api/v1/stats/today", Some(&other), None).await).unwrap();
+    assert_eq!(mine.pauses.len(), 1);
+
+    // The reason and the time survive a restart.
+    let east: wire::HallInfo = serde_json::from_value(r.ok("GET", "/api/v1/halls/east", None, None).await).unwrap();
+    let e02 = east.counters.iter().find(|c| c.id == "E02").unwrap().clone();
+    let Rig { _dir, app, clock } = r;
+    let cfg = (*app.state.cfg).clone();
+    app.shutdown().await;
+    let app = App::build(cfg, clock).unwrap();
+    let router = app.router();
+    let resp = router.oneshot(HttpRequest::builder().uri("/api/v1/halls/east").body(Body::empty()).unwrap()).await.unwrap();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let east: wire::HallInfo = serde_json::from_slice(&body).unwrap();
+    assert_eq!(east.counters.iter().find(|c| c.id == "E02").unwrap(), &e02);
 }

@@ -473,7 +473,7 @@ impl<'a> Day<'a> {
                     self.at(now + 60_000, Ev::PauseStart { counter });
                     return;
                 }
-                if self.apply(Command::Pause { counter }, now).is_ok() {
+                if self.apply(Command::Pause { counter, reason: crate::domain::DEFAULT_PAUSE_REASONS[2].into() }, now).is_ok() {
                     self.paused[counter] = true;
                     self.at(now + (p.pause_minutes * 60_000.0) as Millis, Ev::PauseEnd { counter });
                 }
