@@ -391,6 +391,16 @@ impl Client {
         self.post(&Self::action(counter, "pause"), &wire::PauseRequest { reason: reason.to_string() }).await
     }
 
+    /// `POST /api/v1/counters/{counter}/close`: signs out whoever is there.
+    pub async fn close_counter(&self, counter: &str) -> Result<wire::CounterActionResponse> {
+        self.post_empty(&Self::action(counter, "close")).await
+    }
+
+    /// `GET /api/v1/overview` (supervisors): every hall as the duty leader sees it.
+    pub async fn overview(&self) -> Result<wire::Overview> {
+        self.get("/api/v1/overview").await
+    }
+
     /// `POST /api/v1/counters/{counter}/resume`.
     pub async fn resume(&self, counter: &str) -> Result<wire::CounterActionResponse> {
         self.post_empty(&Self::action(counter, "resume")).await

@@ -126,7 +126,7 @@ const Q = (() => {
   }
 
   /**
-   * Follow a hall's event stream. `onMessage(msg)` gets the snapshot and every event;
+   * Follow a hall's event stream (`hall` null: every hall's). `onMessage(msg)` gets the snapshot and every event;
    * `onStatus(connected)` reports the connection. Reconnects with `?since=` so nothing is missed.
    */
   function stream(hall, onMessage, onStatus) {
@@ -138,7 +138,8 @@ const Q = (() => {
       if (stopped) return;
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       const q = since === null ? "" : "?since=" + since;
-      ws = new WebSocket(proto + "//" + location.host + "/api/v1/halls/" + encodeURIComponent(hall) + "/events" + q);
+      const path = hall === null ? "/api/v1/events" : "/api/v1/halls/" + encodeURIComponent(hall) + "/events";
+      ws = new WebSocket(proto + "//" + location.host + path + q);
       ws.onopen = () => { delay = 500; if (onStatus) onStatus(true); };
       ws.onmessage = (ev) => {
         let msg;

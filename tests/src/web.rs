@@ -659,3 +659,105 @@ async fn web_console_shows_the_halls_kiosk_printer_trouble_live() {
     b.wait_js("document.getElementById('device-notices').hidden").await;
     b.close().await;
 }
+
+/// The duty leader's overview at `/supervisor`: signed in with a password, every hall live
+/// from the event stream (a ticket issued through the API shows without a reload), who sits
+/// where and for how long, a pause and its reason, a kiosk's fault; counters paused, resumed
+/// and closed from the page; a publicity edit reaching the hall TV's stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_supervisor_overview_is_live_and_controls_counters_and_publicity() {
+    let server = Server::start();
+    let api = server.api();
+    let sign_in = |clerk: &'static str, counter: &'static str| {
+        let api = &api;
+        async move {
+            let (s, v) = api.call("POST", "/api/v1/sessions", None, Some(json!({"clerk": clerk, "pin": "1234", "counter": counter}))).await;
+            assert_eq!(s, 201, "{v}");
+            v["token"].as_str().unwrap().to_string()
+        }
+    };
+    let e01 = sign_in("clerk01", "E01").await;
+    let e02 = sign_in("clerk02", "E02").await;
+    for _ in 0..3 {
+        api.issue("east", "filing").await;
+    }
+    let (s, called) = api.act(&e01, "E01", "call-next").await;
+    assert_eq!(s, 200, "{called}");
+    let (s, v) = api.call("POST", "/api/v1/counters/E02/pause", Some(&e02), Some(json!({"reason": "午休"}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = api.call("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(json!({"ok": false, "code": "cover_open", "message": "打印机盖未关 / cover open"}))).await;
+    assert_eq!(s, 204);
+    // Clerks do not read the overview.
+    assert_eq!(api.call("GET", "/api/v1/overview", Some(&e01), None).await.0, 403);
+
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "wrong-password-1").await;
+    b.click("#login-submit").await;
+    b.wait_js("document.getElementById('login-error').textContent.length > 0").await;
+    b.c().find(Locator::Css("#login-password")).await.unwrap().clear().await.unwrap();
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+
+    let east = "section[data-hall='east']";
+    let row = |c: &str| format!("{east} tr[data-counter='{c}']");
+    let text = b.wait_text(&row("E01"), called["ticket"]["number"].as_str().unwrap()).await;
+    assert!(text.contains("王芳") && text.contains("服务中"), "E01 shows its clerk and state: {text}");
+    b.viewport(1600, 1000).await;
+    b.wait_text(&row("E02"), "午休").await;
+    b.wait_text(&format!("{east} .devices"), "打印机盖未关").await;
+    b.wait_text("#who", "值班领导").await;
+    b.wait_text("#link-state", "Live").await;
+
+    // Live: a ticket issued through the API shows without a reload.
+    let before = b.wait_text(&format!("{east} .hall-waiting .v"), "2").await;
+    let t0 = Instant::now();
+    api.issue("east", "invoice").await;
+    b.wait_text(&format!("{east} .hall-waiting .v"), "3").await;
+    println!("MEASURE overview shows a new ticket {:?} after issue (was {before})", t0.elapsed());
+    b.screenshot("web-supervisor.png").await;
+
+    // Pause E01 from the page, with a reason; resume; close E02 (a second click confirms).
+    b.click(&format!("{} .row-actions button", row("E01"))).await;
+    b.wait_js("document.getElementById('pause-dialog').open").await;
+    b.click("label[for='pause-reason-1']").await;
+    b.click("#pause-ok").await;
+    b.wait_text(&row("E01"), "业务学习").await;
+    let info = |c: &'static str| {
+        let api = &api;
+        async move {
+            let halls = api.halls().await;
+            halls.halls.into_iter().find(|h| h.id == "east").unwrap().counters.into_iter().find(|x| x.id == c).unwrap()
+        }
+    };
+    assert_eq!(info("E01").await.pause_reason.as_deref(), Some("业务学习"));
+    b.click(&format!("{} .row-actions button.go", row("E01"))).await;
+    b.wait_text(&row("E01"), "服务中").await;
+    b.click(&format!("{} button[data-close='E02']", row("E02"))).await;
+    b.wait_text(&row("E02"), "确认关闭").await;
+    b.click(&format!("{} button[data-close='E02']", row("E02"))).await;
+    b.wait_js("document.querySelector(\"section[data-hall='east'] tr[data-counter='E02']\").classList.contains('closed')").await;
+    assert_eq!(info("E02").await.state, qcall_wire::CounterState::Closed);
+    assert_eq!(api.act(&e02, "E02", "resume").await.0, 401, "the clerk's session ended with the counter");
+
+    // Publicity: edited with a preview, published to the hall TV's stream.
+    let mut tv = crate::util::ws_connect(&server.ws_url("/api/v1/halls/east/events")).await;
+    let snapshot = crate::util::ws_next(&mut tv).await;
+    assert!(snapshot.is_snapshot());
+    b.c().find(Locator::Css("#pub-east")).await.unwrap().clear().await.unwrap();
+    b.type_into("#pub-east", "本周六正常办公\n新办纳税人请走绿色通道").await;
+    b.wait_text("#pub-preview-east", "本周六正常办公").await;
+    b.click("#pub-save-east").await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let m = crate::util::ws_next(&mut tv).await;
+        if let qcall_wire::EventKind::PublicityUpdated { messages } = m.kind {
+            assert_eq!(messages, ["本周六正常办公", "新办纳税人请走绿色通道"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no publicity_updated on the hall stream");
+    }
+    b.close().await;
+}

@@ -98,6 +98,25 @@ pub async fn transfer(
     run(&s, &who, c, cmd).await
 }
 
+/// Closes the counter: whoever is signed in there is signed out (a supervisor closing a
+/// counter nobody works at, or the clerk leaving for the day).
+pub async fn close(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {
+    let c = authorised(&s, &who, &counter)?;
+    let sessions: Vec<String> = {
+        let core = s.engine.shared.core.read().await;
+        core.sessions.iter().filter(|(_, session)| session.counter == c).map(|(t, _)| t.clone()).collect()
+    };
+    if sessions.is_empty() {
+        return run(&s, &who, c, Command::SignOut { counter: c }).await;
+    }
+    s.engine.submit(Request::EndSessions { token_hashes: sessions }).await?;
+    if who.is_supervisor() {
+        super::audit(&s, &super::actor(&who), "counter_control", &s.cfg.topology.counters[c].id, "Close", None).await;
+    }
+    let core = s.engine.shared.core.read().await;
+    Ok(Json(wire::CounterActionResponse { ticket: None, counter: view::counter(&core.state, c) }))
+}
+
 /// Calls one waiting or no-show ticket, by id or by its number in the counter's hall.
 pub async fn call(
     State(s): State<AppState>,

@@ -13,6 +13,7 @@ mod counters;
 mod error;
 mod guard;
 mod listen;
+mod overview;
 mod pages;
 mod queue;
 mod ratings;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
         .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
         .route("/api/v1/audit", get(supervisors::audit_trail))
+        .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -103,10 +105,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/counters/{counter}/transfer", post(counters::transfer))
         .route("/api/v1/counters/{counter}/pause", post(counters::pause))
         .route("/api/v1/counters/{counter}/resume", post(counters::resume))
+        .route("/api/v1/counters/{counter}/close", post(counters::close))
         .route("/api/v1/stats/today", get(stats::today))
         .route("/api/v1/stats", get(stats::between))
         .route("/api/v1/reports/tickets", get(reports::tickets))
         .route("/counter", get(pages::counter))
+        .route("/supervisor", get(pages::supervisor))
         .route("/screen/counter/{counter}", get(pages::screen))
         .route("/rate/{counter}", get(pages::rate))
         .route("/t/{id}", get(pages::ticket))

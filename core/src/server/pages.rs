@@ -23,6 +23,8 @@ const RATE_JS: &str = include_str!("../../web/rate.js");
 const BOOK_HTML: &str = include_str!("../../web/book.html");
 const BOOK_JS: &str = include_str!("../../web/book.js");
 const BOOK_CSS: &str = include_str!("../../web/book.css");
+const SUPERVISOR_HTML: &str = include_str!("../../web/supervisor.html");
+const SUPERVISOR_JS: &str = include_str!("../../web/supervisor.js");
 
 /// Scripts and styles come only from this server; no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -49,6 +51,11 @@ fn known_counter(s: &AppState, counter: &str) -> Result<(), AppError> {
 
 pub async fn counter() -> Response {
     html(COUNTER_HTML)
+}
+
+/// `/supervisor`: the duty leader's overview.
+pub async fn supervisor() -> Response {
+    html(SUPERVISOR_HTML)
 }
 
 pub async fn screen(State(s): State<AppState>, Path(counter): Path<String>) -> Result<Response, AppError> {
@@ -97,6 +104,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "app.css" => ("text/css; charset=utf-8", APP_CSS),
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "counter.js" => ("text/javascript; charset=utf-8", COUNTER_JS),
+        "supervisor.js" => ("text/javascript; charset=utf-8", SUPERVISOR_JS),
         "screen.js" => ("text/javascript; charset=utf-8", SCREEN_JS),
         "rate.js" => ("text/javascript; charset=utf-8", RATE_JS),
         "book.js" => ("text/javascript; charset=utf-8", BOOK_JS),

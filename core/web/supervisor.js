@@ -1,0 +1,296 @@
+// The duty leader's overview: every hall live (the event stream of all halls; each event
+// fetches the overview again), counters with their clerk, ticket and time, pauses and why,
+// devices, and the publicity of each hall TV. Signed in as a supervisor; the session token
+// stays in this tab.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const SESSION_KEY = "qcall.supervisor";
+  const S = { session: null, ov: null, offset: 0, stream: null, pending: null, dirty: {}, closing: null };
+
+  const STATE = { open: "服务中", paused: "暂停", closed: "关闭" };
+  const STATE_EN = { open: "Open", paused: "Paused", closed: "Closed" };
+  const LEVEL = { 1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意" };
+
+  function serverNow() { return Date.now() + S.offset; }
+  function since(iso) { return (serverNow() - Date.parse(iso)) / 1000; }
+  function minutes(s) { return s < 60 ? "<1 分钟" : Math.round(s / 60) + " 分钟"; }
+
+  function say(text, kind) {
+    const n = $("notice");
+    n.textContent = text;
+    n.className = "notice " + (kind || "");
+  }
+
+  function showLogin() {
+    S.session = null;
+    sessionStorage.removeItem(SESSION_KEY);
+    if (S.stream) { S.stream.stop(); S.stream = null; }
+    $("overview-view").hidden = true;
+    for (const id of ["who", "btn-logout", "link-state", "server-clock"]) $(id).hidden = true;
+    $("login-view").hidden = false;
+    $("login-id").focus();
+  }
+
+  async function signIn(ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const r = await Q.api("POST", "/api/v1/supervisor-sessions", {
+        body: { supervisor: $("login-id").value.trim(), password: $("login-password").value },
+      });
+      $("login-password").value = "";
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: r.token, supervisor: r.supervisor, name: r.name }));
+      start(JSON.parse(sessionStorage.getItem(SESSION_KEY)));
+    } catch (e) {
+      $("login-error").textContent = Q.message(e);
+    }
+  }
+
+  async function signOut() {
+    const token = S.session && S.session.token;
+    showLogin();
+    if (token) {
+      try { await Q.api("DELETE", "/api/v1/supervisor-sessions", { token }); } catch (e) { /* gone already */ }
+    }
+  }
+
+  function start(session) {
+    S.session = session;
+    $("login-view").hidden = true;
+    $("overview-view").hidden = false;
+    $("who").textContent = session.name + " · " + session.supervisor;
+    for (const id of ["who", "btn-logout", "server-clock"]) $(id).hidden = false;
+    load();
+    S.stream = Q.stream(null, () => schedule(), (up) => {
+      const b = $("link-state");
+      b.hidden = false;
+      b.className = "badge " + (up ? "open" : "closed");
+      b.textContent = up ? "实时 · Live" : "连接中断 · Reconnecting";
+      if (up) schedule();
+    });
+  }
+
+  /** Every event fetches the overview again, at most every 150 ms. */
+  function schedule() {
+    if (S.pending) return;
+    S.pending = setTimeout(() => { S.pending = null; load(); }, 150);
+  }
+
+  async function load() {
+    if (!S.session) return;
+    try {
+      const ov = await Q.api("GET", "/api/v1/overview", { token: S.session.token });
+      S.offset = Date.parse(ov.at) - Date.now();
+      S.ov = ov;
+      render();
+    } catch (e) {
+      if (e.status === 401) { showLogin(); $("login-error").textContent = Q.message(e); return; }
+      say(Q.message(e), "error");
+    }
+  }
+
+  function serviceName(hall, id) {
+    const s = hall.services.find((x) => x.id === id);
+    return s ? s.prefix + " " + s.name_zh : id;
+  }
+
+  function ratingBar(h) {
+    const total = Object.values(h.ratings_today).reduce((a, b) => a + b, 0);
+    const bad = (h.ratings_today["1"] || 0) + (h.ratings_today["2"] || 0);
+    return Q.el("div", { class: "ratings" },
+      Q.el("div", { class: "k" }, "今日评价 ", Q.el("span", { class: "en" }, "ratings today"), " ", Q.el("b", {}, String(total)),
+        bad > 0 ? Q.el("span", { class: "bad-count" }, " 差评 " + bad) : null),
+      Q.el("div", { class: "levels" }, [5, 4, 3, 2, 1].map((n) =>
+        Q.el("span", { class: "level l" + n, title: LEVEL[n], dataset: { level: n } }, n + "★ " + (h.ratings_today[String(n)] || 0)))));
+  }
+
+  function counterRow(h, c) {
+    const clerk = h.clerks[c.id];
+    const cur = c.current;
+    let what = "—";
+    let time = null;
+    if (c.state === "paused") {
+      what = Q.el("span", { class: "reason" }, c.pause_reason || "—");
+      time = c.paused_since;
+    } else if (cur) {
+      what = Q.el("b", { class: "number" }, cur.number);
+      time = cur.called_at;
+    }
+    const actions = Q.el("div", { class: "row-actions" });
+    if (c.state === "open") actions.append(Q.el("button", { class: "btn small", type: "button", onclick: () => openPause(c) }, "暂停"));
+    if (c.state === "paused") actions.append(Q.el("button", { class: "btn small go", type: "button", onclick: () => act(c.id, "resume") }, "恢复"));
+    if (c.state !== "closed") {
+      const confirming = S.closing === c.id;
+      actions.append(Q.el("button", { class: "btn small" + (confirming ? " danger" : ""), type: "button", dataset: { close: c.id },
+        onclick: () => closeCounter(c.id) }, confirming ? "确认关闭?" : "关闭"));
+    }
+    return Q.el("tr", { class: "counter " + c.state, dataset: { counter: c.id } },
+      Q.el("td", { class: "num" }, c.number + "号"),
+      Q.el("td", {}, Q.el("span", { class: "badge " + c.state, title: STATE_EN[c.state] }, STATE[c.state] || c.state)),
+      Q.el("td", { class: "clerk" }, clerk ? clerk.name || clerk.id : "—"),
+      Q.el("td", { class: "what" }, what),
+      Q.el("td", { class: "dur" }, time ? Q.el("span", { class: "since", dataset: { since: time } }, Q.duration(since(time))) : "—"),
+      Q.el("td", {}, actions));
+  }
+
+  function deviceRow(d) {
+    const st = d.status;
+    const cls = !st ? "unknown" : st.ok ? (st.code ? "warn" : "ok") : "fault";
+    const text = !st ? "未报告 · no report yet" : st.ok && !st.code ? "正常 · OK" : st.message || st.code;
+    return Q.el("li", { class: "device " + cls, dataset: { device: d.device } },
+      Q.el("span", { class: "dot" }), Q.el("b", {}, d.device), " ", Q.el("span", { class: "muted" }, d.kind), " ",
+      Q.el("span", { class: "state" }, text),
+      st ? Q.el("span", { class: "muted at" }, " · " + new Date(st.at).toLocaleTimeString("zh-CN", { hour12: false })) : null);
+  }
+
+  function deviceFine(d) { return !d.status || (d.status.ok && !d.status.code); }
+
+  /** Rating pads that are fine, in one line (a pad in trouble gets a row of its own). */
+  function padsLine(h) {
+    const pads = h.devices.filter((d) => d.kind === "pad" && deviceFine(d));
+    if (pads.length === 0) return null;
+    return Q.el("div", { class: "pads muted" }, "评价器 ", Q.el("span", { class: "en" }, "rating pads"), " ",
+      pads.map((d) => Q.el("span", { class: "pad " + (d.status ? "ok" : "unknown"), title: d.status ? "正常 · OK" : "未报告 · no report yet" },
+        d.device.replace(/^pad-/, ""))));
+  }
+
+  function hallCard(h) {
+    const hall = h.hall;
+    const longest = Math.max(0, ...Object.values(h.longest_wait_s));
+    const services = Q.el("table", { class: "services" },
+      Q.el("thead", {}, Q.el("tr", {}, ["业务", "等候", "最长等候", "新号预计", "窗口"].map((t) => Q.el("th", {}, t)))),
+      Q.el("tbody", {}, hall.services.map((s) => Q.el("tr", { dataset: { service: s.id } },
+        Q.el("td", {}, s.prefix + " " + s.name_zh),
+        Q.el("td", { class: "waiting" }, String(s.waiting)),
+        Q.el("td", {}, h.longest_wait_s[s.id] ? minutes(h.longest_wait_s[s.id]) : "—"),
+        Q.el("td", {}, s.closed_until ? "停止取号" : minutes(s.est_wait_s)),
+        Q.el("td", {}, String(s.open_counters))))));
+    const counters = Q.el("table", { class: "counters" },
+      Q.el("thead", {}, Q.el("tr", {}, ["窗口", "状态", "工作人员", "号码 / 原因", "用时", ""].map((t) => Q.el("th", {}, t)))),
+      Q.el("tbody", {}, hall.counters.map((c) => counterRow(h, c))));
+    return Q.el("section", { class: "panel hall-card", dataset: { hall: hall.id } },
+      Q.el("h2", {}, hall.name_zh, " ", Q.el("span", { class: "en" }, hall.name_en)),
+      Q.el("div", { class: "figures" },
+        figure("等候", "waiting", h.waiting, "hall-waiting"),
+        figure("最长等候", "longest wait", longest ? minutes(longest) : "—"),
+        figure("今日办结", "served", h.served_today),
+        figure("过号", "no-shows", h.no_shows_today)),
+      ratingBar(h),
+      services,
+      counters,
+      Q.el("ul", { class: "devices" }, h.devices.filter((d) => d.kind !== "pad" || !deviceFine(d)).map(deviceRow)),
+      padsLine(h));
+  }
+
+  function figure(zh, en, value, cls) {
+    return Q.el("div", { class: "figure " + (cls || "") }, Q.el("div", { class: "v" }, String(value)),
+      Q.el("div", { class: "k" }, zh, " ", Q.el("span", { class: "en" }, en)));
+  }
+
+  function render() {
+    const ov = S.ov;
+    $("halls").replaceChildren(...ov.halls.map(hallCard));
+    renderPublicity();
+    tick();
+  }
+
+  function renderPublicity() {
+    const box = $("pub-halls");
+    for (const h of S.ov.halls) {
+      const id = h.hall.id;
+      let card = box.querySelector("[data-hall='" + id + "']");
+      if (!card) {
+        const area = Q.el("textarea", { id: "pub-" + id, rows: 4, maxlength: 2000, oninput: () => { S.dirty[id] = true; preview(id); } });
+        card = Q.el("div", { class: "pub-hall", dataset: { hall: id } },
+          Q.el("label", { for: "pub-" + id }, h.hall.name_zh + " ", Q.el("span", { class: "en" }, "one line per message")),
+          area,
+          Q.el("div", { class: "ticker-preview", id: "pub-preview-" + id }),
+          Q.el("button", { class: "btn small primary", type: "button", id: "pub-save-" + id, onclick: () => savePublicity(id) }, "保存并发布 · Publish"));
+        box.append(card);
+      }
+      if (!S.dirty[id]) {
+        $("pub-" + id).value = h.hall.publicity.join("\n");
+        preview(id);
+      }
+    }
+  }
+
+  function lines(id) {
+    return $("pub-" + id).value.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+
+  function preview(id) {
+    $("pub-preview-" + id).textContent = lines(id).join("　　◆　　") || "（无 · none）";
+  }
+
+  async function savePublicity(id) {
+    try {
+      await Q.api("PUT", "/api/v1/halls/" + encodeURIComponent(id) + "/publicity", { token: S.session.token, body: { messages: lines(id) } });
+      S.dirty[id] = false;
+      say("已发布到大厅屏 · Published to the hall TVs", "ok");
+      load();
+    } catch (e) {
+      if (e.status === 401) { showLogin(); return; }
+      say(Q.message(e), "error");
+    }
+  }
+
+  /** Durations and the clock move every second between events. */
+  function tick() {
+    for (const e of document.querySelectorAll(".since[data-since]")) e.textContent = Q.duration(since(e.dataset.since));
+    if (S.ov) {
+      $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString("zh-CN", { hour12: false });
+    }
+  }
+
+  async function act(counter, action, body) {
+    try {
+      await Q.api("POST", "/api/v1/counters/" + encodeURIComponent(counter) + "/" + action, { token: S.session.token, body });
+      say(counter + " · " + { pause: "已暂停 · paused", resume: "已恢复 · resumed", close: "已关闭 · closed" }[action], "ok");
+    } catch (e) {
+      if (e.status === 401) { showLogin(); return; }
+      say(Q.message(e), "error");
+    }
+    load();
+  }
+
+  function closeCounter(id) {
+    if (S.closing !== id) {
+      S.closing = id;
+      render();
+      setTimeout(() => { if (S.closing === id) { S.closing = null; render(); } }, 4000);
+      return;
+    }
+    S.closing = null;
+    act(id, "close");
+  }
+
+  function openPause(c) {
+    $("pause-counter").textContent = c.number + "号 " + c.id;
+    $("pause-dialog").dataset.counter = c.id;
+    const box = $("pause-reasons");
+    box.replaceChildren();
+    S.ov.pause_reasons.forEach((r, i) => {
+      const id = "pause-reason-" + i;
+      box.append(Q.el("label", { class: "reason", for: id }, Q.el("input", { type: "radio", name: "pause-reason", id, value: r }), " " + r));
+    });
+    $("pause-error").textContent = "";
+    $("pause-dialog").showModal();
+  }
+
+  $("pause-cancel").addEventListener("click", () => $("pause-dialog").close());
+  $("pause-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const chosen = document.querySelector("input[name=pause-reason]:checked");
+    if (!chosen) { $("pause-error").textContent = "请选择暂停原因 · Choose a reason"; return; }
+    $("pause-dialog").close();
+    act($("pause-dialog").dataset.counter, "pause", { reason: chosen.value });
+  });
+  $("login-form").addEventListener("submit", signIn);
+  $("btn-logout").addEventListener("click", signOut);
+  setInterval(tick, 1000);
+
+  const saved = sessionStorage.getItem(SESSION_KEY);
+  if (saved) start(JSON.parse(saved)); else showLogin();
+})();

@@ -1,0 +1,53 @@
+//! The duty leader's overview (`GET /api/v1/overview`, supervisors only): every hall with what
+//! the public hall state leaves out — who sits at each counter, today's counts and ratings,
+//! the longest waits and every configured device.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DeviceStatus, HallInfo};
+use crate::Time;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// The server's time when it answered: durations are counted from it.
+    pub at: Time,
+    /// The `seq` of the last event reflected here.
+    pub seq: u64,
+    pub halls: Vec<HallOverview>,
+    /// Why a counter may pause (a supervisor's pause names one too).
+    pub pause_reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HallOverview {
+    /// The hall as everyone sees it: queues and estimates for a new ticket, counters (state,
+    /// ticket at the counter and since when, pause and its reason), publicity.
+    pub hall: HallInfo,
+    /// Per service id: how long (seconds) its longest-waiting ticket has waited since issue.
+    pub longest_wait_s: BTreeMap<String, u32>,
+    pub waiting: u32,
+    pub served_today: u32,
+    pub no_shows_today: u32,
+    /// Today's ratings of tickets served here, per level "1" (非常不满意) to "5" (非常满意).
+    pub ratings_today: BTreeMap<String, u32>,
+    /// Per counter id: the clerk signed in there.
+    pub clerks: BTreeMap<String, ClerkOnDuty>,
+    /// Every device configured for the hall, with its last report (`None`: never reported).
+    pub devices: Vec<DeviceOverview>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClerkOnDuty {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceOverview {
+    pub device: String,
+    /// `kiosk`, `display` or `pad`.
+    pub kind: String,
+    pub status: Option<DeviceStatus>,
+}
