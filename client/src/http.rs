@@ -396,6 +396,16 @@ impl Client {
         self.post_empty(&Self::action(counter, "close")).await
     }
 
+    /// `GET /api/v1/alerts?state=open|all` (supervisors).
+    pub async fn alerts(&self, all: bool) -> Result<wire::AlertsResponse> {
+        self.get(if all { "/api/v1/alerts?state=all" } else { "/api/v1/alerts?state=open" }).await
+    }
+
+    /// `POST /api/v1/alerts/{id}/ack` (supervisors): who and when are kept.
+    pub async fn ack_alert(&self, id: u64) -> Result<wire::Alert> {
+        self.post_empty(&format!("/api/v1/alerts/{id}/ack")).await
+    }
+
     /// `GET /api/v1/overview` (supervisors): every hall as the duty leader sees it.
     pub async fn overview(&self) -> Result<wire::Overview> {
         self.get("/api/v1/overview").await

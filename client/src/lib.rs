@@ -17,6 +17,8 @@ pub mod follow;
 mod http;
 pub mod report;
 mod tls;
+/// TLS for other HTTPS peers of ours (the alert webhook): the system CAs, plus a PEM file.
+pub use tls::client_config as tls_client_config;
 
 pub use events::{EventStream, Frame};
 pub use follow::{Backoff, BackoffSettings, FollowEvent, FollowSettings, Follower, LinkState};

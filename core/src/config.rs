@@ -74,6 +74,23 @@ pub struct RawConfig {
     pub privacy: RawPrivacy,
     #[serde(default)]
     pub pauses: RawPauses,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+}
+
+/// `[alerts]`: when the duty leader is alerted.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// A ticket waiting longer than this (minutes, 20).
+    pub wait_minutes: Option<u32>,
+    /// More than this many waiting in a hall (20): open an emergency window.
+    pub queue_length: Option<u32>,
+    /// A counter paused longer than this (minutes, 15).
+    pub pause_minutes: Option<u32>,
+    /// Every raised alert is POSTed here as JSON (an SMS or WeChat gateway), retried until it
+    /// is taken.
+    pub webhook_url: Option<String>,
 }
 
 /// `[pauses]`: why a counter may pause.
@@ -388,6 +405,7 @@ pub struct Config {
     pub audit_days: u32,
     /// Days who served a ticket is kept.
     pub retention_days: u32,
+    pub alerts: crate::alerts::Rules,
 }
 
 impl Config {
@@ -786,6 +804,23 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     if !(31..=3650).contains(&retention_days) {
         return Err(bad("privacy.retention_days".into(), format!("{retention_days} is outside 31..=3650")));
     }
+    let a = &raw.alerts;
+    let alerts = crate::alerts::Rules {
+        wait_ms: i64::from(a.wait_minutes.unwrap_or(20)) * 60_000,
+        queue_length: a.queue_length.unwrap_or(20),
+        pause_ms: i64::from(a.pause_minutes.unwrap_or(15)) * 60_000,
+        webhook_url: a.webhook_url.clone(),
+    };
+    for (field, v) in [("alerts.wait_minutes", a.wait_minutes), ("alerts.pause_minutes", a.pause_minutes), ("alerts.queue_length", a.queue_length)] {
+        if v == Some(0) {
+            return Err(bad(field.into(), "must be at least 1".into()));
+        }
+    }
+    if let Some(url) = &a.webhook_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url_host(url).is_none() {
+            return Err(bad("alerts.webhook_url".into(), format!("`{url}` is not an http:// or https:// URL")));
+        }
+    }
     let backups = match raw.backup {
         None => None,
         Some(b) => {
@@ -824,6 +859,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         backups,
         audit_days,
         retention_days,
+        alerts,
     })
 }
 

@@ -92,6 +92,10 @@ pub struct Core {
     pub sessions: HashMap<String, Session>,
     /// Where taxpayers' phones reach the server (`server.public_base_url`).
     pub public_base_url: String,
+    /// Alerts whose condition lasts (acknowledged or not), by condition key.
+    pub alerts: BTreeMap<String, wire::Alert>,
+    /// The id the next alert gets.
+    pub next_alert_id: u64,
 }
 
 /// What the store rebuilds: everything the writer keeps besides the replay ring.
@@ -100,6 +104,8 @@ pub struct Durable {
     pub seq: u64,
     pub devices: BTreeMap<String, (usize, wire::DeviceStatus)>,
     pub sessions: HashMap<String, Session>,
+    pub alerts: BTreeMap<String, wire::Alert>,
+    pub next_alert_id: u64,
 }
 
 impl Durable {
@@ -122,7 +128,8 @@ impl Durable {
                 sessions.insert(s.token_hash, Session::new(s.clerk, counter, s.pin_fp, now));
             }
         }
-        Ok(Durable { state, seq, devices, sessions })
+        let (alerts, next_alert_id) = store.alerts_live()?;
+        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id })
     }
 }
 
@@ -170,6 +177,12 @@ pub enum Request {
     Purge { audit_days: u32, clerk_days: u32 },
     /// Append to the audit trail.
     Audit(crate::store::AuditRow),
+    /// Raise the alerts whose condition began, clear those whose condition ended.
+    CheckAlerts(crate::alerts::Rules),
+    /// A webhook delivery attempt's outcome.
+    Outbox(crate::store::OutboxUpdate),
+    /// A supervisor acknowledges an alert (`Outcome::Applied` carries the event).
+    AckAlert { id: u64, by: String },
 }
 
 #[derive(Debug)]
@@ -192,6 +205,15 @@ pub enum EngineError {
     Store(String),
     #[error("the engine stopped")]
     Stopped,
+    #[error("no such alert")]
+    UnknownAlert,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlertChange {
+    Raised,
+    Cleared,
+    Acknowledged,
 }
 
 struct Job {
@@ -213,7 +235,7 @@ impl Engine {
         public_base_url: String,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions } = Durable::load(&store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id } = Durable::load(&store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -228,7 +250,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url, alerts, next_alert_id }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -315,6 +337,9 @@ struct Acc {
     bookings: BTreeMap<BookingId, Booking>,
     persons: BTreeSet<String>,
     pauses: Vec<PauseRow>,
+    alerts: Vec<(String, wire::Alert)>,
+    /// (alert id, event type, JSON body) for the webhook outbox.
+    outbox: Vec<(u64, &'static str, String)>,
 }
 
 impl Acc {
@@ -353,6 +378,23 @@ impl Acc {
             }
         }
         mine
+    }
+
+    /// Numbers an alert's change, stores the alert, and puts a raised one in the webhook outbox.
+    fn alert(&mut self, core: &mut Core, key: String, alert: wire::Alert, change: AlertChange, rules: &crate::alerts::Rules, now: Millis) -> Arc<Broadcast> {
+        let hall = core.state.topology().hall_ix(&alert.hall).unwrap_or(0);
+        core.seq += 1;
+        let kind = match change {
+            AlertChange::Raised => wire::EventKind::AlertRaised { alert: alert.clone() },
+            AlertChange::Cleared => wire::EventKind::AlertCleared { alert: alert.clone() },
+            AlertChange::Acknowledged => wire::EventKind::AlertAcknowledged { alert: alert.clone() },
+        };
+        let msg = wire::StreamMessage { seq: core.seq, at: view::time(now), hall: Some(alert.hall.clone()), kind, queues: vec![] };
+        if change == AlertChange::Raised && rules.webhook_url.is_some() {
+            self.outbox.push((alert.id, "alert_raised", serde_json::to_string(&msg).expect("wire types serialise")));
+        }
+        self.alerts.push((key, alert));
+        self.push(core.seq, vec![hall], msg)
     }
 
     fn push(&mut self, seq: u64, halls: Vec<usize>, msg: wire::StreamMessage) -> Arc<Broadcast> {
@@ -416,7 +458,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         match Durable::load(store, now) {
             Ok(d) => {
                 tracing::info!("state reloaded from the database");
-                (core.state, core.seq, core.devices, core.sessions) = (d.state, d.seq, d.devices, d.sessions);
+                (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
+                    (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
                 *needs_reload = false;
             }
             Err(e) => {
@@ -519,6 +562,67 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(e) => Err(EngineError::Store(e.to_string())),
                 }
             }
+            Request::Outbox(u) => match store.outbox_update(u) {
+                Ok(()) => Ok(Outcome::Applied(vec![])),
+                Err(e) => Err(EngineError::Store(e.to_string())),
+            },
+            Request::CheckAlerts(rules) => {
+                let conditions = crate::alerts::conditions(&core.state, &core.devices, now, rules);
+                let live: BTreeSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
+                let ended: Vec<String> = core.alerts.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
+                let mut mine = vec![];
+                for key in ended {
+                    let mut alert = core.alerts.remove(&key).expect("listed");
+                    alert.cleared_at = Some(view::time(now));
+                    mine.push(acc.alert(core, key, alert, AlertChange::Cleared, rules, now));
+                }
+                for c in conditions {
+                    if core.alerts.contains_key(&c.key) {
+                        continue;
+                    }
+                    let topo = core.state.topology();
+                    let alert = wire::Alert {
+                        id: core.next_alert_id,
+                        kind: c.kind,
+                        hall: topo.halls[c.hall].id.clone(),
+                        counter: c.counter.map(|x| topo.counters[x].id.clone()),
+                        ticket: c.ticket,
+                        number: c.ticket.and_then(|t| core.state.ticket(t)).map(|t| core.state.number(t)),
+                        device: c.device,
+                        message: c.message,
+                        advice: c.advice,
+                        raised_at: view::time(now),
+                        cleared_at: None,
+                        acked_by: None,
+                        acked_at: None,
+                    };
+                    core.next_alert_id += 1;
+                    core.alerts.insert(c.key.clone(), alert.clone());
+                    mine.push(acc.alert(core, c.key, alert, AlertChange::Raised, rules, now));
+                }
+                Ok(Outcome::Applied(mine))
+            }
+            Request::AckAlert { id, by } => {
+                let live = core.alerts.iter().find(|(_, a)| a.id == *id).map(|(k, a)| (k.clone(), a.clone()));
+                let found = match live {
+                    Some(x) => Ok(Some(x)),
+                    None => store.alert(*id).map_err(|e| EngineError::Store(e.to_string())),
+                };
+                match found {
+                    Err(e) => Err(e),
+                    Ok(None) => Err(EngineError::UnknownAlert),
+                    Ok(Some((_, alert))) if alert.acked_at.is_some() => Ok(Outcome::Applied(vec![])),
+                    Ok(Some((key, mut alert))) => {
+                        alert.acked_by = Some(by.clone());
+                        alert.acked_at = Some(view::time(now));
+                        if let Some(a) = core.alerts.get_mut(&key) {
+                            *a = alert.clone();
+                        }
+                        let b = acc.alert(core, key, alert, AlertChange::Acknowledged, &crate::alerts::Rules::default(), now);
+                        Ok(Outcome::Applied(vec![b]))
+                    }
+                }
+            }
             Request::DeviceStatus { device, hall, status } => {
                 let changed = core
                     .devices
@@ -579,6 +683,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .map(|p| (p.as_str(), st.bookings().records.get(p).and_then(|r| r.banned_until)))
                 .collect(),
             pauses: std::mem::take(&mut acc.pauses),
+            alerts: std::mem::take(&mut acc.alerts),
+            outbox: std::mem::take(&mut acc.outbox),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -614,7 +720,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             tracing::error!(error = %err, "commit failed; reloading state from the database");
             shared.health.lock().last_error = Some(err.to_string());
             match Durable::load(store, now) {
-                Ok(d) => (core.state, core.seq, core.devices, core.sessions) = (d.state, d.seq, d.devices, d.sessions),
+                Ok(d) => {
+                    (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
+                        (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "reload failed; every change is refused until it succeeds");
                     *needs_reload = true;
@@ -655,6 +764,9 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::SlotChanged { .. } => "slot_changed",
         K::AppointmentNoShow { .. } => "appointment_no_show",
         K::IssuingChanged => "issuing_changed",
+        K::AlertRaised { .. } => "alert_raised",
+        K::AlertCleared { .. } => "alert_cleared",
+        K::AlertAcknowledged { .. } => "alert_acknowledged",
     }
 }
 

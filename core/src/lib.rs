@@ -7,6 +7,7 @@
 //!   comes from; [`queries`]: read-only database queries (old tickets, statistics, reports);
 //! - [`sim`]: `qcall simulate`, whole days through the domain in simulated time.
 
+pub mod alerts;
 pub mod auth;
 pub mod bench;
 pub mod clock;

@@ -248,3 +248,25 @@ pub fn audit(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<wire
     })?;
     rows.collect()
 }
+
+/// The newest `limit` alerts, newest first.
+pub fn alerts(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<wire::Alert>> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM alerts ORDER BY id DESC LIMIT ?1")?;
+    let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
+    Ok(rows.filter_map(|b| b.ok().and_then(|b| serde_json::from_str(&b).ok())).collect())
+}
+
+/// One alert as stored.
+pub fn alert(conn: &Connection, id: u64) -> rusqlite::Result<Option<wire::Alert>> {
+    let body: Option<String> = conn.query_row("SELECT body FROM alerts WHERE id = ?1", [id as i64], |r| r.get(0)).optional()?;
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+/// Webhook messages due at `now`, oldest first: (id, body, attempts so far).
+pub fn outbox_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<(i64, String, u32)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, body, attempts FROM webhook_outbox WHERE delivered_at IS NULL AND next_at <= ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}

@@ -143,7 +143,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         ended_at INTEGER
     );
     CREATE INDEX pauses_started ON pauses (started_at);",
+    // 6: alerts for the duty leader (the wire alert as JSON in `body`) and the webhook outbox
+    "CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        cleared_at INTEGER,
+        acked_at INTEGER,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX alerts_live ON alerts (cleared_at);
+    CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY,
+        alert INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        last_error TEXT
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE delivered_at IS NULL;",
 ];
+
+/// A webhook delivery attempt's outcome (written by the writer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxUpdate {
+    Delivered { id: i64, at: Millis },
+    Failed { id: i64, next_at: Millis, error: String },
+}
 
 /// A pause began or ended (written with the batch that did it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +224,10 @@ pub struct Batch<'a> {
     /// A person's ban (`None`: none any more).
     pub bans: Vec<(&'a str, Option<NaiveDate>)>,
     pub pauses: Vec<PauseRow>,
+    /// Alerts raised, cleared or acknowledged, by condition key.
+    pub alerts: Vec<(String, qcall_wire::Alert)>,
+    /// (alert id, event type, body) to POST to the webhook.
+    pub outbox: Vec<(u64, &'static str, String)>,
 }
 
 pub struct EventRow<'a> {
@@ -620,6 +654,48 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(e)
     }
 
+    /// The alerts whose condition lasts, by key, and the id the next alert gets.
+    pub fn alerts_live(&self) -> Result<(std::collections::BTreeMap<String, qcall_wire::Alert>, u64), StoreError> {
+        let e = self.err();
+        let mut stmt = self.conn.prepare("SELECT key, body FROM alerts WHERE cleared_at IS NULL").map_err(&e)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)?;
+        let mut live = std::collections::BTreeMap::new();
+        for row in rows {
+            let (key, body) = row.map_err(&e)?;
+            if let Ok(a) = serde_json::from_str::<qcall_wire::Alert>(&body) {
+                live.insert(key, a);
+            }
+        }
+        let next: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", [], |r| r.get(0)).map_err(&e)?;
+        Ok((live, next as u64))
+    }
+
+    /// One alert by id, with its condition key.
+    pub fn alert(&self, id: u64) -> Result<Option<(String, qcall_wire::Alert)>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT key, body FROM alerts WHERE id = ?1", [id as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(self.err())?;
+        Ok(row.and_then(|(k, b)| serde_json::from_str(&b).ok().map(|a| (k, a))))
+    }
+
+    /// Records a webhook delivery attempt.
+    pub fn outbox_update(&mut self, u: &OutboxUpdate) -> Result<(), StoreError> {
+        match u {
+            OutboxUpdate::Delivered { id, at } => self
+                .conn
+                .execute("UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", params![id, at]),
+            OutboxUpdate::Failed { id, next_at, error } => self.conn.execute(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, next_at, error],
+            ),
+        }
+        .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Write one batch in one transaction; returns once it is durable.
     pub fn commit(&mut self, b: &Batch<'_>) -> Result<(), StoreError> {
         let path = self.path.clone();
@@ -709,6 +785,31 @@ impl Store {
                 ])
                 .map_err(e)?;
             }
+        }
+        for (key, a) in &b.alerts {
+            let body = serde_json::to_string(a).unwrap_or_default();
+            tx.prepare_cached(
+                "INSERT INTO alerts (id, key, kind, hall, raised_at, cleared_at, acked_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET cleared_at = excluded.cleared_at, acked_at = excluded.acked_at, body = excluded.body",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.id as i64,
+                    key,
+                    a.kind.as_str(),
+                    a.hall,
+                    a.raised_at.timestamp_millis(),
+                    a.cleared_at.map(|t| t.timestamp_millis()),
+                    a.acked_at.map(|t| t.timestamp_millis()),
+                    body
+                ])
+            })
+            .map_err(e)?;
+        }
+        for (alert, event, body) in &b.outbox {
+            tx.prepare_cached("INSERT INTO webhook_outbox (alert, event, body, next_at) VALUES (?1, ?2, ?3, 0)")
+                .and_then(|mut s| s.execute(params![*alert as i64, event, body]))
+                .map_err(e)?;
         }
         for p in &b.pauses {
             match p {

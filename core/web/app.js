@@ -51,6 +51,7 @@ const Q = (() => {
     already_paused: "窗口已经暂停 · The counter is already paused",
     not_paused: "窗口没有暂停 · The counter is not paused",
     unknown_pause_reason: "请选择暂停原因 · Choose why the counter pauses",
+    unknown_alert: "没有这条提醒 · No such alert",
     counter_busy: "正在办理中，请先办结、转移或过号 · Finish, transfer or mark the current ticket no-show first",
     wrong_ticket_state: "该号码当前不能这样操作 · That ticket cannot be handled this way now",
     other_hall: "该号码属于其他服务厅 · That ticket belongs to another hall",

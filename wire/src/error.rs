@@ -113,6 +113,8 @@ error_codes! {
     NotPaused = "not_paused" => 409,
     /// A pause without one of the configured reasons (`pause_reasons` in the counter queue).
     UnknownPauseReason = "unknown_pause_reason" => 400,
+    /// No alert with this id.
+    UnknownAlert = "unknown_alert" => 404,
     /// The counter still serves a ticket.
     CounterBusy = "counter_busy" => 409,
     WrongTicketState = "wrong_ticket_state" => 409,

@@ -8,6 +8,7 @@
 //!
 //! Every request body and query is parsed strictly (`deny_unknown_fields`).
 
+mod alerts;
 mod appointments;
 mod counter;
 mod error;
@@ -17,6 +18,7 @@ mod requests;
 mod stats;
 mod stream;
 
+pub use alerts::*;
 pub use appointments::*;
 pub use counter::*;
 pub use error::*;

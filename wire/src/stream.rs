@@ -87,6 +87,12 @@ pub enum EventKind {
     /// issuing for the day): the new state is in `queues`.
     IssuingChanged,
     DeviceStatusChanged { status: DeviceStatus },
+    /// An alert for the duty leader began ([`crate::Alert`]).
+    AlertRaised { alert: crate::Alert },
+    /// Its condition ended.
+    AlertCleared { alert: crate::Alert },
+    /// A supervisor acknowledged it.
+    AlertAcknowledged { alert: crate::Alert },
 }
 
 impl StreamMessage {

@@ -35,7 +35,7 @@ pub use appointments::{Booking, BookingId, BookingState, Bookings, CheckInBy, Pe
 pub use calendar::{Calendar, Opening};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod appointment_tests;
 

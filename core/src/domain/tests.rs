@@ -7,7 +7,7 @@ use super::*;
 // Halls: 0 east, 1 west. Services: 0 filing (A), 1 invoice (B), 2 registration (C, cap 3).
 // Counters: 0 = E1 (all), 1 = E2 (filing+invoice, prefers invoice), 2 = E3 (registration),
 // 3 = W1 (all).
-const EAST: usize = 0;
+pub(crate) const EAST: usize = 0;
 const WEST: usize = 1;
 const A: usize = 0;
 const B: usize = 1;
@@ -49,11 +49,11 @@ fn topo(day_start_min: u32) -> Arc<Topology> {
 }
 
 /// 2026-03-02 09:00 Shanghai, plus `min` minutes, in ms.
-fn at(min: i64) -> Millis {
+pub(crate) fn at(min: i64) -> Millis {
     chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap().timestamp_millis() + min * 60_000
 }
 
-fn state() -> State {
+pub(crate) fn state() -> State {
     let mut s = State::new(topo(0), at(0));
     for c in [E1, E2, E3, W1] {
         s.apply(Command::SignIn { counter: c, clerk: format!("clerk{c}"), take_over: false }, at(0)).unwrap();

@@ -115,6 +115,7 @@ impl From<EngineError> for AppError {
             }
             EngineError::Store(s) => AppError::internal(s),
             EngineError::Stopped => AppError::new(ErrorCode::ShuttingDown, "the server is stopping"),
+            EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),
         }
     }
 }

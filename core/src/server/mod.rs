@@ -7,6 +7,7 @@
 //! - [`ratings`], [`stats`], [`reports`]: 满意度评价, statistics, the ticket report (JSON/CSV);
 //! - [`ws`]: the event streams; [`pages`]: the embedded web pages.
 
+mod alerts;
 mod api;
 mod appointments;
 mod counters;
@@ -95,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
         .route("/api/v1/audit", get(supervisors::audit_trail))
         .route("/api/v1/overview", get(overview::overview))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -387,6 +390,9 @@ impl Server {
             tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         spawn_ticker(app.state.clone());
+        if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
+            alerts::spawn_webhook(app.state.clone(), url);
+        }
         let router = app.router();
         let sd = app.state.shutdown.clone();
         let tls = app.state.cfg.tls.as_ref().map(|t| t.server_config());
@@ -433,6 +439,7 @@ fn spawn_ticker(s: AppState) {
                     daily_backup(&s).await;
                     let _ = s.engine.submit(EngineRequest::Domain(crate::domain::Command::Tick)).await;
                     let _ = s.engine.submit(EngineRequest::ExpireIdle { idle_ms: s.cfg.session_idle_ms }).await;
+                    let _ = s.engine.submit(EngineRequest::CheckAlerts(s.cfg.alerts.clone())).await;
                 }
                 _ = stopped(&mut shutdown) => break,
             }

@@ -482,12 +482,12 @@ fn columns(table: &str, version: i64) -> &'static str {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating"
         }
-        ("tickets", 3 | 4) => {
+        ("tickets", 3..=5) => {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start"
         }
         ("sessions", 1) => "token_hash, clerk, counter, created_at",
-        ("sessions", 2..=4) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("sessions", 2..=5) => "token_hash, clerk, counter, created_at, pin_fp",
         ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
         ("events", _) => "seq, at, hall, type, body",
         ("meta", _) => "key, value",
@@ -670,4 +670,74 @@ async fn a_pause_names_its_reason_the_overview_shows_it_and_statistics_sum_it_pe
     let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
     let east: wire::HallInfo = serde_json::from_slice(&body).unwrap();
     assert_eq!(east.counters.iter().find(|c| c.id == "E02").unwrap(), &e02);
+}
+
+#[tokio::test]
+async fn alerts_are_raised_cleared_and_acknowledged_as_events_and_only_supervisors_see_them() {
+    let r = Rig::with(|cfg, _| cfg.alerts.queue_length = 2);
+    let check = || r.app.state.engine.submit(crate::engine::Request::CheckAlerts(r.app.state.cfg.alerts.clone()));
+    let mut events = r.app.state.engine.shared.events.subscribe();
+    for _ in 0..3 {
+        r.issue("east", "filing").await;
+    }
+    for _ in 0..3 {
+        events.recv().await.unwrap();
+    }
+    check().await.unwrap();
+    let b = events.recv().await.unwrap();
+    let wire::EventKind::AlertRaised { alert } = &b.msg.kind else { panic!("{:?}", b.msg.kind) };
+    assert_eq!((alert.kind, alert.hall.as_str()), (wire::AlertKind::LongQueue, "east"));
+    assert!(alert.advice.as_deref().unwrap().contains("建议开启应急窗口"), "{alert:?}");
+    // Asking again raises nothing new.
+    check().await.unwrap();
+    let open: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(open.alerts.len(), 1);
+
+    // 21 minutes on: the long wait of filing too.
+    r.clock.advance(21 * 60_000);
+    check().await.unwrap();
+    let b = events.recv().await.unwrap();
+    let wire::EventKind::AlertRaised { alert: wait } = &b.msg.kind else { panic!("{:?}", b.msg.kind) };
+    assert_eq!((wait.kind, wait.number.as_deref()), (wire::AlertKind::LongWait, Some("A001")));
+
+    // Clerks may neither read nor acknowledge alerts.
+    let clerk = r.sign_in("clerk01", "E01").await;
+    assert_eq!(r.send("GET", "/api/v1/alerts", Some(&clerk), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.send("POST", &format!("/api/v1/alerts/{}/ack", wait.id), Some(&clerk), None).await.status, StatusCode::FORBIDDEN);
+    events.recv().await.unwrap(); // counter_opened
+    assert_eq!(r.send("POST", "/api/v1/alerts/999/ack", Some("demo-supervisor"), None).await.code(), Some(ErrorCode::UnknownAlert));
+
+    // Acknowledged: who and when are kept, it leaves the open list, the stream says so.
+    let acked: wire::Alert = serde_json::from_value(r.ok("POST", &format!("/api/v1/alerts/{}/ack", wait.id), Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!((acked.acked_by.as_deref(), acked.acked_at), (Some("duty"), Some(crate::view::time(crate::clock::Clock::now(&*r.clock)))));
+    let b = events.recv().await.unwrap();
+    assert!(matches!(&b.msg.kind, wire::EventKind::AlertAcknowledged { alert } if alert.id == wait.id));
+    let open: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(open.alerts.iter().map(|a| a.kind).collect::<Vec<_>>(), [wire::AlertKind::LongQueue]);
+
+    // The clerk calls two: the queue is short again, and the long wait is over for A001 but not
+    // A002/A003 — the service's alert stays (one per service).
+    for _ in 0..2 {
+        r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+        r.ok("POST", "/api/v1/counters/E01/finish", Some(&clerk), None).await;
+    }
+    while events.try_recv().is_ok() {}
+    check().await.unwrap();
+    let b = events.recv().await.unwrap();
+    let wire::EventKind::AlertCleared { alert } = &b.msg.kind else { panic!("{:?}", b.msg.kind) };
+    assert_eq!(alert.kind, wire::AlertKind::LongQueue);
+    assert!(alert.cleared_at.is_some());
+    let all: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts?state=all", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(all.alerts.len(), 2);
+    assert!(all.alerts.iter().all(|a| !a.is_open()), "{:?}", all.alerts);
+
+    // A 差评 raises its own alert; the audit trail has the acknowledgement.
+    let last = r.app.state.engine.shared.core.read().await.state.counter(0).last_finished.unwrap().0;
+    r.ok("POST", &format!("/api/v1/tickets/{last}/rating"), Some("demo-pad-e01"), Some(json!({"score": 1}))).await;
+    while events.try_recv().is_ok() {}
+    check().await.unwrap();
+    let b = events.recv().await.unwrap();
+    assert!(matches!(&b.msg.kind, wire::EventKind::AlertRaised { alert } if alert.kind == wire::AlertKind::BadRating && alert.counter.as_deref() == Some("E01")), "{:?}", b.msg.kind);
+    let trail: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await).unwrap();
+    assert!(trail.entries.iter().any(|e| e.action == "alert_ack" && e.target == wait.id.to_string()), "{:?}", trail.entries);
 }

@@ -1,0 +1,225 @@
+//! Alerts for the duty leader, decided here, pure: [`conditions`] says which alerts should be
+//! up at `now` given the state and the devices' reports; the engine raises the new ones and
+//! clears the ones whose condition ended (each condition has a stable key, so an alert is
+//! raised once however often this is asked).
+
+use std::collections::BTreeMap;
+
+use qcall_wire::{self as wire, AlertKind};
+
+use crate::domain::{CounterState, Millis, State, TicketId, TicketState};
+
+/// `[alerts]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// A ticket waiting longer than this (ms) raises a long-wait alert for its service.
+    pub wait_ms: Millis,
+    /// More than this many waiting in a hall raises a long-queue alert (应急窗口).
+    pub queue_length: u32,
+    /// A counter paused longer than this (ms).
+    pub pause_ms: Millis,
+    /// Every raised alert is also POSTed here (an SMS or WeChat gateway), from an outbox.
+    pub webhook_url: Option<String>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules { wait_ms: 20 * 60_000, queue_length: 20, pause_ms: 15 * 60_000, webhook_url: None }
+    }
+}
+
+/// An alert that should be up now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// Stable while the condition lasts: `wait:east:filing`, `queue:east`, `pause:E03`,
+    /// `device:kiosk-east-1:paper_end`, `rating:1234`.
+    pub key: String,
+    pub kind: AlertKind,
+    pub hall: usize,
+    pub counter: Option<usize>,
+    pub ticket: Option<TicketId>,
+    pub device: Option<String>,
+    pub message: String,
+    pub advice: Option<String>,
+}
+
+fn minutes(ms: Millis) -> i64 {
+    ms / 60_000
+}
+
+/// Every condition that should have an alert at `now`.
+pub fn conditions(st: &State, devices: &BTreeMap<String, (usize, wire::DeviceStatus)>, now: Millis, rules: &Rules) -> Vec<Condition> {
+    let topo = st.topology();
+    let today = st.day();
+    let mut out = Vec::new();
+    let mut waiting = vec![0u32; topo.halls.len()];
+    let mut waiting_service = vec![vec![0u32; topo.services.len()]; topo.halls.len()];
+    // Per hall and service: how many waited too long, and the longest of them.
+    let mut late: BTreeMap<(usize, usize), (u32, Millis, TicketId)> = BTreeMap::new();
+    for t in st.tickets().filter(|t| t.day == today) {
+        if t.state == TicketState::Waiting {
+            waiting[t.hall] += 1;
+            waiting_service[t.hall][t.service] += 1;
+            let waited = now - t.issued_at;
+            if waited > rules.wait_ms {
+                let e = late.entry((t.hall, t.service)).or_insert((0, 0, t.id));
+                e.0 += 1;
+                if waited > e.1 || (waited == e.1 && t.id < e.2) {
+                    (e.1, e.2) = (waited, t.id);
+                }
+            }
+        }
+        if let (Some(score @ 1..=2), Some(counter)) = (t.rating, t.counter) {
+            let c = &topo.counters[counter];
+            let level = if score == 1 { "非常不满意" } else { "不满意" };
+            out.push(Condition {
+                key: format!("rating:{}", t.id),
+                kind: AlertKind::BadRating,
+                hall: c.hall,
+                counter: Some(counter),
+                ticket: Some(t.id),
+                device: None,
+                message: format!("{}号窗口 {} 差评（{level}）· a bad rating ({score} of 5) at counter {}", c.number, st.number(t), c.number),
+                advice: Some("请回访并整改 · call the taxpayer back".into()),
+            });
+        }
+    }
+    for ((hall, service), (n, longest, ticket)) in late {
+        let s = &topo.services[service];
+        let number = st.ticket(ticket).map(|t| st.number(t)).unwrap_or_default();
+        out.push(Condition {
+            key: format!("wait:{}:{}", topo.halls[hall].id, s.id),
+            kind: AlertKind::LongWait,
+            hall,
+            counter: None,
+            ticket: Some(ticket),
+            device: None,
+            message: format!(
+                "{} {n} 人等候超过 {} 分钟，最长 {number}（{} 分钟）· {n} waiting over {} min for {}",
+                s.name_zh,
+                minutes(rules.wait_ms),
+                minutes(longest),
+                minutes(rules.wait_ms),
+                s.name_en
+            ),
+            advice: None,
+        });
+    }
+    for (hall, &n) in waiting.iter().enumerate() {
+        if n <= rules.queue_length {
+            continue;
+        }
+        // Counters of this hall that are closed or paused and serve a service people wait for.
+        let spare: Vec<String> = topo
+            .counters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.hall == hall && c.services.iter().any(|&s| waiting_service[hall][s] > 0))
+            .filter_map(|(ix, c)| match st.counter(ix).state {
+                CounterState::Closed => Some(format!("{}号", c.number)),
+                CounterState::Paused => Some(format!("{}号（暂停）", c.number)),
+                CounterState::Open => None,
+            })
+            .collect();
+        let advice = if spare.is_empty() {
+            "建议开启应急窗口：本厅窗口均已开放，请增派导税人员 · every counter is open: send guides".to_string()
+        } else {
+            format!("建议开启应急窗口：{} · open an emergency window", spare.join("、"))
+        };
+        out.push(Condition {
+            key: format!("queue:{}", topo.halls[hall].id),
+            kind: AlertKind::LongQueue,
+            hall,
+            counter: None,
+            ticket: None,
+            device: None,
+            message: format!("{} {n} 人等候 · {n} waiting in {}", topo.halls[hall].name_zh, topo.halls[hall].name_en),
+            advice: Some(advice),
+        });
+    }
+    for (ix, c) in topo.counters.iter().enumerate() {
+        let counter = st.counter(ix);
+        if let (CounterState::Paused, Some((since, reason))) = (counter.state, &counter.pause) {
+            if now - since > rules.pause_ms {
+                out.push(Condition {
+                    key: format!("pause:{}", c.id),
+                    kind: AlertKind::LongPause,
+                    hall: c.hall,
+                    counter: Some(ix),
+                    ticket: None,
+                    device: None,
+                    message: format!(
+                        "{}号窗口暂停超过 {} 分钟（{reason}）· counter {} paused over {} min",
+                        c.number,
+                        minutes(rules.pause_ms),
+                        c.number,
+                        minutes(rules.pause_ms)
+                    ),
+                    advice: None,
+                });
+            }
+        }
+    }
+    for (device, (hall, status)) in devices {
+        if !status.ok {
+            out.push(Condition {
+                key: format!("device:{device}:{}", status.code),
+                kind: AlertKind::DeviceFault,
+                hall: *hall,
+                counter: None,
+                ticket: None,
+                device: Some(device.clone()),
+                message: format!("{device}: {}", if status.message.is_empty() { &status.code } else { &status.message }),
+                advice: None,
+            });
+        }
+    }
+    // Tickets are kept in no particular order: the same state gives the same list.
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tests::{at, state, EAST};
+    use crate::domain::{Command, Priority};
+
+    fn keys(c: &[Condition]) -> Vec<&str> {
+        c.iter().map(|c| c.key.as_str()).collect()
+    }
+
+    #[test]
+    fn a_long_wait_a_long_queue_a_long_pause_and_a_bad_rating_each_make_one_condition() {
+        let mut s = state();
+        let rules = Rules { queue_length: 2, ..Rules::default() };
+        for _ in 0..3 {
+            s.apply(Command::Issue { hall: EAST, service: 0, priority: Priority::Normal, request_id: None }, at(0)).unwrap();
+        }
+        let devices = BTreeMap::new();
+        // Three waiting in a hall that takes two: the queue, with the closed counters to open.
+        let c = conditions(&s, &devices, at(1), &rules);
+        assert_eq!(keys(&c), ["queue:east"]);
+        assert!(c[0].advice.as_deref().unwrap().starts_with("建议开启应急窗口："), "{:?}", c[0].advice);
+        // 21 minutes later: the long wait too, one for the service, naming the longest.
+        let c = conditions(&s, &devices, at(21), &rules);
+        assert_eq!(keys(&c), ["queue:east", "wait:east:filing"]);
+        let c: Vec<Condition> = c.into_iter().filter(|c| c.kind == AlertKind::LongWait).collect();
+        assert!(c[0].message.contains("3 人等候超过 20 分钟，最长 A001"), "{}", c[0].message);
+        // A pause over 15 minutes.
+        s.apply(Command::Pause { counter: 0, reason: "午休".into() }, at(21)).unwrap();
+        assert!(!keys(&conditions(&s, &devices, at(36), &rules)).contains(&"pause:E1"));
+        let c = conditions(&s, &devices, at(37), &rules);
+        assert!(c.iter().any(|c| c.key == "pause:E1" && c.message.contains("午休")), "{c:?}");
+        // A 差评.
+        s.apply(Command::Resume { counter: 0 }, at(37)).unwrap();
+        s.apply(Command::CallNext { counter: 0 }, at(37)).unwrap();
+        s.apply(Command::Finish { counter: 0 }, at(40)).unwrap();
+        s.apply(Command::Rate { counter: 0, ticket: 1, score: 2, window_ms: 120_000 }, at(40)).unwrap();
+        let c = conditions(&s, &devices, at(41), &rules);
+        assert!(c.iter().any(|c| c.key == "rating:1" && c.kind == AlertKind::BadRating && c.message.contains("不满意")), "{c:?}");
+        // Nothing when the hall is fine.
+        let calm = Rules { queue_length: 20, wait_ms: 3_600_000, ..Rules::default() };
+        assert_eq!(keys(&conditions(&s, &devices, at(41), &calm)), ["rating:1"]);
+    }
+}

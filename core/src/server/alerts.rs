@@ -1,0 +1,124 @@
+//! Alerts for the duty leader: listed and acknowledged by supervisors; checked by the ticker;
+//! delivered to `[alerts] webhook_url` from the outbox, retried with backoff until taken.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use qcall_wire::{self as wire, ErrorCode};
+
+use super::{AppError, AppState, Caller, NoBody, StrictQuery};
+use crate::engine::{Outcome, Request};
+use crate::store::OutboxUpdate;
+
+pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::AlertsQuery>) -> Result<Json<wire::AlertsResponse>, AppError> {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("alerts are for supervisors"));
+    }
+    let alerts = match q.state.as_deref().unwrap_or("open") {
+        "open" => {
+            let core = s.engine.shared.core.read().await;
+            let mut open: Vec<wire::Alert> = core.alerts.values().filter(|a| a.is_open()).cloned().collect();
+            open.sort_by_key(|a| std::cmp::Reverse(a.id));
+            open
+        }
+        "all" => {
+            let reader = s.reader.clone();
+            tokio::task::spawn_blocking(move || crate::queries::alerts(&reader.lock(), 500))
+                .await
+                .map_err(|e| AppError::internal(e.to_string()))?
+                .map_err(|e| AppError::internal(e.to_string()))?
+        }
+        other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open or all, not `{}`", super::api::clip(other)))),
+    };
+    Ok(Json(wire::AlertsResponse { alerts }))
+}
+
+pub async fn ack(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<u64>, _: NoBody) -> Result<Json<wire::Alert>, AppError> {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("alerts are acknowledged by supervisors"));
+    }
+    let by = match &who {
+        crate::auth::Principal::Supervisor { id } => id.clone(),
+        _ => unreachable!("checked above"),
+    };
+    let outcome = s.engine.submit(Request::AckAlert { id, by: by.clone() }).await?;
+    super::audit(&s, &super::actor(&who), "alert_ack", &id.to_string(), "", None).await;
+    if let Outcome::Applied(msgs) = outcome {
+        if let Some(wire::EventKind::AlertAcknowledged { alert }) = msgs.first().map(|b| &b.msg.kind) {
+            return Ok(Json(alert.clone()));
+        }
+    }
+    // Acknowledged before: as it is stored.
+    let reader = s.reader.clone();
+    let found = tokio::task::spawn_blocking(move || crate::queries::alert(&reader.lock(), id))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    found.map(Json).ok_or_else(|| AppError::new(ErrorCode::UnknownAlert, "no alert with this id"))
+}
+
+/// Longest wait between two attempts at one webhook message.
+const BACKOFF_MAX_MS: i64 = 5 * 60_000;
+
+/// Delivers the webhook outbox, oldest first, one message at a time: a message is sent until
+/// the receiver answers 2xx, waiting 1 s, 2 s, 4 s … (at most 5 minutes) between attempts. The
+/// outbox is in the database, so nothing is lost in a restart.
+pub fn spawn_webhook(s: AppState, url: String) {
+    let mut shutdown = s.shutdown.clone();
+    tokio::spawn(async move {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5));
+        if url.starts_with("https://") {
+            match qcall_client::tls_client_config(None) {
+                Ok(tls) => builder = builder.use_preconfigured_tls((*tls).clone()),
+                Err(e) => tracing::error!(error = %e, "no TLS for the webhook"),
+            }
+        }
+        let http = match builder.build() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook client cannot start; alerts are not sent");
+                return;
+            }
+        };
+        let mut every = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = super::stopped(&mut shutdown) => break,
+            }
+            let now = s.clock.now();
+            let reader = s.reader.clone();
+            let due = match tokio::task::spawn_blocking(move || crate::queries::outbox_due(&reader.lock(), now, 20)).await {
+                Ok(Ok(due)) => due,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "webhook outbox cannot be read");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            for (id, body, attempts) in due {
+                let r = http.post(&url).header("content-type", "application/json").body(body).send().await;
+                let now = s.clock.now();
+                let update = match r {
+                    Ok(resp) if resp.status().is_success() => {
+                        tracing::info!(outbox = id, attempts = attempts + 1, "alert delivered to the webhook");
+                        OutboxUpdate::Delivered { id, at: now }
+                    }
+                    other => {
+                        let error = match other {
+                            Ok(resp) => format!("HTTP {}", resp.status()),
+                            Err(e) => e.to_string(),
+                        };
+                        let wait = (1000i64 << attempts.min(20)).min(BACKOFF_MAX_MS);
+                        tracing::warn!(outbox = id, attempts = attempts + 1, %error, retry_in_ms = wait, "webhook delivery failed");
+                        OutboxUpdate::Failed { id, next_at: now + wait, error }
+                    }
+                };
+                if s.engine.submit(Request::Outbox(update)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+}
