@@ -13,6 +13,11 @@
   const LEVEL = { 1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意" };
 
   function serverNow() { return Date.now() + S.offset; }
+  /** A time of day in the halls' time zone (not the browser's). */
+  function clock(t) {
+    const tz = S.ov && S.ov.halls.length ? S.ov.halls[0].hall.time_zone : undefined;
+    return new Date(t).toLocaleTimeString("zh-CN", { hour12: false, timeZone: tz || undefined });
+  }
   function since(iso) { return (serverNow() - Date.parse(iso)) / 1000; }
   function minutes(s) { return s < 60 ? "<1 分钟" : Math.round(s / 60) + " 分钟"; }
 
@@ -62,7 +67,10 @@
     $("who").textContent = session.name + " · " + session.supervisor;
     for (const id of ["who", "btn-logout", "server-clock"]) $(id).hidden = false;
     load();
-    S.stream = Q.stream(null, () => schedule(), (up) => {
+    S.stream = Q.stream(null, (msg) => {
+      if (msg.type === "alert_raised") chime();
+      schedule();
+    }, (up) => {
       const b = $("link-state");
       b.hidden = false;
       b.className = "badge " + (up ? "open" : "closed");
@@ -80,9 +88,13 @@
   async function load() {
     if (!S.session) return;
     try {
-      const ov = await Q.api("GET", "/api/v1/overview", { token: S.session.token });
+      const [ov, alerts] = await Promise.all([
+        Q.api("GET", "/api/v1/overview", { token: S.session.token }),
+        Q.api("GET", "/api/v1/alerts?state=open", { token: S.session.token }),
+      ]);
       S.offset = Date.parse(ov.at) - Date.now();
       S.ov = ov;
+      S.alerts = alerts.alerts;
       render();
     } catch (e) {
       if (e.status === 401) { showLogin(); $("login-error").textContent = Q.message(e); return; }
@@ -141,7 +153,7 @@
     return Q.el("li", { class: "device " + cls, dataset: { device: d.device } },
       Q.el("span", { class: "dot" }), Q.el("b", {}, d.device), " ", Q.el("span", { class: "muted" }, d.kind), " ",
       Q.el("span", { class: "state" }, text),
-      st ? Q.el("span", { class: "muted at" }, " · " + new Date(st.at).toLocaleTimeString("zh-CN", { hour12: false })) : null);
+      st ? Q.el("span", { class: "muted at" }, " · " + clock(st.at)) : null);
   }
 
   function deviceFine(d) { return !d.status || (d.status.ok && !d.status.code); }
@@ -188,8 +200,64 @@
       Q.el("div", { class: "k" }, zh, " ", Q.el("span", { class: "en" }, en)));
   }
 
+  const KIND = {
+    long_wait: "等候过长 · long wait", long_queue: "排队过长 · long queue", long_pause: "暂停过长 · long pause",
+    device_fault: "设备故障 · device fault", bad_rating: "差评 · bad rating",
+  };
+
+  function hallName(id) {
+    const h = S.ov && S.ov.halls.find((x) => x.hall.id === id);
+    return h ? h.hall.name_zh : id;
+  }
+
+  function renderAlerts() {
+    const list = S.alerts || [];
+    $("alerts").replaceChildren(...list.map((a) => Q.el("li", { class: "alert " + a.kind, dataset: { alert: a.id, kind: a.kind } },
+      Q.el("div", { class: "what" },
+        Q.el("span", { class: "kind" }, KIND[a.kind] || a.kind), " ",
+        Q.el("b", {}, hallName(a.hall)), " ", a.message,
+        a.advice ? Q.el("div", { class: "advice" }, a.advice) : null),
+      Q.el("span", { class: "muted at" }, clock(a.raised_at)),
+      Q.el("button", { class: "btn small", type: "button", dataset: { ack: a.id }, onclick: () => ack(a.id) }, "确认 · Acknowledge"))));
+    $("alert-count").textContent = String(list.length);
+    $("alert-count").className = "count" + (list.length ? " some" : "");
+    $("no-alerts").hidden = list.length > 0;
+    document.title = (list.length ? "(" + list.length + ") " : "") + "值班领导 · Duty leader — qcall";
+  }
+
+  async function ack(id) {
+    try {
+      await Q.api("POST", "/api/v1/alerts/" + id + "/ack", { token: S.session.token });
+      say("已确认 · Acknowledged", "ok");
+    } catch (e) {
+      if (e.status === 401) { showLogin(); return; }
+      say(Q.message(e), "error");
+    }
+    load();
+  }
+
+  /** A short two-note chime for a new alert (after sign-in the page may play sound). */
+  function chime() {
+    try {
+      const ctx = S.audio || (S.audio = new (window.AudioContext || window.webkitAudioContext)());
+      [880, 660].forEach((f, i) => {
+        const o = ctx.createOscillator();
+        const g = ctx.createGain();
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.15, ctx.currentTime + i * 0.18);
+        g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + i * 0.18 + 0.16);
+        o.connect(g).connect(ctx.destination);
+        o.start(ctx.currentTime + i * 0.18);
+        o.stop(ctx.currentTime + i * 0.18 + 0.17);
+      });
+      S.chimes = (S.chimes || 0) + 1;
+      document.body.dataset.chimes = String(S.chimes);
+    } catch (e) { /* no audio here */ }
+  }
+
   function render() {
     const ov = S.ov;
+    renderAlerts();
     $("halls").replaceChildren(...ov.halls.map(hallCard));
     renderPublicity();
     tick();
@@ -240,7 +308,7 @@
   function tick() {
     for (const e of document.querySelectorAll(".since[data-since]")) e.textContent = Q.duration(since(e.dataset.since));
     if (S.ov) {
-      $("server-clock").textContent = new Date(serverNow()).toLocaleTimeString("zh-CN", { hour12: false });
+      $("server-clock").textContent = clock(serverNow());
     }
   }
 

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod alerts;
 mod api;
 mod appointments;
 mod backups;

@@ -761,3 +761,49 @@ async fn web_supervisor_overview_is_live_and_controls_counters_and_publicity() {
     }
     b.close().await;
 }
+
+/// A long wait raises an alert under the controlled clock: a ticket issued at 09:00, the
+/// server started again at 09:25 (`--clock-start`; supervisor sessions end with a restart, so
+/// the duty leader signs in again) lists it with a count in the tab title; a printer fault
+/// while the page is open arrives live with a chime; both are acknowledged there, and the
+/// server keeps who and when.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_supervisor_sees_a_long_wait_alert_and_acknowledges_it() {
+    let mut server = Server::start_at(&crate::util::always_open_config_text(), "2026-11-30T09:00:00+08:00");
+    let api = server.api();
+    let a001 = api.issue("east", "filing").await;
+    server.stop();
+    server.clock_start = Some("2026-11-30T09:25:00+08:00".into());
+    server.start_again();
+
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+    let text = b.wait_text("#alerts", &a001.number).await;
+    assert!(text.contains("等候过长") && text.contains("超过 20 分钟"), "{text}");
+    b.wait_js("document.title.startsWith('(1) ')").await;
+
+    // Live, with a chime: a kiosk's printer fault.
+    let (s, _) = api
+        .call("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(json!({"ok": false, "code": "paper_end", "message": "打印机缺纸 / paper end"})))
+        .await;
+    assert_eq!(s, 204);
+    b.wait_text("#alerts", "打印机缺纸").await;
+    b.wait_js("document.title.startsWith('(2) ')").await;
+    b.wait_js("Number(document.body.dataset.chimes || 0) >= 1").await;
+    b.viewport(1600, 1000).await;
+    b.screenshot("web-supervisor-alerts.png").await;
+
+    b.click("#alerts li[data-kind='long_wait'] button[data-ack]").await;
+    b.wait_js("document.querySelectorAll('#alerts li').length === 1").await;
+    b.wait_js("document.title.startsWith('(1) ')").await;
+    let (s, v) = api.call("GET", "/api/v1/alerts?state=all", Some("demo-supervisor"), None).await;
+    assert_eq!(s, 200);
+    let wait = v["alerts"].as_array().unwrap().iter().find(|a| a["kind"] == "long_wait").unwrap();
+    assert_eq!(wait["acked_by"].as_str(), Some("duty"), "{v}");
+    assert!(wait["acked_at"].as_str().unwrap().starts_with("2026-11-30T01:2"), "{wait}");
+    b.close().await;
+}

@@ -1,0 +1,90 @@
+//! Alerts through the real server: the webhook outbox delivers a raised alert once, after its
+//! receiver was down for a while.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::util::{free_port, Server};
+
+/// An HTTP receiver on `port` that answers 200 to every POST and keeps the bodies.
+fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("receiver port");
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let Ok(n) = conn.read(&mut chunk) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
+                }
+            };
+            if let Some(body) = body {
+                keep.lock().unwrap().push(body);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        }
+    });
+    got
+}
+
+#[test]
+fn a_raised_alert_reaches_the_webhook_once_after_its_receiver_was_down() {
+    let port = free_port();
+    let server = Server::start_edited(|text| {
+        text.replace("queue_length = 20", "queue_length = 2")
+            .replace("# webhook_url = \"http://sms-gateway.bureau.example/qcall\"", &format!("webhook_url = \"http://127.0.0.1:{port}/hook\""))
+    });
+    let api = server.api();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for _ in 0..3 {
+        rt.block_on(api.issue("east", "filing"));
+    }
+    // The ticker raises the long-queue alert; the receiver is down: attempts fail and are retried.
+    let db = rusqlite::Connection::open(&server.db).unwrap();
+    let attempts = || -> (i64, Option<i64>) {
+        db.query_row("SELECT COALESCE(MAX(attempts), 0), MAX(delivered_at) FROM webhook_outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap_or((0, None))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attempts().0 < 3 {
+        assert!(Instant::now() < deadline, "no failed attempts recorded; log:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failed = attempts().0;
+    assert_eq!(attempts().1, None);
+    assert!(server.log().contains("webhook delivery failed"), "{}", server.log());
+
+    // The receiver comes up: the alert arrives, once.
+    let got = receiver(port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the webhook never delivered; log:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(attempts().1.is_some(), "delivered_at is recorded");
+    // Later ticks find the alert still up and send nothing more.
+    std::thread::sleep(Duration::from_secs(6));
+    let bodies = got.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let msg: qcall_wire::StreamMessage = serde_json::from_str(&bodies[0]).unwrap();
+    let qcall_wire::EventKind::AlertRaised { alert } = msg.kind else { panic!("{}", bodies[0]) };
+    assert_eq!((alert.kind, alert.hall.as_str()), (qcall_wire::AlertKind::LongQueue, "east"));
+    println!("MEASURE webhook delivered after {failed} failed attempts; {} bytes", bodies[0].len());
+}
