@@ -406,6 +406,30 @@ impl Client {
         self.post_empty(&format!("/api/v1/alerts/{id}/ack")).await
     }
 
+    /// `GET /api/v1/cases?state=open|overdue|closed|all` (supervisors).
+    pub async fn cases(&self, state: &str) -> Result<wire::CasesResponse> {
+        self.get(&format!("/api/v1/cases?state={state}")).await
+    }
+
+    /// `POST /api/v1/cases/{id}/notes`.
+    pub async fn case_note(&self, id: u64, req: &wire::CaseNoteRequest) -> Result<wire::Case> {
+        self.post(&format!("/api/v1/cases/{id}/notes"), req).await
+    }
+
+    /// `POST /api/v1/cases/{id}/close`.
+    pub async fn close_case(&self, id: u64, req: &wire::CaseCloseRequest) -> Result<wire::Case> {
+        self.post(&format!("/api/v1/cases/{id}/close"), req).await
+    }
+
+    /// `GET /api/v1/reports/ratings` (JSON): every rating of a period with its case.
+    pub async fn ratings_report(&self, q: &wire::PeriodQuery) -> Result<Vec<wire::RatingRow>> {
+        let mut url = format!("/api/v1/reports/ratings?from={}&to={}", q.from, q.to);
+        if let Some(h) = &q.hall {
+            url.push_str(&format!("&hall={h}"));
+        }
+        self.get(&url).await
+    }
+
     /// `GET /api/v1/overview` (supervisors): every hall as the duty leader sees it.
     pub async fn overview(&self) -> Result<wire::Overview> {
         self.get("/api/v1/overview").await

@@ -76,6 +76,18 @@ pub struct RawConfig {
     pub pauses: RawPauses,
     #[serde(default)]
     pub alerts: RawAlerts,
+    #[serde(default)]
+    pub ratings: RawRatings,
+}
+
+/// `[ratings]`: 好差评.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatings {
+    /// What the pad offers after a 差评 (several may be chosen).
+    pub reasons: Option<Vec<String>>,
+    /// Working days to close a 差评 case (5).
+    pub case_days: Option<u32>,
 }
 
 /// `[alerts]`: when the duty leader is alerted.
@@ -803,6 +815,24 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let retention_days = raw.privacy.retention_days.unwrap_or(365);
     if !(31..=3650).contains(&retention_days) {
         return Err(bad("privacy.retention_days".into(), format!("{retention_days} is outside 31..=3650")));
+    }
+    if let Some(reasons) = raw.ratings.reasons {
+        if reasons.is_empty() || reasons.len() > 12 {
+            return Err(bad("ratings.reasons".into(), "name 1 to 12 reasons".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, r) in reasons.iter().enumerate() {
+            if r.trim().is_empty() || r.chars().count() > 16 || r.trim() != r || !seen.insert(r) {
+                return Err(bad(format!("ratings.reasons[{i}]"), format!("`{r}` must be 1-16 characters without spaces around them, named once")));
+            }
+        }
+        topology.rating_reasons = reasons;
+    }
+    if let Some(days) = raw.ratings.case_days {
+        if !(1..=60).contains(&days) {
+            return Err(bad("ratings.case_days".into(), format!("{days} is outside 1..=60 working days")));
+        }
+        topology.case_days = days;
     }
     let a = &raw.alerts;
     let alerts = crate::alerts::Rules {

@@ -181,6 +181,10 @@ pub enum Request {
     CheckAlerts(crate::alerts::Rules),
     /// A webhook delivery attempt's outcome.
     Outbox(crate::store::OutboxUpdate),
+    /// The reasons of a 差评, for the case of `ticket`.
+    CaseReasons { ticket: TicketId, reasons: Vec<String> },
+    /// A note on a case; with `close`, the case closes with that summary.
+    CaseNote { id: u64, note: wire::CaseNote, close: Option<String> },
     /// A supervisor acknowledges an alert (`Outcome::Applied` carries the event).
     AckAlert { id: u64, by: String },
 }
@@ -207,6 +211,20 @@ pub enum EngineError {
     Stopped,
     #[error("no such alert")]
     UnknownAlert,
+    #[error("no such case")]
+    UnknownCase,
+    #[error("the case is closed")]
+    CaseClosed,
+}
+
+impl From<crate::store::CaseError> for EngineError {
+    fn from(e: crate::store::CaseError) -> Self {
+        match e {
+            crate::store::CaseError::Unknown => EngineError::UnknownCase,
+            crate::store::CaseError::Closed => EngineError::CaseClosed,
+            crate::store::CaseError::Store(e) => EngineError::Store(e.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +358,7 @@ struct Acc {
     alerts: Vec<(String, wire::Alert)>,
     /// (alert id, event type, JSON body) for the webhook outbox.
     outbox: Vec<(u64, &'static str, String)>,
+    cases: Vec<crate::store::CaseRow>,
 }
 
 impl Acc {
@@ -359,6 +378,32 @@ impl Acc {
                 }
                 Event::CounterResumed { counter } | Event::CounterClosed { counter } => {
                     self.pauses.push(PauseRow::End { counter: *counter, at: now });
+                }
+                Event::TicketRated { ticket, counter, score } if *score <= 2 => {
+                    let st = &core.state;
+                    let topo = st.topology();
+                    if let Some(t) = st.ticket(*ticket) {
+                        let mut deadline = t.day;
+                        let mut left = topo.case_days.max(1);
+                        while left > 0 {
+                            deadline = deadline.succ_opt().unwrap_or(deadline);
+                            if topo.calendar.is_open_day(deadline) {
+                                left -= 1;
+                            }
+                        }
+                        self.cases.push(crate::store::CaseRow {
+                            ticket: t.id,
+                            number: st.number(t),
+                            day: t.day,
+                            hall: topo.halls[t.hall].id.clone(),
+                            service: topo.services[t.service].id.clone(),
+                            counter: topo.counters[*counter].id.clone(),
+                            clerk: t.clerk.as_deref().map(str::to_string),
+                            rated_at: now,
+                            score: *score,
+                            deadline,
+                        });
+                    }
                 }
                 Event::DayRolledOver { day, .. } => {
                     self.expire_before = Some(*day);
@@ -562,6 +607,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(e) => Err(EngineError::Store(e.to_string())),
                 }
             }
+            Request::CaseReasons { ticket, reasons } => store.case_reasons(*ticket, reasons).map(|()| Outcome::Applied(vec![])).map_err(EngineError::from),
+            Request::CaseNote { id, note, close } => {
+                store.case_note(*id, note, close.as_deref()).map(|()| Outcome::Applied(vec![])).map_err(EngineError::from)
+            }
             Request::Outbox(u) => match store.outbox_update(u) {
                 Ok(()) => Ok(Outcome::Applied(vec![])),
                 Err(e) => Err(EngineError::Store(e.to_string())),
@@ -685,6 +734,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             pauses: std::mem::take(&mut acc.pauses),
             alerts: std::mem::take(&mut acc.alerts),
             outbox: std::mem::take(&mut acc.outbox),
+            cases: std::mem::take(&mut acc.cases),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);

@@ -270,3 +270,82 @@ pub fn outbox_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<V
     let rows = stmt.query_map(rusqlite::params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     rows.collect()
 }
+
+fn case_from_row(r: &rusqlite::Row<'_>, today: &str) -> rusqlite::Result<wire::Case> {
+    let state: String = r.get(12)?;
+    let deadline: String = r.get(11)?;
+    let reasons: String = r.get(10)?;
+    let notes: String = r.get(13)?;
+    Ok(wire::Case {
+        id: r.get::<_, i64>(0)? as u64,
+        ticket: r.get::<_, i64>(1)? as u64,
+        number: r.get(2)?,
+        day: r.get(3)?,
+        hall: r.get(4)?,
+        service: r.get(5)?,
+        counter: r.get(6)?,
+        clerk: r.get(7)?,
+        clerk_name: String::new(),
+        rated_at: crate::view::time(r.get(8)?),
+        score: r.get(9)?,
+        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+        overdue: state == "open" && deadline.as_str() < today,
+        deadline,
+        state: if state == "open" { wire::CaseState::Open } else { wire::CaseState::Closed },
+        notes: serde_json::from_str(&notes).unwrap_or_default(),
+        closed_by: r.get(14)?,
+        closed_at: r.get::<_, Option<i64>>(15)?.map(crate::view::time),
+        summary: r.get(16)?,
+    })
+}
+
+const CASE_COLUMNS: &str =
+    "id, ticket, number, day, hall, service, counter, clerk, rated_at, score, reasons, deadline, state, notes, closed_by, closed_at, summary";
+
+/// 好差评 cases: `open` (oldest deadline first), `overdue` (open past their deadline), `closed`
+/// or `all` (newest first, at most 1000). `today` decides what is overdue.
+pub fn cases(conn: &Connection, which: &str, today: &str) -> rusqlite::Result<Vec<wire::Case>> {
+    let filter = match which {
+        "open" => "state = 'open' AND ?1 = ?1 ORDER BY deadline, id",
+        "overdue" => "state = 'open' AND deadline < ?1 ORDER BY deadline, id",
+        "closed" => "state = 'closed' AND ?1 = ?1 ORDER BY id DESC LIMIT 1000",
+        _ => "?1 = ?1 ORDER BY id DESC LIMIT 1000",
+    };
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {filter}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([today], |r| case_from_row(r, today))?;
+    rows.collect()
+}
+
+pub fn case(conn: &Connection, id: u64, today: &str) -> rusqlite::Result<Option<wire::Case>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1");
+    conn.query_row(&sql, [id as i64], |r| case_from_row(r, today)).optional()
+}
+
+/// Every rated ticket of the business days `from..=to` with its case, in order of finishing.
+pub fn rating_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::RatingRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.day, t.number, t.hall, t.service, t.counter, t.clerk, t.finished_at, t.rating,
+                COALESCE(c.reasons, '[]'), COALESCE(c.state, 'none')
+           FROM tickets t LEFT JOIN cases c ON c.ticket = t.id
+          WHERE t.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR t.hall = ?3) AND t.rating IS NOT NULL
+          ORDER BY t.finished_at, t.id",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+        let reasons: String = r.get(9)?;
+        Ok(wire::RatingRow {
+            ticket: r.get::<_, i64>(0)? as u64,
+            day: r.get(1)?,
+            number: r.get(2)?,
+            hall: r.get(3)?,
+            service: r.get(4)?,
+            counter: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            clerk: r.get(6)?,
+            finished_at: r.get(7)?,
+            score: r.get(8)?,
+            reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+            case_state: r.get(10)?,
+        })
+    })?;
+    rows.collect()
+}

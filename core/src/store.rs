@@ -165,8 +165,54 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         delivered_at INTEGER,
         last_error TEXT
     );
-    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE delivered_at IS NULL;",
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE delivered_at IS NULL;
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,
+        ticket INTEGER NOT NULL UNIQUE,
+        number TEXT NOT NULL,
+        day TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        clerk TEXT,
+        rated_at INTEGER NOT NULL,
+        score INTEGER NOT NULL,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        deadline TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        notes TEXT NOT NULL DEFAULT '[]',
+        closed_by TEXT,
+        closed_at INTEGER,
+        summary TEXT
+    );
+    CREATE INDEX cases_state ON cases (state, deadline);",
 ];
+
+/// A 好差评 case opened by a rating of 1 or 2 (written with the batch that rated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    pub ticket: TicketId,
+    pub number: String,
+    pub day: NaiveDate,
+    pub hall: String,
+    pub service: String,
+    pub counter: String,
+    pub clerk: Option<String>,
+    pub rated_at: Millis,
+    pub score: u8,
+    pub deadline: NaiveDate,
+}
+
+/// Why a change to a case was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("no such case")]
+    Unknown,
+    #[error("the case is closed")]
+    Closed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A webhook delivery attempt's outcome (written by the writer).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +274,7 @@ pub struct Batch<'a> {
     pub alerts: Vec<(String, qcall_wire::Alert)>,
     /// (alert id, event type, body) to POST to the webhook.
     pub outbox: Vec<(u64, &'static str, String)>,
+    pub cases: Vec<CaseRow>,
 }
 
 pub struct EventRow<'a> {
@@ -548,7 +595,11 @@ impl Store {
                     "UPDATE pauses SET clerk = NULL WHERE started_at < ?1 AND clerk IS NOT NULL AND ended_at IS NOT NULL",
                     [self.topo.day_start(before)],
                 )?;
-                Ok(n + pauses)
+                let cases = self.conn.execute(
+                    "UPDATE cases SET clerk = NULL WHERE day < ?1 AND clerk IS NOT NULL AND state = 'closed'",
+                    [before.to_string()],
+                )?;
+                Ok(n + pauses + cases)
             })
             .map_err(self.err())
     }
@@ -681,6 +732,46 @@ impl Store {
         Ok(row.and_then(|(k, b)| serde_json::from_str(&b).ok().map(|a| (k, a))))
     }
 
+    /// Sets the reasons of the case of `ticket` (the pad's answer after a 差评).
+    pub fn case_reasons(&mut self, ticket: TicketId, reasons: &[String]) -> Result<(), CaseError> {
+        let json = serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into());
+        let n = self
+            .conn
+            .execute("UPDATE cases SET reasons = ?2 WHERE ticket = ?1", params![ticket as i64, json])
+            .map_err(self.err())?;
+        if n == 0 {
+            return Err(CaseError::Unknown);
+        }
+        Ok(())
+    }
+
+    /// Appends a note to an open case; closes it when `close` holds a summary.
+    pub fn case_note(&mut self, id: u64, note: &qcall_wire::CaseNote, close: Option<&str>) -> Result<(), CaseError> {
+        use rusqlite::OptionalExtension;
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(&e)?;
+        let row: Option<(String, String)> =
+            tx.query_row("SELECT state, notes FROM cases WHERE id = ?1", [id as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(&e)?;
+        let Some((state, notes)) = row else { return Err(CaseError::Unknown) };
+        if state != "open" {
+            return Err(CaseError::Closed);
+        }
+        let mut notes: Vec<qcall_wire::CaseNote> = serde_json::from_str(&notes).unwrap_or_default();
+        notes.push(note.clone());
+        let json = serde_json::to_string(&notes).unwrap_or_else(|_| "[]".into());
+        match close {
+            None => tx.execute("UPDATE cases SET notes = ?2 WHERE id = ?1", params![id as i64, json]),
+            Some(summary) => tx.execute(
+                "UPDATE cases SET notes = ?2, state = 'closed', closed_by = ?3, closed_at = ?4, summary = ?5 WHERE id = ?1",
+                params![id as i64, json, note.by, note.at.timestamp_millis(), summary],
+            ),
+        }
+        .map_err(&e)?;
+        tx.commit().map_err(&e)?;
+        Ok(())
+    }
+
     /// Records a webhook delivery attempt.
     pub fn outbox_update(&mut self, u: &OutboxUpdate) -> Result<(), StoreError> {
         match u {
@@ -802,6 +893,27 @@ impl Store {
                     a.cleared_at.map(|t| t.timestamp_millis()),
                     a.acked_at.map(|t| t.timestamp_millis()),
                     body
+                ])
+            })
+            .map_err(e)?;
+        }
+        for c in &b.cases {
+            tx.prepare_cached(
+                "INSERT INTO cases (ticket, number, day, hall, service, counter, clerk, rated_at, score, deadline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (ticket) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    c.ticket as i64,
+                    c.number,
+                    c.day.to_string(),
+                    c.hall,
+                    c.service,
+                    c.counter,
+                    c.clerk,
+                    c.rated_at,
+                    c.score,
+                    c.deadline.to_string()
                 ])
             })
             .map_err(e)?;

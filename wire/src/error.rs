@@ -115,6 +115,12 @@ error_codes! {
     UnknownPauseReason = "unknown_pause_reason" => 400,
     /// No alert with this id.
     UnknownAlert = "unknown_alert" => 404,
+    /// No 好差评 case with this id (or for this ticket).
+    UnknownCase = "unknown_case" => 404,
+    /// The case is closed already.
+    CaseClosed = "case_closed" => 409,
+    /// A reason that is not one of `[ratings] reasons`.
+    UnknownRatingReason = "unknown_rating_reason" => 400,
     /// The counter still serves a ticket.
     CounterBusy = "counter_busy" => 409,
     WrongTicketState = "wrong_ticket_state" => 409,

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod appointments;
+mod cases;
 mod counter;
 mod error;
 mod model;
@@ -20,6 +21,7 @@ mod stream;
 
 pub use alerts::*;
 pub use appointments::*;
+pub use cases::*;
 pub use counter::*;
 pub use error::*;
 pub use model::*;

@@ -91,6 +91,10 @@ pub struct Topology {
     pub estimates: estimate::EstimateRules,
     /// Why a counter may pause (午休, 业务学习, …); a pause names one of them.
     pub pause_reasons: Vec<String>,
+    /// What a taxpayer may say was wrong after a 差评 (等候时间长, 服务态度, …).
+    pub rating_reasons: Vec<String>,
+    /// Working days to close a 差评 case.
+    pub case_days: u32,
 }
 
 impl Topology {
@@ -112,6 +116,8 @@ impl Topology {
             appointments: Rules::default(),
             estimates: estimate::EstimateRules::default(),
             pause_reasons: DEFAULT_PAUSE_REASONS.iter().map(|r| r.to_string()).collect(),
+            rating_reasons: DEFAULT_RATING_REASONS.iter().map(|r| r.to_string()).collect(),
+            case_days: 5,
         }
     }
 
@@ -199,6 +205,9 @@ pub struct Counter {
     /// While paused: since when, and why (one of [`Topology::pause_reasons`]).
     pub pause: Option<(Millis, String)>,
 }
+
+/// What a 差评 may be about when the config names nothing else.
+pub const DEFAULT_RATING_REASONS: [&str; 5] = ["等候时间长", "服务态度", "业务不熟练", "一次性告知不到位", "其他"];
 
 /// Pause reasons when the config names none.
 pub const DEFAULT_PAUSE_REASONS: [&str; 5] = ["午休", "业务学习", "临时离开", "系统故障", "其他"];

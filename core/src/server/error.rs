@@ -116,6 +116,8 @@ impl From<EngineError> for AppError {
             EngineError::Store(s) => AppError::internal(s),
             EngineError::Stopped => AppError::new(ErrorCode::ShuttingDown, "the server is stopping"),
             EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),
+            EngineError::UnknownCase => AppError::new(ErrorCode::UnknownCase, "no 好差评 case with this id or for this ticket"),
+            EngineError::CaseClosed => AppError::new(ErrorCode::CaseClosed, "the case is closed already"),
         }
     }
 }

@@ -10,6 +10,7 @@
 mod alerts;
 mod api;
 mod appointments;
+mod cases;
 mod counters;
 mod error;
 mod guard;
@@ -98,6 +99,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases/{id}/notes", post(cases::note))
+        .route("/api/v1/cases/{id}/close", post(cases::close))
+        .route("/api/v1/tickets/{id}/rating/reasons", post(cases::reasons))
+        .route("/api/v1/reports/ratings", get(cases::ratings_report))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))

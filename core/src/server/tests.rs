@@ -741,3 +741,72 @@ async fn alerts_are_raised_cleared_and_acknowledged_as_events_and_only_superviso
     let trail: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await).unwrap();
     assert!(trail.entries.iter().any(|e| e.action == "alert_ack" && e.target == wait.id.to_string()), "{:?}", trail.entries);
 }
+
+#[tokio::test]
+async fn a_bad_rating_opens_a_case_with_the_pads_reasons_that_a_supervisor_follows_up_and_closes() {
+    let r = Rig::new();
+    let clerk = r.sign_in("clerk01", "E01").await;
+    let mut rated = vec![];
+    for score in [2, 5] {
+        let t = r.issue("east", "filing").await;
+        r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+        r.ok("POST", "/api/v1/counters/E01/finish", Some(&clerk), None).await;
+        r.ok("POST", &format!("/api/v1/tickets/{}/rating", t.id), Some("demo-pad-e01"), Some(json!({"score": score}))).await;
+        rated.push(t);
+    }
+    let bad = &rated[0];
+    // Only the 差评 opens a case; 5 working days after Thursday 2026-11-26 is Thursday 12-03.
+    let cases: wire::CasesResponse = serde_json::from_value(r.ok("GET", "/api/v1/cases", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(cases.cases.len(), 1);
+    let c = &cases.cases[0];
+    assert_eq!((c.ticket, c.number.as_str(), c.counter.as_str(), c.score, c.deadline.as_str()), (bad.id, "A001", "E01", 2, "2026-12-03"));
+    assert_eq!((c.clerk.as_deref(), c.clerk_name.as_str(), c.state, c.overdue), (Some("clerk01"), "王芳", wire::CaseState::Open, false));
+    assert!(c.reasons.is_empty());
+
+    // The pad's reasons: only listed ones, only from the pad of that counter.
+    let path = format!("/api/v1/tickets/{}/rating/reasons", bad.id);
+    assert_eq!(r.send("POST", &path, Some("demo-pad-e01"), Some(json!({"reasons": ["太冷"]}))).await.code(), Some(ErrorCode::UnknownRatingReason));
+    assert_eq!(r.send("POST", &path, Some("demo-pad-e02"), Some(json!({"reasons": ["服务态度"]}))).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.send("POST", &path, Some("demo-pad-e01"), Some(json!({"reasons": ["等候时间长", "服务态度", "服务态度"]}))).await.status, StatusCode::NO_CONTENT);
+    let good = format!("/api/v1/tickets/{}/rating/reasons", rated[1].id);
+    assert_eq!(r.send("POST", &good, Some("demo-pad-e01"), Some(json!({"reasons": ["其他"]}))).await.code(), Some(ErrorCode::UnknownCase));
+
+    // Clerks see no cases.
+    assert_eq!(r.send("GET", "/api/v1/cases", Some(&clerk), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.send("POST", &format!("/api/v1/cases/{}/notes", c.id), Some(&clerk), Some(json!({"kind": "callback", "text": "x"}))).await.status, StatusCode::FORBIDDEN);
+
+    // Past its deadline, still open: overdue.
+    r.clock.advance(8 * 86_400_000);
+    r.app.state.engine.submit(crate::engine::Request::Domain(crate::domain::Command::Tick)).await.unwrap();
+    let overdue: wire::CasesResponse = serde_json::from_value(r.ok("GET", "/api/v1/cases?state=overdue", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(overdue.cases.len(), 1);
+    assert!(overdue.cases[0].overdue);
+    assert_eq!(overdue.cases[0].reasons, ["等候时间长", "服务态度"]);
+
+    // Callback, rectification, appeal and outcome; then closed; a closed case takes no notes.
+    for (kind, text) in [("callback", "已电话回访，纳税人表示理解"), ("rectification", "高峰时段增开应急窗口"), ("appeal", "窗口申诉：系统故障所致"), ("appeal_outcome", "复核：申诉不成立")] {
+        r.ok("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": kind, "text": text}))).await;
+    }
+    let a = r.send("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": "callback", "text": ""}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::TooLong));
+    let closed: wire::Case =
+        serde_json::from_value(r.ok("POST", &format!("/api/v1/cases/{}/close", c.id), Some("demo-supervisor"), Some(json!({"summary": "已整改"}))).await).unwrap();
+    assert_eq!((closed.state, closed.closed_by.as_deref(), closed.summary.as_deref(), closed.overdue), (wire::CaseState::Closed, Some("duty"), Some("已整改"), false));
+    assert_eq!(closed.notes.len(), 5);
+    assert_eq!(closed.notes[0].kind, wire::CaseNoteKind::Callback);
+    let a = r.send("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": "note", "text": "晚了"}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::CaseClosed));
+    assert_eq!(r.send("POST", "/api/v1/cases/99/close", Some("demo-supervisor"), Some(json!({"summary": "x"}))).await.code(), Some(ErrorCode::UnknownCase));
+
+    // Every rating of the period, with reasons and case state, as CSV.
+    let csv = r.send("GET", "/api/v1/reports/ratings?from=2026-11-26&to=2026-11-26&format=csv", Some("demo-supervisor"), None).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = csv.text();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "ticket,day,number,hall,service,counter,clerk,finished_at,score,reasons,case");
+    assert!(lines[1].starts_with(&format!("{},2026-11-26,A001,east,filing,E01,clerk01,", bad.id)) && lines[1].ends_with(",2,等候时间长、服务态度,closed"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",5,,none"), "{}", lines[2]);
+    let trail: wire::AuditResponse = serde_json::from_value(r.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-12-04", Some("demo-supervisor"), None).await).unwrap();
+    assert!(trail.entries.iter().any(|e| e.action == "case_closed"));
+    assert!(trail.entries.iter().any(|e| e.action == "report_exported" && e.target == "ratings"));
+}

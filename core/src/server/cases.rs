@@ -1,0 +1,150 @@
+//! 好差评 cases (supervisors): listed, noted (回访, 整改, 申诉, 复核), closed; the pad's reasons
+//! after a 差评; every rating of a period exported with its case.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use qcall_wire::{self as wire, ErrorCode};
+
+use super::api::{hall_ix, ticket_id};
+use super::reports::{csv_response, csv_table};
+use super::stats::period;
+use super::{AppError, AppState, Caller, JsonBody, StrictQuery};
+use crate::auth::Principal;
+use crate::engine::Request;
+
+fn supervisor(who: &Principal) -> Result<String, AppError> {
+    match who {
+        Principal::Supervisor { id } => Ok(id.clone()),
+        _ => Err(AppError::forbidden("好差评 cases are for supervisors")),
+    }
+}
+
+async fn today(s: &AppState) -> String {
+    s.engine.shared.core.read().await.state.day().to_string()
+}
+
+fn named(s: &AppState, mut c: wire::Case) -> wire::Case {
+    c.clerk_name = c.clerk.as_deref().and_then(|id| s.cfg.clerk(id)).map(|k| k.name.clone()).unwrap_or_default();
+    c
+}
+
+pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::CasesQuery>) -> Result<Json<wire::CasesResponse>, AppError> {
+    supervisor(&who)?;
+    let which = q.state.unwrap_or_else(|| "open".into());
+    if !["open", "overdue", "closed", "all"].contains(&which.as_str()) {
+        return Err(AppError::new(ErrorCode::BadQuery, "state is open, overdue, closed or all"));
+    }
+    let today = today(&s).await;
+    let reader = s.reader.clone();
+    let cases = tokio::task::spawn_blocking(move || crate::queries::cases(&reader.lock(), &which, &today))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(Json(wire::CasesResponse { cases: cases.into_iter().map(|c| named(&s, c)).collect() }))
+}
+
+async fn one(s: &AppState, id: u64) -> Result<wire::Case, AppError> {
+    let today = today(s).await;
+    let reader = s.reader.clone();
+    tokio::task::spawn_blocking(move || crate::queries::case(&reader.lock(), id, &today))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map(|c| named(s, c))
+        .ok_or_else(|| AppError::new(ErrorCode::UnknownCase, "no 好差评 case with this id"))
+}
+
+fn text(field: &str, t: &str) -> Result<String, AppError> {
+    let t = t.trim();
+    if t.is_empty() || t.chars().count() > 1000 {
+        return Err(AppError::new(ErrorCode::TooLong, format!("{field} must be 1-1000 characters")));
+    }
+    Ok(t.to_string())
+}
+
+pub async fn note(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<u64>, JsonBody(req): JsonBody<wire::CaseNoteRequest>) -> Result<Json<wire::Case>, AppError> {
+    let by = supervisor(&who)?;
+    let note = wire::CaseNote { at: crate::view::time(s.clock.now()), by, kind: req.kind, text: text("text", &req.text)? };
+    s.engine.submit(Request::CaseNote { id, note, close: None }).await?;
+    one(&s, id).await.map(Json)
+}
+
+pub async fn close(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<u64>, JsonBody(req): JsonBody<wire::CaseCloseRequest>) -> Result<Json<wire::Case>, AppError> {
+    let by = supervisor(&who)?;
+    let summary = text("summary", &req.summary)?;
+    let note = wire::CaseNote { at: crate::view::time(s.clock.now()), by, kind: wire::CaseNoteKind::Note, text: format!("办结 · closed: {summary}") };
+    s.engine.submit(Request::CaseNote { id, note, close: Some(summary) }).await?;
+    super::audit(&s, &super::actor(&who), "case_closed", &id.to_string(), "", None).await;
+    one(&s, id).await.map(Json)
+}
+
+/// The pad of the counter that served the ticket (or a supervisor) says what was wrong.
+pub async fn reasons(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, JsonBody(req): JsonBody<wire::RatingReasonsRequest>) -> Result<StatusCode, AppError> {
+    let id = ticket_id(&id)?;
+    let counter = {
+        let core = s.engine.shared.core.read().await;
+        core.state.ticket(id).and_then(|t| t.counter)
+    };
+    match &who {
+        Principal::Pad { counter: pad, .. } if Some(*pad) == counter => {}
+        Principal::Supervisor { .. } => {}
+        _ => return Err(AppError::forbidden("only the rating pad of the counter that served the ticket says why")),
+    }
+    let known = &s.cfg.topology.rating_reasons;
+    let mut reasons: Vec<String> = Vec::new();
+    for r in req.reasons {
+        if !known.contains(&r) {
+            return Err(AppError::new(ErrorCode::UnknownRatingReason, format!("the reasons are {}", known.join("、"))));
+        }
+        if !reasons.contains(&r) {
+            reasons.push(r);
+        }
+    }
+    s.engine.submit(Request::CaseReasons { ticket: id, reasons }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every rating of a period with its reasons and case, JSON or CSV.
+pub async fn ratings_report(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::PeriodQuery>) -> Result<Response, AppError> {
+    supervisor(&who)?;
+    let (from, to) = period(&q)?;
+    let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
+    let detail = format!("{from}..{to} {} {:?}", hall_id.as_deref().unwrap_or("all halls"), q.format.unwrap_or_default());
+    super::audit(&s, &super::actor(&who), "report_exported", "ratings", &detail, None).await;
+    let reader = s.reader.clone();
+    let rows = tokio::task::spawn_blocking(move || crate::queries::rating_rows(&reader.lock(), &from, &to, hall_id.as_deref()))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    match q.format.unwrap_or_default() {
+        wire::ReportFormat::Json => Ok(Json(rows).into_response()),
+        wire::ReportFormat::Csv => {
+            let tz = s.cfg.topology.tz;
+            let local = |ms: Option<i64>| {
+                ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+            };
+            let header = ["ticket", "day", "number", "hall", "service", "counter", "clerk", "finished_at", "score", "reasons", "case"];
+            csv_response(csv_table(
+                &header,
+                rows.iter().map(|r| {
+                    vec![
+                        r.ticket.to_string(),
+                        r.day.clone(),
+                        r.number.clone(),
+                        r.hall.clone(),
+                        r.service.clone(),
+                        r.counter.clone(),
+                        r.clerk.clone().unwrap_or_default(),
+                        local(r.finished_at),
+                        r.score.to_string(),
+                        r.reasons.join("、"),
+                        r.case_state.clone(),
+                    ]
+                }),
+            ))
+        }
+    }
+}
