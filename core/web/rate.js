@@ -16,7 +16,7 @@
   let backTimer = null;
 
   function show(id) {
-    for (const s of ["rate-setup", "rate-idle", "rate-ask", "rate-thanks", "rate-error"]) $(s).hidden = s !== id;
+    for (const s of ["rate-setup", "rate-idle", "rate-ask", "rate-why", "rate-thanks", "rate-error"]) $(s).hidden = s !== id;
     document.body.dataset.view = id.replace("rate-", "");
   }
 
@@ -34,6 +34,44 @@
     show("rate-ask");
     tick();
   }
+
+  let why = null; // { id, until }
+
+  /** After a 差评: which of the reasons applied (several may); unanswered in ASK_S: none. */
+  function askWhy(ticket, reasons) {
+    why = { id: ticket.id, until: Date.now() + ASK_S * 1000 };
+    $("why-reasons").replaceChildren(...reasons.map((r) => Q.el("button", {
+      class: "reason", type: "button", "aria-pressed": "false", dataset: { reason: r },
+      onclick: (ev) => {
+        const b = ev.currentTarget;
+        b.setAttribute("aria-pressed", b.getAttribute("aria-pressed") === "true" ? "false" : "true");
+      },
+    }, r)));
+    $("why-send").disabled = false;
+    show("rate-why");
+    whyTick();
+  }
+
+  function whyTick() {
+    if (!why) return;
+    const left = Math.max(0, why.until - Date.now());
+    $("why-countdown").style.width = (100 * left / (ASK_S * 1000)) + "%";
+    $("why-left").textContent = Math.ceil(left / 1000) + " 秒后自动返回 · closes in " + Math.ceil(left / 1000) + " s";
+    if (left <= 0) { why = null; after("rate-thanks"); } // unanswered: no reasons
+  }
+  setInterval(whyTick, 250);
+
+  $("why-send").addEventListener("click", async () => {
+    if (!why) return;
+    const ticket = why;
+    why = null;
+    $("why-send").disabled = true;
+    const reasons = [...document.querySelectorAll("#why-reasons .reason[aria-pressed=true]")].map((b) => b.dataset.reason);
+    try {
+      await Q.api("POST", "/api/v1/tickets/" + ticket.id + "/rating/reasons", { token, body: { reasons } });
+    } catch (e) { /* the rating itself is recorded; the reasons are a courtesy */ }
+    after("rate-thanks");
+  });
 
   function tick() {
     if (!asking) return;
@@ -56,8 +94,13 @@
     const ticket = asking;
     for (const b of document.querySelectorAll(".score")) b.disabled = true;
     try {
-      await Q.api("POST", "/api/v1/tickets/" + ticket.id + "/rating", { token, body: { score } });
-      after("rate-thanks");
+      const r = await Q.api("POST", "/api/v1/tickets/" + ticket.id + "/rating", { token, body: { score } });
+      if (r.ask_reasons && r.ask_reasons.length) {
+        asking = null;
+        askWhy(ticket, r.ask_reasons);
+      } else {
+        after("rate-thanks");
+      }
     } catch (e) {
       if (e.status === 401) {
         localStorage.removeItem(TOKEN_KEY);

@@ -88,10 +88,12 @@
   async function load() {
     if (!S.session) return;
     try {
-      const [ov, alerts] = await Promise.all([
+      const [ov, alerts, cases] = await Promise.all([
         Q.api("GET", "/api/v1/overview", { token: S.session.token }),
         Q.api("GET", "/api/v1/alerts?state=open", { token: S.session.token }),
+        Q.api("GET", "/api/v1/cases?state=open", { token: S.session.token }),
       ]);
+      S.cases = cases.cases;
       S.offset = Date.parse(ov.at) - Date.now();
       S.ov = ov;
       S.alerts = alerts.alerts;
@@ -255,9 +257,100 @@
     } catch (e) { /* no audio here */ }
   }
 
+  const NOTE = { callback: "回访", rectification: "整改", appeal: "申诉", appeal_outcome: "复核", note: "备注" };
+
+  function renderCases() {
+    const list = S.cases || [];
+    $("cases").replaceChildren(
+      Q.el("thead", {}, Q.el("tr", {}, ["号码", "大厅", "窗口", "工作人员", "评价", "原因", "期限", ""].map((t) => Q.el("th", {}, t)))),
+      Q.el("tbody", {}, list.map((c) => Q.el("tr", { class: c.overdue ? "overdue" : "", dataset: { case: c.id } },
+        Q.el("td", {}, Q.el("b", {}, c.number)),
+        Q.el("td", {}, hallName(c.hall)),
+        Q.el("td", {}, c.counter),
+        Q.el("td", {}, c.clerk_name || c.clerk || "—"),
+        Q.el("td", { class: "score" }, c.score + "★ " + LEVEL[c.score]),
+        Q.el("td", {}, c.reasons.length ? c.reasons.join("、") : "—"),
+        Q.el("td", {}, c.deadline, c.overdue ? Q.el("span", { class: "badge closed overdue-badge" }, "已超期 · overdue") : null),
+        Q.el("td", {}, Q.el("button", { class: "btn small primary", type: "button", dataset: { handle: c.id }, onclick: () => openCase(c.id) }, "处理 · Handle"))))));
+    $("case-count").textContent = String(list.length);
+    $("case-count").className = "count" + (list.some((c) => c.overdue) ? " some" : "");
+    $("no-cases").hidden = list.length > 0;
+    $("cases").hidden = list.length === 0;
+    if (S.caseOpen) {
+      const c = list.find((x) => x.id === S.caseOpen);
+      if (c) fillCase(c);
+    }
+  }
+
+  function fillCase(c) {
+    $("case-title").textContent = c.number + " · " + hallName(c.hall) + " " + c.counter;
+    const fact = (k, v) => [Q.el("dt", {}, k), Q.el("dd", {}, v)];
+    $("case-facts").replaceChildren(...[
+      fact("评价 · score", c.score + "★ " + LEVEL[c.score]),
+      fact("原因 · reasons", c.reasons.length ? c.reasons.join("、") : "未选择 · none given"),
+      fact("工作人员 · clerk", (c.clerk_name || "") + " " + (c.clerk || "")),
+      fact("业务 · service", c.service),
+      fact("评价时间 · rated", clock(c.rated_at) + " " + c.day),
+      fact("办结期限 · deadline", c.deadline + (c.overdue ? "（已超期 · overdue）" : "")),
+    ].flat());
+    $("case-notes").replaceChildren(...c.notes.map((n) => Q.el("li", {},
+      Q.el("b", {}, NOTE[n.kind] || n.kind), " ", n.text, " ", Q.el("span", { class: "muted" }, "— " + n.by + " " + clock(n.at)))));
+  }
+
+  function openCase(id) {
+    const c = (S.cases || []).find((x) => x.id === id);
+    if (!c) return;
+    S.caseOpen = id;
+    $("case-text").value = "";
+    $("case-error").textContent = "";
+    fillCase(c);
+    $("case-dialog").showModal();
+  }
+
+  async function caseAction(path, body) {
+    const id = S.caseOpen;
+    try {
+      await Q.api("POST", "/api/v1/cases/" + id + "/" + path, { token: S.session.token, body });
+      $("case-text").value = "";
+      $("case-error").textContent = "";
+      if (path === "close") {
+        $("case-dialog").close();
+        S.caseOpen = null;
+        say("工单已办结 · Case closed", "ok");
+      }
+      load();
+    } catch (e) {
+      if (e.status === 401) { showLogin(); return; }
+      $("case-error").textContent = Q.message(e);
+    }
+  }
+
+  $("case-cancel").addEventListener("click", () => { $("case-dialog").close(); S.caseOpen = null; });
+  $("case-add").addEventListener("click", () => caseAction("notes", { kind: $("case-kind").value, text: $("case-text").value }));
+  $("case-close").addEventListener("click", () => caseAction("close", { summary: $("case-text").value }));
+
+  async function exportRatings() {
+    const from = $("export-from").value;
+    const to = $("export-to").value || from;
+    if (!from) { say("请选择日期 · Choose the days", "error"); return; }
+    const r = await fetch("/api/v1/reports/ratings?format=csv&from=" + from + "&to=" + to, {
+      headers: { Authorization: "Bearer " + S.session.token }, cache: "no-store",
+    });
+    if (!r.ok) { say("导出失败 · export failed (" + r.status + ")", "error"); return; }
+    const url = URL.createObjectURL(await r.blob());
+    const a = Q.el("a", { href: url, download: "ratings-" + from + "-" + to + ".csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+  $("export-ratings").addEventListener("click", exportRatings);
+
   function render() {
     const ov = S.ov;
     renderAlerts();
+    renderCases();
+    if (!$("export-from").value && ov.halls.length) $("export-from").value = $("export-to").value = ov.halls[0].hall.day;
     $("halls").replaceChildren(...ov.halls.map(hallCard));
     renderPublicity();
     tick();

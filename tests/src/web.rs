@@ -807,3 +807,54 @@ async fn web_supervisor_sees_a_long_wait_alert_and_acknowledges_it() {
     assert!(wait["acked_at"].as_str().unwrap().starts_with("2026-11-30T01:2"), "{wait}");
     b.close().await;
 }
+
+/// A 差评 on the pad asks what went wrong; the reasons open a case that the duty leader sees
+/// on the overview, follows up with a callback note and closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_a_bad_rating_with_reasons_opens_a_case_that_is_closed_with_notes() {
+    let server = Server::start();
+    let api = server.api();
+    let t = api.issue("east", "filing").await;
+    let clerk = api.sign_in("clerk01", "E01").await;
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/rate/E01?token=demo-pad-e01", server.url)).await.expect("pad");
+    b.wait_js("document.body.dataset.view === 'idle'").await;
+    assert_eq!(api.act(&clerk, "E01", "call-next").await.0, 200);
+    assert_eq!(api.act(&clerk, "E01", "finish").await.0, 200);
+    b.wait_js("document.body.dataset.view === 'ask'").await;
+    b.click(".score[data-score='2']").await;
+    b.wait_js("document.body.dataset.view === 'why'").await;
+    b.click("#why-reasons .reason[data-reason='等候时间长']").await;
+    b.click("#why-reasons .reason[data-reason='一次性告知不到位']").await;
+    b.screenshot("web-rate-why.png").await;
+    b.click("#why-send").await;
+    b.wait_js("document.body.dataset.view === 'thanks'").await;
+
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+    let row = b.wait_text("#cases tbody tr", &t.number).await;
+    assert!(row.contains("不满意") && row.contains("等候时间长、一次性告知不到位") && row.contains("王芳"), "{row}");
+    b.wait_text("#alerts", "差评").await;
+    b.click("#cases button[data-handle]").await;
+    b.wait_js("document.getElementById('case-dialog').open").await;
+    b.type_into("#case-text", "已电话回访，高峰时段将增开窗口").await;
+    b.click("#case-add").await;
+    b.wait_text("#case-notes", "回访 已电话回访").await;
+    b.viewport(1600, 1000).await;
+    b.screenshot("web-supervisor-case.png").await;
+    b.type_into("#case-text", "已整改").await;
+    b.click("#case-close").await;
+    b.wait_js("!document.getElementById('case-dialog').open").await;
+    b.wait_js("document.getElementById('no-cases').hidden === false").await;
+    b.close().await;
+
+    let (s, v) = api.call("GET", "/api/v1/cases?state=all", Some("demo-supervisor"), None).await;
+    assert_eq!(s, 200);
+    let case = &v["cases"][0];
+    assert_eq!((case["state"].as_str(), case["summary"].as_str(), case["closed_by"].as_str()), (Some("closed"), Some("已整改"), Some("duty")), "{v}");
+    assert_eq!(case["reasons"], json!(["等候时间长", "一次性告知不到位"]));
+    assert_eq!(case["notes"][0]["kind"], "callback");
+}

@@ -122,6 +122,9 @@ pub struct RatingResponse {
     pub number: String,
     pub counter: String,
     pub score: u8,
+    /// After a 差评 (1 or 2): what the pad asks was wrong (`POST …/rating/reasons`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ask_reasons: Vec<String>,
 }
 
 /// `GET /healthz`: 200 when the server can take changes, 503 when it cannot (`status`

@@ -39,5 +39,6 @@ pub async fn rate(
     s.engine.submit(Request::Domain(Command::Rate { counter, ticket: id, score: req.score, window_ms })).await?;
     let counter_id = s.cfg.topology.counters[counter].id.clone();
     tracing::info!(ticket = id, counter = %counter_id, score = req.score, "rated");
-    Ok((StatusCode::CREATED, Json(wire::RatingResponse { ticket: id, number, counter: counter_id, score: req.score })))
+    let ask_reasons = if req.score <= 2 { s.cfg.topology.rating_reasons.clone() } else { vec![] };
+    Ok((StatusCode::CREATED, Json(wire::RatingResponse { ticket: id, number, counter: counter_id, score: req.score, ask_reasons })))
 }
