@@ -99,7 +99,7 @@ async fn run(client: Client, device: String, settings: BackoffSettings, mut rx: 
         if let (Some(report), false) = (p.want.clone(), p.sent) {
             match client.report_device(&device, &report).await {
                 Ok(()) => {
-                    tracing::info!(%device, ok = report.ok, code = %report.code, "device status reported");
+                    tracing::debug!(%device, ok = report.ok, code = %report.code, "device status reported");
                     p.sent = true;
                     backoff.reset();
                 }
@@ -117,9 +117,21 @@ async fn run(client: Client, device: String, settings: BackoffSettings, mut rx: 
                 }
             }
         }
-        match rx.recv().await {
-            Some(m) => p.take(m, &mut backoff),
-            None => return,
+        // Sent: the same status again every HEARTBEAT, so the server sees the device alive.
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(m) => p.take(m, &mut backoff),
+                None => return,
+            },
+            _ = tokio::time::sleep(HEARTBEAT) => {
+                if p.want.is_some() {
+                    p.sent = false;
+                }
+            }
         }
     }
 }
+
+/// How often a device's status is sent again while nothing changes: the server calls a device
+/// offline after `[alerts] device_offline_s` (60) without one.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(20);

@@ -18,13 +18,15 @@ pub struct Rules {
     pub queue_length: u32,
     /// A counter paused longer than this (ms).
     pub pause_ms: Millis,
+    /// A device silent this long (ms) after reporting is offline.
+    pub device_offline_ms: Millis,
     /// Every raised alert is also POSTed here (an SMS or WeChat gateway), from an outbox.
     pub webhook_url: Option<String>,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { wait_ms: 20 * 60_000, queue_length: 20, pause_ms: 15 * 60_000, webhook_url: None }
+        Rules { wait_ms: 20 * 60_000, queue_length: 20, pause_ms: 15 * 60_000, device_offline_ms: 60_000, webhook_url: None }
     }
 }
 
@@ -48,7 +50,14 @@ fn minutes(ms: Millis) -> i64 {
 }
 
 /// Every condition that should have an alert at `now`.
-pub fn conditions(st: &State, devices: &BTreeMap<String, (usize, wire::DeviceStatus)>, now: Millis, rules: &Rules) -> Vec<Condition> {
+/// `seen`: when each device last reported (since the server started).
+pub fn conditions(
+    st: &State,
+    devices: &BTreeMap<String, (usize, wire::DeviceStatus)>,
+    seen: &BTreeMap<String, Millis>,
+    now: Millis,
+    rules: &Rules,
+) -> Vec<Condition> {
     let topo = st.topology();
     let today = st.day();
     let mut out = Vec::new();
@@ -174,6 +183,21 @@ pub fn conditions(st: &State, devices: &BTreeMap<String, (usize, wire::DeviceSta
             });
         }
     }
+    for (device, &last) in seen {
+        let Some((hall, _)) = devices.get(device) else { continue };
+        if now - last > rules.device_offline_ms {
+            out.push(Condition {
+                key: format!("offline:{device}"),
+                kind: AlertKind::DeviceOffline,
+                hall: *hall,
+                counter: None,
+                ticket: None,
+                device: Some(device.clone()),
+                message: format!("{device} 已离线 {} 秒 · offline for {} s", (now - last) / 1000, (now - last) / 1000),
+                advice: Some("请检查设备电源和网络 · check its power and network".into()),
+            });
+        }
+    }
     // Tickets are kept in no particular order: the same state gives the same list.
     out.sort_by(|a, b| a.key.cmp(&b.key));
     out
@@ -198,28 +222,28 @@ mod tests {
         }
         let devices = BTreeMap::new();
         // Three waiting in a hall that takes two: the queue, with the closed counters to open.
-        let c = conditions(&s, &devices, at(1), &rules);
+        let c = conditions(&s, &devices, &BTreeMap::new(), at(1), &rules);
         assert_eq!(keys(&c), ["queue:east"]);
         assert!(c[0].advice.as_deref().unwrap().starts_with("建议开启应急窗口："), "{:?}", c[0].advice);
         // 21 minutes later: the long wait too, one for the service, naming the longest.
-        let c = conditions(&s, &devices, at(21), &rules);
+        let c = conditions(&s, &devices, &BTreeMap::new(), at(21), &rules);
         assert_eq!(keys(&c), ["queue:east", "wait:east:filing"]);
         let c: Vec<Condition> = c.into_iter().filter(|c| c.kind == AlertKind::LongWait).collect();
         assert!(c[0].message.contains("3 人等候超过 20 分钟，最长 A001"), "{}", c[0].message);
         // A pause over 15 minutes.
         s.apply(Command::Pause { counter: 0, reason: "午休".into() }, at(21)).unwrap();
-        assert!(!keys(&conditions(&s, &devices, at(36), &rules)).contains(&"pause:E1"));
-        let c = conditions(&s, &devices, at(37), &rules);
+        assert!(!keys(&conditions(&s, &devices, &BTreeMap::new(), at(36), &rules)).contains(&"pause:E1"));
+        let c = conditions(&s, &devices, &BTreeMap::new(), at(37), &rules);
         assert!(c.iter().any(|c| c.key == "pause:E1" && c.message.contains("午休")), "{c:?}");
         // A 差评.
         s.apply(Command::Resume { counter: 0 }, at(37)).unwrap();
         s.apply(Command::CallNext { counter: 0 }, at(37)).unwrap();
         s.apply(Command::Finish { counter: 0 }, at(40)).unwrap();
         s.apply(Command::Rate { counter: 0, ticket: 1, score: 2, window_ms: 120_000 }, at(40)).unwrap();
-        let c = conditions(&s, &devices, at(41), &rules);
+        let c = conditions(&s, &devices, &BTreeMap::new(), at(41), &rules);
         assert!(c.iter().any(|c| c.key == "rating:1" && c.kind == AlertKind::BadRating && c.message.contains("不满意")), "{c:?}");
         // Nothing when the hall is fine.
         let calm = Rules { queue_length: 20, wait_ms: 3_600_000, ..Rules::default() };
-        assert_eq!(keys(&conditions(&s, &devices, at(41), &calm)), ["rating:1"]);
+        assert_eq!(keys(&conditions(&s, &devices, &BTreeMap::new(), at(41), &calm)), ["rating:1"]);
     }
 }

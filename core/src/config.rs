@@ -100,6 +100,8 @@ pub struct RawAlerts {
     pub queue_length: Option<u32>,
     /// A counter paused longer than this (minutes, 15).
     pub pause_minutes: Option<u32>,
+    /// A kiosk, display or pad silent this long (seconds, 60; they report every 20).
+    pub device_offline_s: Option<u32>,
     /// Every raised alert is POSTed here as JSON (an SMS or WeChat gateway), retried until it
     /// is taken.
     pub webhook_url: Option<String>,
@@ -839,8 +841,12 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         wait_ms: i64::from(a.wait_minutes.unwrap_or(20)) * 60_000,
         queue_length: a.queue_length.unwrap_or(20),
         pause_ms: i64::from(a.pause_minutes.unwrap_or(15)) * 60_000,
+        device_offline_ms: i64::from(a.device_offline_s.unwrap_or(60)) * 1000,
         webhook_url: a.webhook_url.clone(),
     };
+    if a.device_offline_s.is_some_and(|s| s < 30) {
+        return Err(bad("alerts.device_offline_s".into(), "must be at least 30 (devices report every 20 s)".into()));
+    }
     for (field, v) in [("alerts.wait_minutes", a.wait_minutes), ("alerts.pause_minutes", a.pause_minutes), ("alerts.queue_length", a.queue_length)] {
         if v == Some(0) {
             return Err(bad(field.into(), "must be at least 1".into()));

@@ -94,6 +94,8 @@ pub struct Core {
     pub public_base_url: String,
     /// Alerts whose condition lasts (acknowledged or not), by condition key.
     pub alerts: BTreeMap<String, wire::Alert>,
+    /// When each device last reported since the server started (not stored).
+    pub device_seen: BTreeMap<String, Millis>,
     /// The id the next alert gets.
     pub next_alert_id: u64,
 }
@@ -268,7 +270,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url, alerts, next_alert_id }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, public_base_url, alerts, next_alert_id, device_seen: BTreeMap::new() }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -616,7 +618,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 Err(e) => Err(EngineError::Store(e.to_string())),
             },
             Request::CheckAlerts(rules) => {
-                let conditions = crate::alerts::conditions(&core.state, &core.devices, now, rules);
+                let conditions = crate::alerts::conditions(&core.state, &core.devices, &core.device_seen, now, rules);
                 let live: BTreeSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
                 let ended: Vec<String> = core.alerts.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
                 let mut mine = vec![];
@@ -678,10 +680,11 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     .get(device)
                     .is_none_or(|(_, old)| (old.ok, &old.code, &old.message) != (status.ok, &status.code, &status.message));
                 let hall_id = core.state.topology().halls[*hall].id.clone();
-                core.devices.insert(device.clone(), (*hall, status.clone()));
-                acc.devices.push((device.clone(), serde_json::to_string(&(hall_id.clone(), status)).unwrap_or_default()));
+                core.device_seen.insert(device.clone(), now);
                 let mut mine = vec![];
                 if changed {
+                    core.devices.insert(device.clone(), (*hall, status.clone()));
+                    acc.devices.push((device.clone(), serde_json::to_string(&(hall_id.clone(), status)).unwrap_or_default()));
                     core.seq += 1;
                     let msg = wire::StreamMessage {
                         seq: core.seq,

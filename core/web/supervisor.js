@@ -150,15 +150,19 @@
 
   function deviceRow(d) {
     const st = d.status;
-    const cls = !st ? "unknown" : st.ok ? (st.code ? "warn" : "ok") : "fault";
-    const text = !st ? "未报告 · no report yet" : st.ok && !st.code ? "正常 · OK" : st.message || st.code;
+    let cls = !st ? "unknown" : st.ok ? (st.code ? "warn" : "ok") : "fault";
+    let text = !st ? "未报告 · no report yet" : st.ok && !st.code ? "正常 · OK" : st.message || st.code;
+    if (d.online === false) {
+      cls = "fault offline";
+      text = "离线 · offline" + (d.last_seen ? "（最后在线 " + clock(d.last_seen) + "）" : "");
+    }
     return Q.el("li", { class: "device " + cls, dataset: { device: d.device } },
       Q.el("span", { class: "dot" }), Q.el("b", {}, d.device), " ", Q.el("span", { class: "muted" }, d.kind), " ",
       Q.el("span", { class: "state" }, text),
-      st ? Q.el("span", { class: "muted at" }, " · " + clock(st.at)) : null);
+      d.last_seen || st ? Q.el("span", { class: "muted at" }, " · " + clock(d.last_seen || st.at)) : null);
   }
 
-  function deviceFine(d) { return !d.status || (d.status.ok && !d.status.code); }
+  function deviceFine(d) { return d.online !== false && (!d.status || (d.status.ok && !d.status.code)); }
 
   /** Rating pads that are fine, in one line (a pad in trouble gets a row of its own). */
   function padsLine(h) {
@@ -204,7 +208,7 @@
 
   const KIND = {
     long_wait: "等候过长 · long wait", long_queue: "排队过长 · long queue", long_pause: "暂停过长 · long pause",
-    device_fault: "设备故障 · device fault", bad_rating: "差评 · bad rating",
+    device_fault: "设备故障 · device fault", device_offline: "设备离线 · device offline", bad_rating: "差评 · bad rating",
   };
 
   function hallName(id) {

@@ -16,6 +16,8 @@ pub enum AlertKind {
     LongPause,
     /// A device reports a fault (a kiosk's printer, a display without audio).
     DeviceFault,
+    /// A device that reported before has not for `device_offline_s`.
+    DeviceOffline,
     /// A 差评: a rating of 1 (非常不满意) or 2 (不满意).
     BadRating,
 }
@@ -27,6 +29,7 @@ impl AlertKind {
             AlertKind::LongQueue => "long_queue",
             AlertKind::LongPause => "long_pause",
             AlertKind::DeviceFault => "device_fault",
+            AlertKind::DeviceOffline => "device_offline",
             AlertKind::BadRating => "bad_rating",
         }
     }

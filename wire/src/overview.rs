@@ -50,4 +50,10 @@ pub struct DeviceOverview {
     /// `kiosk`, `display` or `pad`.
     pub kind: String,
     pub status: Option<DeviceStatus>,
+    /// Its last report since the server started (devices report every 20 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Time>,
+    /// Reported within `device_offline_s`; `None` when not heard from since the server started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
 }

@@ -56,10 +56,15 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
                 .devices
                 .iter()
                 .filter(|d| d.hall == Some(h))
-                .map(|d| wire::DeviceOverview {
-                    device: d.id.clone(),
-                    kind: d.kind.name().to_string(),
-                    status: core.devices.get(&d.id).map(|(_, st)| st.clone()),
+                .map(|d| {
+                    let seen = core.device_seen.get(&d.id).copied();
+                    wire::DeviceOverview {
+                        device: d.id.clone(),
+                        kind: d.kind.name().to_string(),
+                        status: core.devices.get(&d.id).map(|(_, st)| st.clone()),
+                        last_seen: seen.map(view::time),
+                        online: seen.map(|t| now - t <= s.cfg.alerts.device_offline_ms),
+                    }
                 })
                 .collect();
             wire::HallOverview {

@@ -810,3 +810,35 @@ async fn a_bad_rating_opens_a_case_with_the_pads_reasons_that_a_supervisor_follo
     assert!(trail.entries.iter().any(|e| e.action == "case_closed"));
     assert!(trail.entries.iter().any(|e| e.action == "report_exported" && e.target == "ratings"));
 }
+
+#[tokio::test]
+async fn a_device_silent_for_a_minute_is_offline_until_it_reports_again() {
+    let r = Rig::new();
+    let check = || r.app.state.engine.submit(crate::engine::Request::CheckAlerts(r.app.state.cfg.alerts.clone()));
+    let report = || r.send("POST", "/api/v1/devices/display-east-1/status", Some("demo-display-east"), Some(json!({"ok": true})));
+    assert_eq!(report().await.status, StatusCode::NO_CONTENT);
+    let ov: wire::Overview = serde_json::from_value(r.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await).unwrap();
+    let display = |ov: &wire::Overview| ov.halls[0].devices.iter().find(|d| d.device == "display-east-1").unwrap().clone();
+    assert_eq!(display(&ov).online, Some(true));
+    // Never heard from since the start: not called offline (a pad nobody installed yet).
+    assert_eq!(ov.halls[0].devices.iter().find(|d| d.device == "pad-e01").unwrap().online, None);
+
+    r.clock.advance(60_000);
+    check().await.unwrap();
+    assert!(r.app.state.engine.shared.core.read().await.alerts.is_empty(), "60 s is still online");
+    r.clock.advance(1_000);
+    check().await.unwrap();
+    let open: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(open.alerts.len(), 1);
+    assert_eq!((open.alerts[0].kind, open.alerts[0].device.as_deref()), (wire::AlertKind::DeviceOffline, Some("display-east-1")));
+    let ov: wire::Overview = serde_json::from_value(r.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(display(&ov).online, Some(false));
+
+    // The heartbeat comes back: the alert clears. An unchanged status is not stored again.
+    let events_before = r.app.state.engine.shared.core.read().await.seq;
+    assert_eq!(report().await.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.app.state.engine.shared.core.read().await.seq, events_before, "a heartbeat is no event");
+    check().await.unwrap();
+    let all: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts?state=all", Some("demo-supervisor"), None).await).unwrap();
+    assert!(all.alerts[0].cleared_at.is_some());
+}
