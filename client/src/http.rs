@@ -430,6 +430,15 @@ impl Client {
         self.get(&url).await
     }
 
+    /// `GET /api/v1/stats/hourly` (supervisors): the period's tickets by hour of issue.
+    pub async fn hourly_stats(&self, q: &wire::PeriodQuery) -> Result<wire::HourlyStats> {
+        let mut url = format!("/api/v1/stats/hourly?from={}&to={}", q.from, q.to);
+        if let Some(h) = &q.hall {
+            url.push_str(&format!("&hall={h}"));
+        }
+        self.get(&url).await
+    }
+
     /// `GET /api/v1/overview` (supervisors): every hall as the duty leader sees it.
     pub async fn overview(&self) -> Result<wire::Overview> {
         self.get("/api/v1/overview").await

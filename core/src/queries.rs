@@ -349,3 +349,38 @@ pub fn rating_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) 
     })?;
     rows.collect()
 }
+
+/// The period's tickets by local hour of issue (see [`wire::HourlyStats`]).
+pub fn hourly(conn: &Connection, tz: chrono_tz::Tz, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::HourPoint>> {
+    use chrono::Timelike;
+    let mut stmt = conn.prepare_cached(
+        "SELECT issued_at, called_at, state FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)",
+    )?;
+    let mut hours: Vec<(wire::HourPoint, i64, u32)> =
+        (0..24).map(|h| (wire::HourPoint { hour: h, issued: 0, served: 0, no_shows: 0, mean_wait_s: None }, 0, 0)).collect();
+    let mut rows = stmt.query(rusqlite::params![from, to, hall])?;
+    while let Some(r) = rows.next()? {
+        let issued: i64 = r.get(0)?;
+        let called: Option<i64> = r.get(1)?;
+        let state: String = r.get(2)?;
+        let Some(t) = chrono::DateTime::from_timestamp_millis(issued) else { continue };
+        let (p, wait_sum, waits) = &mut hours[t.with_timezone(&tz).hour() as usize];
+        p.issued += 1;
+        match state.as_str() {
+            "finished" => p.served += 1,
+            "no_show" => p.no_shows += 1,
+            _ => {}
+        }
+        if let Some(c) = called {
+            *wait_sum += (c - issued).max(0);
+            *waits += 1;
+        }
+    }
+    Ok(hours
+        .into_iter()
+        .map(|(mut p, sum, n)| {
+            p.mean_wait_s = (n > 0).then(|| (sum / i64::from(n) / 1000) as u32);
+            p
+        })
+        .collect())
+}

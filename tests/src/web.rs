@@ -858,3 +858,38 @@ async fn web_a_bad_rating_with_reasons_opens_a_case_that_is_closed_with_notes() 
     assert_eq!(case["reasons"], json!(["等候时间长", "一次性告知不到位"]));
     assert_eq!(case["notes"][0]["kind"], "callback");
 }
+
+/// The report on the overview: a day's tickets per hour as bars and their mean wait as a line
+/// with one point per hour, in the halls' time zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_supervisor_report_chart_has_one_point_per_hour() {
+    let server = Server::start_at(&crate::util::always_open_config_text(), "2026-11-30T09:10:00+08:00");
+    let api = server.api();
+    for _ in 0..4 {
+        api.issue("east", "filing").await;
+    }
+    let clerk = api.sign_in("clerk01", "E01").await;
+    assert_eq!(api.act(&clerk, "E01", "call-next").await.0, 200);
+    let (s, v) = api.call("GET", "/api/v1/stats/hourly?from=2026-11-30&to=2026-11-30", Some("demo-supervisor"), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["hours"].as_array().unwrap().len(), 24);
+    assert_eq!((v["hours"][9]["issued"].as_u64(), v["hours"][8]["issued"].as_u64()), (Some(4), Some(0)), "{v}");
+    assert_eq!(api.call("GET", "/api/v1/stats/hourly?from=2026-11-30&to=2026-11-30", Some(&clerk), None).await.0, 403);
+
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+    b.wait_js("document.getElementById('report-from').value === '2026-11-30'").await;
+    b.click("#report-show").await;
+    b.wait_js("document.querySelectorAll('#chart svg circle.point').length === 24").await;
+    b.wait_js("Number(document.querySelector(\"#chart rect.bar[data-hour='9']\").getAttribute('height')) > 0").await;
+    b.wait_js("Number(document.querySelector(\"#chart rect.bar[data-hour='8']\").getAttribute('height')) === 0").await;
+    b.wait_text("#report-summary", "取号 4").await;
+    b.viewport(1600, 1000).await;
+    b.js("document.getElementById('reports').scrollIntoView()").await;
+    b.screenshot("web-supervisor-report.png").await;
+    b.close().await;
+}

@@ -173,3 +173,25 @@ pub struct TicketRow {
     pub transferred: bool,
     pub rating: Option<u8>,
 }
+
+/// `GET /api/v1/stats/hourly?from=&to=&hall=`: the period's tickets by local hour of issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourlyStats {
+    pub from: String,
+    pub to: String,
+    pub hall: Option<String>,
+    /// 24 points, hour 0 to 23 (local time of the business day's time zone).
+    pub hours: Vec<HourPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourPoint {
+    pub hour: u8,
+    /// Tickets issued in this hour.
+    pub issued: u32,
+    /// Of those, served (finished) and no-shows.
+    pub served: u32,
+    pub no_shows: u32,
+    /// Mean wait from issue to call of those called; `None` when none was.
+    pub mean_wait_s: Option<u32>,
+}

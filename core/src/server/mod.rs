@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/counters/{counter}/close", post(counters::close))
         .route("/api/v1/stats/today", get(stats::today))
         .route("/api/v1/stats", get(stats::between))
+        .route("/api/v1/stats/hourly", get(stats::hourly))
         .route("/api/v1/reports/tickets", get(reports::tickets))
         .route("/counter", get(pages::counter))
         .route("/supervisor", get(pages::supervisor))

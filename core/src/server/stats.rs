@@ -101,3 +101,22 @@ async fn stats_between(
         .collect();
     Ok((hall_id, counters, clerks, pauses))
 }
+
+/// `GET /api/v1/stats/hourly`: supervisors.
+pub async fn hourly(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q): StrictQuery<wire::PeriodQuery>) -> Result<Json<wire::HourlyStats>, AppError> {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("hourly statistics are for supervisors"));
+    }
+    let (from, to) = period(&q)?;
+    if q.format.is_some() {
+        return Err(AppError::new(ErrorCode::BadQuery, "hourly statistics are JSON only"));
+    }
+    let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
+    let (reader, tz, f, t, h) = (s.reader.clone(), s.cfg.topology.tz, from.clone(), to.clone(), hall_id.clone());
+    let hours = tokio::task::spawn_blocking(move || crate::queries::hourly(&reader.lock(), tz, &f, &t, h.as_deref()))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(Json(wire::HourlyStats { from, to, hall: hall_id, hours }))
+}
