@@ -134,6 +134,9 @@
     const actions = Q.el("div", { class: "row-actions" });
     if (c.state === "open") actions.append(Q.el("button", { class: "btn small", type: "button", onclick: () => openPause(c) }, "暂停"));
     if (c.state === "paused") actions.append(Q.el("button", { class: "btn small go", type: "button", onclick: () => act(c.id, "resume") }, "恢复"));
+    if (c.state === "closed" && (h.can_open[c.id] || []).length) {
+      actions.append(Q.el("button", { class: "btn small go", type: "button", dataset: { open: c.id }, onclick: () => openCounter(h, c) }, "开启"));
+    }
     if (c.state !== "closed") {
       const confirming = S.closing === c.id;
       actions.append(Q.el("button", { class: "btn small" + (confirming ? " danger" : ""), type: "button", dataset: { close: c.id },
@@ -494,6 +497,28 @@
     S.closing = null;
     act(id, "close");
   }
+
+  function openCounter(h, c) {
+    $("open-counter").textContent = c.number + "号 " + c.id;
+    $("open-dialog").dataset.counter = c.id;
+    $("open-clerk").replaceChildren(...h.can_open[c.id].map((k) => Q.el("option", { value: k.id }, k.name + " · " + k.id)));
+    $("open-error").textContent = "";
+    $("open-dialog").showModal();
+  }
+  $("open-cancel").addEventListener("click", () => $("open-dialog").close());
+  $("open-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const counter = $("open-dialog").dataset.counter;
+    try {
+      await Q.api("POST", "/api/v1/counters/" + encodeURIComponent(counter) + "/open", { token: S.session.token, body: { clerk: $("open-clerk").value } });
+      $("open-dialog").close();
+      say(counter + " · 已开启 · opened", "ok");
+      load();
+    } catch (e) {
+      if (e.status === 401) { showLogin(); return; }
+      $("open-error").textContent = Q.message(e);
+    }
+  });
 
   function openPause(c) {
     $("pause-counter").textContent = c.number + "号 " + c.id;

@@ -742,6 +742,18 @@ async fn web_supervisor_overview_is_live_and_controls_counters_and_publicity() {
     assert_eq!(info("E02").await.state, qcall_wire::CounterState::Closed);
     assert_eq!(api.act(&e02, "E02", "resume").await.0, 401, "the clerk's session ended with the counter");
 
+    // An emergency window: E03 opened for a clerk, who then signs in there and calls.
+    b.click(&format!("{} button[data-open='E03']", row("E03"))).await;
+    b.wait_js("document.getElementById('open-dialog').open").await;
+    b.c().find(Locator::Css("#open-clerk")).await.unwrap().select_by_value("clerk03").await.expect("clerk03 may open E03");
+    b.click("#open-ok").await;
+    b.wait_text(&row("E03"), "服务中").await;
+    let e03 = info("E03").await;
+    assert_eq!(e03.state, qcall_wire::CounterState::Open);
+    assert_eq!(api.call("POST", "/api/v1/counters/E04/open", Some(&e01), Some(json!({"clerk": "clerk04"}))).await.0, 403, "clerks do not open counters");
+    let clerk03 = sign_in("clerk03", "E03").await;
+    assert_eq!(api.act(&clerk03, "E03", "call-next").await.0, 200);
+
     // Publicity: edited with a preview, published to the hall TV's stream.
     let mut tv = crate::util::ws_connect(&server.ws_url("/api/v1/halls/east/events")).await;
     let snapshot = crate::util::ws_next(&mut tv).await;

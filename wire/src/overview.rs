@@ -36,6 +36,18 @@ pub struct HallOverview {
     pub clerks: BTreeMap<String, ClerkOnDuty>,
     /// Every device configured for the hall, with its last report (`None`: never reported).
     pub devices: Vec<DeviceOverview>,
+    /// Per closed counter id: the clerks a supervisor may open it for (allowed there and not
+    /// at another counter now).
+    #[serde(default)]
+    pub can_open: BTreeMap<String, Vec<ClerkOnDuty>>,
+}
+
+/// `POST /api/v1/counters/{counter}/open` (supervisors): the counter opens for `clerk` (an
+/// emergency window, 应急窗口); the clerk then signs in at its console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCounterRequest {
+    pub clerk: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

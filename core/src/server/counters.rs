@@ -98,6 +98,27 @@ pub async fn transfer(
     run(&s, &who, c, cmd).await
 }
 
+/// Opens a closed counter for a clerk (supervisors): the emergency window the duty leader
+/// decides to open; the clerk then signs in at its console.
+pub async fn open(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, JsonBody(req): JsonBody<wire::OpenCounterRequest>) -> Answer {
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("only supervisors open a counter for a clerk; clerks sign in"));
+    }
+    let c = counter_ix(&s, &counter)?;
+    let clerk = s.cfg.clerk(&req.clerk).ok_or_else(|| AppError::new(ErrorCode::CounterNotAllowed, format!("no clerk `{}`", clip(&req.clerk))))?;
+    if !clerk.may_sit_at(c) {
+        return Err(AppError::new(ErrorCode::CounterNotAllowed, format!("{} may not work at {}", clerk.id, counter)));
+    }
+    {
+        let core = s.engine.shared.core.read().await;
+        let topo = core.state.topology();
+        if let Some(other) = (0..topo.counters.len()).find(|&o| o != c && core.state.counter(o).clerk.as_deref() == Some(clerk.id.as_str())) {
+            return Err(AppError::new(ErrorCode::CounterTaken, format!("{} is at {} now", clerk.id, topo.counters[other].id)));
+        }
+    }
+    run(&s, &who, c, Command::SignIn { counter: c, clerk: clerk.id.clone(), take_over: false }).await
+}
+
 /// Closes the counter: whoever is signed in there is signed out (a supervisor closing a
 /// counter nobody works at, or the clerk leaving for the day).
 pub async fn close(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>, _: NoBody) -> Answer {

@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/counters/{counter}/pause", post(counters::pause))
         .route("/api/v1/counters/{counter}/resume", post(counters::resume))
         .route("/api/v1/counters/{counter}/close", post(counters::close))
+        .route("/api/v1/counters/{counter}/open", post(counters::open))
         .route("/api/v1/stats/today", get(stats::today))
         .route("/api/v1/stats", get(stats::between))
         .route("/api/v1/stats/hourly", get(stats::hourly))

@@ -67,7 +67,25 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
                     }
                 })
                 .collect();
+            let busy: std::collections::HashSet<&str> = (0..topo.counters.len()).filter_map(|c| st.counter(c).clerk.as_deref()).collect();
+            let can_open = topo
+                .counters
+                .iter()
+                .enumerate()
+                .filter(|(ix, c)| c.hall == h && st.counter(*ix).state == crate::domain::CounterState::Closed)
+                .map(|(ix, c)| {
+                    let clerks = s
+                        .cfg
+                        .clerks
+                        .iter()
+                        .filter(|k| k.may_sit_at(ix) && !busy.contains(k.id.as_str()))
+                        .map(|k| wire::ClerkOnDuty { id: k.id.clone(), name: k.name.clone() })
+                        .collect();
+                    (c.id.clone(), clerks)
+                })
+                .collect();
             wire::HallOverview {
+                can_open,
                 hall: view::hall(&core, h, now),
                 longest_wait_s,
                 waiting,
