@@ -118,6 +118,15 @@
     b.addEventListener("click", () => rate(Number(b.dataset.score)));
   }
 
+  /** The pad tells the server it is here, every 20 s (the duty leader sees it online). */
+  async function heartbeat() {
+    if (!token) return;
+    try {
+      await Q.api("POST", "/api/v1/devices/self/status", { token, body: { ok: true } });
+    } catch (e) { /* the next one will do */ }
+  }
+  setInterval(heartbeat, 20000);
+
   function onEvent(msg) {
     if (!token) return;
     if (msg.type === "ticket_finished" && msg.counter === counterId) {
@@ -139,6 +148,7 @@
     localStorage.setItem(TOKEN_KEY, t);
     $("rate-token").value = "";
     idle();
+    heartbeat();
   });
 
   (async () => {
@@ -165,6 +175,7 @@
       }
     }
     if (token) idle(); else setup("");
+    heartbeat();
     Q.stream(hall.id, onEvent, (up) => { $("conn-lost").hidden = up; });
   })();
 })();

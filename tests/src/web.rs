@@ -848,6 +848,8 @@ async fn web_a_bad_rating_with_reasons_opens_a_case_that_is_closed_with_notes() 
     b.type_into("#login-password", "demo-duty-password").await;
     b.click("#login-submit").await;
     let row = b.wait_text("#cases tbody tr", &t.number).await;
+    // The pad said it is here: online on the overview.
+    b.wait_text("section[data-hall='east'] .pads .pad.ok", "e01").await;
     assert!(row.contains("不满意") && row.contains("等候时间长、一次性告知不到位") && row.contains("王芳"), "{row}");
     b.wait_text("#alerts", "差评").await;
     b.click("#cases button[data-handle]").await;

@@ -314,6 +314,11 @@ pub async fn device_status(
     Path(device): Path<String>,
     JsonBody(req): JsonBody<wire::DeviceStatusReport>,
 ) -> Result<StatusCode, AppError> {
+    // `self`: the calling device (a web page that knows its token, not its id: the pad).
+    let device = match (&who, device.as_str()) {
+        (Principal::Kiosk { device, .. } | Principal::Display { device, .. } | Principal::Pad { device, .. }, "self") => device.clone(),
+        _ => device,
+    };
     let dev = s
         .cfg
         .devices
