@@ -17,6 +17,7 @@ pub mod engine;
 pub mod maintenance;
 pub mod metrics;
 pub mod queries;
+pub mod report;
 pub mod server;
 pub mod signin;
 pub mod tls;

@@ -32,7 +32,7 @@
     sessionStorage.removeItem(SESSION_KEY);
     if (S.stream) { S.stream.stop(); S.stream = null; }
     $("overview-view").hidden = true;
-    for (const id of ["who", "btn-logout", "link-state", "server-clock"]) $(id).hidden = true;
+    for (const id of ["who", "btn-logout", "link-state", "server-clock", "to-reports"]) $(id).hidden = true;
     $("login-view").hidden = false;
     $("login-id").focus();
   }
@@ -65,7 +65,7 @@
     $("login-view").hidden = true;
     $("overview-view").hidden = false;
     $("who").textContent = session.name + " · " + session.supervisor;
-    for (const id of ["who", "btn-logout", "server-clock"]) $(id).hidden = false;
+    for (const id of ["who", "btn-logout", "server-clock", "to-reports"]) $(id).hidden = false;
     load();
     S.stream = Q.stream(null, (msg) => {
       if (msg.type === "alert_raised") chime();
@@ -353,72 +353,8 @@
   }
   $("export-ratings").addEventListener("click", exportRatings);
 
-  const SVG = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs, text) {
-    const e = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
-  /** Tickets issued per hour (bars) and their mean wait (a line, one point per hour). */
-  function drawChart(hours) {
-    const W = 960, H = 280, L = 48, R = 56, T = 18, B = 34;
-    const maxIssued = Math.max(1, ...hours.map((h) => h.issued));
-    const maxWait = Math.max(10, ...hours.map((h) => Math.ceil((h.mean_wait_s || 0) / 60)));
-    const step = (W - L - R) / hours.length;
-    const x = (i) => L + (i + 0.5) * step;
-    const yIssued = (n) => H - B - (n / maxIssued) * (H - T - B);
-    const yWait = (m) => H - B - (m / maxWait) * (H - T - B);
-    const root = svg("svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img", "aria-label": "每小时取号与平均等候 · tickets and mean wait per hour" });
-    root.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#9aa5b1" }));
-    for (const frac of [0.5, 1]) {
-      const y = H - B - frac * (H - T - B);
-      root.append(svg("line", { x1: L, y1: y, x2: W - R, y2: y, stroke: "#eef2f6" }));
-      root.append(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(maxIssued * frac))));
-      root.append(svg("text", { x: W - R + 6, y: y + 4, class: "axis wait" }, Math.round(maxWait * frac) + " 分"));
-    }
-    hours.forEach((h, i) => {
-      const y = yIssued(h.issued);
-      root.append(svg("rect", { x: x(i) - step * 0.35, y, width: step * 0.7, height: H - B - y, fill: "#9cc3ea", class: "bar", "data-hour": h.hour }));
-      if (i % 2 === 0) root.append(svg("text", { x: x(i), y: H - B + 16, "text-anchor": "middle", class: "axis" }, h.hour + "时"));
-    });
-    const pts = hours.map((h, i) => [x(i), yWait((h.mean_wait_s || 0) / 60)]);
-    root.append(svg("polyline", { points: pts.map((p) => p.join(",")).join(" "), fill: "none", stroke: "#c0392b", "stroke-width": 2 }));
-    hours.forEach((h, i) => {
-      const c = svg("circle", { cx: pts[i][0], cy: pts[i][1], r: 3.5, fill: h.mean_wait_s === null ? "#fff" : "#c0392b", stroke: "#c0392b", class: "point", "data-hour": h.hour });
-      c.append(svg("title", {}, h.hour + "时: 取号 " + h.issued + "，平均等候 " + (h.mean_wait_s === null ? "—" : Math.round(h.mean_wait_s / 60) + " 分钟")));
-      root.append(c);
-    });
-    root.append(svg("text", { x: L, y: 12, class: "legend issued" }, "■ 取号 tickets"));
-    root.append(svg("text", { x: L + 130, y: 12, class: "legend wait" }, "● 平均等候 mean wait (分钟)"));
-    $("chart").replaceChildren(root);
-  }
-
-  async function showReport() {
-    const from = $("report-from").value;
-    const to = $("report-to").value || from;
-    const hall = $("report-hall").value;
-    try {
-      const r = await Q.api("GET", "/api/v1/stats/hourly?from=" + from + "&to=" + to + (hall ? "&hall=" + encodeURIComponent(hall) : ""), { token: S.session.token });
-      drawChart(r.hours);
-      const sum = (k) => r.hours.reduce((a, h) => a + h[k], 0);
-      const busiest = r.hours.reduce((a, h) => (h.issued > a.issued ? h : a), r.hours[0]);
-      $("report-summary").textContent = "取号 " + sum("issued") + " · 办结 " + sum("served") + " · 过号 " + sum("no_shows")
-        + (busiest.issued ? " · 高峰 " + busiest.hour + "时（" + busiest.issued + "）" : "");
-    } catch (e) {
-      if (e.status === 401) { showLogin(); return; }
-      say(Q.message(e), "error");
-    }
-  }
-  $("report-show").addEventListener("click", showReport);
-
   function render() {
     const ov = S.ov;
-    if (!$("report-from").value && ov.halls.length) {
-      $("report-from").value = $("report-to").value = ov.halls[0].hall.day;
-      for (const h of ov.halls) $("report-hall").append(Q.el("option", { value: h.hall.id }, h.hall.name_zh));
-    }
     renderAlerts();
     renderCases();
     if (!$("export-from").value && ov.halls.length) $("export-from").value = $("export-to").value = ov.halls[0].hall.day;

@@ -873,22 +873,34 @@ async fn web_a_bad_rating_with_reasons_opens_a_case_that_is_closed_with_notes() 
     assert_eq!(case["notes"][0]["kind"], "callback");
 }
 
-/// The report on the overview: a day's tickets per hour as bars and their mean wait as a line
-/// with one point per hour, in the halls' time zone.
+/// The report page (`/supervisor/reports`, the duty leader's session of the tab): a day's
+/// tickets per hour beside the same weekday of the 4 weeks before (bars) and their mean wait
+/// (a line, one point per hour), tickets per day, the distribution of waits, and tables per
+/// hall, service, counter and clerk, each downloadable as CSV.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_supervisor_report_chart_has_one_point_per_hour() {
-    let server = Server::start_at(&crate::util::always_open_config_text(), "2026-11-30T09:10:00+08:00");
+    let mut server = Server::start_at(&crate::util::always_open_config_text(), "2026-11-23T09:10:00+08:00");
     let api = server.api();
+    // The Monday a week before: two tickets at 09:00, one served after 10 minutes.
+    api.issue("east", "filing").await;
+    api.issue("east", "invoice").await;
+    server.stop();
+    server.clock_start = Some("2026-11-30T09:10:00+08:00".into());
+    server.start_again();
     for _ in 0..4 {
         api.issue("east", "filing").await;
     }
     let clerk = api.sign_in("clerk01", "E01").await;
     assert_eq!(api.act(&clerk, "E01", "call-next").await.0, 200);
+    assert_eq!(api.act(&clerk, "E01", "finish").await.0, 200);
     let (s, v) = api.call("GET", "/api/v1/stats/hourly?from=2026-11-30&to=2026-11-30", Some("demo-supervisor"), None).await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["hours"].as_array().unwrap().len(), 24);
     assert_eq!((v["hours"][9]["issued"].as_u64(), v["hours"][8]["issued"].as_u64()), (Some(4), Some(0)), "{v}");
-    assert_eq!(api.call("GET", "/api/v1/stats/hourly?from=2026-11-30&to=2026-11-30", Some(&clerk), None).await.0, 403);
+    assert_eq!(api.call("GET", "/api/v1/reports/summary?from=2026-11-30&to=2026-11-30", Some(&clerk), None).await.0, 403);
+    let (s, v) = api.call("GET", "/api/v1/reports/summary?from=2026-11-24&to=2026-11-30&hall=east", Some("demo-supervisor"), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["per_day"].as_array().unwrap().len(), 7);
+    assert_eq!(v["weekday_hours"][9]["issued"].as_f64(), Some(0.5), "two tickets on one of the 4 Mondays before");
 
     let b = Browser::start().await;
     b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview");
@@ -896,14 +908,24 @@ async fn web_supervisor_report_chart_has_one_point_per_hour() {
     b.type_into("#login-id", "duty").await;
     b.type_into("#login-password", "demo-duty-password").await;
     b.click("#login-submit").await;
-    b.wait_js("document.getElementById('report-from').value === '2026-11-30'").await;
-    b.click("#report-show").await;
-    b.wait_js("document.querySelectorAll('#chart svg circle.point').length === 24").await;
-    b.wait_js("Number(document.querySelector(\"#chart rect.bar[data-hour='9']\").getAttribute('height')) > 0").await;
-    b.wait_js("Number(document.querySelector(\"#chart rect.bar[data-hour='8']\").getAttribute('height')) === 0").await;
-    b.wait_text("#report-summary", "取号 4").await;
+    b.click("#to-reports:not([hidden])").await;
+    b.wait_js("document.querySelectorAll('#chart-hours svg circle.point[data-series=\"wait\"]').length === 24").await;
+    b.wait_js("document.querySelectorAll('#chart-hours svg circle.point[data-series=\"wait-4w\"]').length === 24").await;
+    b.wait_js("Number(document.querySelector(\"#chart-hours rect.bar[data-series='issued'][data-i='9']\").getAttribute('height')) > 0").await;
+    b.wait_js("Number(document.querySelector(\"#chart-hours rect.bar[data-series='issued'][data-i='8']\").getAttribute('height')) === 0").await;
+    b.wait_js("document.querySelectorAll('#chart-days rect.bar').length === 7").await;
+    b.wait_js("document.querySelectorAll('#chart-waits rect.bar').length === 13").await;
+    let counter = b.wait_text("[data-table='counter'] tr[data-key='E01']", "东区").await;
+    assert!(counter.contains("E01"), "{counter}");
+    b.wait_text("[data-table='clerk'] tbody", "王芳").await;
     b.viewport(1600, 1000).await;
-    b.js("document.getElementById('reports').scrollIntoView()").await;
     b.screenshot("web-supervisor-report.png").await;
     b.close().await;
+
+    let r = api.get_raw("/api/v1/reports/summary?from=2026-11-24&to=2026-11-30&table=counter&format=csv", Some("demo-supervisor")).await;
+    assert_eq!(r.status, 200);
+    let csv = r.text();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("key,name,issued,served,no_shows,mean_wait_s,p90_wait_s"), "{}", lines[0]);
+    assert!(lines.iter().any(|l| l.starts_with("E01,")), "{csv}");
 }

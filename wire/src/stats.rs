@@ -195,3 +195,81 @@ pub struct HourPoint {
     /// Mean wait from issue to call of those called; `None` when none was.
     pub mean_wait_s: Option<u32>,
 }
+
+/// `GET /api/v1/reports/summary?from=&to=&hall=` (supervisors): the period in tables and
+/// chart series. `&table=hall|service|counter|clerk&format=csv` gives one table as CSV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    pub from: String,
+    pub to: String,
+    pub hall: Option<String>,
+    pub by_hall: Vec<ReportRow>,
+    pub by_service: Vec<ReportRow>,
+    pub by_counter: Vec<ReportRow>,
+    pub by_clerk: Vec<ReportRow>,
+    /// Tickets per business day of the period.
+    pub per_day: Vec<DayPoint>,
+    /// How long the called tickets waited: 5-minute buckets, the last open-ended.
+    pub waits: Vec<WaitBucket>,
+    /// The period's last day per hour of issue …
+    pub day_hours: Vec<HourPoint>,
+    /// … beside the mean of the same weekday in the 4 weeks before it.
+    pub weekday_hours: Vec<HourMean>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// Hall, service, counter or clerk id (`-` for a clerk forgotten after retention).
+    pub key: String,
+    pub name: String,
+    pub issued: u32,
+    pub served: u32,
+    pub no_shows: u32,
+    pub mean_wait_s: Option<u32>,
+    pub p90_wait_s: Option<u32>,
+    pub mean_service_s: Option<u32>,
+    /// Seconds paused (halls, counters and clerks).
+    pub pause_s: Option<u64>,
+    /// Ratings per level "1".."5".
+    pub ratings: std::collections::BTreeMap<String, u32>,
+    /// 差评: ratings of 1 and 2.
+    pub bad: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayPoint {
+    pub day: String,
+    pub issued: u32,
+    pub served: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitBucket {
+    pub from_min: u32,
+    /// `None`: and longer.
+    pub to_min: Option<u32>,
+    pub tickets: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourMean {
+    pub hour: u8,
+    /// Mean tickets issued in this hour over the weekdays compared.
+    pub issued: f64,
+    pub mean_wait_s: Option<u32>,
+}
+
+/// The query of `GET /api/v1/reports/summary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub hall: Option<String>,
+    /// With `format=csv`: which table.
+    #[serde(default)]
+    pub table: Option<String>,
+    #[serde(default)]
+    pub format: Option<ReportFormat>,
+}

@@ -25,6 +25,9 @@ const BOOK_JS: &str = include_str!("../../web/book.js");
 const BOOK_CSS: &str = include_str!("../../web/book.css");
 const SUPERVISOR_HTML: &str = include_str!("../../web/supervisor.html");
 const SUPERVISOR_JS: &str = include_str!("../../web/supervisor.js");
+const REPORTS_HTML: &str = include_str!("../../web/reports.html");
+const REPORTS_JS: &str = include_str!("../../web/reports.js");
+const CHART_JS: &str = include_str!("../../web/chart.js");
 
 /// Scripts and styles come only from this server; no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -56,6 +59,11 @@ pub async fn counter() -> Response {
 /// `/supervisor`: the duty leader's overview.
 pub async fn supervisor() -> Response {
     html(SUPERVISOR_HTML)
+}
+
+/// `/supervisor/reports`: the period report with tables and charts.
+pub async fn supervisor_reports() -> Response {
+    html(REPORTS_HTML)
 }
 
 pub async fn screen(State(s): State<AppState>, Path(counter): Path<String>) -> Result<Response, AppError> {
@@ -105,6 +113,8 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "counter.js" => ("text/javascript; charset=utf-8", COUNTER_JS),
         "supervisor.js" => ("text/javascript; charset=utf-8", SUPERVISOR_JS),
+        "reports.js" => ("text/javascript; charset=utf-8", REPORTS_JS),
+        "chart.js" => ("text/javascript; charset=utf-8", CHART_JS),
         "screen.js" => ("text/javascript; charset=utf-8", SCREEN_JS),
         "rate.js" => ("text/javascript; charset=utf-8", RATE_JS),
         "book.js" => ("text/javascript; charset=utf-8", BOOK_JS),

@@ -120,3 +120,59 @@ pub async fn hourly(State(s): State<AppState>, Caller(who): Caller, StrictQuery(
         .map_err(|e| AppError::internal(e.to_string()))?;
     Ok(Json(wire::HourlyStats { from, to, hall: hall_id, hours }))
 }
+
+/// `GET /api/v1/reports/summary`: the period report of `/supervisor/reports` (JSON), or one of
+/// its tables as CSV (`table=hall|service|counter|clerk&format=csv`).
+pub async fn summary(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    StrictQuery(q): StrictQuery<wire::SummaryQuery>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    if !who.is_supervisor() {
+        return Err(AppError::forbidden("reports are for supervisors"));
+    }
+    let (from, to) = period(&wire::PeriodQuery { from: q.from.clone(), to: q.to.clone(), hall: None, format: None })?;
+    let table = match (q.format.unwrap_or_default(), q.table.as_deref()) {
+        (wire::ReportFormat::Json, None) => None,
+        (wire::ReportFormat::Csv, Some(t @ ("hall" | "service" | "counter" | "clerk"))) => Some(t.to_string()),
+        _ => return Err(AppError::new(ErrorCode::BadQuery, "JSON without table, or format=csv with table=hall|service|counter|clerk")),
+    };
+    let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
+    let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
+    if table.is_some() {
+        let detail = format!("{from}..{to} {} {}", hall_id.as_deref().unwrap_or("all halls"), table.as_deref().unwrap_or(""));
+        super::audit(&s, &super::actor(&who), "report_exported", "summary", &detail, None).await;
+    }
+    let (f, t) = (from.parse::<chrono::NaiveDate>().unwrap_or_default(), to.parse::<chrono::NaiveDate>().unwrap_or_default());
+    let (reader, cfg, h) = (s.reader.clone(), s.cfg.clone(), hall_id.clone());
+    let mut summary = tokio::task::spawn_blocking(move || -> rusqlite::Result<wire::ReportSummary> {
+        let conn = reader.lock();
+        let topo = &cfg.topology;
+        let (rows, pauses) = crate::report::load(&conn, topo, f, t, h.as_deref())?;
+        let mut history = vec![];
+        for weeks in 1..=4 {
+            let d = t - chrono::Duration::weeks(weeks);
+            history.extend(crate::report::load(&conn, topo, d, d, h.as_deref())?.0);
+        }
+        let clerk = |id: &str| cfg.clerk(id).map(|c| c.name.clone());
+        let names = crate::report::Names { topo, clerk: &clerk };
+        Ok(crate::report::summarise(&rows, &pauses, &history, f, t, &names))
+    })
+    .await
+    .map_err(|e| AppError::internal(e.to_string()))?
+    .map_err(|e| AppError::internal(e.to_string()))?;
+    summary.hall = hall_id;
+    match table.as_deref() {
+        None => Ok(Json(summary).into_response()),
+        Some(t) => {
+            let rows = match t {
+                "hall" => &summary.by_hall,
+                "service" => &summary.by_service,
+                "counter" => &summary.by_counter,
+                _ => &summary.by_clerk,
+            };
+            super::reports::csv_response(super::reports::csv_table(&crate::report::TABLE_HEADER, crate::report::table_csv(rows)))
+        }
+    }
+}

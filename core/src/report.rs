@@ -1,0 +1,288 @@
+//! The duty leader's period report (`GET /api/v1/reports/summary`): tables per hall, service,
+//! counter and clerk, tickets per day, the distribution of waits, and a day's hours beside the
+//! same weekday of the 4 weeks before. [`summarise`] is pure over the rows [`load`] reads.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, Timelike};
+use rusqlite::Connection;
+
+use crate::domain::Topology;
+use qcall_wire as wire;
+
+/// One stored ticket, as the report needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub day: NaiveDate,
+    pub hall: String,
+    pub service: String,
+    pub counter: Option<String>,
+    pub clerk: Option<String>,
+    pub issued_at: i64,
+    pub called_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub state: String,
+    pub rating: Option<u8>,
+}
+
+/// A pause: (hall, counter, clerk, seconds within the period).
+pub type Pause = (String, String, Option<String>, u64);
+
+/// The tickets of business days `from..=to` (of `hall`), and the pauses within them.
+pub fn load(conn: &Connection, topo: &Topology, from: NaiveDate, to: NaiveDate, hall: Option<&str>) -> rusqlite::Result<(Vec<Row>, Vec<Pause>)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, hall, service, counter, clerk, issued_at, called_at, finished_at, state, rating
+           FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![from.to_string(), to.to_string(), hall], |r| {
+        Ok(Row {
+            day: r.get::<_, String>(0)?.parse().unwrap_or(from),
+            hall: r.get(1)?,
+            service: r.get(2)?,
+            counter: r.get(3)?,
+            clerk: r.get(4)?,
+            issued_at: r.get(5)?,
+            called_at: r.get(6)?,
+            finished_at: r.get(7)?,
+            state: r.get(8)?,
+            rating: r.get(9)?,
+        })
+    })?;
+    let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let (a, b) = (topo.day_start(from), topo.day_start(to.succ_opt().unwrap_or(to)));
+    let mut stmt = conn.prepare_cached(
+        "SELECT hall, counter, clerk, MAX(0, MIN(COALESCE(ended_at, ?2), ?2) - MAX(started_at, ?1))
+           FROM pauses WHERE started_at < ?2 AND COALESCE(ended_at, ?2) > ?1 AND (?3 IS NULL OR hall = ?3)",
+    )?;
+    let pauses = stmt
+        .query_map(rusqlite::params![a, b, hall], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, (r.get::<_, i64>(3)?.max(0) / 1000) as u64)))?
+        .collect::<rusqlite::Result<Vec<Pause>>>()?;
+    Ok((rows, pauses))
+}
+
+#[derive(Default)]
+struct Acc {
+    issued: u32,
+    served: u32,
+    no_shows: u32,
+    waits: Vec<i64>,
+    service_ms: Vec<i64>,
+    pause_s: Option<u64>,
+    ratings: [u32; 5],
+}
+
+impl Acc {
+    fn add(&mut self, r: &Row) {
+        self.issued += 1;
+        match r.state.as_str() {
+            "finished" => self.served += 1,
+            "no_show" => self.no_shows += 1,
+            _ => {}
+        }
+        if let Some(c) = r.called_at {
+            self.waits.push((c - r.issued_at).max(0));
+            if let (Some(f), "finished") = (r.finished_at, r.state.as_str()) {
+                self.service_ms.push((f - c).max(0));
+            }
+        }
+        if let Some(score @ 1..=5) = r.rating {
+            self.ratings[usize::from(score) - 1] += 1;
+        }
+    }
+
+    fn row(mut self, key: String, name: String) -> wire::ReportRow {
+        let mean = |v: &[i64]| (!v.is_empty()).then(|| (v.iter().sum::<i64>() / v.len() as i64 / 1000) as u32);
+        self.waits.sort_unstable();
+        let p90 = (!self.waits.is_empty()).then(|| (self.waits[(self.waits.len() * 9).div_ceil(10) - 1] / 1000) as u32);
+        wire::ReportRow {
+            key,
+            name,
+            issued: self.issued,
+            served: self.served,
+            no_shows: self.no_shows,
+            mean_wait_s: mean(&self.waits),
+            p90_wait_s: p90,
+            mean_service_s: mean(&self.service_ms),
+            pause_s: self.pause_s,
+            ratings: (1..=5).map(|n| (n.to_string(), self.ratings[n - 1])).collect(),
+            bad: self.ratings[0] + self.ratings[1],
+        }
+    }
+}
+
+/// Names for the table rows: hall, service, counter, clerk id -> name.
+pub struct Names<'a> {
+    pub topo: &'a Topology,
+    pub clerk: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// The report of `rows` (the period `from..=to`) and the 4 weeks of the same weekday before
+/// `to` in `history`.
+pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDate, to: NaiveDate, names: &Names<'_>) -> wire::ReportSummary {
+    let topo = names.topo;
+    let mut halls: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut services: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut counters: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut clerks: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, (u32, u32)> = BTreeMap::new();
+    let mut waits = [0u32; 13];
+    for r in rows {
+        halls.entry(r.hall.clone()).or_default().add(r);
+        services.entry(r.service.clone()).or_default().add(r);
+        if r.called_at.is_some() {
+            if let Some(c) = &r.counter {
+                counters.entry(c.clone()).or_default().add(r);
+            }
+            clerks.entry(r.clerk.clone().unwrap_or_else(|| "-".into())).or_default().add(r);
+            let minutes = ((r.called_at.unwrap_or(r.issued_at) - r.issued_at).max(0) / 60_000) as usize;
+            waits[(minutes / 5).min(12)] += 1;
+        }
+        let d = days.entry(r.day).or_default();
+        d.0 += 1;
+        if r.state == "finished" {
+            d.1 += 1;
+        }
+    }
+    for (hall, counter, clerk, s) in pauses {
+        *halls.entry(hall.clone()).or_default().pause_s.get_or_insert(0) += s;
+        *counters.entry(counter.clone()).or_default().pause_s.get_or_insert(0) += s;
+        *clerks.entry(clerk.clone().unwrap_or_else(|| "-".into())).or_default().pause_s.get_or_insert(0) += s;
+    }
+    let hall_name = |id: &str| topo.hall_ix(id).map(|h| topo.halls[h].name_zh.clone()).unwrap_or_default();
+    let service_name = |id: &str| topo.service_ix(id).map(|s| topo.services[s].name_zh.clone()).unwrap_or_default();
+    let counter_name = |id: &str| {
+        topo.counter_ix(id).map(|c| format!("{} {}号", hall_name(&topo.halls[topo.counters[c].hall].id), topo.counters[c].number)).unwrap_or_default()
+    };
+    let by = |m: BTreeMap<String, Acc>, name: &dyn Fn(&str) -> String| -> Vec<wire::ReportRow> {
+        m.into_iter().map(|(k, a)| { let n = name(&k); a.row(k, n) }).collect()
+    };
+    // Every day of the period, also those without tickets.
+    let mut per_day = vec![];
+    let mut d = from;
+    while d <= to {
+        let (issued, served) = days.get(&d).copied().unwrap_or_default();
+        per_day.push(wire::DayPoint { day: d.to_string(), issued, served });
+        d = d.succ_opt().unwrap_or(to + chrono::Duration::days(1));
+    }
+    let hour_of = |t: i64| chrono::DateTime::from_timestamp_millis(t).map(|t| t.with_timezone(&topo.tz).hour() as usize).unwrap_or(0);
+    let hours = |rs: &mut dyn Iterator<Item = &Row>| {
+        let mut h = vec![(0u32, 0i64, 0u32); 24];
+        for r in rs {
+            let e = &mut h[hour_of(r.issued_at)];
+            e.0 += 1;
+            if let Some(c) = r.called_at {
+                e.1 += (c - r.issued_at).max(0);
+                e.2 += 1;
+            }
+        }
+        h
+    };
+    let day_hours = hours(&mut rows.iter().filter(|r| r.day == to))
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, sum, k))| wire::HourPoint { hour: i as u8, issued: n, served: 0, no_shows: 0, mean_wait_s: (k > 0).then(|| (sum / i64::from(k) / 1000) as u32) })
+        .collect();
+    let weekday_hours = hours(&mut history.iter())
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, sum, k))| wire::HourMean { hour: i as u8, issued: f64::from(n) / 4.0, mean_wait_s: (k > 0).then(|| (sum / i64::from(k) / 1000) as u32) })
+        .collect();
+    wire::ReportSummary {
+        from: from.to_string(),
+        to: to.to_string(),
+        hall: None,
+        by_hall: by(halls, &|k| hall_name(k)),
+        by_service: by(services, &|k| service_name(k)),
+        by_counter: by(counters, &|k| counter_name(k)),
+        by_clerk: by(clerks, &|k| if k == "-" { "（已隐去 · forgotten）".into() } else { (names.clerk)(k).unwrap_or_default() }),
+        per_day,
+        waits: waits
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| wire::WaitBucket { from_min: i as u32 * 5, to_min: (i < 12).then_some(i as u32 * 5 + 5), tickets: n })
+            .collect(),
+        day_hours,
+        weekday_hours,
+    }
+}
+
+/// The CSV of one table of the report.
+pub fn table_csv(rows: &[wire::ReportRow]) -> Vec<Vec<String>> {
+    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            let mut v = vec![
+                r.key.clone(),
+                r.name.clone(),
+                r.issued.to_string(),
+                r.served.to_string(),
+                r.no_shows.to_string(),
+                opt(r.mean_wait_s),
+                opt(r.p90_wait_s),
+                opt(r.mean_service_s),
+                r.pause_s.map(|v| v.to_string()).unwrap_or_default(),
+            ];
+            v.extend((1..=5).map(|n| r.ratings.get(&n.to_string()).copied().unwrap_or(0).to_string()));
+            v.push(r.bad.to_string());
+            v
+        })
+        .collect()
+}
+
+pub const TABLE_HEADER: [&str; 15] = [
+    "key", "name", "issued", "served", "no_shows", "mean_wait_s", "p90_wait_s", "mean_service_s", "pause_s", "rated_1", "rated_2", "rated_3", "rated_4",
+    "rated_5", "bad",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(day: &str, counter: &str, issued_min: i64, wait_min: Option<i64>, state: &str, rating: Option<u8>) -> Row {
+        let t0 = chrono::DateTime::parse_from_rfc3339(&format!("{day}T09:00:00+08:00")).unwrap().timestamp_millis();
+        let issued_at = t0 + issued_min * 60_000;
+        Row {
+            day: day.parse().unwrap(),
+            hall: "east".into(),
+            service: "filing".into(),
+            counter: Some(counter.into()),
+            clerk: Some("clerk01".into()),
+            issued_at,
+            called_at: wait_min.map(|w| issued_at + w * 60_000),
+            finished_at: wait_min.map(|w| issued_at + (w + 4) * 60_000),
+            state: state.into(),
+            rating,
+        }
+    }
+
+    #[test]
+    fn the_tables_the_days_the_waits_and_the_weekday_hours_add_up() {
+        let cfg = crate::config::Config::embedded().unwrap();
+        let clerk = |id: &str| cfg.clerk(id).map(|c| c.name.clone());
+        let names = Names { topo: &cfg.topology, clerk: &clerk };
+        // Ten tickets waiting 1..=10 minutes (p90: 9), one no-show, two 差评.
+        let mut rows: Vec<Row> = (1..=10).map(|w| row("2026-11-30", "E01", w, Some(w), "finished", None)).collect();
+        rows[0].rating = Some(1);
+        rows[1].rating = Some(2);
+        rows[2].rating = Some(5);
+        rows.push(row("2026-11-30", "E01", 70, Some(30), "no_show", None));
+        rows.push(row("2026-12-01", "E02", 0, None, "waiting", None));
+        let history = vec![row("2026-11-23", "E01", 0, Some(20), "finished", None), row("2026-11-16", "E01", 5, Some(10), "finished", None)];
+        let pauses = vec![("east".to_string(), "E01".to_string(), Some("clerk01".to_string()), 600)];
+        let from: NaiveDate = "2026-11-30".parse().unwrap();
+        let s = summarise(&rows, &pauses, &history, from, from + chrono::Duration::days(1), &names);
+        let e01 = s.by_counter.iter().find(|r| r.key == "E01").unwrap();
+        assert_eq!((e01.issued, e01.served, e01.no_shows, e01.bad, e01.pause_s), (11, 10, 1, 2, Some(600)));
+        assert_eq!(e01.p90_wait_s, Some(10 * 60), "p90 of 1..=10 and 30 minutes");
+        assert_eq!(e01.mean_service_s, Some(240));
+        assert_eq!(s.by_hall[0].issued, 12);
+        assert_eq!(s.by_clerk[0].name, "王芳");
+        assert_eq!(s.per_day.iter().map(|d| (d.issued, d.served)).collect::<Vec<_>>(), [(11, 10), (1, 0)]);
+        assert_eq!(s.waits[0].tickets, 4, "waits of 1-4 minutes");
+        assert_eq!(s.waits[6].tickets, 1, "the 30-minute wait");
+        assert_eq!(s.waits.iter().map(|b| b.tickets).sum::<u32>(), 11);
+        assert_eq!(s.day_hours.len(), 24);
+        assert_eq!(s.day_hours[9].issued, 1, "the last day's one ticket at 09:00");
+        assert_eq!((s.weekday_hours[9].issued, s.weekday_hours[9].mean_wait_s), (0.5, Some(15 * 60)));
+    }
+}

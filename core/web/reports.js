@@ -1,0 +1,99 @@
+// The period report (/supervisor/reports): charts and tables for a period and hall, every table
+// downloadable as CSV. Uses the duty leader's session of this tab (signed in at /supervisor).
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const saved = sessionStorage.getItem("qcall.supervisor");
+  if (!saved) {
+    location.replace("/supervisor");
+    return;
+  }
+  const token = JSON.parse(saved).token;
+  const TABLES = [["hall", "by_hall", "按大厅 · by hall"], ["service", "by_service", "按业务 · by service"], ["counter", "by_counter", "按窗口 · by counter"], ["clerk", "by_clerk", "按人员 · by clerk"]];
+  const min = (s) => (s === null || s === undefined ? "—" : (s / 60).toFixed(1));
+
+  function say(text, kind) { $("notice").textContent = text; $("notice").className = "notice " + (kind || ""); }
+
+  function query(extra) {
+    const hall = $("hall").value;
+    return "from=" + $("from").value + "&to=" + $("to").value + (hall ? "&hall=" + encodeURIComponent(hall) : "") + (extra || "");
+  }
+
+  async function show(ev) {
+    if (ev) ev.preventDefault();
+    try {
+      const r = await Q.api("GET", "/api/v1/reports/summary?" + query(), { token });
+      render(r);
+      say("");
+    } catch (e) {
+      if (e.status === 401) { location.replace("/supervisor"); return; }
+      say(Q.message(e), "error");
+    }
+  }
+
+  function render(r) {
+    $("report").hidden = false;
+    $("hours-title").textContent = r.to + "，与前 4 周同一天相比 · against the same weekday of the 4 weeks before";
+    const hourLabels = r.day_hours.map((h) => h.hour + "时");
+    QChart.draw($("chart-hours"), {
+      labels: hourLabels, every: 2, right: " 分", title: "hours",
+      series: [
+        { name: "issued", label: "取号 tickets", kind: "bar", axis: "left", color: "#5b9bd5", values: r.day_hours.map((h) => h.issued) },
+        { name: "issued-4w", label: "前4周均值 4-week mean", kind: "bar", axis: "left", color: "#c9d3df", values: r.weekday_hours.map((h) => h.issued) },
+        { name: "wait", label: "平均等候(分) mean wait", kind: "line", axis: "right", color: "#c0392b", values: r.day_hours.map((h) => h.mean_wait_s === null ? null : h.mean_wait_s / 60) },
+        { name: "wait-4w", label: "前4周 4 weeks", kind: "line", axis: "right", color: "#e59866", dashed: true, values: r.weekday_hours.map((h) => h.mean_wait_s === null ? null : h.mean_wait_s / 60) },
+      ],
+    });
+    QChart.draw($("chart-days"), {
+      labels: r.per_day.map((d) => d.day.slice(5)), every: Math.max(1, Math.ceil(r.per_day.length / 12)), title: "days",
+      series: [
+        { name: "issued", label: "取号 issued", kind: "bar", axis: "left", color: "#5b9bd5", values: r.per_day.map((d) => d.issued) },
+        { name: "served", label: "办结 served", kind: "line", axis: "left", color: "#2e7d32", values: r.per_day.map((d) => d.served) },
+      ],
+    });
+    QChart.draw($("chart-waits"), {
+      labels: r.waits.map((b) => b.to_min === null ? b.from_min + "+" : b.from_min + "-" + b.to_min), every: 2, title: "waits",
+      series: [{ name: "tickets", label: "人数 tickets (分钟 minutes)", kind: "bar", axis: "left", color: "#8e7cc3", values: r.waits.map((b) => b.tickets) }],
+    });
+    $("tables").replaceChildren(...TABLES.map(([key, field, title]) => table(key, title, r[field])));
+  }
+
+  function table(key, title, rows) {
+    const head = ["", "名称", "取号", "办结", "过号", "平均等候(分)", "P90等候(分)", "平均办理(分)", "暂停(分)", "★1", "★2", "★3", "★4", "★5", "差评"];
+    return Q.el("div", { class: "report-table", dataset: { table: key } },
+      Q.el("h2", {}, title, " ", Q.el("button", { class: "btn small", type: "button", dataset: { csv: key }, onclick: () => csv(key) }, "CSV")),
+      Q.el("table", { class: "stats" },
+        Q.el("thead", {}, Q.el("tr", {}, head.map((h) => Q.el("th", {}, h)))),
+        Q.el("tbody", {}, rows.map((r) => Q.el("tr", { dataset: { key: r.key } },
+          Q.el("td", {}, r.key), Q.el("td", {}, r.name), Q.el("td", {}, String(r.issued)), Q.el("td", {}, String(r.served)),
+          Q.el("td", {}, String(r.no_shows)), Q.el("td", {}, min(r.mean_wait_s)), Q.el("td", {}, min(r.p90_wait_s)),
+          Q.el("td", {}, min(r.mean_service_s)), Q.el("td", {}, r.pause_s === null || r.pause_s === undefined ? "—" : min(r.pause_s)),
+          [1, 2, 3, 4, 5].map((n) => Q.el("td", {}, String(r.ratings[String(n)] || 0))),
+          Q.el("td", { class: r.bad ? "bad" : "" }, String(r.bad)))))));
+  }
+
+  async function csv(key) {
+    const r = await fetch("/api/v1/reports/summary?" + query("&table=" + key + "&format=csv"), { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+    if (!r.ok) { say("导出失败 · export failed (" + r.status + ")", "error"); return; }
+    const url = URL.createObjectURL(await r.blob());
+    const a = Q.el("a", { href: url, download: "qcall-" + key + "-" + $("from").value + "-" + $("to").value + ".csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  $("report-form").addEventListener("submit", show);
+  (async () => {
+    const halls = await Q.api("GET", "/api/v1/halls");
+    for (const h of halls.halls) $("hall").append(Q.el("option", { value: h.id }, h.name_zh));
+    const day = halls.halls.length ? halls.halls[0].day : new Date().toISOString().slice(0, 10);
+    const p = new URLSearchParams(location.search);
+    $("to").value = p.get("to") || day;
+    const start = new Date(Date.parse($("to").value + "T00:00:00Z") - 6 * 86400000).toISOString().slice(0, 10);
+    $("from").value = p.get("from") || start;
+    if (p.get("hall")) $("hall").value = p.get("hall");
+    show();
+  })();
+})();
