@@ -369,7 +369,14 @@
       const id = h.hall.id;
       let card = box.querySelector("[data-hall='" + id + "']");
       if (!card) {
-        const area = Q.el("textarea", { id: "pub-" + id, rows: 4, maxlength: 2000, oninput: () => { S.dirty[id] = true; preview(id); } });
+        const edited = () => { S.dirty[id] = true; preview(id); };
+        const area = Q.el("textarea", { id: "pub-" + id, rows: 4, maxlength: 2000, oninput: edited, onchange: edited,
+          // Once touched, the lines are the editor's until published, or left as they were.
+          onfocus: () => { S.dirty[id] = true; },
+          onblur: () => {
+            const h = S.ov.halls.find((x) => x.hall.id === id);
+            if (h && lines(id).join("\n") === h.hall.publicity.join("\n")) S.dirty[id] = false;
+          } });
         card = Q.el("div", { class: "pub-hall", dataset: { hall: id } },
           Q.el("label", { for: "pub-" + id }, h.hall.name_zh + " ", Q.el("span", { class: "en" }, "one line per message")),
           area,
@@ -377,7 +384,8 @@
           Q.el("button", { class: "btn small primary", type: "button", id: "pub-save-" + id, onclick: () => savePublicity(id) }, "保存并发布 · Publish"));
         box.append(card);
       }
-      if (!S.dirty[id]) {
+      // Live changes never overwrite lines being edited.
+      if (!S.dirty[id] && document.activeElement !== $("pub-" + id)) {
         $("pub-" + id).value = h.hall.publicity.join("\n");
         preview(id);
       }

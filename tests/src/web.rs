@@ -759,6 +759,11 @@ async fn web_supervisor_overview_is_live_and_controls_counters_and_publicity() {
     let snapshot = crate::util::ws_next(&mut tv).await;
     assert!(snapshot.is_snapshot());
     b.c().find(Locator::Css("#pub-east")).await.unwrap().clear().await.unwrap();
+    // A live change while the lines are being edited does not put the old ones back.
+    api.issue("east", "filing").await;
+    let waiting: u32 = api.halls().await.halls.iter().find(|h| h.id == "east").unwrap().services.iter().map(|s| s.waiting).sum();
+    b.wait_js(&format!("document.querySelector(\"{east} .hall-waiting .v\").textContent === '{waiting}'")).await;
+    b.wait_js("document.getElementById('pub-east').value === ''").await;
     b.type_into("#pub-east", "本周六正常办公\n新办纳税人请走绿色通道").await;
     b.wait_text("#pub-preview-east", "本周六正常办公").await;
     b.click("#pub-save-east").await;
