@@ -23,11 +23,7 @@ pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q)
             open
         }
         "all" => {
-            let reader = s.reader.clone();
-            tokio::task::spawn_blocking(move || crate::queries::alerts(&reader.lock(), 500))
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))?
-                .map_err(|e| AppError::internal(e.to_string()))?
+            super::read(&s, move |conn| crate::queries::alerts(conn, 500)).await?
         }
         other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open or all, not `{}`", super::api::clip(other)))),
     };
@@ -50,11 +46,7 @@ pub async fn ack(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<
         }
     }
     // Acknowledged before: as it is stored.
-    let reader = s.reader.clone();
-    let found = tokio::task::spawn_blocking(move || crate::queries::alert(&reader.lock(), id))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let found = super::read(&s, move |conn| crate::queries::alert(conn, id)).await?;
     found.map(Json).ok_or_else(|| AppError::new(ErrorCode::UnknownAlert, "no alert with this id"))
 }
 

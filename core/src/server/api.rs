@@ -120,12 +120,8 @@ pub async fn find_ticket(s: &AppState, id: TicketId) -> Result<Option<wire::Tick
     if let Some(t) = ticket_view(s, id).await {
         return Ok(Some(t));
     }
-    let reader = s.reader.clone();
     let topo = s.cfg.topology.clone();
-    tokio::task::spawn_blocking(move || crate::queries::ticket(&reader.lock(), &topo, id))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))
+    super::read(s, move |conn| crate::queries::ticket(conn, &topo, id)).await
 }
 
 pub async fn issue(

@@ -201,13 +201,9 @@ async fn find(s: &AppState, code: &str, phone: &str) -> Result<Booking, AppError
             return if b.who.phone == phone { Ok(b.clone()) } else { Err(unknown()) };
         }
     }
-    let reader = s.reader.clone();
     let topo = s.cfg.topology.clone();
     let code = code.to_string();
-    let found = tokio::task::spawn_blocking(move || crate::queries::booking_by_code(&reader.lock(), &topo, &code))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let found = super::read(s, move |conn| crate::queries::booking_by_code(conn, &topo, &code)).await?;
     found.filter(|b| b.who.phone == phone).ok_or_else(unknown)
 }
 
@@ -290,12 +286,8 @@ pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q)
     let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
     let detail = format!("{date} {}", hall.map_or("all halls", |h| s.cfg.topology.halls[h].id.as_str()));
     super::audit(&s, &super::actor(&who), "bookings_viewed", "appointments", &detail, None).await;
-    let reader = s.reader.clone();
     let topo = s.cfg.topology.clone();
-    let rows = tokio::task::spawn_blocking(move || crate::queries::bookings_of_day(&reader.lock(), &topo, date, hall))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let rows = super::read(&s, move |conn| crate::queries::bookings_of_day(conn, &topo, date, hall)).await?;
     Ok(Json(rows.iter().map(|b| booking_view(&s, b, false)).collect()))
 }
 
@@ -308,11 +300,7 @@ pub async fn stats(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q
     let (from, to) = super::stats::period(&q)?;
     let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
     let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
-    let reader = s.reader.clone();
-    let rows = tokio::task::spawn_blocking(move || crate::queries::booking_stats(&reader.lock(), &from, &to, hall_id.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let rows = super::read(&s, move |conn| crate::queries::booking_stats(conn, &from, &to, hall_id.as_deref())).await?;
     match q.format.unwrap_or_default() {
         wire::ReportFormat::Json => Ok(Json(rows).into_response()),
         wire::ReportFormat::Csv => {

@@ -37,21 +37,13 @@ pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q)
         return Err(AppError::new(ErrorCode::BadQuery, "state is open, overdue, closed or all"));
     }
     let today = today(&s).await;
-    let reader = s.reader.clone();
-    let cases = tokio::task::spawn_blocking(move || crate::queries::cases(&reader.lock(), &which, &today))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let cases = super::read(&s, move |conn| crate::queries::cases(conn, &which, &today)).await?;
     Ok(Json(wire::CasesResponse { cases: cases.into_iter().map(|c| named(&s, c)).collect() }))
 }
 
 async fn one(s: &AppState, id: u64) -> Result<wire::Case, AppError> {
     let today = today(s).await;
-    let reader = s.reader.clone();
-    tokio::task::spawn_blocking(move || crate::queries::case(&reader.lock(), id, &today))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?
+    super::read(s, move |conn| crate::queries::case(conn, id, &today)).await?
         .map(|c| named(s, c))
         .ok_or_else(|| AppError::new(ErrorCode::UnknownCase, "no 好差评 case with this id"))
 }
@@ -114,11 +106,7 @@ pub async fn ratings_report(State(s): State<AppState>, Caller(who): Caller, Stri
     let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
     let detail = format!("{from}..{to} {} {:?}", hall_id.as_deref().unwrap_or("all halls"), q.format.unwrap_or_default());
     super::audit(&s, &super::actor(&who), "report_exported", "ratings", &detail, None).await;
-    let reader = s.reader.clone();
-    let rows = tokio::task::spawn_blocking(move || crate::queries::rating_rows(&reader.lock(), &from, &to, hall_id.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let rows = super::read(&s, move |conn| crate::queries::rating_rows(conn, &from, &to, hall_id.as_deref())).await?;
     match q.format.unwrap_or_default() {
         wire::ReportFormat::Json => Ok(Json(rows).into_response()),
         wire::ReportFormat::Csv => {

@@ -457,6 +457,18 @@ fn spawn_ticker(s: AppState) {
     });
 }
 
+/// Runs a query on the read connection, off the async threads.
+pub async fn read<T: Send + 'static>(
+    s: &AppState,
+    query: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, AppError> {
+    let reader = s.reader.clone();
+    tokio::task::spawn_blocking(move || query(&reader.lock()))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(e.to_string()))
+}
+
 /// Records an action in the audit trail. The action has happened: a failure to record it is
 /// logged, not returned.
 pub async fn audit(s: &AppState, who: &str, action: &str, target: &str, detail: &str, client: Option<std::net::IpAddr>) {

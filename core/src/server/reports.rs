@@ -21,11 +21,7 @@ pub async fn tickets(State(s): State<AppState>, Caller(who): Caller, StrictQuery
     let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
     let detail = format!("{from}..{to} {} {:?}", hall_id.as_deref().unwrap_or("all halls"), q.format.unwrap_or_default());
     super::audit(&s, &super::actor(&who), "report_exported", "tickets", &detail, None).await;
-    let reader = s.reader.clone();
-    let rows = tokio::task::spawn_blocking(move || ticket_rows(&reader.lock(), &from, &to, hall_id.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let rows = super::read(&s, move |conn| ticket_rows(conn, &from, &to, hall_id.as_deref())).await?;
     match q.format.unwrap_or_default() {
         wire::ReportFormat::Json => Ok(Json(rows).into_response()),
         wire::ReportFormat::Csv => csv_response(tickets_csv(&rows, s.cfg.topology.tz)),

@@ -59,22 +59,18 @@ async fn stats_between(
     };
     let topo = s.cfg.topology.clone();
     let hall_id = hall.map(|h| topo.halls[h].id.clone());
-    let reader = s.reader.clone();
     let (from2, to2, hall2) = (from.to_string(), to.to_string(), hall_id.clone());
     let day = |d: &str| d.parse::<chrono::NaiveDate>().map_err(|_| AppError::new(ErrorCode::BadQuery, format!("`{d}` is not a date")));
     let (from_ms, to_ms) = (topo.day_start(day(from)?), topo.day_start(day(to)?.succ_opt().unwrap_or(chrono::NaiveDate::MAX)));
     let now = s.clock.now();
-    let (by_counter, by_clerk, pauses) = tokio::task::spawn_blocking(move || -> rusqlite::Result<_> {
-        let conn = reader.lock();
+    let (by_counter, by_clerk, pauses) = super::read(s, move |conn| {
         Ok((
-            period_stats(&conn, &from2, &to2, hall2.as_deref(), false)?,
-            period_stats(&conn, &from2, &to2, hall2.as_deref(), true)?,
-            pause_totals(&conn, from_ms, to_ms, now, hall2.as_deref())?,
+            period_stats(conn, &from2, &to2, hall2.as_deref(), false)?,
+            period_stats(conn, &from2, &to2, hall2.as_deref(), true)?,
+            pause_totals(conn, from_ms, to_ms, now, hall2.as_deref())?,
         ))
     })
-    .await
-    .map_err(|e| AppError::internal(e.to_string()))?
-    .map_err(|e| AppError::internal(e.to_string()))?;
+    .await?;
 
     let counters = topo
         .counters
@@ -113,11 +109,8 @@ pub async fn hourly(State(s): State<AppState>, Caller(who): Caller, StrictQuery(
     }
     let hall = q.hall.as_deref().filter(|h| !h.is_empty()).map(|h| hall_ix(&s, h)).transpose()?;
     let hall_id = hall.map(|h| s.cfg.topology.halls[h].id.clone());
-    let (reader, tz, f, t, h) = (s.reader.clone(), s.cfg.topology.tz, from.clone(), to.clone(), hall_id.clone());
-    let hours = tokio::task::spawn_blocking(move || crate::queries::hourly(&reader.lock(), tz, &f, &t, h.as_deref()))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let (tz, f, t, h) = (s.cfg.topology.tz, from.clone(), to.clone(), hall_id.clone());
+    let hours = super::read(&s, move |conn| crate::queries::hourly(conn, tz, &f, &t, h.as_deref())).await?;
     Ok(Json(wire::HourlyStats { from, to, hall: hall_id, hours }))
 }
 
@@ -145,23 +138,20 @@ pub async fn summary(
         super::audit(&s, &super::actor(&who), "report_exported", "summary", &detail, None).await;
     }
     let (f, t) = (from.parse::<chrono::NaiveDate>().unwrap_or_default(), to.parse::<chrono::NaiveDate>().unwrap_or_default());
-    let (reader, cfg, h) = (s.reader.clone(), s.cfg.clone(), hall_id.clone());
-    let mut summary = tokio::task::spawn_blocking(move || -> rusqlite::Result<wire::ReportSummary> {
-        let conn = reader.lock();
+    let (cfg, h) = (s.cfg.clone(), hall_id.clone());
+    let mut summary = super::read(&s, move |conn| {
         let topo = &cfg.topology;
-        let (rows, pauses) = crate::report::load(&conn, topo, f, t, h.as_deref())?;
+        let (rows, pauses) = crate::report::load(conn, topo, f, t, h.as_deref())?;
         let mut history = vec![];
         for weeks in 1..=4 {
             let d = t - chrono::Duration::weeks(weeks);
-            history.extend(crate::report::load(&conn, topo, d, d, h.as_deref())?.0);
+            history.extend(crate::report::load(conn, topo, d, d, h.as_deref())?.0);
         }
         let clerk = |id: &str| cfg.clerk(id).map(|c| c.name.clone());
         let names = crate::report::Names { topo, clerk: &clerk };
         Ok(crate::report::summarise(&rows, &pauses, &history, f, t, &names))
     })
-    .await
-    .map_err(|e| AppError::internal(e.to_string()))?
-    .map_err(|e| AppError::internal(e.to_string()))?;
+    .await?;
     summary.hall = hall_id;
     match table.as_deref() {
         None => Ok(Json(summary).into_response()),

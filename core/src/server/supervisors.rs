@@ -103,10 +103,6 @@ pub async fn audit_trail(
     let topo = &s.cfg.topology;
     let day = |d: &str| d.parse::<chrono::NaiveDate>().map_err(|_| AppError::new(ErrorCode::BadQuery, "not a date"));
     let (from, to) = (topo.at(day(&from)?, 0), topo.at(day(&to)? + chrono::Duration::days(1), 0));
-    let reader = s.reader.clone();
-    let entries = tokio::task::spawn_blocking(move || crate::queries::audit(&reader.lock(), from, to))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let entries = super::read(&s, move |conn| crate::queries::audit(conn, from, to)).await?;
     Ok(Json(wire::AuditResponse { entries }))
 }
