@@ -86,6 +86,11 @@ enum Cmd {
         store: Option<PathBuf>,
         #[arg(long, default_value_t = 1000, requires = "store")]
         restart_every: u64,
+        /// How close any estimate could come: fork the day at every ticket's issue this many
+        /// times, draw the rest of it anew from the profile, and report the best any estimate
+        /// could do on the ticket's waits (slow: minutes on a busy profile).
+        #[arg(long, value_name = "FORKS", default_value_t = 0)]
+        bound: u32,
     },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
@@ -178,13 +183,13 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait, store, restart_every } => {
+        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait, store, restart_every, bound } => {
             let cfg = load_config(config.as_ref())?;
             let first_day = chrono::NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
                 .with_context(|| format!("--first-day: {first_day:?} is not a date YYYY-MM-DD"))?;
             anyhow::ensure!((1..=366).contains(&days), "--days: {days} is not between 1 and 366");
             let profile = qcall_core::sim::Profile::load(&profile, &cfg.topology)?;
-            let setup = qcall_core::sim::Setup { profile, days, seed, first_day, counters_per_hall: None };
+            let setup = qcall_core::sim::Setup { profile, days, seed, first_day, counters_per_hall: None, forks: bound };
             if staff {
                 print!("{}", qcall_core::sim::staffing::advice(&cfg.topology, &setup, target_p90_wait * 60_000.0).text());
                 return Ok(());

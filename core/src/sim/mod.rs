@@ -7,6 +7,10 @@
 //! lognormal time, sometimes wait for a taxpayer who comes late (a recall) or never (a no-show),
 //! sometimes transfer a ticket, pause, or sign out for good. Every ticket's estimate is taken at
 //! issue and again ten minutes later from each estimator, and compared with when it was called.
+//!
+//! With [`Setup::forks`], the day is also forked at each ticket's issue and the rest of it drawn
+//! anew, to find how close any estimate could have come ([`report::Bound`]). What happens to a
+//! taxpayer is drawn when they come ([`Fate`]), so a fork changes only what is still to come.
 
 pub mod profile;
 pub mod report;
@@ -45,6 +49,8 @@ pub struct Setup {
     pub first_day: NaiveDate,
     /// Counters open per hall: `None` all, `Some(k)` only the first `k` by number (staffing).
     pub counters_per_hall: Option<usize>,
+    /// Forks of the day at each ticket's issue, for the bound ([`report::Bound`]); 0: none.
+    pub forks: u32,
 }
 
 /// One ticket's life as the simulation saw it.
@@ -60,6 +66,63 @@ pub struct TicketRecord {
     pub later: Option<Vec<Millis>>,
     /// The range shown at issue with the forward estimate (ms), when it was wide.
     pub range: Option<(Millis, Millis)>,
+    /// Its waits in the day forked at its issue ([`Setup::forks`] of them), the rest of the day
+    /// drawn anew ([`Day::fork`]).
+    pub forked: Option<Vec<Millis>>,
+}
+
+/// What happens to a taxpayer, drawn when they come (whether they get a ticket or not, so that
+/// every run of a day draws the same for the same taxpayer): per call (the first, and any
+/// after a transfer) whether they come late or never and whether they are sent on, and per
+/// service how long it takes. Each is found from a key and the call's or service's number, so
+/// a fork can change what is still to come by changing the keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fate {
+    /// The calls' key (the no-show / recall roll, the transfer roll, and where to).
+    calls_key: u64,
+    /// The service times' key.
+    services_key: u64,
+    calls: u64,
+    services: u64,
+}
+
+impl Fate {
+    fn draw(rng: &mut StdRng, draws: &mut StdRng) -> Fate {
+        Fate { calls_key: rng.gen(), services_key: draws.gen(), calls: 0, services: 0 }
+    }
+
+    /// The rolls of the call just made.
+    fn call(&self) -> [f64; 3] {
+        let k = self.calls.wrapping_mul(3);
+        [0, 1, 2].map(|j| unit(self.calls_key ^ mix(k + j)))
+    }
+
+    /// A standard normal deviate for the service just begun (Box–Muller).
+    fn z(&self) -> f64 {
+        let k = self.services.wrapping_mul(2);
+        let (u1, u2) = (unit(self.services_key ^ mix(k)).max(1e-12), unit(self.services_key ^ mix(k + 1)));
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// SplitMix64's finaliser.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A uniform value in [0, 1) from `x`.
+fn unit(x: u64) -> f64 {
+    (mix(x) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A day forked at one ticket's issue, run until that ticket is called.
+#[derive(Debug, Clone, Copy)]
+struct Fork {
+    ticket: TicketId,
+    called: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +174,9 @@ pub fn run(topo: &Arc<Topology>, setup: &Setup) -> Outcome {
 pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut store_run::Mirror>) -> Result<Outcome, String> {
     let topo = prepare(topo, &setup.profile);
     let mut rng = StdRng::seed_from_u64(setup.seed);
+    // Service times come from their own stream: a fork draws them anew without changing
+    // anything else.
+    let mut draws = StdRng::seed_from_u64(setup.seed ^ 0x5EED_0F5E_4F1C_E500);
     let mut out = Outcome {
         busy_ms: vec![0; topo.counters.len()],
         open_ms: vec![0; topo.counters.len()],
@@ -123,11 +189,12 @@ pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut sto
         while !topo.calendar.is_open_day(day) {
             day += chrono::Duration::days(1);
         }
-        let mut sim = Day::new(&topo, setup, day, state.take(), &mut rng, mirror.as_deref_mut());
+        let mut sim = Day::new(&topo, setup, day, state.take(), (rng, draws), mirror.as_deref_mut());
         sim.run(&mut out);
         if let Some(e) = sim.failure.take() {
             return Err(e);
         }
+        (rng, draws) = (sim.rng, sim.draws);
         state = Some(sim.state);
         out.days.push(day);
         day += chrono::Duration::days(1);
@@ -158,7 +225,13 @@ struct Day<'a> {
     setup: &'a Setup,
     date: NaiveDate,
     state: State,
-    rng: &'a mut StdRng,
+    rng: StdRng,
+    /// Service times' stream.
+    draws: StdRng,
+    /// Every taxpayer's fate, by ticket.
+    fates: HashMap<TicketId, Fate>,
+    /// Set in a fork.
+    fork: Option<Fork>,
     queue: BinaryHeap<Reverse<(Millis, u64, Ev)>>,
     seq: u64,
     /// Index into the outcome's tickets, by ticket id.
@@ -182,7 +255,7 @@ impl<'a> Day<'a> {
         setup: &'a Setup,
         date: NaiveDate,
         state: Option<State>,
-        rng: &'a mut StdRng,
+        (rng, draws): (StdRng, StdRng),
         mirror: Option<&'a mut store_run::Mirror>,
     ) -> Day<'a> {
         let start = topo.day_start(date);
@@ -204,6 +277,9 @@ impl<'a> Day<'a> {
             date,
             state,
             rng,
+            draws,
+            fates: HashMap::new(),
+            fork: None,
             queue: BinaryHeap::new(),
             seq: 0,
             records: HashMap::new(),
@@ -237,6 +313,47 @@ impl<'a> Day<'a> {
         self.queue.push(Reverse((t, self.seq, ev)));
     }
 
+    /// The taxpayers coming to hall `h` after `from` today.
+    fn schedule_arrivals(&mut self, h: usize, from: Millis) {
+        let p = &self.setup.profile;
+        let topo = self.topo;
+        // Quarters in which the hall issues tickets, and the day's weight over them.
+        let issuing: Vec<usize> = (0..96)
+            .filter(|&q| {
+                let m = q as u32 * 15;
+                topo.halls[h].hours.iter().any(|&(a, b)| m >= a && m + 15 <= b.saturating_sub(topo.last_ticket_minutes))
+            })
+            .collect();
+        let weight: f64 = issuing.iter().map(|&q| p.quarters[q]).sum();
+        if weight <= 0.0 {
+            return;
+        }
+        for &q in &issuing {
+            let start = topo.at(self.date, q as u32 * 15);
+            if start + 900_000 <= from {
+                continue;
+            }
+            for (s, mix) in p.services.iter().enumerate() {
+                let expected = p.tickets_per_hall * mix.share * p.quarters[q] / weight;
+                if expected <= 0.0 {
+                    continue;
+                }
+                // A Poisson process over the quarter: exponential gaps (from `from` on: it
+                // has no memory).
+                let rate_per_ms = expected / 900_000.0;
+                let mut t = start.max(from) as f64;
+                loop {
+                    t += -self.rng.gen::<f64>().max(1e-12).ln() / rate_per_ms;
+                    if t >= (start + 900_000) as f64 {
+                        break;
+                    }
+                    let priority = self.rng.gen::<f64>() < p.priority_share;
+                    self.at(t as Millis, Ev::Arrive { hall: h, service: s, priority });
+                }
+            }
+        }
+    }
+
     fn schedule_day(&mut self) {
         let p = &self.setup.profile;
         let topo = self.topo;
@@ -247,37 +364,7 @@ impl<'a> Day<'a> {
             for &(open, _) in &topo.halls[h].hours {
                 self.at(topo.at(self.date, open), Ev::Open { hall: h });
             }
-            // Quarters in which the hall issues tickets, and the day's weight over them.
-            let issuing: Vec<usize> = (0..96)
-                .filter(|&q| {
-                    let m = q as u32 * 15;
-                    topo.halls[h].hours.iter().any(|&(a, b)| m >= a && m + 15 <= b.saturating_sub(topo.last_ticket_minutes))
-                })
-                .collect();
-            let weight: f64 = issuing.iter().map(|&q| p.quarters[q]).sum();
-            if weight <= 0.0 {
-                continue;
-            }
-            for &q in &issuing {
-                let start = topo.at(self.date, q as u32 * 15);
-                for (s, mix) in p.services.iter().enumerate() {
-                    let expected = p.tickets_per_hall * mix.share * p.quarters[q] / weight;
-                    if expected <= 0.0 {
-                        continue;
-                    }
-                    // A Poisson process over the quarter: exponential gaps.
-                    let rate_per_ms = expected / 900_000.0;
-                    let mut t = start as f64;
-                    loop {
-                        t += -self.rng.gen::<f64>().max(1e-12).ln() / rate_per_ms;
-                        if t >= (start + 900_000) as f64 {
-                            break;
-                        }
-                        let priority = self.rng.gen::<f64>() < p.priority_share;
-                        self.at(t as Millis, Ev::Arrive { hall: h, service: s, priority });
-                    }
-                }
-            }
+            self.schedule_arrivals(h, Millis::MIN);
             // Pauses and sign-outs of this hall's counters.
             let (first, last) = (
                 topo.halls[h].hours.first().map_or(0, |p| p.0),
@@ -286,7 +373,7 @@ impl<'a> Day<'a> {
             let mut mine: Vec<usize> = (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == h && self.staffed[c]).collect();
             mine.sort_by_key(|&c| topo.counters[c].number);
             for &c in &mine {
-                let n = poisson(self.rng, p.pauses_per_counter);
+                let n = poisson(&mut self.rng, p.pauses_per_counter);
                 for _ in 0..n {
                     let m = first as f64 + self.rng.gen::<f64>() * f64::from(last.saturating_sub(first));
                     self.at(topo.at(self.date, 0) + (m * 60_000.0) as Millis, Ev::PauseStart { counter: c });
@@ -298,6 +385,68 @@ impl<'a> Day<'a> {
                 }
             }
         }
+    }
+
+    /// This day as it is at `now`, forked: whatever is not decided yet is drawn anew
+    /// (`variant` picks how) from the profile — who comes from now on, whether the waiting
+    /// come when called and are sent on, how long the services not begun take. What is
+    /// decided stays: the services under way end when they would, and the pauses and
+    /// sign-outs of the day come as planned.
+    fn fork(&self, ticket: TicketId, variant: u64, now: Millis) -> Day<'a> {
+        let key = self.setup.seed ^ ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (variant + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut rng = StdRng::seed_from_u64(key);
+        let mut draws = StdRng::seed_from_u64(key ^ 0x5EED_0F5E_4F1C_E500);
+        let mut fates = self.fates.clone();
+        for f in fates.values_mut() {
+            // What was drawn for calls made and services begun has happened.
+            let fresh = Fate::draw(&mut rng, &mut draws);
+            (f.calls_key, f.services_key) = (fresh.calls_key, fresh.services_key);
+        }
+        let queue = self.queue.iter().filter(|Reverse((_, _, ev))| !matches!(ev, Ev::Arrive { .. })).cloned().collect();
+        let mut day = Day {
+            topo: self.topo,
+            setup: self.setup,
+            date: self.date,
+            state: self.state.clone(),
+            rng,
+            draws,
+            fates,
+            fork: Some(Fork { ticket, called: None }),
+            queue,
+            seq: self.seq,
+            records: HashMap::new(),
+            staffed: self.staffed.clone(),
+            signed_in_at: self.signed_in_at.clone(),
+            serving_since: self.serving_since.clone(),
+            leaving: self.leaving.clone(),
+            paused: self.paused.clone(),
+            arrived: self.arrived.clone(),
+            mirror: None,
+            failure: None,
+        };
+        for h in 0..self.topo.halls.len() {
+            if self.topo.hall_open_day(h, self.date) {
+                day.schedule_arrivals(h, now + 1);
+            }
+        }
+        day
+    }
+
+    /// Runs a fork until its ticket is called: ms from `now`, or `None` when it never is.
+    fn run_fork(mut self, now: Millis) -> Option<Millis> {
+        let n = self.topo.counters.len();
+        let mut scratch = Outcome { busy_ms: vec![0; n], open_ms: vec![0; n], turned_away: vec![0; self.topo.halls.len()], ..Outcome::default() };
+        let end = self.topo.day_start(self.date + chrono::Duration::days(1)) - 1;
+        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+            if t >= end {
+                break;
+            }
+            self.handle(ev, t, &mut scratch);
+            if let Some(called) = self.fork.and_then(|f| f.called) {
+                return Some(called - now);
+            }
+        }
+        None
     }
 
     fn run(&mut self, out: &mut Outcome) {
@@ -343,6 +492,7 @@ impl<'a> Day<'a> {
             }
             Ev::Arrive { hall, service, priority } => {
                 let priority = if priority { Priority::Priority } else { Priority::Normal };
+                let fate = Fate::draw(&mut self.rng, &mut self.draws);
                 let Ok(events) = self.apply(Command::Issue { hall, service, priority, request_id: None }, now) else {
                     out.turned_away[hall] += 1;
                     out.turned_away_at.push((hall, now));
@@ -354,21 +504,27 @@ impl<'a> Day<'a> {
                 }) else {
                     return;
                 };
+                self.fates.insert(id, fate);
+                if self.fork.is_some() {
+                    self.wake(hall, now);
+                    return;
+                }
                 let at_issue: Vec<Millis> = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, id, now)) * 1000).collect();
                 let forward_s = (at_issue[1] / 1000) as u32;
                 let range = self.state.wait_range_s(hall, forward_s).map(|(a, b)| (i64::from(a) * 1000, i64::from(b) * 1000));
                 self.records.insert(id, out.tickets.len());
-                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range });
+                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range, forked: None });
                 self.at(now + LATER_MS, Ev::Later { ticket: id });
-                // Idle counters of the hall look up.
-                for c in 0..self.topo.counters.len() {
-                    if self.topo.counters[c].hall == hall && self.idle(c) {
-                        self.at(now, Ev::Free { counter: c });
+                self.wake(hall, now);
+                if self.setup.forks > 0 {
+                    let forked = (0..u64::from(self.setup.forks)).filter_map(|v| self.fork(id, v, now).run_fork(now)).collect::<Vec<_>>();
+                    if let Some(r) = out.tickets.last_mut() {
+                        r.forked = Some(forked);
                     }
                 }
             }
             Ev::Later { ticket } => {
-                if self.state.ticket(ticket).is_some_and(|t| t.state == TicketState::Waiting) {
+                if self.fork.is_none() && self.state.ticket(ticket).is_some_and(|t| t.state == TicketState::Waiting) {
                     let later = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, ticket, now)) * 1000).collect();
                     if let Some(&i) = self.records.get(&ticket) {
                         out.tickets[i].later = Some(later);
@@ -398,13 +554,19 @@ impl<'a> Day<'a> {
                 }) else {
                     return;
                 };
+                if let Some(f) = self.fork.as_mut().filter(|f| f.ticket == id) {
+                    f.called = Some(now);
+                    return;
+                }
                 self.serving_since[counter] = Some(now);
                 // A transferred ticket is called again: it has not come to this call yet.
                 self.arrived.remove(&id);
                 if let Some(&i) = self.records.get(&id) {
                     out.tickets[i].called_at.get_or_insert(now);
                 }
-                let roll = self.rng.gen::<f64>();
+                let fate = self.fates.entry(id).or_insert(Fate { calls_key: id, services_key: id, calls: 0, services: 0 });
+                fate.calls += 1;
+                let roll = fate.call()[0];
                 if roll < p.no_show_share + p.recall_share {
                     self.at(now + RECALL_AFTER_MS, Ev::NoShowCheck { counter, ticket: id, recalled: false });
                     if roll >= p.no_show_share {
@@ -433,21 +595,26 @@ impl<'a> Day<'a> {
                 self.arrived.insert(ticket);
                 let service = self.state.ticket(ticket).map_or(0, |t| t.service);
                 let mix = p.services[service];
-                let ms = lognormal(self.rng, mix.mean_s, mix.spread) * 1000.0;
+                let z = self.fates.get_mut(&ticket).map_or(0.0, |f| {
+                    f.services += 1;
+                    f.z()
+                });
+                let ms = lognormal(mix.mean_s, mix.spread, z) * 1000.0;
                 self.at(now + ms as Millis, Ev::Done { counter, ticket });
             }
             Ev::Done { counter, ticket } => {
                 if self.state.counter(counter).current != Some(ticket) {
                     return;
                 }
-                let transfer = self.rng.gen::<f64>() < p.transfer_share;
+                let rolls = self.fates.get(&ticket).map_or([1.0; 3], Fate::call);
+                let transfer = rolls[1] < p.transfer_share;
                 let hall = self.topo.counters[counter].hall;
                 let current = self.state.ticket(ticket).map_or(0, |t| t.service);
                 let others: Vec<usize> = (0..self.topo.services.len())
                     .filter(|&s| s != current && self.topo.counters.iter().any(|c| c.hall == hall && c.services.contains(&s)))
                     .collect();
                 let done = if transfer && !others.is_empty() {
-                    let to = others[self.rng.gen_range(0..others.len())];
+                    let to = others[((rolls[2] * others.len() as f64) as usize).min(others.len() - 1)];
                     self.apply(Command::Transfer { counter, service: Some(to), to_counter: None, hall: None }, now).is_ok()
                 } else {
                     false
@@ -457,11 +624,7 @@ impl<'a> Day<'a> {
                 }
                 self.end_service(counter, now, out);
                 if done {
-                    for c in 0..self.topo.counters.len() {
-                        if self.topo.counters[c].hall == hall && self.idle(c) {
-                            self.at(now, Ev::Free { counter: c });
-                        }
-                    }
+                    self.wake(hall, now);
                 }
             }
             Ev::PauseStart { counter } => {
@@ -497,6 +660,15 @@ impl<'a> Day<'a> {
         }
     }
 
+    /// Idle counters of `hall` look up.
+    fn wake(&mut self, hall: usize, now: Millis) {
+        for c in 0..self.topo.counters.len() {
+            if self.topo.counters[c].hall == hall && self.idle(c) {
+                self.at(now, Ev::Free { counter: c });
+            }
+        }
+    }
+
     fn idle(&self, c: usize) -> bool {
         let live = self.state.counter(c);
         live.state == CounterState::Open && live.current.is_none()
@@ -508,7 +680,6 @@ impl<'a> Day<'a> {
         }
         self.at(now, Ev::Free { counter });
     }
-
 }
 
 /// A Poisson-distributed count with mean `mean` (Knuth; small means only).
@@ -528,11 +699,8 @@ fn poisson(rng: &mut StdRng, mean: f64) -> u32 {
     }
 }
 
-/// A lognormal value with the given mean and log spread.
-fn lognormal(rng: &mut StdRng, mean: f64, spread: f64) -> f64 {
-    // Box–Muller.
-    let (u1, u2): (f64, f64) = (rng.gen::<f64>().max(1e-12), rng.gen());
-    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+/// The lognormal value with the given mean and log spread at standard normal deviate `z`.
+fn lognormal(mean: f64, spread: f64, z: f64) -> f64 {
     let mu = mean.ln() - spread * spread / 2.0;
     (mu + spread * z).exp()
 }
@@ -563,7 +731,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../config/profiles/{profile}.toml"));
         let profile = Profile::load(&path, &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None })
+        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0 })
     }
 
     #[test]
@@ -604,12 +772,50 @@ mod tests {
                     no_show_share = 0.5\ntransfer_share = 0.5\n[services]\nfiling = { share = 1, mean_s = 60 }\n";
         let profile = Profile::parse(text, "p.toml", "p", &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None };
+        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0 };
         let out = run(&cfg.topology, &s);
         assert!(out.tickets.len() > 60, "{}", out.tickets.len());
         let uncalled = out.tickets.iter().filter(|t| t.called_at.is_none()).count();
         assert_eq!(uncalled, 0, "every ticket of a light morning is called");
         assert_eq!(out.held_at_day_end, 0, "no counter was left waiting for a taxpayer all day");
+    }
+
+    /// A morning of 一窗式 counters and nothing but arrivals and services: no 绿色通道, no
+    /// no-shows, transfers or pauses.
+    fn plain_morning(spread: f64, forks: u32) -> (Arc<Topology>, Setup) {
+        let cfg = crate::config::Config::embedded().unwrap();
+        let text = format!(
+            "tickets_per_hall = 120\nintensity = {{ \"09:00\" = 1.0, \"09:45\" = 0.0 }}\none_window = true\n\
+             [services]\nfiling = {{ share = 0.5, mean_s = 240, spread = {spread} }}\ninvoice = {{ share = 0.5, mean_s = 180, spread = {spread} }}\n"
+        );
+        let profile = Profile::parse(&text, "p.toml", "p", &cfg.topology).unwrap();
+        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks })
+    }
+
+    #[test]
+    fn the_bound_is_nought_where_nothing_after_issue_changes_a_wait_and_under_every_estimator_otherwise() {
+        // Fixed service times at counters that serve in turn: what comes after a ticket's
+        // issue never changes its wait, so every fork waits as long as the day did.
+        let (topo, s) = plain_morning(0.0, 2);
+        let out = run(&topo, &s);
+        let b = Report::new(&topo, &s, &out).bound.unwrap();
+        assert!(b.tickets > 150, "{}", b.tickets);
+        assert_eq!((b.median.mae_min, b.median.under_by_5_min, b.least_mae_min), (0.0, 0.0, 0.0));
+        let t = out.tickets.iter().find(|t| t.called_at.is_some_and(|c| c - t.issued_at > 60_000)).unwrap();
+        assert_eq!(t.forked.as_ref().unwrap(), &vec![t.called_at.unwrap() - t.issued_at; 2]);
+        // Service times that vary: the forks wait differently, and no estimator comes as close.
+        let (topo, s) = plain_morning(0.6, 2);
+        let r = Report::new(&topo, &s, &run(&topo, &s));
+        let b = r.bound.unwrap();
+        assert!(b.median.mae_min > 0.2, "{b:?}");
+        assert!(b.least_mae_min >= b.median.mae_min - 1e-9, "{b:?}");
+        for e in &r.estimators {
+            assert!(e.at_issue.mae_min > b.median.mae_min, "{} {:?} against {b:?}", e.estimator, e.at_issue);
+        }
+        // Without forks there is no bound.
+        let (topo, s) = plain_morning(0.6, 0);
+        assert_eq!(Report::new(&topo, &s, &run(&topo, &s)).bound, None);
     }
 
     #[test]
