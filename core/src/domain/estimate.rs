@@ -18,9 +18,11 @@
 //!   ticket would be called after closing, or, in a hall that gets more work than its counters
 //!   do, when the work coming in has pushed the back of the queue there. When the run finds
 //!   any, it runs again without them. The expected
-//!   service times are the mean of the service's last [`RECENT_SERVICES`] served today (the
-//!   configured default until three were), leaned up by [`EstimateRules::lean_percent`]
-//!   because a late estimate hurts more than an early one.
+//!   service times are the mean of the service's last [`RECENT_SERVICES`] served today, with the
+//!   configured default counted as [`PRIOR_SERVICES`] of them and the services still running
+//!   counted as long as they are expected to take in all ([`State::expected_service_ms`]: early
+//!   in the day only the short ones have finished), leaned up by
+//!   [`EstimateRules::lean_percent`] because a late estimate hurts more than an early one.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
@@ -50,6 +52,9 @@ const HORIZON_MS: Millis = 12 * 3_600_000;
 
 /// A paused counter is expected back this long after any moment of its pause.
 const PAUSE_RETURN_MS: Millis = 10 * 60_000;
+
+/// The configured default service time counts as this many services finished.
+const PRIOR_SERVICES: i64 = 5;
 
 /// Service times the forward estimate learns from, per service.
 pub const RECENT_SERVICES: usize = 100;
@@ -106,19 +111,48 @@ pub struct Forward {
 }
 
 impl State {
-    /// The expected service time of `service` in ms for the forward estimate (see the module
-    /// documentation), before the lean.
-    pub fn expected_service_ms(&self, service: usize) -> i64 {
+    /// The service time of `service` in ms learnt from the ones finished today: their mean, with
+    /// the configured default counted as [`PRIOR_SERVICES`] of them.
+    pub fn learned_service_ms(&self, service: usize) -> i64 {
         let o = &self.observed[service];
-        if o.count >= 3 && !o.recent.is_empty() {
-            o.recent.iter().map(|e| e.2).sum::<i64>() / o.recent.len() as i64
-        } else {
-            i64::from(self.topo.services[service].default_service_s) * 1000
-        }
+        let default = i64::from(self.topo.services[service].default_service_s) * 1000;
+        (PRIOR_SERVICES * default + o.recent.iter().map(|e| e.2).sum::<i64>()) / (PRIOR_SERVICES + o.recent.len() as i64)
     }
 
-    fn leaned_ms(&self, service: usize) -> i64 {
-        self.expected_service_ms(service) * (100 + i64::from(self.topo.estimates.lean_percent)) / 100
+    /// The expected service time of `service` in ms for the forward estimate at `now` (see the
+    /// module documentation), before the lean. Early in the day only the short services have
+    /// finished while the long ones are still running: each one running counts as what it is
+    /// expected to take in all, having taken so long already (its mean above that under a
+    /// lognormal law of the service's coefficient of variation), with the mean found again from
+    /// that, a few times over.
+    pub fn expected_service_ms(&self, service: usize, now: Millis) -> i64 {
+        let o = &self.observed[service];
+        let default = i64::from(self.topo.services[service].default_service_s) * 1000;
+        let finished = (PRIOR_SERVICES * default + o.recent.iter().map(|e| e.2).sum::<i64>()) as f64;
+        let n = (PRIOR_SERVICES + o.recent.len() as i64) as f64;
+        let running: Vec<f64> = self
+            .counters
+            .iter()
+            .filter_map(|c| self.tickets.get(&c.current?))
+            .filter(|t| t.service == service && t.day == self.day)
+            .map(|t| (now - t.called_at.unwrap_or(now)).max(1) as f64)
+            .collect();
+        let cv = self.cv_of(service);
+        let mut mean = finished / n;
+        for _ in 0..4 {
+            mean = (finished + running.iter().map(|&e| mean_beyond(mean, cv, e)).sum::<f64>()) / (n + running.len() as f64);
+        }
+        mean as i64
+    }
+
+    /// The coefficient of variation of `service`'s service times today ([`DEFAULT_CV`] until
+    /// five were seen).
+    fn cv_of(&self, service: usize) -> f64 {
+        cv(&self.observed[service].recent.iter().map(|e| e.2 as f64).collect::<Vec<_>>())
+    }
+
+    fn leaned_ms(&self, service: usize, now: Millis) -> i64 {
+        self.expected_service_ms(service, now) * (100 + i64::from(self.topo.estimates.lean_percent)) / 100
     }
 
     /// Runs the call-next rule of `hall` forward from `now` (see the module documentation).
@@ -173,7 +207,7 @@ impl State {
             }
         }
         // Expected service time per service, leaned, for the whole run.
-        let service_ms: Vec<i64> = (0..self.topo.services.len()).map(|s| self.leaned_ms(s)).collect();
+        let service_ms: Vec<i64> = (0..self.topo.services.len()).map(|s| self.leaned_ms(s, now)).collect();
         let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others, &service_ms) } else { Arrivals::none() };
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
         let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
@@ -376,25 +410,21 @@ impl State {
         if services.is_empty() {
             return None;
         }
-        let mean = services.iter().map(|&s| self.expected_service_ms(s)).sum::<i64>() as f64 / services.len() as f64;
-        let samples: Vec<f64> = services.iter().flat_map(|&s| self.observed[s].recent.iter().map(|e| e.2 as f64)).collect();
-        let cv = if samples.len() >= 5 {
-            let m = samples.iter().sum::<f64>() / samples.len() as f64;
-            let var = samples.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (samples.len() - 1) as f64;
-            if m > 0.0 {
-                var.sqrt() / m
-            } else {
-                DEFAULT_CV
-            }
-        } else {
-            DEFAULT_CV
-        };
+        let mean = services.iter().map(|&s| self.learned_service_ms(s)).sum::<i64>() as f64 / services.len() as f64;
+        let cv = self.service_cv(hall);
         let n = (f64::from(est_s) * 1000.0 / mean.max(1.0)).max(1.0);
         let rel = (cv * cv / n + BASE_SPREAD * BASE_SPREAD).sqrt() * 1.28;
         let low = (f64::from(est_s) * (1.0 - rel)).max(0.0);
         let high = f64::from(est_s) * (1.0 + rel);
         let (low, high) = ((low / 60.0).floor() as u32 * 60, (high / 60.0).ceil() as u32 * 60);
         (high.saturating_sub(low) >= RANGE_MIN_S).then_some((low, high))
+    }
+
+    /// The coefficient of variation of the service times seen today in `hall`'s services.
+    fn service_cv(&self, hall: usize) -> f64 {
+        let services: Vec<usize> =
+            (0..self.topo.services.len()).filter(|&s| self.topo.counters.iter().any(|c| c.hall == hall && c.services.contains(&s))).collect();
+        cv(&services.iter().flat_map(|&s| self.observed[s].recent.iter().map(|e| e.2 as f64)).collect::<Vec<_>>())
     }
 
     /// Whether a ticket taken now would be called before `close`: the queue as it is, without
@@ -477,6 +507,48 @@ impl Arrivals {
             }
             phantoms.insert(self.ids, (service, urgent, t));
         }
+    }
+}
+
+/// The coefficient of variation of `samples` ([`DEFAULT_CV`] for fewer than five).
+fn cv(samples: &[f64]) -> f64 {
+    if samples.len() < 5 {
+        return DEFAULT_CV;
+    }
+    let m = samples.iter().sum::<f64>() / samples.len() as f64;
+    let var = samples.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (samples.len() - 1) as f64;
+    if m > 0.0 {
+        var.sqrt() / m
+    } else {
+        DEFAULT_CV
+    }
+}
+
+/// The mean of a lognormal service time of mean `mean` and coefficient of variation `cv` that
+/// has taken `elapsed` so far.
+fn mean_beyond(mean: f64, cv: f64, elapsed: f64) -> f64 {
+    if cv < 1e-3 {
+        return mean.max(elapsed);
+    }
+    let var = (1.0 + cv * cv).ln();
+    let sigma = var.sqrt();
+    let z = (mean.ln() - var / 2.0 - elapsed.ln()) / sigma;
+    let tail = normal_cdf(z);
+    if tail < 1e-9 {
+        return elapsed;
+    }
+    (mean * normal_cdf(z + sigma) / tail).max(elapsed)
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26, error < 1.5e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
+    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-(x * x) / 2.0).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
     }
 }
 

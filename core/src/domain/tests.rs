@@ -439,15 +439,27 @@ fn a_clerk_replaces_another_only_when_taking_over() {
     assert_eq!(s.counter(E1).clerk.as_deref(), Some("clerk9"));
 }
 
-/// A state whose forward estimate has no lean (so fixed service times make it exact).
+/// A state whose forward estimate has no lean, and whose services all took exactly their
+/// default time so far (so fixed service times make it exact).
 fn exact_state() -> State {
     let mut t = (*topo(0)).clone();
     t.estimates.lean_percent = 0;
     let mut s = State::new(Arc::new(t), at(0));
+    fixed_service_times(&mut s);
     for c in [E1, E2, E3, W1] {
         s.apply(Command::SignIn { counter: c, clerk: format!("clerk{c}"), take_over: false }, at(0)).unwrap();
     }
     s
+}
+
+/// Five services of each kind, each of exactly its default time, learnt.
+fn fixed_service_times(s: &mut State) {
+    for service in 0..s.topo.services.len() {
+        let ms = i64::from(s.topo.services[service].default_service_s) * 1000;
+        for id in 0..5 {
+            s.observed[service].add(at(0), 1_000_000 + id, ms);
+        }
+    }
 }
 
 fn secs_at(s: u32) -> Millis {
@@ -535,7 +547,6 @@ fn forward_estimate_ends_when_nobody_open_serves_a_ticket() {
     assert_eq!(s.ticket_estimate_s(Estimator::Forward, filing, now), s.ticket_estimate_s(Estimator::Simple, filing, now));
 }
 
-
 #[test]
 fn a_long_uncertain_wait_has_a_range_and_a_short_one_does_not() {
     let s = state();
@@ -562,12 +573,14 @@ fn forward_estimate_expects_nobody_once_the_service_would_stop_issuing() {
     t.halls[WEST].hours = vec![(9 * 60, 10 * 60)];
     t.last_ticket_minutes = 0;
     let mut s = State::new(Arc::new(t), at(0));
+    fixed_service_times(&mut s);
     s.apply(Command::SignIn { counter: W1, clerk: "clerk".into(), take_over: false }, at(0)).unwrap();
     // 09:00–09:06: six filing tickets and a 绿色通道 one, 7 × 300 s of work in a quarter of an
-    // hour for one counter. W1 serves the 绿色通道 ticket at 09:14.
+    // hour for one counter. W1 serves the 绿色通道 ticket from 09:09 to 09:14.
     let normal: Vec<TicketId> = (0..6).map(|m| issue(&mut s, WEST, A, m)).collect();
     issue_p(&mut s, WEST, A, Priority::Priority, 6);
-    call_next(&mut s, W1, 14).unwrap();
+    s.apply(Command::CallNext { counter: W1 }, at(9)).unwrap();
+    s.apply(Command::Finish { counter: W1 }, at(14)).unwrap();
     // At 09:15 the last filing ticket would be called at 09:40, after the five others. A
     // 绿色通道 taxpayer came every quarter of an hour, but the work coming in (2.3 counters'
     // worth) pushes the back of the queue past 10:00 by 09:24: the kiosk stops issuing filing
