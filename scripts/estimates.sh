@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # The README's estimate table: every shipped profile, seeds 1-5 (or SEEDS="..."), one day each,
 # the mean of each figure over the seeds. Builds the release binary first.
+# BOUND=N adds how close any estimate could come (`--bound N`: minutes a day, ten on the
+# filing peak); PROFILES="..." picks profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p qcall-core --bin qcall >&2
 seeds=${SEEDS:-"1 2 3 4 5"}
-printf '%-14s %8s %8s %7s %8s %9s %8s %7s\n' profile simple forward ratio under10m mae+10min under+10 ranges
-for profile in ${PROFILES:-ordinary-day filing-peak one-window short-staffed}; do
+bound=${BOUND:-0}
+printf '%-14s %8s %8s %7s %8s %9s %8s %7s' profile simple forward ratio under10m mae+10min under+10 ranges
+if [ "$bound" -gt 0 ]; then printf ' %11s %11s' bound-median least-mae; fi
+printf '\n'
+for profile in ${PROFILES:-ordinary-day filing-peak one-window short-staffed sudden-closing}; do
   for seed in $seeds; do
-    target/release/qcall simulate --config config/qcall.toml --profile "config/profiles/$profile.toml" --seed "$seed" --json | tail -n 1
+    target/release/qcall simulate --config config/qcall.toml --profile "config/profiles/$profile.toml" --seed "$seed" --bound "$bound" --json
   done | python3 -c '
 import json, sys
-runs = [json.loads(line) for line in sys.stdin]
+lines = [json.loads(line) for line in sys.stdin]
+reports, runs = lines[0::2], lines[1::2]
 def mean(estimator, when, key):
     xs = [e[when][key] for run in runs for e in run if e["estimator"] == estimator]
     return sum(xs) / len(xs)
 inside = [e["ranges"]["inside"] for run in runs for e in run if e.get("ranges")]
 simple, forward = mean("simple", "at_issue", "mae_min"), mean("forward", "at_issue", "mae_min")
-print("%-14s %8.1f %8.1f %7.2f %7.1f%% %9.1f %7.1f%% %6.0f%%" % (sys.argv[1], simple, forward, forward / simple,
+row = "%-14s %8.1f %8.1f %7.2f %7.1f%% %9.1f %7.1f%% %6.0f%%" % (sys.argv[1], simple, forward, forward / simple,
       100 * mean("forward", "at_issue", "under_by_5_min"), mean("forward", "after_10_min", "mae_min"),
-      100 * mean("forward", "after_10_min", "under_by_5_min"), 100 * sum(inside) / max(len(inside), 1)))
+      100 * mean("forward", "after_10_min", "under_by_5_min"), 100 * sum(inside) / max(len(inside), 1))
+bounds = [r["bound"] for r in reports if "bound" in r]
+if bounds:
+    row += " %11.2f %11.2f" % (sum(b["median"]["mae_min"] for b in bounds) / len(bounds), sum(b["least_mae_min"] for b in bounds) / len(bounds))
+print(row)
 ' "$profile"
 done

@@ -286,6 +286,10 @@ pub struct RawCounter {
     pub services: Vec<String>,
     #[serde(default)]
     pub preferred: Vec<String>,
+    /// When the counter is planned to be staffed, e.g. ["09:00-10:00"]; default: whenever its
+    /// hall is open.
+    #[serde(default)]
+    pub hours: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -582,7 +586,16 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             }
             preferred.push(ix);
         }
-        counters.push(CounterDef { id: c.id.clone(), hall, number: c.number, services: svc, preferred });
+        let mut hours: Vec<(u32, u32)> = Vec::new();
+        for (j, p) in c.hours.iter().enumerate() {
+            let period = crate::domain::calendar::parse_period(p)
+                .ok_or_else(|| bad(f(&format!("hours[{j}]")), format!("`{p}` is not a period like 09:00-12:00")))?;
+            if hours.last().is_some_and(|&(_, b)| period.0 < b) {
+                return Err(bad(f(&format!("hours[{j}]")), "periods must be in order and not overlap".into()));
+            }
+            hours.push(period);
+        }
+        counters.push(CounterDef { id: c.id.clone(), hall, number: c.number, services: svc, preferred, hours });
     }
     for (h, hall) in halls.iter().enumerate() {
         for (s, service) in services.iter().enumerate() {
@@ -972,6 +985,14 @@ mod tests {
         assert!(e.contains("backup.at") && e.contains("25:00"), "{e}");
         let ok = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"/var/backups/qcall\"\n"), "b.toml").unwrap();
         assert_eq!(ok.backups, Some(Backups { dir: "/var/backups/qcall".into(), keep_days: 14, at_minute: 120 }));
+        // A counter's planned hours are checked like a hall's.
+        let with_hours = |h: &str| EMBEDDED_CONFIG.replacen("id = \"E01\"\n", &format!("id = \"E01\"\nhours = {h}\n"), 1);
+        let e = Config::parse(&with_hours("[\"10:00-09:00\"]"), "c.toml").unwrap_err().to_string();
+        assert!(e.contains("counters[0].hours[0]") && e.contains("10:00-09:00"), "{e}");
+        let e = Config::parse(&with_hours("[\"09:00-11:00\", \"10:00-12:00\"]"), "c.toml").unwrap_err().to_string();
+        assert!(e.contains("counters[0].hours[1]") && e.contains("overlap"), "{e}");
+        let ok = Config::parse(&with_hours("[\"09:00-10:00\", \"14:00-17:00\"]"), "c.toml").unwrap();
+        assert_eq!(ok.topology.counters[0].hours, vec![(540, 600), (840, 1020)]);
     }
 
     #[test]

@@ -80,3 +80,36 @@ close = [{ counters = 1, at = "15:00" }]
     let (ok, _, err) = simulate(&["--profile", light.to_str().unwrap(), "--store", db.to_str().unwrap()]);
     assert!(!ok && err.contains("already exists"), "{err}");
 }
+
+/// `--bound N`: the day forked at every ticket's issue, the rest drawn anew; the text names the
+/// least error any estimate could reach, and the JSON report carries it (below the forward
+/// estimator's, which knows less).
+#[test]
+fn the_bound_is_reported_in_text_and_json_and_no_estimator_beats_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("morning.toml");
+    std::fs::write(
+        &p,
+        "tickets_per_hall = 90\nintensity = { \"09:00\" = 1.0, \"09:45\" = 0.0 }\npriority_share = 0.05\nno_show_share = 0.05\n\
+         transfer_share = 0.05\n[services]\nfiling = { share = 0.6, mean_s = 300 }\ninvoice = { share = 0.4, mean_s = 200 }\n",
+    )
+    .unwrap();
+    let p = p.to_str().unwrap();
+    let (ok, text, err) = simulate(&["--profile", p, "--bound", "2"]);
+    assert!(ok, "{err}");
+    let line = text.lines().skip_while(|l| !l.starts_with("bound (")).collect::<Vec<_>>().join(" ");
+    assert!(line.contains("each day forked 2 times") && line.contains("no estimate has an MAE under"), "{text}");
+    let (ok, json, err) = simulate(&["--profile", p, "--bound", "2", "--json"]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let bound = &report["bound"];
+    assert_eq!(bound["forks"], 2);
+    let least = bound["least_mae_min"].as_f64().unwrap();
+    let forward = report["estimators"].as_array().unwrap().iter().find(|e| e["estimator"] == "forward").unwrap();
+    let forward_mae = forward["at_issue"]["mae_min"].as_f64().unwrap();
+    assert!(bound["tickets"].as_u64().unwrap() > 100 && bound["median"]["mae_min"].as_f64().unwrap() < forward_mae, "{bound} against {forward}");
+    println!("MEASURE bound on a short morning: forward MAE {forward_mae:.2}, least any estimate could reach {least:.2}");
+    // Without --bound the report has none.
+    let (_, plain, _) = simulate(&["--profile", p, "--json"]);
+    assert!(serde_json::from_str::<serde_json::Value>(plain.lines().next().unwrap()).unwrap().get("bound").is_none());
+}

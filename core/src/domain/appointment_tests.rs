@@ -36,7 +36,7 @@ fn topo() -> Arc<Topology> {
         default_service_s: 300,
         daily_cap: None,
     };
-    let counter = |id: &str, hall, number, preferred: Vec<usize>| CounterDef { id: id.into(), hall, number, services: vec![A, B], preferred };
+    let counter = |id: &str, hall, number, preferred: Vec<usize>| CounterDef { id: id.into(), hall, number, services: vec![A, B], preferred, hours: vec![] };
     let mut t = Topology::new(
         vec![hall("east", vec![(540, 720), (810, 1020)]), hall("west", vec![])],
         vec![service("filing", 'A'), service("invoice", 'B')],

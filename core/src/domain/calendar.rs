@@ -94,6 +94,17 @@ impl Topology {
         }
         Opening::Closed { next_open: self.next_opening(hall, t + 60_000) }
     }
+
+    /// The first moment from `t` on, the same day, that counter `c` is planned to be staffed
+    /// (its `hours`; `t` itself without them); `None` when its last period today has ended.
+    pub fn counter_from(&self, c: usize, t: Millis) -> Option<Millis> {
+        let hours = &self.counters[c].hours;
+        if hours.is_empty() {
+            return Some(t);
+        }
+        let (date, minute) = self.local(t);
+        hours.iter().find(|&&(_, b)| minute < b).map(|&(a, _)| t.max(self.at(date, a)))
+    }
 }
 
 /// Parses `HH:MM-HH:MM` into minutes of the day.

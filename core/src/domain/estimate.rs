@@ -5,7 +5,8 @@
 //! - [`Estimator::Forward`]: the call-next rule run forward from the current state
 //!   ([`State::forward`]): every open counter finishes its current customer (the expected
 //!   service time less what has passed, never less than a quarter of it), a paused one comes
-//!   back after [`PAUSE_RETURN_MS`], then each calls by the real rule — transfers and 绿色通道
+//!   back after [`PAUSE_RETURN_MS`], a counter with planned `hours` calls only within them,
+//!   then each calls by the real rule — transfers and 绿色通道
 //!   first, started appointments, preferred services, the rest — taking the expected service
 //!   time of what it called. Taxpayers keep coming while the queue is worked off: the run adds
 //!   them at the hall's rate of the last hour per service (绿色通道 and transferred tickets go
@@ -70,7 +71,7 @@ pub struct EstimateRules {
 
 impl Default for EstimateRules {
     fn default() -> Self {
-        EstimateRules { estimator: Estimator::Forward, lean_percent: 5 }
+        EstimateRules { estimator: Estimator::Forward, lean_percent: 8 }
     }
 }
 
@@ -230,7 +231,10 @@ impl State {
                 }
                 None => at,
             };
-            free.push(Reverse((at, c)));
+            // A counter planned to close calls nobody after.
+            if let Some(at) = self.topo.counter_from(c, at) {
+                free.push(Reverse((at, c)));
+            }
         }
         let free_counters = free.len();
 
@@ -298,7 +302,9 @@ impl State {
                 left -= 1;
                 out.waits.insert(id, at - now);
             }
-            free.push(Reverse((at + service_ms[service], c)));
+            if let Some(next) = self.topo.counter_from(c, at + service_ms[service]) {
+                free.push(Reverse((next, c)));
+            }
         }
         if let Some(late) = late {
             // Still waiting when the run stopped short of calling every ticket: never called.

@@ -73,6 +73,9 @@ pub struct CounterDef {
     pub number: u32,
     pub services: Vec<usize>,
     pub preferred: Vec<usize>,
+    /// When the counter is planned to be staffed (minutes of the local day, in order); empty:
+    /// whenever its hall is open. Estimates expect it to call only then.
+    pub hours: Vec<(u32, u32)>,
 }
 
 /// Halls, services and counters: fixed for the life of the process.

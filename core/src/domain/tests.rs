@@ -33,6 +33,7 @@ fn topo(day_start_min: u32) -> Arc<Topology> {
         number,
         services,
         preferred,
+        hours: vec![],
     };
     Arc::new(Topology::new(
         vec![hall("east"), hall("west")],
@@ -460,6 +461,33 @@ fn fixed_service_times(s: &mut State) {
             s.observed[service].add(at(0), 1_000_000 + id, ms);
         }
     }
+}
+
+/// A counter planned to close (its `hours`) calls nobody after: the forward run leaves the
+/// tickets it would have called to the counters still there, or to none.
+#[test]
+fn forward_estimate_expects_a_counter_only_within_its_planned_hours() {
+    let mut s = exact_state();
+    let a1 = issue(&mut s, WEST, A, 0);
+    let a2 = issue(&mut s, WEST, A, 0);
+    let a3 = issue(&mut s, WEST, A, 0);
+    s.apply(Command::CallNext { counter: W1 }, at(0)).unwrap();
+    assert_eq!(s.ticket(a1).unwrap().counter, Some(W1));
+    // W1 alone serves the west hall: A002 at 09:05, A003 at 09:10.
+    let f = s.forward(WEST, at(2), None);
+    assert_eq!((f.waits[&a2], f.waits[&a3]), (180_000, 480_000));
+    // Planned to close at 09:08: A002 is still called, A003 by no one.
+    let mut t = (**s.topology()).clone();
+    t.counters[W1].hours = vec![(9 * 60, 9 * 60 + 8)];
+    s.topo = Arc::new(t);
+    let f = s.forward(WEST, at(2), None);
+    assert_eq!(f.waits.get(&a2), Some(&180_000));
+    assert_eq!(f.waits.get(&a3), None);
+    // Back from 09:30: A003 then.
+    let mut t = (**s.topology()).clone();
+    t.counters[W1].hours = vec![(9 * 60, 9 * 60 + 8), (9 * 60 + 30, 12 * 60)];
+    s.topo = Arc::new(t);
+    assert_eq!(s.forward(WEST, at(2), None).waits.get(&a3), Some(&(28 * 60_000)));
 }
 
 fn secs_at(s: u32) -> Millis {

@@ -172,7 +172,7 @@ pub fn run(topo: &Arc<Topology>, setup: &Setup) -> Outcome {
 /// Runs the simulation, mirroring every command into the real engine and store when `mirror`
 /// is given (an error says where memory and the store parted).
 pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut store_run::Mirror>) -> Result<Outcome, String> {
-    let topo = prepare(topo, &setup.profile);
+    let topo = prepare(topo, setup);
     let mut rng = StdRng::seed_from_u64(setup.seed);
     // Service times come from their own stream: a fork draws them anew without changing
     // anything else.
@@ -206,16 +206,32 @@ pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut sto
     Ok(out)
 }
 
-/// The topology as the profile has it (一窗式: every counter serves every service).
-fn prepare(topo: &Arc<Topology>, profile: &Profile) -> Arc<Topology> {
-    if !profile.one_window {
+/// The topology as the profile has it (一窗式: every counter serves every service; a planned
+/// closing is in the counters' `hours`).
+fn prepare(topo: &Arc<Topology>, setup: &Setup) -> Arc<Topology> {
+    let profile = &setup.profile;
+    if !profile.one_window && !profile.close.iter().any(|c| c.2) {
         return topo.clone();
     }
     let mut t = (**topo).clone();
-    let all: Vec<usize> = (0..t.services.len()).collect();
-    for c in &mut t.counters {
-        c.services = all.clone();
-        c.preferred.clear();
+    if profile.one_window {
+        let all: Vec<usize> = (0..t.services.len()).collect();
+        for c in &mut t.counters {
+            c.services = all.clone();
+            c.preferred.clear();
+        }
+    }
+    for h in 0..t.halls.len() {
+        // The counters that close: the last staffed ones by number, as the day has them.
+        let mut mine: Vec<usize> = (0..t.counters.len()).filter(|&c| t.counters[c].hall == h).collect();
+        mine.sort_by_key(|&c| t.counters[c].number);
+        mine.truncate(setup.counters_per_hall.unwrap_or(usize::MAX));
+        let open = t.halls[h].hours.first().map_or(0, |p| p.0);
+        for &(k, minute, planned) in &profile.close {
+            for &c in mine.iter().rev().take(k).filter(|_| planned) {
+                t.counters[c].hours = vec![(open, minute)];
+            }
+        }
     }
     Arc::new(t)
 }
@@ -379,7 +395,7 @@ impl<'a> Day<'a> {
                     self.at(topo.at(self.date, 0) + (m * 60_000.0) as Millis, Ev::PauseStart { counter: c });
                 }
             }
-            for &(k, minute) in &p.close {
+            for &(k, minute, _) in &p.close {
                 for &c in mine.iter().rev().take(k) {
                     self.at(topo.at(self.date, minute), Ev::Leave { counter: c });
                 }

@@ -74,6 +74,9 @@ fn default_pause() -> f64 {
 struct RawClose {
     counters: usize,
     at: String,
+    /// Known in the morning (the counters' `hours` say so) or not.
+    #[serde(default)]
+    planned: bool,
 }
 
 /// A validated profile, with service names resolved against the topology.
@@ -92,7 +95,9 @@ pub struct Profile {
     pub transfer_share: f64,
     pub one_window: bool,
     /// (counters per hall, minute of the day) sign-outs.
-    pub close: Vec<(usize, u32)>,
+    /// (counters per hall, minute of the day, planned) sign-outs: a planned one is in the
+    /// counters' `hours`.
+    pub close: Vec<(usize, u32, bool)>,
     pub pauses_per_counter: f64,
     pub pause_minutes: f64,
 }
@@ -159,7 +164,7 @@ impl Profile {
         let mut close = vec![];
         for (i, c) in raw.staff.close.iter().enumerate() {
             let m = parse_hhmm(&c.at).ok_or_else(|| bad(&format!("staff.close[{i}].at"), format!("{:?} is not a time HH:MM", c.at)))?;
-            close.push((c.counters, m));
+            close.push((c.counters, m, c.planned));
         }
         Ok(Profile {
             name: name.to_string(),
