@@ -275,15 +275,20 @@ fn main() -> anyhow::Result<()> {
             let t = &cfg.topology;
             println!("{}: ok", cfg.source);
             println!("  {} halls, {} services, {} counters, {} clerks, {} devices", t.halls.len(), t.services.len(), t.counters.len(), cfg.clerks.len(), cfg.devices.len());
+            let periods = |hours: &[(u32, u32)]| -> Vec<String> {
+                hours
+                    .iter()
+                    .map(|&(a, b)| format!("{}-{}", qcall_core::domain::calendar::format_minute(a), qcall_core::domain::calendar::format_minute(b)))
+                    .collect()
+            };
             for (h, hall) in t.halls.iter().enumerate() {
                 let counters: Vec<String> = t.counters.iter().filter(|c| c.hall == h).map(|c| c.id.clone()).collect();
                 println!("  {} {} ({}): {}", hall.id, hall.name_zh, hall.name_en, counters.join(" "));
-                let hours: Vec<String> = hall
-                    .hours
-                    .iter()
-                    .map(|&(a, b)| format!("{}-{}", qcall_core::domain::calendar::format_minute(a), qcall_core::domain::calendar::format_minute(b)))
-                    .collect();
+                let hours = periods(&hall.hours);
                 println!("    hours: {}", if hours.is_empty() { "always open".to_string() } else { hours.join(", ") + " on working days" });
+                for c in t.counters.iter().filter(|c| c.hall == h && !c.hours.is_empty()) {
+                    println!("    {} staffed only {}", c.id, periods(&c.hours).join(", "));
+                }
             }
             println!("  calendar: {} holidays, {} 调休 workdays", t.calendar.holidays.len(), t.calendar.workdays.len());
             let a = &t.appointments;
