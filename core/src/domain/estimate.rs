@@ -115,9 +115,16 @@ impl State {
     /// The service time of `service` in ms learnt from the ones finished today: their mean, with
     /// the configured default counted as [`PRIOR_SERVICES`] of them.
     pub fn learned_service_ms(&self, service: usize) -> i64 {
+        let (total, n) = self.finished_services(service);
+        total / n
+    }
+
+    /// The services of `service` finished today, the default counted as [`PRIOR_SERVICES`] of
+    /// them: their total ms, and how many.
+    fn finished_services(&self, service: usize) -> (i64, i64) {
         let o = &self.observed[service];
         let default = i64::from(self.topo.services[service].default_service_s) * 1000;
-        (PRIOR_SERVICES * default + o.recent.iter().map(|e| e.2).sum::<i64>()) / (PRIOR_SERVICES + o.recent.len() as i64)
+        (PRIOR_SERVICES * default + o.recent.iter().map(|e| e.2).sum::<i64>(), PRIOR_SERVICES + o.recent.len() as i64)
     }
 
     /// The expected service time of `service` in ms for the forward estimate at `now` (see the
@@ -127,10 +134,8 @@ impl State {
     /// lognormal law of the service's coefficient of variation), with the mean found again from
     /// that, a few times over.
     pub fn expected_service_ms(&self, service: usize, now: Millis) -> i64 {
-        let o = &self.observed[service];
-        let default = i64::from(self.topo.services[service].default_service_s) * 1000;
-        let finished = (PRIOR_SERVICES * default + o.recent.iter().map(|e| e.2).sum::<i64>()) as f64;
-        let n = (PRIOR_SERVICES + o.recent.len() as i64) as f64;
+        let (finished, n) = self.finished_services(service);
+        let (finished, n) = (finished as f64, n as f64);
         let running: Vec<f64> = self
             .counters
             .iter()
