@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages qcall needs that this machine lacks.
 #   scripts/deps.sh build   what building needs (ALSA headers, fontconfig)
-#   scripts/deps.sh test    + headless Chromium and its driver (browser tests), systemd-analyze
+#   scripts/deps.sh test    + headless Chromium and its driver (browser tests), systemd-analyze,
+#                           libfaketime (scripts/test-dates.sh)
 #   scripts/deps.sh run     same as build
 set -euo pipefail
 want=(pkg-config libasound2-dev libfontconfig1-dev libfreetype-dev libxkbcommon-dev)
 case "${1:-build}" in
-  test) want+=(chromium chromium-driver fonts-wqy-microhei systemd) ;;
+  test) want+=(chromium chromium-driver fonts-wqy-microhei systemd faketime) ;;
   build|run) ;;
   *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
 esac

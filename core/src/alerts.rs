@@ -37,7 +37,8 @@ pub struct Condition {
     /// `device:kiosk-east-1:paper_end`, `rating:1234`.
     pub key: String,
     pub kind: AlertKind,
-    pub hall: usize,
+    /// `None`: about every hall (the holiday calendar).
+    pub hall: Option<usize>,
     pub counter: Option<usize>,
     pub ticket: Option<TicketId>,
     pub device: Option<String>,
@@ -84,7 +85,7 @@ pub fn conditions(
             out.push(Condition {
                 key: format!("rating:{}", t.id),
                 kind: AlertKind::BadRating,
-                hall: c.hall,
+                hall: Some(c.hall),
                 counter: Some(counter),
                 ticket: Some(t.id),
                 device: None,
@@ -99,7 +100,7 @@ pub fn conditions(
         out.push(Condition {
             key: format!("wait:{}:{}", topo.halls[hall].id, s.id),
             kind: AlertKind::LongWait,
-            hall,
+            hall: Some(hall),
             counter: None,
             ticket: Some(ticket),
             device: None,
@@ -138,7 +139,7 @@ pub fn conditions(
         out.push(Condition {
             key: format!("queue:{}", topo.halls[hall].id),
             kind: AlertKind::LongQueue,
-            hall,
+            hall: Some(hall),
             counter: None,
             ticket: None,
             device: None,
@@ -153,7 +154,7 @@ pub fn conditions(
                 out.push(Condition {
                     key: format!("pause:{}", c.id),
                     kind: AlertKind::LongPause,
-                    hall: c.hall,
+                    hall: Some(c.hall),
                     counter: Some(ix),
                     ticket: None,
                     device: None,
@@ -174,7 +175,7 @@ pub fn conditions(
             out.push(Condition {
                 key: format!("device:{device}:{}", status.code),
                 kind: AlertKind::DeviceFault,
-                hall: *hall,
+                hall: Some(*hall),
                 counter: None,
                 ticket: None,
                 device: Some(device.clone()),
@@ -189,7 +190,7 @@ pub fn conditions(
             out.push(Condition {
                 key: format!("offline:{device}"),
                 kind: AlertKind::DeviceOffline,
-                hall: *hall,
+                hall: Some(*hall),
                 counter: None,
                 ticket: None,
                 device: Some(device.clone()),
@@ -197,6 +198,20 @@ pub fn conditions(
                 advice: Some("请检查设备电源和网络 · check its power and network".into()),
             });
         }
+    }
+    if let Some(year) = topo.calendar_missing(topo.local(now).0) {
+        out.push(Condition {
+            key: format!("calendar:{year}"),
+            kind: AlertKind::CalendarMissing,
+            hall: None,
+            counter: None,
+            ticket: None,
+            device: None,
+            message: format!("{year} 节假日安排未配置 · the {year} holidays are not configured"),
+            advice: Some(format!(
+                "请在配置 [calendar] 中加入国务院办公厅公布的 {year} 年节假日和调休，并在 years 中列入 {year} · add them to [calendar] and {year} to its years"
+            )),
+        });
     }
     // Tickets are kept in no particular order: the same state gives the same list.
     out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -242,8 +257,39 @@ mod tests {
         s.apply(Command::Rate { counter: 0, ticket: 1, score: 2, window_ms: 120_000 }, at(40)).unwrap();
         let c = conditions(&s, &devices, &BTreeMap::new(), at(41), &rules);
         assert!(c.iter().any(|c| c.key == "rating:1" && c.kind == AlertKind::BadRating && c.message.contains("不满意")), "{c:?}");
+        // Halls always open need no holiday calendar.
+        assert!(!keys(&conditions(&s, &devices, &BTreeMap::new(), at(41), &rules)).iter().any(|k| k.starts_with("calendar:")));
         // Nothing when the hall is fine.
         let calm = Rules { queue_length: 20, wait_ms: 3_600_000, ..Rules::default() };
         assert_eq!(keys(&conditions(&s, &devices, &BTreeMap::new(), at(41), &calm)), ["rating:1"]);
+    }
+
+    /// A calendar that runs out is a fault: this year missing, or from 1 December the next.
+    #[test]
+    fn a_holiday_calendar_that_runs_out_raises_one_alert_for_every_hall() {
+        use chrono::TimeZone;
+        let shanghai = |y, m, d| chrono_tz::Asia::Shanghai.with_ymd_and_hms(y, m, d, 9, 0, 0).unwrap().timestamp_millis();
+        let with_years = |years: &[i32]| {
+            let mut t = (**state().topology()).clone();
+            t.halls[0].hours = vec![(9 * 60, 17 * 60)];
+            t.calendar.years = years.iter().copied().collect();
+            State::new(std::sync::Arc::new(t), shanghai(2026, 3, 2))
+        };
+        let none = BTreeMap::new();
+        let calendar = |s: &State, now| -> Vec<Condition> {
+            conditions(s, &none, &BTreeMap::new(), now, &Rules::default()).into_iter().filter(|c| c.kind == AlertKind::CalendarMissing).collect()
+        };
+        let s = with_years(&[2026]);
+        assert!(calendar(&s, shanghai(2026, 11, 30)).is_empty(), "November: next year's notice is not out yet");
+        let c = calendar(&s, shanghai(2026, 12, 1));
+        assert_eq!(keys(&c), ["calendar:2027"]);
+        assert_eq!(c[0].hall, None, "about every hall");
+        assert!(c[0].message.starts_with("2027 节假日安排未配置"), "{}", c[0].message);
+        assert_eq!(keys(&calendar(&s, shanghai(2027, 2, 8))), ["calendar:2027"], "Spring Festival with no 2027 list");
+        assert_eq!(keys(&calendar(&s, shanghai(2031, 3, 3))), ["calendar:2031"]);
+        let s = with_years(&[2026, 2027]);
+        assert!(calendar(&s, shanghai(2026, 12, 1)).is_empty());
+        assert!(calendar(&s, shanghai(2027, 6, 1)).is_empty());
+        assert_eq!(keys(&calendar(&s, shanghai(2027, 12, 1))), ["calendar:2028"]);
     }
 }

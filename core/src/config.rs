@@ -164,6 +164,9 @@ pub struct RawCalendar {
     /// Weekend days worked instead (调休): open.
     #[serde(default)]
     pub workdays: Vec<String>,
+    /// The years whose holidays and workdays are entered in full. Without it: every year
+    /// a holiday or workday is listed for.
+    pub years: Option<Vec<i32>>,
     /// Ticket issuing stops this many minutes before an opening period closes.
     pub last_ticket_minutes: Option<u32>,
 }
@@ -747,6 +750,18 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     for (i, d) in raw.calendar.workdays.iter().enumerate() {
         calendar.workdays.insert(date(format!("calendar.workdays[{i}]"), d)?);
     }
+    use chrono::Datelike;
+    calendar.years = match &raw.calendar.years {
+        None => calendar.holidays.iter().chain(&calendar.workdays).map(|d| d.year()).collect(),
+        Some(years) => {
+            for (i, &y) in years.iter().enumerate() {
+                if !calendar.holidays.iter().any(|d| d.year() == y) {
+                    return Err(bad(format!("calendar.years[{i}]"), format!("{y} has no holidays listed: add that year's holidays first")));
+                }
+            }
+            years.iter().copied().collect()
+        }
+    };
     let last_ticket_minutes = raw.calendar.last_ticket_minutes.unwrap_or(30);
     if last_ticket_minutes > 240 {
         return Err(bad("calendar.last_ticket_minutes".into(), format!("{last_ticket_minutes} is more than 240")));
@@ -953,6 +968,18 @@ mod tests {
         assert_eq!(t.counters.len(), 24);
         assert_eq!(c.clerks.len(), 24);
         assert_eq!(c.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn calendar_years_are_named_or_taken_from_the_lists() {
+        let c = Config::embedded().unwrap();
+        assert_eq!(c.topology.calendar.years.iter().copied().collect::<Vec<_>>(), [2026], "the demo names its years");
+        let text = EMBEDDED_CONFIG.replacen("years = [2026]", "", 1);
+        let c = Config::parse(&text, "q.toml").unwrap();
+        assert_eq!(c.topology.calendar.years.iter().copied().collect::<Vec<_>>(), [2026, 2027], "every year listed");
+        let text = EMBEDDED_CONFIG.replacen("years = [2026]", "years = [2026, 2028]", 1);
+        let e = Config::parse(&text, "q.toml").unwrap_err().to_string();
+        assert!(e.contains("q.toml") && e.contains("calendar.years[1]") && e.contains("2028 has no holidays"), "{e}");
     }
 
     #[test]

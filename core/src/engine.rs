@@ -429,19 +429,24 @@ impl Acc {
 
     /// Numbers an alert's change, stores the alert, and puts a raised one in the webhook outbox.
     fn alert(&mut self, core: &mut Core, key: String, alert: wire::Alert, change: AlertChange, rules: &crate::alerts::Rules, now: Millis) -> Arc<Broadcast> {
-        let hall = core.state.topology().hall_ix(&alert.hall).unwrap_or(0);
+        // An alert about every hall goes to every hall's stream.
+        let halls = match core.state.topology().hall_ix(&alert.hall) {
+            Some(h) => vec![h],
+            None => (0..core.state.topology().halls.len()).collect(),
+        };
         core.seq += 1;
         let kind = match change {
             AlertChange::Raised => wire::EventKind::AlertRaised { alert: alert.clone() },
             AlertChange::Cleared => wire::EventKind::AlertCleared { alert: alert.clone() },
             AlertChange::Acknowledged => wire::EventKind::AlertAcknowledged { alert: alert.clone() },
         };
-        let msg = wire::StreamMessage { seq: core.seq, at: view::time(now), hall: Some(alert.hall.clone()), kind, queues: vec![] };
+        let hall = (!alert.hall.is_empty()).then(|| alert.hall.clone());
+        let msg = wire::StreamMessage { seq: core.seq, at: view::time(now), hall, kind, queues: vec![] };
         if change == AlertChange::Raised && rules.webhook_url.is_some() {
             self.outbox.push((alert.id, "alert_raised", serde_json::to_string(&msg).expect("wire types serialise")));
         }
         self.alerts.push((key, alert));
-        self.push(core.seq, vec![hall], msg)
+        self.push(core.seq, halls, msg)
     }
 
     fn push(&mut self, seq: u64, halls: Vec<usize>, msg: wire::StreamMessage) -> Arc<Broadcast> {
@@ -635,7 +640,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     let alert = wire::Alert {
                         id: core.next_alert_id,
                         kind: c.kind,
-                        hall: topo.halls[c.hall].id.clone(),
+                        hall: c.hall.map(|h| topo.halls[h].id.clone()).unwrap_or_default(),
                         counter: c.counter.map(|x| topo.counters[x].id.clone()),
                         ticket: c.ticket,
                         number: c.ticket.and_then(|t| core.state.ticket(t)).map(|t| core.state.number(t)),

@@ -290,7 +290,17 @@ fn main() -> anyhow::Result<()> {
                     println!("    {} staffed only {}", c.id, periods(&c.hours).join(", "));
                 }
             }
-            println!("  calendar: {} holidays, {} 调休 workdays", t.calendar.holidays.len(), t.calendar.workdays.len());
+            let years: Vec<String> = t.calendar.years.iter().map(i32::to_string).collect();
+            println!(
+                "  calendar: {} holidays, {} 调休 workdays; years covered: {}",
+                t.calendar.holidays.len(),
+                t.calendar.workdays.len(),
+                if years.is_empty() { "none".to_string() } else { years.join(", ") }
+            );
+            let today = t.local(chrono::Utc::now().timestamp_millis()).0;
+            if let Some(year) = t.calendar_missing(today) {
+                println!("  warning: the {year} holidays are not configured ([calendar] holidays, workdays and years): the halls would open on them");
+            }
             let a = &t.appointments;
             if a.enabled {
                 println!(
@@ -417,6 +427,15 @@ async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_core::clock::Clock>)
     let db = cfg.db.clone();
     if clock.chosen() {
         tracing::warn!(now = %qcall_core::view::time(clock.now()).to_rfc3339(), "the clock was set by --clock-start (tests and demos only)");
+    }
+    let topo = &cfg.topology;
+    if let Some(year) = topo.calendar_missing(topo.local(clock.now()).0) {
+        let covered: Vec<String> = topo.calendar.years.iter().map(i32::to_string).collect();
+        tracing::warn!(
+            year,
+            covered = %covered.join(","),
+            "the {year} holidays are not configured ([calendar] holidays, workdays and years): the halls would open on them; the duty leader gets an alert"
+        );
     }
     let server = qcall_core::server::Server::start(cfg, clock).await.with_context(|| format!("starting with {source}"))?;
     tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");

@@ -102,6 +102,51 @@ const Q = (() => {
     return MESSAGES[e.code];
   }
 
+  // ---------- the server's time ----------
+  // Pages reckon in the server's time, never the phone's or PC's own clock (which may be off
+  // by minutes or set to another day): `now()` is the device's clock plus an offset learnt
+  // from every answer. An answer's `Date` header says the server's second when it was made,
+  // somewhere between sending the request and getting the answer, so the offset lies in
+  // [date − received, date + 1 s − sent]; an answer's own `at`/`now` narrows it to the
+  // millisecond. The intervals of all answers are intersected; one that does not overlap
+  // (a clock was set) starts afresh.
+  const clockSync = { lo: -Infinity, hi: Infinity, offset: 0 };
+
+  function learnOffset(lo, hi) {
+    if (!(lo <= hi)) return;
+    if (lo > clockSync.hi || hi < clockSync.lo) {
+      clockSync.lo = lo;
+      clockSync.hi = hi;
+    } else {
+      clockSync.lo = Math.max(clockSync.lo, lo);
+      clockSync.hi = Math.min(clockSync.hi, hi);
+    }
+    clockSync.offset = Math.round((clockSync.lo + clockSync.hi) / 2);
+  }
+
+  /** Learn the server's time from an answer that was asked at `sent` and came at `got` (device ms). */
+  function learnFrom(resp, data, sent, got) {
+    const date = Date.parse(resp.headers.get("Date") || "");
+    if (!isNaN(date)) learnOffset(date - got, date + 1000 - sent);
+    const at = data && typeof data === "object" && !Array.isArray(data) ? Date.parse(data.at || data.now || "") : NaN;
+    if (!isNaN(at)) learnOffset(at - got, at - sent);
+  }
+
+  /** The server's time now, in ms since the epoch: the one clock every page decides by. */
+  function now() {
+    return Date.now() + clockSync.offset;
+  }
+
+  const dayFormats = {};
+  /** The server's date today (`YYYY-MM-DD`) in a time zone (the hall's). */
+  function today(tz) {
+    const key = tz || "";
+    if (!dayFormats[key]) dayFormats[key] = new Intl.DateTimeFormat("en-GB", { timeZone: tz || undefined, year: "numeric", month: "2-digit", day: "2-digit" });
+    const p = {};
+    for (const x of dayFormats[key].formatToParts(now())) p[x.type] = x.value;
+    return p.year + "-" + p.month + "-" + p.day;
+  }
+
   /** Call the JSON API. Resolves with the parsed body; rejects with ApiError. */
   async function api(method, path, opts = {}) {
     const headers = {};
@@ -112,16 +157,19 @@ const Q = (() => {
       body = JSON.stringify(opts.body);
     }
     let resp;
+    const sent = Date.now();
     try {
       resp = await fetch(path, { method, headers, body, cache: "no-store" });
     } catch (e) {
       throw new ApiError(0, "network", "无法连接服务器 · Cannot reach the server");
     }
+    const got = Date.now();
     const text = await resp.text();
     let data = null;
     if (text) {
       try { data = JSON.parse(text); } catch (e) { data = null; }
     }
+    learnFrom(resp, data, sent, got);
     if (!resp.ok) {
       const err = data && data.error ? data.error : { code: "http_" + resp.status, message: text || resp.statusText };
       throw new ApiError(resp.status, err.code, err.message, err);
@@ -205,5 +253,5 @@ const Q = (() => {
     return msg.counter || msg.from_counter || null;
   }
 
-  return { ApiError, MESSAGES, message, api, stream, duration, el, hallOfCounter, eventCounter };
+  return { ApiError, MESSAGES, message, api, stream, duration, el, hallOfCounter, eventCounter, now, today };
 })();

@@ -524,7 +524,7 @@
 
   /** Which slots are closed for a reason other than being full (too soon, past). */
   function prepSlots(r) {
-    const now = Date.now();
+    const now = Q.now();
     for (const s of r.slots || []) s.blocked = !s.bookable && (s.free > 0 || Date.parse(s.start) <= now);
     r.slots = r.slots || [];
     return r;
@@ -543,7 +543,7 @@
       S.days = r.bookable_days || [];
       if (r.date && r.service === S.service.id) {
         S.firstSlots = prepSlots(r);
-        S.firstAt = Date.now();
+        S.firstAt = Q.now();
       }
       renderDays();
     } catch (e) {
@@ -559,7 +559,7 @@
       list.replaceChildren(Q.el("p", { class: "empty" }, t("no_days")));
       return;
     }
-    const today = local(new Date().toISOString(), tzOfHall(S.hall)).date;
+    const today = Q.today(tzOfHall(S.hall));
     const tomorrow = addDays(today, 1);
     list.replaceChildren(...S.days.map((d) => {
       const tag = d === today ? t("today") : d === tomorrow ? t("tomorrow") : null;
@@ -576,7 +576,7 @@
     if (S.date !== date) S.slot = null;
     S.date = date;
     S.slots = null;
-    if (S.firstSlots && S.firstSlots.date === date && S.firstSlots.service === S.service.id && Date.now() - S.firstAt < FIRST_FRESH_MS) {
+    if (S.firstSlots && S.firstSlots.date === date && S.firstSlots.service === S.service.id && Q.now() - S.firstAt < FIRST_FRESH_MS) {
       S.slots = S.firstSlots;
     }
     clearErr("slot-error");
@@ -975,7 +975,7 @@
     lookup(phone, false);
   });
 
-  const canCancel = (b) => b.state === "booked" && Date.now() < Date.parse(b.cancel_until);
+  const canCancel = (b) => b.state === "booked" && Q.now() < Date.parse(b.cancel_until);
 
   function renderView() {
     const b = S.booking;
@@ -1017,7 +1017,7 @@
     // Hide the cancel button when the time to cancel runs out while the page is open.
     clearTimeout(S.cancelTimer);
     if (allowed) {
-      const left = Date.parse(b.cancel_until) - Date.now();
+      const left = Date.parse(b.cancel_until) - Q.now();
       if (left < 2147483647) S.cancelTimer = setTimeout(() => { if (S.step === "view" && S.booking) renderView(); }, left + 500);
     }
   }

@@ -10,14 +10,11 @@
     session: null, // SessionResponse
     halls: null, // HallsResponse
     queue: null, // CounterQueue
-    offset: 0, // server clock − local clock, ms
     busy: false,
     stream: null,
     refreshTimer: null,
     devices: new Map(), // device id -> DeviceStatus, of this hall
   };
-
-  const serverNow = () => Date.now() + S.offset;
 
   function serviceName(id) {
     if (S.halls) {
@@ -172,7 +169,6 @@
     if (!S.session) return;
     try {
       const q = await Q.api("GET", "/api/v1/counters/" + encodeURIComponent(S.session.counter) + "/queue", { token: S.session.token });
-      S.offset = Date.parse(q.now) - Date.now();
       S.queue = q;
       render();
     } catch (e) {
@@ -308,7 +304,7 @@
   /** Once a second: the running durations. */
   function tick() {
     if (!S.queue) return;
-    const now = serverNow();
+    const now = Q.now();
     const cur = S.queue.current;
     if (cur && cur.called_at) $("current-serving").textContent = Q.duration((now - Date.parse(cur.called_at)) / 1000);
     for (const e of document.querySelectorAll(".age[data-since]")) {

@@ -28,7 +28,7 @@
 
   function ask(ticket) {
     clearTimeout(backTimer);
-    asking = { id: ticket.id, number: ticket.number, until: Date.now() + ASK_S * 1000 };
+    asking = { id: ticket.id, number: ticket.number, until: Q.now() + ASK_S * 1000 };
     $("rate-number").textContent = ticket.number;
     for (const b of document.querySelectorAll(".score")) b.disabled = false;
     show("rate-ask");
@@ -39,7 +39,7 @@
 
   /** After a 差评: which of the reasons applied (several may); unanswered in ASK_S: none. */
   function askWhy(ticket, reasons) {
-    why = { id: ticket.id, until: Date.now() + ASK_S * 1000 };
+    why = { id: ticket.id, until: Q.now() + ASK_S * 1000 };
     $("why-reasons").replaceChildren(...reasons.map((r) => Q.el("button", {
       class: "reason", type: "button", "aria-pressed": "false", dataset: { reason: r },
       onclick: (ev) => {
@@ -54,7 +54,7 @@
 
   function whyTick() {
     if (!why) return;
-    const left = Math.max(0, why.until - Date.now());
+    const left = Math.max(0, why.until - Q.now());
     $("why-countdown").style.width = (100 * left / (ASK_S * 1000)) + "%";
     $("why-left").textContent = Math.ceil(left / 1000) + " 秒后自动返回 · closes in " + Math.ceil(left / 1000) + " s";
     if (left <= 0) { why = null; after("rate-thanks"); } // unanswered: no reasons
@@ -75,7 +75,7 @@
 
   function tick() {
     if (!asking) return;
-    const left = Math.max(0, asking.until - Date.now());
+    const left = Math.max(0, asking.until - Q.now());
     $("rate-countdown").style.width = (100 * left / (ASK_S * 1000)) + "%";
     $("rate-left").textContent = Math.ceil(left / 1000) + " 秒后自动返回 · closes in " + Math.ceil(left / 1000) + " s";
     if (left <= 0) idle(); // unanswered: nothing is recorded

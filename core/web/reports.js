@@ -88,7 +88,7 @@
   (async () => {
     const halls = await Q.api("GET", "/api/v1/halls");
     for (const h of halls.halls) $("hall").append(Q.el("option", { value: h.id }, h.name_zh));
-    const day = halls.halls.length ? halls.halls[0].day : new Date().toISOString().slice(0, 10);
+    const day = halls.halls.length ? halls.halls[0].day : Q.today();
     const p = new URLSearchParams(location.search);
     $("to").value = p.get("to") || day;
     const start = new Date(Date.parse($("to").value + "T00:00:00Z") - 6 * 86400000).toISOString().slice(0, 10);

@@ -6,19 +6,18 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
   const SESSION_KEY = "qcall.supervisor";
-  const S = { session: null, ov: null, offset: 0, stream: null, pending: null, dirty: {}, closing: null };
+  const S = { session: null, ov: null, stream: null, pending: null, dirty: {}, closing: null };
 
   const STATE = { open: "服务中", paused: "暂停", closed: "关闭" };
   const STATE_EN = { open: "Open", paused: "Paused", closed: "Closed" };
   const LEVEL = { 1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意" };
 
-  function serverNow() { return Date.now() + S.offset; }
   /** A time of day in the halls' time zone (not the browser's). */
   function clock(t) {
     const tz = S.ov && S.ov.halls.length ? S.ov.halls[0].hall.time_zone : undefined;
     return new Date(t).toLocaleTimeString("zh-CN", { hour12: false, timeZone: tz || undefined });
   }
-  function since(iso) { return (serverNow() - Date.parse(iso)) / 1000; }
+  function since(iso) { return (Q.now() - Date.parse(iso)) / 1000; }
   function minutes(s) { return s < 60 ? "<1 分钟" : Math.round(s / 60) + " 分钟"; }
 
   function say(text, kind) {
@@ -94,7 +93,6 @@
         Q.api("GET", "/api/v1/cases?state=open", { token: S.session.token }),
       ]);
       S.cases = cases.cases;
-      S.offset = Date.parse(ov.at) - Date.now();
       S.ov = ov;
       S.alerts = alerts.alerts;
       render();
@@ -212,9 +210,11 @@
   const KIND = {
     long_wait: "等候过长 · long wait", long_queue: "排队过长 · long queue", long_pause: "暂停过长 · long pause",
     device_fault: "设备故障 · device fault", device_offline: "设备离线 · device offline", bad_rating: "差评 · bad rating",
+    calendar_missing: "节假日 · holidays",
   };
 
   function hallName(id) {
+    if (!id) return "全部服务厅";
     const h = S.ov && S.ov.halls.find((x) => x.hall.id === id);
     return h ? h.hall.name_zh : id;
   }
@@ -355,6 +355,11 @@
 
   function render() {
     const ov = S.ov;
+    const missing = $("calendar-missing");
+    missing.hidden = !ov.calendar_missing;
+    missing.textContent = ov.calendar_missing
+      ? ov.calendar_missing + " 节假日安排未配置：请在配置 [calendar] 中加入 " + ov.calendar_missing + " 年节假日和调休，否则节假日照常开厅取号 · The " + ov.calendar_missing + " holidays are not configured: the halls would open on them"
+      : "";
     renderAlerts();
     renderCases();
     if (!$("export-from").value && ov.halls.length) $("export-from").value = $("export-to").value = ov.halls[0].hall.day;
@@ -416,7 +421,7 @@
   function tick() {
     for (const e of document.querySelectorAll(".since[data-since]")) e.textContent = Q.duration(since(e.dataset.since));
     if (S.ov) {
-      $("server-clock").textContent = clock(serverNow());
+      $("server-clock").textContent = clock(Q.now());
     }
   }
 

@@ -15,6 +15,7 @@ mod operations;
 mod packaging;
 mod printer_sim;
 mod printers;
+mod readme;
 mod security;
 mod simulate;
 mod tls;

@@ -168,3 +168,17 @@ async fn purge_forgets_the_clerks_of_earlier_days_only() {
     assert_eq!(code, Some(1));
     assert!(err.contains("not a date"), "{err}");
 }
+
+/// A holiday calendar that runs out: `qcall check-config` names the years it covers, and the
+/// server warns at start in December while next year's holidays are missing.
+#[test]
+fn a_calendar_without_next_years_holidays_is_named_at_check_and_at_start() {
+    let out = std::process::Command::new(crate::util::bin("qcall")).arg("check-config").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("years covered: 2026"), "{text}");
+    let srv = Server::start_at(&crate::util::demo_config_text(), "2026-11-30T10:00:00+08:00");
+    assert!(!srv.log().contains("holidays are not configured"), "{}", srv.log());
+    drop(srv);
+    let srv = Server::start_at(&crate::util::demo_config_text(), "2026-12-01T10:00:00+08:00");
+    assert!(srv.log().contains("the 2027 holidays are not configured"), "{}", srv.log());
+}

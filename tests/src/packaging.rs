@@ -98,9 +98,19 @@ fn three_packages_build_and_the_server_package_installs_and_serves_as_qcall() {
     // The unit started it where systemd runs; elsewhere run what the unit runs, as its user.
     let systemd = Path::new("/run/systemd/system").is_dir();
     let port = if systemd { 8080 } else { free_port() };
+    // A database of its own in the package's directory (a database left by an earlier run, or
+    // a real one, stays untouched), on the tests' controlled clock.
+    let db = "/var/lib/qcall/qcall-package-test.db";
+    let remove_db = || {
+        for suffix in ["", "-wal", "-shm", ".lock"] {
+            let _ = std::fs::remove_file(format!("{db}{suffix}"));
+        }
+    };
+    remove_db();
     let mut child = (!systemd).then(|| {
         Command::new("runuser")
             .args(["-u", "qcall", "--", "/usr/bin/qcall", "serve", "--config", "/etc/qcall/qcall.toml", "--log-format", "json"])
+            .args(["--db", db, "--clock-start", crate::util::DEFAULT_CLOCK])
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .current_dir("/var/lib/qcall")
@@ -126,8 +136,9 @@ fn three_packages_build_and_the_server_package_installs_and_serves_as_qcall() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(healthz.contains("\"status\":\"ok\""), "{healthz}");
-    // Its database is where the package put it, owned by its user.
-    assert_eq!(stat("/var/lib/qcall/qcall.db").split(' ').next(), Some("qcall:qcall"));
+    // Its database is in the package's directory, owned by its user.
+    let db_file = if systemd { "/var/lib/qcall/qcall.db" } else { db };
+    assert_eq!(stat(db_file).split(' ').next(), Some("qcall:qcall"));
     if let Some(mut c) = child {
         let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
         let _ = c.wait();
@@ -135,5 +146,8 @@ fn three_packages_build_and_the_server_package_installs_and_serves_as_qcall() {
     println!("MEASURE installed server package {} answered /healthz on port {port} as qcall", deb("qcall").display());
     // Removed again, as a bureau would: the config, the user and the database stay.
     run(Command::new("dpkg").args(["--remove", "qcall"]));
-    assert!(Path::new("/etc/qcall/qcall.toml").is_file() && Path::new("/var/lib/qcall/qcall.db").is_file());
+    assert!(Path::new("/etc/qcall/qcall.toml").is_file() && Path::new(db_file).is_file());
+    if !systemd {
+        remove_db();
+    }
 }

@@ -23,6 +23,10 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 fn build_binaries() -> Result<PathBuf, String> {
+    // scripts/test-dates.sh runs the tests under a fake date and builds beforehand.
+    if let Some(dir) = std::env::var_os("QCALL_TEST_BINARIES") {
+        return Ok(PathBuf::from(dir));
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // target/<profile>/deps/e2e-xxxx -> target/<profile>
     let profile_dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?.to_path_buf();
@@ -59,6 +63,15 @@ fn build_binaries() -> Result<PathBuf, String> {
     Ok(profile_dir)
 }
 
+/// Where every test server's clock starts unless the test chooses: a Wednesday morning in
+/// Beijing, before December (from 1 December the demo calendar warns that next year's
+/// holidays are missing).
+pub const DEFAULT_CLOCK: &str = "2026-11-25T10:00:00+08:00";
+
+fn default_clock() -> (chrono::DateTime<chrono::FixedOffset>, Instant) {
+    (chrono::DateTime::parse_from_rfc3339(DEFAULT_CLOCK).expect("DEFAULT_CLOCK"), Instant::now())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -70,8 +83,12 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     config: Option<PathBuf>,
-    /// `--clock-start` for the next start (tests at a chosen hour).
+    /// Move the server's clock to this time (RFC 3339) at the next start. Without it, the
+    /// clock goes on from where it was at the last stop, as if the server had kept running.
     pub clock_start: Option<String>,
+    /// The server's clock at its last start and when that was (monotonic): every start passes
+    /// `--clock-start`, so no test depends on the real date or time of day.
+    clock: (chrono::DateTime<chrono::FixedOffset>, Instant),
     /// More arguments for `qcall serve`.
     pub serve_args: Vec<String>,
     /// Serving HTTPS with a certificate of this CA (PEM).
@@ -101,6 +118,7 @@ impl Server {
             db,
             config: Some(path),
             clock_start: Some(clock_start.to_string()),
+            clock: default_clock(),
             serve_args: vec![],
             tls_ca: None,
             child: None,
@@ -138,6 +156,7 @@ impl Server {
             db,
             config: Some(config),
             clock_start: None,
+            clock: default_clock(),
             serve_args: vec![],
             tls_ca: None,
             child: None,
@@ -170,10 +189,32 @@ impl Server {
     pub fn serve_other(&self, args: &[&str], limit: Duration) -> (Option<i32>, String) {
         let mut cmd = Command::new(bin("qcall"));
         cmd.arg("serve").arg("--db").arg(&self.db).args(args);
+        cmd.arg("--clock-start").arg(self.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false));
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
         run_to_exit(cmd, limit)
+    }
+
+    /// The server's time now (its clock runs at normal speed from the chosen start).
+    pub fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        let (at, since) = self.clock;
+        at + chrono::Duration::from_std(since.elapsed()).expect("elapsed")
+    }
+
+    /// The server's business day today (`YYYY-MM-DD` in Beijing time, as the demo config has it).
+    pub fn today(&self) -> String {
+        self.now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).format("%Y-%m-%d").to_string()
+    }
+
+    /// The `--clock-start` of the next start: the time a test chose, else the clock going on.
+    fn next_clock(&mut self) -> String {
+        let at = match self.clock_start.take() {
+            Some(t) => chrono::DateTime::parse_from_rfc3339(&t).unwrap_or_else(|e| panic!("clock_start {t}: {e}")),
+            None => self.now(),
+        };
+        self.clock = (at, Instant::now());
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
     }
 
     fn spawn(&mut self) {
@@ -182,9 +223,7 @@ impl Server {
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
-        if let Some(t) = &self.clock_start {
-            cmd.arg("--clock-start").arg(t);
-        }
+        cmd.arg("--clock-start").arg(self.next_clock());
         cmd.args(&self.serve_args);
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -45,7 +45,13 @@ impl Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let log = profile.path().join("chromedriver.log");
         let port = free_port();
+        // The browser is a taxpayer's or clerk's own device: it keeps the machine's clock,
+        // which differs from every test server's chosen clock, and the pages must decide by
+        // the server's time anyway. (Under scripts/test-dates.sh the tests run with
+        // libfaketime preloaded; Chromium's timed waits do not survive it.)
         let driver = Command::new(&chromedriver)
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdout(Stdio::null())
@@ -822,6 +828,26 @@ async fn web_supervisor_sees_a_long_wait_alert_and_acknowledges_it() {
     let wait = v["alerts"].as_array().unwrap().iter().find(|a| a["kind"] == "long_wait").unwrap();
     assert_eq!(wait["acked_by"].as_str(), Some("duty"), "{v}");
     assert!(wait["acked_at"].as_str().unwrap().starts_with("2026-11-30T01:2"), "{wait}");
+    b.close().await;
+}
+
+/// From 1 December, a calendar without next year's holidays shows on the overview until it is
+/// fixed, and raises an alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_supervisor_sees_that_next_years_holidays_are_missing() {
+    let server = Server::start_at(&crate::util::demo_config_text(), "2026-12-01T09:30:00+08:00");
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+    let banner = b.wait_text("#calendar-missing", "2027 节假日安排未配置").await;
+    assert!(banner.contains("[calendar]"), "{banner}");
+    let alerts = b.wait_text("#alerts", "2027 节假日安排未配置").await;
+    assert!(alerts.contains("全部服务厅"), "{alerts}");
+    b.viewport(1366, 768).await;
+    b.screenshot("web-supervisor-calendar-missing.png").await;
     b.close().await;
 }
 

@@ -20,6 +20,8 @@ pub enum AlertKind {
     DeviceOffline,
     /// A 差评: a rating of 1 (非常不满意) or 2 (不满意).
     BadRating,
+    /// The holiday calendar lacks this year, or from 1 December the next (`[calendar] years`).
+    CalendarMissing,
 }
 
 impl AlertKind {
@@ -31,6 +33,7 @@ impl AlertKind {
             AlertKind::DeviceFault => "device_fault",
             AlertKind::DeviceOffline => "device_offline",
             AlertKind::BadRating => "bad_rating",
+            AlertKind::CalendarMissing => "calendar_missing",
         }
     }
 }
@@ -39,6 +42,7 @@ impl AlertKind {
 pub struct Alert {
     pub id: u64,
     pub kind: AlertKind,
+    /// The hall's id; empty for an alert about every hall (the holiday calendar).
     pub hall: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter: Option<String>,

@@ -26,7 +26,7 @@ pub struct SlotsQuery {
 pub struct SlotInfo {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// Local start and end, `HH:MM` (what a booking names).
+    /// Local start and end, `HH:MM` (a booking names the slot by `start` or by `start_local`).
     pub start_local: String,
     pub end_local: String,
     pub capacity: u32,
@@ -55,7 +55,8 @@ pub struct BookingRequest {
     pub service: String,
     /// `YYYY-MM-DD`.
     pub date: String,
-    /// The slot's local start, `HH:MM`.
+    /// The slot's start: its `start` as the slot list gives it (`2026-12-02T02:00:00Z`), or the
+    /// local `HH:MM` in the hall's time zone.
     pub start: String,
     pub name: String,
     /// 11-digit mobile number.

@@ -18,6 +18,10 @@ pub struct Overview {
     pub halls: Vec<HallOverview>,
     /// Why a counter may pause (a supervisor's pause names one too).
     pub pause_reasons: Vec<String>,
+    /// The year whose holidays are not configured, while that matters (this year, or from
+    /// 1 December the next): the halls would open on its holidays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_missing: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,9 +12,22 @@ use super::{Millis, Topology};
 pub struct Calendar {
     pub holidays: BTreeSet<NaiveDate>,
     pub workdays: BTreeSet<NaiveDate>,
+    /// The years whose holidays and workdays are entered in full (the State Council's notice
+    /// for each). Past them the halls would open on Spring Festival: a fault to report.
+    pub years: BTreeSet<i32>,
 }
 
 impl Calendar {
+    /// The year whose holidays are missing and matter on `today`: this year, or from
+    /// 1 December the next one (the notice comes out in November).
+    pub fn missing_year(&self, today: NaiveDate) -> Option<i32> {
+        let year = today.year();
+        if !self.years.contains(&year) {
+            return Some(year);
+        }
+        (today.month() == 12 && !self.years.contains(&(year + 1))).then_some(year + 1)
+    }
+
     pub fn is_open_day(&self, d: NaiveDate) -> bool {
         if self.workdays.contains(&d) {
             return true;
@@ -52,6 +65,15 @@ impl Topology {
             chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
             chrono::LocalResult::None => self.tz.from_utc_datetime(&local).timestamp_millis(),
         }
+    }
+
+    /// The year whose holiday calendar is missing on `today`, when some hall keeps hours (the
+    /// calendar decides nothing for halls that are always open).
+    pub fn calendar_missing(&self, today: NaiveDate) -> Option<i32> {
+        if self.halls.iter().all(|h| h.hours.is_empty()) {
+            return None;
+        }
+        self.calendar.missing_year(today)
     }
 
     /// Is the hall's day `date` a working day with hours?

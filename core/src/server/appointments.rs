@@ -119,6 +119,20 @@ fn invalid(code: ErrorCode, field: &str, why: &str) -> AppError {
     AppError::new(code, format!("{field}: {why}"))
 }
 
+/// The slot's start as minutes after local midnight, from `HH:MM` in the hall's time or the
+/// slot's `start` exactly as the slot list gives it (RFC 3339), which must fall on `date`.
+fn slot_start(topo: &crate::domain::Topology, date: chrono::NaiveDate, start: &str) -> Result<u32, AppError> {
+    let bad = || AppError::new(ErrorCode::OutsideBookingWindow, "start must be a slot's start like 09:30 or 2026-12-02T01:30:00Z");
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(start.trim()) {
+        let (day, minute) = topo.local(t.timestamp_millis());
+        if day != date || t.timestamp_subsec_millis() != 0 || t.timestamp() % 60 != 0 {
+            return Err(AppError::new(ErrorCode::OutsideBookingWindow, format!("start {start} is not a slot start on {date}")));
+        }
+        return Ok(minute);
+    }
+    crate::domain::calendar::parse_period(&format!("{start}-23:59")).map(|(a, _)| a).ok_or_else(bad)
+}
+
 /// `POST /api/v1/appointments`: the public (rate-limited per address) or a `booking` device.
 pub async fn book(
     State(s): State<AppState>,
@@ -149,9 +163,7 @@ pub async fn book(
         ));
     }
     let date = req.date.parse().map_err(|_| AppError::new(ErrorCode::OutsideBookingWindow, "date must be like 2026-12-01"))?;
-    let slot = crate::domain::calendar::parse_period(&format!("{}-23:59", req.start))
-        .map(|(a, _)| a)
-        .ok_or_else(|| AppError::new(ErrorCode::OutsideBookingWindow, "start must be a slot's start like 09:30"))?;
+    let slot = slot_start(&s.cfg.topology, date, &req.start)?;
     if req.request_id.is_empty() || req.request_id.len() > 64 || !req.request_id.chars().all(|c| c.is_ascii_graphic()) {
         return Err(AppError::new(ErrorCode::BadRequestId, "request_id must be 1-64 printable ASCII characters"));
     }

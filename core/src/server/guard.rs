@@ -6,6 +6,9 @@
 //!   sites' pages, e.g. a sign-in posted by a form elsewhere);
 //! - a request with a body says `Content-Type: application/json` (a browser sends other
 //!   types across sites without asking first).
+//!
+//! Every answer carries the server's own time in its `Date` header (the engine's clock, which
+//! tests and demos may set): the pages reckon in it, never in the phone's or PC's clock.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -49,6 +52,12 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = check(&s, req, next).await;
+    stamp_date(&mut resp, s.clock.now());
+    resp
+}
+
+async fn check(s: &AppState, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
     if let Some(h) = host {
@@ -68,6 +77,15 @@ pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Respo
         return AppError::new(ErrorCode::UnsupportedMediaType, "request bodies must be `Content-Type: application/json`").into_response();
     }
     next.run(req).await
+}
+
+/// `Date: Sun, 06 Dec 2026 08:04:11 GMT` from the server's clock (hyper adds its own only when
+/// an answer has none).
+fn stamp_date(resp: &mut Response, now: crate::domain::Millis) {
+    let date = crate::view::time(now).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(v) = header::HeaderValue::from_str(&date) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
 }
 
 #[cfg(test)]

@@ -97,5 +97,11 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
             }
         })
         .collect();
-    Ok(Json(wire::Overview { at: view::time(now), seq: core.seq, halls, pause_reasons: topo.pause_reasons.clone() }))
+    Ok(Json(wire::Overview {
+        at: view::time(now),
+        seq: core.seq,
+        halls,
+        pause_reasons: topo.pause_reasons.clone(),
+        calendar_missing: topo.calendar_missing(topo.local(now).0),
+    }))
 }

@@ -247,4 +247,28 @@ mod tests {
         let stale: Vec<_> = pages.difference(&server).collect();
         assert!(stale.is_empty(), "the pages know codes the server never sends: {stale:?}");
     }
+
+    /// Pages decide by the server's time (`Q.now()`, `Q.today()`), never by the device's clock:
+    /// only app.js's clock helper reads it.
+    #[test]
+    fn no_page_reads_the_device_clock() {
+        let scripts = [
+            ("counter.js", COUNTER_JS),
+            ("screen.js", SCREEN_JS),
+            ("rate.js", RATE_JS),
+            ("book.js", BOOK_JS),
+            ("supervisor.js", SUPERVISOR_JS),
+            ("reports.js", REPORTS_JS),
+            ("chart.js", CHART_JS),
+        ];
+        let reads = |js: &str| js.matches("Date.now()").count() + js.matches("new Date()").count() + js.matches("performance.now()").count();
+        for (name, js) in scripts {
+            assert_eq!(reads(js), 0, "{name} reads the device's clock: use Q.now() / Q.today() from app.js");
+        }
+        // app.js: the helper itself (now), and the two stamps around a request it learns from.
+        assert_eq!(reads(APP_JS), 3, "app.js reads the device's clock outside its clock helper");
+        for html in [COUNTER_HTML, SCREEN_HTML, RATE_HTML, BOOK_HTML, SUPERVISOR_HTML, REPORTS_HTML] {
+            assert_eq!(reads(html), 0);
+        }
+    }
 }

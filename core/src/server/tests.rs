@@ -842,3 +842,84 @@ async fn a_device_silent_for_a_minute_is_offline_until_it_reports_again() {
     let all: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts?state=all", Some("demo-supervisor"), None).await).unwrap();
     assert!(all.alerts[0].cleared_at.is_some());
 }
+
+/// A client books the slot it was given: `start` exactly as the slot list has it, or `HH:MM`.
+#[tokio::test]
+async fn a_slot_is_booked_by_the_start_the_slot_list_gives() {
+    let r = Rig::new();
+    let slots: wire::SlotsResponse =
+        serde_json::from_value(r.ok("GET", "/api/v1/appointments/slots?hall=east&service=filing", None, None).await).unwrap();
+    let mut free = slots.slots.iter().filter(|s| s.bookable);
+    let (first, second) = (free.next().expect("a bookable slot"), free.next().expect("two"));
+    let person = |n: u32| {
+        let base = format!("1101051990010{n:04}");
+        let sum: u32 = base.bytes().zip([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]).map(|(b, w)| u32::from(b - b'0') * w).sum();
+        format!("{base}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    };
+    let book = |start: String, id: &str, n: u32| {
+        json!({"hall": "east", "service": "filing", "date": slots.date, "start": start, "name": "张三",
+               "phone": format!("1381234{n:04}"), "id_number": person(n), "request_id": id})
+    };
+    let listed = serde_json::to_value(first.start).unwrap().as_str().unwrap().to_string();
+    assert!(listed.contains('T'), "the list gives an RFC 3339 time: {listed}");
+    let v: wire::Booking = serde_json::from_value(r.ok("POST", "/api/v1/appointments", None, Some(book(listed, "b-1", 1))).await).unwrap();
+    assert_eq!(v.slot.start, first.start);
+    // The same instant in another offset is the same slot; HH:MM is the hall's local time.
+    let shanghai = first.start.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).to_rfc3339();
+    let a = r.send("POST", "/api/v1/appointments", None, Some(book(shanghai, "b-2", 2))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let a = r.send("POST", "/api/v1/appointments", Some("demo-booking"), Some(json!({"hall": "east", "service": "filing", "date": slots.date,
+        "start": second.start_local, "name": "李四", "phone": "13912340003", "id_number": person(3), "request_id": "b-3"}))).await;
+    assert!(a.status.is_success(), "{}", a.text());
+    // A start on another day, or between slot starts, is refused by name.
+    let next_day = (first.start + chrono::Duration::days(1)).to_rfc3339();
+    let a = r.send("POST", "/api/v1/appointments", None, Some(book(next_day, "b-4", 4))).await;
+    assert_eq!(a.code(), Some(ErrorCode::OutsideBookingWindow), "{}", a.text());
+    let odd = (first.start + chrono::Duration::seconds(30)).to_rfc3339();
+    let a = r.send("POST", "/api/v1/appointments", None, Some(book(odd, "b-5", 5))).await;
+    assert_eq!(a.code(), Some(ErrorCode::OutsideBookingWindow), "{}", a.text());
+}
+
+/// Every answer's `Date` is the server's clock, which the pages reckon in.
+#[tokio::test]
+async fn answers_are_dated_by_the_servers_clock() {
+    let r = Rig::new();
+    r.clock.advance(1500);
+    for path in ["/healthz", "/api/v1/halls", "/book", "/api/v1/nothing-here"] {
+        let resp = r.app.router().oneshot(HttpRequest::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let date = resp.headers().get(header::DATE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        // T0 + 1.5 s = 2026-11-26 01:00:01.5 UTC.
+        assert_eq!(date, "Thu, 26 Nov 2026 01:00:01 GMT", "{path}");
+    }
+}
+
+/// From 1 December a calendar without next year's holidays is a fault the duty leader sees:
+/// in the overview, and as one alert about every hall, on every hall's stream.
+#[tokio::test]
+async fn a_holiday_calendar_that_runs_out_is_shown_to_the_duty_leader() {
+    let r = Rig::new();
+    let check = || r.app.state.engine.submit(crate::engine::Request::CheckAlerts(r.app.state.cfg.alerts.clone()));
+    let ov: wire::Overview = serde_json::from_value(r.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(ov.calendar_missing, None, "26 November: not yet");
+    check().await.unwrap();
+    let open: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts", Some("demo-supervisor"), None).await).unwrap();
+    assert!(open.alerts.iter().all(|a| a.kind != wire::AlertKind::CalendarMissing));
+
+    r.clock.advance(5 * 86_400_000); // 1 December, 09:00
+    let mut events = r.app.state.engine.shared.events.subscribe();
+    check().await.unwrap();
+    let b = loop {
+        let b = events.recv().await.unwrap();
+        if matches!(&b.msg.kind, wire::EventKind::AlertRaised { alert } if alert.kind == wire::AlertKind::CalendarMissing) {
+            break b;
+        }
+    };
+    assert_eq!(b.halls, [0, 1, 2], "every hall's stream");
+    assert_eq!(b.msg.hall, None);
+    let ov: wire::Overview = serde_json::from_value(r.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await).unwrap();
+    assert_eq!(ov.calendar_missing, Some(2027));
+    let open: wire::AlertsResponse = serde_json::from_value(r.ok("GET", "/api/v1/alerts", Some("demo-supervisor"), None).await).unwrap();
+    let a = open.alerts.iter().find(|a| a.kind == wire::AlertKind::CalendarMissing).expect("the calendar alert");
+    assert_eq!(a.hall, "");
+    assert!(a.message.starts_with("2027 节假日安排未配置"), "{}", a.message);
+}
