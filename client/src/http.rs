@@ -444,6 +444,17 @@ impl Client {
         self.get("/api/v1/overview").await
     }
 
+    /// `POST /api/v1/appointments/lookup`: the bookings made with this phone and ID number.
+    pub async fn my_bookings(&self, req: &wire::MyBookingsRequest) -> Result<wire::MyBookings> {
+        self.post("/api/v1/appointments/lookup", req).await
+    }
+
+    /// `GET /api/v1/counters/{counter}/on-duty`: who serves there (the counter's pad, its
+    /// clerk, supervisors).
+    pub async fn on_duty(&self, counter: &str) -> Result<wire::OnDuty> {
+        self.get(&Self::action(counter, "on-duty")).await
+    }
+
     /// `POST /api/v1/counters/{counter}/resume`.
     pub async fn resume(&self, counter: &str) -> Result<wire::CounterActionResponse> {
         self.post_empty(&Self::action(counter, "resume")).await

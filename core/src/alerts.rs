@@ -22,12 +22,33 @@ pub struct Rules {
     pub device_offline_ms: Millis,
     /// Every raised alert is also POSTed here (an SMS or WeChat gateway), from an outbox.
     pub webhook_url: Option<String>,
+    /// What staff call each device ("东区1号取号机"), by id.
+    pub device_names: BTreeMap<String, String>,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { wait_ms: 20 * 60_000, queue_length: 20, pause_ms: 15 * 60_000, device_offline_ms: 60_000, webhook_url: None }
+        Rules {
+            wait_ms: 20 * 60_000,
+            queue_length: 20,
+            pause_ms: 15 * 60_000,
+            device_offline_ms: 60_000,
+            webhook_url: None,
+            device_names: BTreeMap::new(),
+        }
     }
+}
+
+/// What to do about a device's fault, by its code.
+fn fault_advice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "paper_end" => "请更换打印纸 · load paper",
+        "cover_open" => "请合上打印机盖 · close the printer cover",
+        "printer_error" | "offline" => "请检查打印机，必要时重启 · check the printer; restart it if needed",
+        "no_printer" | "port_error" => "请检查打印机电源和连线 · check the printer's power and cable",
+        "no_audio" => "请检查大屏的音箱和音量 · check the TV's speakers and volume",
+        _ => return None,
+    })
 }
 
 /// An alert that should be up now.
@@ -119,31 +140,33 @@ pub fn conditions(
         if n <= rules.queue_length {
             continue;
         }
-        // Counters of this hall that are closed or paused and serve a service people wait for.
-        let spare: Vec<String> = topo
-            .counters
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.hall == hall && c.services.iter().any(|&s| waiting_service[hall][s] > 0))
-            .filter_map(|(ix, c)| match st.counter(ix).state {
-                CounterState::Closed => Some(format!("{}号", c.number)),
-                CounterState::Paused => Some(format!("{}号（暂停）", c.number)),
-                CounterState::Open => None,
-            })
-            .collect();
-        let advice = if spare.is_empty() {
-            "建议开启应急窗口：本厅窗口均已开放，请增派导税人员 · every counter is open: send guides".to_string()
-        } else {
-            format!("建议开启应急窗口：{} · open an emergency window", spare.join("、"))
+        // The one counter to open: of those closed (else paused) in this hall, the one that serves
+        // the most people waiting (the first of equals).
+        let serves = |c: &crate::domain::CounterDef| c.services.iter().map(|&s| waiting_service[hall][s]).sum::<u32>();
+        let pick = |want: CounterState| {
+            topo.counters
+                .iter()
+                .enumerate()
+                .filter(|(ix, c)| c.hall == hall && st.counter(*ix).state == want && serves(c) > 0)
+                .max_by_key(|(ix, c)| (serves(c), std::cmp::Reverse(*ix)))
+                .map(|(ix, _)| ix)
+        };
+        let suggested = pick(CounterState::Closed).or_else(|| pick(CounterState::Paused));
+        let advice = match suggested {
+            Some(ix) if st.counter(ix).state == CounterState::Closed => {
+                format!("建议开启应急窗口 {}号 · open counter {} as an emergency window", topo.counters[ix].number, topo.counters[ix].number)
+            }
+            Some(ix) => format!("建议恢复 {}号窗口（暂停中） · resume counter {}", topo.counters[ix].number, topo.counters[ix].number),
+            None => "本厅窗口均已开放，请增派导税人员 · every counter is open: send guides".to_string(),
         };
         out.push(Condition {
             key: format!("queue:{}", topo.halls[hall].id),
             kind: AlertKind::LongQueue,
             hall: Some(hall),
-            counter: None,
+            counter: suggested,
             ticket: None,
             device: None,
-            message: format!("{} {n} 人等候 · {n} waiting in {}", topo.halls[hall].name_zh, topo.halls[hall].name_en),
+            message: format!("{n} 人等候 · {n} waiting"),
             advice: Some(advice),
         });
     }
@@ -170,6 +193,7 @@ pub fn conditions(
             }
         }
     }
+    let name = |device: &str| rules.device_names.get(device).cloned().unwrap_or_else(|| device.to_string());
     for (device, (hall, status)) in devices {
         if !status.ok {
             out.push(Condition {
@@ -179,13 +203,17 @@ pub fn conditions(
                 counter: None,
                 ticket: None,
                 device: Some(device.clone()),
-                message: format!("{device}: {}", if status.message.is_empty() { &status.code } else { &status.message }),
-                advice: None,
+                message: format!("{}：{}", name(device), if status.message.is_empty() { &status.code } else { &status.message }),
+                advice: fault_advice(&status.code).map(str::to_string),
             });
         }
     }
     for (device, &last) in seen {
         let Some((hall, _)) = devices.get(device) else { continue };
+        // Devices are switched off at night: offline is news only while the hall is open.
+        if matches!(topo.opening(*hall, now), crate::domain::Opening::Closed { .. }) {
+            continue;
+        }
         if now - last > rules.device_offline_ms {
             out.push(Condition {
                 key: format!("offline:{device}"),
@@ -194,7 +222,7 @@ pub fn conditions(
                 counter: None,
                 ticket: None,
                 device: Some(device.clone()),
-                message: format!("{device} 已离线 {} 秒 · offline for {} s", (now - last) / 1000, (now - last) / 1000),
+                message: format!("{} 已离线 {} 秒 · offline for {} s", name(device), (now - last) / 1000, (now - last) / 1000),
                 advice: Some("请检查设备电源和网络 · check its power and network".into()),
             });
         }
@@ -239,7 +267,12 @@ mod tests {
         // Three waiting in a hall that takes two: the queue, with the closed counters to open.
         let c = conditions(&s, &devices, &BTreeMap::new(), at(1), &rules);
         assert_eq!(keys(&c), ["queue:east"]);
-        assert!(c[0].advice.as_deref().unwrap().starts_with("建议开启应急窗口："), "{:?}", c[0].advice);
+        assert!(c[0].advice.as_deref().unwrap().starts_with("本厅窗口均已开放"), "every counter is open: {:?}", c[0].advice);
+        // With E2 closed: that one counter, to be opened from the alert.
+        let mut closed = s.clone();
+        closed.apply(Command::SignOut { counter: 1 }, at(1)).unwrap();
+        let c = conditions(&closed, &devices, &BTreeMap::new(), at(1), &rules);
+        assert_eq!((c[0].counter, c[0].advice.as_deref()), (Some(1), Some("建议开启应急窗口 2号 · open counter 2 as an emergency window")));
         // 21 minutes later: the long wait too, one for the service, naming the longest.
         let c = conditions(&s, &devices, &BTreeMap::new(), at(21), &rules);
         assert_eq!(keys(&c), ["queue:east", "wait:east:filing"]);

@@ -476,6 +476,7 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         transferred: false,
         appointment: None,
         overtime: false,
+        unstaffed: false,
     };
     let ticket = Arc::new(ticket);
     let app = axum::Router::new()

@@ -316,6 +316,8 @@ pub struct RawClerk {
 #[serde(deny_unknown_fields)]
 pub struct RawDevice {
     pub id: String,
+    /// What staff call it ("东区1号取号机"); without it one is made from the hall and kind.
+    pub name: Option<String>,
     pub kind: String,
     /// The hall the device stands in (every kind but `booking`).
     pub hall: Option<String>,
@@ -362,6 +364,8 @@ impl DeviceKind {
 #[derive(Debug, Clone)]
 pub struct Device {
     pub id: String,
+    /// What staff call it, in alerts and on the overview ("东区1号取号机").
+    pub name: String,
     pub kind: DeviceKind,
     /// The hall it stands in; `None` for a booking client, which belongs to no hall.
     pub hall: Option<usize>,
@@ -675,7 +679,18 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             (other, _) => return Err(bad(f("kind"), format!("`{other}` is not one of kiosk, display, pad, booking"))),
         };
         check_token_hash(&d.token_hash).map_err(|r| bad(f("token_hash"), r))?;
-        devices.push(Device { id: d.id, kind, hall, token_hash: d.token_hash });
+        let short = |h: usize| halls[h].name_zh.trim_end_matches("办税服务厅").to_string();
+        let name = match (d.name, kind, hall) {
+            (Some(n), _, _) if n.trim().is_empty() || n.chars().count() > 32 => {
+                return Err(bad(f("name"), "must be 1-32 characters".into()));
+            }
+            (Some(n), _, _) => n,
+            (None, DeviceKind::Pad { counter }, Some(h)) => format!("{}{}号窗口评价器", short(h), counters[counter].number),
+            (None, DeviceKind::Kiosk, Some(h)) => format!("{}取号机（{}）", short(h), d.id),
+            (None, DeviceKind::Display, Some(h)) => format!("{}大屏（{}）", short(h), d.id),
+            (None, _, _) => format!("预约接入（{}）", d.id),
+        };
+        devices.push(Device { id: d.id, name, kind, hall, token_hash: d.token_hash });
     }
     let mut supervisors = Vec::new();
     for (i, s) in raw.supervisors.into_iter().enumerate() {
@@ -871,6 +886,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         pause_ms: i64::from(a.pause_minutes.unwrap_or(15)) * 60_000,
         device_offline_ms: i64::from(a.device_offline_s.unwrap_or(60)) * 1000,
         webhook_url: a.webhook_url.clone(),
+        device_names: devices.iter().map(|d| (d.id.clone(), d.name.clone())).collect(),
     };
     if a.device_offline_s.is_some_and(|s| s < 30) {
         return Err(bad("alerts.device_offline_s".into(), "must be at least 30 (devices report every 20 s)".into()));

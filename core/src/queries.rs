@@ -35,6 +35,7 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
                 end: crate::view::time(start + i64::from(topo.appointments.slot_minutes) * 60_000),
             }),
             overtime: false,
+            unstaffed: false,
         })
     })
     .optional()
@@ -64,7 +65,7 @@ pub fn period_stats(
         let mut rated = 0;
         let mut sum = 0u32;
         for score in 1..=5u32 {
-            let n: u32 = r.get(4 + score as usize)?;
+            let n: u32 = r.get(5 + score as usize)?;
             rated += n;
             sum += n * score;
             ratings.insert(score.to_string(), n);
@@ -74,8 +75,9 @@ pub fn period_stats(
             wire::ServiceStats {
                 served: r.get(1)?,
                 no_shows: r.get(2)?,
-                mean_wait_s: ms_to_s(r.get(3)?),
-                mean_service_s: ms_to_s(r.get(4)?),
+                unfinished: r.get(3)?,
+                mean_wait_s: ms_to_s(r.get(4)?),
+                mean_service_s: ms_to_s(r.get(5)?),
                 ratings,
                 rated,
                 mean_rating: (rated > 0).then(|| (f64::from(sum) / f64::from(rated) * 100.0).round() / 100.0),
@@ -114,13 +116,14 @@ pub fn pause_totals(conn: &Connection, from: i64, to: i64, now: i64, hall: Optio
 const STATS_SQL: &str = "SELECT {key},
         COALESCE(SUM(state = 'finished'), 0),
         COALESCE(SUM(state = 'no_show'), 0),
+        COALESCE(SUM(state = 'unfinished'), 0),
         AVG(CASE WHEN called_at IS NOT NULL THEN called_at - issued_at END),
         AVG(CASE WHEN state = 'finished' AND called_at IS NOT NULL THEN finished_at - called_at END),
         COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = 2), 0), COALESCE(SUM(rating = 3), 0),
         COALESCE(SUM(rating = 4), 0), COALESCE(SUM(rating = 5), 0)
     FROM tickets
     WHERE day BETWEEN ?1 AND ?3 AND (?2 IS NULL OR hall = ?2) AND {key} IS NOT NULL
-        AND state IN ('called', 'finished', 'no_show')
+        AND state IN ('called', 'finished', 'no_show', 'unfinished')
     GROUP BY {key}
     ORDER BY {key}";
 

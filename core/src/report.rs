@@ -65,6 +65,7 @@ struct Acc {
     issued: u32,
     served: u32,
     no_shows: u32,
+    unfinished: u32,
     waits: Vec<i64>,
     service_ms: Vec<i64>,
     pause_s: Option<u64>,
@@ -77,6 +78,7 @@ impl Acc {
         match r.state.as_str() {
             "finished" => self.served += 1,
             "no_show" => self.no_shows += 1,
+            "unfinished" => self.unfinished += 1,
             _ => {}
         }
         if let Some(c) = r.called_at {
@@ -100,6 +102,7 @@ impl Acc {
             issued: self.issued,
             served: self.served,
             no_shows: self.no_shows,
+            unfinished: self.unfinished,
             mean_wait_s: mean(&self.waits),
             p90_wait_s: p90,
             mean_service_s: mean(&self.service_ms),
@@ -118,8 +121,19 @@ pub struct Names<'a> {
 
 /// The report of `rows` (the period `from..=to`) and the 4 weeks of the same weekday before
 /// `to` in `history`.
-pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDate, to: NaiveDate, names: &Names<'_>) -> wire::ReportSummary {
+/// `hall`: the hall reported on (`None`: every hall), whose opening hours and working days the
+/// charts show.
+pub fn summarise(
+    rows: &[Row],
+    pauses: &[Pause],
+    history: &[Row],
+    from: NaiveDate,
+    to: NaiveDate,
+    names: &Names<'_>,
+    hall: Option<usize>,
+) -> wire::ReportSummary {
     let topo = names.topo;
+    let mut totals = Acc::default();
     let mut halls: BTreeMap<String, Acc> = BTreeMap::new();
     let mut services: BTreeMap<String, Acc> = BTreeMap::new();
     let mut counters: BTreeMap<String, Acc> = BTreeMap::new();
@@ -127,6 +141,7 @@ pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDat
     let mut days: BTreeMap<NaiveDate, (u32, u32)> = BTreeMap::new();
     let mut waits = [0u32; 13];
     for r in rows {
+        totals.add(r);
         halls.entry(r.hall.clone()).or_default().add(r);
         services.entry(r.service.clone()).or_default().add(r);
         if r.called_at.is_some() {
@@ -144,6 +159,7 @@ pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDat
         }
     }
     for (hall, counter, clerk, s) in pauses {
+        *totals.pause_s.get_or_insert(0) += s;
         *halls.entry(hall.clone()).or_default().pause_s.get_or_insert(0) += s;
         *counters.entry(counter.clone()).or_default().pause_s.get_or_insert(0) += s;
         *clerks.entry(clerk.clone().unwrap_or_else(|| "-".into())).or_default().pause_s.get_or_insert(0) += s;
@@ -156,14 +172,29 @@ pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDat
     let by = |m: BTreeMap<String, Acc>, name: &dyn Fn(&str) -> String| -> Vec<wire::ReportRow> {
         m.into_iter().map(|(k, a)| { let n = name(&k); a.row(k, n) }).collect()
     };
-    // Every day of the period, also those without tickets.
+    // The halls reported on, and whether any keeps hours (else every day and hour is open).
+    let reported: Vec<usize> = match hall {
+        Some(h) => vec![h],
+        None => (0..topo.halls.len()).collect(),
+    };
+    let keeps_hours = reported.iter().any(|&h| !topo.halls[h].hours.is_empty());
+    // Every working day of the period, also those without tickets; other days only with some.
     let mut per_day = vec![];
     let mut d = from;
     while d <= to {
         let (issued, served) = days.get(&d).copied().unwrap_or_default();
-        per_day.push(wire::DayPoint { day: d.to_string(), issued, served });
+        if !keeps_hours || issued > 0 || reported.iter().any(|&h| topo.hall_open_day(h, d)) {
+            per_day.push(wire::DayPoint { day: d.to_string(), issued, served });
+        }
         d = d.succ_opt().unwrap_or(to + chrono::Duration::days(1));
     }
+    // Hours of the day any reported hall is open in (an hour counts when a period overlaps it).
+    let open_hours: Vec<u8> = (0..24u32)
+        .filter(|&h| {
+            !keeps_hours || reported.iter().flat_map(|&r| &topo.halls[r].hours).any(|&(a, b)| a < (h + 1) * 60 && b > h * 60)
+        })
+        .map(|h| h as u8)
+        .collect();
     let hour_of = |t: i64| chrono::DateTime::from_timestamp_millis(t).map(|t| t.with_timezone(&topo.tz).hour() as usize).unwrap_or(0);
     let hours = |rs: &mut dyn Iterator<Item = &Row>| {
         let mut h = vec![(0u32, 0i64, 0u32); 24];
@@ -196,6 +227,8 @@ pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDat
         by_counter: by(counters, &|k| counter_name(k)),
         by_clerk: by(clerks, &|k| if k == "-" { "（已隐去 · forgotten）".into() } else { (names.clerk)(k).unwrap_or_default() }),
         per_day,
+        totals: totals.row("all".into(), "合计 · all".into()),
+        open_hours,
         waits: waits
             .iter()
             .enumerate()
@@ -206,9 +239,10 @@ pub fn summarise(rows: &[Row], pauses: &[Pause], history: &[Row], from: NaiveDat
     }
 }
 
-/// The CSV of one table of the report.
+/// The CSV of one table of the report: for the people who read it, minutes (one decimal)
+/// rather than seconds, under Chinese headers ([`TABLE_HEADER`]).
 pub fn table_csv(rows: &[wire::ReportRow]) -> Vec<Vec<String>> {
-    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    let min = |v: Option<u64>| v.map(|s| format!("{:.1}", s as f64 / 60.0)).unwrap_or_default();
     rows.iter()
         .map(|r| {
             let mut v = vec![
@@ -217,21 +251,36 @@ pub fn table_csv(rows: &[wire::ReportRow]) -> Vec<Vec<String>> {
                 r.issued.to_string(),
                 r.served.to_string(),
                 r.no_shows.to_string(),
-                opt(r.mean_wait_s),
-                opt(r.p90_wait_s),
-                opt(r.mean_service_s),
-                r.pause_s.map(|v| v.to_string()).unwrap_or_default(),
+                r.unfinished.to_string(),
+                min(r.mean_wait_s.map(u64::from)),
+                min(r.p90_wait_s.map(u64::from)),
+                min(r.mean_service_s.map(u64::from)),
+                min(r.pause_s),
             ];
-            v.extend((1..=5).map(|n| r.ratings.get(&n.to_string()).copied().unwrap_or(0).to_string()));
+            v.extend((1..=5).rev().map(|n| r.ratings.get(&n.to_string()).copied().unwrap_or(0).to_string()));
             v.push(r.bad.to_string());
             v
         })
         .collect()
 }
 
-pub const TABLE_HEADER: [&str; 15] = [
-    "key", "name", "issued", "served", "no_shows", "mean_wait_s", "p90_wait_s", "mean_service_s", "pause_s", "rated_1", "rated_2", "rated_3", "rated_4",
-    "rated_5", "bad",
+pub const TABLE_HEADER: [&str; 16] = [
+    "编号",
+    "名称",
+    "取号",
+    "办结",
+    "过号",
+    "未办结",
+    "平均等候(分钟)",
+    "P90等候(分钟)",
+    "平均办理(分钟)",
+    "暂停(分钟)",
+    "非常满意",
+    "满意",
+    "基本满意",
+    "不满意",
+    "非常不满意",
+    "差评",
 ];
 
 #[cfg(test)]
@@ -270,7 +319,7 @@ mod tests {
         let history = vec![row("2026-11-23", "E01", 0, Some(20), "finished", None), row("2026-11-16", "E01", 5, Some(10), "finished", None)];
         let pauses = vec![("east".to_string(), "E01".to_string(), Some("clerk01".to_string()), 600)];
         let from: NaiveDate = "2026-11-30".parse().unwrap();
-        let s = summarise(&rows, &pauses, &history, from, from + chrono::Duration::days(1), &names);
+        let s = summarise(&rows, &pauses, &history, from, from + chrono::Duration::days(1), &names, None);
         let e01 = s.by_counter.iter().find(|r| r.key == "E01").unwrap();
         assert_eq!((e01.issued, e01.served, e01.no_shows, e01.bad, e01.pause_s), (11, 10, 1, 2, Some(600)));
         assert_eq!(e01.p90_wait_s, Some(10 * 60), "p90 of 1..=10 and 30 minutes");
@@ -284,5 +333,21 @@ mod tests {
         assert_eq!(s.day_hours.len(), 24);
         assert_eq!(s.day_hours[9].issued, 1, "the last day's one ticket at 09:00");
         assert_eq!((s.weekday_hours[9].issued, s.weekday_hours[9].mean_wait_s), (0.5, Some(15 * 60)));
+        assert_eq!((s.totals.issued, s.totals.served, s.totals.bad, s.totals.pause_s), (12, 10, 2, Some(600)));
+        // The demo halls open 09:00-12:00 and 13:30-17:00: hours 9-11 and 13-16.
+        assert_eq!(s.open_hours, [9, 10, 11, 13, 14, 15, 16]);
+    }
+
+    /// Working days only: a weekend without tickets is left out, one with tickets is kept.
+    #[test]
+    fn the_days_are_working_days_and_those_with_tickets() {
+        let cfg = crate::config::Config::embedded().unwrap();
+        let clerk = |_: &str| None;
+        let names = Names { topo: &cfg.topology, clerk: &clerk };
+        // Friday 2026-11-27 to Monday 2026-11-30; a ticket on Sunday (a 调休 worked, say).
+        let rows = vec![row("2026-11-27", "E01", 0, Some(5), "finished", None), row("2026-11-29", "E01", 0, Some(5), "finished", None)];
+        let from: NaiveDate = "2026-11-27".parse().unwrap();
+        let s = summarise(&rows, &[], &[], from, from + chrono::Duration::days(3), &names, Some(0));
+        assert_eq!(s.per_day.iter().map(|d| d.day.as_str()).collect::<Vec<_>>(), ["2026-11-27", "2026-11-29", "2026-11-30"]);
     }
 }

@@ -808,6 +808,10 @@ impl Store {
             tx.prepare_cached("UPDATE tickets SET state = 'expired' WHERE day < ?1 AND state IN ('waiting', 'no_show')")
                 .and_then(|mut s| s.execute([day.to_string()]))
                 .map_err(e)?;
+            // Still at a counter when the day ended: 未办结 (the counters' rows are written too).
+            tx.prepare_cached("UPDATE tickets SET state = 'unfinished' WHERE day < ?1 AND state = 'called'")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
         }
         {
             let mut stmt = tx
@@ -1017,6 +1021,7 @@ pub fn ticket_state_str(s: TicketState) -> &'static str {
         TicketState::Finished => "finished",
         TicketState::NoShow => "no_show",
         TicketState::Expired => "expired",
+        TicketState::Unfinished => "unfinished",
     }
 }
 
@@ -1026,6 +1031,7 @@ pub fn ticket_state_from(s: &str) -> TicketState {
         "called" => TicketState::Called,
         "finished" => TicketState::Finished,
         "no_show" => TicketState::NoShow,
+        "unfinished" => TicketState::Unfinished,
         _ => TicketState::Expired,
     }
 }

@@ -41,6 +41,7 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
         transferred: t.transferred,
         appointment: t.slot.map(|s| slot(st, s)),
         overtime: t.state == TicketState::Waiting && st.overtime(t.hall, est_wait_s, now),
+        unstaffed: t.state == TicketState::Waiting && !st.staffed(t),
     }
 }
 
@@ -49,7 +50,8 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
         .map(|s| {
             let waiting = st.waiting(hall, s);
             let est_wait_s = st.new_ticket_estimate_s(st.topology().estimates.estimator, hall, s, crate::domain::Priority::Normal, now);
-            let closed_until = match st.issuing(hall, s, now) {
+            let issuing = st.issuing(hall, s, now);
+            let closed_until = match &issuing {
                 Err(DomainError::HallClosed { next_open } | DomainError::ServiceClosed { next_open, .. }) => {
                     Some(time(next_open.unwrap_or(i64::MAX / 4)))
                 }
@@ -63,6 +65,8 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
                 sold_out: st.sold_out(hall, s),
                 closed_until,
                 overtime: closed_until.is_none() && st.overtime(hall, est_wait_s, now),
+                unstaffed: st.serving_staffed(hall, s) == 0,
+                full: matches!(issuing, Err(DomainError::ServiceClosed { .. })),
             }
         })
         .collect()
@@ -85,6 +89,7 @@ pub fn counter(st: &State, ix: usize) -> wire::CounterInfo {
             call_count: t.call_count,
             called_at: time(t.called_at.unwrap_or(t.issued_at)),
             appointment: t.slot.map(|s| slot(st, s)),
+            priority: t.priority == crate::domain::Priority::Priority,
         }),
         paused_since: c.pause.as_ref().map(|(at, _)| time(*at)),
         pause_reason: c.pause.as_ref().map(|(_, r)| r.clone()),
@@ -111,6 +116,8 @@ pub fn hall(core: &Core, hall: usize, now: Millis) -> wire::HallInfo {
             sold_out: q.sold_out,
             closed_until: q.closed_until,
             overtime: q.overtime,
+            unstaffed: q.unstaffed,
+            full: q.full,
         })
         .collect();
     wire::HallInfo {
@@ -134,6 +141,7 @@ pub fn hall(core: &Core, hall: usize, now: Millis) -> wire::HallInfo {
                     call_count: call.call_count,
                     at: time(call.at),
                     appointment: t.slot.is_some(),
+                    priority: t.priority == crate::domain::Priority::Priority,
                 })
             })
             .collect(),
@@ -217,8 +225,8 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
         Event::CounterResumed { counter } => {
             (K::CounterResumed { counter: cid(*counter), counter_number: cnum(*counter) }, vec![topo.counters[*counter].hall], true)
         }
-        Event::DayRolledOver { day, expired } => {
-            let kind = K::DayRolledOver { day: day.to_string(), expired: expired.len() as u32 };
+        Event::DayRolledOver { day, expired, unfinished } => {
+            let kind = K::DayRolledOver { day: day.to_string(), expired: expired.len() as u32, unfinished: unfinished.len() as u32 };
             (kind, (0..topo.halls.len()).collect(), false)
         }
         Event::PublicityUpdated { hall, messages } => (K::PublicityUpdated { messages: messages.clone() }, vec![*hall], false),

@@ -23,6 +23,7 @@ const Q = (() => {
     bad_json: "请求格式错误 · The request is malformed",
     bad_query: "查询参数错误 · The query is malformed",
     too_long: "内容过长 · Too long",
+    empty_text: "请填写内容 · Please fill this in",
     bad_request_id: "请求编号无效 · The request id is not valid",
     websocket_required: "需要实时连接 · A live connection is required",
     not_found: "未找到 · Not found",

@@ -78,6 +78,12 @@
       bad_code: "预约链接无效，请核对预约码。",
       new_booking: "新预约",
       privacy: "个人信息仅用于本次预约，90 天后删除。",
+      large: "大字版",
+      mine_entry: "查询/取消我的预约",
+      mine_title: "查询/取消我的预约",
+      mine_prompt: "请输入预约时填写的手机号码和证件号码。",
+      mine_find: "查询",
+      mine_none: "没有找到今天及以后的预约。",
     },
     en: {
       loading: "Loading…",
@@ -136,6 +142,12 @@
       bad_code: "This booking link is not valid; please check the code.",
       new_booking: "New booking",
       privacy: "Your personal data is used only for this appointment and deleted after 90 days.",
+      large: "Large text",
+      mine_entry: "Find or cancel my booking",
+      mine_title: "Find or cancel my booking",
+      mine_prompt: "Enter the mobile number and the ID number you booked with.",
+      mine_find: "Find",
+      mine_none: "No booking for today or later was found.",
     },
   };
 
@@ -205,6 +217,19 @@
     for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
     rerender();
   }
+
+  // 大字版: larger type everywhere on the page, kept on this phone.
+  const LARGE_KEY = "qcall.book.large";
+  function applyLarge(on) {
+    document.documentElement.classList.toggle("large", on);
+    $("large").setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  applyLarge(getStore(localStorage, LARGE_KEY) === "1");
+  $("large").addEventListener("click", () => {
+    const on = !document.documentElement.classList.contains("large");
+    setStore(localStorage, LARGE_KEY, on ? "1" : "0");
+    applyLarge(on);
+  });
 
   $("lang").addEventListener("click", () => {
     S.lang = en() ? "zh" : "en";
@@ -368,7 +393,7 @@
   // ---------- steps ----------
 
   const STEPS = ["hall", "service", "day", "slot", "form"];
-  const SECTIONS = { hall: "step-hall", service: "step-service", day: "step-day", slot: "step-slot", form: "step-form", confirm: "confirm", view: "view" };
+  const SECTIONS = { hall: "step-hall", service: "step-service", day: "step-day", slot: "step-slot", form: "step-form", confirm: "confirm", view: "view", mine: "step-mine" };
 
   function show(step, focus) {
     S.step = step;
@@ -843,6 +868,10 @@
       setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone: v.phone }));
       S.booking = b;
       for (const f of Object.values(FIELDS)) $(f.input).value = "";
+      // The booking's own address in the address bar: a reload or a bookmark finds it again.
+      try { history.replaceState(null, "", "/book/" + encodeURIComponent(b.code)); } catch (x) { /* stays at /book */ }
+      S.viewCode = b.code;
+      S.viewPhone = v.phone;
       show("confirm", true);
       renderConfirm();
     } catch (e) {
@@ -928,6 +957,47 @@
     S.service = null;
     if (S.halls) renderHalls();
     show("hall", true);
+  });
+
+  // ---------- my bookings: found by phone and ID number ----------
+
+  $("mine-open").addEventListener("click", () => {
+    clearErr("mine-error");
+    $("mine-list").replaceChildren();
+    show("mine", true);
+  });
+  $("back-mine").addEventListener("click", () => show("hall", true));
+  $("mine-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErr("mine-error");
+    const phone = cleanPhone($("mine-phone").value);
+    const id = $("mine-id").value.replace(/\s+/g, "").toUpperCase();
+    if (!PHONE_RE.test(phone)) { setErr("mine-error", "v_phone"); $("mine-phone").focus(); return; }
+    if (!ID_RE.test(id)) { setErr("mine-error", "v_id"); $("mine-id").focus(); return; }
+    $("mine-submit").disabled = true;
+    try {
+      if (!S.halls) await loadHalls();
+      const r = await Q.api("POST", "/api/v1/appointments/lookup", { body: { phone, id_number: id } });
+      if (!r.bookings.length) {
+        $("mine-list").replaceChildren(Q.el("p", { class: "empty" }, t("mine_none")));
+        return;
+      }
+      $("mine-list").replaceChildren(...r.bookings.map((b) => {
+        const h = hallById(b.hall);
+        const svc = serviceOf(b.hall, b.service);
+        return Q.el("a", {
+          class: "choice mine-choice", href: "/book/" + encodeURIComponent(b.code), dataset: { code: b.code },
+          // The booking page finds it with the phone kept for this tab (not in the address).
+          onclick: () => setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone })),
+        },
+        Q.el("span", { class: "choice-main" }, fmtDay(b.date) + " " + span(b.slot.start, b.slot.end)),
+        Q.el("span", { class: "choice-sub" }, (h ? hallName(h) : b.hall) + " · " + (svc ? serviceName(svc) : b.service) + " · " + t("state_" + b.state)));
+      }));
+    } catch (e) {
+      setErr("mine-error", e);
+    } finally {
+      $("mine-submit").disabled = false;
+    }
   });
 
   // ---------- /book/{code}: view or cancel ----------

@@ -50,7 +50,8 @@
     for (const h of S.halls.halls) {
       const g = Q.el("optgroup", { label: h.name_zh + " " + h.name_en });
       for (const c of h.counters) {
-        g.append(Q.el("option", { value: c.id, selected: c.id === wanted }, c.number + " 号窗口 · " + c.id));
+        // The hall in every option: a closed select shows only the chosen one, without its group.
+        g.append(Q.el("option", { value: c.id, selected: c.id === wanted }, h.name_zh.replace(/办税服务厅$/, "") + " · " + c.number + " 号窗口 · " + c.id));
       }
       sel.append(g);
     }
@@ -83,6 +84,11 @@
       await startConsole(session);
     } catch (e) {
       $("login-error").textContent = Q.message(e);
+      if (e.code === "counter_not_allowed" && e.detail.hall && S.halls) {
+        // Say why: the counter belongs to a hall the clerk does not work in.
+        const hall = S.halls.halls.find((h) => h.id === e.detail.hall);
+        if (hall) $("login-error").textContent = "您不属于" + hall.name_zh + "，请选择本厅窗口 · You do not work in " + hall.name_en + ": choose a counter of your hall";
+      }
       if (e.code === "counter_taken") {
         // Someone else is at this counter: say who, and offer to take it over.
         $("login-takeover").hidden = false;
@@ -233,7 +239,7 @@
     if (cur) {
       num.textContent = cur.number;
       num.className = "number";
-      $("current-service").replaceChildren(serviceName(cur.service), ...(cur.appointment ? tags({ appointment: cur.appointment }) : []));
+      $("current-service").replaceChildren(serviceName(cur.service), ...tags({ appointment: cur.appointment, priority: cur.priority }));
       $("current-waited").textContent = Q.duration((Date.parse(cur.called_at) - Date.parse(cur.issued_at)) / 1000);
       $("current-calls").textContent = cur.call_count;
     } else {
@@ -248,6 +254,7 @@
     $("btn-recall").disabled = idle;
     $("btn-no-show").disabled = idle;
     $("btn-finish").disabled = idle;
+    $("btn-finish-next").disabled = idle || paused;
     $("btn-transfer").disabled = idle;
     $("pause-zh").textContent = paused ? "恢复" : "暂停";
     $("pause-en").textContent = paused ? "Resume" : "Pause";
@@ -345,6 +352,28 @@
 
   function callTicket(t) { act("call", { ticket: t.id }); }
 
+  /** One key on a busy morning: finish the current ticket, then call the next. */
+  async function finishAndNext() {
+    if (!S.session || S.busy) return;
+    S.busy = true;
+    const path = "/api/v1/counters/" + encodeURIComponent(S.session.counter) + "/";
+    try {
+      const done = await Q.api("POST", path + "finish", { token: S.session.token });
+      try {
+        const next = await Q.api("POST", path + "call-next", { token: S.session.token });
+        say(done.ticket.number + " 已办结，已呼叫 " + next.ticket.number + " · finished, called " + next.ticket.number, "ok");
+      } catch (e) {
+        if (e.code !== "queue_empty") throw e;
+        say(done.ticket.number + " 已办结，暂无等候 · finished; nobody is waiting", "ok");
+      }
+    } catch (e) {
+      handleError(e);
+    } finally {
+      S.busy = false;
+      await refresh();
+    }
+  }
+
   async function requeue(t) {
     try {
       await Q.api("POST", "/api/v1/tickets/" + t.id + "/requeue", { token: S.session.token });
@@ -390,8 +419,9 @@
   $("btn-finish").addEventListener("click", () => act("finish"));
   $("btn-transfer").addEventListener("click", openTransfer);
   $("btn-pause").addEventListener("click", pauseResume);
+  $("btn-finish-next").addEventListener("click", finishAndNext);
 
-  const KEYS = { F1: "btn-call-next", F2: "btn-recall", F3: "btn-no-show", F4: "btn-finish", F5: "btn-transfer", F6: "btn-pause" };
+  const KEYS = { F1: "btn-call-next", F2: "btn-recall", F3: "btn-no-show", F4: "btn-finish", F5: "btn-transfer", F6: "btn-pause", F7: "btn-finish-next" };
   document.addEventListener("keydown", (ev) => {
     const id = KEYS[ev.key];
     if (!id || !S.session || $("console-view").hidden) return;

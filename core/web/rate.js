@@ -37,6 +37,15 @@
 
   let why = null; // { id, until }
 
+  /** The default reasons in English (a configured reason without one shows only in Chinese). */
+  const REASON_EN = {
+    "等候时间长": "Waited too long",
+    "服务态度": "Attitude",
+    "业务不熟练": "Not familiar with the business",
+    "一次性告知不到位": "Not told everything at once",
+    "其他": "Other",
+  };
+
   /** After a 差评: which of the reasons applied (several may); unanswered in ASK_S: none. */
   function askWhy(ticket, reasons) {
     why = { id: ticket.id, until: Q.now() + ASK_S * 1000 };
@@ -46,7 +55,7 @@
         const b = ev.currentTarget;
         b.setAttribute("aria-pressed", b.getAttribute("aria-pressed") === "true" ? "false" : "true");
       },
-    }, r)));
+    }, Q.el("span", { class: "tick", "aria-hidden": "true" }, "✓"), r, REASON_EN[r] ? Q.el("span", { class: "en" }, REASON_EN[r]) : null)));
     $("why-send").disabled = false;
     show("rate-why");
     whyTick();
@@ -127,11 +136,23 @@
   }
   setInterval(heartbeat, 20000);
 
+  /** Who serves here, shown while idle (亮证服务: name and 工号). */
+  async function onDuty() {
+    if (!token) return;
+    try {
+      const d = await Q.api("GET", "/api/v1/counters/" + encodeURIComponent(counterId) + "/on-duty", { token });
+      $("idle-clerk").hidden = !d.clerk;
+      $("idle-clerk-name").textContent = d.clerk ? d.clerk.name : "";
+      $("idle-clerk-id").textContent = d.clerk ? d.clerk.id : "";
+    } catch (e) { /* shown again at the next change */ }
+  }
+
   function onEvent(msg) {
     if (!token) return;
     if (msg.type === "ticket_finished" && msg.counter === counterId) {
       ask(msg.ticket);
     }
+    if (msg.type === "snapshot" || ((msg.type === "counter_opened" || msg.type === "counter_closed") && msg.counter === counterId)) onDuty();
   }
 
   function setup(message) {
@@ -149,6 +170,7 @@
     $("rate-token").value = "";
     idle();
     heartbeat();
+    onDuty();
   });
 
   (async () => {

@@ -37,8 +37,10 @@
         num.textContent = "请稍候";
         status.textContent = "Please wait to be called";
       } else if (c.state === "paused") {
+        // In a called queue nobody should go to another window: the hall TV calls them.
         num.textContent = "暂停服务";
-        status.textContent = "Paused — please wait or go to another window";
+        label.textContent = "暂停服务" + (c.pause_reason ? "（" + c.pause_reason + "）" : "") + "，请留意大屏叫号";
+        status.textContent = "Paused" + (c.pause_reason ? " (" + c.pause_reason + ")" : "") + ": please watch the hall screen for your number";
       } else {
         num.textContent = "暂停服务";
         status.textContent = "This window is closed";

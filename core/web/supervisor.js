@@ -89,7 +89,7 @@
     try {
       const [ov, alerts, cases] = await Promise.all([
         Q.api("GET", "/api/v1/overview", { token: S.session.token }),
-        Q.api("GET", "/api/v1/alerts?state=open", { token: S.session.token }),
+        Q.api("GET", "/api/v1/alerts?state=active", { token: S.session.token }),
         Q.api("GET", "/api/v1/cases?state=open", { token: S.session.token }),
       ]);
       S.cases = cases.cases;
@@ -140,9 +140,14 @@
       actions.append(Q.el("button", { class: "btn small" + (confirming ? " danger" : ""), type: "button", dataset: { close: c.id },
         onclick: () => closeCounter(c.id) }, confirming ? "确认关闭?" : "关闭"));
     }
-    return Q.el("tr", { class: "counter " + c.state, dataset: { counter: c.id } },
+    // Opened by the duty leader for a clerk who has not signed in at the console yet.
+    const waiting = c.state === "open" && clerk && !clerk.signed_in;
+    const badge = waiting
+      ? Q.el("span", { class: "badge waiting-sign-in", title: "Opened: waiting for the clerk to sign in" }, "已开启·待登录")
+      : Q.el("span", { class: "badge " + c.state, title: STATE_EN[c.state] }, STATE[c.state] || c.state);
+    return Q.el("tr", { class: "counter " + c.state + (waiting ? " waiting-sign-in" : ""), dataset: { counter: c.id } },
       Q.el("td", { class: "num" }, c.number + "号"),
-      Q.el("td", {}, Q.el("span", { class: "badge " + c.state, title: STATE_EN[c.state] }, STATE[c.state] || c.state)),
+      Q.el("td", {}, badge),
       Q.el("td", { class: "clerk" }, clerk ? clerk.name || clerk.id : "—"),
       Q.el("td", { class: "what" }, what),
       Q.el("td", { class: "dur" }, time ? Q.el("span", { class: "since", dataset: { since: time } }, Q.duration(since(time))) : "—"),
@@ -158,7 +163,7 @@
       text = "离线 · offline" + (d.last_seen ? "（最后在线 " + clock(d.last_seen) + "）" : "");
     }
     return Q.el("li", { class: "device " + cls, dataset: { device: d.device } },
-      Q.el("span", { class: "dot" }), Q.el("b", {}, d.device), " ", Q.el("span", { class: "muted" }, d.kind), " ",
+      Q.el("span", { class: "dot" }), Q.el("b", { title: d.device }, d.name || d.device), " ",
       Q.el("span", { class: "state" }, text),
       d.last_seen || st ? Q.el("span", { class: "muted at" }, " · " + clock(d.last_seen || st.at)) : null);
   }
@@ -183,7 +188,9 @@
         Q.el("td", {}, s.prefix + " " + s.name_zh),
         Q.el("td", { class: "waiting" }, String(s.waiting)),
         Q.el("td", {}, h.longest_wait_s[s.id] ? minutes(h.longest_wait_s[s.id]) : "—"),
-        Q.el("td", {}, s.closed_until ? "停止取号" : minutes(s.est_wait_s)),
+        s.closed_until ? Q.el("td", {}, s.full ? "号源已满" : "停止取号")
+          : s.unstaffed ? Q.el("td", { class: "unstaffed", title: "No counter serving it is open" }, "暂无窗口办理")
+          : Q.el("td", {}, minutes(s.est_wait_s)),
         Q.el("td", {}, String(s.open_counters))))));
     const counters = Q.el("table", { class: "counters" },
       Q.el("thead", {}, Q.el("tr", {}, ["窗口", "状态", "工作人员", "号码 / 原因", "用时", ""].map((t) => Q.el("th", {}, t)))),
@@ -219,25 +226,66 @@
     return h ? h.hall.name_zh : id;
   }
 
-  function renderAlerts() {
-    const list = S.alerts || [];
-    $("alerts").replaceChildren(...list.map((a) => Q.el("li", { class: "alert " + a.kind, dataset: { alert: a.id, kind: a.kind } },
-      Q.el("div", { class: "what" },
-        Q.el("span", { class: "kind" }, KIND[a.kind] || a.kind), " ",
-        Q.el("b", {}, hallName(a.hall)), " ", a.message,
-        a.advice ? Q.el("div", { class: "advice" }, a.advice) : null),
-      Q.el("span", { class: "muted at" }, clock(a.raised_at)),
-      Q.el("button", { class: "btn small", type: "button", dataset: { ack: a.id }, onclick: () => ack(a.id) }, "确认 · Acknowledge"))));
-    $("alert-count").textContent = String(list.length);
-    $("alert-count").className = "count" + (list.length ? " some" : "");
-    $("no-alerts").hidden = list.length > 0;
-    document.title = (list.length ? "(" + list.length + ") " : "") + "值班领导 · Duty leader — qcall";
+  /** Most urgent first: people waiting, then devices and ratings, then the rest. */
+  const SEVERITY = ["long_queue", "long_wait", "device_fault", "bad_rating", "device_offline", "long_pause", "calendar_missing"];
+  const rank = (kind) => { const i = SEVERITY.indexOf(kind); return i < 0 ? SEVERITY.length : i; };
+
+  /** Alerts as one line per hall and kind, most severe first (newest message shown). */
+  function groups(list) {
+    const by = new Map();
+    for (const a of list) {
+      const key = a.hall + "|" + a.kind;
+      if (!by.has(key)) by.set(key, []);
+      by.get(key).push(a);
+    }
+    return [...by.values()]
+      .map((as) => as.sort((x, y) => y.id - x.id))
+      .sort((x, y) => rank(x[0].kind) - rank(y[0].kind) || (x[0].hall || "").localeCompare(y[0].hall || ""));
   }
 
-  async function ack(id) {
+  /** The 开启 button of a long-queue alert: its suggested counter, while it is still closed. */
+  function openButton(a) {
+    if (a.kind !== "long_queue" || !a.counter || !S.ov) return null;
+    const h = S.ov.halls.find((x) => x.hall.id === a.hall);
+    const c = h && h.hall.counters.find((x) => x.id === a.counter);
+    if (!c || c.state !== "closed" || !(h.can_open[c.id] || []).length) return null;
+    return Q.el("button", { class: "btn small go", type: "button", dataset: { openFromAlert: c.id }, onclick: () => openCounter(h, c) }, "开启 " + c.number + "号 · Open");
+  }
+
+  function alertLine(as, acked) {
+    const a = as[0];
+    return Q.el("li", { class: "alert " + a.kind + (acked ? " acked" : ""), dataset: { alert: a.id, kind: a.kind, hall: a.hall } },
+      Q.el("div", { class: "what" },
+        Q.el("span", { class: "kind" }, KIND[a.kind] || a.kind), " ",
+        Q.el("b", {}, hallName(a.hall)), as.length > 1 ? Q.el("span", { class: "times" }, " ×" + as.length) : null, " ", a.message,
+        a.advice ? Q.el("span", { class: "advice" }, " " + a.advice) : null),
+      Q.el("span", { class: "muted at" }, clock(a.raised_at)),
+      acked
+        ? Q.el("span", { class: "muted" }, "已确认 " + (a.acked_by || ""))
+        : Q.el("span", { class: "row-actions" }, openButton(a),
+          Q.el("button", { class: "btn small", type: "button", dataset: { ack: a.id }, onclick: () => ack(as.map((x) => x.id)) }, "确认 · Acknowledge")));
+  }
+
+  function renderAlerts() {
+    const list = S.alerts || [];
+    const open = groups(list.filter((a) => !a.acked_at));
+    const handling = groups(list.filter((a) => a.acked_at));
+    $("alerts").replaceChildren(...open.map((g) => alertLine(g, false)));
+    // Acknowledged but not resolved: kept, folded away (处理中), until the condition ends.
+    $("alerts-handling").hidden = handling.length === 0;
+    $("handling-count").textContent = String(handling.length);
+    $("alerts-handling-list").replaceChildren(...handling.map((g) => alertLine(g, true)));
+    $("alert-count").textContent = String(open.length);
+    $("alert-count").className = "count" + (open.length ? " some" : "");
+    $("no-alerts").hidden = open.length > 0 || handling.length > 0;
+    document.title = (open.length ? "(" + open.length + ") " : "") + "值班领导 · Duty leader — qcall";
+  }
+
+  /** Acknowledges every alert of a line. */
+  async function ack(ids) {
     try {
-      await Q.api("POST", "/api/v1/alerts/" + id + "/ack", { token: S.session.token });
-      say("已确认 · Acknowledged", "ok");
+      for (const id of ids) await Q.api("POST", "/api/v1/alerts/" + id + "/ack", { token: S.session.token });
+      say("已确认，处理中 · Acknowledged: being dealt with", "ok");
     } catch (e) {
       if (e.status === 401) { showLogin(); return; }
       say(Q.message(e), "error");
@@ -309,6 +357,7 @@
     if (!c) return;
     S.caseOpen = id;
     $("case-text").value = "";
+    $("case-summary").value = "";
     $("case-error").textContent = "";
     fillCase(c);
     $("case-dialog").showModal();
@@ -318,8 +367,8 @@
     const id = S.caseOpen;
     try {
       await Q.api("POST", "/api/v1/cases/" + id + "/" + path, { token: S.session.token, body });
-      $("case-text").value = "";
       $("case-error").textContent = "";
+      if (path === "notes") $("case-text").value = "";
       if (path === "close") {
         $("case-dialog").close();
         S.caseOpen = null;
@@ -333,8 +382,22 @@
   }
 
   $("case-cancel").addEventListener("click", () => { $("case-dialog").close(); S.caseOpen = null; });
-  $("case-add").addEventListener("click", () => caseAction("notes", { kind: $("case-kind").value, text: $("case-text").value }));
-  $("case-close").addEventListener("click", () => caseAction("close", { summary: $("case-text").value }));
+  $("case-add").addEventListener("click", () => {
+    if (!$("case-text").value.trim()) {
+      $("case-error").textContent = "请先填写记录内容 · Write the record first";
+      $("case-text").focus();
+      return;
+    }
+    caseAction("notes", { kind: $("case-kind").value, text: $("case-text").value });
+  });
+  $("case-close").addEventListener("click", () => {
+    if (!$("case-summary").value.trim()) {
+      $("case-error").textContent = "请填写办结说明 · Write the closing summary first";
+      $("case-summary").focus();
+      return;
+    }
+    caseAction("close", { summary: $("case-summary").value });
+  });
 
   async function exportRatings() {
     const from = $("export-from").value;

@@ -48,6 +48,8 @@ pub struct Call {
     pub call_count: u32,
     pub at: DateTime<Utc>,
     pub appointment: bool,
+    /// 绿色通道: tagged so that it does not look like 插队.
+    pub priority: bool,
 }
 
 impl From<&CallInfo> for Call {
@@ -60,6 +62,7 @@ impl From<&CallInfo> for Call {
             call_count: c.call_count,
             at: c.at,
             appointment: c.appointment,
+            priority: c.priority,
         }
     }
 }
@@ -197,6 +200,7 @@ impl Controller {
                 let call = Call {
                     ticket_id: ticket.id,
                     appointment: ticket.appointment.is_some(),
+                    priority: ticket.priority == qcall_wire::Priority::Priority,
                     ticket: ticket.number,
                     counter,
                     counter_number,
@@ -289,6 +293,7 @@ impl Controller {
                 call_count: t.call_count,
                 at: t.called_at,
                 appointment: t.appointment.is_some(),
+                priority: t.priority,
             })
         }));
         calls.sort_by(|a, b| b.at.cmp(&a.at));
@@ -343,6 +348,13 @@ impl Controller {
             WEEKDAYS[local.weekday().num_days_from_monday() as usize]
         );
         let (latest_ticket, latest_counter, latest_zh, latest_en) = match &s.latest {
+            // 绿色通道 is said on the screen, so that a number called ahead of others is understood.
+            Some(c) if c.priority => (
+                c.ticket.clone(),
+                format!("{}号窗口", c.counter_number),
+                format!("{}（绿色通道）", zh_line(&c.ticket, c.counter_number)),
+                format!("{} (priority lane)", en_line(&c.ticket, c.counter_number)),
+            ),
             Some(c) => (
                 c.ticket.clone(),
                 format!("{}号窗口", c.counter_number),
@@ -370,7 +382,12 @@ impl Controller {
             recent: s
                 .recent
                 .iter()
-                .map(|c| RecentRow { counter: format!("{}号窗口", c.counter_number), ticket: c.ticket.clone(), appointment: c.appointment })
+                .map(|c| RecentRow {
+                    counter: format!("{}号窗口", c.counter_number),
+                    ticket: c.ticket.clone(),
+                    appointment: c.appointment,
+                    priority: c.priority,
+                })
                 .collect(),
             waiting: s
                 .services
@@ -405,6 +422,8 @@ pub struct RecentRow {
     pub ticket: String,
     /// A 预约 (appointment) ticket: marked on the screen.
     pub appointment: bool,
+    /// A 绿色通道 ticket: marked on the screen.
+    pub priority: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -466,6 +485,8 @@ mod tests {
             sold_out: false,
             closed_until: None,
             overtime: false,
+            unstaffed: false,
+            full: false,
         }
     }
 
@@ -479,6 +500,7 @@ mod tests {
             call_count: count,
             at,
             appointment: false,
+            priority: false,
         }
     }
 
@@ -539,6 +561,7 @@ mod tests {
             transferred: false,
             appointment: None,
             overtime: false,
+            unstaffed: false,
         }
     }
 
@@ -550,7 +573,7 @@ mod tests {
             kind,
             queues: queues
                 .into_iter()
-                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false })
+                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false })
                 .collect(),
         }))
     }
@@ -574,6 +597,29 @@ mod tests {
         Effect::Announce { ticket: ticket.into(), counter_number: counter }
     }
 
+
+    /// A 绿色通道 call is said to be one, so that a number called ahead of others is understood.
+    #[test]
+    fn a_priority_lane_call_is_tagged() {
+        let mut c = Controller::new(settings());
+        c.handle(Input::Connected, t(0));
+        c.handle(snapshot(10, t(0), hall(vec![], vec![])), t(0));
+        let mut prio = ticket(5, "B005");
+        prio.priority = qcall_wire::Priority::Priority;
+        let call = event(
+            11,
+            t(1),
+            EventKind::TicketCalled { ticket: prio, counter: "E02".into(), counter_number: 2, call_count: 1, recall: false },
+            vec![],
+        );
+        assert_eq!(c.handle(call, t(1)), [announce("B005", 2)]);
+        let v = c.view(t(2));
+        assert_eq!(v.latest_zh, "请 B005 号到 2 号窗口办理（绿色通道）");
+        assert_eq!(v.latest_en, "Number B005, please go to counter 2 (priority lane)");
+        assert!(v.recent[0].priority && !v.recent[0].appointment);
+        assert_eq!(c.handle(called(12, t(3), 1, "B001", 1, 1), t(3)), [announce("B001", 1)]);
+        assert!(!c.view(t(4)).recent[0].priority, "only that one");
+    }
 
     #[test]
     fn snapshot_then_calls_then_recall() {
@@ -602,8 +648,8 @@ mod tests {
         assert_eq!(
             v.recent,
             [
-                RecentRow { counter: "3号窗口".into(), ticket: "A002".into(), appointment: false },
-                RecentRow { counter: "2号窗口".into(), ticket: "A001".into(), appointment: false }
+                RecentRow { counter: "3号窗口".into(), ticket: "A002".into(), appointment: false, priority: false },
+                RecentRow { counter: "2号窗口".into(), ticket: "A001".into(), appointment: false, priority: false }
             ]
         );
 
@@ -652,6 +698,7 @@ mod tests {
                 call_count: 1,
                 called_at: t(-300),
                 appointment: None,
+                priority: false,
             }),
             paused_since: None,
             pause_reason: None,
@@ -661,8 +708,8 @@ mod tests {
         assert_eq!(
             v.recent,
             [
-                RecentRow { counter: "1号窗口".into(), ticket: "A009".into(), appointment: false },
-                RecentRow { counter: "4号窗口".into(), ticket: "B003".into(), appointment: false }
+                RecentRow { counter: "1号窗口".into(), ticket: "A009".into(), appointment: false, priority: false },
+                RecentRow { counter: "4号窗口".into(), ticket: "B003".into(), appointment: false, priority: false }
             ]
         );
         assert_eq!(v.latest_ticket, "A009");
@@ -735,7 +782,7 @@ mod tests {
         assert!(c.handle(Input::Message(other), t(1)).is_empty());
         assert_eq!(c.state().latest.as_ref().unwrap().ticket, "A001");
         c.handle(
-            event(3, t(2), EventKind::DayRolledOver { day: "2026-09-23".into(), expired: 2 }, vec![("filing", 0)]),
+            event(3, t(2), EventKind::DayRolledOver { day: "2026-09-23".into(), expired: 2, unfinished: 0 }, vec![("filing", 0)]),
             t(2),
         );
         let v = c.view(t(2));

@@ -47,7 +47,7 @@ pub fn apply(app: &AppWindow, vm: &ViewModel, prev: Option<&ViewModel>) {
     a.set_connection_text(s(&vm.connection_text));
     if prev.is_none_or(|p| p.recent != vm.recent) {
         let rows: Vec<RecentRow> =
-            vm.recent.iter().map(|r| RecentRow { counter: s(&r.counter), ticket: s(&r.ticket), appointment: r.appointment }).collect();
+            vm.recent.iter().map(|r| RecentRow { counter: s(&r.counter), ticket: s(&r.ticket), appointment: r.appointment, priority: r.priority }).collect();
         a.set_recent(ModelRc::new(VecModel::from(rows)));
     }
     if prev.is_none_or(|p| p.waiting != vm.waiting) {

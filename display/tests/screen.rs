@@ -23,8 +23,8 @@ fn view() -> ViewModel {
         latest_en: "Number A012, please go to counter 3".into(),
         highlight: false,
         recent: vec![
-            RecentRow { counter: "3号窗口".into(), ticket: "A012".into(), appointment: false },
-            RecentRow { counter: "1号窗口".into(), ticket: "B007".into(), appointment: true },
+            RecentRow { counter: "3号窗口".into(), ticket: "A012".into(), appointment: false, priority: false },
+            RecentRow { counter: "1号窗口".into(), ticket: "B007".into(), appointment: true, priority: false },
         ],
         waiting: vec![
             WaitingRow { prefix: "A".into(), name: "申报纳税".into(), name_en: "Tax filing".into(), waiting: 12 },

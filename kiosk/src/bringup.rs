@@ -41,6 +41,7 @@ fn sample_print(cfg: &Config, halls: Option<&[HallInfo]>) -> TicketPrint {
         notice: cfg.printer.notice.clone(),
         appointment: None,
         overtime: false,
+        unstaffed: false,
     }
 }
 

@@ -156,7 +156,7 @@ fn default_orientation() -> String {
     "landscape".into()
 }
 fn default_return_home() -> u64 {
-    8
+    30
 }
 fn default_voice_dir() -> String {
     "../assets/voice".into()

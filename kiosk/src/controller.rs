@@ -158,8 +158,10 @@ struct Shown {
 #[derive(Debug, Clone, PartialEq)]
 struct CheckIn {
     input: String,
-    /// A refusal or hint (zh, en).
+    /// A refusal or hint (zh, en), and whether it is a hint (come back later) rather than a
+    /// refusal.
     note: Option<(String, String)>,
+    hint: bool,
     /// The request in flight or failed on the network: (input, request id), reused when the
     /// same input is sent again.
     request: Option<(String, String)>,
@@ -271,11 +273,17 @@ impl Controller {
         self.halls.iter().find(|h| h.id == self.cfg.hall)
     }
 
-    /// Issuing is possible: server reachable, printer healthy, not busy.
+    /// Issuing is possible: the server is reachable. A printer fault does not stop walk-ins:
+    /// the ticket is then shown on screen (number, QR code) and said aloud, not printed.
     pub fn can_issue(&self) -> bool {
-        self.link == Link::Up
-            && matches!(self.printer, PrinterState::Ok(_) | PrinterState::Unknown)
-            && self.my_hall().is_some()
+        self.link == Link::Up && self.my_hall().is_some()
+    }
+
+    fn printer_fault(&self) -> Option<&PrinterFault> {
+        match &self.printer {
+            PrinterState::Fault(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// The hall state's time zone (the server's business day), until then the default.
@@ -312,17 +320,41 @@ impl Controller {
         self.dynamic_message = Some((zh, en, self.now + chrono::Duration::seconds(MESSAGE_S * self.patience() as i64)));
     }
 
-    /// "周一 09:00" / "Mon 09:00" for a time in the hall's time zone ("今天 13:30" today).
+    /// "周一 09:00" / "Mon 09:00" for a time in the hall's time zone ("13:30" today).
     fn when(&self, at: DateTime<Utc>) -> (String, String) {
         let tz = self.time_zone();
         let local = at.with_timezone(&tz);
-        let today = self.now.with_timezone(&tz).date_naive();
         let hm = local.format("%H:%M").to_string();
-        if local.date_naive() == today {
-            return (format!("今天 {hm}"), format!("today {hm}"));
+        if self.is_today(at) {
+            return (hm.clone(), hm);
         }
         let wd = chrono::Datelike::weekday(&local).num_days_from_monday() as usize;
         (format!("{} {hm}", text::WEEKDAYS_SHORT_ZH[wd]), format!("{} {hm}", local.format("%a")))
+    }
+
+    /// Is `at` on today's date in the hall's time zone?
+    fn is_today(&self, at: DateTime<Utc>) -> bool {
+        let tz = self.time_zone();
+        at.with_timezone(&tz).date_naive() == self.now.with_timezone(&tz).date_naive()
+    }
+
+    /// What the kiosk says when tickets can be taken again only at `at`: `full` when the queue
+    /// would not be served before the period closes (号源已满), else the hall is closed.
+    fn closed_message(&self, at: DateTime<Utc>, full: bool) -> (String, String) {
+        let (zh, en) = self.when(at);
+        let morning = chrono::Timelike::hour(&self.now.with_timezone(&self.time_zone())) < 12;
+        match (full, self.is_today(at)) {
+            (true, true) => (
+                format!("{}号源已满，请于 {zh} 后取号，或前往其他大厅", if morning { "上午" } else { "本时段" }),
+                format!("{} tickets are all taken: come back from {en}, or go to another hall.", if morning { "This morning's" } else { "This period's" }),
+            ),
+            (true, false) => (
+                format!("今日号源已满，下次取号时间 {zh}，或前往其他大厅"),
+                format!("Today's tickets are all taken: again from {en}, or go to another hall."),
+            ),
+            (false, true) => (format!("暂停取号，请于 {zh} 后取号"), format!("No tickets now: again from {en}.")),
+            (false, false) => (format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh), format!("No more tickets today: again from {en}.")),
+        }
     }
 
     /// The hall's name for a hall id (the id when unknown).
@@ -454,6 +486,8 @@ impl Controller {
                             s.sold_out = q.sold_out;
                             s.closed_until = q.closed_until;
                             s.overtime = q.overtime;
+                            s.unstaffed = q.unstaffed;
+                            s.full = q.full;
                         }
                     }
                 }
@@ -468,48 +502,32 @@ impl Controller {
                     Err(f) => PrinterState::Fault(f),
                 };
                 self.schedule_check();
-                let printer_ok = matches!(self.printer, PrinterState::Ok(_)) && self.link == Link::Up;
+                // A printer fault does not stop issuing or check-in: the ticket is shown instead.
+                let link_up = self.link == Link::Up;
                 if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::CheckingPrinter) {
-                    if printer_ok {
+                    if link_up {
                         ci.stage = CheckInStage::Sending;
                         let (input, request_id) = ci.request.clone().expect("a request is set before the printer check");
                         let (code, id_number) = if input.len() == 8 { (Some(input), None) } else { (None, Some(input)) };
                         out.push(Command::CheckIn { code, id_number, request_id });
                     } else {
-                        // The fault banner explains it; nothing was asked.
-                        // Said in the language the visitor chose, before home resets it.
-                        if let PrinterState::Fault(f) = &self.printer {
-                            self.say(Prompt::Fault(f.clone()), &mut out);
-                        }
+                        // The link banner explains it; nothing was asked.
                         self.check_in = None;
                         self.go_home();
                     }
                 }
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::CheckingPrinter) {
-                    match &self.printer {
-                        PrinterState::Ok(_) if self.link == Link::Up => {
-                            if let Some(old) = &p.unsettled {
-                                p.stage = Stage::Settling;
-                                out.push(Command::Settle { request_id: old.request_id.clone() });
-                            } else {
-                                p.stage = Stage::Issuing;
-                                out.push(Command::Issue {
-                                    service: p.service.clone(),
-                                    priority: p.priority,
-                                    request_id: p.request_id.clone(),
-                                });
-                            }
-                        }
-                        _ => {
-                            // Nothing was issued: the fault banner explains why. An earlier
-                            // unanswered request stays to be settled.
-                            self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
-                            // Said in the language the visitor chose, before home resets it.
-                            if let PrinterState::Fault(f) = &self.printer {
-                                self.say(Prompt::Fault(f.clone()), &mut out);
-                            }
-                            self.go_home();
-                        }
+                    if !link_up {
+                        // Nothing was issued: the link banner explains why. An earlier
+                        // unanswered request stays to be settled.
+                        self.pending = self.pending.take().and_then(|p| p.unsettled).map(|b| *b);
+                        self.go_home();
+                    } else if let Some(old) = &p.unsettled {
+                        p.stage = Stage::Settling;
+                        out.push(Command::Settle { request_id: old.request_id.clone() });
+                    } else {
+                        p.stage = Stage::Issuing;
+                        out.push(Command::Issue { service: p.service.clone(), priority: p.priority, request_id: p.request_id.clone() });
                     }
                 }
             }
@@ -579,7 +597,9 @@ impl Controller {
             }
             Event::CheckedIn(Err(failure)) => {
                 let note = self.check_in_refusal(&failure);
+                let hint = matches!(failure, IssueFailure::Server { code: ErrorCode::TooEarly, .. });
                 if let Some(ci) = self.check_in.as_mut() {
+                    ci.hint = hint;
                     ci.stage = CheckInStage::Typing;
                     ci.until = now + check_in_idle;
                     if !matches!(failure, IssueFailure::Network(_)) {
@@ -610,11 +630,8 @@ impl Controller {
                         tracing::warn!(%code, %message, "issue refused");
                         match (code, at) {
                             (ErrorCode::HallClosed | ErrorCode::ServiceClosed, Some(at)) => {
-                                let (zh, en) = self.when(at);
-                                self.set_dynamic_message(
-                                    format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh),
-                                    format!("{} Tickets again from {en}.", text::ISSUING_STOPPED.en),
-                                );
+                                let (zh, en) = self.closed_message(at, code == ErrorCode::ServiceClosed);
+                                self.set_dynamic_message(zh, en);
                             }
                             _ => self.set_message(match code {
                                 ErrorCode::SoldOut => text::SOLD_OUT,
@@ -627,38 +644,27 @@ impl Controller {
                     }
                 }
             }
-            Event::Printed(result) => {
-                let stay = chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default() * self.patience();
-                let mut said = None;
+            Event::Printed(Ok(())) => {
+                let stay = self.ticket_stay();
                 if let Some(s) = self.shown.as_mut() {
                     s.until = now + stay;
-                    match result {
-                        Ok(()) => {
-                            s.printed = true;
-                            said = Some(Prompt::TakeTicket { ahead: s.ticket.waiting_ahead });
-                        }
-                        Err(f) => {
-                            said = Some(Prompt::NotPrinted);
-                            // A ticket that did not print stays on screen twice as long.
-                            s.until = now + stay + stay;
-                            s.print_failed = Some(f.clone());
-                            self.printer = PrinterState::Fault(f);
-                            self.schedule_check();
-                        }
-                    }
+                    s.printed = true;
+                    let ahead = s.ticket.waiting_ahead;
                     self.screen = Screen::Ticket;
+                    self.say(Prompt::TakeTicket { ahead }, &mut out);
                 }
-                if let Some(p) = said {
-                    self.say(p, &mut out);
-                }
+            }
+            Event::Printed(Err(f)) => {
+                self.printer = PrinterState::Fault(f.clone());
+                self.schedule_check();
+                self.show_unprinted(f, &mut out);
             }
         }
 
         if greet && self.screen == Screen::Home {
-            match &self.printer {
-                PrinterState::Fault(f) => self.say(Prompt::Fault(f.clone()), &mut out),
-                _ => self.say(Prompt::ChooseService, &mut out),
-            }
+            // A printer fault is for staff (the consoles and the duty leader are told); the
+            // visitor can still take a ticket.
+            self.say(Prompt::ChooseService, &mut out);
         }
 
         // Time-driven work, on every event.
@@ -704,11 +710,8 @@ impl Controller {
             return;
         }
         if let Some(at) = info.closed_until {
-            let (zh, en) = self.when(at);
-            self.set_dynamic_message(
-                format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh),
-                format!("{} Tickets again from {en}.", text::ISSUING_STOPPED.en),
-            );
+            let (zh, en) = self.closed_message(at, info.full);
+            self.set_dynamic_message(zh, en);
             return;
         }
         let priority = if self.priority_mode { Priority::Priority } else { Priority::Normal };
@@ -739,6 +742,7 @@ impl Controller {
             self.check_in = Some(CheckIn {
                 input: String::new(),
                 note: None,
+                hint: false,
                 request: None,
                 stage: CheckInStage::Typing,
                 until: self.now + self.check_in_idle(),
@@ -756,6 +760,7 @@ impl Controller {
         let code = input.len() == 8 && input.bytes().all(|b| b.is_ascii_digit());
         if !(code || input.len() == 18) {
             ci.note = Some((text::CHECK_IN_FORMAT.zh.into(), text::CHECK_IN_FORMAT.en.into()));
+            ci.hint = false;
             return;
         }
         let request_id = match &ci.request {
@@ -781,7 +786,10 @@ impl Controller {
                 ErrorCode::TooEarly => match at {
                     Some(at) => {
                         let (zh, en) = self.when(*at);
-                        (format!("还未到签到时间，请于{zh} 后签到"), format!("Check-in opens at {en}."))
+                        (
+                            format!("还未到签到时间，请于 {zh} 后签到，或先取普通号"),
+                            format!("Check-in opens at {en}; or take an ordinary ticket now."),
+                        )
                     }
                     None => t(text::TOO_EARLY),
                 },
@@ -802,7 +810,30 @@ impl Controller {
         self.pending = None;
         let bytes = escpos::render(&self.ticket_print(&ticket), &self.cfg.printer.layout());
         self.shown = Some(Shown { ticket, earlier, print_failed: None, printed: false, until: self.now });
-        out.push(Command::Print { bytes });
+        match self.printer_fault().cloned() {
+            // No paper (or another fault): the ticket is the screen, its QR code and the voice.
+            Some(f) => self.show_unprinted(f, out),
+            None => out.push(Command::Print { bytes }),
+        }
+    }
+
+    /// How long the ticket screen stays (twice as long in 长者模式).
+    fn ticket_stay(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.cfg.return_home).unwrap_or_default() * self.patience()
+    }
+
+    /// The shown ticket did not print: the number large with its QR code, said aloud, on screen
+    /// twice as long.
+    fn show_unprinted(&mut self, f: PrinterFault, out: &mut Vec<Command>) {
+        let stay = self.ticket_stay();
+        let now = self.now;
+        if let Some(s) = self.shown.as_mut() {
+            s.until = now + stay + stay;
+            s.print_failed = Some(f);
+            let number = s.ticket.number.clone();
+            self.screen = Screen::Ticket;
+            self.say(Prompt::NotPrinted { number }, out);
+        }
     }
 
     /// What goes on paper for `ticket`.
@@ -827,6 +858,7 @@ impl Controller {
                 format!("{}-{}", s.start.with_timezone(&tz).format("%H:%M"), s.end.with_timezone(&tz).format("%H:%M"))
             }),
             overtime: ticket.overtime,
+            unstaffed: ticket.unstaffed,
             notice: self.cfg.printer.notice.clone(),
         }
     }
@@ -861,6 +893,8 @@ mod tests {
             sold_out: false,
             closed_until: None,
             overtime: false,
+            unstaffed: false,
+            full: false,
         };
         HallInfo {
             id: id.into(),
@@ -907,6 +941,7 @@ mod tests {
             transferred: false,
             appointment: None,
             overtime: false,
+            unstaffed: false,
         }
     }
 
@@ -949,12 +984,12 @@ mod tests {
         assert_eq!(t.headline, "请取走您的号票");
         assert_eq!(t.ahead, "前面还有 3 人");
         assert_eq!(t.wait, "预计等候约6分钟");
-        assert_eq!(t.countdown, 8);
+        assert_eq!(t.countdown, 30);
         assert!(t.print_failed.is_empty());
-        // Back home after return_home_s (8 s).
-        c.handle(Event::Tick, secs(9));
+        // Back home after return_home_s (30 s), or at a touch.
+        c.handle(Event::Tick, secs(31));
         assert_eq!(c.view().screen, Screen::Ticket);
-        c.handle(Event::Tick, secs(10));
+        c.handle(Event::Tick, secs(32));
         assert_eq!(c.view().screen, Screen::Home);
     }
 
@@ -1005,14 +1040,15 @@ mod tests {
     }
 
     #[test]
-    fn paper_end_refuses_issuing_reports_and_recovers() {
+    fn out_of_paper_the_ticket_is_issued_and_shown_reported_and_printing_recovers() {
         let mut c = ready();
         tap(&mut c, "filing", "r1", secs(1));
+        // The printer check finds no paper: the ticket is issued all the same, and the fault reported.
         let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(1));
         assert_eq!(
             cmds,
             vec![
-                Command::Say { prompt: Prompt::Fault(PrinterFault::PaperEnd), language: Language::Zh },
+                Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r1".into() },
                 Command::ReportDevice(DeviceStatusReport {
                     ok: false,
                     code: "paper_end".into(),
@@ -1020,22 +1056,73 @@ mod tests {
                 })
             ]
         );
+        // Issued: nothing goes to the printer; the number is shown and said.
+        let cmds = c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(2));
+        assert_eq!(cmds, vec![Command::Say { prompt: Prompt::NotPrinted { number: "A012".into() }, language: Language::Zh }]);
         let v = c.view();
-        assert_eq!(v.screen, Screen::Home);
-        assert!(!v.issuing_enabled);
-        assert!(v.services.iter().all(|s| !s.enabled));
-        assert_eq!(v.banner.as_ref().unwrap().text, "打印机缺纸，请联系工作人员");
-        assert_eq!(v.banner.unwrap().severity, Severity::Error);
-        // Taps are ignored while faulted.
-        assert!(tap(&mut c, "filing", "r2", secs(2)).is_empty());
+        assert_eq!(v.screen, Screen::Ticket);
+        let t = v.ticket.unwrap();
+        assert_eq!((t.number.as_str(), t.headline.as_str()), ("A012", "您的号码"));
+        assert!(t.print_failed.starts_with("已为您排队"), "the reassurance first: {}", t.print_failed);
+        assert_eq!(t.qr_url, "http://127.0.0.1:8080/t/17", "the QR code of the ticket's page");
+        // Home: still issuing, under an amber banner that says so.
+        c.handle(Event::Dismiss, secs(3));
+        let v = c.view();
+        assert!(v.issuing_enabled && v.services.iter().all(|s| s.enabled));
+        let banner = v.banner.unwrap();
+        assert_eq!((banner.text.as_str(), banner.severity), ("打印机缺纸 · 仍可取号：号码显示在屏幕上，可扫码查看", Severity::Warning));
         // The printer is asked again after status_poll_s (3 s).
-        assert!(c.handle(Event::Tick, secs(3)).is_empty());
-        assert_eq!(c.handle(Event::Tick, secs(4)), vec![Command::CheckPrinter]);
-        assert!(c.handle(Event::Tick, secs(5)).is_empty(), "one check at a time");
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(5));
+        assert_eq!(c.handle(Event::Tick, secs(5)), vec![Command::CheckPrinter]);
+        assert!(c.handle(Event::Tick, secs(6)).is_empty(), "one check at a time");
+        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(6));
         assert_eq!(cmds, vec![Command::ReportDevice(DeviceStatusReport { ok: true, code: String::new(), message: String::new() })]);
         assert!(c.view().issuing_enabled);
         assert_eq!(c.view().banner, None);
+    }
+
+    /// Why a hall issues no tickets, said so it does not contradict itself: a morning that is full
+    /// (come back at 13:30, or go to another hall), a hall closed until another day; other halls'
+    /// kiosks say 暂停取号, not a wait; no counter open says so instead of minutes.
+    #[test]
+    fn stops_are_worded_by_why_and_until_when() {
+        let at = |hm: &str| DateTime::parse_from_rfc3339(&format!("2026-11-26T{hm}:00+08:00")).unwrap().with_timezone(&Utc);
+        let mut c = ready();
+        let mut halls = halls();
+        for s in &mut halls[0].services {
+            (s.closed_until, s.full) = (Some(at("13:30")), true);
+        }
+        c.handle(Event::Snapshot(halls.clone()), secs(1));
+        let v = c.view();
+        assert_eq!(v.banner.unwrap().text, "上午号源已满，请于 13:30 后取号，或前往其他大厅");
+        assert_eq!(v.services[0].waiting, "号源已满");
+        assert!(v.services.iter().all(|s| !s.enabled));
+        c.handle(Event::ToggleLanguage, secs(2));
+        assert_eq!(c.view().banner.unwrap().text, "This morning's tickets are all taken: come back from 13:30, or go to another hall.");
+        c.handle(Event::ToggleLanguage, secs(2));
+        // Closed until Friday (not full): no "today" in it.
+        for s in &mut halls[0].services {
+            (s.closed_until, s.full) = (Some(at("09:00") + chrono::Duration::days(1)), false);
+        }
+        c.handle(Event::Snapshot(halls.clone()), secs(3));
+        assert_eq!(c.view().banner.unwrap().text, "今日已停止取号，下次取号时间 周五 09:00");
+        // Another hall not issuing: 暂停取号 on this kiosk's 区域通办 panel; one with no counter
+        // open: no made-up wait.
+        let mut halls = self::halls();
+        for s in &mut halls[1].services {
+            (s.closed_until, s.full) = (Some(at("13:30")), true);
+        }
+        for s in &mut halls[2].services {
+            s.unstaffed = true;
+        }
+        for s in &mut halls[0].services {
+            s.unstaffed = true;
+        }
+        c.handle(Event::Snapshot(halls), secs(4));
+        let v = c.view();
+        let others: Vec<&str> = v.services[0].others.iter().map(|o| o.text.as_str()).collect();
+        assert_eq!(others, ["暂停取号", "7 人 · 暂无窗口办理"]);
+        assert_eq!(v.services[0].wait, "暂无窗口办理");
+        assert!(v.services[0].enabled, "tickets are still taken");
     }
 
     #[test]
@@ -1045,20 +1132,20 @@ mod tests {
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
         c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(1));
         let cmds = c.handle(Event::Printed(Err(PrinterFault::Port("timeout".into()))), secs(2));
-        assert!(matches!(&cmds[..], [Command::Say { prompt: Prompt::NotPrinted, .. }, Command::ReportDevice(r)] if !r.ok && r.code == "port_error"));
+        assert!(matches!(&cmds[..], [Command::Say { prompt: Prompt::NotPrinted { number }, .. }, Command::ReportDevice(r)] if number == "A012" && !r.ok && r.code == "port_error"));
         let v = c.view();
         assert_eq!(v.screen, Screen::Ticket);
         let t = v.ticket.unwrap();
         assert_eq!(t.number, "A012");
         assert_eq!(t.headline, "您的号码");
-        assert_eq!(t.print_failed, "号票未能打印，请记住您的号码，已为您排队");
-        assert_eq!(t.countdown, 16);
-        // It stays longer than a printed ticket: 16 s.
-        c.handle(Event::Tick, secs(12));
+        assert_eq!(t.print_failed, "已为您排队。号票未能打印，请记住号码，或到导税台取号");
+        assert_eq!(t.countdown, 60);
+        // It stays longer than a printed ticket: 60 s.
+        c.handle(Event::Tick, secs(40));
         assert_eq!(c.view().screen, Screen::Ticket);
-        c.handle(Event::Tick, secs(18));
+        c.handle(Event::Tick, secs(62));
         assert_eq!(c.view().screen, Screen::Home);
-        assert!(!c.view().issuing_enabled);
+        assert!(c.view().issuing_enabled, "walk-ins go on without the printer");
     }
 
     #[test]
@@ -1113,10 +1200,10 @@ mod tests {
                 OtherHallView { name: "中区办税服务厅".into(), text: "7 人 · 约14分钟".into() },
             ]
         );
-        let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false };
+        let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false };
         c.handle(Event::Queues { hall: "west".into(), queues: vec![q] }, secs(1));
         assert_eq!(c.view().services[0].others[0].text, "0 人 · 少于1分钟");
-        let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true, closed_until: None, overtime: false };
+        let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true, closed_until: None, overtime: false, unstaffed: false, full: false };
         c.handle(Event::Queues { hall: "east".into(), queues: vec![q] }, secs(1));
         let v = c.view();
         assert_eq!(v.services[1].waiting, "今日已发完");
@@ -1255,17 +1342,20 @@ mod tests {
         assert_eq!(take_ticket(&mut c, "filing", secs(70), Ok(())), [(Prompt::TakeTicket { ahead: 3 }, Zh)]);
         c.handle(Event::Dismiss, secs(71));
         // A ticket that did not print: the number on screen is all there is.
-        assert_eq!(take_ticket(&mut c, "filing", secs(72), Err(PrinterFault::Port("timeout".into()))), [(Prompt::NotPrinted, Zh)]);
+        assert_eq!(take_ticket(&mut c, "filing", secs(72), Err(PrinterFault::Port("timeout".into()))), [(Prompt::NotPrinted { number: "A012".into() }, Zh)]);
         c.handle(Event::Dismiss, secs(73));
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(74));
-        // The paper ran out: found when someone taps, and said to them in their language.
+        // The paper ran out: found when someone taps; the ticket is issued, its number said to
+        // them in their language.
         c.handle(Event::ToggleLanguage, secs(75));
         tap(&mut c, "filing", "r9", secs(75));
-        let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75));
-        assert_eq!(says(&cmds), [(Prompt::Fault(PrinterFault::PaperEnd), En)]);
+        assert!(says(&c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75))).is_empty());
+        let cmds = c.handle(Event::Issued(Ok(ticket("A013", Priority::Normal))), secs(75));
+        assert_eq!(says(&cmds), [(Prompt::NotPrinted { number: "A013".into() }, En)]);
+        c.handle(Event::Dismiss, secs(76));
         assert!(!c.view().en, "home is in the kiosk's language again");
-        // The next visitor, while it is still out: the fault instead of the greeting.
-        assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::Fault(PrinterFault::PaperEnd), Zh)]);
+        // The next visitor, while it is still out: greeted as ever (staff are told by the alert).
+        assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::ChooseService, Zh)]);
         // Polling finds faults with nobody there: silent.
         assert!(says(&c.handle(Event::PrinterChecked(Err(PrinterFault::CoverOpen)), secs(203))).is_empty());
 
@@ -1286,21 +1376,21 @@ mod tests {
         c.handle(Event::ToggleElder, secs(1));
         assert!(c.elder() && c.view().elder);
         take_ticket(&mut c, "filing", secs(2), Ok(()));
-        // The ticket stays twice as long (16 s instead of 8).
-        assert_eq!(c.view().ticket.unwrap().countdown, 16);
-        c.handle(Event::Tick, secs(11));
+        // The ticket stays twice as long (60 s instead of 30).
+        assert_eq!(c.view().ticket.unwrap().countdown, 60);
+        c.handle(Event::Tick, secs(40));
         assert_eq!(c.screen(), Screen::Ticket);
-        c.handle(Event::Tick, secs(18));
+        c.handle(Event::Tick, secs(62));
         assert_eq!(c.screen(), Screen::Home);
         // The visit is over: the next taxpayer starts in the standard mode.
         assert!(!c.elder());
 
         // Switched on and left alone: back to standard after twice the idle time.
-        c.handle(Event::ToggleElder, secs(30));
+        c.handle(Event::ToggleElder, secs(70));
         assert!(c.elder());
-        c.handle(Event::Tick, secs(30 + 119));
+        c.handle(Event::Tick, secs(70 + 119));
         assert!(c.elder());
-        c.handle(Event::Tick, secs(30 + 120));
+        c.handle(Event::Tick, secs(70 + 120));
         assert!(!c.elder());
 
         // Messages stay longer too, and the check-in screen waits longer.

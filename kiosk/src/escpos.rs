@@ -49,6 +49,8 @@ pub struct TicketPrint {
     pub appointment: Option<String>,
     /// The wait may run into extended service (延时服务).
     pub overtime: bool,
+    /// No counter serving it is open: no wait is told ("暂无窗口办理").
+    pub unstaffed: bool,
     /// One short notice line at the bottom.
     pub notice: String,
 }
@@ -149,6 +151,10 @@ fn encode_char(ch: char, buf: &mut [u8; 4]) -> &[u8] {
 pub fn text_columns(text: &str) -> usize {
     text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
 }
+
+/// What a wait says when no counter serving it is open (no wait can be told).
+pub const UNSTAFFED_ZH: &str = "暂无窗口办理";
+pub const UNSTAFFED_EN: &str = "no counter open yet";
 
 /// "约 12 分钟" style estimate; under a minute reads as "少于1分钟".
 pub fn wait_minutes_zh(est_wait_s: u32) -> String {
@@ -330,8 +336,13 @@ pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
     }
 
     // People ahead and estimate.
-    line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_zh(t.est_wait_s, t.est_wait_range_s)));
-    line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_en(t.est_wait_s, t.est_wait_range_s)));
+    if t.unstaffed {
+        line(&mut out, &format!("前面还有 {} 人  {}", t.waiting_ahead, UNSTAFFED_ZH));
+        line(&mut out, &format!("{} ahead, {}", t.waiting_ahead, UNSTAFFED_EN));
+    } else {
+        line(&mut out, &format!("前面还有 {} 人  预计等候{}", t.waiting_ahead, wait_zh(t.est_wait_s, t.est_wait_range_s)));
+        line(&mut out, &format!("{} ahead, wait {}", t.waiting_ahead, wait_en(t.est_wait_s, t.est_wait_range_s)));
+    }
     if t.overtime {
         line(&mut out, "等候可能进入延时服务 / may run into extended hours");
     }
@@ -552,6 +563,7 @@ impl TicketPrint {
             notice: notice.into(),
             appointment: None,
             overtime: false,
+            unstaffed: false,
         }
     }
 }

@@ -14,8 +14,8 @@ pub enum Prompt {
     ChooseService,
     /// "请取走您的号票，您前面还有 3 人" after the ticket printed.
     TakeTicket { ahead: u32 },
-    /// "号票未能打印，请记住您的号码": the number is on screen only.
-    NotPrinted,
+    /// "已为您排队。号票未能打印，请记住您的号码：A 0 1 2 号": the number is on screen only.
+    NotPrinted { number: String },
     /// "打印机缺纸，请联系工作人员" and the other printer faults, when someone is at the kiosk.
     Fault(PrinterFault),
 }
@@ -53,6 +53,20 @@ fn fault_clip(f: &PrinterFault) -> &'static str {
     }
 }
 
+/// A ticket number letter by letter and digit by digit ("A012": A, 0, 1, 2), the hall
+/// display's clips.
+fn number_clips(number: &str, lang: Language) -> Vec<Segment> {
+    number
+        .chars()
+        .filter_map(|c| match c {
+            'A'..='Z' | 'a'..='z' => Some(format!("{}/letter_{}", dir(lang), c.to_ascii_lowercase())),
+            '0'..='9' => Some(format!("{}/digit_{c}", dir(lang))),
+            _ => None,
+        })
+        .map(Segment::Clip)
+        .collect()
+}
+
 /// What is said for `prompt` in `lang`.
 pub fn build(prompt: &Prompt, lang: Language) -> Vec<Segment> {
     let pause = Segment::Silence { ms: PAUSE_MS };
@@ -70,7 +84,14 @@ pub fn build(prompt: &Prompt, lang: Language) -> Vec<Segment> {
             }
             v
         }
-        Prompt::NotPrinted => vec![clip(lang, "not_printed")],
+        Prompt::NotPrinted { number } => {
+            let mut v = vec![clip(lang, "not_printed"), pause];
+            v.extend(number_clips(number, lang));
+            if lang == Language::Zh {
+                v.push(Segment::Clip("zh-CN/hao".into()));
+            }
+            v
+        }
         Prompt::Fault(f) => vec![clip(lang, fault_clip(f)), pause, clip(lang, "call_staff")],
     }
 }
@@ -85,7 +106,8 @@ pub fn all_clips() -> Vec<String> {
         PrinterFault::NoReply,
         PrinterFault::Port(String::new()),
     ];
-    let mut prompts = vec![Prompt::ChooseService, Prompt::TakeTicket { ahead: 0 }, Prompt::NotPrinted];
+    let every_character: String = ('A'..='Z').chain('0'..='9').collect();
+    let mut prompts = vec![Prompt::ChooseService, Prompt::TakeTicket { ahead: 0 }, Prompt::NotPrinted { number: every_character }];
     prompts.extend(faults.into_iter().map(Prompt::Fault));
     let mut names: Vec<String> = vec![];
     for lang in [Language::Zh, Language::En] {

@@ -71,6 +71,9 @@ enum Cmd {
         /// People ahead, for `take-ticket`.
         #[arg(long, default_value_t = 3)]
         ahead: u32,
+        /// The ticket number, for `not-printed`.
+        #[arg(long, default_value = "A012")]
+        number: String,
         /// In English instead of Mandarin.
         #[arg(long)]
         english: bool,
@@ -99,11 +102,11 @@ enum SayPrompt {
 }
 
 impl SayPrompt {
-    fn prompt(self, ahead: u32) -> Prompt {
+    fn prompt(self, ahead: u32, number: &str) -> Prompt {
         match self {
             SayPrompt::ChooseService => Prompt::ChooseService,
             SayPrompt::TakeTicket => Prompt::TakeTicket { ahead },
-            SayPrompt::NotPrinted => Prompt::NotPrinted,
+            SayPrompt::NotPrinted => Prompt::NotPrinted { number: number.to_string() },
             SayPrompt::PaperEnd => Prompt::Fault(PrinterFault::PaperEnd),
             SayPrompt::CoverOpen => Prompt::Fault(PrinterFault::CoverOpen),
             SayPrompt::PrinterError => Prompt::Fault(PrinterFault::Error),
@@ -145,9 +148,9 @@ fn run() -> anyhow::Result<ExitCode> {
     match (&cli.command, &cli.screenshot) {
         (Some(Cmd::TestPrint { printer }), _) => bringup::test_print(cfg, printer.as_deref()),
         (Some(Cmd::PrinterSetup { logo, key, printer }), _) => bringup::printer_setup(cfg, printer.as_deref(), logo, key),
-        (Some(Cmd::Say { prompt, ahead, english, out }), _) => {
+        (Some(Cmd::Say { prompt, ahead, number, english, out }), _) => {
             let language = if *english { Language::En } else { Language::Zh };
-            bringup::say(&cfg, &prompt.prompt(*ahead), language, out.as_deref())
+            bringup::say(&cfg, &prompt.prompt(*ahead, number), language, out.as_deref())
         }
         (Some(Cmd::SampleTicket { paper }), _) => bringup::sample_ticket(cfg, *paper),
         (None, Some(out)) => {

@@ -118,6 +118,7 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                     qcall_wire::AppointmentSlot { start, end: start + chrono::Duration::minutes(30) }
                 }),
                 overtime: false,
+                unstaffed: false,
             };
             c.handle(Event::Issued(Ok(ticket)), now);
             if shot == Shot::TicketNotPrinted {

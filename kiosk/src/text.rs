@@ -34,17 +34,25 @@ pub const TAKE_TICKET: Text = t("请取走您的号票", "Please take your ticke
 pub const YOUR_NUMBER: Text = t("您的号码", "Your number");
 pub const EARLIER_TICKET: Text = t("您刚才的取号已成功，请取走号票", "Your earlier ticket was issued: please take it");
 pub const NOT_PRINTED: Text = t(
-    "号票未能打印，请记住您的号码，已为您排队",
-    "The ticket could not be printed. Please remember your number: you are in the queue.",
+    "已为您排队。号票未能打印，请记住号码，或到导税台取号",
+    "You are in the queue. The ticket could not be printed: please remember your number, or ask at the help desk.",
 );
 
-pub const ISSUING_STOPPED: Text = t("今日已停止取号", "No more tickets now.");
-pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码或 18 位证件号码", "Enter the 8-digit booking code or the 18-character ID number.");
+pub const ISSUING_STOPPED: Text = t("今日已停止取号", "No more tickets today.");
+/// A service whose queue will not be served before the period closes (号源已满).
+pub const FULL_SHORT: Text = t("号源已满", "Full");
+/// Another hall that issues no tickets of the service now.
+pub const OTHER_HALL_STOPPED: Text = t("暂停取号", "not issuing now");
+/// No counter serving the service is open: no wait can be told.
+pub const UNSTAFFED: Text = t("暂无窗口办理", "no counter open yet");
+pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码或 18 位身份证号码", "Enter the 8-digit booking code or the 18-character resident ID number.");
 pub const NETWORK_CHECK_IN: Text = t("网络异常，请再按一次签到", "Network problem: please press check in again.");
-pub const TOO_EARLY: Text = t("还未到签到时间", "Check-in has not opened yet.");
+pub const TOO_EARLY: Text = t("还未到签到时间，或先取普通号", "Check-in has not opened yet; or take an ordinary ticket now.");
 pub const TOO_LATE: Text = t("已过签到时间，预约已失效，请取普通号", "The check-in time has passed: please take an ordinary ticket.");
-pub const UNKNOWN_BOOKING: Text = t("未找到预约，请核对预约码或证件号码", "No appointment found: please check the code or ID number.");
+pub const UNKNOWN_BOOKING: Text = t("未找到预约，请核对预约码或身份证号码", "No appointment found: please check the code or ID number.");
 pub const BOOKING_CANCELLED: Text = t("该预约已取消", "This appointment was cancelled.");
+/// Under a printer fault's banner: walk-ins go on without paper.
+pub const PAPERLESS: Text = t("仍可取号：号码显示在屏幕上，可扫码查看", "Tickets are still issued: your number is shown on screen");
 pub const OVERTIME: Text = t("可能进入延时服务", "may run into extended hours");
 
 /// The week's days, Monday first.

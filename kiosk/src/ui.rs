@@ -93,6 +93,7 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         let a = win.global::<CheckInAdapter>();
         a.set_input(c.input.as_str().into());
         a.set_note(c.note.as_str().into());
+        a.set_note_hint(c.note_hint);
     }
     let t = win.global::<TicketAdapter>();
     t.set_printing(view.screen == Screen::Printing);
@@ -107,7 +108,42 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         t.set_countdown(tv.countdown as i32);
         t.set_appointment(tv.appointment.as_str().into());
         t.set_overtime(tv.overtime.as_str().into());
+        t.set_has_qr(!tv.qr_url.is_empty());
+        t.set_qr(qr_image(&tv.qr_url));
     }
+}
+
+/// The QR code of `url` as an image, one pixel a module with a 4-module quiet zone (the view
+/// scales it up without smoothing); the last one is kept, as the ticket screen asks every second.
+fn qr_image(url: &str) -> slint::Image {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, slint::Image)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        if let Some((_, img)) = last.borrow().as_ref().filter(|(u, _)| u == url) {
+            return img.clone();
+        }
+        let img = match qrcode::QrCode::new(url.as_bytes()) {
+            Ok(code) if !url.is_empty() => {
+                let w = code.width();
+                let side = w + 8;
+                let mut buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(side as u32, side as u32);
+                let white = slint::Rgb8Pixel { r: 255, g: 255, b: 255 };
+                let black = slint::Rgb8Pixel { r: 0, g: 0, b: 0 };
+                let px = buf.make_mut_slice();
+                px.fill(white);
+                for (i, c) in code.to_colors().into_iter().enumerate() {
+                    if c == qrcode::Color::Dark {
+                        px[(i / w + 4) * side + i % w + 4] = black;
+                    }
+                }
+                slint::Image::from_rgb8(buf)
+            }
+            _ => slint::Image::default(),
+        };
+        *last.borrow_mut() = Some((url.to_string(), img.clone()));
+        img
+    })
 }
 
 /// The controller living next to the window; every event goes through [`Shell::dispatch`].

@@ -219,6 +219,37 @@ async fn the_public_page_books_a_few_times_per_address_and_hour() {
     assert_eq!(s, 201, "{v}");
 }
 
+/// 查询/取消我的预约: the bookings of today and later made with that phone and ID number,
+/// masked, in a POST body; a wrong pair finds nothing (and does not say which was wrong); a
+/// client address may look up 30 times an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_bookings_are_found_by_phone_and_id_number_a_few_times_per_hour() {
+    let srv = Server::start_at(&config(), TUE_0900);
+    let api = srv.api();
+    let first = booked(&api, request("east", "filing", "2026-12-02", "10:00", 7)).await;
+    let second = booked(&api, request("west", "invoice", "2026-12-04", "09:30", 7)).await;
+    booked(&api, request("east", "filing", "2026-12-02", "10:00", 8)).await;
+    let lookup = |phone: &str, person: u32| json!({"phone": phone, "id_number": resident_id(person)});
+    let (s, v) = api.call("POST", "/api/v1/appointments/lookup", None, Some(lookup("13812341234", 7))).await;
+    assert_eq!(s, 200, "{v}");
+    let codes: Vec<&str> = v["bookings"].as_array().unwrap().iter().map(|b| b["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, [first.as_str(), second.as_str()], "soonest first, only this person's");
+    assert_eq!(v["bookings"][0]["phone"], "138****1234", "masked");
+    for (phone, person) in [("13900000000", 7), ("13812341234", 9)] {
+        let (s, v) = api.call("POST", "/api/v1/appointments/lookup", None, Some(lookup(phone, person))).await;
+        assert_eq!((s, v["bookings"].as_array().map(Vec::len)), (200, Some(0)), "{v}");
+    }
+    let (s, v) = api.call("POST", "/api/v1/appointments/lookup", None, Some(json!({"phone": "123", "id_number": resident_id(7)}))).await;
+    assert_eq!((s, code(&v)), (422, "invalid_phone"), "{v}");
+    // 30 an hour from one address (4 used so far).
+    for _ in 0..26 {
+        assert_eq!(api.call("POST", "/api/v1/appointments/lookup", None, Some(lookup("13812341234", 7))).await.0, 200);
+    }
+    let (s, v) = api.call("POST", "/api/v1/appointments/lookup", None, Some(lookup("13812341234", 7))).await;
+    assert_eq!((s, code(&v)), (429, "too_many_bookings"), "{v}");
+    assert!(v["error"]["retry_after_s"].as_u64().is_some_and(|s| s > 0), "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_in_refusals_cancel_deadline_and_opening_hours() {
     let mut srv = Server::start_at(&config(), TUE_0855);

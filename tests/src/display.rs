@@ -38,21 +38,21 @@ fn link(url: &str, since: Option<u64>) -> LinkSettings {
 }
 
 /// A display without a screen: the real network worker feeding the real controller.
-struct Display {
-    controller: Controller,
+pub(crate) struct Display {
+    pub(crate) controller: Controller,
     rx: mpsc::Receiver<Input>,
     worker: Option<NetWorker>,
     announced: Vec<Effect>,
 }
 
 impl Display {
-    fn start(url: &str) -> Display {
+    pub(crate) fn start(url: &str) -> Display {
         let mut d = Display { controller: Controller::new(settings()), rx: mpsc::channel().1, worker: None, announced: vec![] };
         d.connect(url, None);
         d
     }
 
-    fn connect(&mut self, url: &str, since: Option<u64>) {
+    pub(crate) fn connect(&mut self, url: &str, since: Option<u64>) {
         let (tx, rx) = mpsc::channel();
         self.rx = rx;
         self.worker = Some(NetWorker::spawn(link(url, since), move |i| {
@@ -60,27 +60,27 @@ impl Display {
         }));
     }
 
-    fn disconnect(&mut self) {
+    pub(crate) fn disconnect(&mut self) {
         self.worker = None;
     }
 
     /// Feeds inputs (received "at" `clock()`) until `done` holds.
-    fn until(&mut self, what: &str, clock: impl Fn() -> DateTime<Utc>, done: impl Fn(&Display) -> bool) {
+    pub(crate) fn until(&mut self, what: &str, clock: impl Fn() -> DateTime<Utc>, done: impl Fn(&Display) -> bool) {
         let deadline = std::time::Instant::now() + PATIENCE;
         while !done(self) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let input = self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("display never saw: {what}"));
+            let input = self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("display never saw: {what}; its state: {:?}", self.controller.state()));
             let effects = self.controller.handle(input, clock());
             self.announced.extend(effects);
         }
     }
 
-    fn latest(&self) -> Option<String> {
+    pub(crate) fn latest(&self) -> Option<String> {
         self.controller.state().latest.as_ref().map(|c| c.ticket.clone())
     }
 }
 
-fn announce(ticket: &str, counter: u32) -> Effect {
+pub(crate) fn announce(ticket: &str, counter: u32) -> Effect {
     Effect::Announce { ticket: ticket.into(), counter_number: counter }
 }
 

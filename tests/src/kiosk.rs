@@ -12,6 +12,7 @@ use qcall_client::{Client, ClientOptions};
 use qcall_kiosk::config::{Config, PrinterTarget};
 use qcall_kiosk::controller::{Command, Controller, Event, Link, PrinterState, Screen};
 use qcall_kiosk::escpos::{self, PrinterFault};
+use qcall_kiosk::guide::Prompt;
 use qcall_kiosk::printer;
 use qcall_kiosk::worker::Headless;
 use serialport::{SerialPort, TTYPort};
@@ -124,8 +125,11 @@ fn kiosk_issues_a_ticket_and_the_printer_receives_exactly_its_bytes() {
     }
 }
 
+/// A kiosk out of paper does not stop walk-ins: the ticket is issued and shown on screen, the
+/// number large with the QR code of its status page, and said aloud; nothing reaches the
+/// printer; the printer's fault reaches the server (and the duty leader) all the same.
 #[test]
-fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
+fn out_of_paper_the_ticket_is_issued_on_screen_reported_and_printing_recovers() {
     let _pty = pty_lock();
     let server = Server::start();
     let sim = SimPrinter::start(Condition::Ready);
@@ -134,25 +138,40 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
     let mut h = Headless::start(cfg, port);
     assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
 
-    // The paper runs out; the next tap asks the printer first and issues nothing.
+    // The paper runs out; the next tap asks the printer first, and issues without paper.
     sim.set(Condition::PaperEnd);
     h.tap("filing");
-    assert!(h.pump_until(LIMIT, |c| matches!(c.printer(), PrinterState::Fault(PrinterFault::PaperEnd))), "fault not seen");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket on screen");
+    assert!(matches!(h.controller.printer(), PrinterState::Fault(PrinterFault::PaperEnd)));
     let v = h.controller.view();
-    assert_eq!(v.screen, Screen::Home);
-    assert!(!v.issuing_enabled);
-    assert!(v.services.iter().all(|s| !s.enabled));
-    assert_eq!(v.banner.unwrap().text, "打印机缺纸，请联系工作人员");
-    assert!(!h.commands.iter().any(|c| matches!(c, Command::Issue { .. })), "no ticket may be issued");
+    let t = v.ticket.expect("the ticket screen");
+    assert_eq!(t.number, "A001");
+    assert!(t.print_failed.starts_with("已为您排队。号票未能打印，请记住号码，或到导税台取号"), "{}", t.print_failed);
+    assert!(t.qr_url.ends_with(&format!("/t/{}", h.controller.last_ticket().unwrap().id)), "{}", t.qr_url);
+    let number: Vec<Prompt> = h
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Say { prompt: p @ Prompt::NotPrinted { .. }, .. } => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(number, [Prompt::NotPrinted { number: "A001".into() }], "the number is said aloud");
+    assert!(!h.commands.iter().any(|c| matches!(c, Command::Print { .. })), "nothing is sent to a printer without paper");
     assert!(sim.received().is_empty(), "nothing but status requests reached the printer");
+    // Home again: the banner says tickets still come, and the services stay enabled.
+    h.dispatch(Event::Dismiss);
+    let v = h.controller.view();
+    assert!(v.issuing_enabled && v.services.iter().all(|s| s.enabled), "walk-ins go on");
+    assert!(v.banner.unwrap().text.contains("仍可取号"));
 
-    // The server shows the kiosk's printer fault in hall state, and issued nothing.
+    // The server has the ticket and the kiosk's printer fault (the duty leader's alert).
     let api = kiosk_client(&server.url);
     let deadline = Instant::now() + LIMIT;
     let device = loop {
         let halls = block(api.halls()).unwrap();
         let east = halls.halls.into_iter().find(|h| h.id == "east").unwrap();
-        assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 0);
+        assert_eq!(east.services.iter().find(|s| s.id == "filing").unwrap().waiting, 1);
         if let Some(d) = east.devices.iter().find(|d| d.device == "kiosk-east-1" && !d.ok) {
             break d.clone();
         }
@@ -163,13 +182,12 @@ fn paper_end_refuses_issuing_shows_the_message_reports_and_recovers() {
     assert_eq!(device.code, "paper_end");
     assert!(device.message.contains("缺纸"), "{}", device.message);
 
-    // Paper loaded: the kiosk notices by itself and issues again.
+    // Paper loaded: the kiosk notices by itself and prints again.
     sim.set(Condition::Ready);
-    assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover");
+    assert!(h.pump_until(LIMIT, |c| matches!(c.printer(), PrinterState::Ok(_))), "did not recover");
     assert_eq!(h.controller.view().banner, None);
     h.tap("invoice");
-    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket));
-    assert!(h.controller.last_ticket().unwrap().number.starts_with('B'));
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket && c.last_ticket().is_some_and(|t| t.number.starts_with('B'))));
     let deadline = Instant::now() + LIMIT;
     while !sim.received().ends_with(&[0x1D, 0x56, 0x42, 0x04]) {
         assert!(Instant::now() < deadline, "ticket never printed");
@@ -209,9 +227,8 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
     let tv = h.controller.view().ticket.unwrap();
     assert_eq!(tv.number, ticket.number);
     assert_eq!(tv.headline, "您的号码");
-    assert_eq!(tv.print_failed, "号票未能打印，请记住您的号码，已为您排队");
+    assert_eq!(tv.print_failed, "已为您排队。号票未能打印，请记住号码，或到导税台取号");
     assert!(matches!(h.controller.printer(), PrinterState::Fault(PrinterFault::Port(_))), "{:?}", h.controller.printer());
-    assert!(!h.controller.view().issuing_enabled);
     assert!(sim.received().is_empty(), "nothing got through while held");
     // The ticket exists: the taxpayer is in the queue.
     let api = kiosk_client(&server.url);
@@ -222,9 +239,9 @@ fn a_printer_that_stops_taking_data_after_the_issue_still_leaves_the_number_on_s
     // The taxpayer taps the screen; then XON: the printer takes data again and the kiosk
     // recovers by itself.
     h.dispatch(Event::Dismiss);
-    assert!(!h.controller.view().issuing_enabled, "still faulted");
+    assert!(h.controller.view().banner.is_some_and(|b| b.text.contains("仍可取号")), "faulted, and says tickets still come");
     sim.send_xon();
-    assert!(h.pump_until(LIMIT, |c| c.view().issuing_enabled), "did not recover: {:?}", h.controller.printer());
+    assert!(h.pump_until(LIMIT, |c| matches!(c.printer(), PrinterState::Ok(_))), "did not recover: {:?}", h.controller.printer());
 }
 
 #[test]
@@ -380,7 +397,7 @@ fn screenshot_draws_chinese_text() {
 }
 
 #[test]
-fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_message() {
+fn screenshot_without_server_shows_the_outage_and_with_paper_end_that_tickets_still_come() {
     let _pty = pty_lock();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("down.png");
@@ -395,7 +412,8 @@ fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_mes
     // The red banner under the header.
     assert!(count(&img, 0, 140, 1920, 200, red) > 50_000, "no outage banner");
 
-    // A live server, but the printer reports paper end: the banner is red again.
+    // A live server, but the printer reports paper end: an amber banner (tickets still come,
+    // on screen), not the red of an outage.
     let server = Server::start();
     let sim = SimPrinter::start(Condition::PaperEnd);
     let cfg = dir.path().join("k.toml");
@@ -412,7 +430,9 @@ fn screenshot_without_server_shows_the_outage_and_with_paper_end_the_printer_mes
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("printer fault: paper end / 缺纸"), "{stdout}");
     let img = read_png(&out);
-    assert!(count(&img, 0, 140, 1920, 200, red) > 50_000, "no printer banner");
+    let amber = |r: u8, g: u8, b: u8| r > 220 && (150..210).contains(&g) && b < 60;
+    assert!(count(&img, 0, 140, 1920, 200, amber) > 50_000, "no printer banner");
+    assert!(count(&img, 0, 140, 1920, 200, red) < 1_000, "not the outage's red");
 }
 
 /// A TCP relay in front of the server that, while `swallow` is on, passes a ticket request on

@@ -8,6 +8,7 @@ mod api;
 mod appointments;
 mod backups;
 mod client;
+mod day;
 mod faults;
 mod guidance;
 mod kiosk;

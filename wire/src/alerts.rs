@@ -80,8 +80,8 @@ impl Alert {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsQuery {
-    /// `open` (default): neither cleared nor acknowledged; `all`: today's and older, newest first
-    /// (at most 500).
+    /// `open` (default): neither cleared nor acknowledged; `active`: not cleared, acknowledged or
+    /// not (being dealt with: 处理中); `all`: today's and older, newest first (at most 500).
     #[serde(default)]
     pub state: Option<String>,
 }

@@ -109,6 +109,21 @@ pub struct BookingLookup {
     pub phone: String,
 }
 
+/// `POST /api/v1/appointments/lookup` (public, limited per address): "my bookings" by the mobile
+/// number and the ID number they were made with. In a body, so they stay out of URLs and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MyBookingsRequest {
+    pub phone: String,
+    pub id_number: String,
+}
+
+/// The bookings of today and later made with that phone and ID number (masked), soonest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyBookings {
+    pub bookings: Vec<Booking>,
+}
+
 /// `POST /api/v1/halls/{hall}/check-in`: by the booking code or by the ID number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -62,6 +62,8 @@ error_codes! {
     BadQuery = "bad_query" => 400,
     /// A string is longer than allowed.
     TooLong = "too_long" => 400,
+    /// A required text (a case's closing summary, a note) is empty.
+    EmptyText = "empty_text" => 400,
     /// `request_id` is not 1-64 printable ASCII characters.
     BadRequestId = "bad_request_id" => 400,
     /// A plain HTTP request to a WebSocket endpoint.
@@ -220,7 +222,8 @@ pub struct ErrorDetail {
     /// again (`hall_closed`, `service_closed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
-    /// The hall meant (`wrong_hall`: where the booking is).
+    /// The hall meant (`wrong_hall`: where the booking is; `counter_not_allowed`: the counter's
+    /// hall, which the clerk does not work in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hall: Option<String>,
 }

@@ -19,7 +19,10 @@ pub enum TicketState {
     Called,
     Finished,
     NoShow,
+    /// Still waiting when its business day ended.
     Expired,
+    /// Still at a counter when its business day ended: not served (未办结).
+    Unfinished,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,6 +69,10 @@ pub struct Ticket {
     /// extended service (延时服务).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overtime: bool,
+    /// Waiting, and no counter of the hall that serves it is open or paused: no wait can be
+    /// told ("暂无窗口办理"); `est_wait_s` is then only what the configured counters would take.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unstaffed: bool,
 }
 
 /// Waiting count and estimate of one service in one hall.
@@ -85,6 +92,13 @@ pub struct QueueInfo {
     /// A ticket taken now may be served in extended service (延时服务).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overtime: bool,
+    /// No counter serving it is open or paused: say "暂无窗口办理", not a wait.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unstaffed: bool,
+    /// With `closed_until`: issuing stopped because the queue would not be served before the
+    /// period closes (号源已满), not because the hall is closed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +115,10 @@ pub struct ServiceInfo {
     pub closed_until: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overtime: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unstaffed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
 }
 
 /// The ticket a counter is serving, as shown on screens.
@@ -113,6 +131,9 @@ pub struct CurrentTicket {
     pub called_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment: Option<crate::AppointmentSlot>,
+    /// A 绿色通道 ticket (called first): tagged on every screen so it does not look like 插队.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +219,9 @@ pub struct CallInfo {
     /// A 预约 (appointment) ticket.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub appointment: bool,
+    /// A 绿色通道 ticket.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
 }
 
 /// `GET /api/v1/halls`.

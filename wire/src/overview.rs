@@ -54,15 +54,33 @@ pub struct OpenCounterRequest {
     pub clerk: String,
 }
 
+/// `GET /api/v1/counters/{c}/on-duty` (the counter's rating pad, its clerk, supervisors): who
+/// serves at the counter, for the pad's 亮证服务 (name and 工号 shown while idle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnDuty {
+    pub counter: String,
+    /// The window's number in its hall.
+    pub number: u32,
+    /// `None`: nobody is signed in.
+    pub clerk: Option<ClerkOnDuty>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClerkOnDuty {
     pub id: String,
     pub name: String,
+    /// The clerk has signed in at the counter's console; false for a counter a supervisor
+    /// opened for them (已开启·待登录) until they do.
+    #[serde(default)]
+    pub signed_in: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceOverview {
     pub device: String,
+    /// What staff call it ("东区1号取号机").
+    #[serde(default)]
+    pub name: String,
     /// `kiosk`, `display` or `pad`.
     pub kind: String,
     pub status: Option<DeviceStatus>,

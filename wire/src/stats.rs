@@ -74,6 +74,9 @@ pub struct ServiceStats {
     pub served: u32,
     /// Tickets marked no-show (过号).
     pub no_shows: u32,
+    /// Tickets still at the counter when their business day ended (未办结): not served.
+    #[serde(default)]
+    pub unfinished: u32,
     /// Mean of (call time − issue time) over tickets called, in seconds; `None` when none was.
     pub mean_wait_s: Option<u32>,
     /// Mean of (finish time − call time) over finished tickets, in seconds.
@@ -207,10 +210,15 @@ pub struct ReportSummary {
     pub by_service: Vec<ReportRow>,
     pub by_counter: Vec<ReportRow>,
     pub by_clerk: Vec<ReportRow>,
-    /// Tickets per business day of the period.
+    /// Tickets per working day of the period (and any other day that had tickets).
     pub per_day: Vec<DayPoint>,
     /// How long the called tickets waited: 5-minute buckets, the last open-ended.
     pub waits: Vec<WaitBucket>,
+    /// The whole period in one row (key `all`): the headline 取号 / 办结 / 平均等候 / 满意率.
+    pub totals: ReportRow,
+    /// The hours of the day (0–23) in which the hall (or any hall) is open: the hour charts
+    /// show these, with a gap for an hour it is closed in between (lunch).
+    pub open_hours: Vec<u8>,
     /// The period's last day per hour of issue …
     pub day_hours: Vec<HourPoint>,
     /// … beside the mean of the same weekday in the 4 weeks before it.
@@ -225,6 +233,9 @@ pub struct ReportRow {
     pub issued: u32,
     pub served: u32,
     pub no_shows: u32,
+    /// Still at a counter when the day ended (未办结).
+    #[serde(default)]
+    pub unfinished: u32,
     pub mean_wait_s: Option<u32>,
     pub p90_wait_s: Option<u32>,
     pub mean_service_s: Option<u32>,

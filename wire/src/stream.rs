@@ -76,8 +76,14 @@ pub enum EventKind {
     /// `reason`: one of the configured pause reasons (午休, 业务学习, …).
     CounterPaused { counter: String, counter_number: u32, #[serde(default)] reason: String },
     CounterResumed { counter: String, counter_number: u32 },
-    /// A new business day began; numbering restarts and `expired` waiting tickets expired.
-    DayRolledOver { day: String, expired: u32 },
+    /// A new business day began; numbering restarts, `expired` waiting tickets expired and
+    /// `unfinished` tickets still at a counter ended as 未办结. Screens clear their calls.
+    DayRolledOver {
+        day: String,
+        expired: u32,
+        #[serde(default)]
+        unfinished: u32,
+    },
     PublicityUpdated { messages: Vec<String> },
     /// A slot's free places changed (a booking made or cancelled). No personal data.
     SlotChanged { service: String, date: String, start: DateTime<Utc>, capacity: u32, free: u32 },

@@ -100,6 +100,17 @@ impl Estimator {
     }
 }
 
+/// Which counters a forward run counts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Staffing {
+    /// Those open or paused now: what a ticket's wait is told by.
+    Now,
+    /// Every counter planned to be staffed (within its `hours`; all day without), closed ones
+    /// too: whether a service stops issuing before closing is not decided by who happens to
+    /// be signed in (a counter opened at 10:00 must not make the hall stop issuing).
+    Planned,
+}
+
 /// The id the forward run gives a ticket that is not taken yet ([`State::forward`]'s `extra`).
 pub const NEW_TICKET: TicketId = TicketId::MAX;
 
@@ -166,23 +177,25 @@ impl State {
     /// (what a new ticket would wait); it appears in the result as [`NEW_TICKET`].
     pub fn forward(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>) -> Forward {
         let mut refused = HashSet::new();
-        let first = self.forward_run(hall, now, extra, true, &HashSet::new(), Some(&mut refused));
+        let first = self.forward_run(hall, now, extra, Staffing::Now, true, &HashSet::new(), Some(&mut refused));
         if refused.is_empty() {
             return first;
         }
         // Some of the expected taxpayers would be called only after closing: the kiosk would
         // not give them a ticket. Run again without them.
-        self.forward_run(hall, now, extra, true, &refused, None)
+        self.forward_run(hall, now, extra, Staffing::Now, true, &refused, None)
     }
 
-    /// [`State::forward`], with or without the arrivals expected meanwhile, leaving out the
-    /// expected arrivals in `skip`; the ones called only after closing or never are put into
-    /// `late`.
+    /// [`State::forward`] with these counters, with or without the arrivals expected
+    /// meanwhile, leaving out the expected arrivals in `skip`; the ones called only after
+    /// closing or never are put into `late`.
+    #[allow(clippy::too_many_arguments)]
     fn forward_run(
         &self,
         hall: usize,
         now: Millis,
         extra: Option<(usize, Priority)>,
+        staffing: Staffing,
         arrivals: bool,
         skip: &HashSet<TicketId>,
         mut late: Option<&mut HashSet<TicketId>>,
@@ -206,7 +219,8 @@ impl State {
         let mut preferred_over_others = vec![false; self.topo.services.len()];
         for &c in &counters {
             let def = &self.topo.counters[c];
-            if self.counters[c].state != CounterState::Closed && def.services.iter().any(|s| !def.preferred.contains(s)) {
+            let counted = staffing == Staffing::Planned || self.counters[c].state != CounterState::Closed;
+            if counted && def.services.iter().any(|s| !def.preferred.contains(s)) {
                 for &s in &def.preferred {
                     preferred_over_others[s] = true;
                 }
@@ -224,6 +238,7 @@ impl State {
         for &c in &counters {
             let live = &self.counters[c];
             let at = match live.state {
+                CounterState::Closed if staffing == Staffing::Planned => now,
                 CounterState::Closed => continue,
                 CounterState::Paused => now + PAUSE_RETURN_MS,
                 CounterState::Open => now,
@@ -438,15 +453,35 @@ impl State {
         cv(&services.iter().flat_map(|&s| self.observed[s].recent.iter().map(|e| e.2 as f64)).collect::<Vec<_>>())
     }
 
+    /// Counters of `hall` serving `service` planned to be staffed from `now` on today, signed in
+    /// or not.
+    pub fn planned_counters(&self, hall: usize, service: usize, now: Millis) -> u32 {
+        self.topo
+            .counters
+            .iter()
+            .enumerate()
+            .filter(|(c, def)| def.hall == hall && def.services.contains(&service) && self.topo.counter_from(*c, now).is_some())
+            .count() as u32
+    }
+
     /// Whether a ticket taken now would be called before `close`: the queue as it is, without
-    /// the arrivals the full estimate expects (they stop when issuing stops).
+    /// the arrivals the full estimate expects (they stop when issuing stops), by the counters
+    /// planned to be staffed ([`Staffing::Planned`]).
     pub fn called_before(&self, hall: usize, service: usize, now: Millis, close: Millis) -> bool {
+        // Without a run: the people waiting shared out over the planned counters (none left
+        // today: never called).
+        let planned = || match self.planned_counters(hall, service, now) {
+            0 => Millis::MAX / 4,
+            n => i64::from(self.waiting(hall, service)) * self.mean_service_ms(service) / i64::from(n),
+        };
         let est = match self.effective(self.topo.estimates.estimator, hall) {
-            Estimator::Simple => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
-            Estimator::Forward => match self.forward_run(hall, now, Some((service, Priority::Normal)), false, &HashSet::new(), None).waits.get(&NEW_TICKET) {
-                Some(ms) => *ms,
-                None => i64::from(self.estimate_s(hall, service, self.waiting(hall, service))) * 1000,
-            },
+            Estimator::Simple => planned(),
+            Estimator::Forward => {
+                match self.forward_run(hall, now, Some((service, Priority::Normal)), Staffing::Planned, false, &HashSet::new(), None).waits.get(&NEW_TICKET) {
+                    Some(ms) => *ms,
+                    None => planned(),
+                }
+            }
         };
         now + est <= close
     }

@@ -254,7 +254,9 @@ pub enum Event {
     CounterClosed { counter: usize },
     CounterPaused { counter: usize, reason: String },
     CounterResumed { counter: usize },
-    DayRolledOver { day: NaiveDate, expired: Vec<TicketId> },
+    /// `unfinished`: the tickets still at a counter, ended as 未办结 (they leave memory; the
+    /// store marks every earlier day's called ticket so).
+    DayRolledOver { day: NaiveDate, expired: Vec<TicketId>, unfinished: Vec<TicketId> },
     PublicityUpdated { hall: usize, messages: Vec<String> },
     /// Booking events carry the booking as it is after the event (what the store writes).
     BookingMade { booking: Box<Booking> },
@@ -676,6 +678,25 @@ impl State {
         (open, configured)
     }
 
+    /// Counters of `hall` serving `service` that are open or paused (a paused one comes back).
+    pub fn serving_staffed(&self, hall: usize, service: usize) -> u32 {
+        (0..self.topo.counters.len())
+            .filter(|&c| {
+                let def = &self.topo.counters[c];
+                def.hall == hall && def.services.contains(&service) && self.counters[c].state != CounterState::Closed
+            })
+            .count() as u32
+    }
+
+    /// Whether a counter that may call this waiting ticket is open or paused: the one it was
+    /// transferred to, else one of its hall serving its service.
+    pub fn staffed(&self, t: &Ticket) -> bool {
+        match t.counter {
+            Some(c) if t.state == TicketState::Waiting => self.counters[c].state != CounterState::Closed,
+            _ => self.serving_staffed(t.hall, t.service) > 0,
+        }
+    }
+
     /// Mean service time in ms: today's observed mean once 3 tickets were served, else default.
     pub fn mean_service_ms(&self, service: usize) -> i64 {
         let o = &self.observed[service];
@@ -959,9 +980,20 @@ impl State {
             }
         }
         expired.sort_unstable();
-        // Keep only tickets still at a counter; the rest live on in the store.
-        let at_counter: Vec<TicketId> = self.counters.iter().filter_map(|c| c.current).collect();
-        self.tickets.retain(|id, _| at_counter.contains(id));
+        // A ticket still at a counter when the day ends was not served: 未办结. Nothing of the
+        // old day stays at a counter, so today's screens and consoles start empty.
+        let mut unfinished = Vec::new();
+        for c in &mut self.counters {
+            if let Some(id) = c.current.take() {
+                if let Some(t) = self.tickets.get_mut(&id) {
+                    t.state = TicketState::Unfinished;
+                }
+                unfinished.push(id);
+            }
+        }
+        unfinished.sort_unstable();
+        // The old day's tickets live on in the store only.
+        self.tickets.clear();
         for row in &mut self.seqs {
             row.iter_mut().for_each(|s| *s = 0);
         }
@@ -978,7 +1010,7 @@ impl State {
         let mut booking_events = self.sweep_bookings(now);
         self.forget_old_bookings(self.topo.local(now).0);
         // Every clerk's day ends with the business day: the counters close.
-        let mut events = vec![Event::DayRolledOver { day, expired }];
+        let mut events = vec![Event::DayRolledOver { day, expired, unfinished }];
         for (ix, c) in self.counters.iter_mut().enumerate() {
             if c.state != CounterState::Closed {
                 c.state = CounterState::Closed;

@@ -126,7 +126,8 @@ fn day_rollover_restarts_numbers_and_expires_waiting_tickets() {
     assert_eq!(ev.len(), 5, "the rollover, and the four open counters close: {ev:?}");
     assert!(ev[1..].iter().all(|e| matches!(e, Event::CounterClosed { .. })));
     assert!((0..4).all(|c| s.counter(c).state == CounterState::Closed && s.counter(c).clerk.is_none()));
-    let Event::DayRolledOver { day, expired } = &ev[0] else { panic!("{ev:?}") };
+    let Event::DayRolledOver { day, expired, unfinished } = &ev[0] else { panic!("{ev:?}") };
+    assert!(unfinished.is_empty());
     assert_eq!(*day, NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
     assert_eq!(expired.len(), 2);
     assert!(expired.contains(&waiting));
@@ -135,6 +136,24 @@ fn day_rollover_restarts_numbers_and_expires_waiting_tickets() {
     let t = issue(&mut s, EAST, A, 24 * 60);
     assert_eq!(number(&s, t), "A001");
     assert!(t > waiting, "ids never repeat");
+}
+
+#[test]
+fn a_ticket_at_a_counter_when_the_day_ends_is_unfinished_and_the_counter_free() {
+    let mut s = state();
+    let a1 = issue(&mut s, EAST, A, 1);
+    s.apply(Command::CallNext { counter: E1 }, at(2)).unwrap();
+    let next_morning = at(24 * 60);
+    let ev = s.apply(Command::Tick, next_morning).unwrap();
+    let Event::DayRolledOver { unfinished, expired, .. } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!((unfinished.as_slice(), expired.len()), ([a1].as_slice(), 0));
+    assert!(s.counter(E1).current.is_none(), "nothing of yesterday at the counter");
+    assert!(s.ticket(a1).is_none(), "yesterday's tickets live on in the store only");
+    s.apply(Command::SignIn { counter: E1, clerk: "clerk0".into(), take_over: false }, next_morning).unwrap();
+    let today = issue(&mut s, EAST, A, 24 * 60 + 1);
+    assert_eq!(number(&s, today), "A001");
+    let called = s.apply(Command::CallNext { counter: E1 }, at(24 * 60 + 2)).unwrap();
+    assert!(matches!(called[0], Event::TicketCalled { ticket, .. } if ticket == today), "{called:?}");
 }
 
 #[test]
@@ -616,4 +635,43 @@ fn forward_estimate_expects_nobody_once_the_service_would_stop_issuing() {
     // the last filing ticket at 09:45 or later.
     let f = s.forward(WEST, at(15), None);
     assert_eq!(f.waits[normal.last().unwrap()], 5 * 300 * 1000);
+}
+
+/// Whether a service stops issuing before closing is decided by the counters planned to be
+/// staffed, not by who happens to be signed in: opening one counter at 10:00 in a hall whose
+/// clerks have not signed in yet must not stop issuing (and nobody signed in must not either).
+#[test]
+fn opening_one_counter_does_not_stop_issuing() {
+    let mut t = (*topo(0)).clone();
+    t.halls[EAST].hours = vec![(9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60)];
+    t.last_ticket_minutes = 30;
+    let hall_with = |t: &Topology| {
+        let mut s = State::new(Arc::new(t.clone()), at(0));
+        // 30 filing tickets by 10:00: 150 minutes of work for one counter, 75 for E1 and E2.
+        for m in 0..30 {
+            issue(&mut s, EAST, A, m * 2);
+        }
+        s
+    };
+    let mut s = hall_with(&t);
+    assert_eq!(s.issuing(EAST, A, at(60)), Ok(()), "nobody signed in yet");
+    s.apply(Command::SignIn { counter: E1, clerk: "clerk01".into(), take_over: false }, at(60)).unwrap();
+    assert_eq!(s.issuing(EAST, A, at(60)), Ok(()), "an emergency window opened: still issuing");
+    // Issuing stops when E1 and E2 (both planned all day) could not serve the queue before
+    // 12:00, not when E1 alone could not: about twice as many.
+    let until_stopped = |s: &mut State| {
+        while s.issuing(EAST, A, at(61)).is_ok() {
+            s.apply(Command::Issue { hall: EAST, service: A, priority: Priority::Normal, request_id: None }, at(61)).unwrap();
+        }
+        s.waiting(EAST, A)
+    };
+    let both = until_stopped(&mut s);
+    assert!(matches!(s.issuing(EAST, A, at(61)), Err(DomainError::ServiceClosed { next_open: Some(n), .. }) if n == at(4 * 60 + 30)), "until 13:30");
+    assert!((44..=47).contains(&both), "119 minutes of two counters at 5.4 minutes a ticket: {both}");
+    // With E2 planned only until 10:00, issuing stops at about half that.
+    t.counters[E2].hours = vec![(9 * 60, 10 * 60)];
+    let mut s2 = State::new(Arc::new(t), at(0));
+    s2.apply(Command::SignIn { counter: E1, clerk: "clerk01".into(), take_over: false }, at(0)).unwrap();
+    let one = until_stopped(&mut s2);
+    assert!((21..=24).contains(&one), "E1 alone after 10:00: {one}");
 }

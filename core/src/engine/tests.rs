@@ -7,7 +7,7 @@ use qcall_wire as wire;
 
 use super::*;
 use crate::config::Config;
-use crate::domain::{Priority, TicketState};
+use crate::domain::Priority;
 
 /// 2026-11-26 09:00 in Asia/Shanghai.
 const T0: Millis = 1_795_654_800_000;
@@ -83,6 +83,11 @@ impl Rig {
                 at: crate::view::time(self.clock.now()),
             },
         }
+    }
+
+    /// A ticket's state as stored.
+    fn stored_state(&self, ticket: u64) -> String {
+        self.switch.query_row("SELECT state FROM tickets WHERE id = ?1", [ticket as i64], |r| r.get(0)).unwrap()
     }
 
     /// Memory equals what a fresh load of the database gives.
@@ -173,20 +178,20 @@ async fn memory_equals_the_store_across_recalls_transfers_and_a_rollover() {
     e.submit(Request::Domain(Command::NoShow { counter: e01 })).await.unwrap();
     rig.assert_memory_is_the_store().await;
 
-    // Next morning: E02 still has yesterday's customer; finishing it today must survive a reload.
+    // Next morning: E02's customer of yesterday was never finished: 未办结, in memory (gone
+    // from the counter) and in the store alike; E02 starts the day free.
+    let yesterday = e.shared.core.read().await.state.counter(e02).current.expect("E02 serves");
     rig.clock.advance(24 * 3600 * 1000);
     e.submit(Request::Domain(Command::Tick)).await.unwrap();
     rig.assert_memory_is_the_store().await;
     assert!(e.shared.core.read().await.sessions.is_empty(), "sessions end with the day");
-    e.submit(Request::Domain(Command::Finish { counter: e02 })).await.unwrap();
+    assert_eq!(rig.stored_state(yesterday), "unfinished");
     e.submit(rig.issue("east", "filing", "b0")).await.unwrap();
     e.submit(rig.sign_in("clerk02", "E02", "sha256:c")).await.unwrap();
     e.submit(Request::Domain(Command::CallNext { counter: e02 })).await.unwrap();
     rig.assert_memory_is_the_store().await;
     let core = e.shared.core.read().await;
-    let carried = core.state.tickets().filter(|t| t.day < core.state.day()).count();
-    assert_eq!(carried, 1, "yesterday's ticket at E02 is carried into the new day");
-    assert!(core.state.tickets().any(|t| t.day < core.state.day() && t.state == TicketState::Finished));
+    assert_eq!(core.state.tickets().filter(|t| t.day < core.state.day()).count(), 0, "nothing of yesterday in memory");
     assert_eq!(core.state.recent_calls(rig.hall("east")).count(), 1, "the new day's calls only");
 }
 

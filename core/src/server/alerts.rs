@@ -22,10 +22,16 @@ pub async fn list(State(s): State<AppState>, Caller(who): Caller, StrictQuery(q)
             open.sort_by_key(|a| std::cmp::Reverse(a.id));
             open
         }
+        "active" => {
+            let core = s.engine.shared.core.read().await;
+            let mut active: Vec<wire::Alert> = core.alerts.values().filter(|a| a.cleared_at.is_none()).cloned().collect();
+            active.sort_by_key(|a| std::cmp::Reverse(a.id));
+            active
+        }
         "all" => {
             super::read(&s, move |conn| crate::queries::alerts(conn, 500)).await?
         }
-        other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open or all, not `{}`", super::api::clip(other)))),
+        other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open, active or all, not `{}`", super::api::clip(other)))),
     };
     Ok(Json(wire::AlertsResponse { alerts }))
 }

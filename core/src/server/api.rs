@@ -256,10 +256,16 @@ pub async fn sign_in(
     if !clerk.may_sit_at(counter) {
         let halls: std::collections::BTreeSet<&str> =
             clerk.counters.iter().map(|&c| s.cfg.topology.halls[s.cfg.topology.counters[c].hall].id.as_str()).collect();
-        return Err(AppError::new(
+        let hall = &s.cfg.topology.halls[def.hall].id;
+        let mut err = AppError::new(
             ErrorCode::CounterNotAllowed,
-            format!("{} may not sign in at {} (allowed: counters of {})", clerk.id, def.id, halls.into_iter().collect::<Vec<_>>().join(", ")),
-        ));
+            format!("{} may not sign in at {} (allowed: counters of {})", clerk.id, def.id, halls.iter().copied().collect::<Vec<_>>().join(", ")),
+        );
+        // Not of that hall at all (not only not of that counter): the console says so.
+        if !halls.contains(hall.as_str()) {
+            err.hall = Some(hall.clone());
+        }
+        return Err(err);
     }
     let token = new_token();
     let req_in = Request::SignIn {

@@ -219,6 +219,34 @@ async fn find(s: &AppState, code: &str, phone: &str) -> Result<Booking, AppError
     found.filter(|b| b.who.phone == phone).ok_or_else(unknown)
 }
 
+/// `POST /api/v1/appointments/lookup`: the bookings of today and later made with this phone and
+/// ID number, masked (查询/取消我的预约). Limited per client address; nothing says whether
+/// the ID number alone has bookings.
+pub async fn my_bookings(
+    State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    JsonBody(req): JsonBody<wire::MyBookingsRequest>,
+) -> Result<Json<wire::MyBookings>, AppError> {
+    if let Some(a) = addr {
+        if let Err(wait) = s.lookups_throttle.take(a, s.clock.now()) {
+            let secs = (wait.max(0) as u64).div_ceil(1000);
+            return Err(AppError::new(ErrorCode::TooManyBookings, "too many lookups from this address; try again later").retry_after(secs));
+        }
+    }
+    let phone = req.phone.trim();
+    let id = req.id_number.trim().to_ascii_uppercase();
+    if !valid_phone(phone) {
+        return Err(invalid(ErrorCode::InvalidPhone, "phone", "an 11-digit mobile number such as 13812341234"));
+    }
+    if !(valid_resident_id(&id) || valid_credit_code(&id)) {
+        return Err(invalid(ErrorCode::InvalidIdNumber, "id_number", "not a valid 纳税人识别号 / 统一社会信用代码 or resident ID number"));
+    }
+    let core = s.engine.shared.core.read().await;
+    let mut found: Vec<&Booking> = core.state.bookings().by_id.values().filter(|b| b.who.person == id && b.who.phone == phone).collect();
+    found.sort_by_key(|b| (b.date, b.slot, b.id));
+    Ok(Json(wire::MyBookings { bookings: found.into_iter().map(|b| booking_view(&s, b, true)).collect() }))
+}
+
 /// `GET /api/v1/appointments/{code}?phone=`: the booking, masked.
 pub async fn view_booking(
     State(s): State<AppState>,

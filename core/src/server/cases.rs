@@ -50,8 +50,11 @@ async fn one(s: &AppState, id: u64) -> Result<wire::Case, AppError> {
 
 fn text(field: &str, t: &str) -> Result<String, AppError> {
     let t = t.trim();
-    if t.is_empty() || t.chars().count() > 1000 {
-        return Err(AppError::new(ErrorCode::TooLong, format!("{field} must be 1-1000 characters")));
+    if t.is_empty() {
+        return Err(AppError::new(ErrorCode::EmptyText, format!("{field} is required")));
+    }
+    if t.chars().count() > 1000 {
+        return Err(AppError::new(ErrorCode::TooLong, format!("{field} must be at most 1000 characters")));
     }
     Ok(t.to_string())
 }

@@ -24,6 +24,25 @@ fn authorised(s: &AppState, who: &Principal, counter: &str) -> Result<usize, App
     }
 }
 
+/// `GET /api/v1/counters/{c}/on-duty`: who serves at the counter (its rating pad shows the
+/// clerk's name and 工号 while idle: 亮证服务). Not public: names stay off the hall state.
+pub async fn on_duty(State(s): State<AppState>, Caller(who): Caller, Path(counter): Path<String>) -> Result<Json<wire::OnDuty>, AppError> {
+    let c = counter_ix(&s, &counter)?;
+    match &who {
+        Principal::Supervisor { .. } => {}
+        Principal::Pad { counter, .. } | Principal::Clerk { counter, .. } if *counter == c => {}
+        _ => return Err(AppError::forbidden("only the counter's rating pad, its clerk and supervisors see who serves there")),
+    }
+    let core = s.engine.shared.core.read().await;
+    let def = &s.cfg.topology.counters[c];
+    let clerk = core.state.counter(c).clerk.clone().map(|id| {
+        let name = s.cfg.clerk(&id).map(|k| k.name.clone()).unwrap_or_default();
+        let signed_in = core.sessions.values().any(|x| x.counter == c && x.clerk == id);
+        wire::ClerkOnDuty { id, name, signed_in }
+    });
+    Ok(Json(wire::OnDuty { counter: def.id.clone(), number: def.number, clerk }))
+}
+
 /// Runs the command; answers with the ticket it acted on (if any) and the counter afterwards.
 async fn run(s: &AppState, who: &Principal, counter: usize, cmd: Command) -> Answer {
     let what = format!("{cmd:?}");

@@ -49,6 +49,9 @@ use crate::engine::{Clock, Engine, Request as EngineRequest};
 use crate::signin::{HashPool, Limiter};
 use crate::store::Store;
 
+/// "My bookings" lookups one client address may make per hour.
+pub const LOOKUPS_PER_HOUR: u32 = 30;
+
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -69,6 +72,8 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Public bookings per client address.
     pub bookings_throttle: Arc<crate::signin::Throttle>,
+    /// Public "my bookings" lookups per client address.
+    pub lookups_throttle: Arc<crate::signin::Throttle>,
     /// Supervisors signed in with their password.
     pub supervisor_sessions: Arc<supervisors::Sessions>,
 }
@@ -86,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/stats", get(appointments::stats))
+        .route("/api/v1/appointments/lookup", post(appointments::my_bookings))
         .route("/api/v1/appointments/{code}", get(appointments::view_booking).delete(appointments::cancel))
         .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
@@ -106,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/ratings", get(cases::ratings_report))
         .route("/api/v1/devices/{device}/status", post(api::device_status))
         .route("/api/v1/counters/{counter}/queue", get(queue::queue))
+        .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
         .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
         .route("/api/v1/counters/{counter}/call", post(counters::call))
         .route("/api/v1/counters/{counter}/recall", post(counters::recall))
@@ -323,8 +330,14 @@ impl App {
                 );
             }
         }
-        for c in cfg.clerks.iter().filter(|c| c.short_pin) {
-            tracing::warn!(clerk = %c.id, "PIN hash made before PINs needed six digits (it may be a 4-digit PIN): make a new one with `qcall hash-pin`");
+        // One line, however many: the clerks whose PIN may be a 4-digit one.
+        let short: Vec<&str> = cfg.clerks.iter().filter(|c| c.short_pin).map(|c| c.id.as_str()).collect();
+        if !short.is_empty() {
+            tracing::warn!(
+                clerks = %short.join(","),
+                "{} clerks have a PIN hash made before PINs needed six digits (it may be a 4-digit PIN): make new ones with `qcall hash-pin`",
+                short.len()
+            );
         }
         let (engine, writer) = Engine::start(store, clock.clone(), cfg.public_base_url.clone())?;
         let reader = crate::store::open_connection(&cfg.db)?;
@@ -335,6 +348,7 @@ impl App {
             hashes: Arc::new(HashPool::for_this_machine()),
             streams: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
             bookings_throttle: Arc::new(crate::signin::Throttle::new(cfg.bookings_per_hour, 3_600_000)),
+            lookups_throttle: Arc::new(crate::signin::Throttle::new(LOOKUPS_PER_HOUR, 3_600_000)),
             supervisor_sessions: Arc::new(supervisors::Sessions::default()),
             cfg,
             engine,

@@ -48,7 +48,8 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
                 .filter_map(|(ix, c)| {
                     let id = st.counter(ix).clerk.clone()?;
                     let name = s.cfg.clerk(&id).map(|k| k.name.clone()).unwrap_or_default();
-                    Some((c.id.clone(), wire::ClerkOnDuty { id, name }))
+                    let signed_in = core.sessions.values().any(|x| x.counter == ix && x.clerk == id);
+                    Some((c.id.clone(), wire::ClerkOnDuty { id, name, signed_in }))
                 })
                 .collect();
             let devices = s
@@ -60,6 +61,7 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
                     let seen = core.device_seen.get(&d.id).copied();
                     wire::DeviceOverview {
                         device: d.id.clone(),
+                        name: d.name.clone(),
                         kind: d.kind.name().to_string(),
                         status: core.devices.get(&d.id).map(|(_, st)| st.clone()),
                         last_seen: seen.map(view::time),
@@ -79,7 +81,7 @@ pub async fn overview(State(s): State<AppState>, Caller(who): Caller) -> Result<
                         .clerks
                         .iter()
                         .filter(|k| k.may_sit_at(ix) && !busy.contains(k.id.as_str()))
-                        .map(|k| wire::ClerkOnDuty { id: k.id.clone(), name: k.name.clone() })
+                        .map(|k| wire::ClerkOnDuty { id: k.id.clone(), name: k.name.clone(), signed_in: false })
                         .collect();
                     (c.id.clone(), clerks)
                 })

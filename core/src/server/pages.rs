@@ -5,8 +5,8 @@
 //! The pages are static HTML + CSS + JS from `core/web/`; they talk to the JSON API and the
 //! hall event stream like any other client.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use qcall_wire::{self as wire, ErrorCode};
 
@@ -128,16 +128,39 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
 const TICKET_REFRESH_S: u32 = 15;
 
 /// `/t/{id}`: where the QR code on a printed ticket points. Number, state, people ahead and
-/// the estimate; reloads itself. Shows nothing personal.
-pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = super::api::ticket_id(&id)?;
-    let t = super::api::find_ticket(&s, id)
-        .await?
-        .ok_or_else(|| AppError::new(ErrorCode::UnknownTicket, format!("no ticket {id}")))?;
+/// the estimate; reloads itself. Shows nothing personal. `?large=1`: the 大字版 (large type).
+/// An unknown or malformed ticket gets a page that says so, not an API error.
+pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let large = query.as_deref().is_some_and(|q| q.split('&').any(|p| p == "large=1"));
+    let found = match super::api::ticket_id(&id) {
+        Ok(id) => super::api::find_ticket(&s, id).await?,
+        Err(_) => None,
+    };
+    let Some(t) = found else {
+        let page = page_shell(
+            "未找到该号码 · Ticket not found",
+            large,
+            "<main class=\"ticket-card state-done\"><h1 class=\"small\">未找到该号码</h1>\
+             <p>请核对号票上的二维码，或到导税台咨询。</p><p class=\"muted\">No such ticket: check the QR code on your ticket, or ask at the help desk.</p></main>",
+        );
+        return Ok((StatusCode::NOT_FOUND, html(page)).into_response());
+    };
     let topo = &s.cfg.topology;
     let hall_name = topo.hall_ix(&t.hall).map(|h| format!("{} {}", topo.halls[h].name_zh, topo.halls[h].name_en)).unwrap_or_default();
     let service = topo.service_ix(&t.service).map(|i| &topo.services[i]).map(|sv| format!("{} {}", sv.name_zh, sv.name_en)).unwrap_or_default();
-    Ok(html(ticket_page(&t, &hall_name, &service, topo.tz)))
+    Ok(html(ticket_page(&t, &hall_name, &service, topo.tz, large)))
+}
+
+/// A whole page around `body`: the shared stylesheet, large type when asked.
+fn page_shell(title: &str, large: bool, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/web/app.css\"></head>\
+         <body class=\"ticket-page{}\">{body}</body></html>",
+        if large { " large" } else { "" },
+        title = esc(title),
+    )
 }
 
 fn esc(s: &str) -> String {
@@ -176,50 +199,80 @@ fn minutes(s: u32) -> (String, String) {
     }
 }
 
-fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz) -> String {
+fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz, large: bool) -> String {
     use wire::TicketState as S;
     let window = t.counter_number.map(|n| format!("{n} 号窗口 · window {n}")).unwrap_or_default();
+    let (wait_zh, wait_en) = if t.unstaffed { ("暂无窗口办理".to_string(), "no counter open yet".to_string()) } else { wait_text(t) };
     let (state_class, state, detail) = match t.state {
         S::Waiting => (
             "waiting",
             "等候中 · Waiting".to_string(),
             format!(
                 "<div class=\"facts\"><div><span class=\"k\">前面还有 · People ahead</span><span class=\"v\" id=\"ahead\">{}</span></div>\
-                 <div><span class=\"k\">预计等候 · Estimated wait</span><span class=\"v\" id=\"estimate\">{}</span>\
+                 <div><span class=\"k\">预计等候 · Estimated wait</span><span class=\"v{}\" id=\"estimate\">{}</span>\
                  <span class=\"k\">{}</span></div></div>",
                 t.waiting_ahead,
-                esc(&wait_text(t).0),
-                esc(&wait_text(t).1)
+                if t.unstaffed { " unstaffed" } else { "" },
+                esc(&wait_zh),
+                esc(&wait_en)
             ),
         ),
         S::Called => (
             "called",
-            "请到窗口办理 · Please go to".to_string(),
-            format!("<p class=\"big-window\" id=\"window\">{}</p>", esc(&window)),
+            "轮到您了 · It is your turn".to_string(),
+            // One sentence, as the hall TV says it: 请到 2 号窗口办理.
+            match t.counter_number {
+                Some(n) => format!("<p class=\"big-window\" id=\"window\">请到 {n} 号窗口办理</p><p class=\"muted\">Please go to window {n}</p>"),
+                None => format!("<p class=\"big-window\" id=\"window\">{}</p>", esc(&window)),
+            },
         ),
         S::Finished => ("done", "已办结 · Finished".to_string(), "<p>感谢您的耐心等候。Thank you for waiting.</p>".to_string()),
         S::NoShow => (
             "noshow",
             "已过号 · Missed".to_string(),
-            "<p>您的号码已过号，请到窗口咨询。Your number was called while you were away; please ask at a counter.</p>".to_string(),
+            "<p class=\"advice\" id=\"advice\">叫号时您不在。请带号票到导税台或任一窗口，工作人员可为您重新排队。</p>\
+             <p class=\"muted\">Your number was called while you were away. Show your ticket at the help desk or any counter: staff can put you back in the queue.</p>"
+                .to_string(),
         ),
         S::Expired => ("done", "已失效 · Expired".to_string(), "<p>该号码已过期。This ticket has expired.</p>".to_string()),
+        S::Unfinished => (
+            "done",
+            "未办结 · Not finished".to_string(),
+            "<p>办理时间已结束，业务未办结。请再取号或到导税台咨询。Service ended with the day before it was finished: please take a new ticket or ask at the help desk.</p>"
+                .to_string(),
+        ),
     };
+    // 绿色通道 and 预约 are said, so that a number called ahead of others is understood.
+    let mut tags = String::new();
+    if t.priority == wire::Priority::Priority {
+        tags.push_str("<span class=\"tag prio\" id=\"tag-priority\">绿色通道 · Priority lane</span>");
+    }
+    if let Some(a) = &t.appointment {
+        let f = |x: chrono::DateTime<chrono::Utc>| x.with_timezone(&tz).format("%H:%M").to_string();
+        tags.push_str(&format!("<span class=\"tag appt\" id=\"tag-appointment\">预约 {}-{} · Appointment</span>", f(a.start), f(a.end)));
+    }
     let live = matches!(t.state, S::Waiting | S::Called);
-    let refresh = if live { format!("<meta http-equiv=\"refresh\" content=\"{TICKET_REFRESH_S}\">") } else { String::new() };
+    let here = format!("/t/{}{}", t.id, if large { "?large=1" } else { "" });
+    let refresh = if live { format!("<meta http-equiv=\"refresh\" content=\"{TICKET_REFRESH_S}; url={here}\">") } else { String::new() };
     let note = if live { format!("<p class=\"muted\">本页每 {TICKET_REFRESH_S} 秒自动刷新 · refreshes every {TICKET_REFRESH_S} s</p>") } else { String::new() };
+    let switch = if large {
+        format!("<a class=\"size-switch\" href=\"/t/{}\">标准字体 · Standard text</a>", t.id)
+    } else {
+        format!("<a class=\"size-switch\" href=\"/t/{}?large=1\">大字版 · Large text</a>", t.id)
+    };
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}\
          <title>{number} · 排队状态 Ticket status</title><link rel=\"stylesheet\" href=\"/web/app.css\"></head>\
-         <body class=\"ticket-page\"><main class=\"ticket-card state-{state_class}\">\
+         <body class=\"ticket-page{large}\"><main class=\"ticket-card state-{state_class}\">{switch}\
          <p class=\"muted\">{hall}</p><h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
-         <p class=\"state\" id=\"state\">{state}</p>{detail}\
+         <p class=\"tags\">{tags}</p><p class=\"state\" id=\"state\">{state}</p>{detail}\
          <p class=\"muted\">取号时间 · Issued {issued}</p>{note}</main></body></html>",
         number = esc(&t.number),
         hall = esc(hall),
         service = esc(service),
         issued = t.issued_at.with_timezone(&tz).format("%H:%M"),
+        large = if large { " large" } else { "" },
     )
 }
 

@@ -149,7 +149,7 @@ pub async fn summary(
         }
         let clerk = |id: &str| cfg.clerk(id).map(|c| c.name.clone());
         let names = crate::report::Names { topo, clerk: &clerk };
-        Ok(crate::report::summarise(&rows, &pauses, &history, f, t, &names))
+        Ok(crate::report::summarise(&rows, &pauses, &history, f, t, &names, hall))
     })
     .await?;
     summary.hall = hall_id;

@@ -788,6 +788,8 @@ async fn a_bad_rating_opens_a_case_with_the_pads_reasons_that_a_supervisor_follo
         r.ok("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": kind, "text": text}))).await;
     }
     let a = r.send("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": "callback", "text": ""}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::EmptyText), "an empty note is said to be empty, not too long");
+    let a = r.send("POST", &format!("/api/v1/cases/{}/notes", c.id), Some("demo-supervisor"), Some(json!({"kind": "callback", "text": "长".repeat(1001)}))).await;
     assert_eq!(a.code(), Some(ErrorCode::TooLong));
     let closed: wire::Case =
         serde_json::from_value(r.ok("POST", &format!("/api/v1/cases/{}/close", c.id), Some("demo-supervisor"), Some(json!({"summary": "已整改"}))).await).unwrap();

@@ -56,6 +56,8 @@ pub struct TicketView {
     pub appointment: String,
     /// "可能进入延时服务" when the wait may run into extended hours, else empty.
     pub overtime: String,
+    /// The ticket's status page (`/t/{id}`), shown as a QR code; empty when unknown.
+    pub qr_url: String,
 }
 
 /// The check-in screen (预约签到).
@@ -65,6 +67,8 @@ pub struct CheckInView {
     pub input: String,
     /// The last refusal or hint; empty when none.
     pub note: String,
+    /// The note is a hint (come back later), shown in amber, not a refusal in red.
+    pub note_hint: bool,
 }
 
 /// What the screen shows; the UI only copies it.
@@ -114,7 +118,16 @@ impl Controller {
                 severity: if self.link == Link::Connecting { Severity::Info } else { Severity::Error },
             })
         } else if let PrinterState::Fault(f) = &self.printer {
-            Some(Banner { text: pick(f.message_zh(), f.message_en()), severity: Severity::Error })
+            // Staff are told by the consoles and the duty leader's alert; the taxpayer that
+            // tickets still come, on screen.
+            Some(Banner {
+                text: if en {
+                    format!("{} {}", f.message_en().trim_end_matches(" Please ask staff for help."), text::PAPERLESS.en)
+                } else {
+                    format!("{} · {}", f.message_zh().trim_end_matches("，请联系工作人员"), text::PAPERLESS.zh)
+                },
+                severity: Severity::Warning,
+            })
         } else if let Some((t, _)) = &self.message {
             Some(Banner { text: t.pick(en).into(), severity: Severity::Warning })
         } else if let Some((zh, e, _)) = &self.dynamic_message {
@@ -122,15 +135,9 @@ impl Controller {
         } else if let Some(at) = hall.filter(|h| !h.services.is_empty()).and_then(|h| {
             h.services.iter().all(|s| s.closed_until.is_some()).then(|| h.services.iter().filter_map(|s| s.closed_until).min()).flatten()
         }) {
-            let (zh, e) = self.when(at);
-            Some(Banner {
-                text: if en {
-                    format!("{} Tickets again from {e}.", text::ISSUING_STOPPED.en)
-                } else {
-                    format!("{}，下次取号时间 {zh}", text::ISSUING_STOPPED.zh)
-                },
-                severity: Severity::Info,
-            })
+            let full = hall.is_some_and(|h| h.services.iter().all(|s| s.full));
+            let (zh, e) = self.closed_message(at, full);
+            Some(Banner { text: if en { e } else { zh }, severity: Severity::Info })
         } else if self.priority_mode {
             Some(Banner { text: text::PRIORITY_MODE.pick(en).into(), severity: Severity::Info })
         } else {
@@ -150,7 +157,7 @@ impl Controller {
                                 let os = o.services.iter().find(|x| x.id == s.id)?;
                                 Some(OtherHallView {
                                     name: if en { o.name_en.clone() } else { o.name_zh.clone() },
-                                    text: queue_text(en, os.waiting, os.est_wait_s, os.sold_out),
+                                    text: queue_text(en, os),
                                 })
                             })
                             .collect();
@@ -161,8 +168,10 @@ impl Controller {
                             subtitle: pick(&s.name_en, &s.name_zh),
                             waiting: if s.sold_out {
                                 text::SOLD_OUT_SHORT.pick(en).into()
+                            } else if s.closed_until.is_some() && s.full {
+                                text::FULL_SHORT.pick(en).into()
                             } else if s.closed_until.is_some() {
-                                text::ISSUING_STOPPED.pick(en).trim_end_matches('.').into()
+                                text::OTHER_HALL_STOPPED.pick(en).into()
                             } else if en {
                                 format!("{} waiting", s.waiting)
                             } else {
@@ -173,6 +182,8 @@ impl Controller {
                             } else if let Some(at) = s.closed_until {
                                 let (zh, e) = self.when(at);
                                 if en { format!("again from {e}") } else { format!("下次取号 {zh}") }
+                            } else if s.unstaffed {
+                                text::UNSTAFFED.pick(en).into()
                             } else {
                                 let est = if en {
                                     format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
@@ -203,7 +214,9 @@ impl Controller {
                 number: t.number.clone(),
                 service: svc,
                 ahead: if en { format!("{} people ahead of you", t.waiting_ahead) } else { format!("前面还有 {} 人", t.waiting_ahead) },
-                wait: if en {
+                wait: if t.unstaffed {
+                    text::UNSTAFFED.pick(en).into()
+                } else if en {
                     format!("Estimated wait: {}", escpos::wait_en(t.est_wait_s, t.est_wait_range_s))
                 } else {
                     format!("预计等候{}", escpos::wait_zh(t.est_wait_s, t.est_wait_range_s))
@@ -232,11 +245,13 @@ impl Controller {
                     })
                     .unwrap_or_default(),
                 overtime: if t.overtime { text::OVERTIME.pick(en).into() } else { String::new() },
+                qr_url: self.halls.iter().find(|h| h.id == t.hall).map(|h| h.ticket_url(t.id)).unwrap_or_default(),
             }
         });
         let check_in = self.check_in.as_ref().filter(|_| self.screen == Screen::CheckIn).map(|c| CheckInView {
             input: c.input.clone(),
             note: c.note.as_ref().map(|(zh, e)| pick(zh, e)).unwrap_or_default(),
+            note_hint: c.note.is_some() && c.hint,
         });
 
         View {
@@ -264,14 +279,22 @@ impl Controller {
     }
 }
 
-/// "3人 · 约6分钟" for another hall's queue.
-pub fn queue_text(en: bool, waiting: u32, est_wait_s: u32, sold_out: bool) -> String {
-    match (en, sold_out) {
-        (false, true) => text::SOLD_OUT_SHORT.zh.into(),
-        (true, true) => "no more today".into(),
-        (false, false) => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(est_wait_s)),
-        (true, false) if est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
-        (true, false) => format!("{} waiting · ~{} min", waiting, est_wait_s.div_ceil(60)),
+/// "3 人 · 约6分钟" for another hall's queue; "暂停取号" when it issues none of it now.
+pub fn queue_text(en: bool, s: &qcall_wire::ServiceInfo) -> String {
+    let waiting = s.waiting;
+    if s.sold_out {
+        return if en { "no more today".into() } else { text::SOLD_OUT_SHORT.zh.into() };
+    }
+    if s.closed_until.is_some() {
+        return text::OTHER_HALL_STOPPED.pick(en).into();
+    }
+    if s.unstaffed {
+        return if en { format!("{waiting} waiting · {}", text::UNSTAFFED.en) } else { format!("{waiting} 人 · {}", text::UNSTAFFED.zh) };
+    }
+    match en {
+        false => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(s.est_wait_s)),
+        true if s.est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
+        true => format!("{} waiting · ~{} min", waiting, s.est_wait_s.div_ceil(60)),
     }
 }
 
