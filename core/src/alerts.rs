@@ -211,7 +211,7 @@ pub fn conditions(
     for (device, &last) in seen {
         let Some((hall, _)) = devices.get(device) else { continue };
         // Devices are switched off at night: offline is news only while the hall is open.
-        if matches!(topo.opening(*hall, now), crate::domain::Opening::Closed { .. }) {
+        if !topo.within_hours(*hall, now) {
             continue;
         }
         if now - last > rules.device_offline_ms {
@@ -324,5 +324,34 @@ mod tests {
         assert!(calendar(&s, shanghai(2026, 12, 1)).is_empty());
         assert!(calendar(&s, shanghai(2027, 6, 1)).is_empty());
         assert_eq!(keys(&calendar(&s, shanghai(2027, 12, 1))), ["calendar:2028"]);
+    }
+
+    /// A device silent overnight is no news: offline alerts wait for the hall to open. Faults
+    /// name the device as staff call it, with what to do.
+    #[test]
+    fn device_alerts_use_names_advice_and_the_opening_hours() {
+        use chrono::TimeZone;
+        let shanghai = |h, m| chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap().timestamp_millis();
+        let mut t = (**state().topology()).clone();
+        t.halls[0].hours = vec![(9 * 60, 17 * 60)];
+        t.calendar.years = [2026].into_iter().collect();
+        let s = State::new(std::sync::Arc::new(t), shanghai(9, 0));
+        let rules = Rules { device_names: [("kiosk-east-1".to_string(), "东区1号取号机".to_string())].into_iter().collect(), ..Rules::default() };
+        let status = |ok: bool, code: &str| wire::DeviceStatus {
+            device: "kiosk-east-1".into(),
+            kind: "kiosk".into(),
+            ok,
+            code: code.into(),
+            message: "打印机缺纸 / paper end".into(),
+            at: chrono::DateTime::from_timestamp_millis(shanghai(9, 0)).unwrap(),
+        };
+        let devices: BTreeMap<String, (usize, wire::DeviceStatus)> = [("kiosk-east-1".to_string(), (EAST, status(false, "paper_end")))].into_iter().collect();
+        let c = conditions(&s, &devices, &BTreeMap::new(), shanghai(10, 0), &rules);
+        assert_eq!(c[0].message, "东区1号取号机：打印机缺纸 / paper end");
+        assert_eq!(c[0].advice.as_deref(), Some("请更换打印纸 · load paper"));
+        let devices: BTreeMap<String, (usize, wire::DeviceStatus)> = [("kiosk-east-1".to_string(), (EAST, status(true, "")))].into_iter().collect();
+        let seen: BTreeMap<String, Millis> = [("kiosk-east-1".to_string(), shanghai(16, 50))].into_iter().collect();
+        assert_eq!(keys(&conditions(&s, &devices, &seen, shanghai(16, 59), &rules)), ["offline:kiosk-east-1"], "open: news");
+        assert!(conditions(&s, &devices, &seen, shanghai(20, 0), &rules).is_empty(), "closed for the night: muted");
     }
 }

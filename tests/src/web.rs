@@ -641,6 +641,12 @@ async fn web_console_on_a_tablet_tags_the_priority_lane_and_finishes_and_calls_i
     b.press(Key::F7).await;
     b.wait_text("#current-number", "A001").await;
     b.wait_text("#message", "A003 已办结，已呼叫 A001").await;
+    // The ticket page of the one still waiting, on a phone, in the 大字版.
+    b.viewport(375, 667).await;
+    b.c().goto(&format!("{}/t/2?large=1", server.url)).await.expect("ticket page");
+    b.wait_text("#state", "等候中").await;
+    assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
+    b.screenshot("web-ticket.png").await;
     b.close().await;
     let t = api.get(&format!("/api/v1/tickets/{}", v["id"])).await.1;
     assert_eq!(t["state"], "finished", "{t}");

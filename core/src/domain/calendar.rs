@@ -76,6 +76,18 @@ impl Topology {
         self.calendar.missing_year(today)
     }
 
+    /// Is `hall` within its opening hours at `t` (staff at work; a hall without hours always is)?
+    /// Unlike [`Topology::opening`], the last minutes before closing, when no tickets are
+    /// issued, count as open.
+    pub fn within_hours(&self, hall: usize, t: Millis) -> bool {
+        let hours = &self.halls[hall].hours;
+        if hours.is_empty() {
+            return true;
+        }
+        let (date, minute) = self.local(t);
+        self.calendar.is_open_day(date) && hours.iter().any(|&(a, b)| minute >= a && minute < b)
+    }
+
     /// Is the hall's day `date` a working day with hours?
     pub fn hall_open_day(&self, hall: usize, date: NaiveDate) -> bool {
         !self.halls[hall].hours.is_empty() && self.calendar.is_open_day(date)
