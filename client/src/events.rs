@@ -34,10 +34,17 @@ impl Client {
     }
 
     /// Opens a WebSocket to any `ws://`/`wss://` URL of this server (e.g. with a query the
-    /// typed calls never send).
+    /// typed calls never send), with this client's token: a device or staff stream, with
+    /// permits of its own and everything its caller may see.
     pub async fn connect_ws(&self, url: &str) -> Result<EventStream> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
+        if let Some(t) = self.token() {
+            let v = format!("Bearer {t}").parse().map_err(|_| ClientError::BadUrl("the token is not a header value".into()))?;
+            req.headers_mut().insert("authorization", v);
+        }
         let connector = self.tls().map(tokio_tungstenite::Connector::Rustls);
-        let connect = tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector);
+        let connect = tokio_tungstenite::connect_async_tls_with_config(req, None, true, connector);
         let (ws, _) = tokio::time::timeout(self.connect_timeout(), connect)
             .await
             .map_err(|_| ClientError::Network(format!("{url}: connect timed out")))?

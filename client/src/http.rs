@@ -280,10 +280,12 @@ impl Client {
         }
     }
 
-    /// `POST /api/v1/halls/{hall}/check-in`: an appointment's ticket (the same one again for a
-    /// repeated check-in).
-    pub async fn check_in(&self, hall: &str, req: &wire::CheckInRequest) -> Result<wire::Ticket> {
-        self.post(&format!("/api/v1/halls/{hall}/check-in"), req).await
+    /// `POST /api/v1/halls/{hall}/check-in`: an appointment's ticket; `again` for a repeated
+    /// check-in (the same ticket, answered 200 rather than 201).
+    pub async fn check_in(&self, hall: &str, req: &wire::CheckInRequest) -> Result<wire::CheckedIn> {
+        let (status, body) = self.send(self.request(reqwest::Method::POST, &format!("/api/v1/halls/{hall}/check-in")).json(req)).await?;
+        let ticket = serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok(wire::CheckedIn { ticket, again: status == 200 })
     }
 
     // --- Appointments -------------------------------------------------------------------
@@ -298,15 +300,19 @@ impl Client {
         self.post("/api/v1/appointments", req).await
     }
 
-    /// `GET /api/v1/appointments/{code}?phone=`.
-    pub async fn booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
-        self.get_query(&format!("/api/v1/appointments/{code}"), &wire::BookingLookup { phone: phone.into() }).await
+    /// `POST /api/v1/appointments/phone-code`: a one-time code to this phone, for booking.
+    pub async fn phone_code(&self, phone: &str) -> Result<wire::PhoneCodeSent> {
+        self.post("/api/v1/appointments/phone-code", &wire::PhoneCodeRequest { phone: phone.into() }).await
     }
 
-    /// `DELETE /api/v1/appointments/{code}?phone=`: cancel.
+    /// `POST /api/v1/appointments/{code}/view` `{phone}`.
+    pub async fn booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
+        self.post(&format!("/api/v1/appointments/{code}/view"), &wire::BookingLookup { phone: phone.into() }).await
+    }
+
+    /// `POST /api/v1/appointments/{code}/cancel` `{phone}`: cancel.
     pub async fn cancel_booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
-        let q = wire::BookingLookup { phone: phone.into() };
-        self.typed(self.request(reqwest::Method::DELETE, &format!("/api/v1/appointments/{code}")).query(&q)).await
+        self.post(&format!("/api/v1/appointments/{code}/cancel"), &wire::BookingLookup { phone: phone.into() }).await
     }
 
     /// `GET /api/v1/appointments?date=[&hall=]` (supervisors): unmasked.

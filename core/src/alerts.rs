@@ -246,6 +246,50 @@ pub fn conditions(
     out
 }
 
+/// What the server's own parts report, for alerts (0: never).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Health {
+    pub sms_ok_at: Millis,
+    pub sms_failed_at: Millis,
+    pub streams_full_at: Millis,
+}
+
+/// How long after the event streams were last full the alert stays up.
+pub const STREAMS_FULL_MS: Millis = 5 * 60_000;
+
+/// The alerts about the server itself: text messages failing since the last that went
+/// through; event streams turned away within [`STREAMS_FULL_MS`].
+pub fn health_conditions(h: &Health, now: Millis) -> Vec<Condition> {
+    let mut out = vec![];
+    let every_hall = |key: &str, kind, message: String, advice: &str| Condition {
+        key: key.to_string(),
+        kind,
+        hall: None,
+        counter: None,
+        ticket: None,
+        device: None,
+        message,
+        advice: Some(advice.to_string()),
+    };
+    if h.sms_failed_at > 0 && h.sms_failed_at >= h.sms_ok_at {
+        out.push(every_hall(
+            "sms",
+            AlertKind::SmsFailing,
+            "短信发送失败，网上预约无法获取验证码 · text messages fail: online bookings get no code".into(),
+            "请检查短信服务商账户、签名和模板（见服务器日志）· check the SMS account, sign name and template (see the server log)",
+        ));
+    }
+    if h.streams_full_at > 0 && now - h.streams_full_at < STREAMS_FULL_MS {
+        out.push(every_hall(
+            "streams",
+            AlertKind::StreamsFull,
+            "实时连接已满，有设备或页面被拒绝 · the event streams were full: a device or page was turned away".into(),
+            "请查看服务器日志中的来源地址，必要时调大 [server] max_connections · see the addresses in the server log; raise max_connections if needed",
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +342,19 @@ mod tests {
     }
 
     /// A calendar that runs out is a fault: this year missing, or from 1 December the next.
+    #[test]
+    fn failing_text_messages_and_full_streams_raise_alerts_until_they_recover() {
+        let none = Health::default();
+        assert!(health_conditions(&none, 1_000).is_empty());
+        let failing = Health { sms_ok_at: 10, sms_failed_at: 20, streams_full_at: 0 };
+        assert_eq!(keys(&health_conditions(&failing, 30)), ["sms"]);
+        let recovered = Health { sms_ok_at: 25, ..failing };
+        assert!(health_conditions(&recovered, 30).is_empty(), "a message went through since");
+        let full = Health { streams_full_at: 1_000, ..none };
+        assert_eq!(keys(&health_conditions(&full, 1_000 + STREAMS_FULL_MS - 1)), ["streams"]);
+        assert!(health_conditions(&full, 1_000 + STREAMS_FULL_MS).is_empty(), "five quiet minutes clear it");
+    }
+
     #[test]
     fn a_holiday_calendar_that_runs_out_raises_one_alert_for_every_hall() {
         use chrono::TimeZone;

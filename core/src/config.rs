@@ -78,6 +78,8 @@ pub struct RawConfig {
     pub alerts: RawAlerts,
     #[serde(default)]
     pub ratings: RawRatings,
+    #[serde(default)]
+    pub sms: Option<RawSms>,
 }
 
 /// `[ratings]`: 好差评.
@@ -105,6 +107,8 @@ pub struct RawAlerts {
     /// Every raised alert is POSTed here as JSON (an SMS or WeChat gateway), retried until it
     /// is taken.
     pub webhook_url: Option<String>,
+    /// A file holding the secret the webhook's posts are signed with (`X-Qcall-Signature`).
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 /// `[pauses]`: why a counter may pause.
@@ -231,14 +235,58 @@ pub struct RawServer {
     /// directory, like `db`.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The public face (`/book`, `/t/{id}` and their API) on its own address, for a reverse
+    /// proxy to the internet; `listen` then serves the halls' LAN (devices, staff, metrics).
+    pub public_listen: Option<String>,
+    /// Reverse proxies (addresses or ranges like 10.0.0.0/24) whose `X-Forwarded-For` is
+    /// believed: behind them, limits count the real client's address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Of the event streams (`max_connections`), the share anonymous (public) ones may take;
+    /// devices and signed-in staff have the rest.
+    pub public_stream_share: Option<f64>,
+    /// Anonymous event streams one client address (an IPv6 /64) may hold.
+    pub public_streams_per_address: Option<u32>,
+    /// Seconds between the pings of an event stream; a socket that answers none of two in a
+    /// row is closed (15).
+    pub stream_ping_s: Option<u64>,
+}
+
+/// `[sms]`: text messages (短信) through the bureau's provider: one-time codes that prove a
+/// booker's phone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSms {
+    /// `aliyun`, `tencent`, `webhook` (the bureau's own platform) or `log` (trying out: the
+    /// message goes to the server's log, the phone masked).
+    pub provider: String,
+    /// The provider's API address (each has its documented default).
+    pub endpoint: Option<String>,
+    /// Aliyun AccessKeyId / Tencent SecretId.
+    pub key_id: Option<String>,
+    /// A file holding the AccessKeySecret / SecretKey / webhook secret (nothing else on its
+    /// one line).
+    pub secret_file: Option<PathBuf>,
+    /// Tencent's SmsSdkAppId.
+    pub app_id: Option<String>,
+    /// The provider's region (cn-hangzhou, ap-guangzhou).
+    pub region: Option<String>,
+    /// The approved 签名.
+    pub sign_name: Option<String>,
+    /// The approved template of the one-time code (its variable: `code`).
+    pub code_template: Option<String>,
 }
 
 /// `[sign_in]`: wrong PINs and passwords.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawSignIn {
-    /// Failures of one account within `window_s` that lock it for `lock_s`.
+    /// Failures of one account from one client address within `window_s` that lock it there
+    /// for `lock_s`.
     pub account_failures: Option<u32>,
+    /// Failures of one account on the halls' LAN face, from any addresses, that lock it
+    /// everywhere (the public face has no staff sign-in).
+    pub account_total_failures: Option<u32>,
     /// Failures from one client address within `window_s` that lock the address.
     pub address_failures: Option<u32>,
     pub window_s: Option<u64>,
@@ -325,6 +373,8 @@ pub struct RawDevice {
     pub counter: Option<String>,
     /// `sha256:<hex>` made by `qcall token`.
     pub token_hash: String,
+    /// Bookings a booking client may make per hour (600).
+    pub bookings_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -370,6 +420,8 @@ pub struct Device {
     /// The hall it stands in; `None` for a booking client, which belongs to no hall.
     pub hall: Option<usize>,
     pub token_hash: String,
+    /// A booking client's bookings per hour (it vouches for its users' identity).
+    pub bookings_per_hour: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -416,6 +468,13 @@ pub struct Config {
     pub min_free_bytes: u64,
     /// HTTPS with this certificate (`[server] tls_cert`, `tls_key`).
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// The public face's own address, when it has one.
+    pub public_listen: Option<String>,
+    pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// Event streams anonymous clients may hold at once, and per address.
+    pub public_streams: usize,
+    pub public_streams_per_address: u32,
+    pub stream_ping: std::time::Duration,
     pub sign_in: crate::signin::Limits,
     pub topology: Arc<Topology>,
     pub clerks: Vec<Clerk>,
@@ -431,6 +490,18 @@ pub struct Config {
     /// Days who served a ticket is kept.
     pub retention_days: u32,
     pub alerts: crate::alerts::Rules,
+    /// Text messages; without `[sms]` there are none, and only booking clients book.
+    pub sms: Option<Sms>,
+    /// The alert webhook's posts are signed with this (`[alerts] webhook_secret_file`).
+    pub webhook_secret: Option<String>,
+}
+
+/// `[sms]`, validated.
+#[derive(Debug, Clone)]
+pub enum Sms {
+    /// Messages go to the log (trying out; refused with a public face).
+    Log,
+    Provider(crate::sms::Settings),
 }
 
 impl Config {
@@ -690,7 +761,13 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             (None, DeviceKind::Display, Some(h)) => format!("{}大屏（{}）", short(h), d.id),
             (None, _, _) => format!("预约接入（{}）", d.id),
         };
-        devices.push(Device { id: d.id, name, kind, hall, token_hash: d.token_hash });
+        let bookings_per_hour = match (d.bookings_per_hour, kind) {
+            (Some(n), DeviceKind::Booking) if (1..=100_000).contains(&n) => n,
+            (Some(n), DeviceKind::Booking) => return Err(bad(f("bookings_per_hour"), format!("{n} is not between 1 and 100000"))),
+            (Some(_), _) => return Err(bad(f("bookings_per_hour"), "only booking clients book".into())),
+            (None, _) => 600,
+        };
+        devices.push(Device { id: d.id, name, kind, hall, token_hash: d.token_hash, bookings_per_hour });
     }
     let mut supervisors = Vec::new();
     for (i, s) in raw.supervisors.into_iter().enumerate() {
@@ -743,14 +820,34 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     if let Some(host) = url_host(&public_base_url) {
         allowed_hosts.push(host);
     }
+    let mut trusted_proxies = vec![];
+    for (i, p) in server.trusted_proxies.iter().enumerate() {
+        trusted_proxies.push(crate::net::Cidr::parse(p).map_err(|r| bad(format!("server.trusted_proxies[{i}]"), r))?);
+    }
+    let public_listen = match &server.public_listen {
+        Some(p) if p.parse::<std::net::SocketAddr>().is_err() => {
+            return Err(bad("server.public_listen".into(), format!("`{p}` is not an address like 0.0.0.0:8443")));
+        }
+        Some(p) if *p == listen => None,
+        p => p.clone(),
+    };
+    let share = server.public_stream_share.unwrap_or(0.5);
+    if !(0.05..=0.95).contains(&share) {
+        return Err(bad("server.public_stream_share".into(), format!("{share} is not between 0.05 and 0.95")));
+    }
+    let public_streams_per_address = server.public_streams_per_address.unwrap_or(8);
+    if !(1..=1000).contains(&public_streams_per_address) {
+        return Err(bad("server.public_streams_per_address".into(), format!("{public_streams_per_address} is not between 1 and 1000")));
+    }
     let si = &raw.sign_in;
     let sign_in = crate::signin::Limits {
         account_failures: si.account_failures.unwrap_or(10),
+        account_total_failures: si.account_total_failures.unwrap_or(30),
         address_failures: si.address_failures.unwrap_or(30),
         window_ms: si.window_s.unwrap_or(600) as i64 * 1000,
         lock_ms: si.lock_s.unwrap_or(900) as i64 * 1000,
     };
-    if sign_in.account_failures == 0 || sign_in.address_failures == 0 || sign_in.window_ms <= 0 || sign_in.lock_ms <= 0 {
+    if sign_in.account_failures == 0 || sign_in.account_total_failures == 0 || sign_in.address_failures == 0 || sign_in.window_ms <= 0 || sign_in.lock_ms <= 0 {
         return Err(bad("sign_in".into(), "failure counts, window_s and lock_s must be at least 1".into()));
     }
     let demo_credentials = file == EMBEDDED_NAME
@@ -901,6 +998,17 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             return Err(bad("alerts.webhook_url".into(), format!("`{url}` is not an http:// or https:// URL")));
         }
     }
+    let webhook_secret = match (&a.webhook_secret_file, &a.webhook_url) {
+        (Some(p), Some(_)) => Some(read_secret(p).map_err(|e| bad("alerts.webhook_secret_file".into(), e))?),
+        (Some(_), None) => return Err(bad("alerts.webhook_secret_file".into(), "there is no webhook_url to sign for".into())),
+        (None, _) => None,
+    };
+    let sms = sms(raw.sms, public_listen.is_some(), &bad)?;
+    let stream_ping_s = raw.server.stream_ping_s.unwrap_or(15);
+    if !(1..=300).contains(&stream_ping_s) {
+        return Err(bad("server.stream_ping_s".into(), format!("{stream_ping_s} is not between 1 and 300")));
+    }
+    let stream_ping = std::time::Duration::from_secs(stream_ping_s);
     let backups = match raw.backup {
         None => None,
         Some(b) => {
@@ -929,6 +1037,11 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         session_idle_ms: i64::from(idle_min) * 60_000,
         min_free_bytes: raw.server.min_free_mb.unwrap_or(64) * 1024 * 1024,
         tls,
+        public_listen,
+        trusted_proxies,
+        public_streams: ((max_connections as f64) * share) as usize,
+        public_streams_per_address,
+        stream_ping,
         sign_in,
         topology: Arc::new(topology),
         clerks,
@@ -940,7 +1053,63 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         audit_days,
         retention_days,
         alerts,
+        sms,
+        webhook_secret,
     })
+}
+
+/// The first line of a secret's file.
+fn read_secret(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").trim().to_string();
+    if secret.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(secret)
+}
+
+fn sms(raw: Option<RawSms>, public_face: bool, bad: &dyn Fn(String, String) -> ConfigError) -> Result<Option<Sms>, ConfigError> {
+    use crate::sms::{Provider, Purpose, Settings};
+    let Some(r) = raw else { return Ok(None) };
+    let need = |v: &Option<String>, field: &str| -> Result<String, ConfigError> {
+        v.clone().filter(|x| !x.trim().is_empty()).ok_or_else(|| bad(format!("sms.{field}"), format!("missing: the {} provider needs it", r.provider)))
+    };
+    let secret = || -> Result<String, ConfigError> {
+        let path = r.secret_file.as_ref().ok_or_else(|| bad("sms.secret_file".into(), format!("missing: the {} provider signs with a secret", r.provider)))?;
+        read_secret(path).map_err(|e| bad("sms.secret_file".into(), e))
+    };
+    let endpoint = |default: &str| -> Result<String, ConfigError> {
+        let e = r.endpoint.clone().unwrap_or_else(|| default.to_string());
+        if !(e.starts_with("http://") || e.starts_with("https://")) || url_host(&e).is_none() {
+            return Err(bad("sms.endpoint".into(), format!("`{e}` is not an http:// or https:// URL")));
+        }
+        Ok(e)
+    };
+    let provider = match r.provider.as_str() {
+        "log" if public_face => {
+            return Err(bad("sms.provider".into(), "`log` only writes codes to the server's log: a public face needs aliyun, tencent or webhook".into()))
+        }
+        "log" => return Ok(Some(Sms::Log)),
+        "aliyun" => Provider::Aliyun {
+            endpoint: endpoint("https://dysmsapi.aliyuncs.com/")?,
+            access_key_id: need(&r.key_id, "key_id")?,
+            access_key_secret: secret()?,
+            region: r.region.clone().unwrap_or_else(|| "cn-hangzhou".into()),
+        },
+        "tencent" => Provider::Tencent {
+            endpoint: endpoint("https://sms.tencentcloudapi.com/")?,
+            secret_id: need(&r.key_id, "key_id")?,
+            secret_key: secret()?,
+            sdk_app_id: need(&r.app_id, "app_id")?,
+            region: r.region.clone().unwrap_or_else(|| "ap-guangzhou".into()),
+        },
+        "webhook" => Provider::Webhook { url: endpoint("")?, secret: secret()? },
+        other => return Err(bad("sms.provider".into(), format!("`{other}` is not one of aliyun, tencent, webhook, log"))),
+    };
+    let webhook = matches!(provider, Provider::Webhook { .. });
+    let sign_name = if webhook { r.sign_name.clone().unwrap_or_default() } else { need(&r.sign_name, "sign_name")? };
+    let code_template = if webhook { r.code_template.clone().unwrap_or_default() } else { need(&r.code_template, "code_template")? };
+    Ok(Some(Sms::Provider(Settings { provider, sign_name, templates: [(Purpose::Code, code_template)].into_iter().collect() })))
 }
 
 /// The host of an `http(s)://host[:port]/…` URL, lower-case.
@@ -1023,6 +1192,20 @@ mod tests {
         let e = Config::parse(&plain, "s.toml").unwrap_err().to_string();
         assert!(e.contains("supervisors[0].password_hash") && e.contains("not an argon2 hash"), "{e}");
         assert!(Config::parse(&without_password, "s.toml").is_ok(), "a token alone is enough");
+
+        // Text messages: a public face needs a real provider; a provider needs its secret.
+        let public = EMBEDDED_CONFIG.replacen("[server]\n", "[server]\npublic_listen = \"0.0.0.0:8443\"\n", 1);
+        let e = Config::parse(&public, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.provider") && e.contains("public face"), "{e}");
+        let aliyun = EMBEDDED_CONFIG.replacen("[sms]\nprovider = \"log\"\n", "[sms]\nprovider = \"aliyun\"\nkey_id = \"LTAI\"\n", 1);
+        let e = Config::parse(&aliyun, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.secret_file") && e.contains("missing"), "{e}");
+        let nofile = aliyun.replacen("key_id = \"LTAI\"\n", "key_id = \"LTAI\"\nsecret_file = \"/nonexistent/sms.secret\"\n", 1);
+        let e = Config::parse(&nofile, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.secret_file") && e.contains("/nonexistent/sms.secret"), "{e}");
+        let proxies = EMBEDDED_CONFIG.replacen("[server]\n", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", 1);
+        let e = Config::parse(&proxies, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("server.trusted_proxies[0]") && e.contains("33"), "{e}");
 
         let e = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"b\"\nat = \"25:00\"\n"), "b.toml").unwrap_err().to_string();
         assert!(e.contains("backup.at") && e.contains("25:00"), "{e}");

@@ -159,6 +159,27 @@ pub struct Shared {
     /// Event-stream subscribers dropped for being too slow or too far behind.
     pub dropped_subscribers: AtomicU64,
     pub health: parking_lot::Mutex<StoreStatus>,
+    /// What the server's other parts report for alerts.
+    pub signals: Signals,
+}
+
+/// When text messages last went through or failed, and when an event stream was last turned
+/// away (ms since the epoch; 0: never). Not stored: a restart starts afresh.
+#[derive(Debug, Default)]
+pub struct Signals {
+    pub sms_ok_at: AtomicI64,
+    pub sms_failed_at: AtomicI64,
+    pub streams_full_at: AtomicI64,
+}
+
+impl Signals {
+    pub fn health(&self) -> crate::alerts::Health {
+        crate::alerts::Health {
+            sms_ok_at: self.sms_ok_at.load(Ordering::Relaxed),
+            sms_failed_at: self.sms_failed_at.load(Ordering::Relaxed),
+            streams_full_at: self.streams_full_at.load(Ordering::Relaxed),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -280,6 +301,7 @@ impl Engine {
             batch_commands: crate::metrics::Histogram::new(crate::metrics::BATCH_COMMANDS),
             dropped_subscribers: AtomicU64::new(0),
             health: parking_lot::Mutex::new(StoreStatus { last_error: None, day }),
+            signals: Signals::default(),
         });
         let (tx, rx) = mpsc::channel(8192);
         let writer_shared = shared.clone();
@@ -416,7 +438,7 @@ impl Acc {
                 _ => {}
             }
             if let Some(b) = e.booking() {
-                self.persons.insert(b.who.person.clone());
+                self.persons.insert(b.who.key());
                 self.bookings.insert(b.id, b.clone());
             }
             if let Some((msg, halls)) = view::event(&core.state, &e, core.seq + 1, now) {
@@ -623,7 +645,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 Err(e) => Err(EngineError::Store(e.to_string())),
             },
             Request::CheckAlerts(rules) => {
-                let conditions = crate::alerts::conditions(&core.state, &core.devices, &core.device_seen, now, rules);
+                let mut conditions = crate::alerts::conditions(&core.state, &core.devices, &core.device_seen, now, rules);
+                conditions.extend(crate::alerts::health_conditions(&shared.signals.health(), now));
                 let live: BTreeSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
                 let ended: Vec<String> = core.alerts.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
                 let mut mine = vec![];

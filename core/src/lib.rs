@@ -5,6 +5,8 @@
 //! - [`server`]: HTTP + WebSocket API; [`view`]: domain -> wire types;
 //! - [`config`]: TOML -> validated config; [`auth`]: tokens and PINs; [`clock`]: where time
 //!   comes from; [`queries`]: read-only database queries (old tickets, statistics, reports);
+//! - [`net`]: client addresses behind proxies; [`sms`]: text messages, signed per provider;
+//!   [`phone_codes`]: one-time codes that prove a booker's phone;
 //! - [`sim`]: `qcall simulate`, whole days through the domain in simulated time.
 
 pub mod alerts;
@@ -16,10 +18,13 @@ pub mod domain;
 pub mod engine;
 pub mod maintenance;
 pub mod metrics;
+pub mod net;
+pub mod phone_codes;
 pub mod queries;
 pub mod report;
 pub mod server;
 pub mod signin;
+pub mod sms;
 pub mod tls;
 pub mod sim;
 pub mod store;

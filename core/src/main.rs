@@ -441,6 +441,10 @@ async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_core::clock::Clock>)
     tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
     let scheme = if server.tls() { "https" } else { "http" };
     println!("qcall listening on {scheme}://{}", server.addr);
+    if let Some(p) = server.public_addr() {
+        tracing::info!(addr = %p, "public face (booking and ticket pages only) serving");
+        println!("qcall public face on {scheme}://{p}");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await?;

@@ -12,8 +12,13 @@ use crate::domain::Millis;
 /// `[sign_in]`: when failures lock an account or an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Failures of one account within `window_ms` that lock it.
+    /// Failures of one account from one client address within `window_ms` that lock the
+    /// account at that address (elsewhere it still signs in).
     pub account_failures: u32,
+    /// Failures of one account from any addresses within `window_ms` that lock the account
+    /// everywhere. Staff sign in only on the halls' LAN face (the public face has no sign-in),
+    /// so nobody on the internet can lock a duty leader out.
+    pub account_total_failures: u32,
     /// Failures from one client address within `window_ms` (any accounts) that lock it.
     pub address_failures: u32,
     pub window_ms: Millis,
@@ -23,7 +28,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { account_failures: 10, address_failures: 30, window_ms: 10 * 60_000, lock_ms: 15 * 60_000 }
+        Limits { account_failures: 10, account_total_failures: 30, address_failures: 30, window_ms: 10 * 60_000, lock_ms: 15 * 60_000 }
     }
 }
 
@@ -60,8 +65,17 @@ impl Record {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Locked {
     pub retry_after_ms: Millis,
-    /// The address is locked (else the account).
-    pub address: bool,
+    pub what: LockedWhat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockedWhat {
+    /// This client address, for every account.
+    Address,
+    /// This account from this client address.
+    AccountHere,
+    /// This account from everywhere.
+    Account,
 }
 
 impl Locked {
@@ -73,6 +87,7 @@ impl Locked {
 #[derive(Debug, Default)]
 struct Books {
     accounts: HashMap<String, Record>,
+    pairs: HashMap<(String, Option<IpAddr>), Record>,
     addresses: HashMap<IpAddr, Record>,
 }
 
@@ -102,14 +117,20 @@ impl Limiter {
         Limiter { limits, books: parking_lot::Mutex::new(Books::default()) }
     }
 
-    /// May this account try from this address now?
+    /// May this account try from this address now? (Addresses count by
+    /// [`crate::net::limit_key`]: an IPv6 /64 is one client.)
     pub fn check(&self, account: &str, addr: Option<IpAddr>, now: Millis) -> Result<(), Locked> {
+        let addr = addr.map(crate::net::limit_key);
         let b = self.books.lock();
-        if let Some(u) = addr.and_then(|a| b.addresses.get(&a)).and_then(|r| r.locked(now)) {
-            return Err(Locked { retry_after_ms: u - now, address: true });
+        let locked = |r: Option<&Record>, what| r.and_then(|r| r.locked(now)).map(|u| Locked { retry_after_ms: u - now, what });
+        if let Some(l) = locked(addr.and_then(|a| b.addresses.get(&a)), LockedWhat::Address) {
+            return Err(l);
         }
-        if let Some(u) = b.accounts.get(account).and_then(|r| r.locked(now)) {
-            return Err(Locked { retry_after_ms: u - now, address: false });
+        if let Some(l) = locked(b.pairs.get(&(account.to_string(), addr)), LockedWhat::AccountHere) {
+            return Err(l);
+        }
+        if let Some(l) = locked(b.accounts.get(account), LockedWhat::Account) {
+            return Err(l);
         }
         Ok(())
     }
@@ -117,41 +138,56 @@ impl Limiter {
     /// Records a failure; returns the lock it caused, if any.
     pub fn failed(&self, account: &str, addr: Option<IpAddr>, now: Millis) -> Option<Locked> {
         let limits = self.limits;
+        let addr = addr.map(crate::net::limit_key);
         let mut b = self.books.lock();
         trim(&mut b.accounts, now, &limits);
+        trim(&mut b.pairs, now, &limits);
         trim(&mut b.addresses, now, &limits);
         let mut lock = None;
         if let Some(a) = addr {
             if let Some(u) = b.addresses.entry(a).or_default().fail(now, limits.address_failures, &limits) {
-                lock = Some(Locked { retry_after_ms: u - now, address: true });
+                lock = Some(Locked { retry_after_ms: u - now, what: LockedWhat::Address });
             }
         }
-        if let Some(u) = b.accounts.entry(account.to_string()).or_default().fail(now, limits.account_failures, &limits) {
-            lock = lock.or(Some(Locked { retry_after_ms: u - now, address: false }));
+        if let Some(u) = b.pairs.entry((account.to_string(), addr)).or_default().fail(now, limits.account_failures, &limits) {
+            lock = lock.or(Some(Locked { retry_after_ms: u - now, what: LockedWhat::AccountHere }));
+        }
+        if let Some(u) = b.accounts.entry(account.to_string()).or_default().fail(now, limits.account_total_failures, &limits) {
+            lock = lock.or(Some(Locked { retry_after_ms: u - now, what: LockedWhat::Account }));
         }
         lock
     }
 
-    /// A right PIN: the account's failures are forgotten (the address's are not).
-    pub fn succeeded(&self, account: &str) {
-        self.books.lock().accounts.remove(account);
+    /// A right PIN: the account's failures here and everywhere are forgotten (the
+    /// address's are not).
+    pub fn succeeded(&self, account: &str, addr: Option<IpAddr>) {
+        let mut b = self.books.lock();
+        b.accounts.remove(account);
+        b.pairs.remove(&(account.to_string(), addr.map(crate::net::limit_key)));
     }
 }
 
 /// At most `limit` actions per key within `window_ms` (public bookings per client address).
-pub struct Throttle {
+pub struct Throttle<K = IpAddr> {
     limit: u32,
     window_ms: Millis,
-    seen: parking_lot::Mutex<HashMap<IpAddr, VecDeque<Millis>>>,
+    seen: parking_lot::Mutex<HashMap<K, VecDeque<Millis>>>,
 }
 
-impl Throttle {
-    pub fn new(limit: u32, window_ms: Millis) -> Throttle {
+impl Throttle<IpAddr> {
+    /// Counts one action of a client address (an IPv6 /64 is one client).
+    pub fn take_addr(&self, addr: IpAddr, now: Millis) -> Result<(), Millis> {
+        self.take(crate::net::limit_key(addr), now)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Throttle<K> {
+    pub fn new(limit: u32, window_ms: Millis) -> Throttle<K> {
         Throttle { limit, window_ms, seen: parking_lot::Mutex::new(HashMap::new()) }
     }
 
     /// Counts one action; `Err(ms)` to wait when over the limit (then nothing is counted).
-    pub fn take(&self, key: IpAddr, now: Millis) -> Result<(), Millis> {
+    pub fn take(&self, key: K, now: Millis) -> Result<(), Millis> {
         let mut seen = self.seen.lock();
         if seen.len() >= MAX_RECORDS {
             let window = self.window_ms;
@@ -237,20 +273,45 @@ mod tests {
     const MIN: Millis = 60_000;
 
     #[test]
-    fn ten_failures_lock_the_account_for_fifteen_minutes_right_pin_included() {
+    fn ten_failures_from_one_address_lock_the_account_there_not_elsewhere() {
         let l = Limiter::new(Limits::default());
         let addr: Option<IpAddr> = Some("10.0.0.7".parse().unwrap());
+        let other: Option<IpAddr> = Some("10.0.0.8".parse().unwrap());
         for i in 0..9 {
             assert_eq!(l.failed("clerk01", addr, i * 1000), None);
             assert!(l.check("clerk01", addr, i * 1000).is_ok());
         }
         let lock = l.failed("clerk01", addr, 9_000).expect("the tenth failure locks");
-        assert_eq!((lock.retry_after_ms, lock.address), (15 * MIN, false));
-        assert!(l.check("clerk01", addr, 9_000 + 14 * MIN).is_err(), "still locked");
-        assert!(l.check("clerk01", Some("10.0.0.8".parse().unwrap()), 10 * MIN).is_err(), "from any address");
+        assert_eq!((lock.retry_after_ms, lock.what), (15 * MIN, LockedWhat::AccountHere));
+        assert!(l.check("clerk01", addr, 9_000 + 14 * MIN).is_err(), "still locked there");
+        assert!(l.check("clerk01", other, 10 * MIN).is_ok(), "the right person elsewhere still signs in");
         assert!(l.check("clerk02", addr, 10 * MIN).is_ok(), "other accounts are not locked");
         assert!(l.check("clerk01", addr, 9_000 + 15 * MIN).is_ok(), "the lock ends");
         assert_eq!(l.check("clerk01", addr, 9_000 + MIN).unwrap_err().retry_after_s(), 14 * 60);
+    }
+
+    #[test]
+    fn the_whole_account_locks_only_after_many_failures_from_many_addresses() {
+        let l = Limiter::new(Limits::default());
+        // 29 failures from 29 addresses: the right person elsewhere still signs in.
+        for i in 0..29u8 {
+            l.failed("duty", Some(IpAddr::from([10, 1, i / 5, i])), i64::from(i));
+        }
+        assert!(l.check("duty", Some("10.0.0.1".parse().unwrap()), 100).is_ok());
+        // The 30th: the account is locked everywhere.
+        let lock = l.failed("duty", Some(IpAddr::from([10, 2, 0, 1])), 200);
+        assert_eq!(lock.map(|l| l.what), Some(LockedWhat::Account));
+        assert!(l.check("duty", Some("10.9.9.9".parse().unwrap()), 300).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_prefix_is_one_client() {
+        let l = Limiter::new(Limits::default());
+        for i in 0..10u16 {
+            l.failed("clerk01", Some(IpAddr::from([0x2001, 0xdb8, 0, 1, i, 0, 0, 1])), i64::from(i));
+        }
+        assert!(l.check("clerk01", Some("2001:db8:0:1:ffff::1".parse().unwrap()), 20).is_err(), "the same /64");
+        assert!(l.check("clerk01", Some("2001:db8:0:2::1".parse().unwrap()), 20).is_ok(), "another /64");
     }
 
     #[test]
@@ -264,7 +325,7 @@ mod tests {
         for i in 0..9 {
             l.failed("d", None, i);
         }
-        l.succeeded("d");
+        l.succeeded("d", None);
         assert_eq!(l.failed("d", None, 10), None, "the count started over");
     }
 
@@ -276,7 +337,7 @@ mod tests {
         for i in 0..30 {
             locked = l.failed(&format!("clerk{i:02}"), addr, i);
         }
-        assert_eq!(locked.map(|l| l.address), Some(true));
+        assert_eq!(locked.map(|l| l.what), Some(LockedWhat::Address));
         assert!(l.check("clerk99", addr, 31).is_err());
         assert!(l.check("clerk99", None, 31).is_ok());
     }

@@ -535,7 +535,10 @@ impl Store {
         let mut records: HashMap<String, Record> = HashMap::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT person, state, day, changed_at FROM appointments WHERE state IN ('no_show', 'cancelled') AND day >= ?1")
+            .prepare(
+                "SELECT person || '/' || phone, state, day, changed_at, created_at FROM appointments
+                  WHERE state IN ('no_show', 'cancelled') AND day >= ?1",
+            )
             .map_err(&e)?;
         let mut rows = stmt.query([(first - chrono::Duration::days(62)).to_string()]).map_err(&e)?;
         while let Some(r) = rows.next().map_err(&e)? {
@@ -543,6 +546,11 @@ impl Store {
             let state: String = r.get(1).map_err(&e)?;
             let day: NaiveDate = r.get::<_, String>(2).map_err(&e)?.parse().unwrap_or(today);
             let changed: Option<Millis> = r.get(3).map_err(&e)?;
+            let created: Millis = r.get(4).map_err(&e)?;
+            // A cancellation right after booking never counted.
+            if state == "cancelled" && changed.is_some_and(|c| c - created < crate::domain::appointments::FREE_CANCEL_MS) {
+                continue;
+            }
             // Counted when it happened (a no-show when its window closed).
             let when = changed.map(|c| topo.local(c).0).unwrap_or(day);
             if (when.year(), when.month()) != month || when > today {
@@ -734,14 +742,20 @@ impl Store {
 
     /// Sets the reasons of the case of `ticket` (the pad's answer after a 差评).
     pub fn case_reasons(&mut self, ticket: TicketId, reasons: &[String]) -> Result<(), CaseError> {
+        use rusqlite::OptionalExtension;
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
         let json = serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into());
-        let n = self
-            .conn
-            .execute("UPDATE cases SET reasons = ?2 WHERE ticket = ?1", params![ticket as i64, json])
-            .map_err(self.err())?;
-        if n == 0 {
-            return Err(CaseError::Unknown);
+        let tx = self.conn.transaction().map_err(&e)?;
+        let state: Option<String> =
+            tx.query_row("SELECT state FROM cases WHERE ticket = ?1", [ticket as i64], |r| r.get(0)).optional().map_err(&e)?;
+        let Some(state) = state else { return Err(CaseError::Unknown) };
+        // A closed case is what was reported: its reasons stay as they were.
+        if state != "open" {
+            return Err(CaseError::Closed);
         }
+        tx.execute("UPDATE cases SET reasons = ?2 WHERE ticket = ?1", params![ticket as i64, json]).map_err(&e)?;
+        tx.commit().map_err(&e)?;
         Ok(())
     }
 

@@ -84,6 +84,10 @@ const Q = (() => {
     too_late: "已过签到时间，请取普通号 · Check-in has closed; please take an ordinary ticket",
     wrong_hall: "预约的不是本服务厅 · The booking is for another hall",
     too_many_bookings: "预约过于频繁，请稍后再试 · Too many bookings; try again later",
+    phone_code_required: "请先获取并填写短信验证码 · Get the text-message code and enter it first",
+    wrong_phone_code: "验证码错误或已过期，请重新获取 · Wrong or expired code: get a new one",
+    too_many_codes: "验证码发送过于频繁，请稍后再试 · Codes were sent too often; try again later",
+    sms_unavailable: "短信服务暂不可用 · Text messages cannot be sent now",
     retry: "系统正在换日，请稍后重试 · Please try again in a moment",
     shutting_down: "系统正在停止 · The system is stopping",
     internal: "系统内部错误，未做任何更改 · Internal error; nothing was changed",
@@ -179,10 +183,12 @@ const Q = (() => {
   }
 
   /**
-   * Follow a hall's event stream (`hall` null: every hall's). `onMessage(msg)` gets the snapshot and every event;
-   * `onStatus(connected)` reports the connection. Reconnects with `?since=` so nothing is missed.
+   * Follow a hall's event stream (`hall` null: every hall's, for staff). `onMessage(msg)` gets the snapshot and
+   * every event; `onStatus(connected)` reports the connection. Reconnects with `?since=` so nothing is missed.
+   * With `token` (a device's or a signed-in person's) the stream is staff's: its own places, and what staff see.
+   * A browser cannot send a header with a WebSocket: the token goes as a subprotocol.
    */
-  function stream(hall, onMessage, onStatus) {
+  function stream(hall, onMessage, onStatus, token) {
     let since = null;
     let delay = 500;
     let ws = null;
@@ -192,7 +198,8 @@ const Q = (() => {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       const q = since === null ? "" : "?since=" + since;
       const path = hall === null ? "/api/v1/events" : "/api/v1/halls/" + encodeURIComponent(hall) + "/events";
-      ws = new WebSocket(proto + "//" + location.host + path + q);
+      const url = proto + "//" + location.host + path + q;
+      ws = token ? new WebSocket(url, ["qcall", "qcall.bearer." + token]) : new WebSocket(url);
       ws.onopen = () => { delay = 500; if (onStatus) onStatus(true); };
       ws.onmessage = (ev) => {
         let msg;

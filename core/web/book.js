@@ -42,6 +42,13 @@
       f_name: "姓名",
       f_phone: "手机号码",
       f_phone_hint: "11 位手机号码，查看或取消预约时需要",
+      f_code: "短信验证码",
+      f_code_hint: "验证码将发送到上面的手机号码，10 分钟内有效",
+      send_code: "获取验证码",
+      sending_code: "正在发送…",
+      resend_in: (s) => s + " 秒后重发",
+      code_sent: (p) => "验证码已发送至 " + p + "，请查收短信。",
+      v_code: "请填写 6 位短信验证码（先点“获取验证码”）。",
       f_id: "纳税人识别号/统一社会信用代码 或 居民身份证号码",
       f_id_short: "证件号码",
       f_id_hint: "18 位，字母请大写",
@@ -106,6 +113,13 @@
       f_name: "Name",
       f_phone: "Mobile number",
       f_phone_hint: "11 digits; you need it to view or cancel the booking",
+      f_code: "Text-message code",
+      f_code_hint: "Sent to the mobile number above; valid for 10 minutes",
+      send_code: "Get code",
+      sending_code: "Sending…",
+      resend_in: (s) => "Again in " + s + " s",
+      code_sent: (p) => "A code was sent to " + p + ".",
+      v_code: "Enter the 6-digit code from the text message (tap “Get code” first).",
       f_id: "Taxpayer ID / unified social credit code, or resident ID card number",
       f_id_short: "ID number",
       f_id_hint: "18 characters",
@@ -358,6 +372,18 @@
         return en() ? "That name is not valid; please enter your real name." : "姓名无效，请填写真实姓名。";
       case "invalid_phone":
         return en() ? "That mobile number is not valid." : "手机号码无效，请核对。";
+      case "phone_code_required":
+        return t("v_code");
+      case "wrong_phone_code":
+        return en() ? "The code is wrong or has expired: check it, or get a new one." : "验证码错误或已过期，请核对或重新获取。";
+      case "too_many_codes": {
+        const m = d.retry_after_s ? Math.ceil(d.retry_after_s / 60) : null;
+        return en()
+          ? "Codes were sent too often. Please try again " + (m ? "in about " + m + " min." : "later.")
+          : "验证码获取过于频繁，请" + (m ? "约 " + m + " 分钟后" : "稍后") + "再试。";
+      }
+      case "sms_unavailable":
+        return en() ? "Text messages cannot be sent just now. Please try later, or book at the hall." : "短信暂时无法发送，请稍后再试，或到服务厅办理。";
       case "invalid_id_number":
         return en() ? "That taxpayer or ID number is not valid; please check it." : "纳税人识别号或身份证号码无效，请核对。";
       case "unknown_booking":
@@ -782,6 +808,7 @@
   const FIELDS = {
     name: { input: "book-name", err: "err-name" },
     phone: { input: "book-phone", err: "err-phone" },
+    code: { input: "book-code", err: "err-code" },
     id: { input: "book-id", err: "err-id" },
   };
 
@@ -792,6 +819,7 @@
     return {
       name: $("book-name").value.trim().replace(/\s+/g, " "),
       phone: cleanPhone($("book-phone").value),
+      code: $("book-code").value.replace(/\s/g, ""),
       id: $("book-id").value.replace(/\s/g, "").toUpperCase(),
     };
   }
@@ -799,6 +827,7 @@
   function check(field, v) {
     if (field === "name") return !v.name ? "v_name_empty" : [...v.name].length > 50 ? "v_name_long" : null;
     if (field === "phone") return PHONE_RE.test(v.phone) ? null : "v_phone";
+    if (field === "code") return /^[0-9]{6}$/.test(v.code) ? null : "v_code";
     return ID_RE.test(v.id) ? null : "v_id";
   }
   function fieldError(field, err) {
@@ -819,6 +848,41 @@
       if (input.value.trim()) fieldError(field, check(field, values()));
     });
   }
+
+  // The one-time code: sent to the phone typed above; the button waits out the resend time.
+  let codeTimer = null;
+  function codeButton(wait) {
+    const b = $("send-code");
+    clearInterval(codeTimer);
+    let left = wait;
+    const tick = () => {
+      b.disabled = left > 0;
+      b.textContent = left > 0 ? t("resend_in", left) : t("send_code");
+      left -= 1;
+      if (left < 0) clearInterval(codeTimer);
+    };
+    tick();
+    if (wait > 0) codeTimer = setInterval(tick, 1000);
+  }
+  $("send-code").addEventListener("click", async () => {
+    const v = values();
+    const err = check("phone", v);
+    fieldError("phone", err);
+    if (err) { $("book-phone").focus(); return; }
+    const b = $("send-code");
+    b.disabled = true;
+    b.textContent = t("sending_code");
+    fieldError("code", null);
+    try {
+      const r = await Q.api("POST", "/api/v1/appointments/phone-code", { body: { phone: v.phone } });
+      $("hint-code").textContent = t("code_sent", r.phone);
+      codeButton(r.resend_after_s || 60);
+      $("book-code").focus();
+    } catch (e) {
+      codeButton(e.code === "too_many_codes" && e.detail && e.detail.retry_after_s ? Math.min(e.detail.retry_after_s, 3600) : 0);
+      fieldError("code", e);
+    }
+  });
 
   function newRequestId() {
     const a = new Uint8Array(16);
@@ -853,6 +917,7 @@
       hall: S.hall.id, service: S.service.id, date: S.date, start: S.slot.start_local,
       name: v.name, phone: v.phone, id_number: v.id,
     };
+    // Not part of the retry key: a new code for the same booking is the same request.
     // The same request id for a retry of the same booking: the server answers with it again.
     const key = JSON.stringify(body);
     if (key !== S.reqKey || !S.reqId) {
@@ -860,6 +925,7 @@
       S.reqId = newRequestId();
     }
     body.request_id = S.reqId;
+    body.phone_code = v.code;
     setSubmitting(true);
     try {
       const b = await Q.api("POST", "/api/v1/appointments", { body });
@@ -868,6 +934,8 @@
       setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone: v.phone }));
       S.booking = b;
       for (const f of Object.values(FIELDS)) $(f.input).value = "";
+      codeButton(0);
+      $("hint-code").textContent = t("f_code_hint");
       // The booking's own address in the address bar: a reload or a bookmark finds it again.
       try { history.replaceState(null, "", "/book/" + encodeURIComponent(b.code)); } catch (x) { /* stays at /book */ }
       S.viewCode = b.code;
@@ -880,7 +948,10 @@
         S.reqKey = null;
         S.reqId = null;
       }
-      const field = { invalid_name: "name", invalid_phone: "phone", invalid_id_number: "id" }[e.code];
+      const field = {
+        invalid_name: "name", invalid_phone: "phone", invalid_id_number: "id",
+        phone_code_required: "code", wrong_phone_code: "code",
+      }[e.code];
       if (field) {
         fieldError(field, e);
         $(FIELDS[field].input).focus();
@@ -1012,7 +1083,7 @@
     btn.disabled = true;
     clearErr("view-error");
     try {
-      const b = await Q.api("GET", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(phone));
+      const b = await Q.api("POST", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "/view", { body: { phone } });
       S.viewPhone = phone;
       S.booking = b;
       setStore(sessionStorage, LAST_KEY, JSON.stringify({ code: b.code, phone }));
@@ -1110,7 +1181,7 @@
     clearErr("view-error");
     renderView();
     try {
-      const b = await Q.api("DELETE", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(S.viewPhone));
+      const b = await Q.api("POST", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "/cancel", { body: { phone: S.viewPhone } });
       S.booking = b;
       S.notice = b.state === "cancelled" ? "cancelled_ok" : null;
     } catch (e) {
@@ -1118,7 +1189,7 @@
       if (["cancel_too_late", "booking_cancelled"].includes(e.code)) {
         // Show the booking as it is now.
         try {
-          S.booking = await Q.api("GET", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "?phone=" + encodeURIComponent(S.viewPhone));
+          S.booking = await Q.api("POST", "/api/v1/appointments/" + encodeURIComponent(S.viewCode) + "/view", { body: { phone: S.viewPhone } });
         } catch (x) { /* keep what is shown */ }
       }
     } finally {

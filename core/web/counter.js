@@ -133,7 +133,7 @@
     S.stream = Q.stream(session.hall, onEvent, (up) => {
       if (!up) say("与服务器的实时连接中断，正在重连… · Live connection lost, reconnecting…", "err");
       else if ($("message").textContent.startsWith("与服务器")) say("");
-    });
+    }, session.token);
   }
 
   const KINDS = { kiosk: "取号机 Kiosk", display: "大屏 Display", pad: "评价器 Rating pad" };

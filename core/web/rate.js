@@ -198,6 +198,6 @@
     }
     if (token) idle(); else setup("");
     heartbeat();
-    Q.stream(hall.id, onEvent, (up) => { $("conn-lost").hidden = up; });
+    Q.stream(hall.id, onEvent, (up) => { $("conn-lost").hidden = up; }, token);
   })();
 })();

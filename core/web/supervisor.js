@@ -75,7 +75,7 @@
       b.className = "badge " + (up ? "open" : "closed");
       b.textContent = up ? "实时 · Live" : "连接中断 · Reconnecting";
       if (up) schedule();
-    });
+    }, session.token);
   }
 
   /** Every event fetches the overview again, at most every 150 ms. */
@@ -218,6 +218,8 @@
     long_wait: "等候过长 · long wait", long_queue: "排队过长 · long queue", long_pause: "暂停过长 · long pause",
     device_fault: "设备故障 · device fault", device_offline: "设备离线 · device offline", bad_rating: "差评 · bad rating",
     calendar_missing: "节假日 · holidays",
+    sms_failing: "短信 · text messages",
+    streams_full: "实时连接 · live connections",
   };
 
   function hallName(id) {
@@ -227,7 +229,7 @@
   }
 
   /** Most urgent first: people waiting, then devices and ratings, then the rest. */
-  const SEVERITY = ["long_queue", "long_wait", "device_fault", "bad_rating", "device_offline", "long_pause", "calendar_missing"];
+  const SEVERITY = ["long_queue", "long_wait", "device_fault", "bad_rating", "device_offline", "long_pause", "sms_failing", "streams_full", "calendar_missing"];
   const rank = (kind) => { const i = SEVERITY.indexOf(kind); return i < 0 ? SEVERITY.length : i; };
 
   /** Alerts as one line per hall and kind, most severe first (newest message shown). */

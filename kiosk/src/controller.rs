@@ -95,7 +95,8 @@ pub enum Event {
     CheckInSubmit { fresh_request_id: String },
     /// The 2D scanner read this (a booking's QR code holds its code).
     Scanned { text: String, fresh_request_id: String },
-    CheckedIn(Result<Ticket, IssueFailure>),
+    /// The check-in's ticket; `again`: checked in before, so shown, not printed again.
+    CheckedIn(Result<qcall_wire::CheckedIn, IssueFailure>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,8 @@ struct Shown {
     ticket: Ticket,
     /// The ticket of an earlier tap whose answer had been lost.
     earlier: bool,
+    /// An appointment checked in before: shown again, not printed again.
+    again: bool,
     print_failed: Option<PrinterFault>,
     printed: bool,
     until: DateTime<Utc>,
@@ -591,9 +594,17 @@ impl Controller {
                     }
                 }
             }
-            Event::CheckedIn(Ok(ticket)) => {
+            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: false })) => {
                 self.check_in = None;
                 self.print(ticket, false, &mut out);
+            }
+            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: true })) => {
+                // Checked in before: the same number on screen, not a second slip.
+                self.check_in = None;
+                self.pending = None;
+                let until = self.now + self.ticket_stay();
+                self.shown = Some(Shown { ticket, earlier: false, again: true, print_failed: None, printed: false, until });
+                self.screen = Screen::Ticket;
             }
             Event::CheckedIn(Err(failure)) => {
                 let note = self.check_in_refusal(&failure);
@@ -809,7 +820,7 @@ impl Controller {
     fn print(&mut self, ticket: Ticket, earlier: bool, out: &mut Vec<Command>) {
         self.pending = None;
         let bytes = escpos::render(&self.ticket_print(&ticket), &self.cfg.printer.layout());
-        self.shown = Some(Shown { ticket, earlier, print_failed: None, printed: false, until: self.now });
+        self.shown = Some(Shown { ticket, earlier, again: false, print_failed: None, printed: false, until: self.now });
         match self.printer_fault().cloned() {
             // No paper (or another fault): the ticket is the screen, its QR code and the voice.
             Some(f) => self.show_unprinted(f, out),

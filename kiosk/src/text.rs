@@ -32,6 +32,7 @@ pub const BUSY: Text = t("系统繁忙，请稍后重试", "The system is busy. 
 pub const SOLD_OUT_SHORT: Text = t("今日已发完", "No more today");
 pub const TAKE_TICKET: Text = t("请取走您的号票", "Please take your ticket");
 pub const YOUR_NUMBER: Text = t("您的号码", "Your number");
+pub const CHECKED_IN_BEFORE: Text = t("您已签到，号码不变，不再重复打印", "Already checked in: the same number, not printed again");
 pub const EARLIER_TICKET: Text = t("您刚才的取号已成功，请取走号票", "Your earlier ticket was issued: please take it");
 pub const NOT_PRINTED: Text = t(
     "已为您排队。号票未能打印，请记住号码，或到导税台取号",

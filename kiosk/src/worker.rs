@@ -132,7 +132,7 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, guide: Option<Guide>, s
                     other => IssueFailure::Network(other.to_string()),
                 });
                 match &r {
-                    Ok(t) => tracing::info!(number = %t.number, "appointment checked in"),
+                    Ok(c) => tracing::info!(number = %c.ticket.number, again = c.again, "appointment checked in"),
                     Err(f) => tracing::warn!(failure = ?f, "check-in refused"),
                 }
                 sink(Event::CheckedIn(r));

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::util::{free_port, Server};
 
-/// An HTTP receiver on `port` that answers 200 to every POST and keeps the bodies.
-fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
+/// An HTTP receiver on `port` that answers 200 to every POST and keeps the (lower-case) heads
+/// and the bodies.
+fn receiver(port: u16) -> Arc<Mutex<Vec<(String, String)>>> {
     let got = Arc::new(Mutex::new(Vec::new()));
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("receiver port");
     let keep = got.clone();
@@ -32,11 +33,11 @@ fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
                     .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
                     .unwrap_or(0);
                 if buf.len() >= end + 4 + len {
-                    break Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
+                    break Some((head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned()));
                 }
             };
-            if let Some(body) = body {
-                keep.lock().unwrap().push(body);
+            if let Some(got) = body {
+                keep.lock().unwrap().push(got);
                 let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             }
         }
@@ -47,9 +48,14 @@ fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
 #[test]
 fn a_raised_alert_reaches_the_webhook_once_after_its_receiver_was_down() {
     let port = free_port();
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().join("webhook.secret");
+    std::fs::write(&secret, "hook-secret-42\n").unwrap();
     let server = Server::start_edited(|text| {
-        text.replace("queue_length = 20", "queue_length = 2")
-            .replace("# webhook_url = \"http://sms-gateway.bureau.example/qcall\"", &format!("webhook_url = \"http://127.0.0.1:{port}/hook\""))
+        text.replace("queue_length = 20", "queue_length = 2").replace(
+            "# webhook_url = \"http://sms-gateway.bureau.example/qcall\"",
+            &format!("webhook_url = \"http://127.0.0.1:{port}/hook\"\nwebhook_secret_file = {:?}", secret.display().to_string()),
+        )
     });
     let api = server.api();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -85,8 +91,19 @@ fn a_raised_alert_reaches_the_webhook_once_after_its_receiver_was_down() {
     }
     // Later ticks find the alert still up and send nothing more.
     std::thread::sleep(Duration::from_secs(6));
-    let bodies = got.lock().unwrap().clone();
-    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let posts = got.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    // Signed: hex HMAC-SHA256 of "{timestamp}.{body}" with the secret from the file.
+    let (head, body) = &posts[0];
+    let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string())).unwrap_or_default();
+    let ts = header("x-qcall-timestamp");
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"hook-secret-42").unwrap();
+    hmac::Mac::update(&mut mac, format!("{ts}.{body}").as_bytes());
+    let want: String = hmac::Mac::finalize(mac).into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(header("x-qcall-signature"), want, "the post is signed");
+    let ts: i64 = ts.parse().expect("a timestamp");
+    assert!((ts - server.now().timestamp()).abs() < 120, "the timestamp is the server's time: {ts}");
+    let bodies: Vec<String> = posts.iter().map(|(_, b)| b.clone()).collect();
     let msg: qcall_wire::StreamMessage = serde_json::from_str(&bodies[0]).unwrap();
     let qcall_wire::EventKind::AlertRaised { alert } = msg.kind else { panic!("{}", bodies[0]) };
     assert_eq!((alert.kind, alert.hall.as_str()), (qcall_wire::AlertKind::LongQueue, "east"));

@@ -3,7 +3,7 @@
 use qcall_wire::{self as wire, EventKind, TicketState};
 use serde_json::json;
 
-use crate::util::{hall, waiting, ws_connect, ws_next, Server};
+use crate::util::{hall, waiting, ws_connect, ws_connect_as, ws_next, Server};
 
 #[tokio::test]
 async fn issue_call_finish_with_live_events() {
@@ -206,7 +206,9 @@ async fn authorization_by_role() {
     assert_eq!(s, 403);
     let (s, _) = api.call("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(report)).await;
     assert_eq!(s, 204);
-    let halls = api.halls().await;
+    // Staff see the device reports; a stranger does not.
+    assert!(api.halls().await.halls.iter().all(|h| h.devices.is_empty()), "no device reports for a stranger");
+    let halls = api.client.with_token("demo-supervisor").halls().await.unwrap();
     let dev = &hall(&halls, "east").devices[0];
     assert_eq!((dev.device.as_str(), dev.ok, dev.code.as_str()), ("kiosk-east-1", false, "paper_end"));
 
@@ -289,7 +291,7 @@ async fn reconnect_with_since_replays_exactly_what_was_missed() {
     let mut ws = ws_connect(&srv.ws_url("/api/v1/halls/east/events?since=999999")).await;
     assert!(ws_next(&mut ws).await.is_snapshot());
     // All halls stream: snapshot with three halls.
-    let mut ws = ws_connect(&srv.ws_url("/api/v1/events")).await;
+    let mut ws = ws_connect_as(&srv.ws_url("/api/v1/events"), "demo-supervisor").await;
     let m = ws_next(&mut ws).await;
     assert!(matches!(&m.kind, EventKind::Snapshot { halls } if halls.len() == 3));
     assert!(m.seq > snap.seq);

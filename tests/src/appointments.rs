@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use serialport::{SerialPort, TTYPort};
 
 use crate::kiosk::{east_config, pty_lock, ready, Condition, SimPrinter, LIMIT};
-use crate::util::{demo_config_text, ws_connect, ws_next, Api, Server};
+use crate::util::{demo_config_text, ws_connect_as, ws_next, Api, Server};
 
 /// Tuesday 2026-12-01, a working day: at opening, and just before it.
 const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
@@ -52,6 +52,13 @@ fn request(hall: &str, service: &str, date: &str, start: &str, person: u32) -> V
 
 async fn book(api: &Api, token: Option<&str>, body: Value) -> (u16, Value) {
     api.call("POST", "/api/v1/appointments", token, Some(body)).await
+}
+
+/// Books on the public page's terms: first the code sent to the phone, then the booking with it.
+async fn public_book(srv: &Server, mut body: Value) -> (u16, Value) {
+    let phone = body["phone"].as_str().expect("a phone").to_string();
+    body["phone_code"] = json!(srv.phone_code(&phone).await);
+    book(&srv.api(), None, body).await
 }
 
 /// Book or fail the test; returns the booking code.
@@ -137,7 +144,9 @@ async fn booking_refusals_the_calendar_and_the_masked_view() {
     // A 统一社会信用代码 with a right check character books.
     let mut company = request("east", "invoice", "2026-12-02", "10:00", 2);
     company["id_number"] = json!("91350100M000100Y43");
-    let (s, v) = book(&api, None, company).await;
+    let (s, v) = book(&api, None, company.clone()).await;
+    assert_eq!((s, code(&v)), (422, "phone_code_required"), "the public page proves the phone: {v}");
+    let (s, v) = public_book(&srv, company).await;
     assert_eq!(s, 201, "{v}");
 
     // Calendar: holiday and Sunday closed, the 调休 Saturday open, too far ahead refused.
@@ -181,17 +190,21 @@ async fn booking_refusals_the_calendar_and_the_masked_view() {
     assert!(!v1.to_string().contains(&resident_id(4)), "{v1}");
     assert_eq!(time(&v1["check_in_from"]), local("2026-12-02T09:45:00+08:00"));
     assert_eq!(time(&v1["check_in_until"]), local("2026-12-02T10:10:00+08:00"));
-    let (s, v) = api.get(&format!("/api/v1/appointments/{c}?phone=13812341234")).await;
+    let view = |phone: &str| Some(json!({"phone": phone}));
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{c}/view"), None, view("13812341234")).await;
     assert_eq!((s, &v["name"], &v["phone"]), (200, &json!("张*"), &json!("138****1234")), "{v}");
-    let (s, v) = api.get(&format!("/api/v1/appointments/{c}?phone=13900000000")).await;
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{c}/view"), None, view("13900000000")).await;
     assert_eq!((s, code(&v)), (404, "unknown_booking"), "{v}");
+    // The phone stays out of URLs: the old query form is gone.
+    let (s, _) = api.get(&format!("/api/v1/appointments/{c}?phone=13812341234")).await;
+    assert!(s == 404 || s == 405, "{s}");
 
     // Cancelling frees the place; a second cancel says so.
     let before = slot_free(&api, "east", "filing", "2026-12-02", "10:00").await;
-    let (s, v) = api.call("DELETE", &format!("/api/v1/appointments/{c}?phone=13812341234"), None, None).await;
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{c}/cancel"), None, view("13812341234")).await;
     assert_eq!((s, &v["state"]), (200, &json!("cancelled")), "{v}");
     assert_eq!(slot_free(&api, "east", "filing", "2026-12-02", "10:00").await, before + 1);
-    let (s, v) = api.call("DELETE", &format!("/api/v1/appointments/{c}?phone=13812341234"), None, None).await;
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{c}/cancel"), None, view("13812341234")).await;
     assert_eq!((s, code(&v)), (409, "booking_cancelled"), "{v}");
 
     // Only the public page and booking clients book; kiosks do not.
@@ -202,16 +215,27 @@ async fn booking_refusals_the_calendar_and_the_masked_view() {
     assert!(all.iter().any(|b| b["id_number"] == resident_id(4) && b["phone"] == "13812341234" && b["name"] == "张三"), "{all:?}");
 }
 
+/// One person's booking with their own phone.
+fn own_phone(mut body: Value, person: u32) -> Value {
+    body["phone"] = json!(format!("1391234{person:04}"));
+    body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_page_books_a_few_times_per_address_and_hour() {
     let text = config().replace("bookings_per_hour_per_address = 10", "bookings_per_hour_per_address = 3");
     let srv = Server::start_at(&text, TUE_0900);
     let api = srv.api();
-    for p in 0..3 {
-        let (s, v) = book(&api, None, request("east", "filing", "2026-12-02", "10:00", 10 + p)).await;
+    // One slot takes two bookings from one address (a family), not a whole slot's places.
+    for p in 0..2 {
+        let (s, v) = public_book(&srv, own_phone(request("east", "filing", "2026-12-02", "10:00", 10 + p), 10 + p)).await;
         assert_eq!(s, 201, "{v}");
     }
-    let (s, v) = book(&api, None, request("east", "filing", "2026-12-02", "10:00", 13)).await;
+    let (s, v) = public_book(&srv, own_phone(request("east", "filing", "2026-12-02", "10:00", 12), 12)).await;
+    assert_eq!((s, code(&v)), (429, "too_many_bookings"), "a third of the slot: {v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("slot"), "{v}");
+    // Three tries an hour from one address: a fourth (another slot) waits.
+    let (s, v) = public_book(&srv, own_phone(request("east", "filing", "2026-12-02", "10:30", 14), 14)).await;
     assert_eq!((s, code(&v)), (429, "too_many_bookings"), "{v}");
     assert!(v["error"]["retry_after_s"].as_u64().is_some_and(|r| r > 0 && r <= 3600), "{v}");
     // Integration clients are not limited by address.
@@ -291,14 +315,24 @@ async fn check_in_refusals_cancel_deadline_and_opening_hours() {
     assert_eq!((s, code(&v)), (404, "unknown_booking"), "{v}");
     let (s, v) = api.call("POST", "/api/v1/halls/east/check-in", Some("demo-kiosk-west"), Some(json!({"code": here}))).await;
     assert_eq!((s, code(&v)), (403, "forbidden"), "another hall's kiosk: {v}");
-    // The west booking checks in at the west kiosk by ID number.
+    // By ID number, which anyone may type, the answer is a ticket or "no booking": nothing
+    // about where (the west booking at the east kiosk) or when (the 10:30 one, too early).
+    for person in [21, 22] {
+        let (s, v) = check_in(&api, "east", json!({"id_number": resident_id(person)})).await;
+        assert_eq!((s, code(&v)), (404, "unknown_booking"), "{v}");
+        assert!(v["error"]["hall"].is_null() && v["error"]["at"].is_null(), "{v}");
+    }
+    // The west booking checks in at the west kiosk by ID number; again, the same ticket (200).
     let (s, v) = check_in(&api, "west", json!({"id_number": resident_id(21).to_lowercase()})).await;
     assert_eq!(s, 201, "{v}");
+    let (s, again) = check_in(&api, "west", json!({"id_number": resident_id(21)})).await;
+    assert_eq!((s, &again["number"]), (200, &v["number"]), "{again}");
 
     // Cancelling closes 60 minutes before the slot.
-    let (s, v) = api.call("DELETE", &format!("/api/v1/appointments/{later}?phone=13812341234"), None, None).await;
+    let phone = Some(json!({"phone": "13812341234"}));
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{later}/cancel"), None, phone.clone()).await;
     assert_eq!((s, code(&v)), (409, "cancel_too_late"), "{v}");
-    let (s, v) = api.call("DELETE", &format!("/api/v1/appointments/{cancel_ok}?phone=13812341234"), None, None).await;
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{cancel_ok}/cancel"), None, phone).await;
     assert_eq!(s, 200, "{v}");
 
     // The day's list and counts.
@@ -425,13 +459,12 @@ async fn personal_data_stays_private_and_is_purged_after_retention() {
     const PHONE: &str = "13912345678";
     let id = resident_id(40);
     let mut srv = Server::start_at(&config(), TUE_0900);
-    let api = srv.api();
-    let mut ws = ws_connect(&srv.ws_url("/api/v1/events")).await;
+    let mut ws = ws_connect_as(&srv.ws_url("/api/v1/events"), SUPERVISOR).await;
     let _snapshot = ws_next(&mut ws).await;
     let mut body = request("east", "filing", "2026-12-01", "10:00", 40);
     body["name"] = json!(NAME);
     body["phone"] = json!(PHONE);
-    let (s, b) = book(&api, None, body).await;
+    let (s, b) = public_book(&srv, body).await;
     assert_eq!(s, 201, "{b}");
     let c = b["code"].as_str().unwrap().to_string();
     let secret = |text: &str| text.contains(NAME) || text.contains(PHONE) || text.contains(&id) || text.contains("欧阳");
@@ -442,7 +475,7 @@ async fn personal_data_stays_private_and_is_purged_after_retention() {
 
     restart_at(&mut srv, "2026-12-01T09:50:00+08:00");
     let api = srv.api();
-    let mut ws = ws_connect(&srv.ws_url("/api/v1/events")).await;
+    let mut ws = ws_connect_as(&srv.ws_url("/api/v1/events"), SUPERVISOR).await;
     let (s, t) = check_in(&api, "east", json!({"code": c})).await;
     assert_eq!(s, 201, "{t}");
     let _snapshot = ws_next(&mut ws).await;
@@ -475,7 +508,7 @@ async fn personal_data_stays_private_and_is_purged_after_retention() {
     assert_eq!(rows("SELECT COUNT(*) FROM appointment_counts WHERE day = '2026-12-01' AND booked = 1 AND checked_in = 1"), 1);
     let (s, v) = api.call("GET", "/api/v1/appointments/stats?from=2026-12-01&to=2026-12-01", Some(SUPERVISOR), None).await;
     assert_eq!((s, &v[0]["booked"], &v[0]["checked_in"]), (200, &json!(1), &json!(1)), "{v}");
-    let (s, v) = api.get(&format!("/api/v1/appointments/{c}?phone={PHONE}")).await;
+    let (s, v) = api.call("POST", &format!("/api/v1/appointments/{c}/view"), None, Some(json!({"phone": PHONE}))).await;
     assert_eq!((s, code(&v)), (404, "unknown_booking"), "{v}");
     // Nothing in the whole database names the person any more.
     let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -559,6 +592,16 @@ fn kiosk_checks_in_by_code_scan_and_id_and_the_slot_goes_first() {
     expect_ticket(&mut h, "scanned QR code");
     type_in(&mut h, &resident_id(52));
     expect_ticket(&mut h, "ID number");
+    // The same ID number again: the same number on screen, and no second slip.
+    let paper_before = sim.received().len();
+    type_in(&mut h, &resident_id(52));
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "{:?}", h.controller.view().check_in);
+    let view = h.controller.view().ticket.unwrap();
+    assert_eq!(view.number, tickets[2], "the same ticket");
+    assert!(view.headline.contains("不再重复打印"), "{view:?}");
+    h.pump_until(Duration::from_millis(500), |_| false);
+    assert_eq!(sim.received().len(), paper_before, "nothing printed again");
+    h.dispatch(Event::Dismiss);
 
     type_in(&mut h, &early);
     assert!(

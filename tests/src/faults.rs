@@ -10,7 +10,7 @@ use qcall_client::{Client, ClientError, ClientOptions, Frame};
 use qcall_wire::IssueRequest;
 use serde_json::{json, Value};
 
-use crate::util::{ws_connect, ws_next, Api, Server};
+use crate::util::{ws_connect_as, ws_next, Api, Server};
 
 const HALLS: [&str; 3] = ["east", "west", "central"];
 /// Services without a daily cap in the demo config (registration sells out at 300).
@@ -276,9 +276,9 @@ async fn slow_subscriber_is_dropped_and_does_not_hold_back_others() {
         s.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap()
     };
     // The slow one: connects, takes the snapshot, then never reads again.
-    let mut slow = ws_connect(&srv.ws_url("/api/v1/events")).await;
+    let mut slow = ws_connect_as(&srv.ws_url("/api/v1/events"), "demo-supervisor").await;
     let slow_snap = ws_next(&mut slow).await;
-    let mut fast = ws_connect(&srv.ws_url("/api/v1/events")).await;
+    let mut fast = ws_connect_as(&srv.ws_url("/api/v1/events"), "demo-supervisor").await;
     ws_next(&mut fast).await;
     let subscribers = || async {
         let (_, m) = api.call("GET", "/api/v1/metrics", Some("demo-supervisor"), None).await;
@@ -341,7 +341,7 @@ async fn slow_subscriber_is_dropped_and_does_not_hold_back_others() {
     }
     assert!(got < EVENTS, "the slow subscriber did not get everything: it was dropped ({got} buffered)");
     // And it resyncs: a fresh snapshot, since its position is too old for the replay ring.
-    let mut again = ws_connect(&srv.ws_url(&format!("/api/v1/events?since={}", slow_snap.seq))).await;
+    let mut again = ws_connect_as(&srv.ws_url(&format!("/api/v1/events?since={}", slow_snap.seq)), "demo-supervisor").await;
     let m = ws_next(&mut again).await;
     assert!(m.is_snapshot(), "resync by snapshot: {:?}", m.kind);
 }

@@ -16,6 +16,7 @@ mod operations;
 mod packaging;
 mod printer_sim;
 mod printers;
+mod public;
 mod readme;
 mod security;
 mod simulate;

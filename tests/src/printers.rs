@@ -29,7 +29,7 @@ fn test_print(printer: &str) -> (Option<i32>, String, String) {
 
 /// The kiosk's printer status as the server holds it, when its code is `code`.
 fn device_status(server: &Server, code: &str) -> Option<qcall_wire::DeviceStatus> {
-    let api = qcall_client::Client::new(&server.url, &Default::default()).unwrap();
+    let api = qcall_client::Client::new(&server.url, &Default::default()).unwrap().with_token("demo-supervisor");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let halls = rt.block_on(api.halls()).unwrap();
     let east = halls.halls.into_iter().find(|h| h.id == "east").unwrap();

@@ -269,6 +269,30 @@ impl Server {
         }
     }
 
+    /// The one-time code the server sent to `phone` last (the demo's `log` SMS provider
+    /// writes the message to the log, the phone masked).
+    pub fn sms_code(&self, phone: &str) -> Option<String> {
+        let masked = format!("{}****{}", &phone[..3], &phone[7..]);
+        let log = self.log();
+        let line = log.lines().rev().find(|l| l.contains("sms (log provider)") && l.contains(&masked))?;
+        let at = line.find("验证码为 ")? + "验证码为 ".len();
+        Some(line[at..].chars().take_while(char::is_ascii_digit).collect())
+    }
+
+    /// Asks for a one-time code to `phone` and reads it as the phone would.
+    pub async fn phone_code(&self, phone: &str) -> String {
+        let (s, v) = self.api().call("POST", "/api/v1/appointments/phone-code", None, Some(serde_json::json!({"phone": phone}))).await;
+        assert_eq!(s, 200, "a code to {phone}: {v}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(c) = self.sms_code(phone) {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "no code for {phone} in the log");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
@@ -406,6 +430,13 @@ pub async fn ws_connect(url: &str) -> Ws {
     let http = url.replacen("ws://", "http://", 1);
     let base = http.find("/api/").map(|i| &http[..i]).unwrap_or(&http);
     Client::new(base, &ClientOptions::default()).expect("client").connect_ws(url).await.expect("websocket connect")
+}
+
+/// Opens a WebSocket as a device or a signed-in person (`token`): a staff stream.
+pub async fn ws_connect_as(url: &str, token: &str) -> Ws {
+    let http = url.replacen("ws://", "http://", 1);
+    let base = http.find("/api/").map(|i| &http[..i]).unwrap_or(&http);
+    Client::new(base, &ClientOptions::default()).expect("client").with_token(token).connect_ws(url).await.expect("websocket connect")
 }
 
 /// Next stream message (skipping pings), or panic after 10 s.

@@ -22,6 +22,10 @@ pub enum AlertKind {
     BadRating,
     /// The holiday calendar lacks this year, or from 1 December the next (`[calendar] years`).
     CalendarMissing,
+    /// Text messages (one-time codes for bookings) are not going through.
+    SmsFailing,
+    /// The event streams were full: a device or a page was turned away.
+    StreamsFull,
 }
 
 impl AlertKind {
@@ -34,6 +38,8 @@ impl AlertKind {
             AlertKind::DeviceOffline => "device_offline",
             AlertKind::BadRating => "bad_rating",
             AlertKind::CalendarMissing => "calendar_missing",
+            AlertKind::SmsFailing => "sms_failing",
+            AlertKind::StreamsFull => "streams_full",
         }
     }
 }

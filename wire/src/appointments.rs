@@ -65,6 +65,37 @@ pub struct BookingRequest {
     pub id_number: String,
     /// Repeat it on retry and the same booking comes back.
     pub request_id: String,
+    /// The one-time code sent to `phone` (`POST /api/v1/appointments/phone-code`): a public
+    /// booking needs it; a booking client vouches for its user instead.
+    #[serde(default)]
+    pub phone_code: Option<String>,
+}
+
+/// What a check-in answered: the appointment's ticket, and whether it had been checked in
+/// before (HTTP 200 rather than 201): the same ticket, not to be printed again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedIn {
+    pub ticket: crate::Ticket,
+    pub again: bool,
+}
+
+/// `POST /api/v1/appointments/phone-code`: send a one-time code to this phone (public,
+/// limited per phone and per address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneCodeRequest {
+    pub phone: String,
+}
+
+/// The code is on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneCodeSent {
+    /// Masked, as it was sent to (138****1234).
+    pub phone: String,
+    /// The code is good until then.
+    pub expires_at: DateTime<Utc>,
+    /// A new code can be asked for after this many seconds.
+    pub resend_after_s: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,7 +133,8 @@ pub struct Booking {
     pub created_at: DateTime<Utc>,
 }
 
-/// `GET|DELETE /api/v1/appointments/{code}?phone=`: the booker proves it is theirs.
+/// `POST /api/v1/appointments/{code}/view` and `…/cancel`: the booker proves it is theirs (in the
+/// body: a phone number has no place in a URL, where logs and histories keep it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BookingLookup {

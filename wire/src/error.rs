@@ -172,6 +172,14 @@ error_codes! {
     WrongHall = "wrong_hall" => 409,
     /// Too many bookings from this address; try again later (`retry_after_s`).
     TooManyBookings = "too_many_bookings" => 429,
+    /// A public booking needs the one-time code sent to the booker's phone.
+    PhoneCodeRequired = "phone_code_required" => 422,
+    /// The one-time code is wrong, used up or expired: ask for a new one.
+    WrongPhoneCode = "wrong_phone_code" => 422,
+    /// A code was sent to this phone a moment ago, or too many this hour (`retry_after_s`).
+    TooManyCodes = "too_many_codes" => 429,
+    /// No text messages can be sent (no `[sms]` provider configured).
+    SmsUnavailable = "sms_unavailable" => 503,
     // The server itself.
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,

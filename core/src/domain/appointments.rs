@@ -63,13 +63,26 @@ pub enum BookingState {
     NoShow,
 }
 
-/// Who booked. `person` is the ID number, upper-case: bans and limits are per person.
+/// Who booked. `person` is the ID number, upper-case; `phone` was proven (a one-time code sent
+/// to it, or a booking client that vouches for its user).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub person: String,
     pub name: String,
     pub phone: String,
 }
+
+impl Person {
+    /// What bans, the per-day limit and the counts go by: the ID number together with the
+    /// proven phone. An ID number alone is public knowledge (a company's credit code is), so
+    /// someone who knows it cannot bar its owner.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.person, self.phone)
+    }
+}
+
+/// A cancellation this soon after booking (a slip of the finger) does not count towards a ban.
+pub const FREE_CANCEL_MS: Millis = 10 * 60_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Booking {
@@ -281,21 +294,21 @@ impl State {
     ) -> Result<Vec<Event>, DomainError> {
         if let Some(id) = self.bookings.requests.get(&request_id) {
             let b = &self.bookings.by_id[id];
-            if (b.hall, b.service, b.date, b.slot, &b.who.person) == (hall, service, date, slot, &who.person) {
+            if (b.hall, b.service, b.date, b.slot, b.who.key()) == (hall, service, date, slot, who.key()) {
                 return Err(DomainError::RepeatedBooking(*id));
             }
             return Err(DomainError::RequestIdReused);
         }
         let (today, _) = self.topo.local(now);
         self.slot_bookable(hall, date, slot, now)?;
-        if let Some(until) = self.bookings.records.get(&who.person).and_then(|r| r.banned_until).filter(|u| *u > today) {
+        if let Some(until) = self.bookings.records.get(&who.key()).and_then(|r| r.banned_until).filter(|u| *u > today) {
             return Err(DomainError::BookingBanned(until));
         }
         let mine: Vec<&Booking> = self
             .bookings
             .by_id
             .values()
-            .filter(|b| b.who.person == who.person && b.date == date && b.state != BookingState::Cancelled)
+            .filter(|b| b.who.key() == who.key() && b.date == date && b.state != BookingState::Cancelled)
             .collect();
         if mine.iter().any(|b| b.service == service) {
             return Err(DomainError::DuplicateBooking("one booking per person, service and day".into()));
@@ -342,7 +355,7 @@ impl State {
         if now > start - i64::from(self.topo.appointments.cancel_before_minutes) * 60_000 {
             return Err(DomainError::CancelTooLate);
         }
-        let (id, key, person) = (b.id, (b.hall, b.service, b.date, b.slot), b.who.person.clone());
+        let (id, key, person, fresh) = (b.id, (b.hall, b.service, b.date, b.slot), b.who.key(), now - b.created_at < FREE_CANCEL_MS);
         if let Some(n) = self.bookings.taken.get_mut(&key) {
             *n = n.saturating_sub(1);
         }
@@ -351,7 +364,9 @@ impl State {
         b.changed_at = Some(now);
         let b = Box::new(b.clone());
         let (today, _) = self.topo.local(now);
-        self.count(&person, today, false);
+        if !fresh {
+            self.count(&person, today, false);
+        }
         Ok(vec![Event::BookingCancelled { booking: b }])
     }
 
@@ -432,7 +447,7 @@ impl State {
             let b = self.bookings.by_id.get_mut(&id).expect("listed");
             b.state = BookingState::NoShow;
             b.changed_at = Some(now);
-            let (person, booking) = (b.who.person.clone(), Box::new(b.clone()));
+            let (person, booking) = (b.who.key(), Box::new(b.clone()));
             self.count(&person, today, true);
             events.push(Event::BookingNoShow { booking });
         }

@@ -61,7 +61,9 @@ const BACKOFF_MAX_MS: i64 = 5 * 60_000;
 
 /// Delivers the webhook outbox, oldest first, one message at a time: a message is sent until
 /// the receiver answers 2xx, waiting 1 s, 2 s, 4 s … (at most 5 minutes) between attempts. The
-/// outbox is in the database, so nothing is lost in a restart.
+/// outbox is in the database, so nothing is lost in a restart. With `webhook_secret_file`,
+/// each post carries `X-Qcall-Timestamp` and `X-Qcall-Signature` (hex HMAC-SHA256 of
+/// "{timestamp}.{body}"): the receiver knows it came from here, and when.
 pub fn spawn_webhook(s: AppState, url: String) {
     let mut shutdown = s.shutdown.clone();
     tokio::spawn(async move {
@@ -96,7 +98,15 @@ pub fn spawn_webhook(s: AppState, url: String) {
                 Err(_) => continue,
             };
             for (id, body, attempts) in due {
-                let r = http.post(&url).header("content-type", "application/json").body(body).send().await;
+                let mut req = http.post(&url).header("content-type", "application/json");
+                // Signed like the SMS webhook: HMAC-SHA256 of "{timestamp}.{body}".
+                if let Some(secret) = &s.cfg.webhook_secret {
+                    let ts = s.clock.now().div_euclid(1000);
+                    req = req
+                        .header("x-qcall-timestamp", ts.to_string())
+                        .header("x-qcall-signature", crate::sms::webhook_signature(secret, ts, body.as_bytes()));
+                }
+                let r = req.body(body).send().await;
                 let now = s.clock.now();
                 let update = match r {
                     Ok(resp) if resp.status().is_success() => {

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::{AppError, AppState, Caller, ClientAddr, JsonBody, NoBody};
+use super::{AppError, AppState, Caller, ClientAddr, JsonBody, MaybeCaller, NoBody};
 use crate::auth::{dummy_hash, hash_token, new_token, verify_pin, Principal};
 use crate::domain::{Command, TicketId};
 use crate::engine::{Outcome, Request};
@@ -71,16 +71,22 @@ pub async fn method_not_allowed() -> AppError {
     AppError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
 }
 
-pub async fn halls(State(s): State<AppState>) -> Json<wire::HallsResponse> {
+/// Every hall's state; a caller without a token sees what the halls' public screens show.
+pub async fn halls(State(s): State<AppState>, MaybeCaller(who): MaybeCaller) -> Json<wire::HallsResponse> {
     let core = s.engine.shared.core.read().await;
     let now = s.clock.now();
-    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, at: view::time(now), halls: view::halls(&core, now) })
+    let mut halls = view::halls(&core, now);
+    if who.is_none() {
+        halls = halls.into_iter().map(super::ws::public_hall).collect();
+    }
+    Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, at: view::time(now), halls })
 }
 
-pub async fn hall(State(s): State<AppState>, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
+pub async fn hall(State(s): State<AppState>, MaybeCaller(who): MaybeCaller, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
     let h = hall_ix(&s, &hall)?;
     let core = s.engine.shared.core.read().await;
-    Ok(Json(view::hall(&core, h, s.clock.now())))
+    let info = view::hall(&core, h, s.clock.now());
+    Ok(Json(if who.is_none() { super::ws::public_hall(info) } else { info }))
 }
 
 pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {
@@ -217,7 +223,11 @@ pub async fn check_secret(
 ) -> Result<(), AppError> {
     let now = s.clock.now();
     let locked = |l: crate::signin::Locked| {
-        let what = if l.address { "this address" } else { "this account" };
+        let what = match l.what {
+            crate::signin::LockedWhat::Address => "this address",
+            crate::signin::LockedWhat::AccountHere => "this account from this address",
+            crate::signin::LockedWhat::Account => "this account",
+        };
         AppError::new(ErrorCode::SigninLocked, format!("too many wrong PINs for {what}; try again in {} s", l.retry_after_s()))
             .retry_after(l.retry_after_s())
     };
@@ -230,7 +240,7 @@ pub async fn check_secret(
         .await
         .map_err(|_| AppError::new(ErrorCode::ServerBusy, "too many sign-ins at once; try again in a moment").retry_after(1))?;
     if ok && hash.is_some() {
-        s.limiter.succeeded(account);
+        s.limiter.succeeded(account, addr);
         return Ok(());
     }
     let lock = s.limiter.failed(account, addr, s.clock.now());

@@ -97,7 +97,10 @@ pub async fn reasons(State(s): State<AppState>, Caller(who): Caller, Path(id): P
             reasons.push(r);
         }
     }
+    let detail = if reasons.is_empty() { "（无）".to_string() } else { reasons.join("、") };
     s.engine.submit(Request::CaseReasons { ticket: id, reasons }).await?;
+    // Every change of what the case says, by whom and from where.
+    super::audit(&s, &super::actor(&who), "case_reasons", &format!("ticket:{id}"), &detail, None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

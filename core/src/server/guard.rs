@@ -52,8 +52,20 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = check(&s, req, next).await;
+    let (parts, body) = req.into_parts();
+    let client = super::ClientAddr::of(&parts, &s.cfg);
+    let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
+    let req = Request::from_parts(parts, body);
+    let mut resp = super::CLIENT.scope(client, check(&s, req, next)).await;
     stamp_date(&mut resp, s.clock.now());
+    let headers = resp.headers_mut();
+    // Answers with personal data or live state are never kept by a browser or a proxy.
+    if api {
+        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    if s.cfg.tls.is_some() {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, header::HeaderValue::from_static("max-age=31536000"));
+    }
     resp
 }
 

@@ -20,6 +20,7 @@ mod pages;
 mod queue;
 mod ratings;
 mod reports;
+mod sms;
 mod stats;
 pub mod supervisors;
 mod ws;
@@ -49,9 +50,6 @@ use crate::engine::{Clock, Engine, Request as EngineRequest};
 use crate::signin::{HashPool, Limiter};
 use crate::store::Store;
 
-/// "My bookings" lookups one client address may make per hour.
-pub const LOOKUPS_PER_HOUR: u32 = 30;
-
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -69,78 +67,116 @@ pub struct AppState {
     /// Where argon2 checks run, a few at a time.
     pub hashes: Arc<HashPool>,
     /// Event streams open at once (each holds a permit).
-    pub streams: Arc<tokio::sync::Semaphore>,
-    /// Public bookings per client address.
-    pub bookings_throttle: Arc<crate::signin::Throttle>,
-    /// Public "my bookings" lookups per client address.
-    pub lookups_throttle: Arc<crate::signin::Throttle>,
+    pub streams: Arc<ws::Streams>,
+    /// How often the public may book, look up, and ask for codes.
+    pub limits: Arc<appointments::Limits>,
+    /// One-time codes sent to bookers' phones.
+    pub phone_codes: Arc<parking_lot::Mutex<crate::phone_codes::PhoneCodes>>,
+    pub sms: Arc<sms::Sender>,
     /// Supervisors signed in with their password.
     pub supervisor_sessions: Arc<supervisors::Sessions>,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Which face of the server a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// The halls' LAN: devices, staff pages, the supervisors' API, metrics (and the public
+    /// routes too, when there is no separate public face).
+    Lan,
+    /// The internet, behind a reverse proxy (`[server] public_listen`): only what taxpayers'
+    /// phones need.
+    Public,
+}
+
+/// The routes of a face. Both have what a taxpayer's phone needs — booking, the booking's
+/// page, the ticket page, their API, the hall state and stream as the public screens show them;
+/// the LAN face has everything else too.
+fn routes(face: Face) -> Router<AppState> {
+    let lan = face == Face::Lan;
+    let mut r = Router::new()
         .route("/healthz", get(api::healthz))
-        .route("/api/v1/metrics", get(api::metrics))
-        .route("/metrics", get(api::prometheus))
         .route("/api/v1/halls", get(api::halls))
         .route("/api/v1/halls/{hall}", get(api::hall))
-        .route("/api/v1/halls/{hall}/tickets", post(api::issue))
-        .route("/api/v1/halls/{hall}/requests/{request_id}", get(api::by_request))
-        .route("/api/v1/halls/{hall}/check-in", post(appointments::check_in))
-        .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
-        .route("/api/v1/appointments/slots", get(appointments::slots))
-        .route("/api/v1/appointments/stats", get(appointments::stats))
-        .route("/api/v1/appointments/lookup", post(appointments::my_bookings))
-        .route("/api/v1/appointments/{code}", get(appointments::view_booking).delete(appointments::cancel))
-        .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
-        .route("/api/v1/events", get(ws::all_events))
         .route("/api/v1/tickets/{id}", get(api::ticket))
-        .route("/api/v1/tickets/{id}/requeue", post(api::requeue))
-        .route("/api/v1/tickets/{id}/rating", post(ratings::rate))
-        .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
-        .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
-        .route("/api/v1/audit", get(supervisors::audit_trail))
-        .route("/api/v1/overview", get(overview::overview))
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
-        .route("/api/v1/cases", get(cases::list))
-        .route("/api/v1/cases/{id}/notes", post(cases::note))
-        .route("/api/v1/cases/{id}/close", post(cases::close))
-        .route("/api/v1/tickets/{id}/rating/reasons", post(cases::reasons))
-        .route("/api/v1/reports/ratings", get(cases::ratings_report))
-        .route("/api/v1/devices/{device}/status", post(api::device_status))
-        .route("/api/v1/counters/{counter}/queue", get(queue::queue))
-        .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
-        .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
-        .route("/api/v1/counters/{counter}/call", post(counters::call))
-        .route("/api/v1/counters/{counter}/recall", post(counters::recall))
-        .route("/api/v1/counters/{counter}/no-show", post(counters::no_show))
-        .route("/api/v1/counters/{counter}/finish", post(counters::finish))
-        .route("/api/v1/counters/{counter}/transfer", post(counters::transfer))
-        .route("/api/v1/counters/{counter}/pause", post(counters::pause))
-        .route("/api/v1/counters/{counter}/resume", post(counters::resume))
-        .route("/api/v1/counters/{counter}/close", post(counters::close))
-        .route("/api/v1/counters/{counter}/open", post(counters::open))
-        .route("/api/v1/stats/today", get(stats::today))
-        .route("/api/v1/stats", get(stats::between))
-        .route("/api/v1/stats/hourly", get(stats::hourly))
-        .route("/api/v1/reports/summary", get(stats::summary))
-        .route("/api/v1/reports/tickets", get(reports::tickets))
-        .route("/counter", get(pages::counter))
-        .route("/supervisor", get(pages::supervisor))
-        .route("/supervisor/reports", get(pages::supervisor_reports))
-        .route("/screen/counter/{counter}", get(pages::screen))
-        .route("/rate/{counter}", get(pages::rate))
+        .route("/api/v1/appointments", if lan { post(appointments::book).get(appointments::list) } else { post(appointments::book) })
+        .route("/api/v1/appointments/slots", get(appointments::slots))
+        .route("/api/v1/appointments/phone-code", post(appointments::phone_code))
+        .route("/api/v1/appointments/lookup", post(appointments::my_bookings))
+        .route("/api/v1/appointments/{code}/view", post(appointments::view_booking))
+        .route("/api/v1/appointments/{code}/cancel", post(appointments::cancel))
         .route("/t/{id}", get(pages::ticket))
         .route("/book", get(pages::book))
         .route("/book/{code}", get(pages::book_code))
         .route("/book/qr/{file}", get(pages::book_qr))
-        .route("/web/{file}", get(pages::asset))
+        .route("/web/{file}", if lan { get(pages::asset) } else { get(pages::public_asset) });
+    if lan {
+        r = r
+            .route("/api/v1/metrics", get(api::metrics))
+            .route("/metrics", get(api::prometheus))
+            .route("/api/v1/halls/{hall}/tickets", post(api::issue))
+            .route("/api/v1/halls/{hall}/requests/{request_id}", get(api::by_request))
+            .route("/api/v1/halls/{hall}/check-in", post(appointments::check_in))
+            .route("/api/v1/appointments/stats", get(appointments::stats))
+            .route("/api/v1/halls/{hall}/publicity", put(api::set_publicity))
+            .route("/api/v1/events", get(ws::all_events))
+            .route("/api/v1/tickets/{id}/requeue", post(api::requeue))
+            .route("/api/v1/tickets/{id}/rating", post(ratings::rate))
+            .route("/api/v1/sessions", post(api::sign_in).delete(api::sign_out))
+            .route("/api/v1/supervisor-sessions", post(supervisors::sign_in).delete(supervisors::sign_out))
+            .route("/api/v1/audit", get(supervisors::audit_trail))
+            .route("/api/v1/overview", get(overview::overview))
+            .route("/api/v1/alerts", get(alerts::list))
+            .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+            .route("/api/v1/cases", get(cases::list))
+            .route("/api/v1/cases/{id}/notes", post(cases::note))
+            .route("/api/v1/cases/{id}/close", post(cases::close))
+            .route("/api/v1/tickets/{id}/rating/reasons", post(cases::reasons))
+            .route("/api/v1/reports/ratings", get(cases::ratings_report))
+            .route("/api/v1/devices/{device}/status", post(api::device_status))
+            .route("/api/v1/counters/{counter}/queue", get(queue::queue))
+            .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
+            .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
+            .route("/api/v1/counters/{counter}/call", post(counters::call))
+            .route("/api/v1/counters/{counter}/recall", post(counters::recall))
+            .route("/api/v1/counters/{counter}/no-show", post(counters::no_show))
+            .route("/api/v1/counters/{counter}/finish", post(counters::finish))
+            .route("/api/v1/counters/{counter}/transfer", post(counters::transfer))
+            .route("/api/v1/counters/{counter}/pause", post(counters::pause))
+            .route("/api/v1/counters/{counter}/resume", post(counters::resume))
+            .route("/api/v1/counters/{counter}/close", post(counters::close))
+            .route("/api/v1/counters/{counter}/open", post(counters::open))
+            .route("/api/v1/stats/today", get(stats::today))
+            .route("/api/v1/stats", get(stats::between))
+            .route("/api/v1/stats/hourly", get(stats::hourly))
+            .route("/api/v1/reports/summary", get(stats::summary))
+            .route("/api/v1/reports/tickets", get(reports::tickets))
+            .route("/counter", get(pages::counter))
+            .route("/supervisor", get(pages::supervisor))
+            .route("/supervisor/reports", get(pages::supervisor_reports))
+            .route("/screen/counter/{counter}", get(pages::screen))
+            .route("/rate/{counter}", get(pages::rate));
+    }
+    r
+}
+
+/// The halls' LAN face: everything (the public routes too).
+pub fn router(state: AppState) -> Router {
+    finish(routes(Face::Lan), state, Face::Lan)
+}
+
+/// The public face alone (`[server] public_listen`): no staff sign-in, no devices, no
+/// supervisors' API, no metrics.
+pub fn public_router(state: AppState) -> Router {
+    finish(routes(Face::Public), state, Face::Public)
+}
+
+fn finish(routes: Router<AppState>, state: AppState, face: Face) -> Router {
+    routes
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::Extension(face))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -247,27 +283,54 @@ impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
+        if !parts.headers.contains_key(header::AUTHORIZATION) && bearer(&parts.headers).is_none() {
             return Ok(MaybeCaller(None));
         }
         Caller::from_request_parts(parts, state).await.map(|c| MaybeCaller(Some(c.0)))
     }
 }
 
-/// The client's IP address (none in in-process tests).
+/// The client's IP address (none in in-process tests): the peer, or behind a trusted reverse
+/// proxy (`[server] trusted_proxies`) the address it forwarded the request for.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(listen::peer(parts).map(|a| a.ip())))
+impl ClientAddr {
+    pub fn of(parts: &Parts, cfg: &Config) -> Option<std::net::IpAddr> {
+        let peer = listen::peer(parts)?.ip();
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        Some(crate::net::client(peer, forwarded, &cfg.trusted_proxies))
     }
 }
 
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(ClientAddr::of(parts, &s.cfg)))
+    }
+}
+
+tokio::task_local! {
+    /// The client address of the request being handled (set by the guard), for the audit
+    /// trail of every staff action.
+    pub static CLIENT: Option<std::net::IpAddr>;
+}
+
+/// The bearer token: `Authorization: Bearer <token>`, or for a browser's WebSocket (which
+/// cannot send that header) the subprotocol `qcall.bearer.<token>` it offers beside `qcall`.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    let token = match headers.get(header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v.to_str().ok()?;
+            v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim()
+        }
+        None => headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)?
+            .to_str()
+            .ok()?
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("qcall.bearer."))?,
+    };
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
 
@@ -346,9 +409,10 @@ impl App {
             tokens: Arc::new(Tokens::from_config(&cfg)),
             limiter: Arc::new(Limiter::new(cfg.sign_in)),
             hashes: Arc::new(HashPool::for_this_machine()),
-            streams: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
-            bookings_throttle: Arc::new(crate::signin::Throttle::new(cfg.bookings_per_hour, 3_600_000)),
-            lookups_throttle: Arc::new(crate::signin::Throttle::new(LOOKUPS_PER_HOUR, 3_600_000)),
+            streams: ws::Streams::new(cfg.max_connections, cfg.public_streams, cfg.public_streams_per_address),
+            limits: Arc::new(appointments::Limits::new(&cfg)),
+            phone_codes: Arc::default(),
+            sms: Arc::new(sms::Sender::new(cfg.sms.clone())),
             supervisor_sessions: Arc::new(supervisors::Sessions::default()),
             cfg,
             engine,
@@ -395,6 +459,7 @@ impl App {
 
 pub struct Server {
     pub addr: SocketAddr,
+    public_addr: Option<SocketAddr>,
     app: App,
     task: tokio::task::JoinHandle<()>,
 }
@@ -413,15 +478,39 @@ impl Server {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
+        // The public face on its own socket, with its own connections: the internet cannot
+        // take the halls' places.
+        let public = match app.state.cfg.public_listen.clone() {
+            Some(p) => {
+                let l = tokio::net::TcpListener::bind(&p).await.map_err(|e| anyhow::anyhow!("cannot listen on {p} (public_listen): {e}"))?;
+                Some(l)
+            }
+            None => None,
+        };
+        let public_addr = public.as_ref().map(|l| l.local_addr()).transpose()?;
         spawn_ticker(app.state.clone());
         if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
             alerts::spawn_webhook(app.state.clone(), url);
         }
-        let router = app.router();
         let sd = app.state.shutdown.clone();
         let tls = app.state.cfg.tls.as_ref().map(|t| t.server_config());
-        let task = tokio::spawn(listen::serve(listener, tls, router, limits, sd, Duration::from_secs(5)));
-        Ok(Server { addr, app, task })
+        let grace = Duration::from_secs(5);
+        let lan = listen::serve(listener, tls.clone(), app.router(), limits, sd.clone(), grace);
+        let task = match public {
+            None => tokio::spawn(lan),
+            Some(l) => {
+                let public = listen::serve(l, tls, public_router(app.state.clone()), limits, sd, grace);
+                tokio::spawn(async move {
+                    tokio::join!(lan, public);
+                })
+            }
+        };
+        Ok(Server { addr, public_addr, app, task })
+    }
+
+    /// The public face's address, when it has its own (`[server] public_listen`).
+    pub fn public_addr(&self) -> Option<SocketAddr> {
+        self.public_addr
     }
 
     pub fn engine(&self) -> &Engine {
@@ -492,7 +581,7 @@ pub async fn audit(s: &AppState, who: &str, action: &str, target: &str, detail: 
         action: action.to_string(),
         target: target.to_string(),
         detail: detail.chars().take(500).collect(),
-        client: client.map_or_else(|| "-".to_string(), |a| a.to_string()),
+        client: client.or_else(|| CLIENT.try_with(|c| *c).ok().flatten()).map_or_else(|| "-".to_string(), |a| a.to_string()),
     };
     if let Err(e) = s.engine.submit(EngineRequest::Audit(row)).await {
         tracing::error!(error = %e, action, "audit entry not recorded");

@@ -106,6 +106,14 @@ pub async fn rate(State(s): State<AppState>, Path(counter): Path<String>) -> Res
     Ok(html(RATE_HTML))
 }
 
+/// `/web/{file}` on the public face: only what the booking and ticket pages load.
+pub async fn public_asset(Path(file): Path<String>) -> Result<Response, AppError> {
+    match file.as_str() {
+        "app.css" | "app.js" | "book.js" | "book.css" => asset(Path(file)).await,
+        _ => Err(AppError::new(ErrorCode::NotFound, "no such file")),
+    }
+}
+
 /// `/web/{file}`: the shared stylesheet and the page scripts.
 pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
     let (ct, body) = match file.as_str() {

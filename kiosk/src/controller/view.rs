@@ -223,6 +223,8 @@ impl Controller {
                 },
                 headline: if s.print_failed.is_some() {
                     text::YOUR_NUMBER
+                } else if s.again {
+                    text::CHECKED_IN_BEFORE
                 } else if s.earlier {
                     text::EARLIER_TICKET
                 } else {

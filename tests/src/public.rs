@@ -1,0 +1,576 @@
+//! The public pages apart from the staff system, attacked from loopback as a stranger on the
+//! internet would: a second face with nothing of the staff's; a booking proven by a text
+//! message through a stand-in of Alibaba Cloud SMS that checks what the real one checks (the
+//! signature, the nonce, the time); event streams that strangers can neither exhaust nor read;
+//! no lockout of the duty leader from one address; lookups limited per address (also behind a
+//! trusted proxy) and per booking code. Loopback has a whole /8: 127.0.0.2, .3, … are other
+//! clients.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::util::{free_port, Server};
+
+const SUPERVISOR: &str = "demo-supervisor";
+
+/// A client on loopback address `127.0.0.{last}`.
+fn from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = c.post(url).json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn active_alerts(srv: &Server) -> Vec<String> {
+    let (_, v) = srv.api().call("GET", "/api/v1/alerts?state=active", Some(SUPERVISOR), None).await;
+    v["alerts"].as_array().map(|a| a.iter().filter_map(|x| x["kind"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+// --- A stand-in of Alibaba Cloud SMS (dysmsapi, SendSms 2017-05-25), as its manual has it ----
+
+/// Alibaba Cloud's percent-encoding (RFC 3986: unreserved characters stay, the rest %XX).
+fn pop(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn unpercent(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 3 <= b.len() {
+            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Aliyun {
+    key_id: String,
+    secret: String,
+    /// The requests' clock must be within 15 minutes of this one (the server's controlled one).
+    now: Box<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send>,
+    nonces: HashSet<String>,
+    /// Per phone, the codes sent.
+    sent: Vec<(String, String)>,
+    /// Answer the next requests as the provider's flow control does.
+    refuse: bool,
+    refusals: Vec<String>,
+}
+
+impl Aliyun {
+    /// (HTTP status, JSON answer) for a form body, checked as the service checks it.
+    fn answer(&mut self, body: &str) -> (u16, Value) {
+        let params: BTreeMap<String, String> = body
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (unpercent(k), unpercent(v)))
+            .collect();
+        let p = |k: &str| params.get(k).cloned().unwrap_or_default();
+        let err = |status: u16, code: &str, message: &str| (status, json!({"Code": code, "Message": message, "RequestId": "stand-in"}));
+        for k in ["AccessKeyId", "Action", "Format", "PhoneNumbers", "RegionId", "SignName", "SignatureMethod", "SignatureNonce", "SignatureVersion", "TemplateCode", "Timestamp", "Version", "Signature"] {
+            if !params.contains_key(k) {
+                return err(400, "MissingParameter", k);
+            }
+        }
+        if p("AccessKeyId") != self.key_id {
+            return err(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+        }
+        if (p("Action"), p("Version"), p("SignatureMethod"), p("SignatureVersion")) != ("SendSms".into(), "2017-05-25".into(), "HMAC-SHA1".into(), "1.0".into()) {
+            return err(400, "InvalidParameter", "Action, Version or signature method");
+        }
+        // StringToSign = POST & %2F & encode(sorted, encoded k=v joined with &).
+        let query: Vec<String> = params.iter().filter(|(k, _)| *k != "Signature").map(|(k, v)| format!("{}={}", pop(k), pop(v))).collect();
+        let to_sign = format!("POST&{}&{}", pop("/"), pop(&query.join("&")));
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{}&", self.secret).as_bytes()).unwrap();
+        mac.update(to_sign.as_bytes());
+        let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        if want != p("Signature") {
+            return err(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.");
+        }
+        let Ok(at) = chrono::NaiveDateTime::parse_from_str(&p("Timestamp"), "%Y-%m-%dT%H:%M:%SZ") else {
+            return err(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+        };
+        if (at.and_utc() - (self.now)()).num_minutes().abs() > 15 {
+            return err(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+        }
+        if !self.nonces.insert(p("SignatureNonce")) {
+            return err(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+        }
+        let phone = p("PhoneNumbers");
+        if phone.len() != 11 || !phone.bytes().all(|b| b.is_ascii_digit()) {
+            return err(200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号");
+        }
+        if p("SignName") != "某某税务" || p("TemplateCode") != "SMS_123456789" {
+            return err(200, "isv.SMS_SIGNATURE_ILLEGAL", "签名或模板不合法");
+        }
+        let Some(code) = serde_json::from_str::<Value>(&p("TemplateParam")).ok().and_then(|v| v["code"].as_str().map(str::to_string)) else {
+            return err(200, "isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量");
+        };
+        if self.refuse {
+            self.refusals.push(phone);
+            return err(200, "isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1");
+        }
+        self.sent.push((phone, code));
+        (200, json!({"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "stand-in"}))
+    }
+}
+
+/// Serves the stand-in on a port of its own; returns the port.
+fn serve_aliyun(provider: Arc<Mutex<Aliyun>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("provider port");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let body = loop {
+                let Ok(n) = conn.read(&mut chunk) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
+                }
+            };
+            let Some(body) = body else { continue };
+            let (status, answer) = provider.lock().unwrap().answer(&body);
+            let text = answer.to_string();
+            let _ = write!(conn, "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}", text.len());
+        }
+    });
+    port
+}
+
+/// Two faces, and a booking proven by a text message through the provider's stand-in: the
+/// internet's face has the booking and ticket pages and their API and nothing of the staff's;
+/// the code reaches the phone only through a request the provider accepts; a provider that
+/// stops taking messages is answered at once and raises an alert for the duty leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_face_books_with_a_code_sent_through_the_provider_and_has_nothing_of_the_staffs() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("sms.secret");
+    std::fs::write(&secret_file, "testSecret-0123456789\n").unwrap();
+    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
+    let started = Instant::now();
+    let clock_at = chrono::DateTime::parse_from_rfc3339(TUE_0900).unwrap().with_timezone(&chrono::Utc);
+    let provider = Arc::new(Mutex::new(Aliyun {
+        key_id: "LTAI-test".into(),
+        secret: "testSecret-0123456789".into(),
+        now: Box::new(move || clock_at + chrono::Duration::from_std(started.elapsed()).unwrap()),
+        nonces: HashSet::new(),
+        sent: vec![],
+        refuse: false,
+        refusals: vec![],
+    }));
+    let sms_port = serve_aliyun(provider.clone());
+    let public_port = free_port();
+    let sms = format!(
+        "[sms]\nprovider = \"aliyun\"\nendpoint = \"http://127.0.0.1:{sms_port}/\"\nkey_id = \"LTAI-test\"\nsecret_file = {:?}\n\
+         sign_name = \"某某税务\"\ncode_template = \"SMS_123456789\"\n",
+        secret_file.display().to_string()
+    );
+    let text = crate::util::demo_config_text()
+        .replacen("[server]\n", &format!("[server]\npublic_listen = \"127.0.0.1:{public_port}\"\n"), 1)
+        .replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
+    let srv = Server::start_at(&text, TUE_0900);
+    let public = format!("http://127.0.0.1:{public_port}");
+    let c = from(1);
+    // The internet's face: what a phone needs, nothing else.
+    for path in ["/book", "/api/v1/halls", "/api/v1/appointments/slots?hall=east&service=filing", "/web/book.js"] {
+        assert_eq!(c.get(format!("{public}{path}")).send().await.unwrap().status().as_u16(), 200, "{path} on the public face");
+    }
+    for path in ["/counter", "/supervisor", "/metrics", "/api/v1/overview", "/api/v1/events", "/web/supervisor.js", "/rate/E01"] {
+        assert_eq!(c.get(format!("{public}{path}")).send().await.unwrap().status().as_u16(), 404, "{path} is not on the public face");
+    }
+    let (s, _) = post(&c, &format!("{public}/api/v1/supervisor-sessions"), json!({"supervisor": "duty", "password": "demo-duty-password"}), &[]).await;
+    assert_eq!(s, 404, "no staff sign-in from the internet");
+    let (s, _) = post(&c, &format!("{public}/api/v1/sessions"), json!({"clerk": "clerk01", "pin": "1234", "counter": "E01"}), &[]).await;
+    assert_eq!(s, 404);
+    // The halls' face has everything.
+    assert_eq!(c.get(format!("{}/counter", srv.url)).send().await.unwrap().status().as_u16(), 200);
+
+    // A code, sent through the provider, which checked the signature, the nonce and the time.
+    let (s, v) = post(&c, &format!("{public}/api/v1/appointments/phone-code"), json!({"phone": "13812345678"}), &[]).await;
+    assert_eq!((s, &v["phone"]), (200, &json!("138****5678")), "{v}");
+    let sms_code = provider.lock().unwrap().sent.iter().rev().find(|(p, _)| p == "13812345678").map(|(_, c)| c.clone()).expect("the provider took it");
+    assert!(!srv.log().contains(&format!("验证码为 {sms_code}")), "a real provider's code is not logged");
+    let slots: Value = c.get(format!("{public}/api/v1/appointments/slots?hall=east&service=filing&date=2026-12-02")).send().await.unwrap().json().await.unwrap();
+    let slot = slots["slots"].as_array().unwrap().iter().find(|s| s["bookable"] == true).expect("a bookable slot").clone();
+    let booking = |code: &str| {
+        json!({"hall": "east", "service": "filing", "date": slots["date"], "start": slot["start"], "name": "张三",
+               "phone": "13812345678", "id_number": crate::appointments::resident_id(600), "request_id": format!("p-{code}"), "phone_code": code})
+    };
+    let (s, v) = post(&c, &format!("{public}/api/v1/appointments"), booking("000000"), &[]).await;
+    assert_eq!((s, code(&v)), (422, "wrong_phone_code"), "{v}");
+    let (s, v) = post(&c, &format!("{public}/api/v1/appointments"), booking(&sms_code), &[]).await;
+    assert_eq!(s, 201, "{v}");
+    assert!(!srv.log().contains(v["code"].as_str().unwrap()), "no booking code in the log");
+
+    // The provider stops taking messages: the phone is told at once, the duty leader by an alert.
+    provider.lock().unwrap().refuse = true;
+    let (s, v) = post(&c, &format!("{public}/api/v1/appointments/phone-code"), json!({"phone": "13912345678"}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    assert_eq!(provider.lock().unwrap().refusals, ["13912345678"]);
+    assert!(srv.log().contains("isv.BUSINESS_LIMIT_CONTROL"), "the provider's answer is logged");
+    eventually("the sms_failing alert", || async { active_alerts(&srv).await.iter().any(|k| k == "sms_failing") }).await;
+    provider.lock().unwrap().refuse = false;
+    let (s, v) = post(&c, &format!("{public}/api/v1/appointments/phone-code"), json!({"phone": "13712345678"}), &[]).await;
+    assert_eq!(s, 200, "{v}");
+    eventually("the alert clears once a message goes through", || async { !active_alerts(&srv).await.iter().any(|k| k == "sms_failing") }).await;
+}
+
+// --- Event streams ----------------------------------------------------------------------------
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A WebSocket from `127.0.0.{last}` (with a token: a device's or staff's stream); the HTTP
+/// status when refused.
+async fn ws_from(last: u8, port: u16, path: &str, token: Option<&str>) -> Result<Socket, u16> {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::from(([127, 0, 0, last], 0))).unwrap();
+    let tcp = sock.connect(SocketAddr::from(([127, 0, 0, 1], port))).await.expect("connect");
+    let mut req = format!("ws://127.0.0.1:{port}{path}").into_client_request().unwrap();
+    if let Some(t) = token {
+        // As a browser sends it: the token offered as a subprotocol beside `qcall`.
+        req.headers_mut().insert("sec-websocket-protocol", format!("qcall, qcall.bearer.{t}").parse().unwrap());
+    }
+    match tokio_tungstenite::client_async(req, tcp).await {
+        Ok((ws, resp)) => {
+            if token.is_some() {
+                assert_eq!(resp.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()), Some("qcall"));
+            }
+            Ok(ws)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("websocket: {e}"),
+    }
+}
+
+/// The first text message (the snapshot).
+async fn first_message(ws: &mut Socket) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a message").expect("open").expect("frame");
+        if let Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// With the pool at 20, strangers hold at most their share (10) and 8 from one address; a
+/// hall TV still connects; the full pool is logged and raises an alert; sockets that answer
+/// no pings are closed and their places come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_take_the_hall_tvs_places() {
+    let srv = Server::start_edited(|t| {
+        t.replace("max_connections = 2048", "max_connections = 20").replacen("[server]\n", "[server]\nstream_ping_s = 1\n", 1)
+    });
+    let path = "/api/v1/halls/east/events";
+    let mut held = vec![];
+    // One address: eight, and the ninth is turned away.
+    for i in 0..9 {
+        match ws_from(2, srv.port, path, None).await {
+            Ok(ws) => held.push(ws),
+            Err(s) => assert_eq!((i, s), (8, 429), "only the ninth from one address is refused"),
+        }
+    }
+    assert_eq!(held.len(), 8);
+    // Other addresses: two more fill the public share, then the pool is full for strangers.
+    let mut refused = 0;
+    for last in 3..=8 {
+        match ws_from(last, srv.port, path, None).await {
+            Ok(ws) => held.push(ws),
+            Err(s) => {
+                assert_eq!(s, 429);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((held.len(), refused), (10, 4), "strangers hold half the pool");
+    // The hall TV (a display's token) connects and gets the hall.
+    let mut tv = ws_from(1, srv.port, path, Some("demo-display-east")).await.expect("the TV connects");
+    let snap = first_message(&mut tv).await;
+    assert_eq!(snap["type"], "snapshot", "{snap}");
+    assert!(srv.log().contains("event streams full"), "the full pool is logged");
+    eventually("the streams_full alert", || async { active_alerts(&srv).await.iter().any(|k| k == "streams_full") }).await;
+    // The held sockets never read, so never answer a ping: after two missed pings they are
+    // closed, and strangers' places come back.
+    eventually("a stranger connects again", || async {
+        match ws_from(9, srv.port, path, None).await {
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    })
+    .await;
+    drop(held);
+}
+
+/// A stranger's stream of a hall carries what its public screens show: calls, finishes, queues.
+/// A 差评 (the rating, its alert, who acknowledged it) and the devices' reports go only to staff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_sees_no_rating_alert_or_device_report() {
+    let srv = Server::start();
+    let api = srv.api();
+    let path = "/api/v1/halls/east/events";
+    let (tx, mut stranger) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let mut ws = ws_from(2, srv.port, path, None).await.expect("stranger");
+    let snap = first_message(&mut ws).await;
+    assert_eq!(snap["halls"][0]["devices"], json!([]), "no device reports in a stranger's snapshot");
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let _ = tx.send(serde_json::from_str(t.as_str()).unwrap());
+            }
+        }
+    });
+    let (stx, mut staff) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let mut sws = ws_from(3, srv.port, "/api/v1/events", Some(SUPERVISOR)).await.expect("supervisor");
+    first_message(&mut sws).await;
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = sws.next().await {
+            if let Message::Text(t) = m {
+                let _ = stx.send(serde_json::from_str(t.as_str()).unwrap());
+            }
+        }
+    });
+    // A kiosk reports a fault; a ticket is served and rated 1; the alert is acknowledged.
+    let (s, _) = api.call("POST", "/api/v1/devices/kiosk-east-1/status", Some("demo-kiosk-east"), Some(json!({"ok": false, "code": "paper_end", "message": "缺纸"}))).await;
+    assert_eq!(s, 204);
+    let t = api.issue("east", "filing").await;
+    let clerk = api.sign_in("clerk01", "E01").await;
+    api.act(&clerk, "E01", "call-next").await;
+    api.act(&clerk, "E01", "finish").await;
+    let (s, v) = api.call("POST", &format!("/api/v1/tickets/{}/rating", t.id), Some("demo-pad-e01"), Some(json!({"score": 1}))).await;
+    assert!(s < 300, "{v}");
+    // Staff see all of it.
+    let mut kinds = vec![];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kinds.iter().any(|k| k == "alert_raised") {
+        let m = tokio::time::timeout(deadline - Instant::now(), staff.recv()).await.expect("staff events").unwrap();
+        kinds.push(m["type"].as_str().unwrap_or_default().to_string());
+    }
+    for want in ["device_status_changed", "ticket_rated", "alert_raised"] {
+        assert!(kinds.iter().any(|k| k == want), "staff see {want}: {kinds:?}");
+    }
+    // A marker the stranger does see, after everything else.
+    let marker = api.issue("east", "invoice").await;
+    let mut seen = vec![];
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), stranger.recv()).await.expect("stranger events").unwrap();
+        let kind = m["type"].as_str().unwrap_or_default().to_string();
+        let done = kind == "ticket_issued" && m["ticket"]["id"] == json!(marker.id);
+        seen.push(kind);
+        if done {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|k| k == "ticket_finished"), "calls and finishes are public: {seen:?}");
+    for hidden in ["ticket_rated", "alert_raised", "alert_acknowledged", "device_status_changed"] {
+        assert!(!seen.iter().any(|k| k == hidden), "a stranger saw {hidden}: {seen:?}");
+    }
+    // Nor by asking: the hall state without a token has no device reports.
+    let halls: Value = from(2).get(format!("{}/api/v1/halls", srv.url)).send().await.unwrap().json().await.unwrap();
+    assert!(halls["halls"].as_array().unwrap().iter().all(|h| h["devices"] == json!([])), "{halls}");
+    // And every hall stream needs no token, the all-halls one does.
+    assert_eq!(ws_from(4, srv.port, "/api/v1/events", None).await.err(), Some(401));
+}
+
+// --- Sign-in and lookups --------------------------------------------------------------------
+
+/// Ten wrong passwords from one address lock the duty leader's account there only: the duty
+/// leader signs in from another address, and what they do next is audited with that address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_wrong_passwords_from_one_address_do_not_lock_the_duty_leader_out() {
+    let srv = Server::start();
+    let url = format!("{}/api/v1/supervisor-sessions", srv.url);
+    let attacker = from(2);
+    let mut last = (0, Value::Null);
+    for i in 0..10 {
+        last = post(&attacker, &url, json!({"supervisor": "duty", "password": format!("guess-{i}-guess")}), &[]).await;
+    }
+    assert_eq!((last.0, code(&last.1)), (429, "signin_locked"), "{}", last.1);
+    let right = json!({"supervisor": "duty", "password": "demo-duty-password"});
+    let (s, v) = post(&attacker, &url, right.clone(), &[]).await;
+    assert_eq!((s, code(&v)), (429, "signin_locked"), "locked at the attacker's address: {v}");
+    let duty = from(3);
+    let (s, v) = post(&duty, &url, right, &[]).await;
+    assert!(s == 200 || s == 201, "the duty leader signs in from another address: {s} {v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let r = duty
+        .put(format!("{}/api/v1/halls/east/publicity", srv.url))
+        .bearer_auth(&token)
+        .json(&json!({"messages": ["依法纳税"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let day = srv.today();
+    let (_, trail) = srv.api().call("GET", &format!("/api/v1/audit?from={day}&to={day}"), Some(SUPERVISOR), None).await;
+    let entries = trail["entries"].as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["action"] == "publicity_changed" && e["client"] == "127.0.0.3"),
+        "the staff action carries the client address: {trail}"
+    );
+    assert!(!entries.iter().any(|e| e["actor"].as_str().is_some_and(|a| a.starts_with("supervisor:")) && e["client"] == "-"), "{trail}");
+}
+
+/// A thousand lookups from one address: thirty answered, the rest refused. Tries at one
+/// booking code are limited from everywhere. Behind a trusted proxy each forwarded client
+/// counts alone; an untrusted peer's `X-Forwarded-For` is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_are_limited_per_address_per_code_and_behind_a_trusted_proxy() {
+    let text = crate::util::demo_config_text().replacen("[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.5\"]\n", 1);
+    let srv = Server::start_at(&text, "2026-12-01T09:00:00+08:00");
+    let lookup = format!("{}/api/v1/appointments/lookup", srv.url);
+    let body = json!({"phone": "13812341234", "id_number": crate::appointments::resident_id(7)});
+    let c = from(2);
+    let mut answered = 0;
+    let mut refused = 0;
+    for _ in 0..1000 {
+        match post(&c, &lookup, body.clone(), &[]).await {
+            (200, _) => answered += 1,
+            (429, v) => {
+                assert_eq!(code(&v), "too_many_bookings", "{v}");
+                refused += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((answered, refused), (30, 970));
+    // Another address is not affected.
+    assert_eq!(post(&from(3), &lookup, body.clone(), &[]).await.0, 200);
+
+    // One booking's code, tried from ten addresses with wrong phones: then refused everywhere.
+    let (s, b) = srv.api().call("POST", "/api/v1/appointments", Some("demo-booking"), Some(json!({
+        "hall": "east", "service": "filing", "date": "2026-12-02", "start": "10:00", "name": "张三", "phone": "13812341234",
+        "id_number": crate::appointments::resident_id(8), "request_id": "code-tries"}))).await;
+    assert_eq!(s, 201, "{b}");
+    let view = format!("{}/api/v1/appointments/{}/view", srv.url, b["code"].as_str().unwrap());
+    for last in 10..20 {
+        let (s, v) = post(&from(last), &view, json!({"phone": "13900000000"}), &[]).await;
+        assert_eq!((s, code(&v)), (404, "unknown_booking"), "{v}");
+    }
+    let (s, v) = post(&from(20), &view, json!({"phone": "13812341234"}), &[]).await;
+    assert_eq!((s, code(&v)), (429, "too_many_bookings"), "the code is resting: {v}");
+
+    // Behind the trusted proxy (127.0.0.5) each forwarded client counts alone.
+    let proxy = from(5);
+    for _ in 0..30 {
+        assert_eq!(post(&proxy, &lookup, body.clone(), &[("x-forwarded-for", "203.0.113.7")]).await.0, 200);
+    }
+    assert_eq!(post(&proxy, &lookup, body.clone(), &[("x-forwarded-for", "203.0.113.7")]).await.0, 429);
+    assert_eq!(post(&proxy, &lookup, body.clone(), &[("x-forwarded-for", "203.0.113.8")]).await.0, 200, "another taxpayer");
+    // An untrusted peer cannot pick its address: 127.0.0.2 is still out of lookups.
+    assert_eq!(post(&c, &lookup, body.clone(), &[("x-forwarded-for", "198.51.100.1")]).await.0, 429);
+}
+
+/// The README's deployment: HAProxy in front of the public face only, setting
+/// `X-Forwarded-For`, which the server believes from the proxy alone. Through the proxy each
+/// taxpayer's address counts on its own; a forged header changes nothing; the staff's routes
+/// are not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_haproxy_each_taxpayer_counts_on_their_own() {
+    let public_port = free_port();
+    let text = crate::util::demo_config_text()
+        .replacen("[server]\n", &format!("[server]\npublic_listen = \"127.0.0.1:{public_port}\"\ntrusted_proxies = [\"127.0.0.1\"]\n"), 1)
+        .replacen("[sms]\nprovider = \"log\"\n", "", 1);
+    let srv = Server::start_at(&text, "2026-12-01T09:00:00+08:00");
+    let front = free_port();
+    let cfg = srv.dir.path().join("haproxy.cfg");
+    // The README's frontend and backend (without its TLS), in a minimal global and defaults.
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    log stderr local0\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+             frontend www\n    bind 127.0.0.1:{front}\n    http-request set-header X-Forwarded-For %[src]\n    default_backend qcall_public\n\
+             backend qcall_public\n    server qcall 127.0.0.1:{public_port}\n"
+        ),
+    )
+    .unwrap();
+    let check = std::process::Command::new("haproxy").arg("-c").arg("-f").arg(&cfg).output().expect("haproxy (scripts/deps.sh test installs it)");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let proxy = std::process::Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut proxy = Kill(proxy);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
+        assert!(Instant::now() < deadline, "haproxy did not start: {:?}", proxy.0.try_wait());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let www = format!("http://127.0.0.1:{front}");
+    assert_eq!(from(2).get(format!("{www}/book")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(from(2).get(format!("{www}/supervisor")).send().await.unwrap().status().as_u16(), 404);
+    let lookup = format!("{www}/api/v1/appointments/lookup");
+    let body = json!({"phone": "13812341234", "id_number": crate::appointments::resident_id(7)});
+    for _ in 0..30 {
+        assert_eq!(post(&from(2), &lookup, body.clone(), &[]).await.0, 200);
+    }
+    let (s, v) = post(&from(2), &lookup, body.clone(), &[]).await;
+    assert_eq!((s, code(&v)), (429, "too_many_bookings"), "{v}");
+    let (s, _) = post(&from(2), &lookup, body.clone(), &[("x-forwarded-for", "203.0.113.9")]).await;
+    assert_eq!(s, 429, "a forged X-Forwarded-For is replaced by the proxy");
+    assert_eq!(post(&from(3), &lookup, body.clone(), &[]).await.0, 200, "another taxpayer behind the same proxy");
+    // Without an SMS provider the public page cannot book, and says so.
+    let (s, v) = post(&from(3), &format!("{www}/api/v1/appointments/phone-code"), json!({"phone": "13812341234"}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+}
