@@ -264,3 +264,9 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
     };
     Some((msg, halls))
 }
+
+/// What a stranger may see of a hall (no token, the public face): no device reports.
+pub fn public_hall(mut h: wire::HallInfo) -> wire::HallInfo {
+    h.devices.clear();
+    h
+}

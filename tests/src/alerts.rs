@@ -1,46 +1,20 @@
 //! Alerts through the real server: the webhook outbox delivers a raised alert once, after its
 //! receiver was down for a while.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::util::{free_port, Server};
+use crate::util::{free_port, http_stand_in, Server};
 
 /// An HTTP receiver on `port` that answers 200 to every POST and keeps the (lower-case) heads
 /// and the bodies.
 fn receiver(port: u16) -> Arc<Mutex<Vec<(String, String)>>> {
     let got = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind(("127.0.0.1", port)).expect("receiver port");
     let keep = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let body = loop {
-                let Ok(n) = conn.read(&mut chunk) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break Some((head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned()));
-                }
-            };
-            if let Some(got) = body {
-                keep.lock().unwrap().push(got);
-                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            }
-        }
+    http_stand_in(TcpListener::bind(("127.0.0.1", port)).expect("receiver port"), move |head, body| {
+        keep.lock().unwrap().push((head.to_string(), body.to_string()));
+        (200, String::new())
     });
     got
 }

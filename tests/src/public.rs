@@ -7,7 +7,6 @@
 //! clients.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::util::{free_port, Server};
+use crate::util::{free_port, http_stand_in, Server};
 
 const SUPERVISOR: &str = "demo-supervisor";
 
@@ -161,30 +160,9 @@ impl Aliyun {
 fn serve_aliyun(provider: Arc<Mutex<Aliyun>>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("provider port");
     let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let body = loop {
-                let Ok(n) = conn.read(&mut chunk) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
-                }
-            };
-            let Some(body) = body else { continue };
-            let (status, answer) = provider.lock().unwrap().answer(&body);
-            let text = answer.to_string();
-            let _ = write!(conn, "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}", text.len());
-        }
+    http_stand_in(listener, move |_, body| {
+        let (status, answer) = provider.lock().unwrap().answer(body);
+        (status, answer.to_string())
     });
     port
 }

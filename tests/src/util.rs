@@ -492,3 +492,39 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).expect("VmHWM").trim().trim_end_matches("kB").trim().parse().expect("number")
 }
+
+/// A stand-in HTTP service on `listener` (one request per connection, as a webhook or an SMS
+/// provider gets them): `answer(head, body)` gives the status and the JSON body; the head is
+/// lower-case.
+pub fn http_stand_in(listener: TcpListener, answer: impl Fn(&str, &str) -> (u16, String) + Send + 'static) {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let got = loop {
+                let Ok(n) = conn.read(&mut chunk) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize =
+                    head.lines().find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some((head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned()));
+                }
+            };
+            let Some((head, body)) = got else { continue };
+            let (status, text) = answer(&head, &body);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+}

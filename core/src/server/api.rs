@@ -77,7 +77,7 @@ pub async fn halls(State(s): State<AppState>, MaybeCaller(who): MaybeCaller) -> 
     let now = s.clock.now();
     let mut halls = view::halls(&core, now);
     if who.is_none() {
-        halls = halls.into_iter().map(super::ws::public_hall).collect();
+        halls = halls.into_iter().map(view::public_hall).collect();
     }
     Json(wire::HallsResponse { version: wire::API_VERSION, seq: core.seq, at: view::time(now), halls })
 }
@@ -86,7 +86,7 @@ pub async fn hall(State(s): State<AppState>, MaybeCaller(who): MaybeCaller, Path
     let h = hall_ix(&s, &hall)?;
     let core = s.engine.shared.core.read().await;
     let info = view::hall(&core, h, s.clock.now());
-    Ok(Json(if who.is_none() { super::ws::public_hall(info) } else { info }))
+    Ok(Json(if who.is_none() { view::public_hall(info) } else { info }))
 }
 
 pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {

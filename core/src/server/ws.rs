@@ -74,12 +74,6 @@ impl Audience {
     }
 }
 
-/// What a stranger may see of a hall: no device reports.
-pub fn public_hall(mut h: wire::HallInfo) -> wire::HallInfo {
-    h.devices.clear();
-    h
-}
-
 /// The event-stream permits: staff's and the public's, and the public's per address.
 pub struct Streams {
     staff: Arc<tokio::sync::Semaphore>,
@@ -232,7 +226,7 @@ async fn stream(s: AppState, hall: Option<usize>, audience: Audience, since: Opt
                 None => view::halls(&core, s.clock.now()),
             };
             if audience == Audience::Public {
-                halls = halls.into_iter().map(public_hall).collect();
+                halls = halls.into_iter().map(view::public_hall).collect();
             }
             let msg = wire::StreamMessage {
                 seq: core.seq,
