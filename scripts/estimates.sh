@@ -5,7 +5,7 @@
 # filing peak); PROFILES="..." picks profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p qcall-core --bin qcall >&2
+cargo build --release --locked -p qcall-server --bin qcall >&2
 seeds=${SEEDS:-"1 2 3 4 5"}
 bound=${BOUND:-0}
 printf '%-14s %8s %8s %7s %8s %9s %8s %7s' profile simple forward ratio under10m mae+10min under+10 ranges

@@ -46,10 +46,10 @@ for f in qcall kiosk display; do
 done
 
 if [ "$profile" = release ]; then
-  cargo build --release --locked -p qcall-core -p qcall-kiosk -p qcall-display
+  cargo build --release --locked -p qcall-server -p qcall-kiosk -p qcall-display
 fi
 mkdir -p target/debian
-for p in qcall-core qcall-kiosk qcall-display; do
+for p in qcall-server qcall-kiosk qcall-display; do
   cargo deb --no-build --profile "$profile" -p "$p" -o target/debian/ --quiet $fast
 done
 ls -l target/debian/*.deb

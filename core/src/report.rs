@@ -1,11 +1,10 @@
 //! The duty leader's period report (`GET /api/v1/reports/summary`): tables per hall, service,
 //! counter and clerk, tickets per day, the distribution of waits, and a day's hours beside the
-//! same weekday of the 4 weeks before. [`summarise`] is pure over the rows [`load`] reads.
+//! same weekday of the 4 weeks before. [`summarise`] is pure over the rows the server reads from its store.
 
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, Timelike};
-use rusqlite::Connection;
 
 use crate::domain::Topology;
 use qcall_wire as wire;
@@ -27,38 +26,6 @@ pub struct Row {
 
 /// A pause: (hall, counter, clerk, seconds within the period).
 pub type Pause = (String, String, Option<String>, u64);
-
-/// The tickets of business days `from..=to` (of `hall`), and the pauses within them.
-pub fn load(conn: &Connection, topo: &Topology, from: NaiveDate, to: NaiveDate, hall: Option<&str>) -> rusqlite::Result<(Vec<Row>, Vec<Pause>)> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT day, hall, service, counter, clerk, issued_at, called_at, finished_at, state, rating
-           FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)",
-    )?;
-    let rows = stmt.query_map(rusqlite::params![from.to_string(), to.to_string(), hall], |r| {
-        Ok(Row {
-            day: r.get::<_, String>(0)?.parse().unwrap_or(from),
-            hall: r.get(1)?,
-            service: r.get(2)?,
-            counter: r.get(3)?,
-            clerk: r.get(4)?,
-            issued_at: r.get(5)?,
-            called_at: r.get(6)?,
-            finished_at: r.get(7)?,
-            state: r.get(8)?,
-            rating: r.get(9)?,
-        })
-    })?;
-    let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    let (a, b) = (topo.day_start(from), topo.day_start(to.succ_opt().unwrap_or(to)));
-    let mut stmt = conn.prepare_cached(
-        "SELECT hall, counter, clerk, MAX(0, MIN(COALESCE(ended_at, ?2), ?2) - MAX(started_at, ?1))
-           FROM pauses WHERE started_at < ?2 AND COALESCE(ended_at, ?2) > ?1 AND (?3 IS NULL OR hall = ?3)",
-    )?;
-    let pauses = stmt
-        .query_map(rusqlite::params![a, b, hall], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, (r.get::<_, i64>(3)?.max(0) / 1000) as u64)))?
-        .collect::<rusqlite::Result<Vec<Pause>>>()?;
-    Ok((rows, pauses))
-}
 
 #[derive(Default)]
 struct Acc {
@@ -282,72 +249,3 @@ pub const TABLE_HEADER: [&str; 16] = [
     "非常不满意",
     "差评",
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(day: &str, counter: &str, issued_min: i64, wait_min: Option<i64>, state: &str, rating: Option<u8>) -> Row {
-        let t0 = chrono::DateTime::parse_from_rfc3339(&format!("{day}T09:00:00+08:00")).unwrap().timestamp_millis();
-        let issued_at = t0 + issued_min * 60_000;
-        Row {
-            day: day.parse().unwrap(),
-            hall: "east".into(),
-            service: "filing".into(),
-            counter: Some(counter.into()),
-            clerk: Some("clerk01".into()),
-            issued_at,
-            called_at: wait_min.map(|w| issued_at + w * 60_000),
-            finished_at: wait_min.map(|w| issued_at + (w + 4) * 60_000),
-            state: state.into(),
-            rating,
-        }
-    }
-
-    #[test]
-    fn the_tables_the_days_the_waits_and_the_weekday_hours_add_up() {
-        let cfg = crate::config::Config::embedded().unwrap();
-        let clerk = |id: &str| cfg.clerk(id).map(|c| c.name.clone());
-        let names = Names { topo: &cfg.topology, clerk: &clerk };
-        // Ten tickets waiting 1..=10 minutes (p90: 9), one no-show, two 差评.
-        let mut rows: Vec<Row> = (1..=10).map(|w| row("2026-11-30", "E01", w, Some(w), "finished", None)).collect();
-        rows[0].rating = Some(1);
-        rows[1].rating = Some(2);
-        rows[2].rating = Some(5);
-        rows.push(row("2026-11-30", "E01", 70, Some(30), "no_show", None));
-        rows.push(row("2026-12-01", "E02", 0, None, "waiting", None));
-        let history = vec![row("2026-11-23", "E01", 0, Some(20), "finished", None), row("2026-11-16", "E01", 5, Some(10), "finished", None)];
-        let pauses = vec![("east".to_string(), "E01".to_string(), Some("clerk01".to_string()), 600)];
-        let from: NaiveDate = "2026-11-30".parse().unwrap();
-        let s = summarise(&rows, &pauses, &history, from, from + chrono::Duration::days(1), &names, None);
-        let e01 = s.by_counter.iter().find(|r| r.key == "E01").unwrap();
-        assert_eq!((e01.issued, e01.served, e01.no_shows, e01.bad, e01.pause_s), (11, 10, 1, 2, Some(600)));
-        assert_eq!(e01.p90_wait_s, Some(10 * 60), "p90 of 1..=10 and 30 minutes");
-        assert_eq!(e01.mean_service_s, Some(240));
-        assert_eq!(s.by_hall[0].issued, 12);
-        assert_eq!(s.by_clerk[0].name, "王芳");
-        assert_eq!(s.per_day.iter().map(|d| (d.issued, d.served)).collect::<Vec<_>>(), [(11, 10), (1, 0)]);
-        assert_eq!(s.waits[0].tickets, 4, "waits of 1-4 minutes");
-        assert_eq!(s.waits[6].tickets, 1, "the 30-minute wait");
-        assert_eq!(s.waits.iter().map(|b| b.tickets).sum::<u32>(), 11);
-        assert_eq!(s.day_hours.len(), 24);
-        assert_eq!(s.day_hours[9].issued, 1, "the last day's one ticket at 09:00");
-        assert_eq!((s.weekday_hours[9].issued, s.weekday_hours[9].mean_wait_s), (0.5, Some(15 * 60)));
-        assert_eq!((s.totals.issued, s.totals.served, s.totals.bad, s.totals.pause_s), (12, 10, 2, Some(600)));
-        // The demo halls open 09:00-12:00 and 13:30-17:00: hours 9-11 and 13-16.
-        assert_eq!(s.open_hours, [9, 10, 11, 13, 14, 15, 16]);
-    }
-
-    /// Working days only: a weekend without tickets is left out, one with tickets is kept.
-    #[test]
-    fn the_days_are_working_days_and_those_with_tickets() {
-        let cfg = crate::config::Config::embedded().unwrap();
-        let clerk = |_: &str| None;
-        let names = Names { topo: &cfg.topology, clerk: &clerk };
-        // Friday 2026-11-27 to Monday 2026-11-30; a ticket on Sunday (a 调休 worked, say).
-        let rows = vec![row("2026-11-27", "E01", 0, Some(5), "finished", None), row("2026-11-29", "E01", 0, Some(5), "finished", None)];
-        let from: NaiveDate = "2026-11-27".parse().unwrap();
-        let s = summarise(&rows, &[], &[], from, from + chrono::Duration::days(3), &names, Some(0));
-        assert_eq!(s.per_day.iter().map(|d| d.day.as_str()).collect::<Vec<_>>(), ["2026-11-27", "2026-11-29", "2026-11-30"]);
-    }
-}

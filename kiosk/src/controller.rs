@@ -437,7 +437,6 @@ impl Controller {
                 | Event::CheckInSubmit { .. }
         );
         let idle = chrono::Duration::from_std(self.cfg.voice.idle).unwrap_or_default();
-        let check_in_idle = self.check_in_idle();
         // A touch after the kiosk stood idle: someone new is in front of it.
         let greet = touch && !matches!(event, Event::Tap { .. }) && self.last_touch.is_none_or(|t| now - t >= idle);
         if touch {
@@ -445,6 +444,56 @@ impl Controller {
         }
         match event {
             Event::Tap { service, fresh_request_id } => self.tap(service, fresh_request_id, &mut out),
+            Event::Tick | Event::ServerTime(_) => {}
+            e @ (Event::TogglePriority | Event::ToggleLanguage | Event::ToggleElder | Event::Touched | Event::Dismiss) => self.on_screen(e),
+            e @ (Event::Connected | Event::Snapshot(_) | Event::Queues { .. } | Event::Disconnected) => self.on_link(e),
+            e @ (Event::PrinterChecked(_) | Event::Issued(_) | Event::Settled(_) | Event::Printed(_)) => self.on_issuing(e, &mut out),
+            e => self.on_check_in(e, &mut out),
+        }
+
+        if greet && self.screen == Screen::Home {
+            // A printer fault is for staff (the consoles and the duty leader are told); the
+            // visitor can still take a ticket.
+            self.say(Prompt::ChooseService, &mut out);
+        }
+
+        self.on_time(idle, &mut out);
+        self.maybe_report(&mut out);
+        out
+    }
+
+    /// Time-driven work, on every event: screens and messages that ran out, the printer's
+    /// next check.
+    fn on_time(&mut self, idle: chrono::Duration, out: &mut Vec<Command>) {
+        let now = self.now;
+        if self.screen == Screen::Ticket && self.shown.as_ref().is_some_and(|s| now >= s.until) {
+            self.go_home();
+        }
+        if let Some((_, until)) = &self.message {
+            if now >= *until {
+                self.message = None;
+            }
+        }
+        if self.dynamic_message.as_ref().is_some_and(|(_, _, until)| now >= *until) {
+            self.dynamic_message = None;
+        }
+        if self.elder && self.screen == Screen::Home && self.last_touch.is_none_or(|t| now - t >= idle * 2) {
+            // Nobody has touched it for a while: the next visitor starts in the standard mode.
+            self.elder = false;
+        }
+        if self.screen == Screen::CheckIn && self.check_in.as_ref().is_some_and(|c| c.stage == CheckInStage::Typing && now >= c.until) {
+            self.check_in = None;
+            self.go_home();
+        }
+        if !self.check_in_flight && self.pending.as_ref().is_none_or(|p| p.stage == Stage::FailedNetwork) && now >= self.next_check {
+            self.check_in_flight = true;
+            out.push(Command::CheckPrinter);
+        }
+    }
+
+    /// The visitor's taps besides a service: priority, language, 长者模式, dismissing the ticket.
+    fn on_screen(&mut self, event: Event) {
+        match event {
             Event::TogglePriority => {
                 if self.screen == Screen::Home && self.cfg.priority_lane {
                     self.priority_mode = !self.priority_mode;
@@ -467,7 +516,13 @@ impl Controller {
                     self.go_home();
                 }
             }
-            Event::Tick | Event::ServerTime(_) => {}
+            _ => {}
+        }
+    }
+
+    /// The server's stream: connected, the halls, queue changes, lost.
+    fn on_link(&mut self, event: Event) {
+        match event {
             Event::Connected => {
                 // Up once the kiosk knows the halls: after a resume the missed events follow;
                 // on a first connection the snapshot (which sets it up) does.
@@ -498,6 +553,14 @@ impl Controller {
             Event::Disconnected => {
                 self.link = Link::Down;
             }
+            _ => {}
+        }
+    }
+
+    /// A ticket's way: the printer checked, issued (or settled), printed.
+    fn on_issuing(&mut self, event: Event, out: &mut Vec<Command>) {
+        let now = self.now;
+        match event {
             Event::PrinterChecked(result) => {
                 self.check_in_flight = false;
                 self.printer = match result {
@@ -534,91 +597,17 @@ impl Controller {
                     }
                 }
             }
-            Event::Issued(Ok(ticket)) => self.print(ticket, false, &mut out),
+            Event::Issued(Ok(ticket)) => self.print(ticket, false, out),
             Event::Settled(Ok(Some(ticket))) => {
                 // The earlier tap did make a ticket: it is this taxpayer's; nothing new is issued.
                 tracing::info!(number = %ticket.number, "an unanswered request had made a ticket; printing it");
-                self.print(ticket, true, &mut out);
+                self.print(ticket, true, out);
             }
             Event::Settled(Ok(None)) => {
                 if let Some(p) = self.pending.as_mut().filter(|p| p.stage == Stage::Settling) {
                     p.unsettled = None;
                     p.stage = Stage::Issuing;
                     out.push(Command::Issue { service: p.service.clone(), priority: p.priority, request_id: p.request_id.clone() });
-                }
-            }
-            Event::OpenCheckIn => self.open_check_in(),
-            Event::CloseCheckIn => {
-                if self.screen == Screen::CheckIn {
-                    self.check_in = None;
-                    self.go_home();
-                }
-            }
-            Event::CheckInKey(c) => {
-                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing && self.screen == Screen::CheckIn) {
-                    let c = c.to_ascii_uppercase();
-                    if (c.is_ascii_digit() || c == 'X') && ci.input.len() < 18 {
-                        ci.input.push(c);
-                    }
-                    ci.note = None;
-                    ci.until = now + check_in_idle;
-                }
-            }
-            Event::CheckInBackspace => {
-                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
-                    ci.input.pop();
-                    ci.note = None;
-                    ci.until = now + check_in_idle;
-                }
-            }
-            Event::CheckInSubmit { fresh_request_id } => {
-                if self.screen == Screen::CheckIn {
-                    let input = self.check_in.as_ref().map(|c| c.input.clone()).unwrap_or_default();
-                    self.submit_check_in(input, fresh_request_id, &mut out);
-                }
-            }
-            Event::Scanned { text, fresh_request_id } => {
-                // A scan checks in from home or the check-in screen, whatever was typed.
-                let input: String = text.trim().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-                if matches!(self.screen, Screen::Home | Screen::CheckIn | Screen::Ticket) && self.check_in_enabled() {
-                    if self.screen == Screen::Ticket {
-                        self.go_home();
-                    }
-                    if self.screen == Screen::Home {
-                        self.open_check_in();
-                    }
-                    if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
-                        ci.input = input.to_ascii_uppercase().chars().take(18).collect();
-                        let input = ci.input.clone();
-                        self.submit_check_in(input, fresh_request_id, &mut out);
-                    }
-                }
-            }
-            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: false })) => {
-                self.check_in = None;
-                self.print(ticket, false, &mut out);
-            }
-            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: true })) => {
-                // Checked in before: the same number on screen, not a second slip.
-                self.check_in = None;
-                self.pending = None;
-                let until = self.now + self.ticket_stay();
-                self.shown = Some(Shown { ticket, earlier: false, again: true, print_failed: None, printed: false, until });
-                self.screen = Screen::Ticket;
-            }
-            Event::CheckedIn(Err(failure)) => {
-                let note = self.check_in_refusal(&failure);
-                let hint = matches!(failure, IssueFailure::Server { code: ErrorCode::TooEarly, .. });
-                if let Some(ci) = self.check_in.as_mut() {
-                    ci.hint = hint;
-                    ci.stage = CheckInStage::Typing;
-                    ci.until = now + check_in_idle;
-                    if !matches!(failure, IssueFailure::Network(_)) {
-                        // Answered: a new attempt is a new request.
-                        ci.request = None;
-                    }
-                    ci.note = Some(note);
-                    self.screen = Screen::CheckIn;
                 }
             }
             Event::Settled(Err(_)) => {
@@ -662,48 +651,99 @@ impl Controller {
                     s.printed = true;
                     let ahead = s.ticket.waiting_ahead;
                     self.screen = Screen::Ticket;
-                    self.say(Prompt::TakeTicket { ahead }, &mut out);
+                    self.say(Prompt::TakeTicket { ahead }, out);
                 }
             }
             Event::Printed(Err(f)) => {
                 self.printer = PrinterState::Fault(f.clone());
                 self.schedule_check();
-                self.show_unprinted(f, &mut out);
+                self.show_unprinted(f, out);
             }
+            _ => {}
         }
+    }
 
-        if greet && self.screen == Screen::Home {
-            // A printer fault is for staff (the consoles and the duty leader are told); the
-            // visitor can still take a ticket.
-            self.say(Prompt::ChooseService, &mut out);
-        }
-
-        // Time-driven work, on every event.
-        if self.screen == Screen::Ticket && self.shown.as_ref().is_some_and(|s| now >= s.until) {
-            self.go_home();
-        }
-        if let Some((_, until)) = &self.message {
-            if now >= *until {
-                self.message = None;
+    /// 预约签到: the screen, the keypad, the scanner, the server's answer.
+    fn on_check_in(&mut self, event: Event, out: &mut Vec<Command>) {
+        let now = self.now;
+        let check_in_idle = self.check_in_idle();
+        match event {
+            Event::OpenCheckIn => self.open_check_in(),
+            Event::CloseCheckIn => {
+                if self.screen == Screen::CheckIn {
+                    self.check_in = None;
+                    self.go_home();
+                }
             }
+            Event::CheckInKey(c) => {
+                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing && self.screen == Screen::CheckIn) {
+                    let c = c.to_ascii_uppercase();
+                    if (c.is_ascii_digit() || c == 'X') && ci.input.len() < 18 {
+                        ci.input.push(c);
+                    }
+                    ci.note = None;
+                    ci.until = now + check_in_idle;
+                }
+            }
+            Event::CheckInBackspace => {
+                if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
+                    ci.input.pop();
+                    ci.note = None;
+                    ci.until = now + check_in_idle;
+                }
+            }
+            Event::CheckInSubmit { fresh_request_id } => {
+                if self.screen == Screen::CheckIn {
+                    let input = self.check_in.as_ref().map(|c| c.input.clone()).unwrap_or_default();
+                    self.submit_check_in(input, fresh_request_id, out);
+                }
+            }
+            Event::Scanned { text, fresh_request_id } => {
+                // A scan checks in from home or the check-in screen, whatever was typed.
+                let input: String = text.trim().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                if matches!(self.screen, Screen::Home | Screen::CheckIn | Screen::Ticket) && self.check_in_enabled() {
+                    if self.screen == Screen::Ticket {
+                        self.go_home();
+                    }
+                    if self.screen == Screen::Home {
+                        self.open_check_in();
+                    }
+                    if let Some(ci) = self.check_in.as_mut().filter(|c| c.stage == CheckInStage::Typing) {
+                        ci.input = input.to_ascii_uppercase().chars().take(18).collect();
+                        let input = ci.input.clone();
+                        self.submit_check_in(input, fresh_request_id, out);
+                    }
+                }
+            }
+            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: false })) => {
+                self.check_in = None;
+                self.print(ticket, false, out);
+            }
+            Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket, again: true })) => {
+                // Checked in before: the same number on screen, not a second slip.
+                self.check_in = None;
+                self.pending = None;
+                let until = self.now + self.ticket_stay();
+                self.shown = Some(Shown { ticket, earlier: false, again: true, print_failed: None, printed: false, until });
+                self.screen = Screen::Ticket;
+            }
+            Event::CheckedIn(Err(failure)) => {
+                let note = self.check_in_refusal(&failure);
+                let hint = matches!(failure, IssueFailure::Server { code: ErrorCode::TooEarly, .. });
+                if let Some(ci) = self.check_in.as_mut() {
+                    ci.hint = hint;
+                    ci.stage = CheckInStage::Typing;
+                    ci.until = now + check_in_idle;
+                    if !matches!(failure, IssueFailure::Network(_)) {
+                        // Answered: a new attempt is a new request.
+                        ci.request = None;
+                    }
+                    ci.note = Some(note);
+                    self.screen = Screen::CheckIn;
+                }
+            }
+            _ => {}
         }
-        if self.dynamic_message.as_ref().is_some_and(|(_, _, until)| now >= *until) {
-            self.dynamic_message = None;
-        }
-        if self.elder && self.screen == Screen::Home && self.last_touch.is_none_or(|t| now - t >= idle * 2) {
-            // Nobody has touched it for a while: the next visitor starts in the standard mode.
-            self.elder = false;
-        }
-        if self.screen == Screen::CheckIn && self.check_in.as_ref().is_some_and(|c| c.stage == CheckInStage::Typing && now >= c.until) {
-            self.check_in = None;
-            self.go_home();
-        }
-        if !self.check_in_flight && self.pending.as_ref().is_none_or(|p| p.stage == Stage::FailedNetwork) && now >= self.next_check {
-            self.check_in_flight = true;
-            out.push(Command::CheckPrinter);
-        }
-        self.maybe_report(&mut out);
-        out
     }
 
     fn tap(&mut self, service: String, fresh: String, out: &mut Vec<Command>) {
@@ -876,548 +916,4 @@ impl Controller {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use qcall_wire::{ServiceInfo, TicketState};
-
-    fn cfg() -> Config {
-        Config::load(None).unwrap()
-    }
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-26T01:14:00Z").unwrap().with_timezone(&Utc)
-    }
-
-    fn secs(n: i64) -> DateTime<Utc> {
-        t0() + chrono::Duration::seconds(n)
-    }
-
-    fn hall(id: &str, zh: &str, en: &str, waiting: u32) -> HallInfo {
-        let svc = |id: &str, p: &str, zh: &str, en: &str| ServiceInfo {
-            id: id.into(),
-            prefix: p.into(),
-            name_zh: zh.into(),
-            name_en: en.into(),
-            waiting,
-            est_wait_s: waiting * 120,
-            open_counters: 2,
-            sold_out: false,
-            closed_until: None,
-            overtime: false,
-            unstaffed: false,
-            full: false,
-        };
-        HallInfo {
-            id: id.into(),
-            name_zh: zh.into(),
-            name_en: en.into(),
-            day: "2026-11-26".into(),
-            services: vec![svc("filing", "A", "申报纳税", "Tax filing"), svc("invoice", "B", "发票业务", "Invoices")],
-            counters: vec![],
-            recent_calls: vec![],
-            devices: vec![],
-            publicity: vec![],
-            time_zone: "Asia/Shanghai".into(),
-            public_base_url: "http://127.0.0.1:8080".into(),
-            address: String::new(),
-            hours: vec![],
-            appointments: true,
-        }
-    }
-
-    fn halls() -> Vec<HallInfo> {
-        vec![
-            hall("east", "东区办税服务厅", "East Hall", 3),
-            hall("west", "西区办税服务厅", "West Hall", 1),
-            hall("central", "中区办税服务厅", "Central Hall", 7),
-        ]
-    }
-
-    fn ticket(number: &str, priority: Priority) -> Ticket {
-        Ticket {
-            id: 17,
-            number: number.into(),
-            hall: "east".into(),
-            service: "filing".into(),
-            priority,
-            state: TicketState::Waiting,
-            day: "2026-11-26".into(),
-            issued_at: t0(),
-            waiting_ahead: 3,
-            est_wait_s: 360,
-            est_wait_range_s: None,
-            counter: None,
-            counter_number: None,
-            call_count: 0,
-            transferred: false,
-            appointment: None,
-            overtime: false,
-            unstaffed: false,
-        }
-    }
-
-    /// A controller that is connected and has a healthy printer.
-    fn ready() -> Controller {
-        let mut c = Controller::new(cfg(), t0());
-        assert_eq!(c.start(), vec![Command::CheckPrinter]);
-        c.handle(Event::Snapshot(halls()), t0());
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), t0());
-        assert_eq!(cmds, vec![Command::ReportDevice(DeviceStatusReport { ok: true, code: String::new(), message: String::new() })]);
-        c
-    }
-
-    fn tap(c: &mut Controller, service: &str, id: &str, at: DateTime<Utc>) -> Vec<Command> {
-        c.handle(Event::Tap { service: service.into(), fresh_request_id: id.into() }, at)
-    }
-
-    #[test]
-    fn tap_checks_printer_then_issues_then_prints() {
-        let mut c = ready();
-        assert!(c.view().issuing_enabled);
-        assert_eq!(tap(&mut c, "filing", "r1", secs(1)), vec![Command::CheckPrinter]);
-        assert_eq!(c.view().screen, Screen::Printing);
-        assert!(!c.view().issuing_enabled);
-        // A second tap while busy does nothing.
-        assert_eq!(tap(&mut c, "invoice", "r2", secs(1)), vec![]);
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        assert_eq!(cmds, vec![Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r1".into() }]);
-        let cmds = c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(2));
-        let expected = escpos::render(&c.ticket_print(&ticket("A012", Priority::Normal)), &escpos::Layout::for_paper(escpos::PaperWidth::Mm80));
-        assert_eq!(cmds, vec![Command::Print { bytes: expected }]);
-        assert_eq!(
-            c.handle(Event::Printed(Ok(())), secs(2)),
-            vec![Command::Say { prompt: Prompt::TakeTicket { ahead: 3 }, language: Language::Zh }]
-        );
-        let v = c.view();
-        assert_eq!(v.screen, Screen::Ticket);
-        let t = v.ticket.unwrap();
-        assert_eq!(t.number, "A012");
-        assert_eq!(t.headline, "请取走您的号票");
-        assert_eq!(t.ahead, "前面还有 3 人");
-        assert_eq!(t.wait, "预计等候约6分钟");
-        assert_eq!(t.countdown, 30);
-        assert!(t.print_failed.is_empty());
-        // Back home after return_home_s (30 s), or at a touch.
-        c.handle(Event::Tick, secs(31));
-        assert_eq!(c.view().screen, Screen::Ticket);
-        c.handle(Event::Tick, secs(32));
-        assert_eq!(c.view().screen, Screen::Home);
-    }
-
-    #[test]
-    fn ticket_print_carries_names_time_and_status_url() {
-        let c = ready();
-        let p = c.ticket_print(&ticket("A012", Priority::Normal));
-        assert_eq!(p.hall_zh, "东区办税服务厅");
-        assert_eq!(p.service_zh, "申报纳税");
-        // 01:14 UTC is 09:14 in Asia/Shanghai.
-        assert_eq!(p.issued_at, "2026-11-26 09:14");
-        assert_eq!(p.qr_url, "http://127.0.0.1:8080/t/17");
-    }
-
-    #[test]
-    fn network_failure_keeps_request_id_for_the_retry() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Err(IssueFailure::Network("refused".into()))), secs(3));
-        let v = c.view();
-        assert_eq!(v.screen, Screen::Home);
-        assert_eq!(v.banner.unwrap().text, "网络异常，未能取号，请稍后重试");
-        // The same service again: the old id, never a second ticket.
-        assert_eq!(tap(&mut c, "filing", "r2", secs(4)), vec![Command::CheckPrinter]);
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
-        assert_eq!(cmds, vec![Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r1".into() }]);
-        c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(5));
-        c.handle(Event::Printed(Ok(())), secs(5));
-        c.handle(Event::Dismiss, secs(6));
-        // After success a new tap is a new request.
-        tap(&mut c, "filing", "r3", secs(7));
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(7));
-        assert_eq!(cmds, vec![Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r3".into() }]);
-    }
-
-    #[test]
-    fn another_service_after_a_network_failure_gets_a_fresh_id() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Err(IssueFailure::Network("timeout".into()))), secs(2));
-        tap(&mut c, "invoice", "r2", secs(3));
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(3));
-        assert_eq!(cmds, vec![Command::Settle { request_id: "r1".into() }], "the unanswered one is settled first");
-        let cmds = c.handle(Event::Settled(Ok(None)), secs(3));
-        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r2".into() }]);
-    }
-
-    #[test]
-    fn out_of_paper_the_ticket_is_issued_and_shown_reported_and_printing_recovers() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        // The printer check finds no paper: the ticket is issued all the same, and the fault reported.
-        let cmds = c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(1));
-        assert_eq!(
-            cmds,
-            vec![
-                Command::Issue { service: "filing".into(), priority: Priority::Normal, request_id: "r1".into() },
-                Command::ReportDevice(DeviceStatusReport {
-                    ok: false,
-                    code: "paper_end".into(),
-                    message: "打印机缺纸，请联系工作人员 / paper end / 缺纸".into()
-                })
-            ]
-        );
-        // Issued: nothing goes to the printer; the number is shown and said.
-        let cmds = c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(2));
-        assert_eq!(cmds, vec![Command::Say { prompt: Prompt::NotPrinted { number: "A012".into() }, language: Language::Zh }]);
-        let v = c.view();
-        assert_eq!(v.screen, Screen::Ticket);
-        let t = v.ticket.unwrap();
-        assert_eq!((t.number.as_str(), t.headline.as_str()), ("A012", "您的号码"));
-        assert!(t.print_failed.starts_with("已为您排队"), "the reassurance first: {}", t.print_failed);
-        assert_eq!(t.qr_url, "http://127.0.0.1:8080/t/17", "the QR code of the ticket's page");
-        // Home: still issuing, under an amber banner that says so.
-        c.handle(Event::Dismiss, secs(3));
-        let v = c.view();
-        assert!(v.issuing_enabled && v.services.iter().all(|s| s.enabled));
-        let banner = v.banner.unwrap();
-        assert_eq!((banner.text.as_str(), banner.severity), ("打印机缺纸 · 仍可取号：号码显示在屏幕上，可扫码查看", Severity::Warning));
-        // The printer is asked again after status_poll_s (3 s).
-        assert_eq!(c.handle(Event::Tick, secs(5)), vec![Command::CheckPrinter]);
-        assert!(c.handle(Event::Tick, secs(6)).is_empty(), "one check at a time");
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(6));
-        assert_eq!(cmds, vec![Command::ReportDevice(DeviceStatusReport { ok: true, code: String::new(), message: String::new() })]);
-        assert!(c.view().issuing_enabled);
-        assert_eq!(c.view().banner, None);
-    }
-
-    /// Why a hall issues no tickets, said so it does not contradict itself: a morning that is full
-    /// (come back at 13:30, or go to another hall), a hall closed until another day; other halls'
-    /// kiosks say 暂停取号, not a wait; no counter open says so instead of minutes.
-    #[test]
-    fn stops_are_worded_by_why_and_until_when() {
-        let at = |hm: &str| DateTime::parse_from_rfc3339(&format!("2026-11-26T{hm}:00+08:00")).unwrap().with_timezone(&Utc);
-        let mut c = ready();
-        let mut halls = halls();
-        for s in &mut halls[0].services {
-            (s.closed_until, s.full) = (Some(at("13:30")), true);
-        }
-        c.handle(Event::Snapshot(halls.clone()), secs(1));
-        let v = c.view();
-        assert_eq!(v.banner.unwrap().text, "上午号源已满，请于 13:30 后取号，或前往其他大厅");
-        assert_eq!(v.services[0].waiting, "号源已满");
-        assert!(v.services.iter().all(|s| !s.enabled));
-        c.handle(Event::ToggleLanguage, secs(2));
-        assert_eq!(c.view().banner.unwrap().text, "This morning's tickets are all taken: come back from 13:30, or go to another hall.");
-        c.handle(Event::ToggleLanguage, secs(2));
-        // Closed until Friday (not full): no "today" in it.
-        for s in &mut halls[0].services {
-            (s.closed_until, s.full) = (Some(at("09:00") + chrono::Duration::days(1)), false);
-        }
-        c.handle(Event::Snapshot(halls.clone()), secs(3));
-        assert_eq!(c.view().banner.unwrap().text, "今日已停止取号，下次取号时间 周五 09:00");
-        // Another hall not issuing: 暂停取号 on this kiosk's 区域通办 panel; one with no counter
-        // open: no made-up wait.
-        let mut halls = self::halls();
-        for s in &mut halls[1].services {
-            (s.closed_until, s.full) = (Some(at("13:30")), true);
-        }
-        for s in &mut halls[2].services {
-            s.unstaffed = true;
-        }
-        for s in &mut halls[0].services {
-            s.unstaffed = true;
-        }
-        c.handle(Event::Snapshot(halls), secs(4));
-        let v = c.view();
-        let others: Vec<&str> = v.services[0].others.iter().map(|o| o.text.as_str()).collect();
-        assert_eq!(others, ["暂停取号", "7 人 · 暂无窗口办理"]);
-        assert_eq!(v.services[0].wait, "暂无窗口办理");
-        assert!(v.services[0].enabled, "tickets are still taken");
-    }
-
-    #[test]
-    fn print_failure_after_issue_still_shows_the_number() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(1));
-        let cmds = c.handle(Event::Printed(Err(PrinterFault::Port("timeout".into()))), secs(2));
-        assert!(matches!(&cmds[..], [Command::Say { prompt: Prompt::NotPrinted { number }, .. }, Command::ReportDevice(r)] if number == "A012" && !r.ok && r.code == "port_error"));
-        let v = c.view();
-        assert_eq!(v.screen, Screen::Ticket);
-        let t = v.ticket.unwrap();
-        assert_eq!(t.number, "A012");
-        assert_eq!(t.headline, "您的号码");
-        assert_eq!(t.print_failed, "已为您排队。号票未能打印，请记住号码，或到导税台取号");
-        assert_eq!(t.countdown, 60);
-        // It stays longer than a printed ticket: 60 s.
-        c.handle(Event::Tick, secs(40));
-        assert_eq!(c.view().screen, Screen::Ticket);
-        c.handle(Event::Tick, secs(62));
-        assert_eq!(c.view().screen, Screen::Home);
-        assert!(c.view().issuing_enabled, "walk-ins go on without the printer");
-    }
-
-    #[test]
-    fn disconnected_disables_issuing_and_recovers() {
-        let mut c = ready();
-        c.handle(Event::Disconnected, secs(1));
-        let v = c.view();
-        assert!(!v.issuing_enabled);
-        assert_eq!(v.banner.unwrap().text, "系统连接中断，暂停取号，正在自动重连");
-        assert!(tap(&mut c, "filing", "r1", secs(2)).is_empty());
-        // Back (resumed: the missed events follow, no snapshot). The reporter sends the status
-        // again by itself after a reconnect: the controller does not repeat it.
-        assert!(c.handle(Event::Connected, secs(3)).is_empty());
-        assert!(c.view().issuing_enabled);
-    }
-
-    #[test]
-    fn printer_status_changes_are_reported_once_each() {
-        let mut c = ready();
-        let near = PrinterHealth { paper_near_end: true };
-        let cmds = c.handle(Event::PrinterChecked(Ok(near)), secs(1));
-        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok && r.code == "paper_near_end"), "{cmds:?}");
-        assert!(c.handle(Event::PrinterChecked(Ok(near)), secs(40)).is_empty(), "unchanged: nothing to report");
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(80));
-        assert!(matches!(&cmds[..], [Command::ReportDevice(r)] if r.ok && r.code.is_empty()), "{cmds:?}");
-    }
-
-    #[test]
-    fn priority_lane_issues_one_priority_ticket() {
-        let mut c = ready();
-        c.handle(Event::TogglePriority, secs(1));
-        assert!(c.view().priority_mode);
-        assert_eq!(c.view().banner.unwrap().text, "绿色通道：请选择业务，将优先叫号");
-        tap(&mut c, "invoice", "r1", secs(1));
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Priority, request_id: "r1".into() }]);
-        assert!(!c.view().priority_mode);
-    }
-
-    #[test]
-    fn queues_update_counts_and_other_halls() {
-        let mut c = ready();
-        let v = c.view();
-        assert_eq!(v.hall_title, "东区办税服务厅");
-        assert_eq!(v.services[0].title, "申报纳税");
-        assert_eq!(v.services[0].waiting, "等候 3 人");
-        assert_eq!(v.services[0].wait, "预计约6分钟");
-        assert_eq!(
-            v.services[0].others,
-            vec![
-                OtherHallView { name: "西区办税服务厅".into(), text: "1 人 · 约2分钟".into() },
-                OtherHallView { name: "中区办税服务厅".into(), text: "7 人 · 约14分钟".into() },
-            ]
-        );
-        let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false };
-        c.handle(Event::Queues { hall: "west".into(), queues: vec![q] }, secs(1));
-        assert_eq!(c.view().services[0].others[0].text, "0 人 · 少于1分钟");
-        let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true, closed_until: None, overtime: false, unstaffed: false, full: false };
-        c.handle(Event::Queues { hall: "east".into(), queues: vec![q] }, secs(1));
-        let v = c.view();
-        assert_eq!(v.services[1].waiting, "今日已发完");
-        assert!(!v.services[1].enabled);
-        assert!(v.services[0].enabled);
-    }
-
-    #[test]
-    fn english_toggle_and_reset_after_ticket() {
-        let mut c = ready();
-        c.handle(Event::ToggleLanguage, secs(1));
-        let v = c.view();
-        assert!(v.en);
-        assert_eq!(v.hall_title, "East Hall");
-        assert_eq!(v.services[0].title, "Tax filing");
-        assert_eq!(v.services[0].subtitle, "申报纳税");
-        assert_eq!(v.services[0].waiting, "3 waiting");
-        assert_eq!(v.services[0].others[0].text, "1 waiting · ~2 min");
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), secs(1));
-        c.handle(Event::Printed(Ok(())), secs(1));
-        assert_eq!(c.view().ticket.unwrap().headline, "Please take your ticket");
-        c.handle(Event::Dismiss, secs(2));
-        assert!(!c.view().en, "the next taxpayer starts in the configured language");
-    }
-
-    #[test]
-    fn sold_out_answer_is_explained() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(
-            Event::Issued(Err(IssueFailure::Server { status: 409, code: ErrorCode::SoldOut, message: "sold out".into(), at: None, hall: None })),
-            secs(1),
-        );
-        assert_eq!(c.view().banner.unwrap().text, "该业务今日号票已发完");
-        // The message goes away by itself.
-        c.handle(Event::Tick, secs(8));
-        assert_eq!(c.view().banner, None);
-    }
-
-    #[test]
-    fn clock_in_local_time() {
-        let c = ready();
-        assert_eq!(c.view().clock, "2026年11月26日  星期四  09:14");
-    }
-
-    #[test]
-    fn times_follow_the_servers_time_zone() {
-        let mut c = ready();
-        let mut hs = halls();
-        hs[0].time_zone = "Asia/Urumqi".into();
-        c.handle(Event::Snapshot(hs), t0());
-        assert_eq!(c.view().clock, "2026年11月26日  星期四  07:14");
-        assert_eq!(c.ticket_print(&ticket("A012", Priority::Normal)).issued_at, "2026-11-26 07:14");
-    }
-
-    #[test]
-    fn a_different_tap_after_a_lost_answer_settles_the_old_request_first() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
-        // Another service: the printer, then the old request is asked about, nothing issued yet.
-        assert_eq!(tap(&mut c, "invoice", "r2", secs(4)), vec![Command::CheckPrinter]);
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
-        assert_eq!(cmds, vec![Command::Settle { request_id: "r1".into() }]);
-        // It had made a ticket: that one is printed, and nothing new is issued.
-        let cmds = c.handle(Event::Settled(Ok(Some(ticket("A012", Priority::Normal)))), secs(5));
-        assert!(matches!(&cmds[..], [Command::Print { .. }]), "{cmds:?}");
-        c.handle(Event::Printed(Ok(())), secs(5));
-        let v = c.view();
-        assert_eq!(v.ticket.as_ref().unwrap().number, "A012");
-        assert_eq!(v.ticket.unwrap().headline, "您刚才的取号已成功，请取走号票");
-        // The next tap is an ordinary one.
-        c.handle(Event::Dismiss, secs(6));
-        tap(&mut c, "invoice", "r3", secs(7));
-        let cmds = c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(7));
-        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r3".into() }]);
-    }
-
-    #[test]
-    fn a_settled_request_that_made_nothing_lets_the_new_tap_issue() {
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
-        tap(&mut c, "invoice", "r2", secs(4));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
-        let cmds = c.handle(Event::Settled(Ok(None)), secs(5));
-        assert_eq!(cmds, vec![Command::Issue { service: "invoice".into(), priority: Priority::Normal, request_id: "r2".into() }]);
-        // Still no answer about the old one: it stays unsettled, nothing is issued.
-        let mut c = ready();
-        tap(&mut c, "filing", "r1", secs(1));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(1));
-        c.handle(Event::Issued(Err(IssueFailure::Network("reset".into()))), secs(3));
-        tap(&mut c, "invoice", "r2", secs(4));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(4));
-        assert!(c.handle(Event::Settled(Err(IssueFailure::Network("down".into()))), secs(5)).is_empty());
-        assert_eq!(c.view().banner.unwrap().text, "网络异常，未能取号，请稍后重试");
-        tap(&mut c, "invoice", "r4", secs(6));
-        assert_eq!(c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(6)), vec![Command::Settle { request_id: "r1".into() }]);
-    }
-
-    fn says(cmds: &[Command]) -> Vec<(Prompt, Language)> {
-        cmds.iter()
-            .filter_map(|c| match c {
-                Command::Say { prompt, language } => Some((prompt.clone(), *language)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Taps `service` at `at` and carries the ticket through to the printer; returns what was
-    /// said when it printed.
-    fn take_ticket(c: &mut Controller, service: &str, at: DateTime<Utc>, printed: Result<(), PrinterFault>) -> Vec<(Prompt, Language)> {
-        tap(c, service, "r", at);
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), at);
-        c.handle(Event::Issued(Ok(ticket("A012", Priority::Normal))), at);
-        says(&c.handle(Event::Printed(printed), at))
-    }
-
-    #[test]
-    fn guidance_greets_a_new_visitor_tells_the_ticket_and_names_a_fault() {
-        use Language::*;
-        let mut c = ready();
-        // The first touch after the kiosk stood idle: "请选择办理的业务"; touches right after: nothing.
-        assert_eq!(says(&c.handle(Event::Touched, secs(1))), [(Prompt::ChooseService, Zh)]);
-        assert!(says(&c.handle(Event::Touched, secs(5))).is_empty());
-        // The language button is a touch too; what follows is said in the chosen language.
-        assert!(says(&c.handle(Event::ToggleLanguage, secs(6))).is_empty());
-        assert_eq!(take_ticket(&mut c, "filing", secs(7), Ok(())), [(Prompt::TakeTicket { ahead: 3 }, En)]);
-        c.handle(Event::Dismiss, secs(8));
-        // A minute later someone taps a service straight away: no greeting, just the ticket.
-        assert_eq!(take_ticket(&mut c, "filing", secs(70), Ok(())), [(Prompt::TakeTicket { ahead: 3 }, Zh)]);
-        c.handle(Event::Dismiss, secs(71));
-        // A ticket that did not print: the number on screen is all there is.
-        assert_eq!(take_ticket(&mut c, "filing", secs(72), Err(PrinterFault::Port("timeout".into()))), [(Prompt::NotPrinted { number: "A012".into() }, Zh)]);
-        c.handle(Event::Dismiss, secs(73));
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), secs(74));
-        // The paper ran out: found when someone taps; the ticket is issued, its number said to
-        // them in their language.
-        c.handle(Event::ToggleLanguage, secs(75));
-        tap(&mut c, "filing", "r9", secs(75));
-        assert!(says(&c.handle(Event::PrinterChecked(Err(PrinterFault::PaperEnd)), secs(75))).is_empty());
-        let cmds = c.handle(Event::Issued(Ok(ticket("A013", Priority::Normal))), secs(75));
-        assert_eq!(says(&cmds), [(Prompt::NotPrinted { number: "A013".into() }, En)]);
-        c.handle(Event::Dismiss, secs(76));
-        assert!(!c.view().en, "home is in the kiosk's language again");
-        // The next visitor, while it is still out: greeted as ever (staff are told by the alert).
-        assert_eq!(says(&c.handle(Event::Touched, secs(200))), [(Prompt::ChooseService, Zh)]);
-        // Polling finds faults with nobody there: silent.
-        assert!(says(&c.handle(Event::PrinterChecked(Err(PrinterFault::CoverOpen)), secs(203))).is_empty());
-
-        // Switched off in the config: silent.
-        let mut cfg = cfg();
-        cfg.voice.enabled = false;
-        let mut c = Controller::new(cfg, t0());
-        c.handle(Event::Snapshot(halls()), t0());
-        c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), t0());
-        assert!(says(&c.handle(Event::Touched, secs(1))).is_empty());
-        assert!(take_ticket(&mut c, "filing", secs(2), Ok(())).is_empty());
-    }
-
-    #[test]
-    fn elder_mode_gives_more_time_and_ends_with_the_visit() {
-        let mut c = ready();
-        assert!(c.view().elder_button && !c.view().elder);
-        c.handle(Event::ToggleElder, secs(1));
-        assert!(c.elder() && c.view().elder);
-        take_ticket(&mut c, "filing", secs(2), Ok(()));
-        // The ticket stays twice as long (60 s instead of 30).
-        assert_eq!(c.view().ticket.unwrap().countdown, 60);
-        c.handle(Event::Tick, secs(40));
-        assert_eq!(c.screen(), Screen::Ticket);
-        c.handle(Event::Tick, secs(62));
-        assert_eq!(c.screen(), Screen::Home);
-        // The visit is over: the next taxpayer starts in the standard mode.
-        assert!(!c.elder());
-
-        // Switched on and left alone: back to standard after twice the idle time.
-        c.handle(Event::ToggleElder, secs(70));
-        assert!(c.elder());
-        c.handle(Event::Tick, secs(70 + 119));
-        assert!(c.elder());
-        c.handle(Event::Tick, secs(70 + 120));
-        assert!(!c.elder());
-
-        // Messages stay longer too, and the check-in screen waits longer.
-        c.handle(Event::ToggleElder, secs(200));
-        c.handle(Event::OpenCheckIn, secs(201));
-        assert_eq!(c.screen(), Screen::CheckIn);
-        c.handle(Event::Tick, secs(201 + 100));
-        assert_eq!(c.screen(), Screen::CheckIn, "60 s is not enough in 长者模式");
-        c.handle(Event::Tick, secs(201 + 120));
-        assert_eq!(c.screen(), Screen::Home);
-
-        // Not offered: the button does nothing.
-        let mut cfg = cfg();
-        cfg.elder_mode = false;
-        let mut c = Controller::new(cfg, t0());
-        c.handle(Event::ToggleElder, secs(1));
-        assert!(!c.elder() && !c.view().elder_button);
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! The hall kiosk's 2D barcode scanner: a serial (or USB-CDC) device that sends what it read
-//! followed by a carriage return. Every line becomes [`Event::Scanned`]; a booking
-//! confirmation's QR code holds its 8-digit code.
+//! followed by a carriage return. Every line read is handed to a callback (the worker makes it
+//! an `Event::Scanned`); a booking confirmation's QR code holds its 8-digit code.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ScannerConfig;
-use crate::controller::Event;
-use crate::worker::{new_request_id, Sink};
 
 /// Stops the reader thread when dropped.
 pub struct Scanner {
@@ -46,8 +44,9 @@ impl Lines {
     }
 }
 
-/// Reads the scanner on a thread of its own, reopening the port after errors.
-pub fn spawn(cfg: ScannerConfig, sink: Sink) -> Scanner {
+/// Reads the scanner on a thread of its own, reopening the port after errors; `read` gets
+/// every line.
+pub fn spawn(cfg: ScannerConfig, read: impl Fn(String) + Send + 'static) -> Scanner {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let spawned = std::thread::Builder::new().name("kiosk-scanner".into()).spawn(move || {
@@ -77,7 +76,7 @@ pub fn spawn(cfg: ScannerConfig, sink: Sink) -> Scanner {
                     Ok(n) => {
                         for text in lines.push(&buf[..n]) {
                             tracing::info!(chars = text.len(), "scanned");
-                            sink(Event::Scanned { text, fresh_request_id: new_request_id() });
+                            read(text);
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}

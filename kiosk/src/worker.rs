@@ -77,7 +77,8 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, guide: Option<Guide>, s
     // Device status reports go out one at a time, in order, and again after every reconnect.
     let reporter = Reporter::spawn(client.clone(), cfg.id.clone(), cfg.link.follow.backoff);
     let stream = tokio::spawn(follow(client.clone(), cfg.link.follow, sink.clone(), reporter.handle()));
-    let _scanner = cfg.scanner.clone().map(|s| crate::scanner::spawn(s, sink.clone()));
+    let scanned = sink.clone();
+    let _scanner = cfg.scanner.clone().map(|s| crate::scanner::spawn(s, move |text| scanned(Event::Scanned { text, fresh_request_id: new_request_id() })));
     let printer = Arc::new(Mutex::new(printer));
     while let Some(cmd) = rx.recv().await {
         match cmd {

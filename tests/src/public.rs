@@ -202,7 +202,7 @@ async fn the_public_face_books_with_a_code_sent_through_the_provider_and_has_not
     let public = format!("http://127.0.0.1:{public_port}");
     let c = from(1);
     // The internet's face: what a phone needs, nothing else.
-    for path in ["/book", "/api/v1/halls", "/api/v1/appointments/slots?hall=east&service=filing", "/web/book.js"] {
+    for path in ["/book", "/api/v1/halls", "/api/v1/appointments/slots?hall=east&service=filing", "/web/book-text.js", "/web/book.js", "/web/book-mine.js"] {
         assert_eq!(c.get(format!("{public}{path}")).send().await.unwrap().status().as_u16(), 200, "{path} on the public face");
     }
     for path in ["/counter", "/supervisor", "/metrics", "/api/v1/overview", "/api/v1/events", "/web/supervisor.js", "/rate/E01"] {

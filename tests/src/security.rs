@@ -315,5 +315,5 @@ fn hash_password_wants_ten_characters_and_reads_stdin() {
     assert!(out.status.success());
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
     let hash = line.trim().strip_prefix("password_hash = \"").and_then(|h| h.strip_suffix('"')).unwrap_or_else(|| panic!("{line}"));
-    assert!(qcall_core::auth::verify_pin("duty-leader-2026", hash), "the hash is of the line read, without its newline");
+    assert!(qcall_server::secret::verify_pin("duty-leader-2026", hash), "the hash is of the line read, without its newline");
 }

@@ -464,7 +464,7 @@ pub fn demo_config_text() -> String {
 /// The demo config without opening hours and appointments: the halls are always open, so a
 /// test runs the same at any wall-clock time.
 pub fn always_open_config_text() -> String {
-    qcall_core::config::always_open(&demo_config_text())
+    qcall_server::config::always_open(&demo_config_text())
 }
 
 /// Runs a command until it exits (killed after `limit`): its exit code and stderr.

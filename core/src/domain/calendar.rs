@@ -37,6 +37,19 @@ impl Calendar {
         }
         !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
     }
+
+    /// The `n`th working day after `day` (a 差评 case's deadline: `case_days` working days).
+    pub fn working_days_after(&self, day: NaiveDate, n: u32) -> NaiveDate {
+        let mut d = day;
+        let mut left = n;
+        while left > 0 {
+            d = d.succ_opt().unwrap_or(d);
+            if self.is_open_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
 }
 
 /// Whether a hall issues tickets at some moment.

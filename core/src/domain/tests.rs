@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, TimeZone};
 
 use super::*;

@@ -15,7 +15,15 @@
 pub mod profile;
 pub mod report;
 pub mod staffing;
-pub mod store_run;
+
+/// Where the simulated days also go, command by command: the server's real engine and store
+/// (`qcall simulate --store`). Each answers whether it agrees with the simulation.
+pub trait Mirror {
+    /// `cmd` at `now`, which the simulation `applied` (or refused), leaving `memory`.
+    fn submit(&mut self, cmd: Command, now: Millis, applied: bool, memory: &State) -> Result<(), String>;
+    /// A last comparison with `memory` at `now`.
+    fn restart(&mut self, now: Millis, memory: &State) -> Result<(), String>;
+}
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -171,7 +179,7 @@ pub fn run(topo: &Arc<Topology>, setup: &Setup) -> Outcome {
 
 /// Runs the simulation, mirroring every command into the real engine and store when `mirror`
 /// is given (an error says where memory and the store parted).
-pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut store_run::Mirror>) -> Result<Outcome, String> {
+pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut (dyn Mirror + 'static)>) -> Result<Outcome, String> {
     let topo = prepare(topo, setup);
     let mut rng = StdRng::seed_from_u64(setup.seed);
     // Service times come from their own stream: a fork draws them anew without changing
@@ -260,7 +268,7 @@ struct Day<'a> {
     paused: Vec<bool>,
     /// Called tickets whose taxpayer reached the counter.
     arrived: HashSet<TicketId>,
-    mirror: Option<&'a mut store_run::Mirror>,
+    mirror: Option<&'a mut (dyn Mirror + 'static)>,
     /// Where memory and the store parted (the run stops).
     failure: Option<String>,
 }
@@ -272,7 +280,7 @@ impl<'a> Day<'a> {
         date: NaiveDate,
         state: Option<State>,
         (rng, draws): (StdRng, StdRng),
-        mirror: Option<&'a mut store_run::Mirror>,
+        mirror: Option<&'a mut (dyn Mirror + 'static)>,
     ) -> Day<'a> {
         let start = topo.day_start(date);
         let state = state.unwrap_or_else(|| State::new(topo.clone(), start));
@@ -736,114 +744,4 @@ pub fn waits_by_hour(topo: &Topology, outcome: &Outcome) -> Vec<BTreeMap<u32, Ve
         add(hall, at, Millis::MAX);
     }
     v
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn setup(profile: &str, seed: u64) -> (Arc<Topology>, Setup) {
-        let cfg = crate::config::Config::embedded().unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../config/profiles/{profile}.toml"));
-        let profile = Profile::load(&path, &cfg.topology).unwrap();
-        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0 })
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_report_and_another_seed_another() {
-        let (topo, s) = setup("ordinary-day", 7);
-        let a = Report::new(&topo, &s, &run(&topo, &s));
-        let b = Report::new(&topo, &s, &run(&topo, &s));
-        assert_eq!(a, b);
-        assert!(a.halls.iter().all(|h| h.tickets > 300), "{a:?}");
-        let (_, s8) = setup("ordinary-day", 8);
-        assert_ne!(Report::new(&topo, &s8, &run(&topo, &s8)).halls, a.halls);
-    }
-
-    #[test]
-    fn staffing_never_asks_for_fewer_counters_when_the_target_gets_stricter() {
-        let (topo, s) = setup("short-staffed", 3);
-        let table = staffing::Table::measure(&topo, &s);
-        let need = |target_min: f64| table.advice(target_min * 60_000.0);
-        let (loose, mid, strict) = (need(40.0), need(20.0), need(5.0));
-        let more = |a: Option<usize>, b: Option<usize>| b.unwrap_or(usize::MAX) >= a.unwrap_or(usize::MAX);
-        let mut asked = 0;
-        for h in 0..loose.halls.len() {
-            for (hour, l) in &loose.halls[h].2 {
-                let (m, st) = (mid.halls[h].2[hour], strict.halls[h].2[hour]);
-                assert!(more(*l, m) && more(m, st), "hall {h} {hour}:00: {l:?} {m:?} {st:?}");
-                asked += usize::from(st != *l);
-            }
-        }
-        assert!(asked > 0, "the targets must make a difference somewhere");
-    }
-
-    #[test]
-    fn a_transferred_ticket_that_nobody_answers_for_is_marked_a_no_show_and_the_counter_goes_on() {
-        // Every other service ends in a transfer and every other call is never answered: a
-        // transferred ticket called again must be able to be a no-show like any other.
-        let cfg = crate::config::Config::embedded().unwrap();
-        let text = "tickets_per_hall = 40\nintensity = { \"09:00\" = 1.0, \"11:00\" = 0.0 }\n\
-                    no_show_share = 0.5\ntransfer_share = 0.5\n[services]\nfiling = { share = 1, mean_s = 60 }\n";
-        let profile = Profile::parse(text, "p.toml", "p", &cfg.topology).unwrap();
-        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0 };
-        let out = run(&cfg.topology, &s);
-        assert!(out.tickets.len() > 60, "{}", out.tickets.len());
-        let uncalled = out.tickets.iter().filter(|t| t.called_at.is_none()).count();
-        assert_eq!(uncalled, 0, "every ticket of a light morning is called");
-        assert_eq!(out.held_at_day_end, 0, "no counter was left waiting for a taxpayer all day");
-    }
-
-    /// A morning of 一窗式 counters and nothing but arrivals and services: no 绿色通道, no
-    /// no-shows, transfers or pauses.
-    fn plain_morning(spread: f64, forks: u32) -> (Arc<Topology>, Setup) {
-        let cfg = crate::config::Config::embedded().unwrap();
-        let text = format!(
-            "tickets_per_hall = 120\nintensity = {{ \"09:00\" = 1.0, \"09:45\" = 0.0 }}\none_window = true\n\
-             [services]\nfiling = {{ share = 0.5, mean_s = 240, spread = {spread} }}\ninvoice = {{ share = 0.5, mean_s = 180, spread = {spread} }}\n"
-        );
-        let profile = Profile::parse(&text, "p.toml", "p", &cfg.topology).unwrap();
-        let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks })
-    }
-
-    #[test]
-    fn the_bound_is_nought_where_nothing_after_issue_changes_a_wait_and_under_every_estimator_otherwise() {
-        // Fixed service times at counters that serve in turn: what comes after a ticket's
-        // issue never changes its wait, so every fork waits as long as the day did.
-        let (topo, s) = plain_morning(0.0, 2);
-        let out = run(&topo, &s);
-        let b = Report::new(&topo, &s, &out).bound.unwrap();
-        assert!(b.tickets > 150, "{}", b.tickets);
-        assert_eq!((b.median.mae_min, b.median.under_by_5_min, b.least_mae_min), (0.0, 0.0, 0.0));
-        let t = out.tickets.iter().find(|t| t.called_at.is_some_and(|c| c - t.issued_at > 60_000)).unwrap();
-        assert_eq!(t.forked.as_ref().unwrap(), &vec![t.called_at.unwrap() - t.issued_at; 2]);
-        // Service times that vary: the forks wait differently, and no estimator comes as close.
-        let (topo, s) = plain_morning(0.6, 2);
-        let r = Report::new(&topo, &s, &run(&topo, &s));
-        let b = r.bound.unwrap();
-        assert!(b.median.mae_min > 0.2, "{b:?}");
-        assert!(b.least_mae_min >= b.median.mae_min - 1e-9, "{b:?}");
-        for e in &r.estimators {
-            assert!(e.at_issue.mae_min > b.median.mae_min, "{} {:?} against {b:?}", e.estimator, e.at_issue);
-        }
-        // Without forks there is no bound.
-        let (topo, s) = plain_morning(0.6, 0);
-        assert_eq!(Report::new(&topo, &s, &run(&topo, &s)).bound, None);
-    }
-
-    #[test]
-    fn profiles_name_their_field_when_wrong() {
-        let cfg = crate::config::Config::embedded().unwrap();
-        let e = Profile::parse("tickets_per_hall = 10\nintensity = { \"09:07\" = 1 }\n[services]\nfiling = { share = 1, mean_s = 60 }\n", "p.toml", "p", &cfg.topology)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("p.toml: field `intensity`"), "{e}");
-        let e = Profile::parse("tickets_per_hall = 10\nintensity = { \"09:00\" = 1 }\n[services]\ntaxi = { share = 1, mean_s = 60 }\n", "p.toml", "p", &cfg.topology)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("services.taxi") && e.contains("no such service"), "{e}");
-    }
 }

@@ -1,11 +1,19 @@
 //! Simulation profiles (`config/profiles/*.toml`): TOML -> raw -> validated [`Profile`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+/// Why a profile was refused: the file, the field and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: field `{field}`: {reason}")]
+    Invalid { file: String, field: String, reason: String },
+}
 use crate::domain::Topology;
 
 #[derive(Debug, Deserialize)]
@@ -110,16 +118,9 @@ pub struct ServiceMix {
 }
 
 impl Profile {
-    pub fn load(path: &Path, topo: &Topology) -> Result<Profile, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { file: file.clone(), source: e })?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Profile::parse(&text, &file, &name, topo)
-    }
-
-    pub fn parse(text: &str, file: &str, name: &str, topo: &Topology) -> Result<Profile, ConfigError> {
-        let bad = |field: &str, reason: String| ConfigError::Invalid { file: file.to_string(), field: field.to_string(), reason };
-        let raw: RawProfile = toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+    pub fn parse(text: &str, file: &str, name: &str, topo: &Topology) -> Result<Profile, ProfileError> {
+        let bad = |field: &str, reason: String| ProfileError::Invalid { file: file.to_string(), field: field.to_string(), reason };
+        let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Parse { file: file.to_string(), message: e.to_string() })?;
         // Written as a negation so that NaN is refused too.
         if !(raw.tickets_per_hall > 0.0 && raw.tickets_per_hall <= 100_000.0) {
             return Err(bad("tickets_per_hall", format!("{} is not between 0 and 100000", raw.tickets_per_hall)));

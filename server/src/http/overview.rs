@@ -1,0 +1,106 @@
+//! `GET /api/v1/overview`: every hall as the duty leader sees it (supervisors only).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use qcall_wire as wire;
+
+use super::{AppError, AppState, SupervisorCaller};
+use crate::domain::TicketState;
+use crate::view;
+
+pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<Json<wire::Overview>, AppError> {
+    let core = s.engine.shared.core.read().await;
+    let now = s.clock.now();
+    let st = &core.state;
+    let topo = st.topology();
+    let today = st.day();
+    let halls = (0..topo.halls.len())
+        .map(|h| {
+            let mut longest_wait_s = BTreeMap::new();
+            let (mut waiting, mut served, mut no_shows) = (0, 0, 0);
+            let mut ratings: BTreeMap<String, u32> = (1..=5).map(|n: u8| (n.to_string(), 0)).collect();
+            for t in st.tickets().filter(|t| t.hall == h && t.day == today) {
+                match t.state {
+                    TicketState::Waiting => {
+                        waiting += 1;
+                        let waited = ((now - t.issued_at).max(0) / 1000) as u32;
+                        let e = longest_wait_s.entry(topo.services[t.service].id.clone()).or_insert(0);
+                        *e = (*e).max(waited);
+                    }
+                    TicketState::Finished => served += 1,
+                    TicketState::NoShow => no_shows += 1,
+                    _ => {}
+                }
+                if let Some(r) = t.rating {
+                    *ratings.entry(r.to_string()).or_insert(0) += 1;
+                }
+            }
+            let clerks = topo
+                .counters
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.hall == h)
+                .filter_map(|(ix, c)| {
+                    let id = st.counter(ix).clerk.clone()?;
+                    let name = s.cfg.clerk(&id).map(|k| k.name.clone()).unwrap_or_default();
+                    let signed_in = core.sessions.values().any(|x| x.counter == ix && x.clerk == id);
+                    Some((c.id.clone(), wire::ClerkOnDuty { id, name, signed_in }))
+                })
+                .collect();
+            let devices = s
+                .cfg
+                .devices
+                .iter()
+                .filter(|d| d.hall == Some(h))
+                .map(|d| {
+                    let seen = core.device_seen.get(&d.id).copied();
+                    wire::DeviceOverview {
+                        device: d.id.clone(),
+                        name: d.name.clone(),
+                        kind: d.kind.name().to_string(),
+                        status: core.devices.get(&d.id).map(|(_, st)| st.clone()),
+                        last_seen: seen.map(view::time),
+                        online: seen.map(|t| now - t <= s.cfg.alerts.device_offline_ms),
+                    }
+                })
+                .collect();
+            let busy: std::collections::HashSet<&str> = (0..topo.counters.len()).filter_map(|c| st.counter(c).clerk.as_deref()).collect();
+            let can_open = topo
+                .counters
+                .iter()
+                .enumerate()
+                .filter(|(ix, c)| c.hall == h && st.counter(*ix).state == crate::domain::CounterState::Closed)
+                .map(|(ix, c)| {
+                    let clerks = s
+                        .cfg
+                        .clerks
+                        .iter()
+                        .filter(|k| k.may_sit_at(ix) && !busy.contains(k.id.as_str()))
+                        .map(|k| wire::ClerkOnDuty { id: k.id.clone(), name: k.name.clone(), signed_in: false })
+                        .collect();
+                    (c.id.clone(), clerks)
+                })
+                .collect();
+            wire::HallOverview {
+                can_open,
+                hall: view::hall(&core.state, &core.devices, &s.cfg.public_base_url, h, now),
+                longest_wait_s,
+                waiting,
+                served_today: served,
+                no_shows_today: no_shows,
+                ratings_today: ratings,
+                clerks,
+                devices,
+            }
+        })
+        .collect();
+    Ok(Json(wire::Overview {
+        at: view::time(now),
+        seq: core.seq,
+        halls,
+        pause_reasons: topo.pause_reasons.clone(),
+        calendar_missing: topo.calendar_missing(topo.local(now).0),
+    }))
+}

@@ -1,0 +1,423 @@
+//! What one batch of commands changed, and its commit: one transaction for all of it.
+
+use chrono::NaiveDate;
+use rusqlite::params;
+
+use super::{booking_state_str, counter_state_str, ticket_state_str, Store, StoreError};
+use crate::domain::{Booking, Counter, Millis, Priority, Ticket, TicketId, Topology};
+
+/// A 好差评 case opened by a rating of 1 or 2 (written with the batch that rated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    pub ticket: TicketId,
+    pub number: String,
+    pub day: NaiveDate,
+    pub hall: String,
+    pub service: String,
+    pub counter: String,
+    pub clerk: Option<String>,
+    pub rated_at: Millis,
+    pub score: u8,
+    pub deadline: NaiveDate,
+}
+
+/// A webhook delivery attempt's outcome (written by the writer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxUpdate {
+    Delivered { id: i64, at: Millis },
+    Failed { id: i64, next_at: Millis, error: String },
+}
+
+/// A pause began or ended (written with the batch that did it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseRow {
+    Start { counter: usize, clerk: Option<String>, reason: String, at: Millis },
+    End { counter: usize, at: Millis },
+}
+
+/// One action in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub at: Millis,
+    /// `supervisor:duty`, `clerk:clerk01`, `device:kiosk-east-1`, or the account tried.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    /// The client's address (`-` when unknown).
+    pub client: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub clerk: String,
+    pub counter: String,
+    pub created_at: Millis,
+    pub pin_fp: String,
+}
+
+/// Everything one batch of commands changed, written in one transaction.
+#[derive(Default)]
+pub struct Batch<'a> {
+    pub day: Option<NaiveDate>,
+    pub expire_before: Option<NaiveDate>,
+    /// After a rollover: the older tickets the new day carries (at a counter then).
+    pub carried: Option<Vec<TicketId>>,
+    pub tickets: Vec<&'a Ticket>,
+    pub counters: Vec<(usize, &'a Counter)>,
+    pub events: Vec<EventRow<'a>>,
+    /// Every session ends (the day rolled over), before `sessions_add`.
+    pub sessions_clear: bool,
+    pub sessions_add: Vec<SessionRow>,
+    pub sessions_remove: Vec<String>,
+    pub publicity: Vec<(usize, &'a [String])>,
+    pub devices: Vec<(String, String)>,
+    pub bookings: Vec<&'a Booking>,
+    /// A person's ban (`None`: none any more).
+    pub bans: Vec<(&'a str, Option<NaiveDate>)>,
+    pub pauses: Vec<PauseRow>,
+    /// Alerts raised, cleared or acknowledged, by condition key.
+    pub alerts: Vec<(String, qcall_wire::Alert)>,
+    /// (alert id, event type, body) to POST to the webhook.
+    pub outbox: Vec<(u64, &'static str, String)>,
+    pub cases: Vec<CaseRow>,
+    /// Changes to open cases (reasons, notes, closing), each as the case now is.
+    pub case_updates: Vec<CaseUpdate>,
+    /// Webhook delivery attempts' outcomes.
+    pub outbox_updates: Vec<OutboxUpdate>,
+    /// The audit trail's new entries (each with the action it records, in this transaction).
+    pub audit: Vec<AuditRow>,
+    /// Old personal data and audit entries to delete.
+    pub purge: Option<Purge>,
+}
+
+/// A case as a change leaves it (written with the batch that changed it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseUpdate {
+    pub id: u64,
+    pub reasons: Vec<String>,
+    pub notes: Vec<qcall_wire::CaseNote>,
+    /// Closed now: by whom, when (ms) and how it ended.
+    pub closed: Option<(String, Millis, String)>,
+}
+
+
+/// What the hourly purge deletes: audit entries before `audit_before` (ms), who served tickets
+/// of days before `clerks_before`, bookings' personal data of days before `bookings_before`,
+/// and bans that ended by `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purge {
+    pub audit_before: Millis,
+    pub clerks_before: NaiveDate,
+    pub bookings_before: NaiveDate,
+    pub today: NaiveDate,
+}
+
+/// How many rows a purge deleted or made anonymous.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub audit: usize,
+    pub clerks: usize,
+    pub bookings: usize,
+}
+
+pub struct EventRow<'a> {
+    pub seq: u64,
+    pub at: Millis,
+    pub hall: Option<&'a str>,
+    pub kind: &'a str,
+    pub body: &'a str,
+}
+
+impl Store {
+    /// Deletes in `tx` what `p` says is old; how many rows each part touched.
+    fn purge(tx: &rusqlite::Transaction<'_>, topo: &Topology, p: &Purge) -> rusqlite::Result<Purged> {
+        let audit = tx.execute("DELETE FROM audit WHERE at < ?1", [p.audit_before])?;
+        // Who served a ticket that is done with: the counts stay, without the person.
+        let before = p.clerks_before.to_string();
+        let clerks = tx.execute(
+            "UPDATE tickets SET clerk = NULL
+              WHERE day < ?1 AND clerk IS NOT NULL AND state IN ('finished', 'no_show', 'expired', 'unfinished')",
+            [&before],
+        )? + tx.execute(
+            "UPDATE pauses SET clerk = NULL WHERE started_at < ?1 AND clerk IS NOT NULL AND ended_at IS NOT NULL",
+            [topo.day_start(p.clerks_before)],
+        )? + tx.execute("UPDATE cases SET clerk = NULL WHERE day < ?1 AND clerk IS NOT NULL AND state = 'closed'", [&before])?;
+        // Bookings' personal data: counted into `appointment_counts`, then deleted.
+        tx.execute(
+            "INSERT INTO appointment_counts (day, hall, service, booked, cancelled, checked_in, no_show)
+             SELECT day, hall, service, COUNT(*), SUM(state = 'cancelled'), SUM(state = 'checked_in'), SUM(state = 'no_show')
+             FROM appointments WHERE day < ?1 GROUP BY day, hall, service
+             ON CONFLICT (day, hall, service) DO UPDATE SET booked = booked + excluded.booked,
+                cancelled = cancelled + excluded.cancelled, checked_in = checked_in + excluded.checked_in,
+                no_show = no_show + excluded.no_show",
+            [p.bookings_before.to_string()],
+        )?;
+        let bookings = tx.execute("DELETE FROM appointments WHERE day < ?1", [p.bookings_before.to_string()])?;
+        tx.execute("DELETE FROM appointment_bans WHERE until <= ?1", [p.today.to_string()])?;
+        Ok(Purged { audit, clerks, bookings })
+    }
+
+    /// Write one batch in one transaction; returns once it is durable.
+    pub fn commit(&mut self, b: &Batch<'_>) -> Result<Purged, StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite { path: path.clone(), source };
+        let topo = self.topo.clone();
+        let tx = self.conn.transaction().map_err(e)?;
+        if let Some(day) = b.day {
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        if let Some(carried) = &b.carried {
+            let ids = serde_json::to_string(carried).unwrap_or_else(|_| "[]".into());
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('carried', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .and_then(|mut s| s.execute([ids]))
+                .map_err(e)?;
+        }
+        if let Some(day) = b.expire_before {
+            tx.prepare_cached("UPDATE tickets SET state = 'expired' WHERE day < ?1 AND state IN ('waiting', 'no_show')")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+            // Still at a counter when the day ended: 未办结 (the counters' rows are written too).
+            tx.prepare_cached("UPDATE tickets SET state = 'unfinished' WHERE day < ?1 AND state = 'called'")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
+                        state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
+                        request_id, rating, slot_start)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                     ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
+                        state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
+                        finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
+                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating",
+                )
+                .map_err(e)?;
+            for t in &b.tickets {
+                stmt.execute(params![
+                    t.id as i64,
+                    t.day.to_string(),
+                    topo.halls[t.issued_hall].id,
+                    topo.services[t.issued_service].id,
+                    t.seq,
+                    topo.number(t.issued_service, t.seq),
+                    topo.halls[t.hall].id,
+                    topo.services[t.service].id,
+                    match t.priority {
+                        Priority::Normal => "normal",
+                        Priority::Priority => "priority",
+                    },
+                    ticket_state_str(t.state),
+                    t.issued_at,
+                    t.queued_at,
+                    t.called_at,
+                    t.finished_at,
+                    t.counter.map(|c| topo.counters[c].id.as_str()),
+                    t.clerk,
+                    t.call_count,
+                    t.transferred as i64,
+                    t.request_id,
+                    t.rating,
+                    t.slot,
+                ])
+                .map_err(e)?;
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, clerk = excluded.clerk,
+                        current = excluded.current, last_finished = excluded.last_finished,
+                        last_finished_at = excluded.last_finished_at, paused_at = excluded.paused_at,
+                        pause_reason = excluded.pause_reason",
+                )
+                .map_err(e)?;
+            for (ix, c) in &b.counters {
+                stmt.execute(params![
+                    topo.counters[*ix].id,
+                    counter_state_str(c.state),
+                    c.clerk,
+                    c.current.map(|t| t as i64),
+                    c.last_finished.map(|(t, _)| t as i64),
+                    c.last_finished.map(|(_, at)| at),
+                    c.pause.as_ref().map(|(at, _)| *at),
+                    c.pause.as_ref().map(|(_, r)| r.as_str()),
+                ])
+                .map_err(e)?;
+            }
+        }
+        for (key, a) in &b.alerts {
+            let body = serde_json::to_string(a).unwrap_or_default();
+            tx.prepare_cached(
+                "INSERT INTO alerts (id, key, kind, hall, raised_at, cleared_at, acked_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET cleared_at = excluded.cleared_at, acked_at = excluded.acked_at, body = excluded.body",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.id as i64,
+                    key,
+                    a.kind.as_str(),
+                    a.hall,
+                    a.raised_at.timestamp_millis(),
+                    a.cleared_at.map(|t| t.timestamp_millis()),
+                    a.acked_at.map(|t| t.timestamp_millis()),
+                    body
+                ])
+            })
+            .map_err(e)?;
+        }
+        for c in &b.cases {
+            tx.prepare_cached(
+                "INSERT INTO cases (ticket, number, day, hall, service, counter, clerk, rated_at, score, deadline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (ticket) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    c.ticket as i64,
+                    c.number,
+                    c.day.to_string(),
+                    c.hall,
+                    c.service,
+                    c.counter,
+                    c.clerk,
+                    c.rated_at,
+                    c.score,
+                    c.deadline.to_string()
+                ])
+            })
+            .map_err(e)?;
+        }
+        for (alert, event, body) in &b.outbox {
+            tx.prepare_cached("INSERT INTO webhook_outbox (alert, event, body, next_at) VALUES (?1, ?2, ?3, 0)")
+                .and_then(|mut s| s.execute(params![*alert as i64, event, body]))
+                .map_err(e)?;
+        }
+        for u in &b.outbox_updates {
+            match u {
+                OutboxUpdate::Delivered { id, at } => tx
+                    .prepare_cached("UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, at])),
+                OutboxUpdate::Failed { id, next_at, error } => tx
+                    .prepare_cached("UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, next_at, error])),
+            }
+            .map_err(e)?;
+        }
+        for c in &b.case_updates {
+            let reasons = serde_json::to_string(&c.reasons).unwrap_or_else(|_| "[]".into());
+            let notes = serde_json::to_string(&c.notes).unwrap_or_else(|_| "[]".into());
+            match &c.closed {
+                None => tx
+                    .prepare_cached("UPDATE cases SET reasons = ?2, notes = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![c.id as i64, reasons, notes])),
+                Some((by, at, summary)) => tx
+                    .prepare_cached(
+                        "UPDATE cases SET reasons = ?2, notes = ?3, state = 'closed', closed_by = ?4, closed_at = ?5, summary = ?6 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![c.id as i64, reasons, notes, by, at, summary])),
+            }
+            .map_err(e)?;
+        }
+        for a in &b.audit {
+            tx.prepare_cached("INSERT INTO audit (at, actor, action, target, detail, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .and_then(|mut s| s.execute(params![a.at, a.actor, a.action, a.target, a.detail, a.client]))
+                .map_err(e)?;
+        }
+        let purged = match &b.purge {
+            Some(p) => Store::purge(&tx, &topo, p).map_err(e)?,
+            None => Purged::default(),
+        };
+        for p in &b.pauses {
+            match p {
+                PauseRow::Start { counter, clerk, reason, at } => {
+                    let def = &topo.counters[*counter];
+                    tx.prepare_cached("INSERT INTO pauses (counter, hall, clerk, reason, started_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                        .and_then(|mut s| s.execute(params![def.id, topo.halls[def.hall].id, clerk, reason, at]))
+                        .map_err(e)?;
+                }
+                PauseRow::End { counter, at } => {
+                    tx.prepare_cached("UPDATE pauses SET ended_at = ?2 WHERE counter = ?1 AND ended_at IS NULL")
+                        .and_then(|mut s| s.execute(params![topo.counters[*counter].id, at]))
+                        .map_err(e)?;
+                }
+            }
+        }
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO events (seq, at, hall, type, body) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(e)?;
+            for ev in &b.events {
+                stmt.execute(params![ev.seq as i64, ev.at, ev.hall, ev.kind, ev.body]).map_err(e)?;
+            }
+        }
+        if b.sessions_clear {
+            tx.execute("DELETE FROM sessions", []).map_err(e)?;
+        }
+        for token in &b.sessions_remove {
+            tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1").and_then(|mut s| s.execute([token])).map_err(e)?;
+        }
+        for s in &b.sessions_add {
+            tx.prepare_cached("INSERT INTO sessions (token_hash, clerk, counter, created_at, pin_fp) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .and_then(|mut st| st.execute(params![s.token_hash, s.clerk, s.counter, s.created_at, s.pin_fp]))
+                .map_err(e)?;
+        }
+        for (hall, msgs) in &b.publicity {
+            let json = serde_json::to_string(msgs).unwrap_or_default();
+            tx.prepare_cached("INSERT INTO publicity (hall, messages) VALUES (?1, ?2) ON CONFLICT (hall) DO UPDATE SET messages = excluded.messages")
+                .and_then(|mut s| s.execute(params![topo.halls[*hall].id, json]))
+                .map_err(e)?;
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO appointments (id, code, hall, service, day, slot, state, person, name, phone, created_at,
+                        changed_at, ticket, request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+                        ticket = excluded.ticket",
+                )
+                .map_err(e)?;
+            for bk in &b.bookings {
+                stmt.execute(params![
+                    bk.id as i64,
+                    bk.code,
+                    topo.halls[bk.hall].id,
+                    topo.services[bk.service].id,
+                    bk.date.to_string(),
+                    bk.slot,
+                    booking_state_str(bk.state),
+                    bk.who.person,
+                    bk.who.name,
+                    bk.who.phone,
+                    bk.created_at,
+                    bk.changed_at,
+                    bk.ticket.map(|t| t as i64),
+                    bk.request_id,
+                ])
+                .map_err(e)?;
+            }
+        }
+        for (person, until) in &b.bans {
+            match until {
+                Some(u) => tx
+                    .prepare_cached("INSERT INTO appointment_bans (person, until) VALUES (?1, ?2) ON CONFLICT (person) DO UPDATE SET until = excluded.until")
+                    .and_then(|mut s| s.execute(params![person, u.to_string()])),
+                None => tx.prepare_cached("DELETE FROM appointment_bans WHERE person = ?1").and_then(|mut s| s.execute([person])),
+            }
+            .map_err(e)?;
+        }
+        for (device, body) in &b.devices {
+            tx.prepare_cached("INSERT INTO devices (device, body) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET body = excluded.body")
+                .and_then(|mut s| s.execute(params![device, body]))
+                .map_err(e)?;
+        }
+        tx.commit().map_err(e)?;
+        Ok(purged)
+    }
+}
