@@ -28,7 +28,7 @@ pub async fn list(State(s): State<AppState>, _: SupervisorCaller, StrictQuery(q)
         "all" => {
             super::read(&s, move |conn| crate::queries::alerts(conn, 500)).await?
         }
-        other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open, active or all, not `{}`", super::api::clip(other)))),
+        other => return Err(AppError::new(ErrorCode::BadQuery, format!("state is open, active or all, not `{}`", super::extract::clip(other)))),
     };
     Ok(Json(wire::AlertsResponse { alerts }))
 }

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::extract::{HallAt, ItsHallsClerk, TicketAt};
+use super::extract::{clip, counter_ix, hall_ix, service_ix, ticket_id, HallAt, ItsHallsClerk, TicketAt};
 use super::{AppError, AppState, Caller, ClientAddr, JsonBody, MaybeCaller, NoBody, SupervisorCaller};
 use crate::auth::Principal;
 use crate::secret::{dummy_hash, hash_token, new_token, verify_pin};
@@ -86,33 +86,6 @@ pub async fn hall(State(s): State<AppState>, MaybeCaller(who): MaybeCaller, Path
     let core = s.engine.shared.core.read().await;
     let info = view::hall(&core.state, &core.devices, &s.cfg.public_base_url, h, s.clock.now());
     Ok(Json(if who.is_none() { view::public_hall(info) } else { info }))
-}
-
-pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {
-    s.cfg.topology.hall_ix(hall).ok_or_else(|| AppError::new(ErrorCode::UnknownHall, format!("no hall `{}`", clip(hall))))
-}
-
-pub fn counter_ix(s: &AppState, counter: &str) -> Result<usize, AppError> {
-    s.cfg
-        .topology
-        .counter_ix(counter)
-        .ok_or_else(|| AppError::new(ErrorCode::UnknownCounter, format!("no counter `{}`", clip(counter))))
-}
-
-pub fn service_ix(s: &AppState, service: &str) -> Result<usize, AppError> {
-    s.cfg
-        .topology
-        .service_ix(service)
-        .ok_or_else(|| AppError::new(ErrorCode::UnknownService, format!("no service `{}`", clip(service))))
-}
-
-/// Echo at most 40 characters of client input in messages.
-pub fn clip(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
-pub fn ticket_id(id: &str) -> Result<TicketId, AppError> {
-    id.parse().map_err(|_| AppError::new(ErrorCode::UnknownTicket, "ticket ids are numbers"))
 }
 
 pub async fn ticket_view(s: &AppState, id: TicketId) -> Option<wire::Ticket> {

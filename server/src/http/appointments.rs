@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::api::{hall_ix, service_ix};
+use super::extract::{hall_ix, service_ix};
 use super::extract::{HallAt, Period};
 use super::{AppError, AppState, ClientAddr, JsonBody, StrictQuery, SupervisorCaller};
 use crate::auth::Principal;

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::api::{clip, counter_ix, hall_ix, service_ix};
+use super::extract::{clip, counter_ix, hall_ix, service_ix};
 use super::{AppError, AppState, Caller, JsonBody, NoBody, SupervisorCaller};
 use crate::auth::Principal;
 use crate::domain::Command;

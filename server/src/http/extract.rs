@@ -8,10 +8,37 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::api::{counter_ix, hall_ix, ticket_id};
 use super::{AppError, AppState, Caller, StrictQuery};
 use crate::auth::Principal;
 use crate::domain::TicketId;
+
+/// The hall of this id (404 `unknown_hall`).
+pub fn hall_ix(s: &AppState, hall: &str) -> Result<usize, AppError> {
+    s.cfg.topology.hall_ix(hall).ok_or_else(|| AppError::new(ErrorCode::UnknownHall, format!("no hall `{}`", clip(hall))))
+}
+
+pub fn counter_ix(s: &AppState, counter: &str) -> Result<usize, AppError> {
+    s.cfg
+        .topology
+        .counter_ix(counter)
+        .ok_or_else(|| AppError::new(ErrorCode::UnknownCounter, format!("no counter `{}`", clip(counter))))
+}
+
+pub fn service_ix(s: &AppState, service: &str) -> Result<usize, AppError> {
+    s.cfg
+        .topology
+        .service_ix(service)
+        .ok_or_else(|| AppError::new(ErrorCode::UnknownService, format!("no service `{}`", clip(service))))
+}
+
+/// Echo at most 40 characters of client input in messages.
+pub fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+pub fn ticket_id(id: &str) -> Result<TicketId, AppError> {
+    id.parse().map_err(|_| AppError::new(ErrorCode::UnknownTicket, "ticket ids are numbers"))
+}
 
 /// One named parameter of the path.
 async fn path_param(parts: &mut Parts, s: &AppState, name: &str) -> Result<String, AppError> {

@@ -51,7 +51,7 @@ fn html(body: impl Into<axum::body::Body>) -> Response {
 }
 
 fn known_counter(s: &AppState, counter: &str) -> Result<(), AppError> {
-    super::api::counter_ix(s, counter).map(|_| ())
+    super::extract::counter_ix(s, counter).map(|_| ())
 }
 
 pub async fn counter() -> Response {
@@ -144,7 +144,7 @@ const TICKET_REFRESH_S: u32 = 15;
 /// An unknown or malformed ticket gets a page that says so, not an API error.
 pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<Response, AppError> {
     let large = query.as_deref().is_some_and(|q| q.split('&').any(|p| p == "large=1"));
-    let found = match super::api::ticket_id(&id) {
+    let found = match super::extract::ticket_id(&id) {
         Ok(id) => super::api::find_ticket(&s, id).await?,
         Err(_) => None,
     };

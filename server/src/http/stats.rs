@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use qcall_wire::{self as wire, ErrorCode};
 
-use super::api::hall_ix;
-use super::extract::Period;
+use super::extract::{hall_ix, Period};
 use super::{AppError, AppState, StaffCaller, StrictQuery, SupervisorCaller};
 use crate::auth::Principal;
 use crate::queries::{pause_totals, period_stats};

@@ -28,7 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use qcall_wire::{self as wire, ErrorCode};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::api::hall_ix;
+use super::extract::hall_ix;
 use super::{AppError, AppState, ClientAddr, MaybeCaller};
 use crate::auth::Principal;
 use crate::engine::Broadcast;

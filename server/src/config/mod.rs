@@ -1,0 +1,318 @@
+//! Configuration in two phases: TOML -> raw serde structs ([`RawConfig`]) -> validated
+//! [`Config`]. Nothing starts until validation passed; every error names the file, the field
+//! and the reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::domain::Topology;
+
+mod raw;
+mod validate;
+
+pub use raw::*;
+
+/// The demo deployment (three halls), compiled in so `qcall serve` runs anywhere.
+pub const EMBEDDED_CONFIG: &str = include_str!("../../../config/qcall.toml");
+
+/// `text` without opening hours and appointments: halls always open (the benchmark and tests
+/// that must not depend on the time of day).
+pub fn always_open(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            skipping = t == "[appointments]" || t.starts_with("[[appointments.");
+        }
+        if skipping || t.starts_with("hours = ") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+pub const EMBEDDED_NAME: &str = "<embedded config/qcall.toml>";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: field `{field}`: {reason}")]
+    Invalid { file: String, field: String, reason: String },
+}
+
+/// Daily backups: `qcall-YYYY-MM-DD.db` in `dir`, made at `at_minute` past local midnight;
+/// those older than `keep_days` days are deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backups {
+    pub dir: PathBuf,
+    pub keep_days: u32,
+    pub at_minute: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Kiosk,
+    Display,
+    /// A rating pad (满意度评价器) at one counter.
+    Pad { counter: usize },
+    /// An integration client that books appointments (电子税务局, a WeChat service).
+    Booking,
+}
+
+impl DeviceKind {
+    /// As the API names it (`DeviceStatus::kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Kiosk => "kiosk",
+            DeviceKind::Display => "display",
+            DeviceKind::Pad { .. } => "pad",
+            DeviceKind::Booking => "booking",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+    /// What staff call it, in alerts and on the overview ("东区1号取号机").
+    pub name: String,
+    pub kind: DeviceKind,
+    /// The hall it stands in; `None` for a booking client, which belongs to no hall.
+    pub hall: Option<usize>,
+    pub token_hash: String,
+    /// A booking client's bookings per hour (it vouches for its users' identity).
+    pub bookings_per_hour: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Clerk {
+    pub id: String,
+    pub name: String,
+    pub pin_hash: String,
+    /// Counters the clerk may sign in at.
+    pub counters: Vec<usize>,
+    /// A short fingerprint of `pin_hash`: a session made with another PIN hash is void.
+    pub pin_fp: String,
+    /// The hash is from before PINs needed six digits (it may hold a 4-digit PIN).
+    pub short_pin: bool,
+}
+
+impl Clerk {
+    pub fn may_sit_at(&self, counter: usize) -> bool {
+        self.counters.contains(&counter)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    pub id: String,
+    pub name: String,
+    pub token_hash: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: String,
+    pub listen: String,
+    pub db: PathBuf,
+    pub public_base_url: String,
+    pub rating_window_s: u32,
+    /// Host names accepted in `Host` and `Origin` (IP addresses always are).
+    pub allowed_hosts: Vec<String>,
+    pub header_timeout: std::time::Duration,
+    pub max_connections: usize,
+    pub commit_timeout: std::time::Duration,
+    pub session_idle_ms: i64,
+    pub min_free_bytes: u64,
+    /// HTTPS with this certificate (`[server] tls_cert`, `tls_key`).
+    pub tls: Option<Arc<crate::tls::Tls>>,
+    /// The public face's own address, when it has one.
+    pub public_listen: Option<String>,
+    pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// Event streams anonymous clients may hold at once, and per address.
+    pub public_streams: usize,
+    pub public_streams_per_address: u32,
+    pub stream_ping: std::time::Duration,
+    pub sign_in: crate::signin::Limits,
+    pub topology: Arc<Topology>,
+    pub clerks: Vec<Clerk>,
+    pub devices: Vec<Device>,
+    pub supervisors: Vec<Supervisor>,
+    /// Some credential is a public demo one (the embedded config, or a copy left unchanged).
+    pub demo_credentials: bool,
+    /// Bookings one client address may make per hour on the public booking page.
+    pub bookings_per_hour: u32,
+    pub backups: Option<Backups>,
+    /// Days the audit trail is kept.
+    pub audit_days: u32,
+    /// Days who served a ticket is kept.
+    pub retention_days: u32,
+    pub alerts: crate::alerts::Rules,
+    /// Text messages; without `[sms]` there are none, and only booking clients book.
+    pub sms: Option<Sms>,
+    /// The alert webhook's posts are signed with this (`[alerts] webhook_secret_file`).
+    pub webhook_secret: Option<String>,
+}
+
+/// `[sms]`, validated.
+#[derive(Debug, Clone)]
+pub enum Sms {
+    /// Messages go to the log (trying out; refused with a public face).
+    Log,
+    Provider(crate::sms::Settings),
+}
+
+impl Config {
+    pub fn embedded() -> Result<Config, ConfigError> {
+        Config::parse(EMBEDDED_CONFIG, EMBEDDED_NAME)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+        Config::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+        validate::validate(raw, file)
+    }
+
+    pub fn clerk(&self, id: &str) -> Option<&Clerk> {
+        self.clerks.iter().find(|c| c.id == id)
+    }
+
+    pub fn supervisor(&self, id: &str) -> Option<&Supervisor> {
+        self.supervisors.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_demo_config_is_valid() {
+        let c = Config::embedded().unwrap();
+        let t = &c.topology;
+        assert_eq!(t.halls.len(), 3);
+        assert_eq!(t.services.len(), 4);
+        assert_eq!(t.counters.len(), 24);
+        assert_eq!(c.clerks.len(), 24);
+        assert_eq!(c.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn calendar_years_are_named_or_taken_from_the_lists() {
+        let c = Config::embedded().unwrap();
+        assert_eq!(c.topology.calendar.years.iter().copied().collect::<Vec<_>>(), [2026], "the demo names its years");
+        let text = EMBEDDED_CONFIG.replacen("years = [2026]", "", 1);
+        let c = Config::parse(&text, "q.toml").unwrap();
+        assert_eq!(c.topology.calendar.years.iter().copied().collect::<Vec<_>>(), [2026, 2027], "every year listed");
+        let text = EMBEDDED_CONFIG.replacen("years = [2026]", "years = [2026, 2028]", 1);
+        let e = Config::parse(&text, "q.toml").unwrap_err().to_string();
+        assert!(e.contains("q.toml") && e.contains("calendar.years[1]") && e.contains("2028 has no holidays"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_file_field_and_reason() {
+        let text = EMBEDDED_CONFIG.replacen("prefix = \"B\"", "prefix = \"AB\"", 1);
+        let e = Config::parse(&text, "halls.toml").unwrap_err().to_string();
+        assert!(e.contains("halls.toml") && e.contains("services[1].prefix") && e.contains("one letter"), "{e}");
+
+        let text = EMBEDDED_CONFIG.replacen("time_zone = \"Asia/Shanghai\"", "time_zone = \"Mars/Base\"", 1);
+        let e = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("business_day.time_zone") && e.contains("Mars/Base"), "{e}");
+
+        let e = Config::parse("services = 3", "y.toml").unwrap_err().to_string();
+        assert!(e.starts_with("y.toml: "), "{e}");
+
+        // A supervisor who could never sign in, and a password hash that is none.
+        let start = EMBEDDED_CONFIG.find("password_hash = \"$argon2").unwrap();
+        let end = start + EMBEDDED_CONFIG[start..].find('\n').unwrap() + 1;
+        let without_password = format!("{}{}", &EMBEDDED_CONFIG[..start], &EMBEDDED_CONFIG[end..]);
+        let token_line = without_password.lines().find(|l| l.contains("# demo-supervisor")).unwrap();
+        let neither = without_password.replacen(token_line, "", 1);
+        let e = Config::parse(&neither, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("supervisors[0].password_hash") && e.contains("hash-password"), "{e}");
+        let plain = format!("{}password_hash = \"hunter22hunter\"\n{}", &EMBEDDED_CONFIG[..start], &EMBEDDED_CONFIG[end..]);
+        let e = Config::parse(&plain, "s.toml").unwrap_err().to_string();
+        assert!(e.contains("supervisors[0].password_hash") && e.contains("not an argon2 hash"), "{e}");
+        assert!(Config::parse(&without_password, "s.toml").is_ok(), "a token alone is enough");
+
+        // Text messages: a public face needs a real provider; a provider needs its secret.
+        let public = EMBEDDED_CONFIG.replacen("[server]\n", "[server]\npublic_listen = \"0.0.0.0:8443\"\n", 1);
+        let e = Config::parse(&public, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.provider") && e.contains("public face"), "{e}");
+        let aliyun = EMBEDDED_CONFIG.replacen("[sms]\nprovider = \"log\"\n", "[sms]\nprovider = \"aliyun\"\nkey_id = \"LTAI\"\n", 1);
+        let e = Config::parse(&aliyun, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.secret_file") && e.contains("missing"), "{e}");
+        let nofile = aliyun.replacen("key_id = \"LTAI\"\n", "key_id = \"LTAI\"\nsecret_file = \"/nonexistent/sms.secret\"\n", 1);
+        let e = Config::parse(&nofile, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("sms.secret_file") && e.contains("/nonexistent/sms.secret"), "{e}");
+        let proxies = EMBEDDED_CONFIG.replacen("[server]\n", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", 1);
+        let e = Config::parse(&proxies, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("server.trusted_proxies[0]") && e.contains("33"), "{e}");
+
+        // Every number is checked against its range, by one rule, with the field named.
+        for (old, new, field, reason) in [
+            ("max_connections = 2048", "max_connections = 3", "server.max_connections", "3 is not between 16 and 1000000"),
+            ("public_stream_share = 0.5", "public_stream_share = 1.5", "server.public_stream_share", "1.5 is not between 0.05 and 0.95"),
+            ("device_offline_s = 60", "device_offline_s = 10", "alerts.device_offline_s", "10 is not between 30 and 86400"),
+            ("audit_days = 365", "audit_days = 30", "privacy.audit_days", "30 is not between 180 and 3650"),
+            ("lock_s = 900", "lock_s = 0", "sign_in.lock_s", "0 is not between 1 and 86400"),
+        ] {
+            assert!(EMBEDDED_CONFIG.contains(old), "{old}");
+            let e = Config::parse(&EMBEDDED_CONFIG.replacen(old, new, 1), "r.toml").unwrap_err().to_string();
+            assert_eq!(e, format!("r.toml: field `{field}`: {reason}"));
+        }
+
+        let e = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"b\"\nat = \"25:00\"\n"), "b.toml").unwrap_err().to_string();
+        assert!(e.contains("backup.at") && e.contains("25:00"), "{e}");
+        let ok = Config::parse(&format!("{EMBEDDED_CONFIG}\n[backup]\ndir = \"/var/backups/qcall\"\n"), "b.toml").unwrap();
+        assert_eq!(ok.backups, Some(Backups { dir: "/var/backups/qcall".into(), keep_days: 14, at_minute: 120 }));
+        // A counter's planned hours are checked like a hall's.
+        let with_hours = |h: &str| EMBEDDED_CONFIG.replacen("id = \"E01\"\n", &format!("id = \"E01\"\nhours = {h}\n"), 1);
+        let e = Config::parse(&with_hours("[\"10:00-09:00\"]"), "c.toml").unwrap_err().to_string();
+        assert!(e.contains("counters[0].hours[0]") && e.contains("10:00-09:00"), "{e}");
+        let e = Config::parse(&with_hours("[\"09:00-11:00\", \"10:00-12:00\"]"), "c.toml").unwrap_err().to_string();
+        assert!(e.contains("counters[0].hours[1]") && e.contains("overlap"), "{e}");
+        let ok = Config::parse(&with_hours("[\"09:00-10:00\", \"14:00-17:00\"]"), "c.toml").unwrap();
+        assert_eq!(ok.topology.counters[0].hours, vec![(540, 600), (840, 1020)]);
+    }
+
+    #[test]
+    fn every_hall_must_offer_every_service() {
+        let text = r#"
+            [[services]]
+            id = "filing"
+            prefix = "A"
+            name_zh = "申报纳税"
+            name_en = "Tax filing"
+            [[services]]
+            id = "invoice"
+            prefix = "B"
+            name_zh = "发票业务"
+            name_en = "Invoices"
+            [[halls]]
+            id = "east"
+            name_zh = "东区"
+            name_en = "East"
+            [[counters]]
+            id = "E01"
+            hall = "east"
+            number = 1
+            services = ["filing"]
+        "#;
+        let e = Config::parse(text, "c.toml").unwrap_err().to_string();
+        assert!(e.contains("no counter in hall `east` serves `invoice`"), "{e}");
+    }
+}
