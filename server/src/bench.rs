@@ -21,6 +21,11 @@ const CLIENTS: [usize; 4] = [1, 8, 32, 128];
 pub struct Options {
     pub duration: Duration,
     pub exe: PathBuf,
+    /// Tickets issued before the memory and cold-start measurement.
+    pub size_tickets: u64,
+    /// One client count (8) and no estimator comparison: every measurement runs, briefly
+    /// (the tests' check that the benchmark works end to end).
+    pub quick: bool,
 }
 
 struct Proc {
@@ -200,7 +205,8 @@ struct Fanout {
     calls: usize,
 }
 
-/// 100 hall-stream subscribers, 24 clerks calling and finishing with short random pauses.
+/// 100 hall-stream subscribers (the halls' TVs, with their display tokens, as hall TVs
+/// connect), 24 clerks calling and finishing with short random pauses.
 async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
     let cfg = crate::config::Config::embedded()?;
     let topo = cfg.topology.clone();
@@ -217,7 +223,8 @@ async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
     let mut subs = Vec::new();
     for i in 0..100 {
         let hall = HALLS[i % 3];
-        let mut stream = anon.connect_events(&wire::EventScope::Hall(hall.into()), None).await?;
+        let tv = anon.with_token(&format!("demo-display-{hall}"));
+        let mut stream = tv.connect_events(&wire::EventScope::Hall(hall.into()), None).await?;
         // Wait for the snapshot so every subscriber is live before the clock starts.
         stream.next_message().await;
         let sent = sent.clone();
@@ -302,7 +309,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let p = tmp.join("naive.db");
         tokio::task::spawn_blocking(move || baseline(&p, d)).await??
     };
-    for clients in CLIENTS {
+    let levels: &[usize] = if opts.quick { &[8] } else { &CLIENTS };
+    for &clients in levels {
         let before = metrics(&server.url()).await?;
         let l = load(&server.url(), clients, d).await?;
         let after = metrics(&server.url()).await?;
@@ -338,14 +346,21 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let simple_dir = tmp.join("simple");
     std::fs::create_dir_all(&simple_dir)?;
     std::fs::write(simple_dir.join("qcall.toml"), with_simple_estimates(&cfg_text)?)?;
-    let forward_rate = load(&server.url(), 32, d).await?.rate;
-    let (simple_server, _) = serve(&opts.exe, &simple_dir).await?;
-    let simple_rate = load(&simple_server.url(), 32, d).await?.rate;
-    simple_server.stop();
-    println!(
-        "estimates: tickets/s at 32 clients: forward {forward_rate:.0}, simple {simple_rate:.0} ({:+.1} %)",
-        100.0 * (forward_rate - simple_rate) / simple_rate.max(1.0)
-    );
+    let (forward_rate, simple_rate) = if opts.quick {
+        (0.0, 0.0)
+    } else {
+        let forward_rate = load(&server.url(), 32, d).await?.rate;
+        let (simple_server, _) = serve(&opts.exe, &simple_dir).await?;
+        let simple_rate = load(&simple_server.url(), 32, d).await?.rate;
+        simple_server.stop();
+        (forward_rate, simple_rate)
+    };
+    if !opts.quick {
+        println!(
+            "estimates: tickets/s at 32 clients: forward {forward_rate:.0}, simple {simple_rate:.0} ({:+.1} %)",
+            100.0 * (forward_rate - simple_rate) / simple_rate.max(1.0)
+        );
+    }
 
     let fo = fanout(&server.url(), d).await?;
     println!(
@@ -357,8 +372,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     // Size: 100 000 tickets, then RSS and a cold start.
     let (sized, _) = serve(&opts.exe, &size_dir).await?;
     let mut issued = 0u64;
-    while issued < 100_000 {
-        let l = load_count(&sized.url(), 64, 100_000 - issued).await?;
+    while issued < opts.size_tickets {
+        let l = load_count(&sized.url(), 64, opts.size_tickets - issued).await?;
         issued += l;
     }
     let rss = sized.rss_mb();

@@ -48,6 +48,12 @@ enum Cmd {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         duration: u64,
+        /// Tickets in the database for the memory and cold-start measurement.
+        #[arg(long, default_value_t = 100_000)]
+        size_tickets: u64,
+        /// Every measurement, briefly: 8 clients only, no estimator comparison.
+        #[arg(long)]
+        quick: bool,
     },
     /// The benchmark's HTTP floor: the server stack answering a fixed ticket.
     #[command(hide = true)]
@@ -313,10 +319,10 @@ fn main() -> anyhow::Result<()> {
             println!("  listen {}, database {}", cfg.listen, cfg.db.display());
             Ok(())
         }
-        Cmd::Bench { duration } => {
+        Cmd::Bench { duration, size_tickets, quick } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let exe = std::env::current_exe()?;
-            rt.block_on(qcall_server::bench::run(qcall_server::bench::Options { duration: std::time::Duration::from_secs(duration.max(1)), exe }))
+            rt.block_on(qcall_server::bench::run(qcall_server::bench::Options { duration: std::time::Duration::from_secs(duration.max(1)), exe, size_tickets, quick }))
         }
         Cmd::ServeFloor { listen } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -182,3 +182,22 @@ fn a_calendar_without_next_years_holidays_is_named_at_check_and_at_start() {
     let srv = Server::start_at(&crate::util::demo_config_text(), "2026-12-01T10:00:00+08:00");
     assert!(srv.log().contains("the 2027 holidays are not configured"), "{}", srv.log());
 }
+
+/// `qcall bench` runs every measurement through to its last JSON line: the ticket rates, the
+/// fan-out to hall TVs (which connect with their display tokens, as in a hall) and the cold
+/// start. The figures are the benchmark's business; here only that each one is there.
+#[test]
+fn the_benchmark_runs_every_measurement_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::util::bin("qcall"))
+        .args(["bench", "--quick", "--duration", "1", "--size-tickets", "2000"])
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(last["fanout"]["p99_ms"].as_f64().is_some_and(|v| v > 0.0), "{last}");
+    assert!(last["issue"].as_array().is_some_and(|a| !a.is_empty()), "{last}");
+    assert!(last["cold_start_ms"].as_f64().is_some_and(|v| v > 0.0), "{last}");
+}

@@ -1114,3 +1114,48 @@ async fn web_supervisor_report_shows_the_opening_hours_and_working_days() {
     assert!(lines[0].starts_with("编号,名称,取号,办结,过号,未办结,平均等候(分钟),P90等候(分钟)"), "{}", lines[0]);
     assert!(lines.iter().any(|l| l.starts_with("E01,东区")), "{csv}");
 }
+
+/// The ticket's page on a phone, opened from the QR code, follows the hall live: the people
+/// ahead count down without a reload; at its turn the counter is shown large, the phone
+/// vibrates and the title flashes; a missed turn says what to do next. 375 px wide, no
+/// sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ticket_page_follows_the_hall_live_and_calls_the_taxpayer() {
+    let server = Server::start();
+    let api = server.api();
+    let t1 = api.issue("central", "consulting").await;
+    let t2 = api.issue("central", "consulting").await;
+    let clerk = api.sign_in("clerk16", "C01").await;
+    let b = Browser::start().await;
+    b.viewport(375, 667).await;
+    b.c().goto(&format!("{}/t/{}", server.url, t2.id)).await.expect("ticket page");
+    b.wait_text("#ahead", "1").await;
+    b.wait_text("#address", "").await;
+    // Marks that a reload would wipe, and a vibration recorder (headless Chromium has no motor).
+    b.js("(() => { window.__same_page = true; window.__vibrated = []; navigator.vibrate = (p) => { window.__vibrated.push(p); return true; }; return true; })()").await;
+    b.wait_js("document.body.dataset.connected === 'yes'").await;
+    b.click("#alerts-on").await;
+    b.wait_js("!document.getElementById('alerts-done').hidden").await;
+    assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
+    b.screenshot("ticket-waiting.png").await;
+
+    assert_eq!(api.act(&clerk, "C01", "call-next").await.0, 200, "calls t1");
+    b.wait_text("#ahead", "0").await;
+    assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    let (s, called) = api.act(&clerk, "C01", "call-next").await;
+    assert_eq!((s, called["ticket"]["id"].as_u64()), (200, Some(t2.id)));
+    b.wait_text("#window", "请到 1 号窗口办理").await;
+    b.wait_js("document.querySelector('main').dataset.state === 'called'").await;
+    b.wait_js("window.__vibrated.length > 0").await;
+    b.wait_js("document.title.includes('轮到您了')").await;
+    assert_eq!(b.js("window.__same_page === true").await, json!(true), "no reload: the card was replaced in place");
+    b.screenshot("ticket-called.png").await;
+
+    assert_eq!(api.act(&clerk, "C01", "no-show").await.0, 200);
+    b.wait_js("document.querySelector('main').dataset.state === 'no_show'").await;
+    b.wait_text("#advice", "重新排队").await;
+    b.wait_js("!document.title.includes('轮到您了')").await;
+    assert_eq!(b.js("window.__same_page === true").await, json!(true));
+    let _ = t1;
+    b.close().await;
+}

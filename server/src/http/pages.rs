@@ -24,6 +24,7 @@ const BOOK_HTML: &str = include_str!("../../web/book.html");
 const BOOK_TEXT_JS: &str = include_str!("../../web/book-text.js");
 const BOOK_JS: &str = include_str!("../../web/book.js");
 const BOOK_MINE_JS: &str = include_str!("../../web/book-mine.js");
+const TICKET_JS: &str = include_str!("../../web/ticket.js");
 const BOOK_CSS: &str = include_str!("../../web/book.css");
 const SUPERVISOR_HTML: &str = include_str!("../../web/supervisor.html");
 const SUPERVISOR_JS: &str = include_str!("../../web/supervisor.js");
@@ -111,7 +112,7 @@ pub async fn rate(State(s): State<AppState>, Path(counter): Path<String>) -> Res
 /// `/web/{file}` on the public face: only what the booking and ticket pages load.
 pub async fn public_asset(Path(file): Path<String>) -> Result<Response, AppError> {
     match file.as_str() {
-        "app.css" | "app.js" | "book-text.js" | "book.js" | "book-mine.js" | "book.css" => asset(Path(file)).await,
+        "app.css" | "app.js" | "book-text.js" | "book.js" | "book-mine.js" | "book.css" | "ticket.js" => asset(Path(file)).await,
         _ => Err(AppError::new(ErrorCode::NotFound, "no such file")),
     }
 }
@@ -131,6 +132,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "book.js" => ("text/javascript; charset=utf-8", BOOK_JS),
         "book-mine.js" => ("text/javascript; charset=utf-8", BOOK_MINE_JS),
         "book.css" => ("text/css; charset=utf-8", BOOK_CSS),
+        "ticket.js" => ("text/javascript; charset=utf-8", TICKET_JS),
         _ => return Err(AppError::new(ErrorCode::NotFound, "no such file")),
     };
     Ok(respond(ct, body))
@@ -159,8 +161,9 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(
     };
     let topo = &s.cfg.topology;
     let hall_name = topo.hall_ix(&t.hall).map(|h| format!("{} {}", topo.halls[h].name_zh, topo.halls[h].name_en)).unwrap_or_default();
+    let address = topo.hall_ix(&t.hall).map(|h| topo.halls[h].address.clone()).unwrap_or_default();
     let service = topo.service_ix(&t.service).map(|i| &topo.services[i]).map(|sv| format!("{} {}", sv.name_zh, sv.name_en)).unwrap_or_default();
-    Ok(html(ticket_page(&t, &hall_name, &service, topo.tz, large)))
+    Ok(html(ticket_page(&t, &Place { hall: &hall_name, address: &address, service: &service }, topo.tz, large)))
 }
 
 /// A whole page around `body`: the shared stylesheet, large type when asked.
@@ -211,7 +214,17 @@ fn minutes(s: u32) -> (String, String) {
     }
 }
 
-fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz, large: bool) -> String {
+/// Where a ticket is: its hall's name and address, and its service's name.
+struct Place<'a> {
+    hall: &'a str,
+    address: &'a str,
+    service: &'a str,
+}
+
+/// The ticket's card. A live one (waiting or called) follows the hall's event stream with
+/// `ticket.js`, which takes this page again after each event and puts the new card in place;
+/// without script it reloads every [`TICKET_REFRESH_S`] seconds.
+fn ticket_page(t: &wire::Ticket, place: &Place, tz: chrono_tz::Tz, large: bool) -> String {
     use wire::TicketState as S;
     let window = t.counter_number.map(|n| format!("{n} 号窗口 · window {n}")).unwrap_or_default();
     let (wait_zh, wait_en) = if t.unstaffed { ("暂无窗口办理".to_string(), "no counter open yet".to_string()) } else { wait_text(t) };
@@ -265,8 +278,27 @@ fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz, l
     }
     let live = matches!(t.state, S::Waiting | S::Called);
     let here = format!("/t/{}{}", t.id, if large { "?large=1" } else { "" });
-    let refresh = if live { format!("<meta http-equiv=\"refresh\" content=\"{TICKET_REFRESH_S}; url={here}\">") } else { String::new() };
-    let note = if live { format!("<p class=\"muted\">本页每 {TICKET_REFRESH_S} 秒自动刷新 · refreshes every {TICKET_REFRESH_S} s</p>") } else { String::new() };
+    let refresh = if live { format!("<noscript><meta http-equiv=\"refresh\" content=\"{TICKET_REFRESH_S}; url={here}\"></noscript>") } else { String::new() };
+    let note = if live {
+        format!(
+            "<button type=\"button\" class=\"alerts-on\" id=\"alerts-on\" hidden>到号时提醒我（声音、振动）· Alert me at my turn</button>\
+             <p class=\"muted\" id=\"alerts-done\" hidden>已开启到号提醒，请保持本页打开 · Alerts on: keep this page open</p>\
+             <p class=\"muted\" id=\"live\">本页实时更新 · This page updates by itself\
+             <noscript>（每 {TICKET_REFRESH_S} 秒刷新 · every {TICKET_REFRESH_S} s）</noscript></p>"
+        )
+    } else {
+        String::new()
+    };
+    let scripts = if live { "<script src=\"/web/app.js\"></script><script src=\"/web/ticket.js\"></script>" } else { "" };
+    let state_name = match t.state {
+        S::Waiting => "waiting",
+        S::Called => "called",
+        S::Finished => "finished",
+        S::NoShow => "no_show",
+        S::Expired => "expired",
+        S::Unfinished => "unfinished",
+    };
+    let address = if place.address.is_empty() { String::new() } else { format!("<p class=\"muted address\" id=\"address\">{}</p>", esc(place.address)) };
     let switch = if large {
         format!("<a class=\"size-switch\" href=\"/t/{}\">标准字体 · Standard text</a>", t.id)
     } else {
@@ -276,13 +308,16 @@ fn ticket_page(t: &wire::Ticket, hall: &str, service: &str, tz: chrono_tz::Tz, l
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}\
          <title>{number} · 排队状态 Ticket status</title><link rel=\"stylesheet\" href=\"/web/app.css\"></head>\
-         <body class=\"ticket-page{large}\"><main class=\"ticket-card state-{state_class}\">{switch}\
-         <p class=\"muted\">{hall}</p><h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
+         <body class=\"ticket-page{large}\"><main class=\"ticket-card state-{state_class}\" data-ticket=\"{id}\" \
+         data-hall=\"{hall_id}\" data-state=\"{state_name}\">{switch}\
+         <p class=\"muted\">{hall}</p>{address}<h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
          <p class=\"tags\">{tags}</p><p class=\"state\" id=\"state\">{state}</p>{detail}\
-         <p class=\"muted\">取号时间 · Issued {issued}</p>{note}</main></body></html>",
+         <p class=\"muted\">取号时间 · Issued {issued}</p>{note}</main>{scripts}</body></html>",
+        id = t.id,
+        hall_id = esc(&t.hall),
         number = esc(&t.number),
-        hall = esc(hall),
-        service = esc(service),
+        hall = esc(place.hall),
+        service = esc(place.service),
         issued = t.issued_at.with_timezone(&tz).format("%H:%M"),
         large = if large { " large" } else { "" },
     )
@@ -327,6 +362,7 @@ mod tests {
             ("supervisor.js", SUPERVISOR_JS),
             ("reports.js", REPORTS_JS),
             ("chart.js", CHART_JS),
+            ("ticket.js", TICKET_JS),
         ];
         let reads = |js: &str| js.matches("Date.now()").count() + js.matches("new Date()").count() + js.matches("performance.now()").count();
         for (name, js) in scripts {
