@@ -96,6 +96,8 @@ pub struct Core {
     pub device_seen: BTreeMap<String, Millis>,
     /// The id the next alert gets.
     pub next_alert_id: u64,
+    /// Numbers left for today's tickets, and the messages made for them.
+    pub texts: crate::texts::Texts,
 }
 
 /// What the store rebuilds: everything the writer keeps besides the replay ring.
@@ -106,6 +108,8 @@ pub struct Durable {
     pub sessions: HashMap<String, Session>,
     pub alerts: BTreeMap<String, wire::Alert>,
     pub next_alert_id: u64,
+    /// Today's numbers and messages made (`notify` is the config's: not stored).
+    pub texts: crate::texts::Texts,
 }
 
 impl Durable {
@@ -129,7 +133,9 @@ impl Durable {
             }
         }
         let (alerts, next_alert_id) = store.alerts_live()?;
-        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id })
+        let (phones, made) = store.ticket_phones(state.day())?;
+        let texts = crate::texts::Texts { phones: phones.into_iter().collect(), made: made.into_iter().collect(), notify: vec![] };
+        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts })
     }
 }
 
@@ -208,6 +214,10 @@ pub enum Request {
     CaseNote { id: u64, note: wire::CaseNote, close: Option<String> },
     /// A supervisor acknowledges an alert (`Outcome::Alert`).
     AckAlert { id: u64, by: String },
+    /// A taxpayer leaves a mobile number for a waiting ticket's messages (near turn, called).
+    SetPhone { ticket: TicketId, phone: String },
+    /// A text message's sending attempt.
+    Notice(crate::store::NoticeUpdate),
 }
 
 /// What a request did, as its caller answers it (rendered by the writer, from the state it
@@ -309,7 +319,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions, alerts, next_alert_id } = Durable::load(&store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts } = Durable::load(&store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -324,7 +334,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new() }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -431,6 +441,9 @@ struct Acc {
     outbox_updates: Vec<crate::store::OutboxUpdate>,
     audit: Vec<crate::store::AuditRow>,
     purge: Option<crate::store::Purge>,
+    phones: Vec<crate::store::PhoneRow>,
+    notices: Vec<crate::store::NoticeRow>,
+    notice_updates: Vec<crate::store::NoticeUpdate>,
 }
 
 impl Acc {
@@ -590,6 +603,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 tracing::info!("state reloaded from the database");
                 (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
                     (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
+                core.texts.phones = d.texts.phones;
+                core.texts.made = d.texts.made;
                 *needs_reload = false;
             }
             Err(e) => {
@@ -611,6 +626,9 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     if tick.iter().any(|e| matches!(e, Event::DayRolledOver { .. })) {
         core.sessions.clear();
         acc.sessions_clear = true;
+        // The numbers were for that day (the store deletes them with the rollover).
+        core.texts.phones.clear();
+        core.texts.made.clear();
     }
     acc.emit(core, tick, now);
 
@@ -755,6 +773,26 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     }
                 }
             }
+            Request::SetPhone { ticket, phone } => match core.state.ticket(*ticket) {
+                None => Err(EngineError::Domain(DomainError::UnknownTicket)),
+                Some(t) if t.state != crate::domain::TicketState::Waiting || t.day != core.state.day() => {
+                    Err(EngineError::Domain(DomainError::WrongTicketState {
+                        number: core.state.number(t),
+                        state: t.state,
+                        expected: "waiting",
+                        action: "leave a number for",
+                    }))
+                }
+                Some(t) => {
+                    core.texts.phones.insert(t.id, phone.clone());
+                    acc.phones.push(crate::store::PhoneRow { ticket: t.id, day: t.day, phone: phone.clone(), at: now });
+                    Ok(Outcome::Done)
+                }
+            },
+            Request::Notice(u) => {
+                acc.notice_updates.push(u.clone());
+                Ok(Outcome::Done)
+            }
             Request::DeviceStatus { device, hall, status } => {
                 let changed = core
                     .devices
@@ -784,8 +822,16 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         results.push(result);
     }
 
+    // Text messages the batch's events made due go out with them.
+    if !core.texts.phones.is_empty() && (!acc.out.is_empty() || !acc.phones.is_empty()) {
+        acc.notices = core.texts.due(&core.state, now);
+    }
+
     let mut commit_took = std::time::Duration::ZERO;
     let nothing_to_write = acc.out.is_empty()
+        && acc.phones.is_empty()
+        && acc.notices.is_empty()
+        && acc.notice_updates.is_empty()
         && acc.bookings.is_empty()
         && acc.devices.is_empty()
         && acc.sessions_add.is_empty()
@@ -829,6 +875,9 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             outbox_updates: std::mem::take(&mut acc.outbox_updates),
             audit: std::mem::take(&mut acc.audit),
             purge: acc.purge,
+            phones: std::mem::take(&mut acc.phones),
+            notices: std::mem::take(&mut acc.notices),
+            notice_updates: std::mem::take(&mut acc.notice_updates),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -847,7 +896,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             shared.committed_seq.store(core.seq, Ordering::Relaxed);
             {
                 let mut h = shared.health.lock();
-                h.last_error = None;
+                // Only a commit that wrote something shows the store works again.
+                if !nothing_to_write {
+                    h.last_error = None;
+                }
                 if acc.expire_before.is_some() {
                     h.day = core.state.day().to_string();
                 }
@@ -869,7 +921,9 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             match Durable::load(store, now) {
                 Ok(d) => {
                     (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
-                        (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id)
+                        (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
+                    core.texts.phones = d.texts.phones;
+                    core.texts.made = d.texts.made;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reload failed; every change is refused until it succeeds");

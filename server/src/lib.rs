@@ -30,6 +30,7 @@ pub mod signin;
 pub mod sim_store;
 pub mod sms;
 pub mod store;
+pub mod texts;
 pub mod tls;
 pub mod view;
 

@@ -275,6 +275,43 @@ pub fn outbox_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<V
     rows.collect()
 }
 
+/// A text message due in the outbox.
+#[derive(Debug, Clone)]
+pub struct DueText {
+    pub id: i64,
+    pub ticket: u64,
+    pub kind: String,
+    pub day: String,
+    pub phone: String,
+    pub params: String,
+    pub attempts: u32,
+}
+
+/// Text messages due at `now`, oldest first (a row whose number was deleted is not due).
+pub fn texts_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<DueText>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ticket, kind, day, phone, params, attempts FROM sms_outbox
+          WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_at <= ?1 AND phone IS NOT NULL ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![now, limit], |r| {
+        Ok(DueText {
+            id: r.get(0)?,
+            ticket: r.get::<_, i64>(1)? as u64,
+            kind: r.get(2)?,
+            day: r.get(3)?,
+            phone: r.get(4)?,
+            params: r.get(5)?,
+            attempts: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Messages about tickets sent to `phone` on `day`.
+pub fn texts_sent(conn: &Connection, phone: &str, day: &str) -> rusqlite::Result<u32> {
+    conn.query_row("SELECT COUNT(*) FROM sms_outbox WHERE phone = ?1 AND day = ?2 AND sent_at IS NOT NULL", [phone, day], |r| r.get(0))
+}
+
 fn case_from_row(r: &rusqlite::Row<'_>, today: &str) -> rusqlite::Result<wire::Case> {
     let state: String = r.get(12)?;
     let deadline: String = r.get(11)?;

@@ -46,6 +46,7 @@
       if (state === "called") announce();
       else stopFlash();
       lastState = state;
+      textsStillOffered();
     }
     if (FINAL.includes(state) && stream) {
       stream.stop();
@@ -144,6 +145,39 @@
   window.addEventListener("pageshow", (e) => { if (e.persisted) wake(); });
   window.addEventListener("focus", () => { if (lastState === "called") stopFlash(); });
 
+  /** 到号短信提醒: the code to the phone, then the number for this ticket. */
+  function bindTexts() {
+    const box = document.getElementById("texts");
+    if (!box) return;
+    box.hidden = false;
+    const $ = (x) => document.getElementById(x);
+    const phone = () => $("texts-phone").value.replace(/\s/g, "");
+    const fail = (e) => { $("texts-err").textContent = Q.message(e); };
+    $("texts-send").onclick = async () => {
+      $("texts-err").textContent = "";
+      try {
+        const r = await Q.api("POST", "/api/v1/appointments/phone-code", { body: { phone: phone() } });
+        $("texts-hint").textContent = "验证码已发送至 " + r.phone + " · Code sent to " + r.phone;
+        $("texts-code").focus();
+      } catch (e) { fail(e); }
+    };
+    $("texts-submit").onclick = async () => {
+      $("texts-err").textContent = "";
+      try {
+        await Q.api("POST", "/api/v1/tickets/" + encodeURIComponent(id) + "/phone", { body: { phone: phone(), phone_code: $("texts-code").value.trim() } });
+        box.hidden = true;
+        refresh();
+      } catch (e) { fail(e); }
+    };
+  }
+
+  /** The offer is for a waiting ticket only. */
+  function textsStillOffered() {
+    const box = document.getElementById("texts");
+    if (box && lastState !== "waiting") box.hidden = true;
+  }
+
   bindAlerts();
+  bindTexts();
   follow();
 })();

@@ -93,6 +93,8 @@ struct Aliyun {
     nonces: HashSet<String>,
     /// Per phone, the codes sent.
     sent: Vec<(String, String)>,
+    /// Every message taken: (phone, template, its variables).
+    messages: Vec<(String, String, Value)>,
     /// Answer the next requests as the provider's flow control does.
     refuse: bool,
     refusals: Vec<String>,
@@ -141,17 +143,28 @@ impl Aliyun {
         if phone.len() != 11 || !phone.bytes().all(|b| b.is_ascii_digit()) {
             return err(200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号");
         }
-        if p("SignName") != "某某税务" || p("TemplateCode") != "SMS_123456789" {
-            return err(200, "isv.SMS_SIGNATURE_ILLEGAL", "签名或模板不合法");
-        }
-        let Some(code) = serde_json::from_str::<Value>(&p("TemplateParam")).ok().and_then(|v| v["code"].as_str().map(str::to_string)) else {
-            return err(200, "isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量");
+        // The approved templates and their variables (strings, as the service wants them).
+        let wants: &[&str] = match p("TemplateCode").as_str() {
+            "SMS_123456789" => &["code"],
+            "SMS_NEAR_1" => &["number", "ahead", "hall"],
+            "SMS_CALLED_1" => &["number", "counter"],
+            _ => return err(200, "isv.SMS_TEMPLATE_ILLEGAL", "模板不合法"),
         };
+        if p("SignName") != "某某税务" {
+            return err(200, "isv.SMS_SIGNATURE_ILLEGAL", "签名不合法");
+        }
+        let vars = serde_json::from_str::<Value>(&p("TemplateParam")).unwrap_or(Value::Null);
+        if wants.iter().any(|k| !vars[*k].is_string()) {
+            return err(200, "isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量");
+        }
         if self.refuse {
             self.refusals.push(phone);
             return err(200, "isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1");
         }
-        self.sent.push((phone, code));
+        if let Some(code) = vars["code"].as_str() {
+            self.sent.push((phone.clone(), code.to_string()));
+        }
+        self.messages.push((phone, p("TemplateCode"), vars));
         (200, json!({"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "stand-in"}))
     }
 }
@@ -167,34 +180,43 @@ fn serve_aliyun(provider: Arc<Mutex<Aliyun>>) -> u16 {
     port
 }
 
-/// Two faces, and a booking proven by a text message through the provider's stand-in: the
-/// internet's face has the booking and ticket pages and their API and nothing of the staff's;
-/// the code reaches the phone only through a request the provider accepts; a provider that
-/// stops taking messages is answered at once and raises an alert for the duty leader.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_public_face_books_with_a_code_sent_through_the_provider_and_has_nothing_of_the_staffs() {
+/// An Alibaba Cloud SMS stand-in on the clock of a server started at `clock_start`, and the
+/// `[sms]` section that sends through it (plus `extra` lines); the secret's file is in the
+/// returned directory, which must outlive the server.
+fn aliyun_at(clock_start: &str, extra: &str) -> (Arc<Mutex<Aliyun>>, String, tempfile::TempDir) {
     let secrets = tempfile::tempdir().unwrap();
     let secret_file = secrets.path().join("sms.secret");
     std::fs::write(&secret_file, "testSecret-0123456789\n").unwrap();
-    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
     let started = Instant::now();
-    let clock_at = chrono::DateTime::parse_from_rfc3339(TUE_0900).unwrap().with_timezone(&chrono::Utc);
+    let clock_at = chrono::DateTime::parse_from_rfc3339(clock_start).unwrap().with_timezone(&chrono::Utc);
     let provider = Arc::new(Mutex::new(Aliyun {
         key_id: "LTAI-test".into(),
         secret: "testSecret-0123456789".into(),
         now: Box::new(move || clock_at + chrono::Duration::from_std(started.elapsed()).unwrap()),
         nonces: HashSet::new(),
         sent: vec![],
+        messages: vec![],
         refuse: false,
         refusals: vec![],
     }));
     let sms_port = serve_aliyun(provider.clone());
-    let public_port = free_port();
     let sms = format!(
         "[sms]\nprovider = \"aliyun\"\nendpoint = \"http://127.0.0.1:{sms_port}/\"\nkey_id = \"LTAI-test\"\nsecret_file = {:?}\n\
-         sign_name = \"某某税务\"\ncode_template = \"SMS_123456789\"\n",
+         sign_name = \"某某税务\"\ncode_template = \"SMS_123456789\"\n{extra}",
         secret_file.display().to_string()
     );
+    (provider, sms, secrets)
+}
+
+/// Two faces, and a booking proven by a text message through the provider's stand-in: the
+/// internet's face has the booking and ticket pages and their API and nothing of the staff's;
+/// the code reaches the phone only through a request the provider accepts; a provider that
+/// stops taking messages is answered at once and raises an alert for the duty leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_face_books_with_a_code_sent_through_the_provider_and_has_nothing_of_the_staffs() {
+    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
+    let (provider, sms, _secrets) = aliyun_at(TUE_0900, "");
+    let public_port = free_port();
     let text = crate::util::demo_config_text()
         .replacen("[server]\n", &format!("[server]\npublic_listen = \"127.0.0.1:{public_port}\"\n"), 1)
         .replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
@@ -551,4 +573,61 @@ async fn behind_haproxy_each_taxpayer_counts_on_their_own() {
     // Without an SMS provider the public page cannot book, and says so.
     let (s, v) = post(&from(3), &format!("{www}/api/v1/appointments/phone-code"), json!({"phone": "13812341234"}), &[]).await;
     assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+}
+
+/// A taxpayer leaves a number on the ticket page: one text through the provider when the turn
+/// is near, one when called naming the window, never two of a kind; a provider that refuses is
+/// tried again later and meanwhile raises the duty leader's alert; no log line holds the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() {
+    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
+    let (provider, sms, _secrets) = aliyun_at(TUE_0900, "near_turn_template = \"SMS_NEAR_1\"\ncalled_template = \"SMS_CALLED_1\"\n");
+    let text = crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
+    let srv = Server::start_at(&text, TUE_0900);
+    let api = srv.api();
+    let mut tickets = vec![];
+    for _ in 0..5 {
+        tickets.push(api.issue("central", "consulting").await);
+    }
+    let mine = &tickets[4];
+    let phone = "13812341234";
+    let c = from(1);
+    let (s, v) = post(&c, &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let code = provider.lock().unwrap().sent.iter().rev().find(|(p, _)| p == phone).map(|(_, c)| c.clone()).expect("the code");
+    let (s, v) = post(&c, &format!("{}/api/v1/tickets/{}/phone", srv.url, mine.id), json!({"phone": phone, "phone_code": code}), &[]).await;
+    assert_eq!((s, &v["phone"]), (201, &json!("138****1234")), "{v}");
+
+    let texts = |template: &str| -> Vec<Value> {
+        provider.lock().unwrap().messages.iter().filter(|(p, t, _)| p == phone && t == template).map(|(_, _, v)| v.clone()).collect()
+    };
+    let clerk = api.sign_in("clerk16", "C01").await;
+    // Served one after another until the turn is near: one near-turn text, with the number.
+    for t in &tickets[..4] {
+        let (s, v) = api.act(&clerk, "C01", "call-next").await;
+        assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
+        assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    }
+    eventually("the near-turn text", || async { !texts("SMS_NEAR_1").is_empty() }).await;
+    let near = texts("SMS_NEAR_1");
+    assert_eq!(near.len(), 1, "{near:?}");
+    assert_eq!(near[0]["number"], json!(mine.number));
+    assert!(near[0]["ahead"].as_str().unwrap().parse::<u32>().unwrap() <= 3, "{near:?}");
+    assert_eq!(near[0]["hall"], json!("中区办税服务厅"));
+
+    // The provider refuses the called text: the alert is up, and the text comes later.
+    provider.lock().unwrap().refuse = true;
+    let (s, v) = api.act(&clerk, "C01", "call-next").await;
+    assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(mine.id)));
+    eventually("the refusal", || async { provider.lock().unwrap().refusals.iter().any(|p| p == phone) }).await;
+    eventually("the sms_failing alert", || async { active_alerts(&srv).await.iter().any(|k| k == "sms_failing") }).await;
+    provider.lock().unwrap().refuse = false;
+    eventually("the called text, tried again", || async { !texts("SMS_CALLED_1").is_empty() }).await;
+    assert_eq!(texts("SMS_CALLED_1")[0], json!({"number": mine.number, "counter": "1"}));
+    // Called again (recall): no second text of the kind.
+    assert_eq!(api.act(&clerk, "C01", "recall").await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!((texts("SMS_NEAR_1").len(), texts("SMS_CALLED_1").len()), (1, 1));
+    let log = srv.log();
+    assert!(!log.contains(phone) && log.contains("138****1234"), "numbers are masked in the log");
 }

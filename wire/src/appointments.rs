@@ -187,3 +187,20 @@ pub struct AppointmentDayStats {
     pub checked_in: u32,
     pub no_show: u32,
 }
+
+/// `POST /api/v1/tickets/{id}/phone`: a mobile number for a waiting ticket's text messages
+/// (one when the turn is near, one when called), proven by the code sent with
+/// `POST /api/v1/appointments/phone-code`. The number is kept for the day only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPhoneRequest {
+    pub phone: String,
+    pub phone_code: String,
+}
+
+/// The number was taken: shown masked (138****1234).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketPhone {
+    pub ticket: u64,
+    pub phone: String,
+}

@@ -157,8 +157,20 @@ pub struct Config {
     pub alerts: crate::alerts::Rules,
     /// Text messages; without `[sms]` there are none, and only booking clients book.
     pub sms: Option<Sms>,
+    /// Messages about tickets one number may get per day.
+    pub sms_per_number_per_day: u32,
+    /// When each hall texts a waiting taxpayer who left a number, by hall.
+    pub notify: Vec<Notify>,
     /// The alert webhook's posts are signed with this (`[alerts] webhook_secret_file`).
     pub webhook_secret: Option<String>,
+}
+
+/// A hall's near-turn message: once `ahead` people or fewer are ahead, or the estimate is
+/// under `minutes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notify {
+    pub ahead: u32,
+    pub minutes: u32,
 }
 
 /// `[sms]`, validated.
@@ -192,6 +204,16 @@ impl Config {
 
     pub fn supervisor(&self, id: &str) -> Option<&Supervisor> {
         self.supervisors.iter().find(|s| s.id == id)
+    }
+
+    /// Whether taxpayers may leave a number for near-turn and called messages: text messages
+    /// are configured with both templates (or go to the log, or a webhook that takes any text).
+    pub fn ticket_texts(&self) -> bool {
+        match &self.sms {
+            None => false,
+            Some(Sms::Log) => true,
+            Some(Sms::Provider(p)) => p.templates.contains_key(&crate::sms::Purpose::NearTurn) && p.templates.contains_key(&crate::sms::Purpose::Called),
+        }
     }
 }
 

@@ -228,6 +228,13 @@ pub struct RawSms {
     pub sign_name: Option<String>,
     /// The approved template of the one-time code (its variable: `code`).
     pub code_template: Option<String>,
+    /// The approved template of "your turn is near" (`number`, `ahead`, `hall`); with
+    /// `called_template`, taxpayers may leave a number for these messages.
+    pub near_turn_template: Option<String>,
+    /// The approved template of "called" (`number`, `counter`).
+    pub called_template: Option<String>,
+    /// Messages about tickets one number may get per day (10).
+    pub per_number_per_day: Option<u32>,
 }
 
 /// `[sign_in]`: wrong PINs and passwords.
@@ -278,6 +285,10 @@ pub struct RawHall {
     /// Opening periods on working days, `HH:MM-HH:MM`; none: always open.
     #[serde(default)]
     pub hours: Vec<String>,
+    /// A taxpayer who left a mobile number is texted once this many people are ahead (3)…
+    pub notify_ahead: Option<u32>,
+    /// …or once the estimate falls under this many minutes (10), whichever comes first.
+    pub notify_minutes: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

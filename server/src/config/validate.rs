@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::raw::*;
-use super::{Backups, Clerk, Config, ConfigError, Device, DeviceKind, Sms, Supervisor, EMBEDDED_NAME};
+use super::{Backups, Clerk, Config, ConfigError, Device, DeviceKind, Notify, Sms, Supervisor, EMBEDDED_NAME};
 use crate::domain::{CounterDef, HallDef, ServiceDef, Topology};
 
 /// The file being checked: makes its errors.
@@ -79,7 +79,15 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         topology.case_days = days;
     }
     let (alerts, webhook_secret) = alerts(&ck, &raw.alerts, &devices)?;
+    let sms_per_number_per_day = ck.range("sms.per_number_per_day", raw.sms.as_ref().and_then(|s| s.per_number_per_day), 10, 1..=100)?;
     let sms = sms(&ck, raw.sms, server.public_listen.is_some())?;
+    let mut notify = Vec::new();
+    for (i, h) in raw.halls.iter().enumerate() {
+        notify.push(Notify {
+            ahead: ck.range(&format!("halls[{i}].notify_ahead"), h.notify_ahead, 3, 1..=50)?,
+            minutes: ck.range(&format!("halls[{i}].notify_minutes"), h.notify_minutes, 10, 1..=120)?,
+        });
+    }
     let backups = backup(&ck, raw.backup)?;
     Ok(Config {
         source: file.to_string(),
@@ -111,6 +119,8 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         retention_days,
         alerts,
         sms,
+        sms_per_number_per_day,
+        notify,
         webhook_secret,
     })
 }
@@ -649,7 +659,21 @@ fn sms(ck: &Check, raw: Option<RawSms>, public_face: bool) -> Result<Option<Sms>
     let webhook = matches!(provider, Provider::Webhook { .. });
     let sign_name = if webhook { r.sign_name.clone().unwrap_or_default() } else { need(&r.sign_name, "sign_name")? };
     let code_template = if webhook { r.code_template.clone().unwrap_or_default() } else { need(&r.code_template, "code_template")? };
-    Ok(Some(Sms::Provider(Settings { provider, sign_name, templates: [(Purpose::Code, code_template)].into_iter().collect() })))
+    let mut templates: std::collections::BTreeMap<Purpose, String> = [(Purpose::Code, code_template)].into_iter().collect();
+    match (&r.near_turn_template, &r.called_template) {
+        (Some(near), Some(called)) => {
+            templates.insert(Purpose::NearTurn, near.clone());
+            templates.insert(Purpose::Called, called.clone());
+        }
+        (None, None) if webhook => {
+            templates.insert(Purpose::NearTurn, String::new());
+            templates.insert(Purpose::Called, String::new());
+        }
+        (None, None) => {}
+        (Some(_), None) => return Err(ck.bad("sms.called_template", "near_turn_template is set: name the called template too")),
+        (None, Some(_)) => return Err(ck.bad("sms.near_turn_template", "called_template is set: name the near-turn template too")),
+    }
+    Ok(Some(Sms::Provider(Settings { provider, sign_name, templates })))
 }
 
 /// The host of an `http(s)://host[:port]/…` URL, lower-case.

@@ -55,7 +55,6 @@ const BACKOFF_MAX_MS: i64 = 5 * 60_000;
 /// each post carries `X-Qcall-Timestamp` and `X-Qcall-Signature` (hex HMAC-SHA256 of
 /// "{timestamp}.{body}"): the receiver knows it came from here, and when.
 pub fn spawn_webhook(s: AppState, url: String) {
-    let mut shutdown = s.shutdown.clone();
     tokio::spawn(async move {
         let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5));
         if url.starts_with("https://") {
@@ -71,52 +70,35 @@ pub fn spawn_webhook(s: AppState, url: String) {
                 return;
             }
         };
-        let mut every = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                _ = super::stopped(&mut shutdown) => break,
+        let (s, http, url) = (&s, &http, &url);
+        super::drain_outbox(s, "webhook outbox", |c, now| crate::queries::outbox_due(c, now, 20), |(id, body, attempts): (i64, String, u32)| async move {
+            let mut req = http.post(url.as_str()).header("content-type", "application/json");
+            // Signed like the SMS webhook: HMAC-SHA256 of "{timestamp}.{body}".
+            if let Some(secret) = &s.cfg.webhook_secret {
+                let ts = s.clock.now().div_euclid(1000);
+                req = req
+                    .header("x-qcall-timestamp", ts.to_string())
+                    .header("x-qcall-signature", crate::sms::webhook_signature(secret, ts, body.as_bytes()));
             }
+            let r = req.body(body).send().await;
             let now = s.clock.now();
-            let reader = s.reader.clone();
-            let due = match tokio::task::spawn_blocking(move || crate::queries::outbox_due(&reader.lock(), now, 20)).await {
-                Ok(Ok(due)) => due,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "webhook outbox cannot be read");
-                    continue;
+            let update = match r {
+                Ok(resp) if resp.status().is_success() => {
+                    tracing::info!(outbox = id, attempts = attempts + 1, "alert delivered to the webhook");
+                    OutboxUpdate::Delivered { id, at: now }
                 }
-                Err(_) => continue,
+                other => {
+                    let error = match other {
+                        Ok(resp) => format!("HTTP {}", resp.status()),
+                        Err(e) => e.to_string(),
+                    };
+                    let wait = (1000i64 << attempts.min(20)).min(BACKOFF_MAX_MS);
+                    tracing::warn!(outbox = id, attempts = attempts + 1, %error, retry_in_ms = wait, "webhook delivery failed");
+                    OutboxUpdate::Failed { id, next_at: now + wait, error }
+                }
             };
-            for (id, body, attempts) in due {
-                let mut req = http.post(&url).header("content-type", "application/json");
-                // Signed like the SMS webhook: HMAC-SHA256 of "{timestamp}.{body}".
-                if let Some(secret) = &s.cfg.webhook_secret {
-                    let ts = s.clock.now().div_euclid(1000);
-                    req = req
-                        .header("x-qcall-timestamp", ts.to_string())
-                        .header("x-qcall-signature", crate::sms::webhook_signature(secret, ts, body.as_bytes()));
-                }
-                let r = req.body(body).send().await;
-                let now = s.clock.now();
-                let update = match r {
-                    Ok(resp) if resp.status().is_success() => {
-                        tracing::info!(outbox = id, attempts = attempts + 1, "alert delivered to the webhook");
-                        OutboxUpdate::Delivered { id, at: now }
-                    }
-                    other => {
-                        let error = match other {
-                            Ok(resp) => format!("HTTP {}", resp.status()),
-                            Err(e) => e.to_string(),
-                        };
-                        let wait = (1000i64 << attempts.min(20)).min(BACKOFF_MAX_MS);
-                        tracing::warn!(outbox = id, attempts = attempts + 1, %error, retry_in_ms = wait, "webhook delivery failed");
-                        OutboxUpdate::Failed { id, next_at: now + wait, error }
-                    }
-                };
-                if s.engine.submit(Request::Outbox(update)).await.is_err() {
-                    break;
-                }
-            }
-        }
+            s.engine.submit(Request::Outbox(update)).await.is_ok()
+        })
+        .await;
     });
 }

@@ -25,6 +25,7 @@ mod reports;
 mod sms;
 mod stats;
 pub mod supervisors;
+mod texts;
 mod ws;
 
 #[cfg(test)]
@@ -102,6 +103,7 @@ fn routes(face: Face) -> Router<AppState> {
         .route("/api/v1/halls/{hall}", get(api::hall))
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
         .route("/api/v1/tickets/{id}", get(api::ticket))
+        .route("/api/v1/tickets/{id}/phone", post(texts::leave_phone))
         .route("/api/v1/appointments", if lan { post(appointments::book).get(appointments::list) } else { post(appointments::book) })
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/phone-code", post(appointments::phone_code))
@@ -406,6 +408,9 @@ impl App {
             );
         }
         let (engine, writer) = Engine::start(store, clock.clone())?;
+        if let Ok(mut core) = engine.shared.core.try_write() {
+            core.texts.notify = cfg.notify.clone();
+        }
         let reader = crate::store::open_connection(&cfg.db)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let state = AppState {
@@ -494,6 +499,9 @@ impl Server {
         spawn_ticker(app.state.clone());
         if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
             alerts::spawn_webhook(app.state.clone(), url);
+        }
+        if app.state.cfg.ticket_texts() {
+            sms::spawn_texts(app.state.clone());
         }
         let sd = app.state.shutdown.clone();
         let tls = app.state.cfg.tls.as_ref().map(|t| t.server_config());
@@ -641,6 +649,40 @@ pub fn no_delay(tcp: &tokio::net::TcpStream) {
 }
 
 /// Resolves once shutdown has begun.
+/// Every half second until the server stops: the rows `due` finds on the read connection at
+/// the server's time, handed to `each` in order (an outbox's sender). `each` answering `false`
+/// ends it (the engine stopped).
+pub async fn drain_outbox<T, D, E, F>(s: &AppState, what: &'static str, due: D, mut each: E)
+where
+    T: Send + 'static,
+    D: Fn(&rusqlite::Connection, crate::domain::Millis) -> rusqlite::Result<Vec<T>> + Send + Sync + Clone + 'static,
+    E: FnMut(T) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut shutdown = s.shutdown.clone();
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+        let (now, reader, due) = (s.clock.now(), s.reader.clone(), due.clone());
+        let rows = match tokio::task::spawn_blocking(move || due(&reader.lock(), now)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "{what} cannot be read");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for row in rows {
+            if !each(row).await {
+                return;
+            }
+        }
+    }
+}
+
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await.map(|_| ());
 }

@@ -162,8 +162,17 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(
     let topo = &s.cfg.topology;
     let hall_name = topo.hall_ix(&t.hall).map(|h| format!("{} {}", topo.halls[h].name_zh, topo.halls[h].name_en)).unwrap_or_default();
     let address = topo.hall_ix(&t.hall).map(|h| topo.halls[h].address.clone()).unwrap_or_default();
+    // Text messages: the number left (masked), or the offer while it waits.
+    let texts = if !s.cfg.ticket_texts() {
+        Texts::Off
+    } else {
+        match s.engine.shared.core.read().await.texts.phones.get(&t.id) {
+            Some(p) => Texts::On(crate::domain::appointments::mask_phone(p)),
+            None => Texts::Offered(topo.hall_ix(&t.hall).and_then(|h| s.cfg.notify.get(h).copied()).unwrap_or(crate::config::Notify { ahead: 3, minutes: 10 })),
+        }
+    };
     let service = topo.service_ix(&t.service).map(|i| &topo.services[i]).map(|sv| format!("{} {}", sv.name_zh, sv.name_en)).unwrap_or_default();
-    Ok(html(ticket_page(&t, &Place { hall: &hall_name, address: &address, service: &service }, topo.tz, large)))
+    Ok(html(ticket_page(&t, &Place { hall: &hall_name, address: &address, service: &service }, &texts, topo.tz, large)))
 }
 
 /// A whole page around `body`: the shared stylesheet, large type when asked.
@@ -214,6 +223,13 @@ fn minutes(s: u32) -> (String, String) {
     }
 }
 
+/// The ticket's text messages: not offered here, on (to this masked number), or offered.
+enum Texts {
+    Off,
+    On(String),
+    Offered(crate::config::Notify),
+}
+
 /// Where a ticket is: its hall's name and address, and its service's name.
 struct Place<'a> {
     hall: &'a str,
@@ -224,7 +240,7 @@ struct Place<'a> {
 /// The ticket's card. A live one (waiting or called) follows the hall's event stream with
 /// `ticket.js`, which takes this page again after each event and puts the new card in place;
 /// without script it reloads every [`TICKET_REFRESH_S`] seconds.
-fn ticket_page(t: &wire::Ticket, place: &Place, tz: chrono_tz::Tz, large: bool) -> String {
+fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz, large: bool) -> String {
     use wire::TicketState as S;
     let window = t.counter_number.map(|n| format!("{n} 号窗口 · window {n}")).unwrap_or_default();
     let (wait_zh, wait_en) = if t.unstaffed { ("暂无窗口办理".to_string(), "no counter open yet".to_string()) } else { wait_text(t) };
@@ -289,6 +305,29 @@ fn ticket_page(t: &wire::Ticket, place: &Place, tz: chrono_tz::Tz, large: bool) 
     } else {
         String::new()
     };
+    let texts_on = match texts {
+        Texts::On(p) if live => format!("<p class=\"muted\" id=\"texts-on\">短信提醒已开启：{p} · Texts go to {p}</p>", p = esc(p)),
+        _ => String::new(),
+    };
+    // Outside the card, which is replaced after every event: what is typed stays.
+    let texts_form = match texts {
+        Texts::Offered(n) if t.state == S::Waiting => format!(
+            "<section class=\"ticket-card texts\" id=\"texts\" hidden><h2>到号短信提醒 · Text me</h2>\
+             <p class=\"muted\">前面还剩 {a} 人或约 {m} 分钟时发一条，叫到您时再发一条。号码只保存到今天营业结束。\
+             · One text when {a} people or about {m} minutes are left, one when you are called. The number is deleted at the end of the day.</p>\
+             <label for=\"texts-phone\">手机号 · Mobile number</label>\
+             <input id=\"texts-phone\" type=\"tel\" inputmode=\"numeric\" maxlength=\"11\" autocomplete=\"tel\">\
+             <button type=\"button\" id=\"texts-send\">获取验证码 · Send code</button>\
+             <p class=\"muted\" id=\"texts-hint\"></p>\
+             <label for=\"texts-code\">验证码 · Code</label>\
+             <input id=\"texts-code\" inputmode=\"numeric\" maxlength=\"6\" autocomplete=\"one-time-code\">\
+             <button type=\"button\" class=\"primary\" id=\"texts-submit\">开启短信提醒 · Turn on texts</button>\
+             <p class=\"err\" id=\"texts-err\" role=\"alert\"></p></section>",
+            a = n.ahead,
+            m = n.minutes
+        ),
+        _ => String::new(),
+    };
     let scripts = if live { "<script src=\"/web/app.js\"></script><script src=\"/web/ticket.js\"></script>" } else { "" };
     let state_name = match t.state {
         S::Waiting => "waiting",
@@ -312,7 +351,7 @@ fn ticket_page(t: &wire::Ticket, place: &Place, tz: chrono_tz::Tz, large: bool) 
          data-hall=\"{hall_id}\" data-state=\"{state_name}\">{switch}\
          <p class=\"muted\">{hall}</p>{address}<h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
          <p class=\"tags\">{tags}</p><p class=\"state\" id=\"state\">{state}</p>{detail}\
-         <p class=\"muted\">取号时间 · Issued {issued}</p>{note}</main>{scripts}</body></html>",
+         <p class=\"muted\">取号时间 · Issued {issued}</p>{texts_on}{note}</main>{texts_form}{scripts}</body></html>",
         id = t.id,
         hall_id = esc(&t.hall),
         number = esc(&t.number),

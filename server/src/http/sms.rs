@@ -1,7 +1,8 @@
 //! Sending text messages: the request [`crate::sms`] makes, over HTTP, and the provider's
 //! answer read back. A one-time code is sent while the booker waits (a late code is no use), so
-//! there is no outbox: a failure is answered at once (`sms_unavailable`), logged, and raises the
-//! `sms_failing` alert until a message goes through again.
+//! it has no outbox: a failure is answered at once (`sms_unavailable`). The texts about tickets
+//! (near turn, called) go through the outbox ([`spawn_texts`]). Every failure is logged and
+//! raises the `sms_failing` alert until a message goes through again.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -74,6 +75,64 @@ impl Sender {
                 signals.sms_failed_at.store(now, Ordering::Relaxed);
                 tracing::error!(phone = %crate::sms::mask(&msg.phone), purpose = msg.purpose.as_str(), error = %e, "sms not sent");
                 Err(SendError::Failed(e))
+            }
+        }
+    }
+}
+
+/// Tries a text message gets before it is given up.
+const MAX_TRIES: u32 = 6;
+/// Longest wait between two tries of one message.
+const RETRY_MAX_MS: i64 = 10 * 60_000;
+
+/// Sends the text-message outbox (near turn, called), oldest first. A failed message is tried
+/// again after 15 s, 30 s, 1 min … (at most 10 minutes), at most [`MAX_TRIES`] times; each
+/// failure is logged and raises `sms_failing` for the duty leader. A message is given up when
+/// its moment passed (the ticket is no longer waiting, or no longer called) or its number had
+/// `per_number_per_day` messages today. Numbers are masked in every log line.
+pub fn spawn_texts(s: super::AppState) {
+    tokio::spawn(async move {
+        let s = &s;
+        super::drain_outbox(s, "text-message outbox", |c, now| crate::queries::texts_due(c, now, 20), |m| async move {
+            let update = send_one(s, &m).await;
+            s.engine.submit(crate::engine::Request::Notice(update)).await.is_ok()
+        })
+        .await;
+    });
+
+    async fn send_one(s: &super::AppState, m: &crate::queries::DueText) -> crate::store::NoticeUpdate {
+        use crate::store::NoticeUpdate;
+        let now = s.clock.now();
+        let give_up = |why: &str| {
+            tracing::info!(outbox = m.id, ticket = m.ticket, kind = %m.kind, why, "text message given up");
+            NoticeUpdate::GaveUp { id: m.id, at: now, why: why.to_string() }
+        };
+        // Its moment: a near-turn message for a ticket still waiting, a called one for a
+        // ticket still at its counter.
+        let still = {
+            let core = s.engine.shared.core.read().await;
+            core.state.ticket(m.ticket).map(|t| t.state)
+        };
+        let want = if m.kind == crate::texts::NEAR_TURN { crate::domain::TicketState::Waiting } else { crate::domain::TicketState::Called };
+        if still != Some(want) {
+            return give_up("its moment passed");
+        }
+        if m.attempts >= MAX_TRIES {
+            return give_up("tried too often");
+        }
+        let (reader, phone, day) = (s.reader.clone(), m.phone.clone(), m.day.clone());
+        let sent = tokio::task::spawn_blocking(move || crate::queries::texts_sent(&reader.lock(), &phone, &day)).await;
+        if matches!(sent, Ok(Ok(n)) if n >= s.cfg.sms_per_number_per_day) {
+            return give_up("the number's messages for today are used up");
+        }
+        let purpose = if m.kind == crate::texts::NEAR_TURN { crate::sms::Purpose::NearTurn } else { crate::sms::Purpose::Called };
+        let params = serde_json::from_str(&m.params).unwrap_or_default();
+        let msg = Message { phone: m.phone.clone(), purpose, params };
+        match s.sms.send(s, &msg, now).await {
+            Ok(()) => NoticeUpdate::Sent { id: m.id, at: s.clock.now() },
+            Err(e) => {
+                let wait = (15_000i64 << m.attempts.min(20)).min(RETRY_MAX_MS);
+                NoticeUpdate::Failed { id: m.id, next_at: s.clock.now() + wait, error: e.to_string() }
             }
         }
     }

@@ -28,6 +28,38 @@ pub enum OutboxUpdate {
     Failed { id: i64, next_at: Millis, error: String },
 }
 
+/// A number a taxpayer left for a ticket's messages (today's; deleted at the rollover).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneRow {
+    pub ticket: TicketId,
+    pub day: NaiveDate,
+    pub phone: String,
+    pub at: Millis,
+}
+
+/// A text message about a ticket, into the outbox with the batch whose events caused it.
+/// `kind` is `near_turn` or `called`: one of each per ticket at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRow {
+    pub ticket: TicketId,
+    pub kind: &'static str,
+    pub day: NaiveDate,
+    pub phone: String,
+    /// The template's variables, as JSON.
+    pub params: String,
+    pub at: Millis,
+}
+
+/// A text message's sending attempt, as the sender reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeUpdate {
+    Sent { id: i64, at: Millis },
+    Failed { id: i64, next_at: Millis, error: String },
+    /// Not sent, and never will be: too many tries, the number's daily limit, or its moment
+    /// passed (the ticket was called before its near-turn message went).
+    GaveUp { id: i64, at: Millis, why: String },
+}
+
 /// A pause began or ended (written with the batch that did it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PauseRow {
@@ -86,6 +118,12 @@ pub struct Batch<'a> {
     pub case_updates: Vec<CaseUpdate>,
     /// Webhook delivery attempts' outcomes.
     pub outbox_updates: Vec<OutboxUpdate>,
+    /// Numbers left for tickets' messages.
+    pub phones: Vec<PhoneRow>,
+    /// Text messages the batch's events caused.
+    pub notices: Vec<NoticeRow>,
+    /// Text messages' sending attempts.
+    pub notice_updates: Vec<NoticeUpdate>,
     /// The audit trail's new entries (each with the action it records, in this transaction).
     pub audit: Vec<AuditRow>,
     /// Old personal data and audit entries to delete.
@@ -167,6 +205,13 @@ impl Store {
         let tx = self.conn.transaction().map_err(e)?;
         if let Some(day) = b.day {
             tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .and_then(|mut s| s.execute([day.to_string()]))
+                .map_err(e)?;
+        }
+        if let Some(day) = b.day {
+            // The numbers taxpayers left are kept for their day only.
+            tx.prepare_cached("DELETE FROM ticket_phones WHERE day < ?1").and_then(|mut s| s.execute([day.to_string()])).map_err(e)?;
+            tx.prepare_cached("UPDATE sms_outbox SET phone = NULL WHERE day < ?1 AND phone IS NOT NULL")
                 .and_then(|mut s| s.execute([day.to_string()]))
                 .map_err(e)?;
         }
@@ -307,6 +352,36 @@ impl Store {
                 OutboxUpdate::Failed { id, next_at, error } => tx
                     .prepare_cached("UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1")
                     .and_then(|mut s| s.execute(params![id, next_at, error])),
+            }
+            .map_err(e)?;
+        }
+        for p in &b.phones {
+            tx.prepare_cached(
+                "INSERT INTO ticket_phones (ticket, day, phone, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (ticket) DO UPDATE SET phone = excluded.phone, created_at = excluded.created_at",
+            )
+            .and_then(|mut s| s.execute(params![p.ticket as i64, p.day.to_string(), p.phone, p.at]))
+            .map_err(e)?;
+        }
+        for n in &b.notices {
+            tx.prepare_cached(
+                "INSERT INTO sms_outbox (ticket, kind, day, phone, params, created_at, next_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                 ON CONFLICT (ticket, kind) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![n.ticket as i64, n.kind, n.day.to_string(), n.phone, n.params, n.at]))
+            .map_err(e)?;
+        }
+        for u in &b.notice_updates {
+            match u {
+                NoticeUpdate::Sent { id, at } => tx
+                    .prepare_cached("UPDATE sms_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, at])),
+                NoticeUpdate::Failed { id, next_at, error } => tx
+                    .prepare_cached("UPDATE sms_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, next_at, error])),
+                NoticeUpdate::GaveUp { id, at, why } => tx
+                    .prepare_cached("UPDATE sms_outbox SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, at, why])),
             }
             .map_err(e)?;
         }

@@ -12,7 +12,7 @@ mod load;
 mod schema;
 mod text;
 
-pub use batch::{AuditRow, Batch, CaseRow, CaseUpdate, EventRow, OutboxUpdate, PauseRow, Purge, Purged, SessionRow};
+pub use batch::{AuditRow, Batch, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
 pub use schema::{open_connection, schema_version_known, DEFAULT_BUSY_TIMEOUT, MIGRATIONS};
 pub use text::{
     booking_state_from, booking_state_str, counter_state_from, counter_state_str, ticket_state_from, ticket_state_str, UnknownText,
@@ -164,6 +164,24 @@ impl Store {
             .optional()
             .map_err(self.err())?;
         Ok(row.and_then(|(k, b)| serde_json::from_str(&b).ok().map(|a| (k, a))))
+    }
+
+    /// The numbers left for `day`'s tickets, and the messages already made for them (by
+    /// ticket and kind).
+    pub fn ticket_phones(&self, day: NaiveDate) -> Result<(Vec<(TicketId, String)>, Vec<(TicketId, String)>), StoreError> {
+        let e = self.err();
+        let d = day.to_string();
+        let mut stmt = self.conn.prepare("SELECT ticket, phone FROM ticket_phones WHERE day = ?1").map_err(&e)?;
+        let phones = stmt
+            .query_map([&d], |r| Ok((r.get::<_, i64>(0)? as TicketId, r.get::<_, String>(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(&e)?;
+        let mut stmt = self.conn.prepare("SELECT ticket, kind FROM sms_outbox WHERE day = ?1").map_err(&e)?;
+        let made = stmt
+            .query_map([&d], |r| Ok((r.get::<_, i64>(0)? as TicketId, r.get::<_, String>(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(&e)?;
+        Ok((phones, made))
     }
 
     /// The case with this id, or the case of this ticket, as it is stored.

@@ -162,6 +162,30 @@ pub const MIGRATIONS: &[&str] = &[
         summary TEXT
     );
     CREATE INDEX cases_state ON cases (state, deadline);",
+    // 7: numbers taxpayers left for their tickets' messages (today's only: gone at the
+    // rollover), and the text-message outbox (one message of a kind per ticket)
+    "CREATE TABLE ticket_phones (
+        ticket INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sms_outbox (
+        id INTEGER PRIMARY KEY,
+        ticket INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        day TEXT NOT NULL,
+        phone TEXT,
+        params TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        gave_up_at INTEGER,
+        last_error TEXT,
+        UNIQUE (ticket, kind)
+    );
+    CREATE INDEX sms_outbox_due ON sms_outbox (next_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;",
 ];
 
 /// The schema version this qcall's migrations reach.

@@ -19,6 +19,7 @@ mod api;
 mod booking;
 mod duty;
 mod store;
+mod texts;
 
 /// 2026-11-26 09:00 in Asia/Shanghai.
 const T0: i64 = 1_795_654_800_000;
