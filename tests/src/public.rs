@@ -631,3 +631,174 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     let log = srv.log();
     assert!(!log.contains(phone) && log.contains("138****1234"), "numbers are masked in the log");
 }
+
+// --- Tencent Cloud SMS ------------------------------------------------------------------------
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Tencent Cloud SMS (API 3.0, SendSms 2021-01-11), as its documentation says it checks a
+/// request: the TC3-HMAC-SHA256 signature over the canonical request built from the headers
+/// the request names in SignedHeaders, the credential's date and service, the timestamp within
+/// five minutes, the action and version, the SDK app, sign name, template and its parameter
+/// count. Errors come back as the service sends them: HTTP 200 with `Response.Error`, or a
+/// per-number `Code` in `SendStatusSet`.
+struct Tencent {
+    secret_id: String,
+    secret_key: String,
+    app_id: String,
+    now: Box<dyn Fn() -> i64 + Send>,
+    /// Every message taken: (phone without +86, template id, its parameters in order).
+    messages: Vec<(String, String, Vec<String>)>,
+    /// Answer the next messages as the per-number frequency limit does.
+    refuse: bool,
+}
+
+impl Tencent {
+    fn answer(&mut self, head: &str, body: &str) -> (u16, Value) {
+        let err = |code: &str, message: &str| (200, json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "stand-in"}}));
+        // The stand-in's HTTP reader gives the head in lower case: names and values.
+        let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()));
+        let Some(auth) = header("authorization") else { return err("AuthFailure.SignatureFailure", "missing Authorization") };
+        let Some(rest) = auth.strip_prefix("tc3-hmac-sha256 ") else { return err("AuthFailure.SignatureFailure", "unknown algorithm") };
+        let part = |k: &str| rest.split(", ").find_map(|p| p.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
+        let (credential, signed_headers, signature) = (part("credential"), part("signedheaders"), part("signature"));
+        let scope: Vec<&str> = credential.split('/').collect();
+        if scope.len() != 4 || scope[0] != self.secret_id.to_ascii_lowercase() {
+            return err("AuthFailure.SecretIdNotFound", "The SecretId is not found");
+        }
+        if (header("x-tc-action").as_deref(), header("x-tc-version").as_deref()) != (Some("sendsms"), Some("2021-01-11")) || header("x-tc-region").is_none() {
+            return err("InvalidAction", "action, version or region");
+        }
+        let Some(ts) = header("x-tc-timestamp").and_then(|t| t.parse::<i64>().ok()) else { return err("MissingParameter", "X-TC-Timestamp") };
+        if (ts - (self.now)()).abs() > 300 {
+            return err("AuthFailure.SignatureExpire", "Signature expired.");
+        }
+        let date = chrono::DateTime::from_timestamp(ts, 0).unwrap().format("%Y-%m-%d").to_string();
+        if (scope[1], scope[2], scope[3]) != (date.as_str(), "sms", "tc3_request") {
+            return err("AuthFailure.SignatureFailure", "credential scope");
+        }
+        let canonical_headers: String = signed_headers.split(';').map(|h| format!("{h}:{}\n", header(h).unwrap_or_default())).collect();
+        let body_hash = hex(&<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+        let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{body_hash}");
+        let to_sign = format!(
+            "TC3-HMAC-SHA256\n{ts}\n{date}/sms/tc3_request\n{}",
+            hex(&<sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()))
+        );
+        let k = hmac256(format!("TC3{}", self.secret_key).as_bytes(), date.as_bytes());
+        let k = hmac256(&k, b"sms");
+        let k = hmac256(&k, b"tc3_request");
+        if hex(&hmac256(&k, to_sign.as_bytes())) != signature {
+            return err("AuthFailure.SignatureFailure", "The provided credentials could not be validated.");
+        }
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        if v["SmsSdkAppId"] != json!(self.app_id) {
+            return err("FailedOperation.SmsSdkAppIdVerifyFail", "SmsSdkAppId");
+        }
+        if v["SignName"] != json!("某某税务") {
+            return err("FailedOperation.SignatureIncorrectOrUnapproved", "签名未审批或格式错误");
+        }
+        let count = match v["TemplateId"].as_str() {
+            Some("1000001") => 1,
+            Some("1000002") => 4,
+            Some("1000003") => 2,
+            _ => return err("FailedOperation.TemplateIncorrectOrUnapproved", "模板未审批或内容不匹配"),
+        };
+        let params: Vec<String> = v["TemplateParamSet"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        if params.len() != count {
+            return err("InvalidParameterValue.TemplateParameterFormatError", "验证码模板参数格式错误");
+        }
+        let Some(phone) = v["PhoneNumberSet"][0].as_str().and_then(|p| p.strip_prefix("+86")).map(str::to_string) else {
+            return err("InvalidParameterValue.IncorrectPhoneNumber", "手机号格式错误");
+        };
+        let status = |code: &str, message: &str| {
+            (200, json!({"Response": {"SendStatusSet": [{"SerialNo": "stand-in", "PhoneNumber": format!("+86{phone}"), "Fee": 1,
+                "SessionContext": v["SessionContext"], "Code": code, "Message": message, "IsoCode": "CN"}], "RequestId": "stand-in"}}))
+        };
+        if self.refuse {
+            return status("LimitExceeded.PhoneNumberThirtySecondLimit", "单个手机号30秒内下发短信条数超过设定的上限");
+        }
+        self.messages.push((phone.clone(), v["TemplateId"].as_str().unwrap_or("").to_string(), params));
+        status("Ok", "send success")
+    }
+}
+
+/// The same texts through Tencent Cloud: the code, the near-turn text with its parameters in
+/// the documented order ({1} ahead, {2} hall, {3} minutes, {4} number), the called text; a
+/// wrong secret is refused by the stand-in's signature check, as the service would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
+    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
+    let started = Instant::now();
+    let clock_at = chrono::DateTime::parse_from_rfc3339(TUE_0900).unwrap().timestamp();
+    let provider = Arc::new(Mutex::new(Tencent {
+        secret_id: "akid-test".into(),
+        secret_key: "tencent-secret-key".into(),
+        app_id: "1400000001".into(),
+        now: Box::new(move || clock_at + started.elapsed().as_secs() as i64),
+        messages: vec![],
+        refuse: false,
+    }));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = provider.clone();
+    http_stand_in(listener, move |head, body| {
+        let (status, answer) = p.lock().unwrap().answer(head, body);
+        (status, answer.to_string())
+    });
+    let secrets = tempfile::tempdir().unwrap();
+    let start = |secret: &str| {
+        let file = secrets.path().join(format!("{secret}.secret"));
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let sms = format!(
+            "[sms]\nprovider = \"tencent\"\nendpoint = \"http://127.0.0.1:{port}/\"\nkey_id = \"akid-test\"\nsecret_file = {:?}\n\
+             app_id = \"1400000001\"\nsign_name = \"某某税务\"\ncode_template = \"1000001\"\nnear_turn_template = \"1000002\"\ncalled_template = \"1000003\"\n",
+            file.display().to_string()
+        );
+        Server::start_at(&crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1), TUE_0900)
+    };
+    // A wrong secret: the service refuses the signature, the phone is told at once.
+    let wrong = start("not-the-secret");
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    assert!(wrong.log().contains("AuthFailure.SignatureFailure"), "the provider's answer is logged");
+    drop(wrong);
+
+    let srv = start("tencent-secret-key");
+    let api = srv.api();
+    let mut tickets = vec![];
+    for _ in 0..5 {
+        tickets.push(api.issue("central", "consulting").await);
+    }
+    let mine = &tickets[4];
+    let phone = "13812341234";
+    let c = from(1);
+    let (s, v) = post(&c, &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let texts = |template: &str| -> Vec<Vec<String>> {
+        provider.lock().unwrap().messages.iter().filter(|(p, t, _)| p == phone && t == template).map(|(_, _, v)| v.clone()).collect()
+    };
+    let sent_code = texts("1000001").last().expect("the code went through the provider")[0].clone();
+    let (s, v) = post(&c, &format!("{}/api/v1/tickets/{}/phone", srv.url, mine.id), json!({"phone": phone, "phone_code": sent_code}), &[]).await;
+    assert_eq!(s, 201, "{v}");
+    let clerk = api.sign_in("clerk16", "C01").await;
+    for t in &tickets[..4] {
+        let (s, v) = api.act(&clerk, "C01", "call-next").await;
+        assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
+        assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    }
+    eventually("the near-turn text", || async { !texts("1000002").is_empty() }).await;
+    let near = &texts("1000002")[0];
+    assert!(near[0].parse::<u32>().unwrap() <= 3 && near[1] == "中区办税服务厅" && near[3] == mine.number, "{near:?}");
+    let (s, _) = api.act(&clerk, "C01", "call-next").await;
+    assert_eq!(s, 200);
+    eventually("the called text", || async { !texts("1000003").is_empty() }).await;
+    assert_eq!(texts("1000003")[0], ["1".to_string(), mine.number.clone()]);
+}
