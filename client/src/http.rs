@@ -305,6 +305,13 @@ impl Client {
         self.post("/api/v1/appointments/phone-code", &wire::PhoneCodeRequest { phone: phone.into() }).await
     }
 
+    /// `POST /api/v1/tickets/{id}/phone`: texts to this phone when the ticket's turn is near and
+    /// when it is called (`code`: the one-time code [`Client::phone_code`] had sent).
+    pub async fn leave_phone(&self, ticket: u64, phone: &str, code: &str) -> Result<wire::TicketPhone> {
+        let req = wire::TicketPhoneRequest { phone: phone.into(), phone_code: code.into() };
+        self.post(&format!("/api/v1/tickets/{ticket}/phone"), &req).await
+    }
+
     /// `POST /api/v1/appointments/{code}/view` `{phone}`.
     pub async fn booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
         self.post(&format!("/api/v1/appointments/{code}/view"), &wire::BookingLookup { phone: phone.into() }).await
