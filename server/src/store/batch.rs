@@ -208,8 +208,8 @@ impl Store {
                 .and_then(|mut s| s.execute([day.to_string()]))
                 .map_err(e)?;
         }
-        if let Some(day) = b.day {
-            // The numbers taxpayers left are kept for their day only.
+        if let Some(day) = b.expire_before {
+            // The numbers taxpayers left are kept for their day only: gone with the rollover.
             tx.prepare_cached("DELETE FROM ticket_phones WHERE day < ?1").and_then(|mut s| s.execute([day.to_string()])).map_err(e)?;
             tx.prepare_cached("UPDATE sms_outbox SET phone = NULL WHERE day < ?1 AND phone IS NOT NULL")
                 .and_then(|mut s| s.execute([day.to_string()]))
