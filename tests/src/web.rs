@@ -1145,7 +1145,7 @@ async fn web_ticket_page_follows_the_hall_live_and_calls_the_taxpayer() {
     b.type_into("#texts-code", &code).await;
     b.screenshot("ticket-texts.png").await;
     b.click("#texts-submit").await;
-    b.wait_text("#texts-on", "138****1234").await;
+    b.wait_text("#texts-on", "尾号 1234").await;
     b.wait_js("document.getElementById('texts').hidden").await;
     assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
     b.screenshot("ticket-waiting.png").await;

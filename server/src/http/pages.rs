@@ -167,7 +167,8 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(
         Texts::Off
     } else {
         match s.engine.shared.core.read().await.texts.phones.get(&t.id) {
-            Some(p) => Texts::On(crate::domain::appointments::mask_phone(p)),
+            // The page is anyone's who has the ticket's address: the number's last four only.
+            Some(p) => Texts::On(p.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect()),
             None => Texts::Offered(topo.hall_ix(&t.hall).and_then(|h| s.cfg.notify.get(h).copied()).unwrap_or(crate::config::Notify { ahead: 3, minutes: 10 })),
         }
     };
@@ -223,7 +224,8 @@ fn minutes(s: u32) -> (String, String) {
     }
 }
 
-/// The ticket's text messages: not offered here, on (to this masked number), or offered.
+/// The ticket's text messages: not offered here, on (to the number ending in these four
+/// digits), or offered.
 enum Texts {
     Off,
     On(String),
@@ -306,7 +308,9 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz
         String::new()
     };
     let texts_on = match texts {
-        Texts::On(p) if live => format!("<p class=\"muted\" id=\"texts-on\">短信提醒已开启：{p} · Texts go to {p}</p>", p = esc(p)),
+        Texts::On(tail) if live => {
+            format!("<p class=\"muted\" id=\"texts-on\">短信提醒已开启（尾号 {t}）· Texts on (number ending {t})</p>", t = esc(tail))
+        }
         _ => String::new(),
     };
     // Outside the card, which is replaced after every event: what is typed stays.
