@@ -17,6 +17,8 @@ use crate::http::{AppError, JsonBody, MAX_BODY};
 const HALLS: [&str; 3] = ["east", "west", "central"];
 const SERVICES: [&str; 4] = ["filing", "invoice", "registration", "consulting"];
 const CLIENTS: [usize; 4] = [1, 8, 32, 128];
+/// Tickets waiting when the fan-out's clerks start calling, at least (fewer for a short run).
+const FANOUT_WAITING: u64 = 3000;
 
 pub struct Options {
     pub duration: Duration,
@@ -217,6 +219,14 @@ async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
         let req = wire::SessionRequest { clerk: format!("clerk{:02}", i + 1), pin: "1234".into(), counter: c.id.clone(), take_over: true };
         let r = anon.sign_in(&req).await?;
         clerks.push((c.id.clone(), anon.with_token(&r.token)));
+    }
+    // Enough waiting for the clerks: the load before left plenty, unless the business day
+    // turned since (its tickets expired then).
+    let waiting: u64 = anon.halls().await?.halls.iter().flat_map(|h| h.services.iter().map(|s| u64::from(s.waiting))).sum();
+    // About what 24 clerks call in `duration` (a call and a finish every ~150 ms each).
+    let want = (duration.as_secs().max(1) * 24 * 7).min(FANOUT_WAITING);
+    if waiting < want {
+        load_count(base, 16, want - waiting).await?;
     }
     let sent: Arc<parking_lot::Mutex<HashMap<String, Instant>>> = Arc::default();
     let samples: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
