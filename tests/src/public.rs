@@ -575,6 +575,24 @@ async fn behind_haproxy_each_taxpayer_counts_on_their_own() {
     assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
 }
 
+/// `n` consulting tickets issued at the central hall's kiosk, in order.
+async fn waiting_in_central(api: &crate::util::Api, n: usize) -> Vec<qcall_wire::Ticket> {
+    let mut tickets = vec![];
+    for _ in 0..n {
+        tickets.push(api.issue("central", "consulting").await);
+    }
+    tickets
+}
+
+/// The clerk at C01 calls and finishes these tickets, in their order.
+async fn serve_at_c01(api: &crate::util::Api, clerk: &str, tickets: &[qcall_wire::Ticket]) {
+    for t in tickets {
+        let (s, v) = api.act(clerk, "C01", "call-next").await;
+        assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
+        assert_eq!(api.act(clerk, "C01", "finish").await.0, 200);
+    }
+}
+
 /// A taxpayer leaves a number on the ticket page: one text through the provider when the turn
 /// is near, one when called naming the window, never two of a kind; a provider that refuses is
 /// tried again later and meanwhile raises the duty leader's alert; no log line holds the number.
@@ -585,10 +603,7 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     let text = crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
     let srv = Server::start_at(&text, TUE_0900);
     let api = srv.api();
-    let mut tickets = vec![];
-    for _ in 0..5 {
-        tickets.push(api.issue("central", "consulting").await);
-    }
+    let tickets = waiting_in_central(&api, 5).await;
     let mine = &tickets[4];
     let phone = "13812341234";
     let c = from(1);
@@ -603,11 +618,7 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     };
     let clerk = api.sign_in("clerk16", "C01").await;
     // Served one after another until the turn is near: one near-turn text, with the number.
-    for t in &tickets[..4] {
-        let (s, v) = api.act(&clerk, "C01", "call-next").await;
-        assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
-        assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
-    }
+    serve_at_c01(&api, &clerk, &tickets[..4]).await;
     eventually("the near-turn text", || async { !texts("SMS_NEAR_1").is_empty() }).await;
     let near = texts("SMS_NEAR_1");
     assert_eq!(near.len(), 1, "{near:?}");
@@ -773,10 +784,7 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
 
     let srv = start("tencent-secret-key");
     let api = srv.api();
-    let mut tickets = vec![];
-    for _ in 0..5 {
-        tickets.push(api.issue("central", "consulting").await);
-    }
+    let tickets = waiting_in_central(&api, 5).await;
     let mine = &tickets[4];
     let phone = "13812341234";
     let c = from(1);
@@ -790,11 +798,7 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
     let left = srv.client().leave_phone(mine.id, phone, &sent_code).await.unwrap();
     assert_eq!(left.phone, "138****1234");
     let clerk = api.sign_in("clerk16", "C01").await;
-    for t in &tickets[..4] {
-        let (s, v) = api.act(&clerk, "C01", "call-next").await;
-        assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
-        assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
-    }
+    serve_at_c01(&api, &clerk, &tickets[..4]).await;
     eventually("the near-turn text", || async { !texts("1000002").is_empty() }).await;
     let near = &texts("1000002")[0];
     assert!(near[0].parse::<u32>().unwrap() <= 3 && near[1] == "中区办税服务厅" && near[3] == mine.number, "{near:?}");
