@@ -529,6 +529,8 @@ mod tests {
             address: String::new(),
             hours: vec![],
             appointments: false,
+            ticket_texts: false,
+            remote_left: None,
         }
     }
 
@@ -562,6 +564,7 @@ mod tests {
             appointment: None,
             overtime: false,
             unstaffed: false,
+            remote: None,
         }
     }
 

@@ -502,6 +502,7 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         appointment: None,
         overtime: false,
         unstaffed: false,
+        remote: None,
     };
     let ticket = Arc::new(ticket);
     let app = axum::Router::new()

@@ -216,6 +216,9 @@ pub enum Request {
     AckAlert { id: u64, by: String },
     /// A taxpayer leaves a mobile number for a waiting ticket's messages (near turn, called).
     SetPhone { ticket: TicketId, phone: String },
+    /// A remote ticket (线上取号, [`Command::IssueRemote`]) for a proven phone, which is
+    /// texted about it; one per phone, hall and day.
+    IssueRemote { cmd: Command, phone: String },
     /// A text message's sending attempt.
     Notice(crate::store::NoticeUpdate),
 }
@@ -241,10 +244,10 @@ pub enum Outcome {
 fn answer(core: &Core, cmd: &Command, events: &[Arc<Broadcast>]) -> Outcome {
     use wire::EventKind as K;
     match cmd {
-        Command::Issue { .. } | Command::CheckIn { .. } => events
+        Command::Issue { .. } | Command::CheckIn { .. } | Command::IssueRemote { .. } => events
             .iter()
             .find_map(|b| match &b.msg.kind {
-                K::TicketIssued { ticket } => Some(ticket.clone()),
+                K::TicketIssued { ticket } | K::TicketCheckedIn { ticket } => Some(ticket.clone()),
                 _ => None,
             })
             .map_or(Outcome::Done, |ticket| Outcome::Ticket { ticket, again: false }),
@@ -290,6 +293,9 @@ pub enum EngineError {
     UnknownCase,
     #[error("the case is closed")]
     CaseClosed,
+    /// The phone has a remote ticket of the hall today (its number).
+    #[error("this phone has remote ticket {0} in this hall today")]
+    RemoteTaken(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -789,6 +795,34 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Ok(Outcome::Done)
                 }
             },
+            Request::IssueRemote { cmd, phone } => {
+                let Command::IssueRemote { hall, request_id, .. } = cmd else { unreachable!("built by its handler") };
+                let day = core.state.day();
+                let taken = core.state.tickets().find(|t| {
+                    t.remote.is_some()
+                        && t.issued_hall == *hall
+                        && t.day == day
+                        && t.request_id.as_deref() != Some(request_id.as_str())
+                        && core.texts.phones.get(&t.id) == Some(phone)
+                });
+                match taken {
+                    Some(t) => Err(EngineError::RemoteTaken(core.state.number(t))),
+                    None => match core.state.apply(cmd.clone(), now) {
+                        Ok(events) => {
+                            let mine = acc.emit(core, events, now);
+                            let outcome = answer(core, cmd, &mine);
+                            if let Outcome::Ticket { ticket, .. } = &outcome {
+                                core.texts.phones.insert(ticket.id, phone.clone());
+                                acc.phones.push(crate::store::PhoneRow { ticket: ticket.id, day, phone: phone.clone(), at: now });
+                            }
+                            Ok(outcome)
+                        }
+                        Err(DomainError::RepeatedTicket(id)) => again(core, id, now),
+                        Err(DomainError::RequestIdReused) => Err(EngineError::RequestIdReused),
+                        Err(e) => Err(EngineError::from(e)),
+                    },
+                }
+            }
             Request::Notice(u) => {
                 acc.notice_updates.push(u.clone());
                 Ok(Outcome::Done)
@@ -955,6 +989,9 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::TicketTransferred { .. } => "ticket_transferred",
         K::TicketRequeued { .. } => "ticket_requeued",
         K::TicketRated { .. } => "ticket_rated",
+        K::TicketHeld { .. } => "ticket_held",
+        K::TicketCheckedIn { .. } => "ticket_checked_in",
+        K::TicketLapsed { .. } => "ticket_lapsed",
         K::CounterOpened { .. } => "counter_opened",
         K::CounterClosed { .. } => "counter_closed",
         K::CounterPaused { .. } => "counter_paused",

@@ -120,6 +120,11 @@ impl PhoneCodes {
     }
 }
 
+/// Whether two secrets are the same, compared in constant time.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
 #[cfg(test)]
 impl PhoneCodes {
     /// The live code of `phone` (what the phone received).

@@ -9,7 +9,8 @@ use qcall_wire as wire;
 /// A ticket from an earlier day, as stored.
 pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
     conn.prepare_cached(
-        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start
+        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start,
+                remote_code, arrived_at
          FROM tickets WHERE id = ?1",
     )?
     .query_row([id as i64], |r| {
@@ -37,6 +38,10 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
             }),
             overtime: false,
             unstaffed: false,
+            remote: match r.get::<_, Option<String>>(11)? {
+                Some(_) => Some(wire::RemoteStatus { checked_in: r.get::<_, Option<i64>>(12)?.is_some(), held_until: None }),
+                None => None,
+            },
         })
     })
     .optional()
@@ -308,6 +313,17 @@ pub fn texts_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Ve
 }
 
 /// Messages about tickets sent to `phone` on `day`.
+/// Per hall id: the day's text messages about tickets, (sent, failed: given up or to be tried
+/// again).
+pub fn texts_of_day(conn: &Connection, day: &str) -> rusqlite::Result<std::collections::HashMap<String, (u32, u32)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.issued_hall, SUM(o.sent_at IS NOT NULL), SUM(o.sent_at IS NULL AND (o.gave_up_at IS NOT NULL OR o.attempts > 0))
+           FROM sms_outbox o JOIN tickets t ON t.id = o.ticket WHERE o.day = ?1 GROUP BY t.issued_hall",
+    )?;
+    let rows = stmt.query_map([day], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    rows.collect()
+}
+
 pub fn texts_sent(conn: &Connection, phone: &str, day: &str) -> rusqlite::Result<u32> {
     conn.query_row("SELECT COUNT(*) FROM sms_outbox WHERE phone = ?1 AND day = ?2 AND sent_at IS NOT NULL", [phone, day], |r| r.get(0))
 }

@@ -24,6 +24,8 @@ pub enum Purpose {
     NearTurn,
     /// Called (`number`, `counter`).
     Called,
+    /// A remote ticket's turn is near: come and check in (`number`, `hall`, `minutes`, `code`).
+    CheckIn,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
             Purpose::Code => "code",
             Purpose::NearTurn => "near_turn",
             Purpose::Called => "called",
+            Purpose::CheckIn => "check_in",
         }
     }
 
@@ -40,6 +43,7 @@ impl Purpose {
             "code" => Some(Purpose::Code),
             "near_turn" => Some(Purpose::NearTurn),
             "called" => Some(Purpose::Called),
+            "check_in" => Some(Purpose::CheckIn),
             _ => None,
         }
     }
@@ -51,6 +55,13 @@ impl Purpose {
             Purpose::Code => format!("您的预约验证码为 {}，10 分钟内有效，请勿告诉他人。", p("code")),
             Purpose::NearTurn => format!("您的号码 {} 前面还有 {} 人，请留意{}叫号。", p("number"), p("ahead"), p("hall")),
             Purpose::Called => format!("请 {} 号到 {} 号窗口办理。", p("number"), p("counter")),
+            Purpose::CheckIn => format!(
+                "您线上取的号 {} 即将到号，请于 {} 分钟内到{}取号机签到，签到码 {}。",
+                p("number"),
+                p("minutes"),
+                p("hall"),
+                p("code")
+            ),
         }
     }
 }

@@ -12,6 +12,8 @@ use crate::store::NoticeRow;
 pub const NEAR_TURN: &str = "near_turn";
 /// The called message's kind.
 pub const CALLED: &str = "called";
+/// A remote ticket's "come and check in" message's kind.
+pub const CHECK_IN: &str = "check_in";
 
 /// Today's numbers and the messages made for them (what the store holds for the day).
 #[derive(Debug, Clone, Default)]
@@ -36,17 +38,30 @@ impl Texts {
         for (&id, phone) in tickets {
             let Some(t) = st.ticket(id).filter(|t| t.day == st.day()) else { continue };
             let kind = match t.state {
+                TicketState::Waiting if t.away() => CHECK_IN,
                 TicketState::Waiting => NEAR_TURN,
                 TicketState::Called => CALLED,
                 _ => continue,
             };
-            if self.made.contains(&(id, kind.to_string())) {
+            // A remote ticket told to come is not told again that its turn is near.
+            if self.made.contains(&(id, kind.to_string())) || (kind == NEAR_TURN && self.made.contains(&(id, CHECK_IN.to_string()))) {
                 continue;
             }
             let v = crate::view::ticket(st, t, now);
             let mut params = BTreeMap::new();
             params.insert("number".to_string(), v.number.clone());
-            if kind == NEAR_TURN {
+            if kind == CHECK_IN {
+                let n = self.notify.get(t.hall).copied().unwrap_or(Notify { ahead: 3, minutes: 10 });
+                let hold = topo.halls[t.hall].phone.hold_minutes;
+                let minutes = match st.held_until(t) {
+                    Some(until) => u32::try_from(((until - now).max(60_000) + 59_999) / 60_000).unwrap_or(hold),
+                    None if v.waiting_ahead > n.ahead && v.est_wait_s >= n.minutes * 60 => continue,
+                    None => v.est_wait_s.div_ceil(60) + hold,
+                };
+                params.insert("minutes".to_string(), minutes.to_string());
+                params.insert("hall".to_string(), topo.halls[t.hall].name_zh.clone());
+                params.insert("code".to_string(), t.remote.as_ref().map(|r| r.code.to_string()).unwrap_or_default());
+            } else if kind == NEAR_TURN {
                 let n = self.notify.get(t.hall).copied().unwrap_or(Notify { ahead: 3, minutes: 10 });
                 if v.unstaffed || (v.waiting_ahead > n.ahead && v.est_wait_s >= n.minutes * 60) {
                     continue;

@@ -41,6 +41,10 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
         appointment: t.slot.map(|s| slot(st, s)),
         overtime: t.state == TicketState::Waiting && st.overtime(t.hall, est_wait_s, now),
         unstaffed: t.state == TicketState::Waiting && !st.staffed(t),
+        remote: t.remote.as_ref().map(|r| wire::RemoteStatus {
+            checked_in: r.arrived_at.is_some(),
+            held_until: (t.state == TicketState::Waiting).then(|| st.held_until(t)).flatten().map(time),
+        }),
     }
 }
 
@@ -152,6 +156,8 @@ pub fn hall(st: &State, devices: &Devices, base_url: &str, hall: usize, now: Mil
         public_base_url: base_url.to_string(),
         address: def.address.clone(),
         appointments: topo.appointments.enabled,
+        ticket_texts: def.phone.texts,
+        remote_left: (def.phone.remote_quota > 0).then(|| def.phone.remote_quota.saturating_sub(st.remote_issued(hall))),
         hours: def.hours.iter().map(|&(a, b)| format!("{}-{}", crate::domain::calendar::format_minute(a), crate::domain::calendar::format_minute(b))).collect(),
     }
 }
@@ -207,6 +213,18 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
         Event::TicketRequeued { ticket } => {
             let (t, h) = tk(*ticket).expect("requeued ticket exists");
             (K::TicketRequeued { ticket: t }, vec![h], true)
+        }
+        Event::TicketHeld { ticket } => {
+            let (t, h) = tk(*ticket).expect("held ticket exists");
+            (K::TicketHeld { ticket: t }, vec![h], true)
+        }
+        Event::TicketCheckedIn { ticket } => {
+            let (t, h) = tk(*ticket).expect("checked-in ticket exists");
+            (K::TicketCheckedIn { ticket: t }, vec![h], true)
+        }
+        Event::TicketLapsed { ticket } => {
+            let (t, h) = tk(*ticket).expect("lapsed ticket exists");
+            (K::TicketLapsed { ticket: t }, vec![h], true)
         }
         Event::TicketRated { ticket, counter, score } => {
             let h = topo.counters[*counter].hall;

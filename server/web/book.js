@@ -299,6 +299,8 @@
   async function loadHalls() {
     const r = await Q.api("GET", "/api/v1/halls");
     S.halls = (r && r.halls) || [];
+    // 线上取号 (today's queue, on its own page) where a hall offers it.
+    $("remote-open").hidden = !S.halls.some((h) => h.remote_left !== undefined && h.remote_left !== null);
     if (S.hall) S.hall = hallById(S.hall.id);
     return S.halls;
   }

@@ -203,10 +203,28 @@
         figure("今日办结", "served", h.served_today),
         figure("过号", "no-shows", h.no_shows_today)),
       ratingBar(h),
+      phoneLine(h),
       services,
       counters,
       Q.el("ul", { class: "devices" }, h.devices.filter((d) => d.kind !== "pad" || !deviceFine(d)).map(deviceRow)),
       padsLine(h));
+  }
+
+  /** 线上取号 and text messages today, where the hall has them. */
+  function phoneLine(h) {
+    const r = h.remote || {}, x = h.texts || {};
+    const parts = [];
+    if (h.hall.remote_left !== undefined && h.hall.remote_left !== null) {
+      parts.push(Q.el("span", { class: "remote" }, "线上取号：未签到 ", Q.el("b", { class: "remote-away" }, String(r.away || 0)),
+        " · 保留中 ", Q.el("b", { class: "remote-held" + (r.held ? " warn" : "") }, String(r.held || 0)),
+        " · 已签到 ", Q.el("b", { class: "remote-in" }, String(r.checked_in || 0)),
+        " · 过号 ", Q.el("b", {}, String(r.lapsed || 0))));
+    }
+    if (h.hall.ticket_texts) {
+      parts.push(Q.el("span", { class: "texts" }, "短信：已发 ", Q.el("b", { class: "texts-sent" }, String(x.sent || 0)),
+        " · 失败 ", Q.el("b", { class: "texts-failed" + (x.failed ? " warn" : "") }, String(x.failed || 0))));
+    }
+    return parts.length ? Q.el("p", { class: "phone-line", dataset: { hall: h.hall.id } }, ...parts.flatMap((p, i) => i ? ["　", p] : [p])) : null;
   }
 
   function figure(zh, en, value, cls) {

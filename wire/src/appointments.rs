@@ -195,6 +195,9 @@ pub struct AppointmentDayStats {
 #[serde(deny_unknown_fields)]
 pub struct TicketPhoneRequest {
     pub phone: String,
+    /// The one-time code sent to the phone; not needed from the ticket's hall kiosk, where the
+    /// taxpayer types the number in person.
+    #[serde(default)]
     pub phone_code: String,
 }
 
@@ -202,5 +205,28 @@ pub struct TicketPhoneRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketPhone {
     pub ticket: u64,
+    pub phone: String,
+}
+
+/// `POST /api/v1/halls/{hall}/remote-tickets` (public): a remote ticket (线上取号) for today,
+/// for a phone proven by the code `POST /api/v1/appointments/phone-code` sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteTicketRequest {
+    pub service: String,
+    pub phone: String,
+    pub phone_code: String,
+    /// Makes a retry safe: the same request id answers with the same ticket.
+    pub request_id: String,
+}
+
+/// A remote ticket taken: the ticket, the code that checks it in at the kiosk (typed, or
+/// scanned from the QR code of `page`), and its page (which shows the code: keep it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteTicket {
+    pub ticket: crate::Ticket,
+    pub code: String,
+    pub page: String,
+    /// The phone, masked (138****1234): texted before the turn and when called.
     pub phone: String,
 }

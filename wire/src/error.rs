@@ -180,6 +180,13 @@ error_codes! {
     TooManyCodes = "too_many_codes" => 429,
     /// No text messages can be sent (no `[sms]` provider configured).
     SmsUnavailable = "sms_unavailable" => 503,
+    // Remote tickets (线上取号).
+    /// The hall takes no remote tickets.
+    RemoteOff = "remote_off" => 404,
+    /// The hall's remote tickets for today are all taken: take a number at the hall.
+    RemoteQuotaFull = "remote_quota_full" => 409,
+    /// This phone has a remote ticket of this hall today already (`ticket`'s page is linked).
+    RemoteTaken = "remote_taken" => 409,
     // The server itself.
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,

@@ -73,6 +73,20 @@ pub struct Ticket {
     /// told ("暂无窗口办理"); `est_wait_s` is then only what the configured counters would take.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unstaffed: bool,
+    /// A remote ticket (线上取号): taken by phone, called only once checked in at the kiosk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteStatus>,
+}
+
+/// Where a remote ticket (线上取号) stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteStatus {
+    /// Checked in at the hall's kiosk: it is called like any other from then on.
+    pub checked_in: bool,
+    /// Its turn came before its check-in: it is held until then while others are called;
+    /// checked in by then, it is next, else it ends as a no-show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 /// Waiting count and estimate of one service in one hall.
@@ -198,6 +212,14 @@ pub struct HallInfo {
     /// Appointments can be booked and checked in here.
     #[serde(default)]
     pub appointments: bool,
+    /// The hall texts a taxpayer before their turn and when called: the kiosk offers to take
+    /// a mobile number after printing (`POST /api/v1/tickets/{id}/phone`, no code needed from
+    /// the hall's own kiosk).
+    #[serde(default)]
+    pub ticket_texts: bool,
+    /// Remote tickets (线上取号) still to be had today; absent where the hall takes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_left: Option<u32>,
 }
 
 impl HallInfo {

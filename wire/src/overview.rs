@@ -44,6 +44,33 @@ pub struct HallOverview {
     /// at another counter now).
     #[serde(default)]
     pub can_open: BTreeMap<String, Vec<ClerkOnDuty>>,
+    /// Today's remote tickets (线上取号) of the hall.
+    #[serde(default)]
+    pub remote: RemoteCounts,
+    /// Today's text messages about the hall's tickets.
+    #[serde(default)]
+    pub texts: TextCounts,
+}
+
+/// Today's remote tickets (线上取号) of a hall, by where they stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCounts {
+    /// Waiting, not checked in yet.
+    pub away: u32,
+    /// Their turn came before their check-in: held.
+    pub held: u32,
+    /// Checked in at the kiosk.
+    pub checked_in: u32,
+    /// Held, never checked in: no-shows.
+    pub lapsed: u32,
+}
+
+/// Today's text messages about a hall's tickets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextCounts {
+    pub sent: u32,
+    /// Given up, or failed and waiting to be tried again.
+    pub failed: u32,
 }
 
 /// `POST /api/v1/counters/{counter}/open` (supervisors): the counter opens for `clerk` (an

@@ -71,6 +71,12 @@ pub enum EventKind {
     TicketTransferred { ticket: Ticket, from_counter: String, from_hall: String },
     TicketRequeued { ticket: Ticket },
     TicketRated { ticket_id: u64, counter: String, score: u8 },
+    /// A remote ticket's turn came before its check-in: held (`ticket.remote.held_until`).
+    TicketHeld { ticket: Ticket },
+    /// A remote ticket was checked in at the kiosk: it is called like any other from now.
+    TicketCheckedIn { ticket: Ticket },
+    /// A held remote ticket was not checked in in time: it ended as a no-show.
+    TicketLapsed { ticket: Ticket },
     CounterOpened { counter: String, counter_number: u32 },
     CounterClosed { counter: String, counter_number: u32 },
     /// `reason`: one of the configured pause reasons (午休, 业务学习, …).

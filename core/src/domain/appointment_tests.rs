@@ -27,6 +27,7 @@ fn topo() -> Arc<Topology> {
         publicity: vec![],
         address: String::new(),
         hours,
+        phone: Default::default(),
     };
     let service = |id: &str, p: char| ServiceDef {
         id: id.into(),

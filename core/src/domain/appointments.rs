@@ -398,6 +398,11 @@ impl State {
         if let Some(t) = request_id.as_deref().and_then(|r| self.ticket_by_request(r)) {
             return if t.issued_hall == hall && t.slot.is_some() { Err(DomainError::RepeatedTicket(t.id)) } else { Err(DomainError::RequestIdReused) };
         }
+        if let CheckInBy::Code(code) = &by {
+            if let Some(t) = self.remote_by_code(code) {
+                return self.check_in_remote(hall, t.id, now);
+            }
+        }
         let id = self.find_for_check_in(hall, &by, now)?;
         let b = &self.bookings.by_id[&id];
         let rules = &self.topo.appointments;

@@ -33,7 +33,12 @@ pub enum Command {
     Book { hall: usize, service: usize, date: NaiveDate, slot: u32, who: Person, code: String, request_id: String },
     CancelBooking { code: String, phone: String },
     /// Check a booking in at the hall's kiosk: a ticket of its service, marked with its slot.
+    /// Check a booking, or a remote ticket by its code, in at the hall's kiosk: a booking gets a
+    /// ticket of its service marked with its slot; a remote ticket may be called from then on.
     CheckIn { hall: usize, by: CheckInBy, request_id: Option<String> },
+    /// A remote ticket (线上取号) of `service`: numbered now, called once checked in with
+    /// `code` (fresh; the caller draws it; a taken one is refused).
+    IssueRemote { hall: usize, service: usize, code: String, request_id: String },
 }
 
 impl Command {
@@ -75,6 +80,7 @@ impl Command {
             Command::Book { .. } => "Book",
             Command::CancelBooking { .. } => "CancelBooking",
             Command::CheckIn { .. } => "CheckIn",
+            Command::IssueRemote { .. } => "IssueRemote",
         }
     }
 }
@@ -101,6 +107,12 @@ pub enum Event {
     BookingCancelled { booking: Box<Booking> },
     BookingCheckedIn { booking: Box<Booking> },
     BookingNoShow { booking: Box<Booking> },
+    /// A remote ticket's turn came before its check-in: held while others are called.
+    TicketHeld { ticket: TicketId },
+    /// A remote ticket was checked in at the kiosk.
+    TicketCheckedIn { ticket: TicketId },
+    /// A held remote ticket was not checked in in time: a no-show.
+    TicketLapsed { ticket: TicketId },
     /// Whether the hall's services issue tickets changed (it opened or closed, a service
     /// stopped for the day).
     IssuingChanged { hall: usize },
@@ -116,7 +128,10 @@ impl Event {
             | Event::TicketNoShow { ticket, .. }
             | Event::TicketTransferred { ticket, .. }
             | Event::TicketRequeued { ticket }
-            | Event::TicketRated { ticket, .. } => vec![*ticket],
+            | Event::TicketRated { ticket, .. }
+            | Event::TicketHeld { ticket }
+            | Event::TicketCheckedIn { ticket }
+            | Event::TicketLapsed { ticket } => vec![*ticket],
             Event::DayRolledOver { expired, .. } => expired.clone(),
             _ => vec![],
         }
@@ -229,4 +244,8 @@ pub enum DomainError {
     RepeatedTicket(TicketId),
     #[error("request_id was already used for a different request")]
     RequestIdReused,
+    #[error("this hall takes no remote tickets")]
+    RemoteOff,
+    #[error("the hall's {0} remote tickets for today are taken; please take a number at the hall")]
+    RemoteQuotaFull(u32),
 }

@@ -201,6 +201,12 @@ impl State {
         mut late: Option<&mut HashSet<TicketId>>,
     ) -> Forward {
         let mut queues: Vec<Queue> = self.queues[hall].clone();
+        // A remote ticket not checked in yet is expected to come in time: it waits in its place.
+        for q in &mut queues {
+            let away = std::mem::take(&mut q.away);
+            q.normal.extend(away);
+            q.held.clear();
+        }
         let counters: Vec<usize> = (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).collect();
         let mut direct: HashMap<usize, BTreeSet<(Millis, TicketId)>> =
             counters.iter().map(|&c| (c, self.direct[c].clone())).collect();
@@ -393,7 +399,7 @@ impl State {
 
     /// Waiting tickets in `hall`'s queues.
     fn hall_waiting(&self, hall: usize) -> usize {
-        self.queues[hall].iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len()).sum::<usize>()
+        self.queues[hall].iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len() + q.away.len()).sum::<usize>()
             + (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).map(|c| self.direct[c].len()).sum::<usize>()
     }
 

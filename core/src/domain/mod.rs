@@ -18,6 +18,7 @@ pub mod calendar;
 mod call_next;
 mod command;
 pub mod estimate;
+mod remote;
 mod state;
 mod topology;
 
@@ -25,13 +26,15 @@ pub use appointments::{Booking, BookingId, BookingState, Bookings, CheckInBy, Pe
 pub use calendar::{Calendar, Opening};
 use call_next::{is_urgent, pick, Queue};
 pub use command::{Command, DomainError, Event, DEFAULT_PAUSE_REASONS, DEFAULT_RATING_REASONS};
-pub use state::{Call, Counter, State, Ticket, RECENT_CALLS};
-pub use topology::{CounterDef, HallDef, ServiceDef, Topology};
+pub use state::{Call, Counter, Remote, State, Ticket, RECENT_CALLS};
+pub use topology::{CounterDef, HallDef, PhoneRules, ServiceDef, Topology};
 
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
 mod appointment_tests;
+#[cfg(test)]
+mod remote_tests;
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

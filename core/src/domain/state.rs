@@ -35,6 +35,31 @@ pub struct Ticket {
     pub rating: Option<u8>,
     /// A checked-in appointment: the start of its slot.
     pub slot: Option<Millis>,
+    /// A remote ticket (线上取号): called only once checked in at its hall's kiosk.
+    pub remote: Option<Remote>,
+}
+
+/// What a remote ticket (线上取号) went through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remote {
+    /// What the taxpayer types or scans at the kiosk to check in (drawn by the caller).
+    pub code: Box<str>,
+    pub arrived_at: Option<Millis>,
+    /// When its turn came before it was checked in: held from then for the hall's
+    /// `hold_minutes`, while others are called.
+    pub held_at: Option<Millis>,
+}
+
+impl Ticket {
+    /// A remote ticket not checked in yet: it keeps its place, but is not called.
+    pub fn away(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.arrived_at.is_none())
+    }
+
+    /// A remote ticket whose turn came before its check-in.
+    pub fn held(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.held_at.is_some())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -287,7 +312,7 @@ impl State {
             .flat_map(|(ix, _)| self.direct[ix].iter())
             .filter(|(_, id)| self.tickets.get(id).is_some_and(|t| t.service == service))
             .count();
-        (q.urgent.len() + q.normal.len() + q.appointments.len() + direct) as u32
+        (q.urgent.len() + q.normal.len() + q.appointments.len() + q.away.len() + direct) as u32
     }
 
     /// Counters of the hall serving the service that are open now; when none is, the number
@@ -349,7 +374,7 @@ impl State {
 
     /// People of its queue who will be called before this waiting ticket at `now`.
     pub fn waiting_ahead(&self, t: &Ticket, now: Millis) -> u32 {
-        if t.state != TicketState::Waiting {
+        if t.state != TicketState::Waiting || (t.away() && t.held()) {
             return 0;
         }
         let key = (t.queued_at, t.id);
@@ -371,7 +396,7 @@ impl State {
         let started = q.started(now).count();
         match t.slot {
             Some(slot) if slot <= now => (q.urgent.len() + q.started(now).take_while(|e| (e.0, e.1, e.2) < (slot, t.queued_at, t.id)).count()) as u32,
-            _ => (q.urgent.len() + started + before(&q.normal) + q.early(now).filter(|e| *e < key).count()) as u32,
+            _ => (q.urgent.len() + started + before(&q.normal) + q.away.range(..key).count() + q.early(now).filter(|e| *e < key).count()) as u32,
         }
     }
 
@@ -423,6 +448,7 @@ impl State {
         if cmd == Command::Tick {
             let mut events = self.roll_over(now);
             events.extend(self.sweep_bookings(now));
+            events.extend(self.sweep_held(now));
             events.extend(self.issuing_changes(now));
             return Ok(events);
         }
@@ -463,7 +489,9 @@ impl State {
             Command::CallNext { counter } => {
                 self.ready_to_call(counter)?;
                 let id = self.next_for(counter, now).ok_or(DomainError::QueueEmpty)?;
-                Ok(vec![self.call(counter, id, now)])
+                let mut events = self.hold_passed(counter, now);
+                events.push(self.call(counter, id, now));
+                Ok(events)
             }
             Command::Call { counter, ticket } => {
                 self.ready_to_call(counter)?;
@@ -592,6 +620,7 @@ impl State {
             }
             Command::CancelBooking { code, phone } => self.cancel_booking(&code, &phone, now),
             Command::CheckIn { hall, by, request_id } => self.check_in(hall, by, request_id, now),
+            Command::IssueRemote { hall, service, code, request_id } => self.issue_remote(hall, service, code, request_id, now),
         }
     }
 
@@ -706,6 +735,7 @@ impl State {
             request_id: request_id.map(String::into_boxed_str),
             rating: None,
             slot,
+            remote: None,
         };
         self.enqueue_existing(&t);
         self.tickets.insert(id, t);
@@ -824,7 +854,13 @@ impl State {
 
     pub(super) fn enqueue_existing(&mut self, t: &Ticket) {
         let key = (t.queued_at, t.id);
-        if let Some(c) = t.counter {
+        if t.away() {
+            let q = &mut self.queues[t.hall][t.service];
+            match t.remote.as_ref().and_then(|r| r.held_at) {
+                Some(held_at) => q.held.insert((held_at, t.id)),
+                None => q.away.insert(key),
+            };
+        } else if let Some(c) = t.counter {
             self.direct[c].insert(key);
         } else if is_urgent(t) {
             self.queues[t.hall][t.service].urgent.insert(key);
@@ -847,6 +883,10 @@ impl State {
             let q = &mut self.queues[t.hall][t.service];
             q.urgent.remove(&key);
             q.normal.remove(&key);
+            q.away.remove(&key);
+            if let Some(held_at) = t.remote.as_ref().and_then(|r| r.held_at) {
+                q.held.remove(&(held_at, t.id));
+            }
             if let Some(slot) = t.slot {
                 q.appointments.remove(&(slot, t.queued_at, t.id));
             }

@@ -20,7 +20,7 @@ const E3: usize = 2;
 const W1: usize = 3;
 
 fn topo(day_start_min: u32) -> Arc<Topology> {
-    let hall = |id: &str| HallDef { id: id.into(), name_zh: id.into(), name_en: id.into(), publicity: vec![], address: String::new(), hours: vec![] };
+    let hall = |id: &str| HallDef { id: id.into(), name_zh: id.into(), name_en: id.into(), publicity: vec![], address: String::new(), hours: vec![], phone: PhoneRules { texts: true, remote_quota: 5, hold_minutes: 10, ratings: false } };
     let service = |id: &str, p: char, cap| ServiceDef {
         id: id.into(),
         prefix: p,

@@ -13,6 +13,21 @@ pub struct HallDef {
     pub address: String,
     /// Opening periods on working days, minutes after local midnight; empty: always open.
     pub hours: Vec<(u32, u32)>,
+    /// What the hall offers taxpayers' phones.
+    pub phone: PhoneRules,
+}
+
+/// What a hall offers taxpayers' phones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhoneRules {
+    /// Texts before the turn and when called.
+    pub texts: bool,
+    /// Remote tickets (线上取号) a business day; 0: none.
+    pub remote_quota: u32,
+    /// How long a remote ticket whose turn came before its check-in is held (minutes).
+    pub hold_minutes: u32,
+    /// Finished tickets may be rated on the ticket page.
+    pub ratings: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

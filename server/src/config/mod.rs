@@ -209,11 +209,16 @@ impl Config {
     /// Whether taxpayers may leave a number for near-turn and called messages: text messages
     /// are configured with both templates (or go to the log, or a webhook that takes any text).
     pub fn ticket_texts(&self) -> bool {
-        match &self.sms {
-            None => false,
-            Some(Sms::Log) => true,
-            Some(Sms::Provider(p)) => p.templates.contains_key(&crate::sms::Purpose::NearTurn) && p.templates.contains_key(&crate::sms::Purpose::Called),
-        }
+        texts_possible(self.sms.as_ref())
+    }
+}
+
+/// Whether texts about tickets can be sent with these `[sms]` settings.
+pub fn texts_possible(sms: Option<&Sms>) -> bool {
+    match sms {
+        None => false,
+        Some(Sms::Log) => true,
+        Some(Sms::Provider(p)) => p.templates.contains_key(&crate::sms::Purpose::NearTurn) && p.templates.contains_key(&crate::sms::Purpose::Called),
     }
 }
 

@@ -233,6 +233,9 @@ pub struct RawSms {
     pub near_turn_template: Option<String>,
     /// The approved template of "called" (`number`, `counter`).
     pub called_template: Option<String>,
+    /// The approved template of a remote ticket's "come and check in within N minutes"
+    /// (`number`, `hall`, `minutes`, `code`); needed where halls take remote tickets.
+    pub check_in_template: Option<String>,
     /// Messages about tickets one number may get per day (10).
     pub per_number_per_day: Option<u32>,
 }
@@ -289,6 +292,13 @@ pub struct RawHall {
     pub notify_ahead: Option<u32>,
     /// …or once the estimate falls under this many minutes (10), whichever comes first.
     pub notify_minutes: Option<u32>,
+    /// Remote tickets (线上取号) a business day, taken on `/book` with a phone proven by a
+    /// texted code; 0 (the default): none.
+    pub remote_tickets: Option<u32>,
+    /// How long a remote ticket whose turn came before its check-in is held (10 minutes).
+    pub hold_minutes: Option<u32>,
+    /// Finished tickets may be rated on the ticket page (the hall has no rating pads).
+    pub phone_ratings: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

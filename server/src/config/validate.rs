@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::raw::*;
 use super::{Backups, Clerk, Config, ConfigError, Device, DeviceKind, Notify, Sms, Supervisor, EMBEDDED_NAME};
-use crate::domain::{CounterDef, HallDef, ServiceDef, Topology};
+use crate::domain::{CounterDef, HallDef, PhoneRules, ServiceDef, Topology};
 
 /// The file being checked: makes its errors.
 struct Check<'a> {
@@ -82,11 +82,30 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     let sms_per_number_per_day = ck.range("sms.per_number_per_day", raw.sms.as_ref().and_then(|s| s.per_number_per_day), 10, 1..=100)?;
     let sms = sms(&ck, raw.sms, server.public_listen.is_some())?;
     let mut notify = Vec::new();
+    let texts = super::texts_possible(sms.as_ref());
     for (i, h) in raw.halls.iter().enumerate() {
         notify.push(Notify {
             ahead: ck.range(&format!("halls[{i}].notify_ahead"), h.notify_ahead, 3, 1..=50)?,
             minutes: ck.range(&format!("halls[{i}].notify_minutes"), h.notify_minutes, 10, 1..=120)?,
         });
+        let remote_quota = ck.range(&format!("halls[{i}].remote_tickets"), h.remote_tickets, 0, 0..=10_000)?;
+        if remote_quota > 0 && !texts {
+            return Err(ck.bad(
+                format!("halls[{i}].remote_tickets"),
+                "remote tickets need [sms] with near_turn_template and called_template: the phone is proven by a texted code and told when to come",
+            ));
+        }
+        if let Some(Sms::Provider(p)) = &sms {
+            if remote_quota > 0 && !p.templates.contains_key(&crate::sms::Purpose::CheckIn) {
+                return Err(ck.bad(format!("halls[{i}].remote_tickets"), "remote tickets need sms.check_in_template: a remote ticket is told when to come and check in"));
+            }
+        }
+        topology.halls[i].phone = PhoneRules {
+            texts,
+            remote_quota,
+            hold_minutes: ck.range(&format!("halls[{i}].hold_minutes"), h.hold_minutes, 10, 1..=60)?,
+            ratings: h.phone_ratings.unwrap_or(false),
+        };
     }
     let backups = backup(&ck, raw.backup)?;
     Ok(Config {
@@ -273,6 +292,7 @@ fn halls(ck: &Check, raw: &[RawHall]) -> Result<Vec<HallDef>, ConfigError> {
             publicity: h.publicity.clone(),
             address: h.address.clone(),
             hours: ck.periods(&format!("halls[{i}].hours"), &h.hours)?,
+            phone: PhoneRules::default(),
         });
     }
     Ok(halls)
@@ -668,10 +688,14 @@ fn sms(ck: &Check, raw: Option<RawSms>, public_face: bool) -> Result<Option<Sms>
         (None, None) if webhook => {
             templates.insert(Purpose::NearTurn, String::new());
             templates.insert(Purpose::Called, String::new());
+            templates.insert(Purpose::CheckIn, String::new());
         }
         (None, None) => {}
         (Some(_), None) => return Err(ck.bad("sms.called_template", "near_turn_template is set: name the called template too")),
         (None, Some(_)) => return Err(ck.bad("sms.near_turn_template", "called_template is set: name the near-turn template too")),
+    }
+    if let Some(t) = &r.check_in_template {
+        templates.insert(Purpose::CheckIn, t.clone());
     }
     Ok(Some(Sms::Provider(Settings { provider, sign_name, templates })))
 }

@@ -70,7 +70,7 @@ impl Limits {
 }
 
 /// `Err(ms)` from a throttle as a 429 of this code.
-fn limited(code: ErrorCode, what: &str) -> impl Fn(i64) -> AppError + '_ {
+pub(super) fn limited(code: ErrorCode, what: &str) -> impl Fn(i64) -> AppError + '_ {
     move |wait| {
         let secs = (wait.max(0) as u64).div_ceil(1000);
         AppError::new(code, format!("too many {what}; try again later")).retry_after(secs)

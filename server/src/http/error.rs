@@ -96,6 +96,8 @@ impl From<DomainError> for AppError {
             D::TooLate => ErrorCode::TooLate,
             D::WrongHall(_) => ErrorCode::WrongHall,
             D::RequestIdReused => ErrorCode::RequestIdReused,
+            D::RemoteOff => ErrorCode::RemoteOff,
+            D::RemoteQuotaFull(_) => ErrorCode::RemoteQuotaFull,
             // Never shown: the engine answers these with what was made before.
             D::CodeTaken | D::RepeatedBooking(_) | D::RepeatedTicket(_) => ErrorCode::Internal,
         };
@@ -118,6 +120,10 @@ impl From<EngineError> for AppError {
             EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),
             EngineError::UnknownCase => AppError::new(ErrorCode::UnknownCase, "no 好差评 case with this id or for this ticket"),
             EngineError::CaseClosed => AppError::new(ErrorCode::CaseClosed, "the case is closed already"),
+            EngineError::RemoteTaken(number) => AppError::new(
+                ErrorCode::RemoteTaken,
+                format!("此手机今天已在本厅线上取号 {number} · this phone has remote ticket {number} in this hall today"),
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ mod overview;
 mod pages;
 mod queue;
 mod ratings;
+mod remote;
 mod reports;
 mod sms;
 mod stats;
@@ -104,6 +105,7 @@ fn routes(face: Face) -> Router<AppState> {
         .route("/api/v1/halls/{hall}/events", get(ws::hall_events))
         .route("/api/v1/tickets/{id}", get(api::ticket))
         .route("/api/v1/tickets/{id}/phone", post(texts::leave_phone))
+        .route("/api/v1/halls/{hall}/remote-tickets", post(remote::take))
         .route("/api/v1/appointments", if lan { post(appointments::book).get(appointments::list) } else { post(appointments::book) })
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/phone-code", post(appointments::phone_code))
@@ -112,6 +114,7 @@ fn routes(face: Face) -> Router<AppState> {
         .route("/api/v1/appointments/{code}/cancel", post(appointments::cancel))
         .route("/t/{id}", get(pages::ticket))
         .route("/book", get(pages::book))
+        .route("/now", get(pages::remote))
         .route("/book/{code}", get(pages::book_code))
         .route("/book/qr/{file}", get(pages::book_qr))
         .route("/web/{file}", if lan { get(pages::asset) } else { get(pages::public_asset) });

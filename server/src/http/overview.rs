@@ -11,6 +11,8 @@ use crate::domain::TicketState;
 use crate::view;
 
 pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<Json<wire::Overview>, AppError> {
+    let day = s.engine.shared.core.read().await.state.day().to_string();
+    let texts = super::read(&s, move |conn| crate::queries::texts_of_day(conn, &day)).await?;
     let core = s.engine.shared.core.read().await;
     let now = s.clock.now();
     let st = &core.state;
@@ -21,6 +23,17 @@ pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<
             let mut longest_wait_s = BTreeMap::new();
             let (mut waiting, mut served, mut no_shows) = (0, 0, 0);
             let mut ratings: BTreeMap<String, u32> = (1..=5).map(|n: u8| (n.to_string(), 0)).collect();
+            let mut remote = wire::RemoteCounts::default();
+            for t in st.tickets().filter(|t| t.issued_hall == h && t.day == today) {
+                let Some(r) = &t.remote else { continue };
+                match (t.state, r.arrived_at.is_some(), t.held()) {
+                    (_, true, _) => remote.checked_in += 1,
+                    (TicketState::Waiting, false, true) => remote.held += 1,
+                    (TicketState::Waiting, false, false) => remote.away += 1,
+                    (TicketState::NoShow, false, _) => remote.lapsed += 1,
+                    _ => {}
+                }
+            }
             for t in st.tickets().filter(|t| t.hall == h && t.day == today) {
                 match t.state {
                     TicketState::Waiting => {
@@ -93,6 +106,8 @@ pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<
                 ratings_today: ratings,
                 clerks,
                 devices,
+                remote,
+                texts: texts.get(&topo.halls[h].id).map(|&(sent, failed)| wire::TextCounts { sent, failed }).unwrap_or_default(),
             }
         })
         .collect();

@@ -24,6 +24,8 @@ const BOOK_HTML: &str = include_str!("../../web/book.html");
 const BOOK_TEXT_JS: &str = include_str!("../../web/book-text.js");
 const BOOK_JS: &str = include_str!("../../web/book.js");
 const BOOK_MINE_JS: &str = include_str!("../../web/book-mine.js");
+const REMOTE_HTML: &str = include_str!("../../web/remote.html");
+const REMOTE_JS: &str = include_str!("../../web/remote.js");
 const TICKET_JS: &str = include_str!("../../web/ticket.js");
 const BOOK_CSS: &str = include_str!("../../web/book.css");
 const SUPERVISOR_HTML: &str = include_str!("../../web/supervisor.html");
@@ -79,6 +81,11 @@ pub async fn book() -> Response {
     html(BOOK_HTML)
 }
 
+/// `/now`: a number for today taken on the phone (线上取号), checked in at the kiosk.
+pub async fn remote() -> Response {
+    html(REMOTE_HTML)
+}
+
 fn booking_code(code: &str) -> Result<(), AppError> {
     if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
@@ -112,7 +119,7 @@ pub async fn rate(State(s): State<AppState>, Path(counter): Path<String>) -> Res
 /// `/web/{file}` on the public face: only what the booking and ticket pages load.
 pub async fn public_asset(Path(file): Path<String>) -> Result<Response, AppError> {
     match file.as_str() {
-        "app.css" | "app.js" | "book-text.js" | "book.js" | "book-mine.js" | "book.css" | "ticket.js" => asset(Path(file)).await,
+        "app.css" | "app.js" | "book-text.js" | "book.js" | "book-mine.js" | "book.css" | "ticket.js" | "remote.js" => asset(Path(file)).await,
         _ => Err(AppError::new(ErrorCode::NotFound, "no such file")),
     }
 }
@@ -131,6 +138,7 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
         "book-text.js" => ("text/javascript; charset=utf-8", BOOK_TEXT_JS),
         "book.js" => ("text/javascript; charset=utf-8", BOOK_JS),
         "book-mine.js" => ("text/javascript; charset=utf-8", BOOK_MINE_JS),
+        "remote.js" => ("text/javascript; charset=utf-8", REMOTE_JS),
         "book.css" => ("text/css; charset=utf-8", BOOK_CSS),
         "ticket.js" => ("text/javascript; charset=utf-8", TICKET_JS),
         _ => return Err(AppError::new(ErrorCode::NotFound, "no such file")),
@@ -173,7 +181,22 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(
         }
     };
     let service = topo.service_ix(&t.service).map(|i| &topo.services[i]).map(|sv| format!("{} {}", sv.name_zh, sv.name_en)).unwrap_or_default();
-    Ok(html(ticket_page(&t, &Place { hall: &hall_name, address: &address, service: &service }, &texts, topo.tz, large)))
+    // A remote ticket's check-in code shows only to whoever has it (the taker's own link): the
+    // ticket's id alone is guessable.
+    let given = query.as_deref().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("c=")));
+    let code = match (given, t.remote.as_ref()) {
+        (Some(c), Some(r)) if !r.checked_in => {
+            let core = s.engine.shared.core.read().await;
+            core.state
+                .ticket(t.id)
+                .and_then(|t| t.remote.as_ref())
+                .filter(|r| crate::phone_codes::same(r.code.as_bytes(), c.as_bytes()))
+                .map(|r| r.code.to_string())
+        }
+        _ => None,
+    };
+    let place = Place { hall: &hall_name, address: &address, service: &service };
+    Ok(html(ticket_page(&t, &place, &texts, code.as_deref(), topo.tz, large)))
 }
 
 /// A whole page around `body`: the shared stylesheet, large type when asked.
@@ -242,11 +265,23 @@ struct Place<'a> {
 /// The ticket's card. A live one (waiting or called) follows the hall's event stream with
 /// `ticket.js`, which takes this page again after each event and puts the new card in place;
 /// without script it reloads every [`TICKET_REFRESH_S`] seconds.
-fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz, large: bool) -> String {
+fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, code: Option<&str>, tz: chrono_tz::Tz, large: bool) -> String {
     use wire::TicketState as S;
+    let remote = t.remote.as_ref().filter(|r| !r.checked_in && t.state == S::Waiting);
     let window = t.counter_number.map(|n| format!("{n} 号窗口 · window {n}")).unwrap_or_default();
     let (wait_zh, wait_en) = if t.unstaffed { ("暂无窗口办理".to_string(), "no counter open yet".to_string()) } else { wait_text(t) };
     let (state_class, state, detail) = match t.state {
+        S::Waiting if remote.is_some_and(|r| r.held_until.is_some()) => {
+            let until = remote.and_then(|r| r.held_until).map(|u| u.with_timezone(&tz).format("%H:%M").to_string()).unwrap_or_default();
+            (
+                "held",
+                "已到号，请尽快签到 · Your turn has come".to_string(),
+                format!(
+                    "<p class=\"big-window\" id=\"hold\">请于 {until} 前到取号机签到</p>\
+                     <p class=\"muted\">Check in at the hall's kiosk by {until}: you are then called next. After that the number lapses (过号).</p>"
+                ),
+            )
+        }
         S::Waiting => (
             "waiting",
             "等候中 · Waiting".to_string(),
@@ -290,6 +325,9 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz
     if t.priority == wire::Priority::Priority {
         tags.push_str("<span class=\"tag prio\" id=\"tag-priority\">绿色通道 · Priority lane</span>");
     }
+    if t.remote.is_some() {
+        tags.push_str("<span class=\"tag remote\" id=\"tag-remote\">线上 · Taken online</span>");
+    }
     if let Some(a) = &t.appointment {
         let f = |x: chrono::DateTime<chrono::Utc>| x.with_timezone(&tz).format("%H:%M").to_string();
         tags.push_str(&format!("<span class=\"tag appt\" id=\"tag-appointment\">预约 {}-{} · Appointment</span>", f(a.start), f(a.end)));
@@ -306,6 +344,22 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz
         )
     } else {
         String::new()
+    };
+    // A remote ticket not checked in: how to check in, and (for its taker) the code.
+    let check_in = match (remote, code) {
+        (Some(_), Some(code)) => format!(
+            "<div class=\"check-in\" id=\"check-in\"><p>到达后请在取号机点“预约签到”，扫描下方二维码或输入签到码 · \
+             At the hall, touch 预约签到 on the kiosk and scan this code or type it</p>\
+             <img class=\"qr\" src=\"/book/qr/{code}.svg\" alt=\"签到码 {code}\" width=\"180\" height=\"180\">\
+             <p class=\"code\" id=\"check-in-code\">{spaced}</p>\
+             <p class=\"muted\">签到前不会叫号；轮到您时尚未签到，号码保留一段时间并短信通知您。\
+             · You are not called before you check in; if your turn comes first, your number is held for a while and you get a text.</p></div>",
+            spaced = format!("{} {}", &code[..4.min(code.len())], &code[4.min(code.len())..]),
+        ),
+        (Some(_), None) => "<p class=\"check-in\" id=\"check-in\">线上取号：到达后请在取号机签到（签到码见取号后的页面或短信）。\
+             · Taken online: check in at the hall's kiosk on arrival.</p>"
+            .to_string(),
+        _ => String::new(),
     };
     let texts_on = match texts {
         Texts::On(tail) if live => {
@@ -355,7 +409,7 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, tz: chrono_tz::Tz
          data-hall=\"{hall_id}\" data-state=\"{state_name}\">{switch}\
          <p class=\"muted\">{hall}</p>{address}<h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
          <p class=\"tags\">{tags}</p><p class=\"state\" id=\"state\">{state}</p>{detail}\
-         <p class=\"muted\">取号时间 · Issued {issued}</p>{texts_on}{note}</main>{texts_form}{scripts}</body></html>",
+         {check_in}<p class=\"muted\">取号时间 · Issued {issued}</p>{texts_on}{note}</main>{texts_form}{scripts}</body></html>",
         id = t.id,
         hall_id = esc(&t.hall),
         number = esc(&t.number),
@@ -402,6 +456,7 @@ mod tests {
             ("book-text.js", BOOK_TEXT_JS),
             ("book.js", BOOK_JS),
             ("book-mine.js", BOOK_MINE_JS),
+            ("remote.js", REMOTE_JS),
             ("supervisor.js", SUPERVISOR_JS),
             ("reports.js", REPORTS_JS),
             ("chart.js", CHART_JS),
@@ -413,7 +468,7 @@ mod tests {
         }
         // app.js: the helper itself (now), and the two stamps around a request it learns from.
         assert_eq!(reads(APP_JS), 3, "app.js reads the device's clock outside its clock helper");
-        for html in [COUNTER_HTML, SCREEN_HTML, RATE_HTML, BOOK_HTML, SUPERVISOR_HTML, REPORTS_HTML] {
+        for html in [COUNTER_HTML, SCREEN_HTML, RATE_HTML, BOOK_HTML, SUPERVISOR_HTML, REPORTS_HTML, REMOTE_HTML] {
             assert_eq!(reads(html), 0);
         }
     }

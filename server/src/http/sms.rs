@@ -107,13 +107,13 @@ pub fn spawn_texts(s: super::AppState) {
             tracing::info!(outbox = m.id, ticket = m.ticket, kind = %m.kind, why, "text message given up");
             NoticeUpdate::GaveUp { id: m.id, at: now, why: why.to_string() }
         };
-        // Its moment: a near-turn message for a ticket still waiting, a called one for a
-        // ticket still at its counter.
+        // Its moment: a near-turn or check-in message for a ticket still waiting, a called one
+        // for a ticket still at its counter.
         let still = {
             let core = s.engine.shared.core.read().await;
             core.state.ticket(m.ticket).map(|t| t.state)
         };
-        let want = if m.kind == crate::texts::NEAR_TURN { crate::domain::TicketState::Waiting } else { crate::domain::TicketState::Called };
+        let want = if m.kind == crate::texts::CALLED { crate::domain::TicketState::Called } else { crate::domain::TicketState::Waiting };
         if still != Some(want) {
             return give_up("its moment passed");
         }
@@ -125,7 +125,7 @@ pub fn spawn_texts(s: super::AppState) {
         if matches!(sent, Ok(Ok(n)) if n >= s.cfg.sms_per_number_per_day) {
             return give_up("the number's messages for today are used up");
         }
-        let purpose = if m.kind == crate::texts::NEAR_TURN { crate::sms::Purpose::NearTurn } else { crate::sms::Purpose::Called };
+        let Some(purpose) = crate::sms::Purpose::parse(&m.kind) else { return give_up("unknown kind") };
         let params = serde_json::from_str(&m.params).unwrap_or_default();
         let msg = Message { phone: m.phone.clone(), purpose, params };
         match s.sms.send(s, &msg, now).await {

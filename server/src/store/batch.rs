@@ -235,12 +235,13 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
                         state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
-                        request_id, rating, slot_start)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                        request_id, rating, slot_start, remote_code, arrived_at, held_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
                      ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
                         state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
                         finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
-                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating",
+                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
+                        arrived_at = excluded.arrived_at, held_at = excluded.held_at",
                 )
                 .map_err(e)?;
             for t in &b.tickets {
@@ -269,6 +270,9 @@ impl Store {
                     t.request_id,
                     t.rating,
                     t.slot,
+                    t.remote.as_ref().map(|r| &*r.code),
+                    t.remote.as_ref().and_then(|r| r.arrived_at),
+                    t.remote.as_ref().and_then(|r| r.held_at),
                 ])
                 .map_err(e)?;
             }

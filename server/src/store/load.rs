@@ -62,7 +62,7 @@ impl Store {
             .prepare(
                 "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
                         queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating,
-                        slot_start
+                        slot_start, remote_code, arrived_at, held_at
                  FROM tickets WHERE day = ?1
                     OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)
                     OR id IN (SELECT j.value FROM meta, json_each(meta.value) AS j WHERE meta.key = 'carried')",
@@ -100,6 +100,10 @@ impl Store {
                     request_id: r.get(17)?,
                     rating: r.get(18)?,
                     slot: r.get(19)?,
+                    remote: match r.get::<_, Option<String>>(20)? {
+                        Some(code) => Some(crate::domain::Remote { code: code.into(), arrived_at: r.get(21)?, held_at: r.get(22)? }),
+                        None => None,
+                    },
                 })
             })()
             .map_err(&e)?;

@@ -19,6 +19,7 @@ mod api;
 mod booking;
 mod duty;
 mod store;
+mod remote;
 mod texts;
 
 /// 2026-11-26 09:00 in Asia/Shanghai.
