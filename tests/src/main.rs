@@ -18,6 +18,7 @@ mod printer_sim;
 mod printers;
 mod public;
 mod readme;
+mod remote;
 mod security;
 mod simulate;
 mod tls;

@@ -85,16 +85,16 @@ fn unpercent(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Aliyun {
+pub(crate) struct Aliyun {
     key_id: String,
     secret: String,
     /// The requests' clock must be within 15 minutes of this one (the server's controlled one).
     now: Box<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send>,
     nonces: HashSet<String>,
     /// Per phone, the codes sent.
-    sent: Vec<(String, String)>,
+    pub(crate) sent: Vec<(String, String)>,
     /// Every message taken: (phone, template, its variables).
-    messages: Vec<(String, String, Value)>,
+    pub(crate) messages: Vec<(String, String, Value)>,
     /// Answer the next requests as the provider's flow control does.
     refuse: bool,
     refusals: Vec<String>,
@@ -148,6 +148,7 @@ impl Aliyun {
             "SMS_123456789" => &["code"],
             "SMS_NEAR_1" => &["number", "ahead", "hall"],
             "SMS_CALLED_1" => &["number", "counter"],
+            "SMS_CHECKIN_1" => &["number", "hall", "minutes", "code"],
             _ => return err(200, "isv.SMS_TEMPLATE_ILLEGAL", "模板不合法"),
         };
         if p("SignName") != "某某税务" {
@@ -183,7 +184,7 @@ fn serve_aliyun(provider: Arc<Mutex<Aliyun>>) -> u16 {
 /// An Alibaba Cloud SMS stand-in on the clock of a server started at `clock_start`, and the
 /// `[sms]` section that sends through it (plus `extra` lines); the secret's file is in the
 /// returned directory, which must outlive the server.
-fn aliyun_at(clock_start: &str, extra: &str) -> (Arc<Mutex<Aliyun>>, String, tempfile::TempDir) {
+pub(crate) fn aliyun_at(clock_start: &str, extra: &str) -> (Arc<Mutex<Aliyun>>, String, tempfile::TempDir) {
     let secrets = tempfile::tempdir().unwrap();
     let secret_file = secrets.path().join("sms.secret");
     std::fs::write(&secret_file, "testSecret-0123456789\n").unwrap();
@@ -219,6 +220,7 @@ async fn the_public_face_books_with_a_code_sent_through_the_provider_and_has_not
     let public_port = free_port();
     let text = crate::util::demo_config_text()
         .replacen("[server]\n", &format!("[server]\npublic_listen = \"127.0.0.1:{public_port}\"\n"), 1)
+        .replacen("remote_tickets = 30\n", "", 1)
         .replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
     let srv = Server::start_at(&text, TUE_0900);
     let public = format!("http://127.0.0.1:{public_port}");
@@ -520,6 +522,7 @@ async fn behind_haproxy_each_taxpayer_counts_on_their_own() {
     let public_port = free_port();
     let text = crate::util::demo_config_text()
         .replacen("[server]\n", &format!("[server]\npublic_listen = \"127.0.0.1:{public_port}\"\ntrusted_proxies = [\"127.0.0.1\"]\n"), 1)
+        .replacen("remote_tickets = 30\n", "", 1)
         .replacen("[sms]\nprovider = \"log\"\n", "", 1);
     let srv = Server::start_at(&text, "2026-12-01T09:00:00+08:00");
     let front = free_port();
@@ -599,9 +602,10 @@ async fn serve_at_c01(api: &crate::util::Api, clerk: &str, tickets: &[qcall_wire
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() {
     const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
-    let (provider, sms, _secrets) = aliyun_at(TUE_0900, "near_turn_template = \"SMS_NEAR_1\"\ncalled_template = \"SMS_CALLED_1\"\n");
+    let (provider, sms, _secrets) =
+        aliyun_at(TUE_0900, "near_turn_template = \"SMS_NEAR_1\"\ncalled_template = \"SMS_CALLED_1\"\ncheck_in_template = \"SMS_CHECKIN_1\"\n");
     let text = crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
-    let srv = Server::start_at(&text, TUE_0900);
+    let mut srv = Server::start_at(&text, TUE_0900);
     let api = srv.api();
     let tickets = waiting_in_central(&api, 5).await;
     let mine = &tickets[4];
@@ -625,6 +629,8 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     assert_eq!(near[0]["number"], json!(mine.number));
     assert!(near[0]["ahead"].as_str().unwrap().parse::<u32>().unwrap() <= 3, "{near:?}");
     assert_eq!(near[0]["hall"], json!("中区办税服务厅"));
+    // A restart in between: what was sent is remembered, nothing is sent twice.
+    srv.restart();
 
     // The provider refuses the called text: the alert is up, and the text comes later.
     provider.lock().unwrap().refuse = true;
@@ -720,6 +726,7 @@ impl Tencent {
             Some("1000001") => 1,
             Some("1000002") => 4,
             Some("1000003") => 2,
+            Some("1000004") => 4,
             _ => return err("FailedOperation.TemplateIncorrectOrUnapproved", "模板未审批或内容不匹配"),
         };
         let params: Vec<String> = v["TemplateParamSet"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()).unwrap_or_default();
@@ -770,7 +777,8 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
         std::fs::write(&file, format!("{secret}\n")).unwrap();
         let sms = format!(
             "[sms]\nprovider = \"tencent\"\nendpoint = \"http://127.0.0.1:{port}/\"\nkey_id = \"akid-test\"\nsecret_file = {:?}\n\
-             app_id = \"1400000001\"\nsign_name = \"某某税务\"\ncode_template = \"1000001\"\nnear_turn_template = \"1000002\"\ncalled_template = \"1000003\"\n",
+             app_id = \"1400000001\"\nsign_name = \"某某税务\"\ncode_template = \"1000001\"\nnear_turn_template = \"1000002\"\ncalled_template = \"1000003\"\n\
+             check_in_template = \"1000004\"\n",
             file.display().to_string()
         );
         Server::start_at(&crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1), TUE_0900)
@@ -802,8 +810,122 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
     eventually("the near-turn text", || async { !texts("1000002").is_empty() }).await;
     let near = &texts("1000002")[0];
     assert!(near[0].parse::<u32>().unwrap() <= 3 && near[1] == "中区办税服务厅" && near[3] == mine.number, "{near:?}");
+    // A restart in between: nothing is sent twice.
+    let mut srv = srv;
+    srv.restart();
     let (s, _) = api.act(&clerk, "C01", "call-next").await;
     assert_eq!(s, 200);
     eventually("the called text", || async { !texts("1000003").is_empty() }).await;
     assert_eq!(texts("1000003")[0], ["1".to_string(), mine.number.clone()]);
+    assert_eq!(api.act(&clerk, "C01", "recall").await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!((texts("1000002").len(), texts("1000003").len()), (1, 1), "one of each kind");
+    drop(srv);
+}
+
+// --- The bureau's own SMS platform (the webhook) ------------------------------------------
+
+/// A bureau's SMS platform as the README's contract has it: a JSON post with
+/// `X-Qcall-Timestamp` and `X-Qcall-Signature`, the hex HMAC-SHA256 of "{timestamp}.{body}"
+/// with the shared secret; a wrong signature, an old timestamp (over five minutes off) or a
+/// nonce seen before is refused with 401.
+struct Platform {
+    secret: String,
+    now: Box<dyn Fn() -> i64 + Send>,
+    nonces: HashSet<String>,
+    /// Every message taken: (phone, purpose, params, text).
+    messages: Vec<(String, String, Value, String)>,
+    refused: u32,
+}
+
+impl Platform {
+    fn answer(&mut self, head: &str, body: &str) -> (u16, Value) {
+        let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()));
+        let mut refuse = |why: &str| {
+            self.refused += 1;
+            (401, json!({"error": why}))
+        };
+        let (Some(ts), Some(sig)) = (header("x-qcall-timestamp").and_then(|t| t.parse::<i64>().ok()), header("x-qcall-signature")) else {
+            return refuse("unsigned");
+        };
+        if hex(&hmac256(self.secret.as_bytes(), format!("{ts}.{body}").as_bytes())) != sig {
+            return refuse("bad signature");
+        }
+        if (ts - (self.now)()).abs() > 300 {
+            return refuse("stale timestamp");
+        }
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        if !self.nonces.insert(v["nonce"].as_str().unwrap_or("").to_string()) {
+            return refuse("replayed");
+        }
+        let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+        self.messages.push((s("phone"), s("purpose"), v["params"].clone(), s("text")));
+        (200, json!({"ok": true}))
+    }
+}
+
+/// Ticket texts through the bureau's own platform: a server with the wrong secret is refused
+/// and the duty leader sees the alert; with the right one, exactly one near-turn and one
+/// called text, with a restart between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_texts_go_through_the_bureaus_own_platform_once_each_across_a_restart() {
+    const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
+    let started = Instant::now();
+    let clock_at = chrono::DateTime::parse_from_rfc3339(TUE_0900).unwrap().timestamp();
+    let platform = Arc::new(Mutex::new(Platform {
+        secret: "platform-secret".into(),
+        now: Box::new(move || clock_at + started.elapsed().as_secs() as i64),
+        nonces: HashSet::new(),
+        messages: vec![],
+        refused: 0,
+    }));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = platform.clone();
+    http_stand_in(listener, move |head, body| {
+        let (status, answer) = p.lock().unwrap().answer(head, body);
+        (status, answer.to_string())
+    });
+    let secrets = tempfile::tempdir().unwrap();
+    let start = |secret: &str| {
+        let file = secrets.path().join(format!("{secret}.secret"));
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let sms = format!("[sms]\nprovider = \"webhook\"\nendpoint = \"http://127.0.0.1:{port}/sms\"\nsecret_file = {:?}\n", file.display().to_string());
+        Server::start_at(&crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1), TUE_0900)
+    };
+    let phone = "13812341234";
+    let wrong = start("not-the-secret");
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": phone}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    assert_eq!(platform.lock().unwrap().refused, 1, "the platform refused the signature");
+    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
+    drop(wrong);
+
+    let mut srv = start("platform-secret");
+    let api = srv.api();
+    let tickets = waiting_in_central(&api, 5).await;
+    let mine = &tickets[4];
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let texts = |purpose: &str| -> Vec<(Value, String)> {
+        platform.lock().unwrap().messages.iter().filter(|(p, k, _, _)| p == phone && k == purpose).map(|(_, _, v, t)| (v.clone(), t.clone())).collect()
+    };
+    let sent_code = texts("code").last().expect("the code came through the platform").0["code"].as_str().unwrap().to_string();
+    let left = srv.client().leave_phone(mine.id, phone, &sent_code).await.unwrap();
+    assert_eq!(left.phone, "138****1234");
+    let clerk = api.sign_in("clerk16", "C01").await;
+    serve_at_c01(&api, &clerk, &tickets[..4]).await;
+    eventually("the near-turn text", || async { !texts("near_turn").is_empty() }).await;
+    let (params, text) = texts("near_turn")[0].clone();
+    assert_eq!(params["number"], json!(mine.number));
+    assert!(text.contains(&mine.number) && text.contains("中区办税服务厅"), "{text}");
+    srv.restart();
+    let (s, _) = api.act(&clerk, "C01", "call-next").await;
+    assert_eq!(s, 200);
+    eventually("the called text", || async { !texts("called").is_empty() }).await;
+    assert!(texts("called")[0].1.contains("1 号窗口"), "{:?}", texts("called"));
+    assert_eq!(api.act(&clerk, "C01", "recall").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!((texts("near_turn").len(), texts("called").len()), (1, 1), "one of each kind");
+    eventually("the alert cleared once messages go through", || async { !active_alerts(&srv).await.iter().any(|k| k == "sms_failing") }).await;
 }
