@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates every screenshot the README shows (docs/*.png, or DIR), from this checkout:
-#   - the kiosk (every screen, both orientations) and the east hall TV, rendered headless with
-#     the software renderer against a demo server on a chosen clock (a Wednesday, 10:05);
+#   - the kiosk (every screen, both orientations; 短信提醒 also in 长者模式) and the east hall
+#     TV, rendered headless with the software renderer against a demo server on a chosen clock
+#     (a Wednesday, 10:05);
 #   - the web pages (console, counter screen, rating pad, booking, ticket page, duty leader's
 #     overview, cases, reports), saved by the browser tests as they walk through them.
 #
@@ -39,9 +40,11 @@ call "$(sign_in clerk03 E03)" E03
 
 kiosk() { "$bin/qcall-kiosk" --config config/kiosk-east.toml --server "$url" "$@"; }
 for orient in landscape portrait; do
-  for shot in home printing ticket ticket-not-printed check-in check-in-too-early appointment-ticket elder; do
+  for shot in home printing ticket ticket-not-printed check-in check-in-too-early appointment-ticket elder phone phone-done phone-refused; do
     kiosk "--$orient" --screenshot "$out/kiosk-$shot-$orient.png" --screen "$shot" >/dev/null
   done
+  # 短信提醒 in 长者模式 (switched on at home, before the ticket).
+  kiosk "--$orient" --screenshot "$out/kiosk-phone-elder-$orient.png" --screen phone --elder >/dev/null
 done
 kiosk --landscape --screenshot "$out/kiosk-home-landscape-en.png" --english >/dev/null
 # A printer that does not answer: tickets are still issued, on screen.

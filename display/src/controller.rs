@@ -565,6 +565,7 @@ mod tests {
             overtime: false,
             unstaffed: false,
             remote: None,
+            page: None,
         }
     }
 

@@ -40,6 +40,7 @@ fn sample_print(cfg: &Config, halls: Option<&[HallInfo]>) -> TicketPrint {
         qr_url: hall.map(|h| h.ticket_url(0)).unwrap_or_else(|| format!("{}/t/0", cfg.server)),
         notice: cfg.printer.notice.clone(),
         appointment: None,
+        remote: false,
         overtime: false,
         unstaffed: false,
     }

@@ -10,7 +10,7 @@ mod view;
 use chrono::{DateTime, Utc};
 use qcall_wire::{DeviceStatusReport, ErrorCode, HallInfo, Priority, QueueInfo, Ticket};
 
-pub use self::view::{queue_text, Banner, OtherHallView, ServiceView, Severity, TicketView, View};
+pub use self::view::{queue_text, Banner, OtherHallView, PhoneView, ServiceView, Severity, TicketView, View};
 use crate::config::{Config, Language};
 use crate::escpos::{self, PrinterFault, PrinterHealth, TicketPrint};
 use crate::guide::Prompt;
@@ -37,6 +37,9 @@ pub enum Command {
     /// Check an appointment in (by its code or the booker's ID number). Answer:
     /// [`Event::CheckedIn`].
     CheckIn { code: Option<String>, id_number: Option<String>, request_id: String },
+    /// 短信提醒: leave this mobile number for the ticket's text reminders (near turn, called);
+    /// the hall's own kiosk needs no code. Answer: [`Event::PhoneLeft`].
+    LeavePhone { ticket: u64, phone: PhoneNumber },
     /// Say this (spoken guidance; the shell's [`crate::voice::Guide`] plays it, not the worker).
     Say { prompt: Prompt, language: Language },
     /// Stop the worker.
@@ -97,6 +100,19 @@ pub enum Event {
     Scanned { text: String, fresh_request_id: String },
     /// The check-in's ticket; `again`: checked in before, so shown, not printed again.
     CheckedIn(Result<qcall_wire::CheckedIn, IssueFailure>),
+    /// The 短信提醒 button of the ticket screen: the phone number screen.
+    OpenPhone,
+    /// A digit of the phone number keypad.
+    PhoneKey(char),
+    PhoneBackspace,
+    /// The keypad's 清空: everything typed goes.
+    PhoneClear,
+    /// Leave the typed number (确定).
+    PhoneSubmit,
+    /// 跳过 / 返回, or a touch on the confirmation: the phone step ends.
+    ClosePhone,
+    /// The server took the number (masked by it: 138****1234), or said why not.
+    PhoneLeft(Result<String, IssueFailure>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +124,8 @@ pub enum Screen {
     Ticket,
     /// 预约签到: keypad for the booking code or ID number.
     CheckIn,
+    /// 短信提醒: keypad for a mobile number, after the ticket; then its confirmation.
+    Phone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +173,8 @@ struct Shown {
     print_failed: Option<PrinterFault>,
     printed: bool,
     until: DateTime<Utc>,
+    /// The number left for its text reminders, masked (138****1234).
+    phone_left: Option<String>,
 }
 
 /// The check-in screen: what is typed, and what the last attempt said.
@@ -183,6 +203,85 @@ enum CheckInStage {
 /// Seconds the check-in screen waits for input before going home.
 const CHECK_IN_IDLE_S: i64 = 60;
 
+/// A mobile number typed on the kiosk. It is personal: its `Debug` shows it masked
+/// (138****1234), so a logged command, event or state never holds the number itself.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn new(digits: impl Into<String>) -> Self {
+        PhoneNumber(digits.into())
+    }
+    /// The number itself: for the request to the server only.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// 138****1234 (what is typed so far: one `*` a digit).
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+    /// A mainland mobile number, as the server takes it: 11 digits, `1`, then `3`–`9`.
+    pub fn is_valid(&self) -> bool {
+        let b = self.0.as_bytes();
+        b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
+    }
+    /// As the screen shows it: 138 1234 1234.
+    pub fn grouped(&self) -> String {
+        let mut out = String::new();
+        for (i, c) in self.0.chars().enumerate() {
+            if i == 3 || i == 7 {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// 138****1234 for an 11-digit number; otherwise one `*` a character.
+pub fn mask_phone(s: &str) -> String {
+    if s.len() == 11 && s.is_ascii() {
+        format!("{}****{}", &s[..3], &s[7..])
+    } else {
+        "*".repeat(s.chars().count())
+    }
+}
+
+/// 短信提醒: the number being typed for the shown ticket, and what the server said.
+#[derive(Debug, Clone, PartialEq)]
+struct PhoneStep {
+    ticket: u64,
+    input: PhoneNumber,
+    stage: PhoneStage,
+    /// The last refusal (zh, en) …
+    note: Option<(String, String)>,
+    /// … and whether another try can help (a wrong number, the network), or not (the ticket
+    /// is no longer waiting, the hall sends no texts).
+    retry: bool,
+    /// Typing: back home when nothing happens until then; sent: the answer is given up on;
+    /// done: the confirmation goes.
+    until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PhoneStage {
+    Typing,
+    Sending,
+    /// Taken: the masked number, confirmed on screen.
+    Done(String),
+}
+
+/// Seconds the phone screen stays after the number was taken.
+const PHONE_DONE_S: i64 = 8;
+/// Seconds an unanswered number request is waited for (the client gives up well before).
+const PHONE_SEND_S: i64 = 30;
+
 /// How long a transient message (sold out, network error) stays.
 const MESSAGE_S: i64 = 6;
 /// How often a healthy printer is asked while the kiosk is idle.
@@ -208,6 +307,8 @@ pub struct Controller {
     /// A message with a time or name in it (hall closed …), instead of `message`.
     dynamic_message: Option<(String, String, DateTime<Utc>)>,
     check_in: Option<CheckIn>,
+    /// 短信提醒 in progress (on [`Screen::Phone`] only).
+    phone: Option<PhoneStep>,
     /// The server's clock minus this machine's (from [`Event::ServerTime`]).
     offset: chrono::Duration,
     /// 长者模式 is on.
@@ -239,6 +340,7 @@ impl Controller {
             message: None,
             dynamic_message: None,
             check_in: None,
+            phone: None,
             offset: chrono::Duration::zero(),
             elder: false,
             last_touch: None,
@@ -365,9 +467,9 @@ impl Controller {
         self.halls.iter().find(|h| h.id == id).map(|h| (h.name_zh.clone(), h.name_en.clone())).unwrap_or((id.into(), id.into()))
     }
 
-    /// Appointments can be checked in here now.
+    /// Appointments or remote tickets (线上取号) can be checked in here now.
     pub fn check_in_enabled(&self) -> bool {
-        self.can_issue() && self.my_hall().is_some_and(|h| h.appointments)
+        self.can_issue() && self.my_hall().is_some_and(|h| h.appointments || h.remote_left.is_some())
     }
 
     fn schedule_check(&mut self) {
@@ -380,9 +482,11 @@ impl Controller {
 
     fn go_home(&mut self) {
         // The taxpayer who took the ticket is done: the next one starts in the standard mode.
-        if self.screen == Screen::Ticket {
+        if matches!(self.screen, Screen::Ticket | Screen::Phone) {
             self.elder = false;
         }
+        // A number typed and not taken never outlives the visit.
+        self.phone = None;
         self.screen = Screen::Home;
         self.language = self.cfg.language;
         self.priority_mode = false;
@@ -435,6 +539,12 @@ impl Controller {
                 | Event::CheckInKey(_)
                 | Event::CheckInBackspace
                 | Event::CheckInSubmit { .. }
+                | Event::OpenPhone
+                | Event::PhoneKey(_)
+                | Event::PhoneBackspace
+                | Event::PhoneClear
+                | Event::PhoneSubmit
+                | Event::ClosePhone
         );
         let idle = chrono::Duration::from_std(self.cfg.voice.idle).unwrap_or_default();
         // A touch after the kiosk stood idle: someone new is in front of it.
@@ -448,6 +558,13 @@ impl Controller {
             e @ (Event::TogglePriority | Event::ToggleLanguage | Event::ToggleElder | Event::Touched | Event::Dismiss) => self.on_screen(e),
             e @ (Event::Connected | Event::Snapshot(_) | Event::Queues { .. } | Event::Disconnected) => self.on_link(e),
             e @ (Event::PrinterChecked(_) | Event::Issued(_) | Event::Settled(_) | Event::Printed(_)) => self.on_issuing(e, &mut out),
+            e @ (Event::OpenPhone
+            | Event::PhoneKey(_)
+            | Event::PhoneBackspace
+            | Event::PhoneClear
+            | Event::PhoneSubmit
+            | Event::ClosePhone
+            | Event::PhoneLeft(_)) => self.on_phone(e, &mut out),
             e => self.on_check_in(e, &mut out),
         }
 
@@ -484,6 +601,16 @@ impl Controller {
         if self.screen == Screen::CheckIn && self.check_in.as_ref().is_some_and(|c| c.stage == CheckInStage::Typing && now >= c.until) {
             self.check_in = None;
             self.go_home();
+        }
+        if self.screen == Screen::Phone {
+            match self.phone.as_ref() {
+                // Taken: the confirmation has been read.
+                Some(p) if now >= p.until && matches!(p.stage, PhoneStage::Done(_)) => self.leave_phone_step(),
+                // Nobody typed for a while (or no answer came): the visitor has gone.
+                Some(p) if now >= p.until => self.go_home(),
+                Some(_) => {}
+                None => self.go_home(),
+            }
         }
         if !self.check_in_flight && self.pending.as_ref().is_none_or(|p| p.stage == Stage::FailedNetwork) && now >= self.next_check {
             self.check_in_flight = true;
@@ -724,7 +851,7 @@ impl Controller {
                 self.check_in = None;
                 self.pending = None;
                 let until = self.now + self.ticket_stay();
-                self.shown = Some(Shown { ticket, earlier: false, again: true, print_failed: None, printed: false, until });
+                self.shown = Some(Shown { ticket, earlier: false, again: true, print_failed: None, printed: false, until, phone_left: None });
                 self.screen = Screen::Ticket;
             }
             Event::CheckedIn(Err(failure)) => {
@@ -743,6 +870,136 @@ impl Controller {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The 短信提醒 button is on the ticket screen: the hall texts, the server is reachable,
+    /// and the shown ticket of this hall waits and has no number yet. Also without paper: the
+    /// taxpayer who has only the screen's number gains most from a text (the phone screen
+    /// shows the number, and leads back to it).
+    pub fn phone_offered(&self) -> bool {
+        self.screen == Screen::Ticket
+            && self.link == Link::Up
+            && self.my_hall().is_some_and(|h| h.ticket_texts)
+            && self.shown.as_ref().is_some_and(|s| {
+                s.ticket.state == qcall_wire::TicketState::Waiting && s.ticket.hall == self.cfg.hall && s.phone_left.is_none()
+            })
+    }
+
+    /// How long the phone screen waits for a key.
+    fn phone_idle(&self) -> chrono::Duration {
+        self.check_in_idle()
+    }
+
+    /// 短信提醒: the screen, the keypad, the server's answer.
+    fn on_phone(&mut self, event: Event, out: &mut Vec<Command>) {
+        let now = self.now;
+        let idle = self.phone_idle();
+        let on_screen = self.screen == Screen::Phone;
+        // The keypad works while typing, and not after a refusal no retry can help.
+        let typing = |p: &PhoneStep| on_screen && p.stage == PhoneStage::Typing && p.retry;
+        match event {
+            Event::OpenPhone if self.phone_offered() => {
+                let ticket = self.shown.as_ref().map(|s| s.ticket.id).unwrap_or_default();
+                self.screen = Screen::Phone;
+                self.phone = Some(PhoneStep {
+                    ticket,
+                    input: PhoneNumber::default(),
+                    stage: PhoneStage::Typing,
+                    note: None,
+                    retry: true,
+                    until: now + idle,
+                });
+            }
+            Event::PhoneKey(c) => {
+                if let Some(p) = self.phone.as_mut().filter(|p| typing(p)) {
+                    if c.is_ascii_digit() && p.input.0.len() < 11 {
+                        p.input.0.push(c);
+                    }
+                    p.note = None;
+                    p.until = now + idle;
+                }
+            }
+            Event::PhoneBackspace | Event::PhoneClear => {
+                if let Some(p) = self.phone.as_mut().filter(|p| typing(p)) {
+                    if matches!(event, Event::PhoneClear) {
+                        p.input.0.clear();
+                    } else {
+                        p.input.0.pop();
+                    }
+                    p.note = None;
+                    p.until = now + idle;
+                }
+            }
+            Event::PhoneSubmit => {
+                if let Some(p) = self.phone.as_mut().filter(|p| typing(p)) {
+                    p.until = now + idle;
+                    if !p.input.is_valid() {
+                        p.note = Some((text::PHONE_INVALID.zh.into(), text::PHONE_INVALID.en.into()));
+                        return;
+                    }
+                    p.note = None;
+                    p.stage = PhoneStage::Sending;
+                    p.until = now + chrono::Duration::seconds(PHONE_SEND_S);
+                    out.push(Command::LeavePhone { ticket: p.ticket, phone: p.input.clone() });
+                }
+            }
+            // Not while the number is on its way: the answer decides what is shown.
+            Event::ClosePhone if on_screen && self.phone.as_ref().is_none_or(|p| p.stage != PhoneStage::Sending) => {
+                self.leave_phone_step();
+            }
+            Event::PhoneLeft(Ok(masked)) => {
+                let stay = chrono::Duration::seconds(PHONE_DONE_S * self.patience() as i64);
+                if let Some(p) = self.phone.as_mut().filter(|p| on_screen && p.stage == PhoneStage::Sending) {
+                    // Taken: the number itself is no longer needed here.
+                    p.input = PhoneNumber::default();
+                    p.stage = PhoneStage::Done(masked.clone());
+                    p.until = now + stay;
+                    if let Some(s) = self.shown.as_mut() {
+                        s.phone_left = Some(masked);
+                    }
+                }
+            }
+            Event::PhoneLeft(Err(failure)) => {
+                let (note, retry) = self.phone_refusal(&failure);
+                if let Some(p) = self.phone.as_mut().filter(|p| on_screen && p.stage == PhoneStage::Sending) {
+                    p.stage = PhoneStage::Typing;
+                    p.note = Some(note);
+                    p.retry = retry;
+                    p.until = now + idle;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The phone step ends (skipped, or the confirmation read): home, or back to the ticket's
+    /// number when it was not printed (the screen is all the taxpayer has). The number goes.
+    fn leave_phone_step(&mut self) {
+        self.phone = None;
+        let stay = self.ticket_stay();
+        let now = self.now;
+        match self.shown.as_mut().filter(|s| s.print_failed.is_some()) {
+            Some(s) => {
+                s.until = now + stay + stay;
+                self.screen = Screen::Ticket;
+            }
+            None => self.go_home(),
+        }
+    }
+
+    /// What the phone screen says about a refusal (zh, en), and whether trying again can help.
+    fn phone_refusal(&self, failure: &IssueFailure) -> ((String, String), bool) {
+        let t = |t: Text, retry: bool| ((t.zh.to_string(), t.en.to_string()), retry);
+        match failure {
+            IssueFailure::Network(_) => t(text::PHONE_NETWORK, true),
+            IssueFailure::Server { code, .. } => match code {
+                ErrorCode::InvalidPhone => t(text::PHONE_REFUSED, true),
+                ErrorCode::SmsUnavailable => t(text::PHONE_UNAVAILABLE, false),
+                ErrorCode::UnknownTicket | ErrorCode::WrongTicketState => t(text::PHONE_NOT_WAITING, false),
+                ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::PhoneCodeRequired => t(text::PHONE_NOT_HERE, false),
+                _ => t(text::BUSY, true),
+            },
         }
     }
 
@@ -860,7 +1117,7 @@ impl Controller {
     fn print(&mut self, ticket: Ticket, earlier: bool, out: &mut Vec<Command>) {
         self.pending = None;
         let bytes = escpos::render(&self.ticket_print(&ticket), &self.cfg.printer.layout());
-        self.shown = Some(Shown { ticket, earlier, again: false, print_failed: None, printed: false, until: self.now });
+        self.shown = Some(Shown { ticket, earlier, again: false, print_failed: None, printed: false, until: self.now, phone_left: None });
         match self.printer_fault().cloned() {
             // No paper (or another fault): the ticket is the screen, its QR code and the voice.
             Some(f) => self.show_unprinted(f, out),
@@ -903,7 +1160,9 @@ impl Controller {
             est_wait_s: ticket.est_wait_s,
             est_wait_range_s: ticket.est_wait_range_s,
             issued_at: local.format("%Y-%m-%d %H:%M").to_string(),
-            qr_url: hall.map(|h| h.ticket_url(ticket.id)).unwrap_or_default(),
+            // The server's link for the paper (with the key that lets its holder rate it).
+            qr_url: ticket.page.clone().or_else(|| hall.map(|h| h.ticket_url(ticket.id))).unwrap_or_default(),
+            remote: ticket.remote.is_some(),
             appointment: ticket.appointment.map(|s| {
                 let tz = self.time_zone();
                 format!("{}-{}", s.start.with_timezone(&tz).format("%H:%M"), s.end.with_timezone(&tz).format("%H:%M"))

@@ -47,6 +47,8 @@ pub struct TicketPrint {
     pub qr_url: String,
     /// An appointment's slot, local, e.g. `09:30-10:00` (printed as 预约).
     pub appointment: Option<String>,
+    /// A remote ticket (线上取号) checked in: printed as such.
+    pub remote: bool,
     /// The wait may run into extended service (延时服务).
     pub overtime: bool,
     /// No counter serving it is open: no wait is told ("暂无窗口办理").
@@ -334,6 +336,12 @@ pub fn render(t: &TicketPrint, layout: &Layout) -> Vec<u8> {
         out.extend_from_slice(&bold(false));
         line(&mut out, &format!("Appointment {slot}"));
     }
+    if t.remote {
+        out.extend_from_slice(&bold(true));
+        line(&mut out, "线上取号 已签到");
+        out.extend_from_slice(&bold(false));
+        line(&mut out, "Taken online, checked in");
+    }
 
     // People ahead and estimate.
     if t.unstaffed {
@@ -562,6 +570,7 @@ impl TicketPrint {
             qr_url: qr_url.into(),
             notice: notice.into(),
             appointment: None,
+            remote: false,
             overtime: false,
             unstaffed: false,
         }

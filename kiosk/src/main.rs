@@ -37,6 +37,9 @@ struct Cli {
     /// Language of the screenshot.
     #[arg(long, requires = "screenshot")]
     english: bool,
+    /// The screenshot in 长者模式 (switched on at home, before the ticket).
+    #[arg(long, requires = "screenshot")]
+    elder: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -154,7 +157,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         (Some(Cmd::SampleTicket { paper }), _) => bringup::sample_ticket(cfg, *paper),
         (None, Some(out)) => {
-            screenshot::screenshot(cfg, out, cli.screen, cli.english)
+            screenshot::screenshot(cfg, out, cli.screen, cli.english, cli.elder)
         }
         (None, None) => {
             tracing::info!(config = %cfg.source, server = %cfg.server, hall = %cfg.hall, "kiosk starting");

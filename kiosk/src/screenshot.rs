@@ -9,7 +9,7 @@ use qcall_wire::{Priority, Ticket, TicketState};
 
 use crate::bringup::fetch_halls;
 use crate::config::Config;
-use crate::controller::{Controller, Event};
+use crate::controller::{Command, Controller, Event, Screen};
 use crate::escpos::{self, PrinterHealth};
 use crate::{printer, ui};
 
@@ -30,12 +30,26 @@ pub enum Shot {
     AppointmentTicket,
     /// The home screen in 长者模式.
     Elder,
+    /// 短信提醒: the phone number keypad after a sample ticket, a sample number typed.
+    Phone,
+    /// 短信提醒: the number taken (a sample; nothing is sent).
+    PhoneDone,
+    /// 短信提醒: the network failed (a sample refusal; nothing is sent).
+    PhoneRefused,
 }
 
-pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow::Result<ExitCode> {
+/// `elder`: the screen as 长者模式 draws it (switched on at home, before the ticket).
+pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool, elder: bool) -> anyhow::Result<ExitCode> {
     let orientation = cfg.orientation;
     let fetched = fetch_halls(&cfg);
-    let halls = fetched.as_ref().map(|r| r.halls.clone());
+    let mut halls = fetched.as_ref().map(|r| r.halls.clone());
+    let phone = matches!(shot, Shot::Phone | Shot::PhoneDone | Shot::PhoneRefused);
+    // The phone step needs a hall that texts; a sample of it is drawn whatever the server says.
+    let mut forced_texts = false;
+    if let Some(h) = halls.as_mut().and_then(|h| h.iter_mut().find(|h| h.id == cfg.hall)).filter(|h| phone && !h.ticket_texts) {
+        h.ticket_texts = true;
+        forced_texts = true;
+    }
     let mut port = printer::open(&cfg.printer)?;
     let status = port.status();
     drop(port);
@@ -64,9 +78,13 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
     if let Err(f) = &status {
         source.push_str(&format!("; printer fault: {f}"));
     }
-    if shot == Shot::Elder {
+    if forced_texts {
+        source.push_str("; the hall's ticket_texts drawn as on");
+    }
+    if shot == Shot::Elder || elder {
         c.handle(Event::ToggleElder, now);
-    } else if matches!(shot, Shot::CheckIn | Shot::CheckInTooEarly) {
+    }
+    if matches!(shot, Shot::CheckIn | Shot::CheckInTooEarly) {
         c.handle(Event::OpenCheckIn, now);
         let typed = if shot == Shot::CheckIn { "2731" } else { "27318846" };
         for ch in typed.chars() {
@@ -86,7 +104,7 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
             c.handle(Event::CheckedIn(Err(failure)), now);
             source.push_str("; sample refusal, nothing sent");
         }
-    } else if shot != Shot::Home {
+    } else if !matches!(shot, Shot::Home | Shot::Elder) {
         let service = halls
             .as_ref()
             .and_then(|h| h.iter().find(|h| h.id == cfg.hall))
@@ -96,7 +114,7 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
         c.handle(Event::Tap { service: service.id.clone(), fresh_request_id: "screenshot".into() }, now);
         c.handle(Event::PrinterChecked(Ok(PrinterHealth::default())), now);
-        if matches!(shot, Shot::Ticket | Shot::TicketNotPrinted | Shot::AppointmentTicket) {
+        if matches!(shot, Shot::Ticket | Shot::TicketNotPrinted | Shot::AppointmentTicket | Shot::Phone | Shot::PhoneDone | Shot::PhoneRefused) {
             let ticket = Ticket {
                 id: 0,
                 number: format!("{}{:03}", service.prefix, service.waiting + 1),
@@ -119,6 +137,8 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                 }),
                 overtime: false,
                 unstaffed: false,
+                remote: None,
+                page: None,
             };
             c.handle(Event::Issued(Ok(ticket)), now);
             if shot == Shot::TicketNotPrinted {
@@ -127,6 +147,23 @@ pub fn screenshot(cfg: Config, out: &Path, shot: Shot, english: bool) -> anyhow:
                 c.handle(Event::Printed(Ok(())), now);
             }
             source.push_str("; sample ticket, nothing issued");
+        }
+        if phone {
+            c.handle(Event::OpenPhone, now);
+            for d in "13812341234".chars() {
+                c.handle(Event::PhoneKey(d), now);
+            }
+            if matches!(shot, Shot::PhoneDone | Shot::PhoneRefused) {
+                let sent = c.handle(Event::PhoneSubmit, now);
+                anyhow::ensure!(sent.iter().any(|c| matches!(c, Command::LeavePhone { .. })), "the phone step did not open");
+                let answer = match shot {
+                    Shot::PhoneDone => Ok("138****1234".into()),
+                    _ => Err(crate::controller::IssueFailure::Network("sample".into())),
+                };
+                c.handle(Event::PhoneLeft(answer), now);
+            }
+            anyhow::ensure!(c.screen() == Screen::Phone, "the phone step did not open");
+            source.push_str("; sample number, nothing sent");
         }
     }
     let (w, h, rgba) = ui::render_headless(&c.view(), orientation)?;

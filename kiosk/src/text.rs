@@ -56,6 +56,38 @@ pub const BOOKING_CANCELLED: Text = t("该预约已取消", "This appointment wa
 pub const PAPERLESS: Text = t("仍可取号：号码显示在屏幕上，可扫码查看", "Tickets are still issued: your number is shown on screen");
 pub const OVERTIME: Text = t("可能进入延时服务", "may run into extended hours");
 
+// 短信提醒: a mobile number left at the kiosk for the ticket's text reminders.
+/// The ticket screen's button.
+pub const PHONE_OFFER: Text = t("短信提醒：轮到前发短信通知我", "Text me before my turn");
+/// On the ticket screen once a number was left ("138****1234" follows).
+pub const PHONE_LEFT: Text = t("已登记短信提醒", "Text reminders to");
+pub const PHONE_TITLE: Text = t("短信提醒", "Text reminders");
+/// What the number is for and how long it is kept: on the screen before any digit is typed.
+pub const PHONE_PURPOSE: Text = t(
+    "号码仅用于本号的叫号短信提醒，当日营业结束即删除",
+    "Used only for this ticket's reminders; deleted at the end of the day",
+);
+pub const PHONE_YOUR_NUMBER: Text = t("您的号码", "Your number");
+pub const PHONE_PLACEHOLDER: Text = t("请输入 11 位手机号码", "Your 11-digit mobile number");
+pub const PHONE_SUBMIT: Text = t("确定", "OK");
+pub const PHONE_CLEAR: Text = t("清空", "Clear");
+/// Leaves the phone step for home (the ticket was printed).
+pub const PHONE_SKIP: Text = t("跳过", "Skip");
+/// Leaves the phone step for the number on screen (the ticket was not printed).
+pub const PHONE_BACK: Text = t("返回", "Back");
+pub const PHONE_SENDING: Text = t("正在登记…", "Saving your number…");
+pub const PHONE_INVALID: Text = t("请输入 1 开头的 11 位手机号码", "Please enter an 11-digit mobile number starting with 1.");
+pub const PHONE_NETWORK: Text = t("网络异常，号码未登记，请再按确定", "Network problem: the number was not saved. Please press OK again.");
+pub const PHONE_REFUSED: Text = t("该号码无法登记，请核对后重新输入", "That number was not accepted: please check it and try again.");
+pub const PHONE_UNAVAILABLE: Text = t("本厅暂不发送短信提醒，请留意大屏和语音叫号", "This hall is not sending text reminders now: please watch the screens.");
+pub const PHONE_NOT_WAITING: Text = t("本号已不在等候中，无需短信提醒", "This ticket is no longer waiting: no reminder can be set.");
+pub const PHONE_NOT_HERE: Text = t(
+    "本机暂不能登记号码，请扫描号票二维码在手机上登记",
+    "This kiosk cannot take numbers now: scan your ticket's QR code to leave one on your phone.",
+);
+/// Under the confirmation: a touch goes on.
+pub const PHONE_DONE_TOUCH: Text = t("点击屏幕继续", "Tap the screen to go on");
+
 /// The week's days, Monday first.
 pub const WEEKDAYS_SHORT_ZH: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
 /// The week's days, Monday first.

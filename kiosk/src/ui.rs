@@ -61,6 +61,7 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         Screen::Printing => 1,
         Screen::Ticket => 2,
         Screen::CheckIn => 3,
+        Screen::Phone => 4,
     });
     k.set_en(view.en);
     k.set_elder_button(view.elder_button);
@@ -110,7 +111,28 @@ pub fn apply(win: &KioskWindow, view: &View, last: Option<&View>, orientation: O
         t.set_overtime(tv.overtime.as_str().into());
         t.set_has_qr(!tv.qr_url.is_empty());
         t.set_qr(qr_image(&tv.qr_url));
+        t.set_phone_offer(tv.phone_offer.as_str().into());
+        t.set_phone_left(tv.phone_left.as_str().into());
     }
+    // The number typed is copied while the screen is up, and cleared with it.
+    let p = win.global::<PhoneAdapter>();
+    let pv = view.phone.clone().unwrap_or_default();
+    p.set_title(pv.title.as_str().into());
+    p.set_purpose(pv.purpose.as_str().into());
+    p.set_number_label(pv.number_label.as_str().into());
+    p.set_number(pv.number.as_str().into());
+    p.set_input(pv.input.as_str().into());
+    p.set_placeholder(pv.placeholder.as_str().into());
+    p.set_keys_enabled(pv.keys_enabled);
+    p.set_can_submit(pv.can_submit);
+    p.set_can_close(pv.can_close);
+    p.set_note(pv.note.as_str().into());
+    p.set_sending(pv.sending);
+    p.set_done(pv.done.as_str().into());
+    p.set_done_hint(pv.done_hint.as_str().into());
+    p.set_submit_label(pv.submit_label.as_str().into());
+    p.set_clear_label(pv.clear_label.as_str().into());
+    p.set_close_label(pv.close_label.as_str().into());
 }
 
 /// The QR code of `url` as an image, one pixel a module with a 4-module quiet zone (the view
@@ -247,6 +269,23 @@ pub fn run_window(cfg: Config, fullscreen: bool) -> Result<(), UiError> {
     c.on_submit(move || s.dispatch(Event::CheckInSubmit { fresh_request_id: new_request_id() }));
     let s = shell.clone();
     c.on_close(move || s.dispatch(Event::CloseCheckIn));
+    let s = shell.clone();
+    win.global::<TicketAdapter>().on_open_phone(move || s.dispatch(Event::OpenPhone));
+    let p = win.global::<PhoneAdapter>();
+    let s = shell.clone();
+    p.on_key(move |k| {
+        if let Some(ch) = k.chars().next() {
+            s.dispatch(Event::PhoneKey(ch));
+        }
+    });
+    let s = shell.clone();
+    p.on_backspace(move || s.dispatch(Event::PhoneBackspace));
+    let s = shell.clone();
+    p.on_clear(move || s.dispatch(Event::PhoneClear));
+    let s = shell.clone();
+    p.on_submit(move || s.dispatch(Event::PhoneSubmit));
+    let s = shell.clone();
+    p.on_close(move || s.dispatch(Event::ClosePhone));
     let s = shell.clone();
     let timer = slint::Timer::default();
     timer.start(slint::TimerMode::Repeated, std::time::Duration::from_secs(1), move || s.dispatch(Event::Tick));

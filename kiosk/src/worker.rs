@@ -138,6 +138,18 @@ async fn run(cfg: Config, printer: Box<dyn PrinterPort>, guide: Option<Guide>, s
                 }
                 sink(Event::CheckedIn(r));
             }
+            Command::LeavePhone { ticket, phone } => {
+                // The hall's own kiosk is trusted: no one-time code. The number is logged masked.
+                let r = client.leave_phone(ticket, phone.as_str(), "").await.map(|t| t.phone).map_err(|e| match e {
+                    ClientError::Server { status, code, message, at, hall, .. } => IssueFailure::Server { status, code, message, at, hall },
+                    other => IssueFailure::Network(other.to_string()),
+                });
+                match &r {
+                    Ok(masked) => tracing::info!(ticket, phone = %masked, "number left for text reminders"),
+                    Err(f) => tracing::warn!(ticket, phone = %phone.masked(), failure = ?f, "number not left"),
+                }
+                sink(Event::PhoneLeft(r));
+            }
             Command::Settle { request_id } => {
                 let r = client.issued_for(&cfg.hall, &request_id).await.map_err(|e| match e {
                     ClientError::Server { status, code, message, at, hall, .. } => IssueFailure::Server { status, code, message, at, hall },

@@ -503,6 +503,7 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
         overtime: false,
         unstaffed: false,
         remote: None,
+        page: None,
     };
     let ticket = Arc::new(ticket);
     let app = axum::Router::new()

@@ -42,6 +42,7 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
                 Some(_) => Some(wire::RemoteStatus { checked_in: r.get::<_, Option<i64>>(12)?.is_some(), held_until: None }),
                 None => None,
             },
+            page: None,
         })
     })
     .optional()

@@ -45,6 +45,7 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
             checked_in: r.arrived_at.is_some(),
             held_until: (t.state == TicketState::Waiting).then(|| st.held_until(t)).flatten().map(time),
         }),
+        page: None,
     }
 }
 

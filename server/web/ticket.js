@@ -177,6 +177,31 @@
     if (box && lastState !== "waiting") box.hidden = true;
   }
 
+  /** Rating on the phone (the card's form, from the printed QR code's link). */
+  let score = 0;
+  document.addEventListener("click", async (ev) => {
+    const pick = ev.target.closest("[data-score]");
+    const form = document.getElementById("rate");
+    if (!form) return;
+    if (pick) {
+      score = Number(pick.dataset.score);
+      form.querySelectorAll("[data-score]").forEach((b) => b.classList.toggle("chosen", b === pick));
+      document.getElementById("rate-reasons").hidden = score > 2;
+      document.getElementById("rate-send").disabled = false;
+      return;
+    }
+    if (ev.target.id !== "rate-send" || !score) return;
+    const reasons = score <= 2 ? Array.from(form.querySelectorAll("input[type=checkbox]:checked"), (c) => c.value) : [];
+    ev.target.disabled = true;
+    try {
+      await Q.api("POST", "/api/v1/tickets/" + encodeURIComponent(id) + "/phone-rating", { body: { key: form.dataset.key, score, reasons } });
+      refresh();
+    } catch (e) {
+      document.getElementById("rate-err").textContent = Q.message(e);
+      ev.target.disabled = false;
+    }
+  });
+
   bindAlerts();
   bindTexts();
   follow();

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use qcall_kiosk::config::ScannerConfig;
-use qcall_kiosk::controller::Screen;
+use qcall_kiosk::controller::{Event, Screen};
 use qcall_kiosk::escpos;
 use qcall_kiosk::printer;
 use qcall_kiosk::worker::Headless;
@@ -81,8 +81,10 @@ fn a_remote_ticket_is_taken_by_phone_told_to_come_checked_in_at_the_kiosk_printe
     assert_eq!((t.id, t.number.as_str(), t.remote.as_ref().map(|r| r.checked_in)), (id, "A003", Some(true)));
     let expected = escpos::render(&h.controller.ticket_print(&t), &escpos::Layout::for_paper(paper));
     eventually("the paper ticket", || sim.received().len() >= expected.len());
-    let number = escpos::encode_strict("A003").unwrap();
-    assert!(sim.received().windows(number.len()).any(|w| w == number.as_slice()), "the paper has the number");
+    for mark in ["A003", "线上取号 已签到"] {
+        let bytes = escpos::encode_strict(mark).unwrap();
+        assert!(sim.received().windows(bytes.len()).any(|w| w == bytes.as_slice()), "the paper says {mark}");
+    }
     drop(h);
     drop(scanner_slave);
 
@@ -116,4 +118,49 @@ fn a_remote_ticket_is_taken_by_phone_told_to_come_checked_in_at_the_kiosk_printe
     let body = json!({"code": late["code"]});
     let (s, v) = rt.block_on(api.call("POST", "/api/v1/halls/east/check-in", Some("demo-kiosk-east"), Some(body)));
     assert_eq!((s, v["error"]["code"].as_str()), (410, Some("too_late")), "{v}");
+}
+
+/// At the kiosk, after the ticket prints: 短信提醒, the number typed on the keypad (no code: the
+/// taxpayer is there in person), and the server texts that number.
+#[test]
+fn a_number_typed_at_the_kiosk_after_the_ticket_prints_is_texted() {
+    let _pty = pty_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = Server::start_at(&crate::util::demo_config_text(), TUE_0900);
+    let sim = SimPrinter::start(Condition::Ready);
+    let cfg = east_config(&srv.url, &sim.path);
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+    h.dispatch(Event::ToggleElder);
+    h.tap("filing");
+    assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket");
+    let t = h.controller.last_ticket().cloned().unwrap();
+    assert!(t.page.as_deref().is_some_and(|p| p.contains("?k=")), "the paper's QR code carries the ticket's own link: {t:?}");
+    assert!(!h.controller.view().ticket.unwrap().phone_offer.is_empty(), "短信提醒 is offered");
+    h.dispatch(Event::OpenPhone);
+    assert_eq!(h.controller.screen(), Screen::Phone);
+    let notice = h.controller.view().phone.unwrap();
+    assert!(notice.purpose.contains("删除"), "the kiosk says the number is deleted before it is typed: {}", notice.purpose);
+    for c in "13812341234".chars() {
+        h.dispatch(Event::PhoneKey(c));
+    }
+    h.dispatch(Event::PhoneSubmit);
+    assert!(
+        h.pump_until(LIMIT, |c| c.view().phone.is_some_and(|p| !p.done.is_empty())),
+        "no confirmation: {:?}",
+        h.controller.view().phone
+    );
+    assert!(h.controller.view().phone.unwrap().done.contains("138****1234"));
+    let api = srv.api();
+    let raw = rt.block_on(api.get_raw(&format!("/t/{}", t.id), None));
+    let page = String::from_utf8_lossy(&raw.body).into_owned();
+    assert_eq!(raw.status, 200);
+    assert!(page.contains("尾号 1234"), "the ticket's page says texts are on: {page}");
+    // A clerk calls it: the called text goes out (the demo's log provider, masked).
+    let clerk = rt.block_on(api.sign_in("clerk01", "E01"));
+    let (s, v) = rt.block_on(api.act(&clerk, "E01", "call-next"));
+    assert_eq!((s, v["ticket"]["id"].as_u64()), (200, Some(t.id)));
+    eventually("the called text in the log", || srv.log().contains("138****1234") && srv.log().contains("号窗口办理"));
+    assert!(!srv.log().contains("13812341234"), "the number is masked in the log");
 }

@@ -76,6 +76,11 @@ pub struct Ticket {
     /// A remote ticket (线上取号): taken by phone, called only once checked in at the kiosk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteStatus>,
+    /// The ticket's own page with its key, for the printed QR code (whoever holds the paper may
+    /// rate the ticket there where the hall takes phone ratings). Only in the answer to the
+    /// kiosk that issued or checked it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 /// Where a remote ticket (线上取号) stands.

@@ -116,6 +116,19 @@ pub struct RatingRequest {
     pub score: u8,
 }
 
+/// `POST /api/v1/tickets/{id}/phone-rating` (public, where the hall takes phone ratings): the
+/// taxpayer rates a ticket finished today from its own link (`key`: the link's `k`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRatingRequest {
+    pub key: String,
+    /// 5 非常满意 … 1 非常不满意.
+    pub score: u8,
+    /// With a score of 1 or 2: what was wrong, among `[ratings] reasons`.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatingResponse {
     pub ticket: u64,

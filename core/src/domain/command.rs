@@ -28,6 +28,8 @@ pub enum Command {
     Pause { counter: usize, reason: String },
     Resume { counter: usize },
     Rate { counter: usize, ticket: TicketId, score: u8, window_ms: Millis },
+    /// The taxpayer rates a ticket finished today on its page (halls with phone ratings).
+    RateByPhone { ticket: TicketId, score: u8 },
     SetPublicity { hall: usize, messages: Vec<String> },
     /// Book a slot. `code` is fresh (the caller draws it; a taken one is refused).
     Book { hall: usize, service: usize, date: NaiveDate, slot: u32, who: Person, code: String, request_id: String },
@@ -76,6 +78,7 @@ impl Command {
             Command::Pause { .. } => "Pause",
             Command::Resume { .. } => "Resume",
             Command::Rate { .. } => "Rate",
+            Command::RateByPhone { .. } => "RateByPhone",
             Command::SetPublicity { .. } => "SetPublicity",
             Command::Book { .. } => "Book",
             Command::CancelBooking { .. } => "CancelBooking",

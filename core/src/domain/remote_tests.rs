@@ -145,3 +145,22 @@ fn remote_tickets_survive_a_restore_in_every_stage() {
     let back = State::restore(s.topology().clone(), s.day(), s.next_ticket_id(), tickets, counters, vec![], recent, s.bookings().clone(), at(3));
     assert_eq!(back.differences(&s), Vec::<String>::new());
 }
+
+#[test]
+fn a_ticket_finished_today_is_rated_once_on_the_phone_where_the_hall_takes_phone_ratings() {
+    let mut s = state();
+    only_e2(&mut s);
+    let id = walk_in(&mut s, 1);
+    let waiting = walk_in(&mut s, 1);
+    assert_eq!(s.apply(Command::RateByPhone { ticket: waiting, score: 5 }, at(2)), Err(DomainError::RatingNotAllowed), "not served yet");
+    call(&mut s, 2);
+    assert_eq!(s.apply(Command::RateByPhone { ticket: id, score: 5 }, at(3)), Err(DomainError::RatingNotAllowed), "the hall rates on pads");
+    let mut topo = (**s.topology()).clone();
+    topo.halls[EAST].phone.ratings = true;
+    let tickets: Vec<Ticket> = s.tickets().cloned().collect();
+    let counters: Vec<(usize, Counter)> = (0..4).map(|c| (c, s.counter(c).clone())).collect();
+    let mut s = State::restore(std::sync::Arc::new(topo), s.day(), s.next_ticket_id(), tickets, counters, vec![], vec![], s.bookings().clone(), at(3));
+    assert_eq!(s.apply(Command::RateByPhone { ticket: id, score: 0 }, at(3)), Err(DomainError::BadScore));
+    assert_eq!(s.apply(Command::RateByPhone { ticket: id, score: 2 }, at(3)), Ok(vec![Event::TicketRated { ticket: id, counter: E2, score: 2 }]));
+    assert_eq!(s.apply(Command::RateByPhone { ticket: id, score: 5 }, at(4)), Err(DomainError::AlreadyRated));
+}

@@ -611,6 +611,21 @@ impl State {
                 }
                 Ok(vec![Event::TicketRated { ticket, counter, score }])
             }
+            Command::RateByPhone { ticket, score } => {
+                if !(1..=5).contains(&score) {
+                    return Err(DomainError::BadScore);
+                }
+                let t = self.tickets.get_mut(&ticket).ok_or(DomainError::UnknownTicket)?;
+                if t.rating.is_some() {
+                    return Err(DomainError::AlreadyRated);
+                }
+                let counter = match (t.state, t.counter) {
+                    (TicketState::Finished, Some(c)) if t.day == self.day && self.topo.halls[t.hall].phone.ratings => c,
+                    _ => return Err(DomainError::RatingNotAllowed),
+                };
+                t.rating = Some(score);
+                Ok(vec![Event::TicketRated { ticket, counter, score }])
+            }
             Command::SetPublicity { hall, messages } => {
                 self.publicity[hall] = messages.clone();
                 Ok(vec![Event::PublicityUpdated { hall, messages }])

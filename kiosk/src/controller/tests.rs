@@ -45,6 +45,8 @@ fn hall(id: &str, zh: &str, en: &str, waiting: u32) -> HallInfo {
         address: String::new(),
         hours: vec![],
         appointments: true,
+        ticket_texts: true,
+        remote_left: None,
     }
 }
 
@@ -76,6 +78,8 @@ fn ticket(number: &str, priority: Priority) -> Ticket {
         appointment: None,
         overtime: false,
         unstaffed: false,
+        remote: None,
+        page: None,
     }
 }
 
@@ -542,4 +546,361 @@ fn elder_mode_gives_more_time_and_ends_with_the_visit() {
     let mut c = Controller::new(cfg, t0());
     c.handle(Event::ToggleElder, secs(1));
     assert!(!c.elder() && !c.view().elder_button);
+}
+
+// 短信提醒: a mobile number for the ticket's text reminders.
+
+/// A printed ticket on the screen (at `secs(2)`).
+fn with_ticket(c: &mut Controller) {
+    take_ticket(c, "filing", secs(2), Ok(()));
+    assert_eq!(c.screen(), Screen::Ticket);
+}
+
+fn type_phone(c: &mut Controller, digits: &str, at: DateTime<Utc>) {
+    for d in digits.chars() {
+        // (A faulted printer is asked again on any event: nothing else comes of a key.)
+        let cmds = c.handle(Event::PhoneKey(d), at);
+        assert!(cmds.iter().all(|c| *c == Command::CheckPrinter), "{cmds:?}");
+    }
+}
+
+fn phone_view(c: &Controller) -> PhoneView {
+    c.view().phone.expect("the phone screen")
+}
+
+/// The number typed is nowhere in the controller's state or view (as logged or printed).
+fn forgotten(c: &Controller) {
+    assert_eq!(c.phone, None);
+    let all = format!("{c:?} {:?}", c.view());
+    assert!(!all.contains("13812341234") && !all.contains("1234 1234"), "{all}");
+}
+
+#[test]
+fn phone_step_types_a_number_sends_it_and_confirms() {
+    let mut c = ready();
+    with_ticket(&mut c);
+    assert_eq!(c.view().ticket.unwrap().phone_offer, "短信提醒：轮到前发短信通知我");
+    assert!(c.handle(Event::OpenPhone, secs(3)).is_empty());
+    assert_eq!(c.screen(), Screen::Phone);
+    let v = phone_view(&c);
+    // Before any digit: what it is for, and that it is deleted.
+    assert_eq!(v.purpose, "号码仅用于本号的叫号短信提醒，当日营业结束即删除");
+    assert_eq!((v.number_label.as_str(), v.number.as_str()), ("您的号码", "A012"));
+    assert_eq!((v.input.as_str(), v.placeholder.as_str()), ("", "请输入 11 位手机号码"));
+    assert!(v.keys_enabled && !v.can_submit && v.can_close && v.note.is_empty() && v.done.is_empty());
+    assert_eq!((v.submit_label.as_str(), v.close_label.as_str(), v.clear_label.as_str()), ("确定", "跳过", "清空"));
+
+    type_phone(&mut c, "1381234", secs(4));
+    assert_eq!(phone_view(&c).input, "138 1234");
+    c.handle(Event::PhoneBackspace, secs(4));
+    assert_eq!(phone_view(&c).input, "138 123");
+    // Only digits, at most 11.
+    type_phone(&mut c, "4x12349", secs(5));
+    let v = phone_view(&c);
+    assert_eq!(v.input, "138 1234 1234");
+    assert!(v.can_submit);
+    assert!(!format!("{v:?}").contains("1234 1234"), "the view's Debug masks it: {v:?}");
+
+    let cmds = c.handle(Event::PhoneSubmit, secs(6));
+    assert_eq!(cmds, vec![Command::LeavePhone { ticket: 17, phone: PhoneNumber::new("13812341234") }]);
+    assert_eq!(format!("{cmds:?}"), "[LeavePhone { ticket: 17, phone: PhoneNumber(138****1234) }]", "logged masked");
+    let v = phone_view(&c);
+    assert!(v.sending && !v.keys_enabled && !v.can_submit && !v.can_close);
+    assert_eq!(v.note, "正在登记…");
+    // Nothing changes while it is on its way: no second request, no leaving.
+    assert!(c.handle(Event::PhoneSubmit, secs(6)).is_empty());
+    c.handle(Event::PhoneKey('5'), secs(6));
+    c.handle(Event::ClosePhone, secs(6));
+    assert_eq!(c.screen(), Screen::Phone);
+    assert_eq!(phone_view(&c).input, "138 1234 1234");
+
+    c.handle(Event::PhoneLeft(Ok("138****1234".into())), secs(7));
+    let v = phone_view(&c);
+    assert_eq!(v.done, "已登记 138****1234，轮到前将短信提醒您");
+    assert!(!v.sending && v.note.is_empty());
+    // Taken: the number itself is gone from the kiosk.
+    assert!(c.phone.as_ref().is_some_and(|p| p.input.as_str().is_empty()));
+    assert!(!format!("{c:?}").contains("13812341234"));
+    // Home after a few seconds.
+    c.handle(Event::Tick, secs(7 + PHONE_DONE_S - 1));
+    assert_eq!(c.screen(), Screen::Phone);
+    c.handle(Event::Tick, secs(7 + PHONE_DONE_S));
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+}
+
+#[test]
+fn phone_confirmation_goes_home_at_a_touch() {
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    type_phone(&mut c, "13912345678", secs(3));
+    c.handle(Event::PhoneSubmit, secs(3));
+    c.handle(Event::PhoneLeft(Ok("139****5678".into())), secs(4));
+    c.handle(Event::ClosePhone, secs(5));
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+    // A late or stray answer changes nothing.
+    c.handle(Event::PhoneLeft(Ok("139****5678".into())), secs(6));
+    assert_eq!(c.screen(), Screen::Home);
+}
+
+#[test]
+fn an_invalid_number_is_refused_before_anything_is_sent() {
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    // Ten digits.
+    type_phone(&mut c, "1381234123", secs(3));
+    assert!(!phone_view(&c).can_submit);
+    assert!(c.handle(Event::PhoneSubmit, secs(3)).is_empty());
+    assert_eq!(phone_view(&c).note, "请输入 1 开头的 11 位手机号码");
+    // Eleven, but no mobile number (the server takes 1, then 3-9).
+    c.handle(Event::PhoneClear, secs(4));
+    assert_eq!(phone_view(&c).input, "");
+    assert!(phone_view(&c).note.is_empty(), "a key clears the note");
+    for bad in ["23812341234", "12812341234"] {
+        c.handle(Event::PhoneClear, secs(4));
+        type_phone(&mut c, bad, secs(4));
+        assert!(!phone_view(&c).can_submit, "{bad}");
+        assert!(c.handle(Event::PhoneSubmit, secs(4)).is_empty(), "{bad}");
+        assert_eq!(phone_view(&c).note, "请输入 1 开头的 11 位手机号码");
+    }
+    assert_eq!(c.screen(), Screen::Phone);
+}
+
+#[test]
+fn a_refusal_is_said_plainly_and_can_be_tried_again_or_skipped() {
+    let server = |code: ErrorCode, status: u16| IssueFailure::Server { status, code, message: "server words".into(), at: None, hall: None };
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    type_phone(&mut c, "13812341234", secs(3));
+    c.handle(Event::PhoneSubmit, secs(3));
+    // The network: the number stays, 确定 sends it again.
+    c.handle(Event::PhoneLeft(Err(IssueFailure::Network("timeout".into()))), secs(5));
+    let v = phone_view(&c);
+    assert_eq!(v.note, "网络异常，号码未登记，请再按确定");
+    assert!(v.can_submit && v.keys_enabled && v.can_close && !v.sending);
+    assert_eq!(v.input, "138 1234 1234");
+    let again = c.handle(Event::PhoneSubmit, secs(6));
+    assert_eq!(again, vec![Command::LeavePhone { ticket: 17, phone: PhoneNumber::new("13812341234") }]);
+    // Refused: fix it and try again.
+    c.handle(Event::PhoneLeft(Err(server(ErrorCode::InvalidPhone, 422))), secs(7));
+    let v = phone_view(&c);
+    assert_eq!(v.note, "该号码无法登记，请核对后重新输入");
+    assert!(v.keys_enabled && v.can_submit);
+    c.handle(Event::PhoneSubmit, secs(8));
+    // The ticket was called meanwhile: nothing more to do here but leave.
+    c.handle(Event::PhoneLeft(Err(server(ErrorCode::WrongTicketState, 409))), secs(9));
+    let v = phone_view(&c);
+    assert_eq!(v.note, "本号已不在等候中，无需短信提醒");
+    assert!(!v.keys_enabled && !v.can_submit && v.can_close);
+    assert!(c.handle(Event::PhoneSubmit, secs(9)).is_empty());
+    c.handle(Event::ClosePhone, secs(10));
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+
+    // The other answers, in plain words (and in English).
+    let cases = [
+        (server(ErrorCode::SmsUnavailable, 503), "This hall is not sending text reminders now: please watch the screens.", false),
+        (server(ErrorCode::UnknownTicket, 404), "This ticket is no longer waiting: no reminder can be set.", false),
+        (server(ErrorCode::PhoneCodeRequired, 422), "This kiosk cannot take numbers now: scan your ticket's QR code to leave one on your phone.", false),
+        (server(ErrorCode::Forbidden, 403), "This kiosk cannot take numbers now: scan your ticket's QR code to leave one on your phone.", false),
+        (server(ErrorCode::Internal, 500), "The system is busy. Please try again.", true),
+    ];
+    for (failure, said, retry) in cases {
+        let mut c = ready();
+        c.handle(Event::ToggleLanguage, secs(1));
+        with_ticket(&mut c);
+        c.handle(Event::OpenPhone, secs(3));
+        type_phone(&mut c, "13812341234", secs(3));
+        c.handle(Event::PhoneSubmit, secs(3));
+        c.handle(Event::PhoneLeft(Err(failure)), secs(4));
+        let v = phone_view(&c);
+        assert_eq!((v.note.as_str(), v.can_submit), (said, retry));
+    }
+}
+
+#[test]
+fn skipping_goes_home_and_forgets_the_number() {
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    type_phone(&mut c, "1381234", secs(4));
+    assert!(c.handle(Event::ClosePhone, secs(5)).is_empty(), "nothing sent");
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+    // Doing nothing on the ticket screen: home as ever, nothing asked.
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::Tick, secs(2 + 30));
+    assert_eq!(c.screen(), Screen::Home);
+    assert!(c.view().phone.is_none());
+    // A scan while typing does not take the number's screen away.
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    assert!(c.handle(Event::Scanned { text: "27318846".into(), fresh_request_id: "s".into() }, secs(4)).is_empty());
+    assert_eq!(c.screen(), Screen::Phone);
+}
+
+#[test]
+fn the_phone_screen_times_out_and_forgets_the_number() {
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    type_phone(&mut c, "13812341234", secs(10));
+    c.handle(Event::Tick, secs(10 + 59));
+    assert_eq!(c.screen(), Screen::Phone);
+    // A key gives another minute.
+    c.handle(Event::PhoneBackspace, secs(69));
+    c.handle(Event::Tick, secs(69 + 59));
+    assert_eq!(c.screen(), Screen::Phone);
+    c.handle(Event::Tick, secs(69 + 60));
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+
+    // No answer at all: given up on, the number forgotten; a late answer changes nothing.
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    type_phone(&mut c, "13812341234", secs(3));
+    c.handle(Event::PhoneSubmit, secs(3));
+    c.handle(Event::Tick, secs(3 + PHONE_SEND_S));
+    assert_eq!(c.screen(), Screen::Home);
+    forgotten(&c);
+    c.handle(Event::PhoneLeft(Ok("138****1234".into())), secs(40));
+    assert_eq!(c.screen(), Screen::Home);
+}
+
+#[test]
+fn phone_step_is_offered_only_when_the_hall_texts_and_the_ticket_waits() {
+    // The hall sends no texts: no button, and the event does nothing.
+    let mut c = ready();
+    let mut hs = halls();
+    hs[0].ticket_texts = false;
+    c.handle(Event::Snapshot(hs), t0());
+    with_ticket(&mut c);
+    assert_eq!(c.view().ticket.unwrap().phone_offer, "");
+    c.handle(Event::OpenPhone, secs(3));
+    assert_eq!(c.screen(), Screen::Ticket);
+
+    // The server is out of reach: nothing could take the number.
+    let mut c = ready();
+    with_ticket(&mut c);
+    c.handle(Event::Disconnected, secs(3));
+    assert_eq!(c.view().ticket.unwrap().phone_offer, "");
+    c.handle(Event::OpenPhone, secs(3));
+    assert_eq!(c.screen(), Screen::Ticket);
+
+    // A checked-in ticket already called (shown again): not waiting, no texts to come.
+    let mut c = ready();
+    let mut t = ticket("A012", Priority::Normal);
+    t.state = TicketState::Called;
+    c.handle(Event::CheckedIn(Ok(qcall_wire::CheckedIn { ticket: t, again: true })), secs(2));
+    assert_eq!(c.screen(), Screen::Ticket);
+    assert_eq!(c.view().ticket.unwrap().phone_offer, "");
+    c.handle(Event::OpenPhone, secs(3));
+    assert_eq!(c.screen(), Screen::Ticket);
+
+    // Not from home.
+    let mut c = ready();
+    c.handle(Event::OpenPhone, secs(1));
+    assert_eq!(c.screen(), Screen::Home);
+}
+
+/// Without paper the screen is all the taxpayer has: the step is offered (a text is worth
+/// most to them), keeps the number in sight, and leads back to it rather than home.
+#[test]
+fn paperless_the_phone_step_is_offered_and_leads_back_to_the_number() {
+    let mut c = ready();
+    take_ticket(&mut c, "filing", secs(2), Err(PrinterFault::PaperEnd));
+    let tv = c.view().ticket.unwrap();
+    assert!(!tv.print_failed.is_empty());
+    assert_eq!(tv.phone_offer, "短信提醒：轮到前发短信通知我");
+    c.handle(Event::OpenPhone, secs(3));
+    let v = phone_view(&c);
+    assert_eq!((v.number.as_str(), v.close_label.as_str()), ("A012", "返回"));
+    // Back: the number on screen again, for the unprinted ticket's full time.
+    type_phone(&mut c, "13812", secs(20));
+    c.handle(Event::ClosePhone, secs(50));
+    assert_eq!(c.screen(), Screen::Ticket);
+    forgotten(&c);
+    assert_eq!(c.view().ticket.unwrap().countdown, 60);
+    // Left: confirmed, then back to the number, which now says where the texts go.
+    c.handle(Event::OpenPhone, secs(51));
+    type_phone(&mut c, "13812341234", secs(52));
+    c.handle(Event::PhoneSubmit, secs(52));
+    c.handle(Event::PhoneLeft(Ok("138****1234".into())), secs(53));
+    assert_eq!(phone_view(&c).done, "已登记 138****1234，轮到前将短信提醒您");
+    c.handle(Event::Tick, secs(53 + PHONE_DONE_S));
+    assert_eq!(c.screen(), Screen::Ticket);
+    let tv = c.view().ticket.unwrap();
+    assert_eq!((tv.phone_offer.as_str(), tv.phone_left.as_str()), ("", "已登记短信提醒 138****1234"));
+    forgotten(&c);
+    // Nobody there any more: home after the ticket's time.
+    c.handle(Event::Tick, secs(53 + PHONE_DONE_S + 60));
+    assert_eq!(c.screen(), Screen::Home);
+}
+
+#[test]
+fn phone_step_in_english() {
+    let mut c = ready();
+    c.handle(Event::ToggleLanguage, secs(1));
+    with_ticket(&mut c);
+    assert_eq!(c.view().ticket.unwrap().phone_offer, "Text me before my turn");
+    c.handle(Event::OpenPhone, secs(3));
+    let v = phone_view(&c);
+    assert_eq!(v.title, "Text reminders");
+    assert_eq!(v.purpose, "Used only for this ticket's reminders; deleted at the end of the day");
+    assert_eq!((v.submit_label.as_str(), v.close_label.as_str()), ("OK", "Skip"));
+    type_phone(&mut c, "13812341234", secs(4));
+    c.handle(Event::PhoneSubmit, secs(4));
+    c.handle(Event::PhoneLeft(Ok("138****1234".into())), secs(5));
+    assert_eq!(phone_view(&c).done, "Saved 138****1234: we will text you before your turn.");
+    c.handle(Event::ClosePhone, secs(6));
+    assert!(!c.view().en, "the next taxpayer starts in the kiosk's language");
+}
+
+#[test]
+fn phone_step_in_elder_mode_waits_longer_and_ends_the_visit() {
+    let mut c = ready();
+    c.handle(Event::ToggleElder, secs(1));
+    with_ticket(&mut c);
+    c.handle(Event::OpenPhone, secs(3));
+    assert!(c.view().elder, "the phone screen is drawn in 长者模式");
+    c.handle(Event::Tick, secs(3 + 100));
+    assert_eq!(c.screen(), Screen::Phone, "60 s is not enough in 长者模式");
+    type_phone(&mut c, "13812341234", secs(103));
+    c.handle(Event::PhoneSubmit, secs(103));
+    c.handle(Event::PhoneLeft(Ok("138****1234".into())), secs(104));
+    c.handle(Event::Tick, secs(104 + PHONE_DONE_S));
+    assert_eq!(c.screen(), Screen::Phone, "the confirmation stays twice as long");
+    c.handle(Event::Tick, secs(104 + 2 * PHONE_DONE_S));
+    assert_eq!(c.screen(), Screen::Home);
+    assert!(!c.elder(), "the visit is over");
+    // Timed out in 长者模式: after two minutes.
+    c.handle(Event::ToggleElder, secs(200));
+    take_ticket(&mut c, "filing", secs(201), Ok(()));
+    c.handle(Event::OpenPhone, secs(202));
+    c.handle(Event::Tick, secs(202 + 119));
+    assert_eq!(c.screen(), Screen::Phone);
+    c.handle(Event::Tick, secs(202 + 120));
+    assert_eq!(c.screen(), Screen::Home);
+    assert!(!c.elder());
+    forgotten(&c);
+}
+
+#[test]
+fn phone_numbers_are_masked_grouped_and_checked() {
+    let p = PhoneNumber::new("13812341234");
+    assert_eq!((p.masked(), p.grouped()), ("138****1234".to_string(), "138 1234 1234".to_string()));
+    assert_eq!(format!("{p:?}"), "PhoneNumber(138****1234)");
+    assert!(p.is_valid());
+    assert_eq!(format!("{:?}", PhoneNumber::new("1381")), "PhoneNumber(****)");
+    assert_eq!(PhoneNumber::new("1381").grouped(), "138 1");
+    for bad in ["", "1381234123", "138123412345", "23812341234", "11812341234", "1381234123x"] {
+        assert!(!PhoneNumber::new(bad).is_valid(), "{bad}");
+    }
 }

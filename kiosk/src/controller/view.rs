@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use qcall_wire::Priority;
 
-use super::{Controller, Link, PrinterState, Screen};
+use super::{Controller, Link, PhoneStage, PrinterState, Screen};
 use crate::config::Language;
 use crate::escpos;
 use crate::text;
@@ -58,6 +58,41 @@ pub struct TicketView {
     pub overtime: String,
     /// The ticket's status page (`/t/{id}`), shown as a QR code; empty when unknown.
     pub qr_url: String,
+    /// The 短信提醒 button's label; empty when it is not offered.
+    pub phone_offer: String,
+    /// "已登记短信提醒 138****1234" once a number was left, else empty.
+    pub phone_left: String,
+}
+
+/// The phone number screen (短信提醒) and its confirmation. Its `Debug` masks what is typed.
+#[derive(Clone, Default, PartialEq)]
+pub struct PhoneView {
+    pub title: String,
+    /// What the number is for and that it is deleted (shown from the start).
+    pub purpose: String,
+    /// "您的号码" and the ticket's number: the taxpayer keeps it in sight.
+    pub number_label: String,
+    pub number: String,
+    /// What is typed, grouped: 138 1234 1234; empty when nothing is.
+    pub input: String,
+    pub placeholder: String,
+    /// The digits and backspace work.
+    pub keys_enabled: bool,
+    /// 确定 can be pressed: a valid number is typed and nothing is on its way.
+    pub can_submit: bool,
+    /// The 跳过 / 返回 button can be pressed.
+    pub can_close: bool,
+    /// A refusal (red) or 正在登记… (`sending`); empty when none.
+    pub note: String,
+    pub sending: bool,
+    /// The confirmation ("已登记 138****1234，轮到前将短信提醒您"): when set, it is all the
+    /// screen shows.
+    pub done: String,
+    pub done_hint: String,
+    pub submit_label: String,
+    pub clear_label: String,
+    /// 跳过 (home) or 返回 (to the number on screen, when it was not printed).
+    pub close_label: String,
 }
 
 /// The check-in screen (预约签到).
@@ -69,6 +104,23 @@ pub struct CheckInView {
     pub note: String,
     /// The note is a hint (come back later), shown in amber, not a refusal in red.
     pub note_hint: bool,
+}
+
+impl std::fmt::Debug for PhoneView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let typed: String = self.input.chars().filter(char::is_ascii_digit).collect();
+        f.debug_struct("PhoneView")
+            .field("number", &self.number)
+            .field("input", &super::mask_phone(&typed))
+            .field("keys_enabled", &self.keys_enabled)
+            .field("can_submit", &self.can_submit)
+            .field("can_close", &self.can_close)
+            .field("note", &self.note)
+            .field("sending", &self.sending)
+            .field("done", &self.done)
+            .field("close_label", &self.close_label)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the screen shows; the UI only copies it.
@@ -90,6 +142,7 @@ pub struct View {
     /// … and can be used now.
     pub check_in_enabled: bool,
     pub check_in: Option<CheckInView>,
+    pub phone: Option<PhoneView>,
     /// The 长者模式 button is shown …
     pub elder_button: bool,
     /// … and the mode is on: larger type, one service a row, high contrast.
@@ -247,7 +300,40 @@ impl Controller {
                     })
                     .unwrap_or_default(),
                 overtime: if t.overtime { text::OVERTIME.pick(en).into() } else { String::new() },
-                qr_url: self.halls.iter().find(|h| h.id == t.hall).map(|h| h.ticket_url(t.id)).unwrap_or_default(),
+                qr_url: t.page.clone().or_else(|| self.halls.iter().find(|h| h.id == t.hall).map(|h| h.ticket_url(t.id))).unwrap_or_default(),
+                phone_offer: if self.phone_offered() { text::PHONE_OFFER.pick(en).into() } else { String::new() },
+                phone_left: s.phone_left.as_ref().map(|m| format!("{} {m}", text::PHONE_LEFT.pick(en))).unwrap_or_default(),
+            }
+        });
+        let phone = self.phone.as_ref().filter(|_| self.screen == Screen::Phone).map(|p| {
+            let paperless = self.shown.as_ref().is_some_and(|s| s.print_failed.is_some());
+            let sending = p.stage == PhoneStage::Sending;
+            let typing = p.stage == PhoneStage::Typing && p.retry;
+            PhoneView {
+                title: text::PHONE_TITLE.pick(en).into(),
+                purpose: text::PHONE_PURPOSE.pick(en).into(),
+                number_label: text::PHONE_YOUR_NUMBER.pick(en).into(),
+                number: self.shown.as_ref().map(|s| s.ticket.number.clone()).unwrap_or_default(),
+                input: p.input.grouped(),
+                placeholder: text::PHONE_PLACEHOLDER.pick(en).into(),
+                keys_enabled: typing,
+                can_submit: typing && p.input.is_valid(),
+                can_close: !sending,
+                note: if sending {
+                    text::PHONE_SENDING.pick(en).into()
+                } else {
+                    p.note.as_ref().map(|(zh, e)| pick(zh, e)).unwrap_or_default()
+                },
+                sending,
+                done: match &p.stage {
+                    PhoneStage::Done(m) if en => format!("Saved {m}: we will text you before your turn."),
+                    PhoneStage::Done(m) => format!("已登记 {m}，轮到前将短信提醒您"),
+                    _ => String::new(),
+                },
+                done_hint: text::PHONE_DONE_TOUCH.pick(en).into(),
+                submit_label: text::PHONE_SUBMIT.pick(en).into(),
+                clear_label: text::PHONE_CLEAR.pick(en).into(),
+                close_label: if paperless { text::PHONE_BACK } else { text::PHONE_SKIP }.pick(en).into(),
             }
         });
         let check_in = self.check_in.as_ref().filter(|_| self.screen == Screen::CheckIn).map(|c| CheckInView {
@@ -275,6 +361,7 @@ impl Controller {
             appointments: hall.is_some_and(|h| h.appointments),
             check_in_enabled: self.check_in_enabled() && self.screen == Screen::Home,
             check_in,
+            phone,
             elder_button: self.cfg.elder_mode,
             elder: self.elder,
         }

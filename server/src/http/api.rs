@@ -115,7 +115,10 @@ pub async fn issue(
     }
     let cmd = Command::Issue { hall: h, service, priority: req.priority.unwrap_or_default(), request_id: req.request_id };
     match s.engine.submit(Request::Domain(cmd)).await? {
-        Outcome::Ticket { ticket, again } => Ok((if again { StatusCode::OK } else { StatusCode::CREATED }, Json(ticket))),
+        Outcome::Ticket { mut ticket, again } => {
+            ticket.page = Some(s.ticket_link(ticket.id));
+            Ok((if again { StatusCode::OK } else { StatusCode::CREATED }, Json(ticket)))
+        }
         other => Err(AppError::internal(format!("issue answered {other:?}"))),
     }
 }
@@ -131,7 +134,11 @@ pub async fn by_request(
     core.state
         .ticket_by_request(&request_id)
         .filter(|t| t.issued_hall == h)
-        .map(|t| Json(view::ticket(&core.state, t, s.clock.now())))
+        .map(|t| {
+            let mut v = view::ticket(&core.state, t, s.clock.now());
+            v.page = Some(s.ticket_link(t.id));
+            Json(v)
+        })
         .ok_or_else(|| AppError::new(ErrorCode::UnknownRequest, format!("no ticket for request `{}` today", clip(&request_id))))
 }
 

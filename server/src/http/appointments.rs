@@ -428,8 +428,9 @@ pub async fn check_in(
     let outcome =
         s.engine.submit(Request::Domain(Command::CheckIn { hall: h, by, request_id: req.request_id })).await.map_err(|e| refusal(&s, e))?;
     match outcome {
-        Outcome::Ticket { ticket, again } => {
-            tracing::info!(number = %ticket.number, hall = %s.cfg.topology.halls[h].id, again, "appointment checked in");
+        Outcome::Ticket { mut ticket, again } => {
+            tracing::info!(number = %ticket.number, hall = %s.cfg.topology.halls[h].id, again, "checked in");
+            ticket.page = Some(s.ticket_link(ticket.id));
             Ok((if again { StatusCode::OK } else { StatusCode::CREATED }, Json(ticket)).into_response())
         }
         other => Err(AppError::internal(format!("check-in answered {other:?}"))),

@@ -80,6 +80,24 @@ pub struct AppState {
     pub sms: Arc<sms::Sender>,
     /// Supervisors signed in with their password.
     pub supervisor_sessions: Arc<supervisors::Sessions>,
+    /// Signs tickets' own links ([`AppState::ticket_link_key`]); kept in the database.
+    pub ticket_key: Arc<[u8]>,
+}
+
+impl AppState {
+    /// The key in a ticket's own link (`/t/{id}?k=…`, the printed QR code's): whoever holds the
+    /// paper may rate the ticket on the phone. A ticket's id alone is guessable; this is not.
+    pub fn ticket_link_key(&self, id: crate::domain::TicketId) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.ticket_key).expect("any key length");
+        mac.update(&id.to_be_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    /// A ticket's own link, with its key.
+    pub fn ticket_link(&self, id: crate::domain::TicketId) -> String {
+        format!("{}/t/{id}?k={}", self.cfg.public_base_url.trim_end_matches('/'), self.ticket_link_key(id))
+    }
 }
 
 /// Which face of the server a request came in on.
@@ -106,6 +124,7 @@ fn routes(face: Face) -> Router<AppState> {
         .route("/api/v1/tickets/{id}", get(api::ticket))
         .route("/api/v1/tickets/{id}/phone", post(texts::leave_phone))
         .route("/api/v1/halls/{hall}/remote-tickets", post(remote::take))
+        .route("/api/v1/tickets/{id}/phone-rating", post(ratings::rate_by_phone))
         .route("/api/v1/appointments", if lan { post(appointments::book).get(appointments::list) } else { post(appointments::book) })
         .route("/api/v1/appointments/slots", get(appointments::slots))
         .route("/api/v1/appointments/phone-code", post(appointments::phone_code))
@@ -415,6 +434,7 @@ impl App {
             core.texts.notify = cfg.notify.clone();
         }
         let reader = crate::store::open_connection(&cfg.db)?;
+        let ticket_key: String = reader.query_row("SELECT value FROM meta WHERE key = 'ticket_key'", [], |r| r.get(0))?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let state = AppState {
             tokens: Arc::new(Tokens::from_config(&cfg)),
@@ -425,6 +445,7 @@ impl App {
             phone_codes: Arc::default(),
             sms: Arc::new(sms::Sender::new(cfg.sms.clone())),
             supervisor_sessions: Arc::new(supervisors::Sessions::default()),
+            ticket_key: ticket_key.into_bytes().into(),
             cfg,
             engine,
             clock,

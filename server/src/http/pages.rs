@@ -195,8 +195,24 @@ pub async fn ticket(State(s): State<AppState>, Path(id): Path<String>, RawQuery(
         }
         _ => None,
     };
+    // Rating on the phone, from the ticket's own link (the printed QR code's), where the hall
+    // takes phone ratings: offered once it is finished today, thanked once rated.
+    let key = query.as_deref().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("k=")));
+    let rating = match key {
+        Some(k) if crate::phone_codes::same(s.ticket_link_key(t.id).as_bytes(), k.as_bytes()) => {
+            let core = s.engine.shared.core.read().await;
+            match core.state.ticket(t.id) {
+                Some(live) if topo.halls[live.hall].phone.ratings && live.state == wire::TicketState::Finished => match live.rating {
+                    Some(score) => Rating::Done(score),
+                    None => Rating::Offered { key: k.to_string(), reasons: topo.rating_reasons.clone() },
+                },
+                _ => Rating::Off,
+            }
+        }
+        _ => Rating::Off,
+    };
     let place = Place { hall: &hall_name, address: &address, service: &service };
-    Ok(html(ticket_page(&t, &place, &texts, code.as_deref(), topo.tz, large)))
+    Ok(html(ticket_page(&t, &place, &Extras { texts, code: code.as_deref(), rating }, topo.tz, large)))
 }
 
 /// A whole page around `body`: the shared stylesheet, large type when asked.
@@ -224,6 +240,17 @@ fn esc(s: &str) -> String {
         }
     }
     o
+}
+
+/// 5 非常满意 … 1 非常不满意, with the English.
+fn score_name(score: u8) -> &'static str {
+    match score {
+        5 => "非常满意 · Very satisfied",
+        4 => "满意 · Satisfied",
+        3 => "基本满意 · Fair",
+        2 => "不满意 · Dissatisfied",
+        _ => "非常不满意 · Very dissatisfied",
+    }
 }
 
 /// ("约 12 分钟", "about 12 min").
@@ -255,6 +282,20 @@ enum Texts {
     Offered(crate::config::Notify),
 }
 
+/// Rating on the phone: not here, offered (with the link's key and the 差评 reasons), or done.
+enum Rating {
+    Off,
+    Offered { key: String, reasons: Vec<String> },
+    Done(u8),
+}
+
+/// What a ticket's page may add for its holder: texts, a remote ticket's check-in code, rating.
+struct Extras<'a> {
+    texts: Texts,
+    code: Option<&'a str>,
+    rating: Rating,
+}
+
 /// Where a ticket is: its hall's name and address, and its service's name.
 struct Place<'a> {
     hall: &'a str,
@@ -265,8 +306,9 @@ struct Place<'a> {
 /// The ticket's card. A live one (waiting or called) follows the hall's event stream with
 /// `ticket.js`, which takes this page again after each event and puts the new card in place;
 /// without script it reloads every [`TICKET_REFRESH_S`] seconds.
-fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, code: Option<&str>, tz: chrono_tz::Tz, large: bool) -> String {
+fn ticket_page(t: &wire::Ticket, place: &Place, extras: &Extras, tz: chrono_tz::Tz, large: bool) -> String {
     use wire::TicketState as S;
+    let (texts, code) = (&extras.texts, extras.code);
     let remote = t.remote.as_ref().filter(|r| !r.checked_in && t.state == S::Waiting);
     let window = t.counter_number.map(|n| format!("{n} 号窗口 · window {n}")).unwrap_or_default();
     let (wait_zh, wait_en) = if t.unstaffed { ("暂无窗口办理".to_string(), "no counter open yet".to_string()) } else { wait_text(t) };
@@ -386,7 +428,29 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, code: Option<&str
         ),
         _ => String::new(),
     };
-    let scripts = if live { "<script src=\"/web/app.js\"></script><script src=\"/web/ticket.js\"></script>" } else { "" };
+    let rate = match &extras.rating {
+        Rating::Off => String::new(),
+        Rating::Done(score) => format!("<p class=\"rated\" id=\"rated\">您的评价：{} · Thank you for rating</p>", esc(score_name(*score))),
+        Rating::Offered { key, reasons } => format!(
+            "<section class=\"rate\" id=\"rate\" data-key=\"{key}\"><h2>请评价本次服务 · Rate this service</h2>\
+             <div class=\"scores\">{scores}</div>\
+             <fieldset class=\"reasons\" id=\"rate-reasons\" hidden><legend>哪里不满意（可多选）· What was wrong</legend>{boxes}</fieldset>\
+             <button type=\"button\" class=\"primary\" id=\"rate-send\" disabled>提交评价 · Send</button>\
+             <p class=\"err\" id=\"rate-err\" role=\"alert\"></p></section>",
+            key = esc(key),
+            scores = (1..=5u8)
+                .rev()
+                .map(|n| format!("<button type=\"button\" class=\"score\" data-score=\"{n}\">{}</button>", esc(score_name(n))))
+                .collect::<String>(),
+            boxes = reasons
+                .iter()
+                .map(|r| format!("<label><input type=\"checkbox\" value=\"{r}\"> {r}</label>", r = esc(r)))
+                .collect::<String>(),
+        ),
+    };
+    let offered = matches!(extras.rating, Rating::Offered { .. });
+    let scripts =
+        if live || offered { "<script src=\"/web/app.js\"></script><script src=\"/web/ticket.js\"></script>" } else { "" };
     let state_name = match t.state {
         S::Waiting => "waiting",
         S::Called => "called",
@@ -409,7 +473,7 @@ fn ticket_page(t: &wire::Ticket, place: &Place, texts: &Texts, code: Option<&str
          data-hall=\"{hall_id}\" data-state=\"{state_name}\">{switch}\
          <p class=\"muted\">{hall}</p>{address}<h1 id=\"number\">{number}</h1><p class=\"service\">{service}</p>\
          <p class=\"tags\">{tags}</p><p class=\"state\" id=\"state\">{state}</p>{detail}\
-         {check_in}<p class=\"muted\">取号时间 · Issued {issued}</p>{texts_on}{note}</main>{texts_form}{scripts}</body></html>",
+         {check_in}{rate}<p class=\"muted\">取号时间 · Issued {issued}</p>{texts_on}{note}</main>{texts_form}{scripts}</body></html>",
         id = t.id,
         hall_id = esc(&t.hall),
         number = esc(&t.number),

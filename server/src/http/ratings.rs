@@ -35,3 +35,41 @@ pub async fn rate(
     let ask_reasons = if req.score <= 2 { s.cfg.topology.rating_reasons.clone() } else { vec![] };
     Ok((StatusCode::CREATED, Json(wire::RatingResponse { ticket: id, number, counter: counter_id, score: req.score, ask_reasons })))
 }
+
+/// `POST /api/v1/tickets/{id}/phone-rating`: the taxpayer rates a ticket finished today on its
+/// page, reached by the printed QR code's link (its key proves the paper is in hand). A score of
+/// 1 or 2 opens a 好差评 case with the reasons given, as a pad's does.
+pub async fn rate_by_phone(
+    State(s): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<wire::PhoneRatingRequest>,
+) -> Result<(StatusCode, Json<wire::RatingResponse>), AppError> {
+    let id = super::extract::ticket_id(&id)?;
+    if !crate::phone_codes::same(s.ticket_link_key(id).as_bytes(), req.key.trim().as_bytes()) {
+        return Err(AppError::forbidden("this link does not rate that ticket: use the QR code printed on it"));
+    }
+    let known = &s.cfg.topology.rating_reasons;
+    let mut reasons: Vec<String> = Vec::new();
+    for r in req.reasons.iter().filter(|_| req.score <= 2) {
+        if !known.contains(r) {
+            return Err(AppError::new(ErrorCode::UnknownRatingReason, format!("the reasons are {}", known.join("、"))));
+        }
+        if !reasons.contains(r) {
+            reasons.push(r.clone());
+        }
+    }
+    let (number, counter) = {
+        let core = s.engine.shared.core.read().await;
+        let t = core.state.ticket(id).ok_or_else(|| AppError::new(ErrorCode::UnknownTicket, format!("no ticket {id} today")))?;
+        (core.state.number(t), t.counter)
+    };
+    s.engine.submit(Request::Domain(Command::RateByPhone { ticket: id, score: req.score })).await?;
+    let counter_id = counter.map(|c| s.cfg.topology.counters[c].id.clone()).unwrap_or_default();
+    tracing::info!(ticket = id, counter = %counter_id, score = req.score, "rated on the phone");
+    if req.score <= 2 && !reasons.is_empty() {
+        let detail = reasons.join("、");
+        let row = super::audit_row(&s, "taxpayer:phone", "case_reasons", &format!("ticket:{id}"), &detail, None);
+        s.engine.submit_audited(Request::CaseReasons { ticket: id, reasons }, row).await?;
+    }
+    Ok((StatusCode::CREATED, Json(wire::RatingResponse { ticket: id, number, counter: counter_id, score: req.score, ask_reasons: vec![] })))
+}

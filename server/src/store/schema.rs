@@ -186,11 +186,13 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (ticket, kind)
     );
     CREATE INDEX sms_outbox_due ON sms_outbox (next_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;",
-    // 8: remote tickets (线上取号): the check-in code, arrival and hold
+    // 8: remote tickets (线上取号): the check-in code, arrival and hold; the key of tickets'
+    // own links (the printed QR code's, which may rate the ticket)
     "ALTER TABLE tickets ADD COLUMN remote_code TEXT;
     ALTER TABLE tickets ADD COLUMN arrived_at INTEGER;
     ALTER TABLE tickets ADD COLUMN held_at INTEGER;
-    CREATE UNIQUE INDEX tickets_remote_code ON tickets (day, remote_code) WHERE remote_code IS NOT NULL;",
+    CREATE UNIQUE INDEX tickets_remote_code ON tickets (day, remote_code) WHERE remote_code IS NOT NULL;
+    INSERT INTO meta (key, value) VALUES ('ticket_key', lower(hex(randomblob(32)))) ON CONFLICT (key) DO NOTHING;",
 ];
 
 /// The schema version this qcall's migrations reach.

@@ -180,3 +180,56 @@ async fn every_refusal_of_a_remote_ticket_has_its_code_and_takes_nothing() {
     assert_eq!(closed.code(), Some(ErrorCode::HallClosed), "{}", closed.text());
     assert!(closed.json()["error"]["at"].is_string(), "says when it opens again");
 }
+
+/// The printed QR code's link carries a key: with it (and only with it) a ticket finished
+/// today is rated once on the phone, where the hall takes phone ratings; a 差评 opens a case
+/// with the reasons given.
+#[tokio::test]
+async fn a_finished_ticket_is_rated_on_the_phone_from_its_printed_link() {
+    let r = Rig::with(|cfg, _| {
+        let mut topo = (*cfg.topology).clone();
+        for h in &mut topo.halls {
+            h.phone.ratings = h.id == "central";
+        }
+        cfg.topology = Arc::new(topo);
+    });
+    let mine = r.issue("central", "consulting").await;
+    let page = mine.page.clone().expect("the kiosk gets the ticket's own link");
+    let key = page.split("?k=").nth(1).unwrap().to_string();
+    assert_eq!(page, format!("https://q.example/t/{}?k={key}", mine.id));
+    assert_eq!(r.ok("GET", &format!("/api/v1/tickets/{}", mine.id), None, None).await.get("page"), None, "only the kiosk has it");
+    let east = r.issue("east", "filing").await;
+    let r = &r;
+    let rate = |id: u64, key: &str, score: u8, reasons: Value| {
+        let body = json!({"key": key, "score": score, "reasons": reasons});
+        let path = format!("/api/v1/tickets/{id}/phone-rating");
+        async move { r.send("POST", &path, None, Some(body)).await }
+    };
+    let here = format!("/t/{}?k={key}", mine.id);
+    assert!(!r.send("GET", &here, None, None).await.text().contains("id=\"rate\""), "not while it waits");
+    assert_eq!(rate(mine.id, &key, 5, json!([])).await.code(), Some(ErrorCode::RatingNotAllowed));
+
+    let clerk = r.sign_in("clerk16", "C01").await;
+    r.ok("POST", "/api/v1/counters/C01/call-next", Some(&clerk), None).await;
+    r.ok("POST", "/api/v1/counters/C01/finish", Some(&clerk), None).await;
+    let html = r.send("GET", &here, None, None).await.text();
+    assert!(html.contains("id=\"rate\"") && html.contains("非常满意") && html.contains("业务不熟练"), "{html}");
+    assert!(!r.send("GET", &format!("/t/{}", mine.id), None, None).await.text().contains("id=\"rate\""), "the id alone rates nothing");
+    assert_eq!(rate(mine.id, "0123456789abcdef", 5, json!([])).await.code(), Some(ErrorCode::Forbidden));
+    assert_eq!(rate(mine.id, &key, 2, json!(["迟到"])).await.code(), Some(ErrorCode::UnknownRatingReason));
+    assert_eq!(rate(mine.id, &key, 7, json!([])).await.code(), Some(ErrorCode::BadScore));
+    let a = rate(mine.id, &key, 2, json!(["业务不熟练", "等候时间长"])).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    assert_eq!(rate(mine.id, &key, 5, json!([])).await.code(), Some(ErrorCode::AlreadyRated));
+    assert!(r.send("GET", &here, None, None).await.text().contains("您的评价：不满意"));
+    let cases: wire::CasesResponse = serde_json::from_value(r.ok("GET", "/api/v1/cases", Some("demo-supervisor"), None).await).unwrap();
+    let case = cases.cases.iter().find(|c| c.ticket == mine.id).expect("a 差评 opens a case");
+    assert_eq!((case.score, case.reasons.clone()), (2, vec!["业务不熟练".to_string(), "等候时间长".to_string()]));
+
+    // A hall that rates on its pads: not on the phone.
+    let east_key = east.page.unwrap().split("?k=").nth(1).unwrap().to_string();
+    let clerk = r.sign_in("clerk01", "E01").await;
+    r.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+    r.ok("POST", "/api/v1/counters/E01/finish", Some(&clerk), None).await;
+    assert_eq!(rate(east.id, &east_key, 5, json!([])).await.code(), Some(ErrorCode::RatingNotAllowed));
+}
