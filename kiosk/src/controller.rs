@@ -882,7 +882,11 @@ impl Controller {
             && self.link == Link::Up
             && self.my_hall().is_some_and(|h| h.ticket_texts)
             && self.shown.as_ref().is_some_and(|s| {
-                s.ticket.state == qcall_wire::TicketState::Waiting && s.ticket.hall == self.cfg.hall && s.phone_left.is_none()
+                // A remote ticket (线上取号) was taken with a proven number already.
+                s.ticket.state == qcall_wire::TicketState::Waiting
+                    && s.ticket.hall == self.cfg.hall
+                    && s.phone_left.is_none()
+                    && s.ticket.remote.is_none()
             })
     }
 

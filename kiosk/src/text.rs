@@ -46,7 +46,7 @@ pub const FULL_SHORT: Text = t("号源已满", "Full");
 pub const OTHER_HALL_STOPPED: Text = t("暂停取号", "not issuing now");
 /// No counter serving the service is open: no wait can be told.
 pub const UNSTAFFED: Text = t("暂无窗口办理", "no counter open yet");
-pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码或 18 位身份证号码", "Enter the 8-digit booking code or the 18-character resident ID number.");
+pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码、线上取号签到码或 18 位身份证号码", "Enter the 8-digit booking or check-in code, or the 18-character resident ID number.");
 pub const NETWORK_CHECK_IN: Text = t("网络异常，请再按一次签到", "Network problem: please press check in again.");
 pub const TOO_EARLY: Text = t("还未到签到时间，或先取普通号", "Check-in has not opened yet; or take an ordinary ticket now.");
 pub const TOO_LATE: Text = t("已过签到时间，预约已失效，请取普通号", "The check-in time has passed: please take an ordinary ticket.");

@@ -25,7 +25,6 @@
       const at = new Date(q.closed_until).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", timeZone: hall.time_zone || "Asia/Shanghai" });
       return (q.full ? "号源已满" : "暂停取号") + "，" + at + " 起可取 · From " + at;
     }
-    if (q.unstaffed) return "暂无窗口办理 · No counter open";
     return "";
   }
 
@@ -55,7 +54,9 @@
     list.replaceChildren();
     for (const s of h.services) {
       const why = refusal(h, s);
-      const wait = s.est_wait_s < 300 ? "少于 5 分钟 · under 5 min" : "约 " + Math.ceil(s.est_wait_s / 60) + " 分钟 · about " + Math.ceil(s.est_wait_s / 60) + " min";
+      const wait = s.unstaffed ? "暂无窗口办理 · no counter open yet"
+        : s.est_wait_s < 300 ? "少于 5 分钟 · under 5 min"
+        : "约 " + Math.ceil(s.est_wait_s / 60) + " 分钟 · about " + Math.ceil(s.est_wait_s / 60) + " min";
       const b = Q.el("button", { type: "button", class: "choice", "data-service": s.id },
         Q.el("strong", {}, s.name_zh + " · " + s.name_en),
         Q.el("span", { class: "muted" }, why || ("等候 " + s.waiting + " 人，" + wait)));

@@ -22,7 +22,8 @@
   const FINAL = ["finished", "expired", "unfinished"];
 
   function schedule(delay) {
-    if (pending) return;
+    if (pending && delay > 0) return;
+    if (pending) clearTimeout(pending);
     pending = setTimeout(() => { pending = null; refresh(); }, delay);
   }
 
@@ -125,7 +126,9 @@
     if (stream || FINAL.includes(lastState)) return;
     stream = Q.stream(hall, (msg) => {
       // The snapshot after a (re)connect, or any event of the hall: the card may have moved.
-      if (msg.type === "snapshot") schedule(0);
+      // An event about this very ticket is shown at once; others are gathered a moment.
+      const mine = msg.ticket && String(msg.ticket.id) === id;
+      if (msg.type === "snapshot" || mine) schedule(0);
       else schedule(300);
     }, (connected) => {
       // On the body: the card is replaced after every event.

@@ -1153,9 +1153,13 @@ async fn web_ticket_page_follows_the_hall_live_and_calls_the_taxpayer() {
     assert_eq!(api.act(&clerk, "C01", "call-next").await.0, 200, "calls t1");
     b.wait_text("#ahead", "0").await;
     assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    // From the call to the counter on the phone's screen, timed in the page.
+    b.js("(() => { window.__seen = null; new MutationObserver(() => { if (!window.__seen && document.getElementById('window')) window.__seen = performance.now(); }).observe(document.body, { subtree: true, childList: true }); window.__t0 = performance.now(); return true; })()").await;
     let (s, called) = api.act(&clerk, "C01", "call-next").await;
     assert_eq!((s, called["ticket"]["id"].as_u64()), (200, Some(t2.id)));
     b.wait_text("#window", "请到 1 号窗口办理").await;
+    let ms = b.js("window.__seen - window.__t0").await;
+    println!("MEASURE ticket page (Chromium, 375x667) shows the counter {:.0} ms after the call was sent", ms.as_f64().unwrap_or(-1.0));
     b.wait_js("document.querySelector('main').dataset.state === 'called'").await;
     b.wait_js("window.__vibrated.length > 0").await;
     b.wait_js("document.title.includes('轮到您了')").await;
@@ -1168,5 +1172,72 @@ async fn web_ticket_page_follows_the_hall_live_and_calls_the_taxpayer() {
     b.wait_js("!document.title.includes('轮到您了')").await;
     assert_eq!(b.js("window.__same_page === true").await, json!(true));
     let _ = t1;
+    b.close().await;
+}
+
+/// 线上取号 on a phone (375×667): a hall, a service, the phone proven by the texted code, the
+/// number taken; its page shows the check-in code and its QR code, and 线上. Then a finished
+/// ticket of a hall with phone ratings is rated from its printed link, with a 差评's reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_a_number_is_taken_on_the_phone_and_a_finished_one_rated_there() {
+    let text = crate::util::demo_config_text().replacen("id = \"central\"\n", "id = \"central\"\nphone_ratings = true\n", 1);
+    let server = Server::start_at(&text, "2026-12-01T09:30:00+08:00");
+    let api = server.api();
+    for _ in 0..3 {
+        api.issue("east", "filing").await;
+    }
+    let b = Browser::start().await;
+    b.viewport(375, 667).await;
+    b.c().goto(&format!("{}/book", server.url)).await.expect("booking page");
+    b.wait_js("!document.getElementById('remote-open').hidden").await;
+    b.click("#remote-open").await;
+    b.wait_js("document.querySelector('[data-hall=east]') !== null").await;
+    b.screenshot("remote-halls.png").await;
+    b.click("[data-hall=east]").await;
+    b.wait_js("document.querySelector('[data-service=filing]') !== null").await;
+    b.click("[data-service=filing]").await;
+    b.type_into("#phone", "13912345678").await;
+    b.click("#send-code").await;
+    b.wait_text("#code-hint", "139****5678").await;
+    let code = server.sms_code("13912345678").expect("the code in the log provider's message");
+    b.type_into("#code", &code).await;
+    assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
+    b.screenshot("remote-take.png").await;
+    b.click("#take").await;
+    b.wait_js("location.pathname.startsWith('/t/') && document.getElementById('check-in-code') !== null").await;
+    b.wait_text("#tag-remote", "线上").await;
+    b.wait_text("#number", "A004").await;
+    let shown = b.js("document.getElementById('check-in-code').textContent.replace(/\\s/g, '')").await;
+    let id: u64 = b.js("document.querySelector('main').dataset.ticket").await.as_str().unwrap().parse().unwrap();
+    let (_, t) = api.get(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(t["remote"], json!({"checked_in": false}));
+    assert_eq!(shown.as_str().map(str::len), Some(8), "the 8-digit check-in code: {shown}");
+    b.wait_js("document.querySelector('.check-in img.qr').naturalWidth > 0").await;
+    assert_eq!(b.js("document.documentElement.scrollWidth <= window.innerWidth").await, json!(true), "no sideways scrolling");
+    b.js("(() => { document.getElementById('check-in').scrollIntoView({ block: 'center' }); return true; })()").await;
+    b.screenshot("remote-ticket.png").await;
+    // The kiosk checks it in: the page follows without a reload.
+    let (s, v) = api.call("POST", "/api/v1/halls/east/check-in", Some("demo-kiosk-east"), Some(json!({"code": shown}))).await;
+    assert_eq!(s, 201, "{v}");
+    b.wait_js("document.getElementById('check-in') === null && document.querySelector('main').dataset.state === 'waiting'").await;
+
+    // Central rates on the phone: from the printed link, once finished.
+    let mine = api.issue("central", "consulting").await;
+    let link = mine.page.clone().expect("the printed link");
+    let path = &link[link.find("/t/").unwrap()..];
+    b.c().goto(&format!("{}{path}", server.url)).await.expect("ticket page");
+    let clerk = api.sign_in("clerk16", "C01").await;
+    assert_eq!(api.act(&clerk, "C01", "call-next").await.0, 200);
+    assert_eq!(api.act(&clerk, "C01", "finish").await.0, 200);
+    b.wait_js("document.getElementById('rate') !== null").await;
+    b.click("[data-score='2']").await;
+    b.wait_js("!document.getElementById('rate-reasons').hidden").await;
+    b.click("#rate-reasons input[value='业务不熟练']").await;
+    b.screenshot("ticket-rate.png").await;
+    b.click("#rate-send").await;
+    b.wait_text("#rated", "不满意").await;
+    let (_, cases) = api.call("GET", "/api/v1/cases", Some("demo-supervisor"), None).await;
+    let case = cases["cases"].as_array().unwrap().iter().find(|c| c["ticket"].as_u64() == Some(mine.id)).cloned().expect("a case");
+    assert_eq!(case["reasons"], json!(["业务不熟练"]));
     b.close().await;
 }

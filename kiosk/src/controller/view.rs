@@ -137,7 +137,7 @@ pub struct View {
     pub priority_lane: bool,
     pub priority_mode: bool,
     pub ticket: Option<TicketView>,
-    /// The 预约签到 button is shown (the hall takes appointments) …
+    /// The 预约·线上签到 button is shown (the hall takes appointments or remote tickets) …
     pub appointments: bool,
     /// … and can be used now.
     pub check_in_enabled: bool,
@@ -358,7 +358,7 @@ impl Controller {
             priority_lane: self.cfg.priority_lane,
             priority_mode: self.priority_mode,
             ticket,
-            appointments: hall.is_some_and(|h| h.appointments),
+            appointments: hall.is_some_and(|h| h.appointments || h.remote_left.is_some()),
             check_in_enabled: self.check_in_enabled() && self.screen == Screen::Home,
             check_in,
             phone,

@@ -432,15 +432,15 @@ fn ticket_page(t: &wire::Ticket, place: &Place, extras: &Extras, tz: chrono_tz::
         Rating::Off => String::new(),
         Rating::Done(score) => format!("<p class=\"rated\" id=\"rated\">您的评价：{} · Thank you for rating</p>", esc(score_name(*score))),
         Rating::Offered { key, reasons } => format!(
-            "<section class=\"rate\" id=\"rate\" data-key=\"{key}\"><h2>请评价本次服务 · Rate this service</h2>\
-             <div class=\"scores\">{scores}</div>\
-             <fieldset class=\"reasons\" id=\"rate-reasons\" hidden><legend>哪里不满意（可多选）· What was wrong</legend>{boxes}</fieldset>\
+            "<section class=\"phone-rate\" id=\"rate\" data-key=\"{key}\"><h2>请评价本次服务 · Rate this service</h2>\
+             <div class=\"phone-scores\">{scores}</div>\
+             <fieldset class=\"phone-reasons\" id=\"rate-reasons\" hidden><legend>哪里不满意（可多选）· What was wrong</legend>{boxes}</fieldset>\
              <button type=\"button\" class=\"primary\" id=\"rate-send\" disabled>提交评价 · Send</button>\
              <p class=\"err\" id=\"rate-err\" role=\"alert\"></p></section>",
             key = esc(key),
             scores = (1..=5u8)
                 .rev()
-                .map(|n| format!("<button type=\"button\" class=\"score\" data-score=\"{n}\">{}</button>", esc(score_name(n))))
+                .map(|n| format!("<button type=\"button\" class=\"phone-score\" data-score=\"{n}\">{}</button>", esc(score_name(n))))
                 .collect::<String>(),
             boxes = reasons
                 .iter()
