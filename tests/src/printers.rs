@@ -253,7 +253,9 @@ fn printer_setup_stores_the_logo_once_and_tickets_print_it_by_key() {
     let ticket = h.controller.last_ticket().cloned().unwrap();
     assert_eq!(ticket_bytes, escpos::render(&h.controller.ticket_print(&ticket), &cfg.printer.layout()));
     assert_eq!(&ticket_bytes[7..18], &escpos::nv_print(LogoKey(*b"QC")));
-    assert!(ticket_bytes.len() < 300, "{} bytes", ticket_bytes.len());
+    // The logo goes by its 2-byte key, never as a bitmap (thousands of bytes): the whole ticket,
+    // its QR code's link with the ticket's key included, stays a few hundred bytes.
+    assert!(ticket_bytes.len() < 400, "{} bytes", ticket_bytes.len());
     assert_eq!(sim.logos_printed(), ["QC", "QC"]);
     println!("MEASURE bytes per ticket with the stored logo: {} (the logo itself: 11)", ticket_bytes.len());
     drop(h);

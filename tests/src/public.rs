@@ -605,6 +605,16 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     let (provider, sms, _secrets) =
         aliyun_at(TUE_0900, "near_turn_template = \"SMS_NEAR_1\"\ncalled_template = \"SMS_CALLED_1\"\ncheck_in_template = \"SMS_CHECKIN_1\"\n");
     let text = crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1);
+    // A wrong secret first: the provider refuses the signature, the duty leader sees it.
+    let wrong_secret = _secrets.path().join("wrong.secret");
+    std::fs::write(&wrong_secret, "not-the-secret\n").unwrap();
+    let right = _secrets.path().join("sms.secret").display().to_string();
+    let wrong = Server::start_at(&text.replace(&right, &wrong_secret.display().to_string()), TUE_0900);
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    assert!(wrong.log().contains("SignatureDoesNotMatch"), "the provider's answer is logged");
+    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
+    drop(wrong);
     let mut srv = Server::start_at(&text, TUE_0900);
     let api = srv.api();
     let tickets = waiting_in_central(&api, 5).await;
@@ -788,6 +798,7 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
     let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
     assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
     assert!(wrong.log().contains("AuthFailure.SignatureFailure"), "the provider's answer is logged");
+    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
     drop(wrong);
 
     let srv = start("tencent-secret-key");

@@ -90,6 +90,11 @@ fn a_held_ticket_not_checked_in_in_time_is_a_no_show() {
     assert_eq!(s.ticket(r).unwrap().state, TicketState::NoShow);
     assert_eq!(check_in(&mut s, "50000003", 16), Err(DomainError::TooLate), "too late to check in");
     assert_eq!(s.apply(Command::CallNext { counter: E2 }, at(16)), Err(DomainError::QueueEmpty));
+    // The taxpayer turns up late at the help desk: staff put the number back; it is here now.
+    s.apply(Command::Requeue { ticket: r }, at(20)).unwrap();
+    assert!(!s.ticket(r).unwrap().away() && !s.ticket(r).unwrap().held());
+    assert_eq!(s.apply(Command::Tick, at(40)).unwrap(), vec![], "not held again");
+    assert_eq!(call(&mut s, 41).0, r);
 }
 
 #[test]

@@ -563,6 +563,12 @@ impl State {
                 t.queued_at = now;
                 t.counter = None;
                 t.finished_at = None;
+                // A remote ticket that lapsed is put back by staff at the hall: it is here now,
+                // and waits at the back like any requeued one.
+                if let Some(r) = t.remote.as_mut() {
+                    r.arrived_at.get_or_insert(now);
+                    r.held_at = None;
+                }
                 let t = t.clone();
                 self.enqueue_existing(&t);
                 Ok(vec![Event::TicketRequeued { ticket }])
