@@ -8,15 +8,12 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use qcall_kiosk::config::ScannerConfig;
 use qcall_kiosk::controller::{Event, Screen};
 use qcall_kiosk::escpos;
-use qcall_kiosk::printer;
 use qcall_kiosk::worker::{new_request_id, Headless};
 use serde_json::{json, Value};
-use serialport::{SerialPort, TTYPort};
 
-use crate::kiosk::{east_config, pty_lock, ready, Condition, SimPrinter, LIMIT};
+use crate::kiosk::{kiosk_with_scanner, pty_lock, ScanningKiosk, LIMIT};
 use crate::util::{demo_config_text, ws_connect_as, ws_next, Api, Server};
 
 /// Tuesday 2026-12-01, a working day: at opening, and just before it.
@@ -546,14 +543,7 @@ fn kiosk_checks_in_by_code_scan_and_id_and_the_slot_goes_first() {
     let walk_ins: Vec<String> = (0..2).map(|_| rt.block_on(api.issue("east", "filing")).number).collect();
     restart_at(&mut srv, "2026-12-01T09:50:00+08:00");
 
-    let sim = SimPrinter::start(Condition::Ready);
-    let (mut scanner, scanner_slave) = TTYPort::pair().expect("scanner pty");
-    let mut cfg = east_config(&srv.url, &sim.path);
-    let paper = cfg.printer.paper;
-    cfg.scanner = Some(ScannerConfig { port: scanner_slave.name().unwrap(), baud: 9600 });
-    let port = printer::open(&cfg.printer).unwrap();
-    let mut h = Headless::start(cfg, port);
-    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+    let ScanningKiosk { mut h, sim, mut scanner, _scanner_slave: scanner_slave, paper } = kiosk_with_scanner(&srv.url);
     assert!(h.controller.view().check_in_enabled, "the 预约签到 button is on");
     assert!(h.controller.view().clock.contains("09:5"), "the kiosk shows the server's time: {}", h.controller.view().clock);
 

@@ -45,6 +45,28 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
+/// The east hall's kiosk on `server`, ready: a simulated printer behind a pty, and a pty for its
+/// 2D scanner (write a code and a CR to the first port to scan it; keep the second open).
+pub(crate) struct ScanningKiosk {
+    pub h: Headless,
+    pub sim: SimPrinter,
+    pub scanner: TTYPort,
+    pub _scanner_slave: TTYPort,
+    pub paper: qcall_kiosk::escpos::PaperWidth,
+}
+
+pub(crate) fn kiosk_with_scanner(server: &str) -> ScanningKiosk {
+    let sim = SimPrinter::start(Condition::Ready);
+    let (scanner, scanner_slave) = TTYPort::pair().expect("scanner pty");
+    let mut cfg = east_config(server, &sim.path);
+    let paper = cfg.printer.paper;
+    cfg.scanner = Some(qcall_kiosk::config::ScannerConfig { port: scanner_slave.name().unwrap(), baud: 9600 });
+    let port = printer::open(&cfg.printer).unwrap();
+    let mut h = Headless::start(cfg, port);
+    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+    ScanningKiosk { h, sim, scanner, _scanner_slave: scanner_slave, paper }
+}
+
 pub(crate) fn ready(c: &Controller) -> bool {
     c.link() == Link::Up && matches!(c.printer(), PrinterState::Ok(_))
 }

@@ -170,12 +170,13 @@ impl Aliyun {
     }
 }
 
-/// Serves the stand-in on a port of its own; returns the port.
-fn serve_aliyun(provider: Arc<Mutex<Aliyun>>) -> u16 {
+/// Serves a stand-in on a port of its own (`answer` of its request head and body); returns the
+/// port.
+fn serve_stand_in<T: Send + 'static>(stand_in: Arc<Mutex<T>>, answer: fn(&mut T, &str, &str) -> (u16, Value)) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("provider port");
     let port = listener.local_addr().unwrap().port();
-    http_stand_in(listener, move |_, body| {
-        let (status, answer) = provider.lock().unwrap().answer(body);
+    http_stand_in(listener, move |head, body| {
+        let (status, answer) = answer(&mut stand_in.lock().unwrap(), head, body);
         (status, answer.to_string())
     });
     port
@@ -200,7 +201,7 @@ pub(crate) fn aliyun_at(clock_start: &str, extra: &str) -> (Arc<Mutex<Aliyun>>, 
         refuse: false,
         refusals: vec![],
     }));
-    let sms_port = serve_aliyun(provider.clone());
+    let sms_port = serve_stand_in(provider.clone(), |a, _, body| a.answer(body));
     let sms = format!(
         "[sms]\nprovider = \"aliyun\"\nendpoint = \"http://127.0.0.1:{sms_port}/\"\nkey_id = \"LTAI-test\"\nsecret_file = {:?}\n\
          sign_name = \"某某税务\"\ncode_template = \"SMS_123456789\"\n{extra}",
@@ -774,13 +775,7 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
         messages: vec![],
         refuse: false,
     }));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let p = provider.clone();
-    http_stand_in(listener, move |head, body| {
-        let (status, answer) = p.lock().unwrap().answer(head, body);
-        (status, answer.to_string())
-    });
+    let port = serve_stand_in(provider.clone(), Tencent::answer);
     let secrets = tempfile::tempdir().unwrap();
     let start = |secret: &str| {
         let file = secrets.path().join(format!("{secret}.secret"));
@@ -890,13 +885,7 @@ async fn ticket_texts_go_through_the_bureaus_own_platform_once_each_across_a_res
         messages: vec![],
         refused: 0,
     }));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let p = platform.clone();
-    http_stand_in(listener, move |head, body| {
-        let (status, answer) = p.lock().unwrap().answer(head, body);
-        (status, answer.to_string())
-    });
+    let port = serve_stand_in(platform.clone(), Platform::answer);
     let secrets = tempfile::tempdir().unwrap();
     let start = |secret: &str| {
         let file = secrets.path().join(format!("{secret}.secret"));

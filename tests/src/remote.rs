@@ -7,15 +7,13 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use qcall_kiosk::config::ScannerConfig;
 use qcall_kiosk::controller::{Event, Screen};
 use qcall_kiosk::escpos;
 use qcall_kiosk::printer;
 use qcall_kiosk::worker::Headless;
 use serde_json::{json, Value};
-use serialport::{SerialPort, TTYPort};
 
-use crate::kiosk::{east_config, pty_lock, ready, Condition, SimPrinter, LIMIT};
+use crate::kiosk::{east_config, kiosk_with_scanner, pty_lock, ready, Condition, ScanningKiosk, SimPrinter, LIMIT};
 use crate::util::Server;
 
 const TUE_0900: &str = "2026-12-01T09:00:00+08:00";
@@ -67,14 +65,7 @@ fn a_remote_ticket_is_taken_by_phone_told_to_come_checked_in_at_the_kiosk_printe
     assert_eq!((&told["number"], &told["hall"], &told["code"]), (&json!("A003"), &json!("东区办税服务厅"), &json!(code)), "{told}");
 
     // At the hall: the kiosk's scanner reads the QR code of the ticket's page; the paper prints.
-    let sim = SimPrinter::start(Condition::Ready);
-    let (mut scanner, scanner_slave) = TTYPort::pair().expect("scanner pty");
-    let mut cfg = east_config(&srv.url, &sim.path);
-    let paper = cfg.printer.paper;
-    cfg.scanner = Some(ScannerConfig { port: scanner_slave.name().unwrap(), baud: 9600 });
-    let port = printer::open(&cfg.printer).unwrap();
-    let mut h = Headless::start(cfg, port);
-    assert!(h.pump_until(LIMIT, ready), "kiosk never became ready");
+    let ScanningKiosk { mut h, sim, mut scanner, _scanner_slave: scanner_slave, paper } = kiosk_with_scanner(&srv.url);
     scanner.write_all(format!("{code}\r\n").as_bytes()).unwrap();
     assert!(h.pump_until(LIMIT, |c| c.screen() == Screen::Ticket), "no ticket screen: {:?}", h.controller.view().check_in);
     let t = h.controller.last_ticket().cloned().unwrap();
