@@ -155,3 +155,31 @@ fn a_number_typed_at_the_kiosk_after_the_ticket_prints_is_texted() {
     eventually("the called text in the log", || srv.log().contains("138****1234") && srv.log().contains("号窗口办理"));
     assert!(!srv.log().contains("13812341234"), "the number is masked in the log");
 }
+
+/// From one address, remote tickets are taken a few an hour (with the bookings: 10), whatever
+/// the phones; another address is not held back.
+#[test]
+fn remote_tickets_are_limited_per_address() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = Server::start_at(&crate::util::demo_config_text(), TUE_0900);
+    let from = |last: u8| {
+        reqwest::Client::builder().local_address(std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last))).build().unwrap()
+    };
+    let take = |c: &reqwest::Client, phone: String| {
+        let body = json!({"service": "filing", "phone": phone, "phone_code": "000000", "request_id": format!("r-{phone}")});
+        rt.block_on(async {
+            let r = c.post(format!("{}/api/v1/halls/east/remote-tickets", srv.url)).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let one = from(21);
+    for i in 0..10 {
+        let (s, v) = take(&one, format!("1390000{i:04}"));
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some("wrong_phone_code")), "{v}");
+    }
+    let (s, v) = take(&one, "13900009999".into());
+    assert_eq!((s, v["error"]["code"].as_str()), (429, Some("too_many_bookings")), "{v}");
+    assert!(v["error"]["retry_after_s"].as_u64().is_some(), "says when to try again: {v}");
+    let (s, v) = take(&from(22), "13900008888".into());
+    assert_eq!(s, 422, "another address: {v}");
+}
