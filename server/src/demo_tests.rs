@@ -13,7 +13,7 @@ mod sim {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../config/profiles/{profile}.toml"));
         let profile = crate::sim_store::load_profile(&path, &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0 })
+        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false })
     }
 
     #[test]
@@ -54,7 +54,7 @@ mod sim {
                     no_show_share = 0.5\ntransfer_share = 0.5\n[services]\nfiling = { share = 1, mean_s = 60 }\n";
         let profile = Profile::parse(text, "p.toml", "p", &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0 };
+        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false };
         let out = run(&cfg.topology, &s);
         assert!(out.tickets.len() > 60, "{}", out.tickets.len());
         let uncalled = out.tickets.iter().filter(|t| t.called_at.is_none()).count();
@@ -72,7 +72,7 @@ mod sim {
         );
         let profile = Profile::parse(&text, "p.toml", "p", &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks })
+        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks, forked: false, fork_quantile: 0.6, learnt_arrivals: false })
     }
 
     #[test]

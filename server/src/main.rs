@@ -97,6 +97,18 @@ enum Cmd {
         /// could do on the ticket's waits (slow: minutes on a busy profile).
         #[arg(long, value_name = "FORKS", default_value_t = 0)]
         bound: u32,
+        /// Also the forked estimate: at each issue the hall forked 32 times from what the
+        /// server knows (learnt service times and their spread, the recent arrival rate), told
+        /// the 60th percentile of the ticket's waits, with the 20th–80th as its range.
+        #[arg(long)]
+        forked: bool,
+        /// The quantile of a ticket's waits in the forks that it is told.
+        #[arg(long, default_value_t = 0.6, requires = "forked")]
+        fork_quantile: f64,
+        /// The estimates know when taxpayers come by time of day, as if learnt from many
+        /// earlier days of the profile.
+        #[arg(long)]
+        learnt_arrivals: bool,
     },
     /// Hash a clerk PIN for the config (reads the PIN from stdin, or takes it as argument).
     HashPin { pin: Option<String> },
@@ -189,13 +201,14 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait, store, restart_every, bound } => {
+        Cmd::Simulate { config, profile, days, seed, first_day, json, staff, target_p90_wait, store, restart_every, bound, forked, fork_quantile, learnt_arrivals } => {
             let cfg = load_config(config.as_ref())?;
             let first_day = chrono::NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
                 .with_context(|| format!("--first-day: {first_day:?} is not a date YYYY-MM-DD"))?;
             anyhow::ensure!((1..=366).contains(&days), "--days: {days} is not between 1 and 366");
             let profile = qcall_server::sim_store::load_profile(&profile, &cfg.topology)?;
-            let setup = qcall_server::sim::Setup { profile, days, seed, first_day, counters_per_hall: None, forks: bound };
+            anyhow::ensure!((0.0..=1.0).contains(&fork_quantile), "--fork-quantile: {fork_quantile} is not between 0 and 1");
+            let setup = qcall_server::sim::Setup { profile, days, seed, first_day, counters_per_hall: None, forks: bound, forked, fork_quantile, learnt_arrivals };
             if staff {
                 print!("{}", qcall_server::sim::staffing::advice(&cfg.topology, &setup, target_p90_wait * 60_000.0).text());
                 return Ok(());

@@ -129,6 +129,8 @@ pub struct State {
     pub(super) bookings: Bookings,
     /// Per hall and service: could tickets be taken at the last tick?
     pub(super) issuing: Vec<Vec<bool>>,
+    /// Expected arrivals learnt from earlier days, when known ([`State::set_arrival_curves`]).
+    pub(super) curves: Option<std::sync::Arc<super::estimate::ArrivalCurves>>,
 }
 
 impl State {
@@ -153,6 +155,7 @@ impl State {
             // As a load of an empty store gives it.
             bookings: Bookings::restore(vec![], HashMap::new(), appointments::month_of(topo.business_day(now)), 1),
             issuing: vec![vec![true; s]; h],
+            curves: None,
             topo,
         }
     }

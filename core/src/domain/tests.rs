@@ -677,3 +677,54 @@ fn opening_one_counter_does_not_stop_issuing() {
     let one = until_stopped(&mut s2);
     assert!((21..=24).contains(&one), "E1 alone after 10:00: {one}");
 }
+
+/// The forked estimate: the same seed gives the same forks; every fork calls the tickets in
+/// their order; the waits spread around the forward run's (which takes the means, leaned); a
+/// ticket behind is told more than one ahead, and its range holds its quantile.
+#[test]
+fn forked_estimates_spread_around_the_forward_run_in_call_order() {
+    use estimate::{Estimator, NEW_TICKET};
+    // Service times as configured, their spread not yet seen: the default's.
+    let mut s = state();
+    let tickets: Vec<TicketId> = (0..6).map(|_| issue(&mut s, WEST, A, 0)).collect();
+    s.apply(Command::CallNext { counter: W1 }, at(0)).unwrap();
+    let now = at(2);
+    let a = s.forked(WEST, now, Some((A, Priority::Normal)), 32, 7);
+    assert_eq!(a, s.forked(WEST, now, Some((A, Priority::Normal)), 32, 7), "the same seed, the same forks");
+    assert_ne!(a, s.forked(WEST, now, Some((A, Priority::Normal)), 32, 8));
+    for w in tickets[1..].windows(2) {
+        assert!(a.waits[&w[0]].iter().zip(&a.waits[&w[1]]).all(|(x, y)| x <= y), "called in order in every fork");
+        assert!(a.quantile(w[0], 0.6) < a.quantile(w[1], 0.6));
+    }
+    let new = &a.waits[&NEW_TICKET];
+    assert_eq!(new.len(), 32, "every fork calls the new ticket");
+    let (lo, mid, hi) = (a.quantile(NEW_TICKET, 0.1).unwrap(), a.quantile(NEW_TICKET, 0.6).unwrap(), a.quantile(NEW_TICKET, 0.9).unwrap());
+    assert!(lo < mid && mid < hi, "{lo} {mid} {hi}");
+    // Six ahead at about 300 s each (the first two minutes in): around 28 minutes, drawn.
+    let forward = s.forward(WEST, now, Some((A, Priority::Normal))).waits[&NEW_TICKET];
+    assert!(lo < forward && (forward as f64) < hi as f64 * 1.2, "{lo} {forward} {hi}");
+    assert!(s.new_ticket_estimate_s(Estimator::Forked, WEST, A, Priority::Normal, now) > 0);
+}
+
+/// Arrival curves learnt from earlier days: a counter that prefers the other service takes the
+/// coming taxpayers of that service first, so a ticket of this service waits longer the more
+/// are expected; with no curve the last hour's rate (none here) says nobody comes.
+#[test]
+fn learnt_arrivals_move_the_estimate_where_arrivals_go_first() {
+    let mut s = state();
+    for c in [E1, E3, W1] {
+        s.apply(Command::SignOut { counter: c }, at(0)).unwrap();
+    }
+    // E2 serves filing and invoices and prefers invoices; it is busy with one now.
+    issue(&mut s, EAST, B, 0);
+    s.apply(Command::CallNext { counter: E2 }, at(0)).unwrap();
+    let filing = issue(&mut s, EAST, A, 0);
+    let before = s.forward(EAST, at(1), None).waits[&filing];
+    let mut per = vec![vec![vec![(0.0, 0.0); 96]; 3]; 2];
+    for q in 36..48 {
+        per[EAST][B][q] = (6.0, 0.0); // 09:00-12:00: six invoice tickets a quarter hour
+    }
+    s.set_arrival_curves(Some(Arc::new(estimate::ArrivalCurves { per })));
+    let after = s.forward(EAST, at(1), None).waits[&filing];
+    assert!(after > before, "invoices expected first: {before} -> {after}");
+}

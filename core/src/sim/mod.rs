@@ -33,7 +33,7 @@ use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::estimate::Estimator;
+use crate::domain::estimate::{fork_seed, Estimator, FORKS, RANGE_QUANTILES};
 use crate::domain::{Command, CounterState, Event, Millis, Priority, State, TicketId, TicketState, Topology};
 pub use profile::Profile;
 pub use report::Report;
@@ -59,6 +59,24 @@ pub struct Setup {
     pub counters_per_hall: Option<usize>,
     /// Forks of the day at each ticket's issue, for the bound ([`report::Bound`]); 0: none.
     pub forks: u32,
+    /// Also the forked estimate ([`Estimator::Forked`]), with its ranges…
+    pub forked: bool,
+    /// … telling this quantile of a ticket's waits in the forks.
+    pub fork_quantile: f64,
+    /// The estimates know when taxpayers come by time of day, as if learnt from many earlier
+    /// days of this profile ([`State::set_arrival_curves`]).
+    pub learnt_arrivals: bool,
+}
+
+impl Setup {
+    /// The estimators compared: [`ESTIMATORS`], and the forked one when asked for.
+    pub fn estimators(&self) -> Vec<Estimator> {
+        let mut v = ESTIMATORS.to_vec();
+        if self.forked {
+            v.push(Estimator::Forked);
+        }
+        v
+    }
 }
 
 /// One ticket's life as the simulation saw it.
@@ -74,6 +92,8 @@ pub struct TicketRecord {
     pub later: Option<Vec<Millis>>,
     /// The range shown at issue with the forward estimate (ms), when it was wide.
     pub range: Option<(Millis, Millis)>,
+    /// The forked estimate's range at issue (ms), when it was made.
+    pub forked_range: Option<(Millis, Millis)>,
     /// Its waits in the day forked at its issue ([`Setup::forks`] of them), the rest of the day
     /// drawn anew ([`Day::fork`]).
     pub forked: Option<Vec<Millis>>,
@@ -214,6 +234,35 @@ pub fn run_with(topo: &Arc<Topology>, setup: &Setup, mut mirror: Option<&mut (dy
     Ok(out)
 }
 
+/// When the profile's taxpayers come, per hall, service and quarter hour: what many earlier
+/// days of it would teach.
+fn curves(topo: &Topology, p: &Profile, date: NaiveDate) -> crate::domain::estimate::ArrivalCurves {
+    let per = (0..topo.halls.len())
+        .map(|h| {
+            let issuing: Vec<bool> = (0..96)
+                .map(|q| {
+                    let m = q as u32 * 15;
+                    topo.hall_open_day(h, date)
+                        && topo.halls[h].hours.iter().any(|&(a, b)| m >= a && m + 15 <= b.saturating_sub(topo.last_ticket_minutes))
+                })
+                .collect();
+            let weight: f64 = (0..96).filter(|&q| issuing[q]).map(|q| p.quarters[q]).sum();
+            p.services
+                .iter()
+                .map(|mix| {
+                    (0..96)
+                        .map(|q| {
+                            let e = if issuing[q] && weight > 0.0 { p.tickets_per_hall * mix.share * p.quarters[q] / weight } else { 0.0 };
+                            (e * (1.0 - p.priority_share), e * p.priority_share)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    crate::domain::estimate::ArrivalCurves { per }
+}
+
 /// The topology as the profile has it (一窗式: every counter serves every service; a planned
 /// closing is in the counters' `hours`).
 fn prepare(topo: &Arc<Topology>, setup: &Setup) -> Arc<Topology> {
@@ -283,7 +332,10 @@ impl<'a> Day<'a> {
         mirror: Option<&'a mut (dyn Mirror + 'static)>,
     ) -> Day<'a> {
         let start = topo.day_start(date);
-        let state = state.unwrap_or_else(|| State::new(topo.clone(), start));
+        let mut state = state.unwrap_or_else(|| State::new(topo.clone(), start));
+        if setup.learnt_arrivals {
+            state.set_arrival_curves(Some(Arc::new(curves(topo, &setup.profile, date))));
+        }
         let mut staffed = vec![true; topo.counters.len()];
         if let Some(k) = setup.counters_per_hall {
             for h in 0..topo.halls.len() {
@@ -533,11 +585,18 @@ impl<'a> Day<'a> {
                     self.wake(hall, now);
                     return;
                 }
-                let at_issue: Vec<Millis> = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, id, now)) * 1000).collect();
+                let mut at_issue: Vec<Millis> = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, id, now)) * 1000).collect();
                 let forward_s = (at_issue[1] / 1000) as u32;
                 let range = self.state.wait_range_s(hall, forward_s).map(|(a, b)| (i64::from(a) * 1000, i64::from(b) * 1000));
+                let mut forked_range = None;
+                if self.setup.forked {
+                    let f = self.state.forked(hall, now, None, FORKS, fork_seed(id, now));
+                    let (lo, hi) = RANGE_QUANTILES;
+                    at_issue.push(f.quantile(id, self.setup.fork_quantile).unwrap_or(at_issue[1]));
+                    forked_range = f.quantile(id, lo).zip(f.quantile(id, hi));
+                }
                 self.records.insert(id, out.tickets.len());
-                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range, forked: None });
+                out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range, forked_range, forked: None });
                 self.at(now + LATER_MS, Ev::Later { ticket: id });
                 self.wake(hall, now);
                 if self.setup.forks > 0 {
@@ -549,7 +608,7 @@ impl<'a> Day<'a> {
             }
             Ev::Later { ticket } => {
                 if self.fork.is_none() && self.state.ticket(ticket).is_some_and(|t| t.state == TicketState::Waiting) {
-                    let later = ESTIMATORS.iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, ticket, now)) * 1000).collect();
+                    let later = self.setup.estimators().iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, ticket, now)) * 1000).collect();
                     if let Some(&i) = self.records.get(&ticket) {
                         out.tickets[i].later = Some(later);
                     }

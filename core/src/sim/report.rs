@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Outcome, Setup, ESTIMATORS, LATER_MS};
+use super::{Outcome, Setup, LATER_MS};
 use crate::domain::{Millis, Topology};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -154,6 +154,8 @@ pub struct Ranges {
     pub shown: f64,
     /// Of those, the share whose real wait was inside it.
     pub inside: f64,
+    /// The median range's width.
+    pub median_width_min: f64,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -213,7 +215,8 @@ impl Report {
                 }
             })
             .collect();
-        let estimators = ESTIMATORS
+        let estimators = setup
+            .estimators()
             .iter()
             .enumerate()
             .map(|(i, e)| {
@@ -224,12 +227,17 @@ impl Report {
                     .iter()
                     .filter_map(|t| Some((t.later.as_ref()?[i], t.called_at? - t.issued_at - LATER_MS)))
                     .collect();
-                let ranges = (*e == crate::domain::estimate::Estimator::Forward).then(|| {
+                use crate::domain::estimate::Estimator;
+                let ranges = matches!(e, Estimator::Forward | Estimator::Forked).then(|| {
                     let called: Vec<_> = out.tickets.iter().filter(|t| t.called_at.is_some()).collect();
-                    let with: Vec<_> = called.iter().filter_map(|t| Some((t.range?, t.called_at? - t.issued_at))).collect();
+                    let range = |t: &super::TicketRecord| if *e == Estimator::Forked { t.forked_range } else { t.range };
+                    let with: Vec<_> = called.iter().filter_map(|t| Some((range(t)?, t.called_at? - t.issued_at))).collect();
+                    let mut widths: Vec<f64> = with.iter().map(|((a, b), _)| (b - a) as f64 / 60_000.0).collect();
+                    widths.sort_by(f64::total_cmp);
                     Ranges {
                         shown: with.len() as f64 / called.len().max(1) as f64,
                         inside: with.iter().filter(|((a, b), real)| (*a..=*b).contains(real)).count() as f64 / with.len().max(1) as f64,
+                        median_width_min: pct(&widths, 0.5),
                     }
                 });
                 EstimatorReport { estimator: e.name().into(), at_issue: errors(&at_issue), after_10_min: errors(&later), ranges }
@@ -281,10 +289,11 @@ impl Report {
         for e in &self.estimators {
             if let Some(r) = &e.ranges {
                 s += &format!(
-                    "  {} ranges: shown on {:.1} % of tickets; real wait inside {:.1} % of them\n",
+                    "  {} ranges: shown on {:.1} % of tickets; real wait inside {:.1} % of them; median width {:.1} min\n",
                     e.estimator,
                     r.shown * 100.0,
-                    r.inside * 100.0
+                    r.inside * 100.0,
+                    r.median_width_min
                 );
             }
         }
