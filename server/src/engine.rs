@@ -635,6 +635,11 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         // The numbers were for that day (the store deletes them with the rollover).
         core.texts.phones.clear();
         core.texts.made.clear();
+        // When taxpayers came on earlier days, the one just ended included.
+        match store.arrival_curves(core.state.day()) {
+            Ok(c) => core.state.set_arrival_curves(c.map(Arc::new)),
+            Err(e) => tracing::warn!(error = %e, "the arrival history cannot be read; estimates use the last hour's rate"),
+        }
     }
     acc.emit(core, tick, now);
 

@@ -82,6 +82,11 @@ impl qcall_core::sim::Mirror for StoreMirror {
     }
 
     /// Stops the engine, loads the database afresh and compares it with `memory`.
+    fn arrival_curves(&mut self, day: chrono::NaiveDate) -> Option<crate::domain::estimate::ArrivalCurves> {
+        let store = Store::open(&self.path, self.topo.clone()).ok()?;
+        store.arrival_curves(day).ok().flatten()
+    }
+
     fn restart(&mut self, now: Millis, memory: &State) -> Result<(), String> {
         if let Some((engine, _)) = &self.engine {
             let live = self.rt.block_on(engine.shared.core.read()).state.clone();

@@ -675,6 +675,10 @@ impl State {
         self.curves = curves;
     }
 
+    pub fn arrival_curves(&self) -> Option<&ArrivalCurves> {
+        self.curves.as_deref()
+    }
+
     /// Arrivals from the curves, when there are some for `hall`: (time, service, kind 0 normal /
     /// 1 绿色通道), latest first, from `now` until `until`; drawn when `rng` is given (a Poisson
     /// number per quarter, at even random times), else evenly where the expected count

@@ -23,6 +23,10 @@ pub trait Mirror {
     fn submit(&mut self, cmd: Command, now: Millis, applied: bool, memory: &State) -> Result<(), String>;
     /// A last comparison with `memory` at `now`.
     fn restart(&mut self, now: Millis, memory: &State) -> Result<(), String>;
+    /// When taxpayers came on the days stored before `day` (what the server's estimates learn).
+    fn arrival_curves(&mut self, _day: NaiveDate) -> Option<crate::domain::estimate::ArrivalCurves> {
+        None
+    }
 }
 
 use std::cmp::Reverse;
@@ -333,8 +337,12 @@ impl<'a> Day<'a> {
     ) -> Day<'a> {
         let start = topo.day_start(date);
         let mut state = state.unwrap_or_else(|| State::new(topo.clone(), start));
+        let mut mirror = mirror;
         if setup.learnt_arrivals {
             state.set_arrival_curves(Some(Arc::new(curves(topo, &setup.profile, date))));
+        } else if let Some(m) = mirror.as_deref_mut() {
+            // As the server learns it: from the days stored so far.
+            state.set_arrival_curves(m.arrival_curves(date).map(Arc::new));
         }
         let mut staffed = vec![true; topo.counters.len()];
         if let Some(k) = setup.counters_per_hall {

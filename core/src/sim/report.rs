@@ -16,6 +16,10 @@ pub struct Report {
     /// How close any estimate could come ([`super::Setup::forks`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<Bound>,
+    /// Over more than a week: each estimator's MAE at issue per week of days, to see what the
+    /// estimates learn as the history grows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_week: Vec<Vec<f64>>,
 }
 
 /// How close any estimate could come. Each ticket's day is forked at its issue: the forks
@@ -243,7 +247,36 @@ impl Report {
                 EstimatorReport { estimator: e.name().into(), at_issue: errors(&at_issue), after_10_min: errors(&later), ranges }
             })
             .collect();
-        Report { profile: setup.profile.name.clone(), days: setup.days, seed: setup.seed, halls, estimators, bound: Bound::new(out, setup.forks) }
+        let by_week = if out.days.len() > 5 {
+            out.days
+                .chunks(5)
+                .map(|week| {
+                    let (from, to) = (topo.day_start(week[0]), topo.day_start(*week.last().expect("a chunk is not empty") + chrono::Duration::days(1)));
+                    (0..setup.estimators().len())
+                        .map(|i| {
+                            let pairs: Vec<(Millis, Millis)> = out
+                                .tickets
+                                .iter()
+                                .filter(|t| (from..to).contains(&t.issued_at))
+                                .filter_map(|t| t.called_at.map(|c| (t.at_issue[i], c - t.issued_at)))
+                                .collect();
+                            errors(&pairs).mae_min
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        Report {
+            profile: setup.profile.name.clone(),
+            days: setup.days,
+            seed: setup.seed,
+            halls,
+            estimators,
+            bound: Bound::new(out, setup.forks),
+            by_week,
+        }
     }
 
     /// The figures as text, one table per hall and one for the estimators.
@@ -295,6 +328,20 @@ impl Report {
                     r.inside * 100.0,
                     r.median_width_min
                 );
+            }
+        }
+        if !self.by_week.is_empty() {
+            s += "\nMAE at issue per week of days (minutes):\n  week";
+            for e in &self.estimators {
+                s += &format!(" {:>9}", e.estimator);
+            }
+            s += "\n";
+            for (w, maes) in self.by_week.iter().enumerate() {
+                s += &format!("  {:>4}", w + 1);
+                for m in maes {
+                    s += &format!(" {m:>9.2}");
+                }
+                s += "\n";
             }
         }
         if let Some(b) = &self.bound {

@@ -8,6 +8,9 @@ use rusqlite::OptionalExtension;
 use super::{booking_state_from, counter_state_from, ticket_state_from, Store, StoreError};
 use crate::domain::{Booking, Bookings, Call, Counter, CounterState, Millis, Person, Priority, Record, State, Ticket, TicketId, RECENT_CALLS};
 
+/// How far back the arrival curves look.
+pub const HISTORY_DAYS: i64 = 56;
+
 impl Store {
     /// The state as stored, plus the last event `seq`. A store with no day yet starts at `now`.
     pub fn load(&self, now: Millis) -> Result<(State, u64), StoreError> {
@@ -125,8 +128,59 @@ impl Store {
 
         let recent = self.recent_calls(topo.day_start(day))?;
         let bookings = self.bookings(now)?;
-        let st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent, bookings, now);
+        let mut st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent, bookings, now);
+        st.set_arrival_curves(self.arrival_curves(day)?.map(std::sync::Arc::new));
         Ok((st, last_seq as u64))
+    }
+
+    /// When taxpayers came on earlier days, for the estimates of `day`: per hall, service and
+    /// quarter hour, the mean tickets taken at the kiosk (appointments come by their slot) over
+    /// the last [`HISTORY_DAYS`] days the hall issued tickets on — the same weekday's when there
+    /// are three of them, else all. `None` before the first such day.
+    pub fn arrival_curves(&self, day: NaiveDate) -> Result<Option<crate::domain::estimate::ArrivalCurves>, StoreError> {
+        use chrono::Datelike;
+        let e = self.err();
+        let topo = &self.topo;
+        let from = day - chrono::Duration::days(HISTORY_DAYS);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT day, issued_hall, issued_service, priority, issued_at FROM tickets
+                  WHERE day >= ?1 AND day < ?2 AND slot_start IS NULL",
+            )
+            .map_err(&e)?;
+        // (day, hall, service, priority, quarter)
+        let mut rows: Vec<(NaiveDate, usize, usize, bool, usize)> = vec![];
+        let mut q = stmt.query([from.to_string(), day.to_string()]).map_err(&e)?;
+        while let Some(r) = q.next().map_err(&e)? {
+            let (d, h, s, p, at): (String, String, String, String, i64) =
+                (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?, r.get(2).map_err(&e)?, r.get(3).map_err(&e)?, r.get(4).map_err(&e)?);
+            let (Ok(d), Some(h), Some(s)) = (d.parse::<NaiveDate>(), topo.hall_ix(&h), topo.service_ix(&s)) else { continue };
+            let quarter = (topo.local(at).1 / 15).min(95) as usize;
+            rows.push((d, h, s, p == "priority", quarter));
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut per = vec![vec![vec![(0.0, 0.0); 96]; topo.services.len()]; topo.halls.len()];
+        for (h, hall) in per.iter_mut().enumerate() {
+            let days: std::collections::BTreeSet<NaiveDate> = rows.iter().filter(|r| r.1 == h).map(|r| r.0).collect();
+            let same: std::collections::BTreeSet<NaiveDate> = days.iter().copied().filter(|d| d.weekday() == day.weekday()).collect();
+            let used = if same.len() >= 3 { same } else { days };
+            if used.is_empty() {
+                continue;
+            }
+            let n = used.len() as f64;
+            for &(_, _, s, priority, quarter) in rows.iter().filter(|r| r.1 == h && used.contains(&r.0)) {
+                let x = &mut hall[s][quarter];
+                if priority {
+                    x.1 += 1.0 / n;
+                } else {
+                    x.0 += 1.0 / n;
+                }
+            }
+        }
+        Ok(Some(crate::domain::estimate::ArrivalCurves { per }))
     }
 
     /// Today's and later bookings, this month's no-shows and cancellations per person, and the

@@ -145,3 +145,31 @@ async fn a_database_of_every_earlier_schema_opens_migrates_and_loads() {
         assert!(stats.to_string().contains("clerk01"), "schema {version}: {stats}");
     }
 }
+
+/// The estimates learn when taxpayers come from the days stored: at the rollover, and again
+/// when the server starts; a day's tickets count per quarter hour and hall.
+#[tokio::test]
+async fn the_days_stored_teach_the_estimates_when_taxpayers_come() {
+    let r = Rig::new();
+    let curves = |r: &Rig| r.app.state.engine.shared.core.try_read().unwrap().state.arrival_curves().cloned();
+    assert_eq!(curves(&r), None, "nothing stored yet");
+    // 09:00-09:15: four filing tickets in the east hall and one 绿色通道, one invoice in west.
+    for _ in 0..4 {
+        r.issue("east", "filing").await;
+    }
+    r.ok("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(json!({"service": "filing", "priority": "priority"}))).await;
+    r.issue("west", "invoice").await;
+    // The next morning: the rollover learns yesterday.
+    r.clock.advance(24 * 3_600_000);
+    r.app.state.engine.submit(crate::engine::Request::Domain(crate::domain::Command::Tick)).await.unwrap();
+    let topo = r.app.state.cfg.topology.clone();
+    let (east, west) = (topo.hall_ix("east").unwrap(), topo.hall_ix("west").unwrap());
+    let (filing, invoice) = (topo.service_ix("filing").unwrap(), topo.service_ix("invoice").unwrap());
+    let c = curves(&r).expect("learnt at the rollover");
+    assert_eq!(c.per[east][filing][36], (4.0, 1.0), "09:00-09:15 of the one day stored");
+    assert_eq!(c.per[west][invoice][36], (1.0, 0.0));
+    assert_eq!(c.per[east][filing][37], (0.0, 0.0));
+    // Loaded again from the store: the same.
+    let store = crate::store::Store::open(&r.app.state.cfg.db, topo.clone()).unwrap();
+    assert_eq!(store.arrival_curves(r.app.state.engine.shared.core.try_read().unwrap().state.day()).unwrap().as_ref(), Some(&c));
+}
