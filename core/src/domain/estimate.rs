@@ -763,7 +763,7 @@ pub const RANGE_QUANTILES: (f64, f64) = (0.1, 0.9);
 
 /// The forks' seed for an estimate of `id` at `now`: the same estimate twice is the same.
 pub fn fork_seed(id: TicketId, now: Millis) -> u64 {
-    (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (now as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (now as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
 /// What a fork draws instead of expecting: service times (lognormal around the learnt mean with

@@ -721,9 +721,8 @@ fn learnt_arrivals_move_the_estimate_where_arrivals_go_first() {
     let filing = issue(&mut s, EAST, A, 0);
     let before = s.forward(EAST, at(1), None).waits[&filing];
     let mut per = vec![vec![vec![(0.0, 0.0); 96]; 3]; 2];
-    for q in 36..48 {
-        per[EAST][B][q] = (6.0, 0.0); // 09:00-12:00: six invoice tickets a quarter hour
-    }
+    // 09:00-12:00: six invoice tickets a quarter hour.
+    per[EAST][B][36..48].fill((6.0, 0.0));
     s.set_arrival_curves(Some(Arc::new(estimate::ArrivalCurves { per })));
     let after = s.forward(EAST, at(1), None).waits[&filing];
     assert!(after > before, "invoices expected first: {before} -> {after}");

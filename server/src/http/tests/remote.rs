@@ -163,20 +163,20 @@ async fn every_refusal_of_a_remote_ticket_has_its_code_and_takes_nothing() {
 
     // One per phone, hall and day; the code of a refused request stays good.
     assert_eq!(post("central", body(PHONE, &code, "a")).await.status, StatusCode::CREATED);
-    let second = take(&r, "central", "consulting", PHONE, "b").await;
+    let second = take(r, "central", "consulting", PHONE, "b").await;
     assert_eq!(second.code(), Some(ErrorCode::RemoteTaken), "{}", second.text());
     assert!(second.json()["error"]["message"].as_str().unwrap().contains("D001"));
-    let other_hall = take(&r, "east", "consulting", PHONE, "c").await;
+    let other_hall = take(r, "east", "consulting", PHONE, "c").await;
     assert_eq!(other_hall.status, StatusCode::CREATED, "another hall is another queue: {}", other_hall.text());
     // The hall's quota.
-    assert_eq!(take(&r, "central", "consulting", "13700000001", "d").await.status, StatusCode::CREATED);
-    let full = take(&r, "central", "consulting", "13700000002", "e").await;
+    assert_eq!(take(r, "central", "consulting", "13700000001", "d").await.status, StatusCode::CREATED);
+    let full = take(r, "central", "consulting", "13700000002", "e").await;
     assert_eq!(full.code(), Some(ErrorCode::RemoteQuotaFull));
     assert_eq!(r.ok("GET", "/api/v1/halls/central", None, None).await["remote_left"], json!(0));
 
     // Outside opening hours, as at the kiosk.
     r.clock.advance(3 * 3_600_000 + 15 * 60_000); // 12:15, the lunch break
-    let closed = take(&r, "east", "consulting", "13700000003", "f").await;
+    let closed = take(r, "east", "consulting", "13700000003", "f").await;
     assert_eq!(closed.code(), Some(ErrorCode::HallClosed), "{}", closed.text());
     assert!(closed.json()["error"]["at"].is_string(), "says when it opens again");
 }
