@@ -158,10 +158,11 @@ pub fn text_columns(text: &str) -> usize {
 pub const UNSTAFFED_ZH: &str = "暂无窗口办理";
 pub const UNSTAFFED_EN: &str = "no counter open yet";
 
-/// "约 12 分钟" style estimate; under a minute reads as "少于1分钟".
+/// "约12分钟"; under [`SHORT_WAIT_S`] "少于5分钟" (a minute or two more or less is not worth
+/// telling).
 pub fn wait_minutes_zh(est_wait_s: u32) -> String {
-    if est_wait_s < 60 {
-        "少于1分钟".to_string()
+    if est_wait_s < SHORT_WAIT_S {
+        "少于5分钟".to_string()
     } else {
         format!("约{}分钟", est_wait_s.div_ceil(60))
     }
@@ -182,9 +183,12 @@ pub fn wait_en(est_wait_s: u32, range: Option<[u32; 2]>) -> String {
     }
 }
 
+/// A wait shorter than this is told as "less than 5 minutes".
+pub const SHORT_WAIT_S: u32 = 5 * 60;
+
 pub fn wait_minutes_en(est_wait_s: u32) -> String {
-    if est_wait_s < 60 {
-        "under 1 min".to_string()
+    if est_wait_s < SHORT_WAIT_S {
+        "under 5 min".to_string()
     } else {
         format!("about {} min", est_wait_s.div_ceil(60))
     }

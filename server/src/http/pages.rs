@@ -265,9 +265,10 @@ fn wait_text(t: &wire::Ticket) -> (String, String) {
     }
 }
 
+/// Under 5 minutes: "少于 5 分钟" (a minute or two more or less is not worth telling).
 fn minutes(s: u32) -> (String, String) {
-    if s < 60 {
-        ("不到 1 分钟".to_string(), "under 1 min".to_string())
+    if s < 300 {
+        ("少于 5 分钟".to_string(), "under 5 min".to_string())
     } else {
         let m = s.div_ceil(60);
         (format!("约 {m} 分钟"), format!("about {m} min"))
