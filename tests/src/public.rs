@@ -588,6 +588,28 @@ async fn waiting_in_central(api: &crate::util::Api, n: usize) -> Vec<qcall_wire:
     tickets
 }
 
+/// A server whose provider secret is wrong: a code asked for is refused at once (503
+/// `sms_unavailable`), the provider's answer (`says`) is in the log, and the duty leader sees
+/// `sms_failing`.
+async fn a_wrong_secret_is_refused_and_alerted(wrong: Server, says: Option<&str>) {
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
+    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    if let Some(says) = says {
+        assert!(wrong.log().contains(says), "the provider's answer is logged");
+    }
+    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
+}
+
+/// Five consulting tickets waiting in central, and a code asked for `phone` (to leave it for
+/// the last one's texts).
+async fn five_waiting_and_a_code_asked(srv: &Server, phone: &str) -> (crate::util::Api, Vec<qcall_wire::Ticket>) {
+    let api = srv.api();
+    let tickets = waiting_in_central(&api, 5).await;
+    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
+    assert_eq!(s, 200, "{v}");
+    (api, tickets)
+}
+
 /// The clerk at C01 calls and finishes these tickets, in their order.
 async fn serve_at_c01(api: &crate::util::Api, clerk: &str, tickets: &[qcall_wire::Ticket]) {
     for t in tickets {
@@ -611,19 +633,12 @@ async fn a_number_left_for_a_ticket_is_texted_before_the_turn_and_when_called() 
     std::fs::write(&wrong_secret, "not-the-secret\n").unwrap();
     let right = _secrets.path().join("sms.secret").display().to_string();
     let wrong = Server::start_at(&text.replace(&right, &wrong_secret.display().to_string()), TUE_0900);
-    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
-    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
-    assert!(wrong.log().contains("SignatureDoesNotMatch"), "the provider's answer is logged");
-    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
-    drop(wrong);
+    a_wrong_secret_is_refused_and_alerted(wrong, Some("SignatureDoesNotMatch")).await;
     let mut srv = Server::start_at(&text, TUE_0900);
-    let api = srv.api();
-    let tickets = waiting_in_central(&api, 5).await;
-    let mine = &tickets[4];
     let phone = "13812341234";
+    let (api, tickets) = five_waiting_and_a_code_asked(&srv, phone).await;
+    let mine = &tickets[4];
     let c = from(1);
-    let (s, v) = post(&c, &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
-    assert_eq!(s, 200, "{v}");
     let code = provider.lock().unwrap().sent.iter().rev().find(|(p, _)| p == phone).map(|(_, c)| c.clone()).expect("the code");
     let (s, v) = post(&c, &format!("{}/api/v1/tickets/{}/phone", srv.url, mine.id), json!({"phone": phone, "phone_code": code}), &[]).await;
     assert_eq!((s, &v["phone"]), (201, &json!("138****1234")), "{v}");
@@ -789,21 +804,12 @@ async fn ticket_texts_go_through_tencent_cloud_signed_as_it_checks() {
         Server::start_at(&crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1), TUE_0900)
     };
     // A wrong secret: the service refuses the signature, the phone is told at once.
-    let wrong = start("not-the-secret");
-    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": "13812341234"}), &[]).await;
-    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
-    assert!(wrong.log().contains("AuthFailure.SignatureFailure"), "the provider's answer is logged");
-    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
-    drop(wrong);
+    a_wrong_secret_is_refused_and_alerted(start("not-the-secret"), Some("AuthFailure.SignatureFailure")).await;
 
     let srv = start("tencent-secret-key");
-    let api = srv.api();
-    let tickets = waiting_in_central(&api, 5).await;
-    let mine = &tickets[4];
     let phone = "13812341234";
-    let c = from(1);
-    let (s, v) = post(&c, &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
-    assert_eq!(s, 200, "{v}");
+    let (api, tickets) = five_waiting_and_a_code_asked(&srv, phone).await;
+    let mine = &tickets[4];
     let texts = |template: &str| -> Vec<Vec<String>> {
         provider.lock().unwrap().messages.iter().filter(|(p, t, _)| p == phone && t == template).map(|(_, _, v)| v.clone()).collect()
     };
@@ -894,19 +900,12 @@ async fn ticket_texts_go_through_the_bureaus_own_platform_once_each_across_a_res
         Server::start_at(&crate::util::demo_config_text().replacen("[sms]\nprovider = \"log\"\n", &sms, 1), TUE_0900)
     };
     let phone = "13812341234";
-    let wrong = start("not-the-secret");
-    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", wrong.url), json!({"phone": phone}), &[]).await;
-    assert_eq!((s, code(&v)), (503, "sms_unavailable"), "{v}");
+    a_wrong_secret_is_refused_and_alerted(start("not-the-secret"), None).await;
     assert_eq!(platform.lock().unwrap().refused, 1, "the platform refused the signature");
-    eventually("the sms_failing alert", || async { active_alerts(&wrong).await.iter().any(|k| k == "sms_failing") }).await;
-    drop(wrong);
 
     let mut srv = start("platform-secret");
-    let api = srv.api();
-    let tickets = waiting_in_central(&api, 5).await;
+    let (api, tickets) = five_waiting_and_a_code_asked(&srv, phone).await;
     let mine = &tickets[4];
-    let (s, v) = post(&from(1), &format!("{}/api/v1/appointments/phone-code", srv.url), json!({"phone": phone}), &[]).await;
-    assert_eq!(s, 200, "{v}");
     let texts = |purpose: &str| -> Vec<(Value, String)> {
         platform.lock().unwrap().messages.iter().filter(|(p, k, _, _)| p == phone && k == purpose).map(|(_, _, v, t)| (v.clone(), t.clone())).collect()
     };
