@@ -312,6 +312,19 @@ impl Client {
         self.post(&format!("/api/v1/tickets/{ticket}/phone"), &req).await
     }
 
+    /// `POST /api/v1/halls/{hall}/remote-tickets`: a remote ticket (线上取号) of `service` for a
+    /// phone proven by `code` ([`Client::phone_code`]); a retry with the same `request_id`
+    /// answers with the same ticket.
+    pub async fn take_remote_ticket(&self, hall: &str, req: &wire::RemoteTicketRequest) -> Result<wire::RemoteTicket> {
+        self.post(&format!("/api/v1/halls/{hall}/remote-tickets"), req).await
+    }
+
+    /// `POST /api/v1/tickets/{id}/phone-rating`: rate a ticket finished today from its printed
+    /// link (`key`: the link's `k`).
+    pub async fn rate_by_phone(&self, ticket: u64, req: &wire::PhoneRatingRequest) -> Result<wire::RatingResponse> {
+        self.post(&format!("/api/v1/tickets/{ticket}/phone-rating"), req).await
+    }
+
     /// `POST /api/v1/appointments/{code}/view` `{phone}`.
     pub async fn booking(&self, code: &str, phone: &str) -> Result<wire::Booking> {
         self.post(&format!("/api/v1/appointments/{code}/view"), &wire::BookingLookup { phone: phone.into() }).await

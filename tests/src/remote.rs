@@ -47,10 +47,10 @@ fn a_remote_ticket_is_taken_by_phone_told_to_come_checked_in_at_the_kiosk_printe
         let (s, v) = rt.block_on(api.call("POST", "/api/v1/appointments/phone-code", None, Some(json!({"phone": phone}))));
         assert_eq!(s, 200, "{v}");
         let code = texts(phone, "SMS_123456789").last().expect("the code came through the provider")["code"].as_str().unwrap().to_string();
-        let body = json!({"service": "filing", "phone": phone, "phone_code": code, "request_id": rid});
-        let (s, v) = rt.block_on(api.call("POST", "/api/v1/halls/east/remote-tickets", None, Some(body)));
-        assert_eq!(s, 201, "{v}");
-        v
+        // Through the Rust client, as an integration (a WeChat service) would.
+        let req = qcall_wire::RemoteTicketRequest { service: "filing".into(), phone: phone.into(), phone_code: code, request_id: rid.into() };
+        let taken = rt.block_on(srv.client().take_remote_ticket("east", &req)).expect("taken");
+        serde_json::to_value(taken).unwrap()
     };
     let mine = take(phone, "remote-1");
     assert_eq!(mine["ticket"]["number"], json!("A003"), "the hall's sequence: {mine}");
