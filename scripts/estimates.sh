@@ -2,10 +2,10 @@
 # The README's estimate table: every shipped profile, seeds 1-5 (or SEEDS="..."), one day each,
 # the mean of each figure over the seeds. Builds the release binary first.
 # BOUND=N adds how close any estimate could come (`--bound N`: minutes a day, ten on the
-# filing peak); FORKED=1 adds the forked estimate (`--forked`, its 10th-90th percentile range
+# filing peak); FORKED=1 adds the forked estimate (`--forked`, its range: the config's percentiles
 # and the range's median width; QUANTILE=q picks what it tells, 0.6 by default); LEARNT=1 lets
 # the estimates know when taxpayers come by time of day (`--learnt-arrivals`); PROFILES="..."
-# picks profiles.
+# picks profiles; CONFIG=path another deployment (config/qcall.toml by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p qcall-server --bin qcall >&2
@@ -20,7 +20,7 @@ if [ "$bound" -gt 0 ]; then printf ' %11s %11s' bound-median least-mae; fi
 printf '\n'
 for profile in ${PROFILES:-ordinary-day filing-peak one-window short-staffed sudden-closing}; do
   for seed in $seeds; do
-    target/release/qcall simulate --config config/qcall.toml --profile "config/profiles/$profile.toml" --seed "$seed" --bound "$bound" "${extra[@]}" --json
+    target/release/qcall simulate --config "${CONFIG:-config/qcall.toml}" --profile "config/profiles/$profile.toml" --seed "$seed" --bound "$bound" "${extra[@]}" --json
   done | python3 -c '
 import json, sys
 lines = [json.loads(line) for line in sys.stdin]

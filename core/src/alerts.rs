@@ -73,6 +73,18 @@ fn minutes(ms: Millis) -> i64 {
 
 /// Every condition that should have an alert at `now`.
 /// `seen`: when each device last reported (since the server started).
+/// A what-if's waits in whole minutes (up): before and after.
+pub fn what_if_minutes(w: &crate::domain::estimate::WhatIf) -> (i64, i64) {
+    ((w.before_ms + 59_999) / 60_000, (w.after_ms + 59_999) / 60_000)
+}
+
+/// The duty leader's what-if as the overview says it.
+pub fn what_if_text(topo: &crate::domain::Topology, w: &crate::domain::estimate::WhatIf) -> String {
+    let (b, a) = what_if_minutes(w);
+    let n = topo.counters[w.counter].number;
+    format!("开启 {n}号窗口：新取号预计等候 {b}→{a} 分钟 · open counter {n}: a new ticket's wait {b}→{a} min")
+}
+
 pub fn conditions(
     st: &State,
     devices: &BTreeMap<String, (usize, wire::DeviceStatus)>,
@@ -154,7 +166,14 @@ pub fn conditions(
         let suggested = pick(CounterState::Closed).or_else(|| pick(CounterState::Paused));
         let advice = match suggested {
             Some(ix) if st.counter(ix).state == CounterState::Closed => {
-                format!("建议开启应急窗口 {}号 · open counter {} as an emergency window", topo.counters[ix].number, topo.counters[ix].number)
+                let n = topo.counters[ix].number;
+                match st.forecast_of(hall, now).and_then(|f| f.what_if).filter(|w| w.counter == ix) {
+                    Some(w) => {
+                        let (b, a) = what_if_minutes(&w);
+                        format!("建议开启应急窗口 {n}号：新取号预计等候 {b}→{a} 分钟 · open counter {n} as an emergency window: a new ticket's wait {b}→{a} min")
+                    }
+                    None => format!("建议开启应急窗口 {n}号 · open counter {n} as an emergency window"),
+                }
             }
             Some(ix) => format!("建议恢复 {}号窗口（暂停中） · resume counter {}", topo.counters[ix].number, topo.counters[ix].number),
             None => "本厅窗口均已开放，请增派导税人员 · every counter is open: send guides".to_string(),

@@ -74,6 +74,25 @@ pub struct ServiceRow {
     pub name_zh: String,
     pub name_en: String,
     pub waiting: u32,
+    /// What a new ticket would wait ([`wait_text`]).
+    pub wait: String,
+}
+
+/// What the screen says of a new ticket's wait: "约15–25分钟" (the estimate's range), "约8分钟",
+/// "少于5分钟", "暂无窗口办理" when no counter serving it is open, nothing when tickets cannot be
+/// taken now.
+pub fn wait_text(est_wait_s: u32, range: Option<[u32; 2]>, unstaffed: bool, closed: bool) -> String {
+    if closed {
+        String::new()
+    } else if unstaffed {
+        "暂无窗口办理".into()
+    } else if est_wait_s < 5 * 60 {
+        "少于5分钟".into()
+    } else if let Some([a, b]) = range {
+        format!("约{}–{}分钟", a / 60, b.div_ceil(60))
+    } else {
+        format!("约{}分钟", est_wait_s.div_ceil(60))
+    }
 }
 
 /// Settings the controller needs (from the display config).
@@ -267,6 +286,7 @@ impl Controller {
                 name_zh: s.name_zh.clone(),
                 name_en: s.name_en.clone(),
                 waiting: s.waiting,
+                wait: wait_text(s.est_wait_s, s.est_wait_range_s, s.unstaffed, s.closed_until.is_some()),
             })
             .collect();
         self.set_publicity(&hall.publicity);
@@ -324,6 +344,7 @@ impl Controller {
         for q in queues {
             if let Some(row) = self.state.services.iter_mut().find(|s| s.id == q.service) {
                 row.waiting = q.waiting;
+                row.wait = wait_text(q.est_wait_s, q.est_wait_range_s, q.unstaffed, q.closed_until.is_some());
             }
         }
     }
@@ -397,6 +418,7 @@ impl Controller {
                     name: r.name_zh.clone(),
                     name_en: r.name_en.clone(),
                     waiting: r.waiting,
+                    wait: r.wait.clone(),
                 })
                 .collect(),
             ticker_text: ticker_text(&s.publicity),
@@ -432,6 +454,7 @@ pub struct WaitingRow {
     pub name: String,
     pub name_en: String,
     pub waiting: u32,
+    pub wait: String,
 }
 
 /// Everything the screen shows, as text; applied to the Slint adapter in one place.
@@ -481,6 +504,7 @@ mod tests {
             name_en: id.into(),
             waiting,
             est_wait_s: 0,
+            est_wait_range_s: None,
             open_counters: 1,
             sold_out: false,
             closed_until: None,
@@ -577,7 +601,7 @@ mod tests {
             kind,
             queues: queues
                 .into_iter()
-                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false })
+                .map(|(s, w)| QueueInfo { service: s.into(), waiting: w, est_wait_s: 0, est_wait_range_s: None, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false })
                 .collect(),
         }))
     }

@@ -59,6 +59,7 @@ pub fn apply(app: &AppWindow, vm: &ViewModel, prev: Option<&ViewModel>) {
                 name: s(&r.name),
                 name_en: s(&r.name_en),
                 waiting: r.waiting.min(i32::MAX as u32) as i32,
+                wait: s(&r.wait),
             })
             .collect();
         a.set_waiting(ModelRc::new(VecModel::from(rows)));

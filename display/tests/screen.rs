@@ -27,8 +27,8 @@ fn view() -> ViewModel {
             RecentRow { counter: "1号窗口".into(), ticket: "B007".into(), appointment: true, priority: false },
         ],
         waiting: vec![
-            WaitingRow { prefix: "A".into(), name: "申报纳税".into(), name_en: "Tax filing".into(), waiting: 12 },
-            WaitingRow { prefix: "B".into(), name: "发票业务".into(), name_en: "Invoices".into(), waiting: 3 },
+            WaitingRow { prefix: "A".into(), name: "申报纳税".into(), name_en: "Tax filing".into(), waiting: 12, wait: "约15–25分钟".into() },
+            WaitingRow { prefix: "B".into(), name: "发票业务".into(), name_en: "Invoices".into(), waiting: 3, wait: "少于5分钟".into() },
         ],
         ticker_text: "税法宣传　　依法诚信纳税，共建和谐社会".into(),
         connected: true,

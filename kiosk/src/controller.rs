@@ -667,6 +667,7 @@ impl Controller {
                         if let Some(s) = h.services.iter_mut().find(|s| s.id == q.service) {
                             s.waiting = q.waiting;
                             s.est_wait_s = q.est_wait_s;
+                            s.est_wait_range_s = q.est_wait_range_s;
                             s.open_counters = q.open_counters;
                             s.sold_out = q.sold_out;
                             s.closed_until = q.closed_until;

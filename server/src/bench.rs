@@ -126,6 +126,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+#[derive(Default)]
 struct Load {
     rate: f64,
     p50_ms: f64,
@@ -346,29 +347,31 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     floor.stop();
 
-    // Estimates: the forward estimate of a whole hall, recomputed after every change, against
-    // today's (simple) estimator at 32 clients on a server of its own in this run.
-    let recompute: Vec<(usize, f64)> = [50, 300, 1000].into_iter().map(|n| (n, forward_recompute_us(n))).collect();
+    // Estimates: what a recompute of a whole hall costs, the forward run and the forked
+    // forecast (off the writer's path); and issuing at 32 clients with the configured
+    // estimator against the forward one on a server of its own in this run.
+    let recompute: Vec<(usize, f64, f64)> = [50, 300, 1000].into_iter().map(|n| (n, forward_recompute_us(n), forecast_cpu_ms(n))).collect();
     println!(
-        "estimates: full forward recompute of a hall with {}",
-        recompute.iter().map(|(n, us)| format!("{n} waiting {us:.0} µs")).collect::<Vec<_>>().join(", ")
+        "estimates: recompute of a hall with {}",
+        recompute.iter().map(|(n, us, ms)| format!("{n} waiting: forward {us:.0} µs, forked {ms:.1} ms CPU")).collect::<Vec<_>>().join("; ")
     );
-    let simple_dir = tmp.join("simple");
-    std::fs::create_dir_all(&simple_dir)?;
-    std::fs::write(simple_dir.join("qcall.toml"), with_simple_estimates(&cfg_text)?)?;
-    let (forward_rate, simple_rate) = if opts.quick {
-        (0.0, 0.0)
+    let forward_dir = tmp.join("forward");
+    std::fs::create_dir_all(&forward_dir)?;
+    std::fs::write(forward_dir.join("qcall.toml"), with_estimator(&cfg_text, "forward")?)?;
+    let (configured, forward) = if opts.quick {
+        (Load::default(), Load::default())
     } else {
-        let forward_rate = load(&server.url(), 32, d).await?.rate;
-        let (simple_server, _) = serve(&opts.exe, &simple_dir).await?;
-        let simple_rate = load(&simple_server.url(), 32, d).await?.rate;
-        simple_server.stop();
-        (forward_rate, simple_rate)
+        let configured = load(&server.url(), 32, d).await?;
+        let (forward_server, _) = serve(&opts.exe, &forward_dir).await?;
+        let forward = load(&forward_server.url(), 32, d).await?;
+        forward_server.stop();
+        (configured, forward)
     };
+    let estimator = crate::config::Config::parse(&cfg_text, "bench").map(|c| c.topology.estimates.estimator.name()).unwrap_or("?");
     if !opts.quick {
         println!(
-            "estimates: tickets/s at 32 clients: forward {forward_rate:.0}, simple {simple_rate:.0} ({:+.1} %)",
-            100.0 * (forward_rate - simple_rate) / simple_rate.max(1.0)
+            "estimates: issuing at 32 clients: {estimator} {:.0}/s p99 {:.2} ms; forward {:.0}/s p99 {:.2} ms",
+            configured.rate, configured.p99_ms, forward.rate, forward.p99_ms
         );
     }
 
@@ -399,8 +402,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         "issue": issue,
         "fanout": { "subscribers": 100, "p50_ms": round(fo.p50_ms), "p99_ms": round(fo.p99_ms), "max_ms": round(fo.max_ms) },
         "estimates": {
-            "recompute_us": recompute.iter().map(|(n, us)| json!({"waiting": n, "us": round(*us)})).collect::<Vec<_>>(),
-            "rate_32_forward": round(forward_rate), "rate_32_simple": round(simple_rate),
+            "recompute": recompute.iter().map(|(n, us, ms)| json!({"waiting": n, "forward_us": round(*us), "forked_cpu_ms": round(*ms)})).collect::<Vec<_>>(),
+            "estimator": estimator,
+            "rate_32": round(configured.rate), "p99_ms_32": round(configured.p99_ms),
+            "rate_32_forward": round(forward.rate), "p99_ms_32_forward": round(forward.p99_ms),
         },
         "rss_mb": round(rss),
         "cold_start_ms": round(cold.as_secs_f64() * 1000.0),
@@ -409,40 +414,68 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cfg_text` with today's (simple) estimator chosen instead of the forward one.
-fn with_simple_estimates(cfg_text: &str) -> anyhow::Result<String> {
-    let forward = "estimator = \"forward\"";
-    anyhow::ensure!(cfg_text.matches(forward).count() == 1, "the config must choose the forward estimator exactly once");
-    Ok(cfg_text.replace(forward, "estimator = \"simple\""))
+/// `cfg_text` with `estimator` chosen instead of the configured one.
+fn with_estimator(cfg_text: &str, estimator: &str) -> anyhow::Result<String> {
+    let line = cfg_text.lines().filter(|l| l.trim_start().starts_with("estimator =")).collect::<Vec<_>>();
+    anyhow::ensure!(line.len() == 1, "the config must choose its estimator exactly once");
+    Ok(cfg_text.replace(line[0], &format!("estimator = \"{estimator}\"")))
 }
 
 /// Mean µs of one forward run over the east hall of the demo deployment (always open, every
 /// counter signed in and serving) with `waiting` tickets spread over its services.
 fn forward_recompute_us(waiting: usize) -> f64 {
-    use crate::domain::{Command, Priority, State};
-    let Ok(cfg) = crate::config::Config::parse(&crate::config::always_open(crate::config::EMBEDDED_CONFIG), "bench") else {
-        return f64::NAN;
-    };
-    let topo = cfg.topology.clone();
-    let now = topo.day_start(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()) + 9 * 3_600_000;
-    let mut st = State::new(topo.clone(), now);
-    let east = topo.hall_ix("east").unwrap_or(0);
-    for c in (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == east) {
-        let _ = st.apply(Command::SignIn { counter: c, clerk: format!("bench{c}"), take_over: true }, now);
-        let _ = st.apply(Command::CallNext { counter: c }, now);
-    }
-    for i in 0..waiting {
-        let service = i % topo.services.len();
-        let priority = if i % 25 == 0 { Priority::Priority } else { Priority::Normal };
-        let _ = st.apply(Command::Issue { hall: east, service, priority, request_id: None }, now + i as i64 * 1000);
-    }
-    let at = now + waiting as i64 * 1000;
+    let Some((st, east, at)) = bench_hall(waiting) else { return f64::NAN };
     let rounds = 200;
     let started = Instant::now();
     for _ in 0..rounds {
         std::hint::black_box(st.forward(east, at, None));
     }
     started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
+}
+
+/// Mean CPU ms of one forked forecast ([`crate::forecast`]'s round: the hall's tickets, a new
+/// ticket of each service, the what-if) of the same hall, on this thread.
+fn forecast_cpu_ms(waiting: usize) -> f64 {
+    let Some((st, east, at)) = bench_hall(waiting) else { return f64::NAN };
+    let rounds = 5;
+    let started = thread_cpu_s();
+    for i in 0..rounds {
+        std::hint::black_box(st.forecast(east, at + i, true, Some(20)));
+    }
+    (thread_cpu_s() - started) * 1000.0 / rounds as f64
+}
+
+/// CPU seconds this thread has used (Linux: the first figure of its `schedstat`, ns on a CPU).
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .map_or(f64::NAN, |ns| ns / 1e9)
+}
+
+/// The east hall of the demo deployment (always open, every counter but the last signed in and
+/// serving: the what-if opens that one) with `waiting` tickets spread over its services, taken
+/// over the last two hours.
+fn bench_hall(waiting: usize) -> Option<(crate::domain::State, usize, crate::domain::Millis)> {
+    use crate::domain::{Command, Priority, State};
+    let cfg = crate::config::Config::parse(&crate::config::always_open(crate::config::EMBEDDED_CONFIG), "bench").ok()?;
+    let topo = cfg.topology.clone();
+    let now = topo.day_start(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()) + 9 * 3_600_000;
+    let mut st = State::new(topo.clone(), now);
+    let east = topo.hall_ix("east").unwrap_or(0);
+    let mine: Vec<usize> = (0..topo.counters.len()).filter(|&c| topo.counters[c].hall == east).collect();
+    for &c in &mine[..mine.len().saturating_sub(1)] {
+        let _ = st.apply(Command::SignIn { counter: c, clerk: format!("bench{c}"), take_over: true }, now);
+        let _ = st.apply(Command::CallNext { counter: c }, now);
+    }
+    // Taken evenly over two hours (a busy hall's rate), nobody called yet.
+    let span: i64 = 2 * 3_600_000;
+    for i in 0..waiting {
+        let service = i % topo.services.len();
+        let priority = if i % 25 == 0 { Priority::Priority } else { Priority::Normal };
+        let _ = st.apply(Command::Issue { hall: east, service, priority, request_id: None }, now + i as i64 * span / waiting as i64);
+    }
+    Some((st, east, now + span))
 }
 
 /// Issue exactly `n` tickets with `clients` tasks; returns how many succeeded.
@@ -530,9 +563,9 @@ pub async fn serve_floor(listen: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_comparison_server_runs_todays_estimator() {
-        let text = super::with_simple_estimates(&crate::config::always_open(crate::config::EMBEDDED_CONFIG)).unwrap();
+    fn the_comparison_server_runs_the_forward_estimator() {
+        let text = super::with_estimator(&crate::config::always_open(crate::config::EMBEDDED_CONFIG), "forward").unwrap();
         let cfg = crate::config::Config::parse(&text, "bench").unwrap();
-        assert_eq!(cfg.topology.estimates.estimator, crate::domain::estimate::Estimator::Simple);
+        assert_eq!(cfg.topology.estimates.estimator, crate::domain::estimate::Estimator::Forward);
     }
 }

@@ -13,7 +13,7 @@ mod sim {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../config/profiles/{profile}.toml"));
         let profile = crate::sim_store::load_profile(&path, &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false })
+        (cfg.topology.clone(), Setup { profile, days: 1, seed, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false, what_ifs: false })
     }
 
     #[test]
@@ -43,6 +43,18 @@ mod sim {
             }
         }
         assert!(asked > 0, "the targets must make a difference somewhere");
+        // With each hour needing two counters or more goes the what-if of the day with one
+        // fewer: the next counter shortens a new ticket's wait.
+        let mut told = 0;
+        for h in 0..mid.halls.len() {
+            for (hour, (before, after)) in &mid.what_if[h] {
+                assert!(mid.halls[h].2[hour].is_some_and(|k| k >= 2), "hall {h} {hour}:00");
+                assert!(after <= before, "hall {h} {hour}:00: {before} -> {after}");
+                told += usize::from(after < before);
+            }
+        }
+        assert!(told > 0, "{}", mid.text());
+        assert!(mid.text().contains(" min if one more opens then)"), "{}", mid.text());
     }
 
     #[test]
@@ -54,7 +66,7 @@ mod sim {
                     no_show_share = 0.5\ntransfer_share = 0.5\n[services]\nfiling = { share = 1, mean_s = 60 }\n";
         let profile = Profile::parse(text, "p.toml", "p", &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false };
+        let s = Setup { profile, days: 1, seed: 5, first_day, counters_per_hall: None, forks: 0, forked: false, fork_quantile: 0.6, learnt_arrivals: false, what_ifs: false };
         let out = run(&cfg.topology, &s);
         assert!(out.tickets.len() > 60, "{}", out.tickets.len());
         let uncalled = out.tickets.iter().filter(|t| t.called_at.is_none()).count();
@@ -72,7 +84,7 @@ mod sim {
         );
         let profile = Profile::parse(&text, "p.toml", "p", &cfg.topology).unwrap();
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks, forked: false, fork_quantile: 0.6, learnt_arrivals: false })
+        (cfg.topology.clone(), Setup { profile, days: 1, seed: 3, first_day, counters_per_hall: None, forks, forked: false, fork_quantile: 0.6, learnt_arrivals: false, what_ifs: false })
     }
 
     #[test]

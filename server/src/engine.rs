@@ -148,6 +148,13 @@ pub struct StoreStatus {
     pub day: String,
 }
 
+impl Shared {
+    /// Event streams following `events` now (the server's own receivers left out).
+    pub fn stream_subscribers(&self) -> u64 {
+        (self.events.receiver_count() as u64).saturating_sub(self.internal_subscribers.load(Ordering::Relaxed))
+    }
+}
+
 pub struct Shared {
     pub core: RwLock<Core>,
     pub events: broadcast::Sender<Arc<Broadcast>>,
@@ -162,6 +169,8 @@ pub struct Shared {
     pub batch_commands: crate::metrics::Histogram,
     /// Event-stream subscribers dropped for being too slow or too far behind.
     pub dropped_subscribers: AtomicU64,
+    /// Receivers of `events` inside the server (the forecast worker), not event streams.
+    pub internal_subscribers: AtomicU64,
     pub health: parking_lot::Mutex<StoreStatus>,
     /// What the server's other parts report for alerts.
     pub signals: Signals,
@@ -221,6 +230,9 @@ pub enum Request {
     IssueRemote { cmd: Command, phone: String },
     /// A text message's sending attempt.
     Notice(crate::store::NoticeUpdate),
+    /// The forked estimator's latest forecast of a hall ([`crate::forecast`]): published into
+    /// the state; the screens are told when a new ticket's wait changed.
+    Forecast(Arc<crate::domain::estimate::Forecast>),
 }
 
 /// What a request did, as its caller answers it (rendered by the writer, from the state it
@@ -349,6 +361,7 @@ impl Engine {
             commit_seconds: crate::metrics::Histogram::new(crate::metrics::COMMIT_SECONDS),
             batch_commands: crate::metrics::Histogram::new(crate::metrics::BATCH_COMMANDS),
             dropped_subscribers: AtomicU64::new(0),
+            internal_subscribers: AtomicU64::new(0),
             health: parking_lot::Mutex::new(StoreStatus { last_error: None, day }),
             signals: Signals::default(),
         });
@@ -832,6 +845,21 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 acc.notice_updates.push(u.clone());
                 Ok(Outcome::Done)
             }
+            Request::Forecast(f) => {
+                let hall = f.hall;
+                if hall < core.state.topology().halls.len() && core.state.publish_forecast(f.clone()) {
+                    core.seq += 1;
+                    let msg = wire::StreamMessage {
+                        seq: core.seq,
+                        at: view::time(now),
+                        hall: Some(core.state.topology().halls[hall].id.clone()),
+                        kind: wire::EventKind::EstimatesChanged,
+                        queues: view::queues(&core.state, hall, now),
+                    };
+                    acc.push(core.seq, vec![hall], msg);
+                }
+                Ok(Outcome::Done)
+            }
             Request::DeviceStatus { device, hall, status } => {
                 let changed = core
                     .devices
@@ -1007,6 +1035,7 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::SlotChanged { .. } => "slot_changed",
         K::AppointmentNoShow { .. } => "appointment_no_show",
         K::IssuingChanged => "issuing_changed",
+        K::EstimatesChanged => "estimates_changed",
         K::AlertRaised { .. } => "alert_raised",
         K::AlertCleared { .. } => "alert_cleared",
         K::AlertAcknowledged { .. } => "alert_acknowledged",

@@ -19,6 +19,7 @@ pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod forecast;
 pub mod http;
 pub mod maintenance;
 pub mod metrics;

@@ -97,9 +97,10 @@ enum Cmd {
         /// could do on the ticket's waits (slow: minutes on a busy profile).
         #[arg(long, value_name = "FORKS", default_value_t = 0)]
         bound: u32,
-        /// Also the forked estimate: at each issue the hall forked 32 times from what the
-        /// server knows (learnt service times and their spread, the recent arrival rate), told
-        /// the 60th percentile of the ticket's waits, with the 20th–80th as its range.
+        /// Also the forked estimate, as the server makes it: at each issue (and 10 minutes
+        /// later) the hall forked `[estimates] forks` times from what the server knows (learnt
+        /// service times and their spread, the arrivals expected, later appointments), the
+        /// ticket told a quantile of its waits and the config's `range_percent` as its range.
         #[arg(long)]
         forked: bool,
         /// The quantile of a ticket's waits in the forks that it is told.
@@ -208,7 +209,7 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!((1..=366).contains(&days), "--days: {days} is not between 1 and 366");
             let profile = qcall_server::sim_store::load_profile(&profile, &cfg.topology)?;
             anyhow::ensure!((0.0..=1.0).contains(&fork_quantile), "--fork-quantile: {fork_quantile} is not between 0 and 1");
-            let setup = qcall_server::sim::Setup { profile, days, seed, first_day, counters_per_hall: None, forks: bound, forked, fork_quantile, learnt_arrivals };
+            let setup = qcall_server::sim::Setup { profile, days, seed, first_day, counters_per_hall: None, forks: bound, forked, fork_quantile, learnt_arrivals, what_ifs: false };
             if staff {
                 print!("{}", qcall_server::sim::staffing::advice(&cfg.topology, &setup, target_p90_wait * 60_000.0).text());
                 return Ok(());

@@ -19,9 +19,8 @@ pub fn ticket(st: &State, t: &Ticket, now: Millis) -> wire::Ticket {
     let topo = st.topology();
     let ahead = st.waiting_ahead(t, now);
     let counter = t.counter.map(|c| &topo.counters[c]);
-    let est_wait_s = st.ticket_estimate_s(topo.estimates.estimator, t.id, now);
-    let est_wait_range_s =
-        (t.state == TicketState::Waiting).then(|| st.wait_range_s(t.hall, est_wait_s)).flatten().map(|(a, b)| [a, b]);
+    let (est_wait_s, range) = st.ticket_wait(t.id, now);
+    let est_wait_range_s = range.map(|(a, b)| [a, b]);
     wire::Ticket {
         id: t.id,
         number: st.number(t),
@@ -53,7 +52,7 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
     (0..st.topology().services.len())
         .map(|s| {
             let waiting = st.waiting(hall, s);
-            let est_wait_s = st.new_ticket_estimate_s(st.topology().estimates.estimator, hall, s, crate::domain::Priority::Normal, now);
+            let (est_wait_s, range) = st.new_ticket_wait(hall, s, now);
             let issuing = st.issuing(hall, s, now);
             let closed_until = match &issuing {
                 Err(DomainError::HallClosed { next_open } | DomainError::ServiceClosed { next_open, .. }) => {
@@ -65,6 +64,7 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
                 service: st.topology().services[s].id.clone(),
                 waiting,
                 est_wait_s,
+                est_wait_range_s: range.map(|(a, b)| [a, b]),
                 open_counters: st.serving_counters(hall, s).0,
                 sold_out: st.sold_out(hall, s),
                 closed_until,
@@ -118,6 +118,7 @@ pub fn hall(st: &State, devices: &Devices, base_url: &str, hall: usize, now: Mil
             name_en: s.name_en.clone(),
             waiting: q.waiting,
             est_wait_s: q.est_wait_s,
+            est_wait_range_s: q.est_wait_range_s,
             open_counters: q.open_counters,
             sold_out: q.sold_out,
             closed_until: q.closed_until,

@@ -259,10 +259,25 @@ const Q = (() => {
     return null;
   }
 
+  /**
+   * What a new ticket of a service (hall state or an event's queues) would wait, [zh, en]:
+   * "约 15–25 分钟" (the estimate's range), "约 8 分钟", "少于 5 分钟", "暂无窗口办理".
+   */
+  function waitText(s) {
+    if (s.unstaffed) return ["暂无窗口办理", "no counter open yet"];
+    if (s.est_wait_s < 300) return ["少于 5 分钟", "under 5 min"];
+    if (s.est_wait_range_s) {
+      const a = Math.floor(s.est_wait_range_s[0] / 60), b = Math.ceil(s.est_wait_range_s[1] / 60);
+      return ["约 " + a + "–" + b + " 分钟", "about " + a + "–" + b + " min"];
+    }
+    const m = Math.ceil(s.est_wait_s / 60);
+    return ["约 " + m + " 分钟", "about " + m + " min"];
+  }
+
   /** Counter id this event is about (a call, finish, transfer away, pause …), if any. */
   function eventCounter(msg) {
     return msg.counter || msg.from_counter || null;
   }
 
-  return { ApiError, MESSAGES, message, api, stream, duration, el, hallOfCounter, eventCounter, now, today };
+  return { ApiError, MESSAGES, message, api, stream, duration, el, hallOfCounter, eventCounter, now, today, waitText };
 })();

@@ -54,9 +54,7 @@
     list.replaceChildren();
     for (const s of h.services) {
       const why = refusal(h, s);
-      const wait = s.unstaffed ? "暂无窗口办理 · no counter open yet"
-        : s.est_wait_s < 300 ? "少于 5 分钟 · under 5 min"
-        : "约 " + Math.ceil(s.est_wait_s / 60) + " 分钟 · about " + Math.ceil(s.est_wait_s / 60) + " min";
+      const wait = Q.waitText(s).join(" · ");
       const b = Q.el("button", { type: "button", class: "choice", "data-service": s.id },
         Q.el("strong", {}, s.name_zh + " · " + s.name_en),
         Q.el("span", { class: "muted" }, why || ("等候 " + s.waiting + " 人，" + wait)));

@@ -7,10 +7,25 @@
   let hallId = null;
   let shown = null; // number shown now
   let refreshTimer = null;
+  let mine = []; // this window's services
+  const names = {}; // service id -> name
+  const waits = {}; // service id -> its latest queue figures
+
+  /** A new ticket's wait for each of this window's services ("发票 约 15–25 分钟"). */
+  function renderWaits(services) {
+    if (!services) return;
+    const el = $("screen-wait");
+    for (const s of services) waits[s.service || s.id] = s;
+    const parts = mine.map((id) => waits[id] && names[id] ? names[id] + " " + Q.waitText(waits[id])[0] : null).filter(Boolean);
+    el.textContent = parts.length ? "新取号预计等候 · " + parts.join("　") : "";
+  }
 
   function render(hall) {
     const c = hall.counters.find((x) => x.id === counterId);
     if (!c) return;
+    mine = c.services;
+    for (const s of hall.services) names[s.id] = s.name_zh;
+    renderWaits(hall.services);
     $("screen-window").textContent = c.number + " 号窗口";
     $("screen-window-en").textContent = "Window " + c.number + " · " + c.id;
     document.title = c.number + " 号窗口 · Window " + c.number;
@@ -62,6 +77,7 @@
       if (h) render(h);
       return;
     }
+    if (msg.queues && msg.queues.length) renderWaits(msg.queues);
     if (Q.eventCounter(msg) === counterId || msg.type === "day_rolled_over") {
       clearTimeout(refreshTimer);
       refreshTimer = setTimeout(refresh, 30);

@@ -190,7 +190,7 @@
         Q.el("td", {}, h.longest_wait_s[s.id] ? minutes(h.longest_wait_s[s.id]) : "—"),
         s.closed_until ? Q.el("td", {}, s.full ? "号源已满" : "停止取号")
           : s.unstaffed ? Q.el("td", { class: "unstaffed", title: "No counter serving it is open" }, "暂无窗口办理")
-          : Q.el("td", {}, minutes(s.est_wait_s)),
+          : Q.el("td", { class: "est" }, Q.waitText(s)[0]),
         Q.el("td", {}, String(s.open_counters))))));
     const counters = Q.el("table", { class: "counters" },
       Q.el("thead", {}, Q.el("tr", {}, ["窗口", "状态", "工作人员", "号码 / 原因", "用时", ""].map((t) => Q.el("th", {}, t)))),
@@ -203,11 +203,24 @@
         figure("今日办结", "served", h.served_today),
         figure("过号", "no-shows", h.no_shows_today)),
       ratingBar(h),
+      whatIfLine(h),
       phoneLine(h),
       services,
       counters,
       Q.el("ul", { class: "devices" }, h.devices.filter((d) => d.kind !== "pad" || !deviceFine(d)).map(deviceRow)),
       padsLine(h));
+  }
+
+  /** While the queue is long: the counter to open and what it would change (forked). */
+  function whatIfLine(h) {
+    const w = h.what_if;
+    if (!w) return null;
+    const c = h.hall.counters.find((x) => x.id === w.counter);
+    const open = c && (h.can_open[c.id] || []).length
+      ? Q.el("button", { class: "btn small go", type: "button", onclick: () => openCounter(h, c) }, "开启")
+      : null;
+    return Q.el("div", { class: "what-if", dataset: { counter: w.counter } },
+      Q.el("b", {}, "应急窗口 "), Q.el("span", { class: "text" }, w.text), " ", open);
   }
 
   /** 线上取号 and text messages today, where the hall has them. */

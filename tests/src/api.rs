@@ -226,7 +226,7 @@ async fn authorization_by_role() {
 
 #[tokio::test]
 async fn restart_mid_day_resumes_every_queue() {
-    let mut srv = Server::start();
+    let mut srv = Server::start_forward();
     let api = srv.api();
     for _ in 0..3 {
         api.issue("east", "filing").await;
@@ -244,7 +244,7 @@ async fn restart_mid_day_resumes_every_queue() {
     for h in ["east", "west", "central"] {
         let (b, a) = (hall(&before, h), hall(&after, h));
         // Estimates move on with the time the restart took (the service at E01 runs on).
-        let queues = |x: &wire::HallInfo| x.services.iter().map(|s| wire::ServiceInfo { est_wait_s: 0, ..s.clone() }).collect::<Vec<_>>();
+        let queues = |x: &wire::HallInfo| x.services.iter().map(|s| wire::ServiceInfo { est_wait_s: 0, est_wait_range_s: None, ..s.clone() }).collect::<Vec<_>>();
         assert_eq!(queues(a), queues(b), "queues of {h} survive");
         assert_eq!(a.counters, b.counters, "counters of {h} survive");
         assert_eq!(a.recent_calls, b.recent_calls);

@@ -84,7 +84,7 @@ async fn the_reporter_delivers_after_an_outage_and_again_after_every_reconnect()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_resumes_with_since_after_a_restart() {
-    let mut srv = Server::start();
+    let mut srv = Server::start_forward();
     let client = srv.client();
     let kiosk = client.with_token("demo-kiosk-east");
     let (_follower, mut events) = client.follow(EventScope::Hall("east".into()), None, fast());

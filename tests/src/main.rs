@@ -9,6 +9,7 @@ mod appointments;
 mod backups;
 mod client;
 mod day;
+mod estimates;
 mod faults;
 mod guidance;
 mod kiosk;

@@ -188,7 +188,9 @@ fn a_second_server_on_the_same_database_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_pages_answer_while_the_database_is_locked_and_health_says_when_writes_fail() {
-    let srv = Server::start_edited(|t| t.replace("commit_timeout_ms = 2000", "commit_timeout_ms = 4000"));
+    // The forward estimate: no forecast of the first ticket's hall queues a write of its own
+    // behind the lock (it would, and the issue would wait for two commits to give up).
+    let srv = Server::start_edited(|t| crate::util::forward_estimates(&t.replace("commit_timeout_ms = 2000", "commit_timeout_ms = 4000")));
     let api = srv.api();
     api.issue("east", "filing").await;
     // Another process holds the database's write lock.

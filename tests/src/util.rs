@@ -103,6 +103,12 @@ impl Server {
         Server::start_edited(str::to_string)
     }
 
+    /// As [`Server::start`], with the forward estimate instead of the forked one: no forecast
+    /// is published on its own, so the events are exactly those the test makes.
+    pub fn start_forward() -> Server {
+        Server::start_edited(forward_estimates)
+    }
+
     /// Start with this config text and the server's clock starting at `clock_start`
     /// (RFC 3339).
     pub fn start_at(config: &str, clock_start: &str) -> Server {
@@ -440,12 +446,29 @@ pub async fn ws_connect_as(url: &str, token: &str) -> Ws {
 }
 
 /// Next stream message (skipping pings), or panic after 10 s.
+/// The next message on the stream, new estimates left out (the forecast worker publishes them
+/// when it will: [`ws_next_any`] sees them).
 pub async fn ws_next(ws: &mut Ws) -> wire::StreamMessage {
+    loop {
+        let m = ws_next_any(ws).await;
+        if m.kind != wire::EventKind::EstimatesChanged {
+            return m;
+        }
+    }
+}
+
+pub async fn ws_next_any(ws: &mut Ws) -> wire::StreamMessage {
     tokio::time::timeout(Duration::from_secs(10), ws.next_message())
         .await
         .expect("a stream message within 10 s")
         .expect("stream open")
         .expect("websocket message")
+}
+
+/// A config with the forward estimator where it chose the forked one.
+pub fn forward_estimates(config: &str) -> String {
+    assert!(config.contains("estimator = \"forked\""), "the config chooses the forked estimator");
+    config.replace("estimator = \"forked\"", "estimator = \"forward\"")
 }
 
 pub fn hall<'a>(h: &'a wire::HallsResponse, id: &str) -> &'a wire::HallInfo {

@@ -100,6 +100,9 @@ pub struct QueueInfo {
     pub service: String,
     pub waiting: u32,
     pub est_wait_s: u32,
+    /// A new ticket's likely range in seconds (low, high), when the estimate has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub est_wait_range_s: Option<[u32; 2]>,
     /// Counters serving this service that are open now.
     pub open_counters: u32,
     /// The daily cap is reached: no more tickets today.
@@ -128,6 +131,9 @@ pub struct ServiceInfo {
     pub name_en: String,
     pub waiting: u32,
     pub est_wait_s: u32,
+    /// A new ticket's likely range in seconds (low, high), when the estimate has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub est_wait_range_s: Option<[u32; 2]>,
     pub open_counters: u32,
     pub sold_out: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

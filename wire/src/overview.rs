@@ -50,6 +50,24 @@ pub struct HallOverview {
     /// Today's text messages about the hall's tickets.
     #[serde(default)]
     pub texts: TextCounts,
+    /// While the queue is long (the long-queue alert's limit): the closed counter to open and
+    /// what a new ticket would wait with it open, forked ("开启 W05：新取号预计等候 35→18 分钟").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
+}
+
+/// What opening one more counter would change, by the forked estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIf {
+    pub counter: String,
+    pub counter_number: u32,
+    /// The service whose new ticket is meant (the one the counter serves most waiting for).
+    pub service: String,
+    /// A new ticket's wait now, and with the counter open (seconds).
+    pub before_s: u32,
+    pub after_s: u32,
+    /// "开启 5号窗口：新取号预计等候 35→18 分钟".
+    pub text: String,
 }
 
 /// Today's remote tickets (线上取号) of a hall, by where they stand.

@@ -98,6 +98,9 @@ pub enum EventKind {
     /// Whether tickets can be taken changed (the hall opened or closed, a service stopped
     /// issuing for the day): the new state is in `queues`.
     IssuingChanged,
+    /// What a new ticket would be told changed (the forked estimator published a new
+    /// forecast): the hall's waits are in `queues`; waiting tickets' own are fetched anew.
+    EstimatesChanged,
     DeviceStatusChanged { status: DeviceStatus },
     /// An alert for the duty leader began ([`crate::Alert`]).
     AlertRaised { alert: crate::Alert },

@@ -391,3 +391,27 @@ fn a_new_day_forgets_past_bookings_and_keeps_future_ones() {
     assert_eq!(s.bookings().by_code("90000002").map(|b| b.state), Some(BookingState::Booked));
     assert_eq!(s.bookings().taken(EAST, A, date(4), hm(9, 0)), 1);
 }
+
+/// Appointments booked for a later slot today move ahead of the walk-ins once their slot
+/// starts: the walk-ins' estimates count them before they come.
+#[test]
+fn appointments_booked_for_later_today_lengthen_the_walk_ins_wait() {
+    let mut s = state();
+    s.apply(Command::SignOut { counter: E2 }, at(1, 9, 0)).unwrap();
+    let walk_ins: Vec<TicketId> = (0..10).map(|_| walk_in(&mut s, A, at(1, 9, 0))).collect();
+    let last = *walk_ins.last().unwrap();
+    let before = s.forward(EAST, at(1, 9, 0), None).waits[&last];
+    book(&mut s, A, 1, hm(9, 30), ID1, "111111", at(1, 9, 0)).unwrap();
+    book(&mut s, A, 1, hm(9, 30), ID2, "222222", at(1, 9, 0)).unwrap();
+    let after = s.forward(EAST, at(1, 9, 0), None).waits[&last];
+    // Two services of 300 s (leaned 8 %) ahead of the last walk-in.
+    assert_eq!(after - before, 2 * 324_000, "{before} -> {after}");
+    // The first walk-in is called before the slot starts: the bookings do not move it.
+    assert_eq!(s.forward(EAST, at(1, 9, 0), None).waits[&walk_ins[0]], 0);
+    // A booking for tomorrow, or one whose slot has started (it may not come), changes nothing.
+    let mut t = state();
+    t.apply(Command::SignOut { counter: E2 }, at(1, 9, 0)).unwrap();
+    let last = (0..10).map(|_| walk_in(&mut t, A, at(1, 9, 0))).last().unwrap();
+    book(&mut t, A, 2, hm(9, 30), ID3, "333333", at(1, 9, 0)).unwrap();
+    assert_eq!(t.forward(EAST, at(1, 9, 0), None).waits[&last], before);
+}

@@ -26,12 +26,39 @@
 //!   [`EstimateRules::lean_percent`] because a late estimate hurts more than an early one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{is_urgent, pick, CounterState, Millis, Opening, Priority, Queue, State, TicketId};
+
+/// Maps and sets of the runs, keyed by ticket (or counter) ids: small integers that need no
+/// protection from chosen keys, hashed by one multiplication (SipHash cost a fifth of a fork).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`HashMap`] (Fx: rotate, xor, multiply).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
 
 /// Arrivals expected during the run are taken from this much of the recent past.
 const RATE_WINDOW_MS: Millis = 60 * 60_000;
@@ -39,6 +66,8 @@ const RATE_WINDOW_MS: Millis = 60 * 60_000;
 const MIN_RATE_WINDOW_MS: Millis = 5 * 60_000;
 /// Ids of the expected arrivals in a forward run (above every real ticket id).
 const PHANTOM: TicketId = TicketId::MAX / 2;
+/// Ids of the appointments booked for later in a forward run (above the expected arrivals').
+const BOOKED: TicketId = TicketId::MAX / 4 * 3;
 /// Above this many waiting tickets in a hall the forward run's cost is not worth it: the
 /// simple estimate is used (a hall that long is better served by opening counters).
 pub const FORWARD_LIMIT: usize = 2000;
@@ -70,11 +99,17 @@ pub struct EstimateRules {
     /// Expected service times are leaned up by this many percent: a late estimate hurts more
     /// than an early one.
     pub lean_percent: u32,
+    /// The forked estimator: forks per hall…
+    pub forks: u32,
+    /// … the percentile of a ticket's waits in the forks it is told…
+    pub quantile_percent: u32,
+    /// … and the range it is shown (low and high percentiles).
+    pub range_percent: (u32, u32),
 }
 
 impl Default for EstimateRules {
     fn default() -> Self {
-        EstimateRules { estimator: Estimator::Forward, lean_percent: 8 }
+        EstimateRules { estimator: Estimator::Forward, lean_percent: 8, forks: FORKS, quantile_percent: 60, range_percent: (5, 95) }
     }
 }
 
@@ -84,8 +119,9 @@ pub enum Estimator {
     Simple,
     #[default]
     Forward,
-    /// The day forked ([`State::forked`]): a quantile of each ticket's waits in the forks, and
-    /// a range between two others. So far in `qcall simulate --forked` only.
+    /// The day forked ([`State::forecast`]): a quantile of each ticket's waits in the forks,
+    /// and a range between two others. Computed off the writer's path and published into the
+    /// state ([`State::publish_forecast`]); until a hall has one, the forward estimate.
     Forked,
 }
 
@@ -94,6 +130,7 @@ impl Estimator {
         match s {
             "simple" => Some(Estimator::Simple),
             "forward" => Some(Estimator::Forward),
+            "forked" => Some(Estimator::Forked),
             _ => None,
         }
     }
@@ -116,6 +153,20 @@ enum Staffing {
     /// too: whether a service stops issuing before closing is not decided by who happens to
     /// be signed in (a counter opened at 10:00 must not make the hall stop issuing).
     Planned,
+    /// Those open or paused now, and this one opened now whatever its `hours` (the duty
+    /// leader's what-if: an emergency window).
+    NowAnd(usize),
+}
+
+impl Staffing {
+    /// Whether closed counter `c` is counted on.
+    fn counts_closed(self, c: usize) -> bool {
+        match self {
+            Staffing::Now => false,
+            Staffing::Planned => true,
+            Staffing::NowAnd(x) => x == c,
+        }
+    }
 }
 
 /// The id the forward run gives a ticket that is not taken yet ([`State::forward`]'s `extra`).
@@ -127,6 +178,8 @@ pub struct Forward {
     /// Milliseconds from `now` until each waiting ticket is called; tickets no open counter
     /// of the hall would call within [`HORIZON_MS`] are missing.
     pub waits: HashMap<TicketId, Millis>,
+    /// Counters' calls and expected arrivals the run went through: its cost.
+    pub steps: u64,
 }
 
 impl State {
@@ -183,14 +236,15 @@ impl State {
     /// `extra`: a ticket not yet taken, of this service and priority, at the back of its queue
     /// (what a new ticket would wait); it appears in the result as [`NEW_TICKET`].
     pub fn forward(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>) -> Forward {
-        let mut refused = HashSet::new();
-        let first = self.forward_run(hall, now, extra, Staffing::Now, true, &HashSet::new(), Some(&mut refused), None);
+        let mut refused = HashSet::default();
+        let mut prep = Prep::default();
+        let first = self.forward_run(hall, now, extra, Staffing::Now, true, &HashSet::default(), Some(&mut refused), None, Some(&mut prep));
         if refused.is_empty() {
             return first;
         }
         // Some of the expected taxpayers would be called only after closing: the kiosk would
         // not give them a ticket. Run again without them.
-        self.forward_run(hall, now, extra, Staffing::Now, true, &refused, None, None)
+        self.forward_run(hall, now, extra, Staffing::Now, true, &refused, None, None, Some(&mut prep))
     }
 
     /// [`State::forward`] with these counters, with or without the arrivals expected
@@ -207,6 +261,7 @@ impl State {
         skip: &HashSet<TicketId>,
         mut late: Option<&mut HashSet<TicketId>>,
         mut draws: Option<&mut Draws>,
+        mut prep: Option<&mut Prep>,
     ) -> Forward {
         let mut queues: Vec<Queue> = self.queues[hall].clone();
         // A remote ticket not checked in yet is expected to come in time: it waits in its place.
@@ -233,7 +288,7 @@ impl State {
         let mut preferred_over_others = vec![false; self.topo.services.len()];
         for &c in &counters {
             let def = &self.topo.counters[c];
-            let counted = staffing == Staffing::Planned || self.counters[c].state != CounterState::Closed;
+            let counted = staffing.counts_closed(c) || self.counters[c].state != CounterState::Closed;
             if counted && def.services.iter().any(|s| !def.preferred.contains(s)) {
                 for &s in &def.preferred {
                     preferred_over_others[s] = true;
@@ -242,15 +297,36 @@ impl State {
         }
         // Expected service time per service, leaned, for the whole run (a fork draws each one
         // around the mean instead: its spread is the estimate's, not a lean).
-        let service_ms: Vec<i64> = (0..self.topo.services.len())
-            .map(|s| if draws.is_some() { self.expected_service_ms(s, now) } else { self.leaned_ms(s, now) })
-            .collect();
-        let cvs: Vec<f64> = (0..self.topo.services.len()).map(|s| self.cv_of(s)).collect();
-        let mut arrivals = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others, &service_ms) } else { Arrivals::none() };
-        if arrivals.until > now {
+        let (service_ms, cvs) = match prep.as_deref_mut().and_then(|p| p.services.clone()) {
+            Some(x) => x,
+            None => {
+                let service_ms: Vec<i64> = (0..self.topo.services.len())
+                    .map(|s| if draws.is_some() { self.expected_service_ms(s, now) } else { self.leaned_ms(s, now) })
+                    .collect();
+                let cvs: Vec<f64> = (0..self.topo.services.len()).map(|s| self.cv_of(s)).collect();
+                if let Some(p) = prep.as_deref_mut() {
+                    p.services = Some((service_ms.clone(), cvs.clone()));
+                }
+                (service_ms, cvs)
+            }
+        };
+        // What the arrivals are expected from (the same for every fork of a hall at a moment:
+        // worked out once, it reads every ticket of the day).
+        let (mut arrivals, level) = match prep.as_deref_mut() {
+            Some(Prep { arrivals: Some(a), level, .. }) => (a.clone(), *level),
+            _ => {
+                let a = if arrivals { self.expected_arrivals(hall, now, &preferred_over_others, &service_ms) } else { Arrivals::none() };
+                let level = self.curve_level(hall, now);
+                if let Some(p) = prep {
+                    (p.arrivals, p.level) = (Some(a.clone()), level);
+                }
+                (a, level)
+            }
+        };
+        if let (true, Some(level)) = (arrivals.until > now, level) {
             // Learnt from earlier days: the kiosk's tickets by time of day; transfers stay at
             // the last hour's rate.
-            if let Some(list) = self.curve_arrivals(hall, now, arrivals.until, &preferred_over_others, draws.as_deref_mut().map(|d| &mut d.rng)) {
+            if let Some(list) = self.curve_arrivals(hall, now, arrivals.until, &preferred_over_others, draws.as_deref_mut().map(|d| &mut d.rng), level) {
                 arrivals.use_list(list);
             }
         }
@@ -258,15 +334,22 @@ impl State {
             arrivals.draw_gaps(now, &mut d.rng);
         }
         // Expected arrivals in the queues now: id -> (service, urgent, queued at).
-        let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::new();
+        let mut phantoms: HashMap<TicketId, (usize, bool, Millis)> = HashMap::default();
+        // Appointments booked for later today: each comes at its slot and goes ahead of the
+        // walk-ins from then on. (slot start, service, id), latest first.
+        let mut booked: Vec<(Millis, usize, TicketId)> = if arrivals.until > now { self.booked_later(hall, now) } else { vec![] };
+        let mut booked_in: HashMap<TicketId, (usize, Millis)> = HashMap::default();
 
+        // When a counter calls from `at` on: within its planned hours (an emergency window of
+        // the what-if stays until the hall closes).
+        let counter_from = |c: usize, at: Millis| if staffing == Staffing::NowAnd(c) { Some(at) } else { self.topo.counter_from(c, at) };
         // Counters by the time they are free: open ones only (a paused counter may be gone for
         // long; leaning towards later is the safe side).
         let mut free: BinaryHeap<Reverse<(Millis, usize)>> = BinaryHeap::new();
         for &c in &counters {
             let live = &self.counters[c];
             let at = match live.state {
-                CounterState::Closed if staffing == Staffing::Planned => now,
+                CounterState::Closed if staffing.counts_closed(c) => now,
                 CounterState::Closed => continue,
                 CounterState::Paused => now + PAUSE_RETURN_MS,
                 CounterState::Open => now,
@@ -283,7 +366,7 @@ impl State {
                 None => at,
             };
             // A counter planned to close calls nobody after.
-            if let Some(at) = self.topo.counter_from(c, at) {
+            if let Some(at) = counter_from(c, at) {
                 free.push(Reverse((at, c)));
             }
         }
@@ -294,17 +377,26 @@ impl State {
         // Per service: when the run calls its last waiting ticket from the back of the queue.
         let mut last_normal = vec![Millis::MIN; queues.len()];
         while left > 0 {
+            out.steps += 1;
             let Some(Reverse((at, c))) = free.pop() else { break };
             if at - now > HORIZON_MS {
                 break;
             }
             arrivals.admit(at, &mut queues, &mut phantoms, skip);
+            while booked.last().is_some_and(|b| b.0 <= at) {
+                let (start, service, id) = booked.pop().expect("peeked");
+                queues[service].appointments.insert((start, start, id));
+                booked_in.insert(id, (service, start));
+            }
             let def = &self.topo.counters[c];
             let Some(id) = pick(def, direct.get(&c).unwrap_or(&empty), &queues, at) else {
                 // Nothing this counter may call will come from the queues as they are.
                 continue;
             };
-            let service = if let Some((service, urgent, queued_at)) = phantoms.remove(&id) {
+            let service = if let Some((service, start)) = booked_in.remove(&id) {
+                queues[service].appointments.remove(&(start, start, id));
+                service
+            } else if let Some((service, urgent, queued_at)) = phantoms.remove(&id) {
                 if at > arrivals.close && arrivals.gated(id) {
                     if let Some(late) = late.as_deref_mut() {
                         late.insert(id);
@@ -357,10 +449,11 @@ impl State {
                 Some(d) => d.service(service_ms[service], cvs[service]),
                 None => service_ms[service],
             };
-            if let Some(next) = self.topo.counter_from(c, at + took) {
+            if let Some(next) = counter_from(c, at + took) {
                 free.push(Reverse((next, c)));
             }
         }
+        out.steps += arrivals.ids - PHANTOM;
         if let Some(late) = late {
             // Still waiting when the run stopped short of calling every ticket: never called.
             if left > 0 {
@@ -385,6 +478,21 @@ impl State {
                 .collect();
             late.extend(arrivals.admitted.iter().filter(|(_, s, t)| *t >= stops[*s]).map(|(id, _, _)| *id));
         }
+        out
+    }
+
+    /// Today's appointments in `hall` booked for slots starting after `now` (not checked in):
+    /// (slot start, service, id above every expected arrival's), latest first.
+    fn booked_later(&self, hall: usize, now: Millis) -> Vec<(Millis, usize, TicketId)> {
+        let mut out: Vec<(Millis, usize, TicketId)> = self
+            .bookings
+            .by_id
+            .values()
+            .filter(|b| b.hall == hall && b.date == self.day && b.state == super::appointments::BookingState::Booked)
+            .map(|b| (self.topo.at(b.date, b.slot), b.service, BOOKED + b.id as TicketId))
+            .filter(|b| b.0 > now)
+            .collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
         out
     }
 
@@ -423,11 +531,11 @@ impl State {
                 }
             }
         }
-        Arrivals { until, close, work, next, gaps, ids: PHANTOM, transfers: HashSet::new(), admitted: vec![], rng: None, list: vec![] }
+        Arrivals { until, close, work, next, gaps, ids: PHANTOM, transfers: HashSet::default(), admitted: vec![], rng: None, list: vec![] }
     }
 
     /// Waiting tickets in `hall`'s queues.
-    fn hall_waiting(&self, hall: usize) -> usize {
+    pub fn hall_waiting(&self, hall: usize) -> usize {
         self.queues[hall].iter().map(|q| q.urgent.len() + q.normal.len() + q.appointments.len() + q.away.len()).sum::<usize>()
             + (0..self.topo.counters.len()).filter(|&c| self.topo.counters[c].hall == hall).map(|c| self.direct[c].len()).sum::<usize>()
     }
@@ -452,8 +560,8 @@ impl State {
         match self.effective(estimator, t.hall) {
             Estimator::Simple => simple(),
             Estimator::Forward => self.forward(t.hall, now, None).waits.get(&id).map_or_else(simple, |ms| secs(*ms)),
-            Estimator::Forked => match self.forked(t.hall, now, None, FORKS, fork_seed(id, now)).quantile(id, QUANTILE) {
-                Some(ms) => secs(ms),
+            Estimator::Forked => match self.ticket_told(id, now) {
+                Some((s, _)) => s,
                 None => self.ticket_estimate_s(Estimator::Forward, id, now),
             },
         }
@@ -466,7 +574,7 @@ impl State {
     /// minutes.
     pub fn wait_range_s(&self, hall: usize, est_s: u32) -> Option<(u32, u32)> {
         // A short wait is one figure: a range would say more than it helps.
-        if self.topo.estimates.estimator != Estimator::Forward || est_s < RANGE_FROM_S {
+        if est_s < RANGE_FROM_S {
             return None;
         }
         let services: Vec<usize> = (0..self.topo.services.len())
@@ -518,7 +626,7 @@ impl State {
             // Whether issuing stops is decided by the expected run, whatever the tickets are told.
             Estimator::Forward | Estimator::Forked => {
                 match self
-                    .forward_run(hall, now, Some((service, Priority::Normal)), Staffing::Planned, false, &HashSet::new(), None, None)
+                    .forward_run(hall, now, Some((service, Priority::Normal)), Staffing::Planned, false, &HashSet::default(), None, None, None)
                     .waits
                     .get(&NEW_TICKET)
                 {
@@ -538,15 +646,26 @@ impl State {
             Estimator::Forward => {
                 self.forward(hall, now, Some((service, priority))).waits.get(&NEW_TICKET).map_or_else(simple, |ms| secs(*ms))
             }
-            Estimator::Forked => match self.forked(hall, now, Some((service, priority)), FORKS, fork_seed(NEW_TICKET, now)).quantile(NEW_TICKET, QUANTILE) {
-                Some(ms) => secs(ms),
+            Estimator::Forked => match self.new_ticket_told(hall, service, now).filter(|_| priority == Priority::Normal) {
+                Some((s, _)) => s,
                 None => self.new_ticket_estimate_s(Estimator::Forward, hall, service, priority, now),
             },
         }
     }
 }
 
+/// What the runs of one estimate share: the service times expected, the arrivals expected
+/// (before any fork draws them) and today's level against the learnt curves.
+#[derive(Default)]
+struct Prep {
+    arrivals: Option<Arrivals>,
+    level: Option<f64>,
+    /// Expected service time and its coefficient of variation per service.
+    services: Option<(Vec<i64>, Vec<f64>)>,
+}
+
 /// Expected arrivals during a forward run: one stream per service and urgency, evenly spaced.
+#[derive(Clone)]
 struct Arrivals {
     until: Millis,
     /// When the hall closes: a taxpayer who would be called after it gets no ticket.
@@ -577,7 +696,7 @@ impl Arrivals {
             next: BinaryHeap::new(),
             gaps: vec![],
             ids: PHANTOM,
-            transfers: HashSet::new(),
+            transfers: HashSet::default(),
             admitted: vec![],
             work: 0.0,
             rng: None,
@@ -669,6 +788,21 @@ pub struct ArrivalCurves {
 const CURVE_PRIOR_TICKETS: f64 = 10.0;
 
 impl State {
+    /// How busy today is against the curves of `hall` (tickets taken so far against what they
+    /// expected by now, blended; 0.5–2), when there are curves.
+    fn curve_level(&self, hall: usize, now: Millis) -> Option<f64> {
+        let curves = self.curves.as_ref()?.per.get(hall)?;
+        let minute = self.topo.local(now).1;
+        let seen = self.tickets.values().filter(|t| t.issued_hall == hall && t.day == self.day && t.issued_at <= now).count() as f64;
+        let mut expected_so_far = 0.0;
+        for q in 0..96usize {
+            let (a, b) = (q as u32 * 15, q as u32 * 15 + 15);
+            let part = if b <= minute { 1.0 } else if a >= minute { 0.0 } else { f64::from(minute - a) / 15.0 };
+            expected_so_far += curves.iter().map(|c| c.get(q).map_or(0.0, |x| x.0 + x.1)).sum::<f64>() * part;
+        }
+        Some(((seen + CURVE_PRIOR_TICKETS) / (expected_so_far + CURVE_PRIOR_TICKETS)).clamp(0.5, 2.0))
+    }
+
     /// What earlier days say arrives when: estimates use it, scaled to today's level, instead
     /// of the last hour's rate.
     pub fn set_arrival_curves(&mut self, curves: Option<std::sync::Arc<ArrivalCurves>>) {
@@ -683,19 +817,17 @@ impl State {
     /// 1 绿色通道), latest first, from `now` until `until`; drawn when `rng` is given (a Poisson
     /// number per quarter, at even random times), else evenly where the expected count
     /// crosses a whole number.
-    fn curve_arrivals(&self, hall: usize, now: Millis, until: Millis, normal_matters: &[bool], mut rng: Option<&mut StdRng>) -> Option<Vec<(Millis, usize, usize)>> {
+    fn curve_arrivals(
+        &self,
+        hall: usize,
+        now: Millis,
+        until: Millis,
+        normal_matters: &[bool],
+        mut rng: Option<&mut StdRng>,
+        level: f64,
+    ) -> Option<Vec<(Millis, usize, usize)>> {
         let curves = self.curves.as_ref()?.per.get(hall)?;
-        let (today, minute) = self.topo.local(now);
-        let day0 = self.topo.at(today, 0);
-        // Today's level: tickets taken so far against what the curve expected by now.
-        let seen = self.tickets.values().filter(|t| t.issued_hall == hall && t.day == self.day && t.issued_at <= now).count() as f64;
-        let mut expected_so_far = 0.0;
-        for (q, _) in (0..96).map(|q| (q, ())) {
-            let (a, b) = (q as u32 * 15, q as u32 * 15 + 15);
-            let part = if b <= minute { 1.0 } else if a >= minute { 0.0 } else { f64::from(minute - a) / 15.0 };
-            expected_so_far += curves.iter().map(|c| c.get(q).map_or(0.0, |x| x.0 + x.1)).sum::<f64>() * part;
-        }
-        let level = ((seen + CURVE_PRIOR_TICKETS) / (expected_so_far + CURVE_PRIOR_TICKETS)).clamp(0.5, 2.0);
+        let day0 = self.topo.at(self.topo.local(now).0, 0);
         let mut out = vec![];
         for (service, curve) in curves.iter().enumerate() {
             for kind in 0..2 {
@@ -754,12 +886,8 @@ fn poisson(rng: &mut StdRng, mean: f64) -> u32 {
     }
 }
 
-/// Forks of a hall per forked estimate.
+/// Forks of a hall per forked estimate, unless configured.
 pub const FORKS: u32 = 32;
-/// A forked estimate tells this quantile of a ticket's waits in the forks…
-pub const QUANTILE: f64 = 0.6;
-/// … and the range between these two (the forks miss some of what happens: pauses, for one).
-pub const RANGE_QUANTILES: (f64, f64) = (0.1, 0.9);
 
 /// The forks' seed for an estimate of `id` at `now`: the same estimate twice is the same.
 pub fn fork_seed(id: TicketId, now: Millis) -> u64 {
@@ -831,16 +959,21 @@ impl State {
     /// they took already) and the gaps between arrivals instead of taking their means. `extra`:
     /// a ticket not yet taken ([`NEW_TICKET`]). The same `seed` gives the same forks.
     pub fn forked(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>, forks: u32, seed: u64) -> Forked {
-        let mut out = Forked { waits: HashMap::new(), forks };
+        self.forked_with(hall, now, extra, forks, seed, Staffing::Now)
+    }
+
+    fn forked_with(&self, hall: usize, now: Millis, extra: Option<(usize, Priority)>, forks: u32, seed: u64, staffing: Staffing) -> Forked {
+        let mut out = Forked { waits: HashMap::default(), forks };
         let mut draws = Draws::new(seed);
+        let mut prep = Prep::default();
         for _ in 0..forks {
             // As the forward run: taxpayers the kiosk would refuse (called only after closing)
             // are left out, the fork run again with the same draws without them.
             let mut again = Draws { rng: draws.rng.clone() };
-            let mut refused = HashSet::new();
-            let mut run = self.forward_run(hall, now, extra, Staffing::Now, true, &HashSet::new(), Some(&mut refused), Some(&mut draws));
+            let mut refused = HashSet::default();
+            let mut run = self.forward_run(hall, now, extra, staffing, true, &HashSet::default(), Some(&mut refused), Some(&mut draws), Some(&mut prep));
             if !refused.is_empty() {
-                run = self.forward_run(hall, now, extra, Staffing::Now, true, &refused, None, Some(&mut again));
+                run = self.forward_run(hall, now, extra, staffing, true, &refused, None, Some(&mut again), Some(&mut prep));
                 draws = again;
             }
             for (id, ms) in run.waits {
@@ -854,6 +987,244 @@ impl State {
         }
         out
     }
+}
+
+/// What a forked estimate tells a ticket: its wait and range, in ms from the forecast's `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    pub wait_ms: Millis,
+    pub low_ms: Millis,
+    pub high_ms: Millis,
+}
+
+/// The duty leader's what-if: a new ticket of `service` with `counter` opened now as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WhatIf {
+    pub counter: usize,
+    pub service: usize,
+    pub before_ms: Millis,
+    pub after_ms: Millis,
+}
+
+/// A hall's forked estimates at one moment ([`State::forecast`]): what its tickets are told
+/// until the next one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forecast {
+    pub hall: usize,
+    pub day: chrono::NaiveDate,
+    pub at: Millis,
+    /// Every waiting ticket some fork called in all forks.
+    pub tickets: HashMap<TicketId, Told>,
+    /// Per service: a new (normal) ticket taken at `at`; none where the hall does not serve it
+    /// or not every fork would call it.
+    pub new: Vec<Option<Told>>,
+    /// When the queue is long: the closed counter whose opening helps most, and what it changes.
+    pub what_if: Option<WhatIf>,
+}
+
+impl Forked {
+    fn told(&self, id: TicketId, rules: &EstimateRules) -> Option<Told> {
+        let pc = |p: u32| f64::from(p) / 100.0;
+        Some(Told {
+            wait_ms: self.quantile(id, pc(rules.quantile_percent))?,
+            low_ms: self.quantile(id, pc(rules.range_percent.0))?,
+            high_ms: self.quantile(id, pc(rules.range_percent.1))?,
+        })
+    }
+}
+
+/// Forecasts as published, per hall: derived, not state (two states are equal whatever they
+/// were told).
+#[derive(Debug, Clone, Default)]
+pub struct Published(Vec<Option<std::sync::Arc<Forecast>>>);
+
+impl PartialEq for Published {
+    fn eq(&self, _: &Published) -> bool {
+        true
+    }
+}
+
+/// A forecast goes through at most this many steps ([`Forward::steps`]) in all its forks
+/// (some 50 ms of one core here): a larger hall gets fewer forks…
+pub const FORECAST_STEPS: u64 = 300_000;
+/// … and under this many, none (the forward estimate is told).
+pub const MIN_FORKS: u32 = 8;
+
+/// A forecast older than this is not used (its worker is stuck): the forward estimate is.
+pub const FORECAST_STALE_MS: Millis = 3 * 60_000;
+
+impl State {
+    /// The hall forked from `now` ([`EstimateRules::forks`] times, [`State::forked`]): each
+    /// waiting ticket's told wait and range; with `new_tickets`, a new ticket's of every
+    /// service the hall serves (a run each, the same draws); with `long_queue` and more than
+    /// that many waiting, the what-if of opening the closed counter that serves the most of
+    /// them.
+    pub fn forecast(&self, hall: usize, now: Millis, new_tickets: bool, long_queue: Option<u32>) -> Forecast {
+        let mut rules = self.topo.estimates;
+        let seed = fork_seed(hall as TicketId, now);
+        let mut out = Forecast { hall, day: self.day, at: now, tickets: HashMap::default(), new: vec![None; self.topo.services.len()], what_if: None };
+        // A new ticket of a service waits as one of any other served by the same counters
+        // with the same preference: one run per kind of service.
+        let kind = |s: usize| -> Vec<(usize, bool)> {
+            (0..self.topo.counters.len())
+                .filter(|&c| self.topo.counters[c].hall == hall && self.topo.counters[c].services.contains(&s))
+                .map(|c| (c, self.topo.counters[c].preferred.contains(&s)))
+                .collect()
+        };
+        // (kind: the hall's counters serving it and whether they prefer it, its services)
+        type Kinds = Vec<(Vec<(usize, bool)>, Vec<usize>)>;
+        let mut kinds: Kinds = vec![];
+        if new_tickets {
+            for s in 0..self.topo.services.len() {
+                let k = kind(s);
+                if k.is_empty() {
+                    continue;
+                }
+                match kinds.iter_mut().find(|(x, _)| *x == k) {
+                    Some((_, list)) => list.push(s),
+                    None => kinds.push((k, vec![s])),
+                }
+            }
+        }
+        let long = long_queue.is_some_and(|l| self.hall_waiting(hall) > l as usize);
+        // As many forks as the budget allows (a hall of thousands gets the forward estimate).
+        let runs = 1 + kinds.len() as u64 + if long { 2 } else { 0 };
+        let steps = self.forward(hall, now, None).steps.max(1);
+        rules.forks = rules.forks.min(u32::try_from(FORECAST_STEPS / (steps * runs)).unwrap_or(u32::MAX));
+        if rules.forks < MIN_FORKS {
+            return out;
+        }
+        let base = self.forked(hall, now, None, rules.forks, seed);
+        out.tickets = base.waits.keys().filter_map(|&id| Some((id, base.told(id, &rules)?))).collect();
+        let new_one = |s: usize, staffing: Staffing| {
+            self.forked_with(hall, now, Some((s, Priority::Normal)), rules.forks, seed, staffing).told(NEW_TICKET, &rules)
+        };
+        for (_, services) in &kinds {
+            let told = new_one(services[0], Staffing::Now);
+            for &s in services {
+                out.new[s] = told;
+            }
+        }
+        if long {
+            let waiting = |s: usize| self.waiting(hall, s);
+            let open = self
+                .topo
+                .counters
+                .iter()
+                .enumerate()
+                .filter(|(c, def)| def.hall == hall && self.counters[*c].state == CounterState::Closed)
+                .map(|(c, def)| (def.services.iter().map(|&s| waiting(s)).sum::<u32>(), Reverse(c)))
+                .filter(|(n, _)| *n > 0)
+                .max()
+                .map(|(_, Reverse(c))| c);
+            if let Some(c) = open {
+                let service = *self.topo.counters[c].services.iter().max_by_key(|&&s| (waiting(s), Reverse(s))).expect("serves one");
+                let before = out.new[service].or_else(|| new_one(service, Staffing::Now));
+                let after = new_one(service, Staffing::NowAnd(c));
+                if let (Some(b), Some(a)) = (before, after) {
+                    out.what_if = Some(WhatIf { counter: c, service, before_ms: b.wait_ms, after_ms: a.wait_ms });
+                }
+            }
+        }
+        out
+    }
+
+    /// Makes `f` what its hall's tickets are told (the forked estimator). Whether what a new
+    /// ticket is told changed by a minute or more for some service (worth telling the screens).
+    pub fn publish_forecast(&mut self, f: std::sync::Arc<Forecast>) -> bool {
+        let h = f.hall;
+        if self.forecasts.0.len() <= h {
+            self.forecasts.0.resize(self.topo.halls.len().max(h + 1), None);
+        }
+        let minutes = |f: Option<&Forecast>| -> Vec<Option<(Millis, Millis, Millis)>> {
+            match f {
+                Some(f) => f.new.iter().map(|t| t.map(|t| (t.wait_ms / 60_000, t.low_ms / 60_000, t.high_ms / 60_000))).collect(),
+                None => vec![],
+            }
+        };
+        let changed = minutes(self.forecasts.0[h].as_deref()) != minutes(Some(&f));
+        self.forecasts.0[h] = Some(f);
+        changed
+    }
+
+    /// `hall`'s forecast, when the forked estimator has a fresh one of today.
+    pub fn forecast_of(&self, hall: usize, now: Millis) -> Option<&Forecast> {
+        self.forecasts
+            .0
+            .get(hall)?
+            .as_deref()
+            .filter(|f| f.day == self.day && now - f.at <= FORECAST_STALE_MS && now >= f.at)
+    }
+
+    /// What the forked estimate tells waiting ticket `id` at `now`: seconds, and the range.
+    /// A ticket taken since the forecast is told what a new ticket of its service was.
+    pub fn ticket_told(&self, id: TicketId, now: Millis) -> Option<(u32, (u32, u32))> {
+        let t = self.tickets.get(&id)?;
+        let f = self.forecast_of(t.hall, now)?;
+        let (told, from) = match f.tickets.get(&id) {
+            Some(told) => (*told, f.at),
+            None if t.issued_at >= f.at && t.priority == Priority::Normal && t.slot.is_none() && !t.transferred => {
+                (f.new.get(t.service).copied().flatten()?, t.issued_at)
+            }
+            None => return None,
+        };
+        Some(told_s(told, now - from))
+    }
+
+    /// What waiting ticket `id` is told at `now` by the configured estimator: seconds, and a
+    /// range when the estimate has one worth showing ([`shown_range`]; the forked estimator's
+    /// only from its forks).
+    pub fn ticket_wait(&self, id: TicketId, now: Millis) -> (u32, Option<(u32, u32)>) {
+        let Some(t) = self.tickets.get(&id).filter(|t| t.state == super::TicketState::Waiting) else { return (0, None) };
+        if self.topo.estimates.estimator == Estimator::Forked && self.effective(Estimator::Forked, t.hall) == Estimator::Forked {
+            if let Some((s, range)) = self.ticket_told(id, now) {
+                return (s, shown_range(s, range));
+            }
+        }
+        let s = self.ticket_estimate_s(self.topo.estimates.estimator, id, now);
+        (s, self.forward_range(t.hall, s))
+    }
+
+    /// The forward estimate's range, where it is the one configured (the forked estimator
+    /// tells no range but its forks').
+    fn forward_range(&self, hall: usize, s: u32) -> Option<(u32, u32)> {
+        (self.topo.estimates.estimator == Estimator::Forward).then(|| self.wait_range_s(hall, s)).flatten()
+    }
+
+    /// What a new ticket of `service` in `hall` is told at `now` (as [`State::ticket_wait`]).
+    pub fn new_ticket_wait(&self, hall: usize, service: usize, now: Millis) -> (u32, Option<(u32, u32)>) {
+        if self.topo.estimates.estimator == Estimator::Forked && self.effective(Estimator::Forked, hall) == Estimator::Forked {
+            if let Some((s, range)) = self.new_ticket_told(hall, service, now) {
+                return (s, shown_range(s, range));
+            }
+        }
+        let s = self.new_ticket_estimate_s(self.topo.estimates.estimator, hall, service, Priority::Normal, now);
+        (s, self.forward_range(hall, s))
+    }
+
+    /// What the forked estimate tells a new ticket of `service` in `hall` at `now`.
+    pub fn new_ticket_told(&self, hall: usize, service: usize, now: Millis) -> Option<(u32, (u32, u32))> {
+        let f = self.forecast_of(hall, now)?;
+        Some(told_s(f.new.get(service).copied().flatten()?, 0))
+    }
+}
+
+/// The range of a forked estimate of `s` seconds, as shown: whole minutes around it (the low
+/// end down, the high one up), when the estimate is not short ([`SHORT_S`]) and the range
+/// spans at least [`RANGE_SHOWN_S`].
+pub fn shown_range(s: u32, (low, high): (u32, u32)) -> Option<(u32, u32)> {
+    let (low, high) = (low.min(s) / 60 * 60, high.max(s).div_ceil(60) * 60);
+    (s >= SHORT_S && high - low >= RANGE_SHOWN_S).then_some((low, high))
+}
+
+/// A wait under this is told as short (少于 5 分钟), without a range.
+pub const SHORT_S: u32 = 5 * 60;
+/// A forked range narrower than this is told as one figure.
+pub const RANGE_SHOWN_S: u32 = 3 * 60;
+
+/// A told wait `passed` ms later, in seconds: (wait, (low, high)).
+fn told_s(t: Told, passed: Millis) -> (u32, (u32, u32)) {
+    (secs(t.wait_ms - passed), (secs(t.low_ms - passed), secs(t.high_ms - passed)))
 }
 
 /// The coefficient of variation of `samples` ([`DEFAULT_CV`] for fewer than five).

@@ -131,6 +131,8 @@ pub struct State {
     pub(super) issuing: Vec<Vec<bool>>,
     /// Expected arrivals learnt from earlier days, when known ([`State::set_arrival_curves`]).
     pub(super) curves: Option<std::sync::Arc<super::estimate::ArrivalCurves>>,
+    /// What the forked estimator last published per hall ([`State::publish_forecast`]).
+    pub(super) forecasts: super::estimate::Published,
 }
 
 impl State {
@@ -156,6 +158,7 @@ impl State {
             bookings: Bookings::restore(vec![], HashMap::new(), appointments::month_of(topo.business_day(now)), 1),
             issuing: vec![vec![true; s]; h],
             curves: None,
+            forecasts: Default::default(),
             topo,
         }
     }

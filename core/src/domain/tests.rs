@@ -606,10 +606,18 @@ fn a_long_uncertain_wait_has_a_range_and_a_short_one_does_not() {
     // The more services ahead, the narrower the range relative to the wait.
     let (l2, h2) = s.wait_range_s(EAST, 120 * 60).unwrap();
     assert!(f64::from(h2 - l2) / 7200.0 < f64::from(high - low) / 1800.0);
-    // Today's estimator shows no range.
-    let mut t = (*topo(0)).clone();
-    t.estimates.estimator = estimate::Estimator::Simple;
-    assert_eq!(State::new(Arc::new(t), at(0)).wait_range_s(EAST, 30 * 60), None);
+    // The forward estimator tells a long wait with its range; the simple one shows none.
+    let long_wait = |estimator| {
+        let mut t = (*topo(0)).clone();
+        t.estimates.estimator = estimator;
+        let mut s = State::new(Arc::new(t), at(0));
+        s.apply(Command::SignIn { counter: W1, clerk: "clerk01".into(), take_over: false }, at(0)).unwrap();
+        let last = (0..8).map(|_| issue(&mut s, WEST, A, 0)).last().unwrap();
+        s.ticket_wait(last, at(0))
+    };
+    assert!(long_wait(estimate::Estimator::Forward).1.is_some());
+    let (secs, range) = long_wait(estimate::Estimator::Simple);
+    assert!(secs >= 30 * 60 && range.is_none(), "{secs} {range:?}");
 }
 
 /// In a hall that gets more work than its counters can do, a service stops issuing before
@@ -726,4 +734,91 @@ fn learnt_arrivals_move_the_estimate_where_arrivals_go_first() {
     s.set_arrival_curves(Some(Arc::new(estimate::ArrivalCurves { per })));
     let after = s.forward(EAST, at(1), None).waits[&filing];
     assert!(after > before, "invoices expected first: {before} -> {after}");
+}
+
+/// The forked estimator's forecast: published into the state, it is what waiting tickets and
+/// new ones are told (a ticket taken since is told what a new one was, less the time since);
+/// without a fresh one of today, the forward estimate is told and no range.
+#[test]
+fn a_published_forecast_is_what_tickets_are_told_until_it_goes_stale() {
+    use estimate::{Estimator, FORECAST_STALE_MS};
+    let mut t = (*topo(0)).clone();
+    t.estimates.estimator = Estimator::Forked;
+    let mut s = State::new(Arc::new(t), at(0));
+    s.apply(Command::SignIn { counter: W1, clerk: "clerk01".into(), take_over: false }, at(0)).unwrap();
+    let tickets: Vec<TicketId> = (0..8).map(|_| issue(&mut s, WEST, A, 0)).collect();
+    s.apply(Command::CallNext { counter: W1 }, at(0)).unwrap();
+    let now = at(1);
+    let last = *tickets.last().unwrap();
+    // Nothing published: the forward estimate, no range.
+    let forward = s.ticket_estimate_s(Estimator::Forward, last, now);
+    assert_eq!(s.ticket_wait(last, now), (forward, None));
+    let f = s.forecast(WEST, now, true, None);
+    assert_eq!(f, s.forecast(WEST, now, true, None), "the same moment, the same forks");
+    let told = f.tickets[&last];
+    assert!(told.low_ms < told.wait_ms && told.wait_ms < told.high_ms, "{told:?}");
+    let new = f.new[A].expect("the hall serves filing");
+    assert!(new.wait_ms > told.wait_ms, "a new ticket is behind the last one");
+    assert!(s.publish_forecast(Arc::new(f.clone())), "new figures: worth telling the screens");
+    assert!(!s.publish_forecast(Arc::new(f.clone())), "the same figures again: nothing to tell");
+    let (secs, range) = s.ticket_wait(last, now);
+    assert_eq!(i64::from(secs), (told.wait_ms + 999) / 1000);
+    let (low, high) = range.expect("a long wait has a range");
+    assert!(i64::from(low) * 1000 <= told.low_ms && i64::from(high) * 1000 >= told.high_ms && high - low >= 180);
+    // A minute later the same forecast tells a minute less.
+    assert_eq!(s.ticket_wait(last, at(2)).0, secs - 60);
+    // A ticket taken since: what a new one was told.
+    let later = issue(&mut s, WEST, A, 2);
+    assert_eq!(i64::from(s.ticket_wait(later, at(2)).0), (new.wait_ms + 999) / 1000);
+    assert_eq!(i64::from(s.new_ticket_wait(WEST, A, now).0), (new.wait_ms + 999) / 1000);
+    // Stale: the forward estimate again.
+    let stale = now + FORECAST_STALE_MS + 60_000;
+    assert_eq!(s.ticket_wait(last, stale), (s.ticket_estimate_s(Estimator::Forward, last, stale), None));
+}
+
+/// The duty leader's what-if: with more waiting than the long-queue limit, the forecast names
+/// the closed counter serving the most of them and what a new ticket would wait with it open.
+#[test]
+fn the_what_if_names_the_counter_to_open_and_halves_the_wait() {
+    let mut s = state();
+    for c in [E2, E3] {
+        s.apply(Command::SignOut { counter: c }, at(0)).unwrap();
+    }
+    for _ in 0..20 {
+        issue(&mut s, EAST, A, 0);
+    }
+    let f = s.forecast(EAST, at(1), false, Some(30));
+    assert_eq!(f.what_if, None, "20 waiting: not a long queue");
+    let f = s.forecast(EAST, at(1), false, Some(10));
+    let w = f.what_if.expect("a long queue");
+    assert!(w.counter == E2 && w.service == A, "E3 serves no filing: {w:?}");
+    assert!(w.after_ms * 10 < w.before_ms * 7, "a second counter: well under the wait with one ({w:?})");
+}
+
+/// What a forecast costs (run with `--release --ignored --nocapture`).
+#[test]
+#[ignore]
+fn forecast_cost() {
+    for n in [50usize, 300, 1000, 3000] {
+        // Taken over the last two hours (a busy hall), nobody called yet.
+        let mut s = state();
+        for i in 0..n {
+            s.apply(Command::Issue { hall: EAST, service: [A, B][i % 2], priority: Priority::Normal, request_id: None }, at(0) + (i as i64 * 120 * 60_000) / n as i64).unwrap();
+        }
+        s.apply(Command::SignOut { counter: E3 }, at(0)).unwrap();
+        let now = at(120);
+        let t = std::time::Instant::now();
+        let f = s.forecast(EAST, now, true, Some(20));
+        let fwd = std::time::Instant::now();
+        s.forward(EAST, now, None);
+        println!("{n} waiting: forecast {:.1} ms, forward {:.2} ms ({} told)", (fwd - t).as_secs_f64() * 1e3, fwd.elapsed().as_secs_f64() * 1e3, f.tickets.len());
+        // All in one minute: a burst the last hour's rate extrapolates.
+        let mut s = state();
+        for i in 0..n {
+            issue(&mut s, EAST, [A, B][i % 2], 0);
+        }
+        let t = std::time::Instant::now();
+        let f = s.forecast(EAST, at(1), true, Some(20));
+        println!("{n} in a burst: forecast {:.1} ms ({} told)", t.elapsed().as_secs_f64() * 1e3, f.tickets.len());
+    }
 }

@@ -37,7 +37,7 @@ use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::estimate::{fork_seed, Estimator, FORKS, RANGE_QUANTILES};
+use crate::domain::estimate::Estimator;
 use crate::domain::{Command, CounterState, Event, Millis, Priority, State, TicketId, TicketState, Topology};
 pub use profile::Profile;
 pub use report::Report;
@@ -70,6 +70,10 @@ pub struct Setup {
     /// The estimates know when taxpayers come by time of day, as if learnt from many earlier
     /// days of this profile ([`State::set_arrival_curves`]).
     pub learnt_arrivals: bool,
+    /// Half past every hour, each hall's what-if ([`crate::domain::estimate::WhatIf`]): what a
+    /// new ticket would wait with the closed counter that helps most opened then
+    /// (`--staff` reports it).
+    pub what_ifs: bool,
 }
 
 impl Setup {
@@ -177,6 +181,8 @@ enum Ev {
     Later { ticket: TicketId },
     /// Counters of `hall` sign in at an opening.
     Open { hall: usize },
+    /// The hall's what-if, half past an hour ([`Setup::what_ifs`]).
+    Look { hall: usize },
 }
 
 /// The outcome of a run: every ticket, plus counter busy and open times.
@@ -194,6 +200,8 @@ pub struct Outcome {
     /// Tickets still at a counter when their business day ended: a clerk waiting for someone
     /// all evening. Zero unless the simulated clerks are wrong.
     pub held_at_day_end: u32,
+    /// With [`Setup::what_ifs`]: (hall, local hour, what opening one more counter then would do).
+    pub what_ifs: Vec<(usize, u32, crate::domain::estimate::WhatIf)>,
 }
 
 /// Runs the simulation.
@@ -271,10 +279,13 @@ fn curves(topo: &Topology, p: &Profile, date: NaiveDate) -> crate::domain::estim
 /// closing is in the counters' `hours`).
 fn prepare(topo: &Arc<Topology>, setup: &Setup) -> Arc<Topology> {
     let profile = &setup.profile;
-    if !profile.one_window && !profile.close.iter().any(|c| c.2) {
+    let quantile_percent = (setup.fork_quantile * 100.0).round().clamp(1.0, 99.0) as u32;
+    if !profile.one_window && !profile.close.iter().any(|c| c.2) && topo.estimates.quantile_percent == quantile_percent {
         return topo.clone();
     }
     let mut t = (**topo).clone();
+    t.estimates.quantile_percent = quantile_percent;
+    t.estimates.range_percent = (t.estimates.range_percent.0.min(quantile_percent - 1), t.estimates.range_percent.1.max(quantile_percent + 1));
     if profile.one_window {
         let all: Vec<usize> = (0..t.services.len()).collect();
         for c in &mut t.counters {
@@ -445,8 +456,14 @@ impl<'a> Day<'a> {
             if !topo.hall_open_day(h, self.date) {
                 continue;
             }
-            for &(open, _) in &topo.halls[h].hours {
+            for &(open, close) in &topo.halls[h].hours {
                 self.at(topo.at(self.date, open), Ev::Open { hall: h });
+                if self.setup.what_ifs {
+                    // Half past each hour the hall is open then: the hour's queue has formed.
+                    for minute in (open / 60 * 60 + 30..close).step_by(60).filter(|&m| m >= open) {
+                        self.at(topo.at(self.date, minute), Ev::Look { hall: h });
+                    }
+                }
             }
             self.schedule_arrivals(h, Millis::MIN);
             // Pauses and sign-outs of this hall's counters.
@@ -574,6 +591,13 @@ impl<'a> Day<'a> {
                     }
                 }
             }
+            Ev::Look { hall } => {
+                if self.fork.is_none() {
+                    if let Some(w) = self.state.forecast(hall, now, false, Some(0)).what_if {
+                        out.what_ifs.push((hall, self.topo.local(now).1 / 60, w));
+                    }
+                }
+            }
             Ev::Arrive { hall, service, priority } => {
                 let priority = if priority { Priority::Priority } else { Priority::Normal };
                 let fate = Fate::draw(&mut self.rng, &mut self.draws);
@@ -598,10 +622,15 @@ impl<'a> Day<'a> {
                 let range = self.state.wait_range_s(hall, forward_s).map(|(a, b)| (i64::from(a) * 1000, i64::from(b) * 1000));
                 let mut forked_range = None;
                 if self.setup.forked {
-                    let f = self.state.forked(hall, now, None, FORKS, fork_seed(id, now));
-                    let (lo, hi) = RANGE_QUANTILES;
-                    at_issue.push(f.quantile(id, self.setup.fork_quantile).unwrap_or(at_issue[1]));
-                    forked_range = f.quantile(id, lo).zip(f.quantile(id, hi));
+                    // As the server's forecast worker: the hall forked after the ticket is taken.
+                    let f = self.state.forecast(hall, now, false, None);
+                    match f.tickets.get(&id) {
+                        Some(t) => {
+                            at_issue.push(t.wait_ms);
+                            forked_range = Some((t.low_ms, t.high_ms));
+                        }
+                        None => at_issue.push(at_issue[1]),
+                    }
                 }
                 self.records.insert(id, out.tickets.len());
                 out.tickets.push(TicketRecord { hall, service, issued_at: now, called_at: None, at_issue, later: None, range, forked_range, forked: None });
@@ -616,6 +645,11 @@ impl<'a> Day<'a> {
             }
             Ev::Later { ticket } => {
                 if self.fork.is_none() && self.state.ticket(ticket).is_some_and(|t| t.state == TicketState::Waiting) {
+                    if self.setup.forked {
+                        let hall = self.state.ticket(ticket).map_or(0, |t| t.hall);
+                        let f = self.state.forecast(hall, now, false, None);
+                        self.state.publish_forecast(Arc::new(f));
+                    }
                     let later = self.setup.estimators().iter().map(|e| i64::from(self.state.ticket_estimate_s(*e, ticket, now)) * 1000).collect();
                     if let Some(&i) = self.records.get(&ticket) {
                         out.tickets[i].later = Some(later);

@@ -23,6 +23,7 @@ fn hall(id: &str, zh: &str, en: &str, waiting: u32) -> HallInfo {
         name_en: en.into(),
         waiting,
         est_wait_s: waiting * 120,
+        est_wait_range_s: None,
         open_counters: 2,
         sold_out: false,
         closed_until: None,
@@ -338,10 +339,10 @@ fn queues_update_counts_and_other_halls() {
             OtherHallView { name: "中区办税服务厅".into(), text: "7 人 · 约14分钟".into() },
         ]
     );
-    let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false };
+    let q = QueueInfo { service: "filing".into(), waiting: 0, est_wait_s: 0, est_wait_range_s: None, open_counters: 1, sold_out: false, closed_until: None, overtime: false, unstaffed: false, full: false };
     c.handle(Event::Queues { hall: "west".into(), queues: vec![q] }, secs(1));
     assert_eq!(c.view().services[0].others[0].text, "0 人 · 少于5分钟");
-    let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, open_counters: 1, sold_out: true, closed_until: None, overtime: false, unstaffed: false, full: false };
+    let q = QueueInfo { service: "invoice".into(), waiting: 9, est_wait_s: 0, est_wait_range_s: None, open_counters: 1, sold_out: true, closed_until: None, overtime: false, unstaffed: false, full: false };
     c.handle(Event::Queues { hall: "east".into(), queues: vec![q] }, secs(1));
     let v = c.view();
     assert_eq!(v.services[1].waiting, "今日已发完");

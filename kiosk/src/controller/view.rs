@@ -239,9 +239,9 @@ impl Controller {
                                 text::UNSTAFFED.pick(en).into()
                             } else {
                                 let est = if en {
-                                    format!("wait {}", escpos::wait_minutes_en(s.est_wait_s))
+                                    format!("wait {}", escpos::wait_en(s.est_wait_s, s.est_wait_range_s))
                                 } else {
-                                    format!("预计{}", escpos::wait_minutes_zh(s.est_wait_s))
+                                    format!("预计{}", escpos::wait_zh(s.est_wait_s, s.est_wait_range_s))
                                 };
                                 if s.overtime { format!("{est} · {}", text::OVERTIME.pick(en)) } else { est }
                             },
@@ -381,7 +381,7 @@ pub fn queue_text(en: bool, s: &qcall_wire::ServiceInfo) -> String {
         return if en { format!("{waiting} waiting · {}", text::UNSTAFFED.en) } else { format!("{waiting} 人 · {}", text::UNSTAFFED.zh) };
     }
     match en {
-        false => format!("{} 人 · {}", waiting, escpos::wait_minutes_zh(s.est_wait_s)),
+        false => format!("{} 人 · {}", waiting, escpos::wait_zh(s.est_wait_s, s.est_wait_range_s)),
         true if s.est_wait_s < 60 => format!("{waiting} waiting · <1 min"),
         true => format!("{} waiting · ~{} min", waiting, s.est_wait_s.div_ceil(60)),
     }

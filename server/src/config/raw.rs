@@ -107,8 +107,14 @@ pub struct RawEstimates {
     /// "forward" (the call-next rule run forward; the default) or "simple" (people ahead ×
     /// mean service time ÷ open counters).
     pub estimator: Option<String>,
-    /// Expected service times are leaned up by this many percent (default 5).
+    /// Expected service times are leaned up by this many percent (default 8).
     pub lean_percent: Option<u32>,
+    /// "forked": forks per hall (default 32)…
+    pub forks: Option<u32>,
+    /// … the percentile of a ticket's waits in them it is told (default 60)…
+    pub quantile_percent: Option<u32>,
+    /// … and the range shown, low and high percentiles (default [5, 95]).
+    pub range_percent: Option<[u32; 2]>,
 }
 
 /// `[calendar]`: the days the halls open besides Monday to Friday, and close on.

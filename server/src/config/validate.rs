@@ -546,10 +546,22 @@ fn estimates(ck: &Check, raw: &RawEstimates) -> Result<crate::domain::estimate::
     let estimator = match raw.estimator.as_deref() {
         None => defaults.estimator,
         Some(e) => crate::domain::estimate::Estimator::parse(e)
-            .ok_or_else(|| ck.bad("estimates.estimator", format!("{e:?} is not one of \"forward\", \"simple\"")))?,
+            .ok_or_else(|| ck.bad("estimates.estimator", format!("{e:?} is not one of \"forked\", \"forward\", \"simple\"")))?,
     };
     let lean_percent = ck.range("estimates.lean_percent", raw.lean_percent, defaults.lean_percent, 0..=100)?;
-    Ok(crate::domain::estimate::EstimateRules { estimator, lean_percent })
+    let forks = ck.range("estimates.forks", raw.forks, defaults.forks, 4..=256)?;
+    let quantile_percent = ck.range("estimates.quantile_percent", raw.quantile_percent, defaults.quantile_percent, 1..=99)?;
+    let range_percent = match raw.range_percent {
+        None => defaults.range_percent,
+        Some([low, high]) if low < quantile_percent && quantile_percent < high && high < 100 => (low, high),
+        Some([low, high]) => {
+            return Err(ck.bad(
+                "estimates.range_percent",
+                format!("[{low}, {high}] must hold quantile_percent ({quantile_percent}) strictly inside, below 100"),
+            ))
+        }
+    };
+    Ok(crate::domain::estimate::EstimateRules { estimator, lean_percent, forks, quantile_percent, range_percent })
 }
 
 /// Reasons as a list names them: 1 to `max`, each 1-16 characters without spaces around, once.

@@ -49,7 +49,7 @@ pub async fn metrics(State(s): State<AppState>, _: SupervisorCaller) -> Result<J
     let shared = &s.engine.shared;
     let (seq, tickets_in_memory, subscribers) = {
         let core = shared.core.read().await;
-        (core.seq, core.state.tickets().count() as u64, shared.events.receiver_count() as u64)
+        (core.seq, core.state.tickets().count() as u64, shared.stream_subscribers())
     };
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Json(wire::MetricsResponse {
@@ -375,7 +375,7 @@ pub async fn prometheus(State(s): State<AppState>, _: SupervisorCaller) -> Resul
     e.histogram("qcall_commit_seconds", "Seconds per commit, fsync included.", &shared.commit_seconds);
     e.histogram("qcall_batch_commands", "Commands per batch (one transaction).", &shared.batch_commands);
     e.family("qcall_stream_subscribers", "gauge", "Event-stream subscribers connected now.");
-    e.sample("qcall_stream_subscribers", &[], shared.events.receiver_count() as f64);
+    e.sample("qcall_stream_subscribers", &[], shared.stream_subscribers() as f64);
     e.family("qcall_stream_subscribers_dropped_total", "counter", "Subscribers dropped for being too slow or too far behind.");
     e.sample("qcall_stream_subscribers_dropped_total", &[], shared.dropped_subscribers.load(Relaxed) as f64);
     e.family("qcall_store_up", "gauge", "1 while the database takes commits, 0 after a failed one.");

@@ -521,6 +521,7 @@ impl Server {
         };
         let public_addr = public.as_ref().map(|l| l.local_addr()).transpose()?;
         spawn_ticker(app.state.clone());
+        crate::forecast::spawn(app.state.clone());
         if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
             alerts::spawn_webhook(app.state.clone(), url);
         }

@@ -108,6 +108,18 @@ pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<
                 devices,
                 remote,
                 texts: texts.get(&topo.halls[h].id).map(|&(sent, failed)| wire::TextCounts { sent, failed }).unwrap_or_default(),
+                what_if: st
+                    .forecast_of(h, now)
+                    .and_then(|f| f.what_if)
+                    .filter(|w| waiting > s.cfg.alerts.queue_length && st.counter(w.counter).state == crate::domain::CounterState::Closed)
+                    .map(|w| wire::WhatIf {
+                        counter: topo.counters[w.counter].id.clone(),
+                        counter_number: topo.counters[w.counter].number,
+                        service: topo.services[w.service].id.clone(),
+                        before_s: ((w.before_ms + 999) / 1000) as u32,
+                        after_s: ((w.after_ms + 999) / 1000) as u32,
+                        text: crate::alerts::what_if_text(topo, &w),
+                    }),
             }
         })
         .collect();
