@@ -3,7 +3,7 @@
 //!
 //! It follows the event stream. A hall whose queues changed is forked again, at most every
 //! [`MIN_GAP`]; one with people waiting at least every [`REFRESH`] (time passes). After each
-//! forecast it rests as long as the forecast took (at most half of one core; a forecast is
+//! forecast it rests twice as long as the forecast took (at most a third of one core; a forecast is
 //! bounded by [`crate::domain::estimate::FORECAST_STEPS`]). A fork runs
 //! on a blocking thread from a snapshot of the state (a clone taken under the read lock), so
 //! the writer never waits for it; the result goes to the writer as
@@ -80,8 +80,8 @@ pub fn spawn(s: AppState) {
                     if refresh(&s, h).await.is_none() {
                         tracing::warn!(hall = %s.cfg.topology.halls[h].id, "the forked estimate could not be published");
                     }
-                    // At most half of one core, however busy the halls are.
-                    tokio::time::sleep(started.elapsed()).await;
+                    // At most a third of one core, however busy the halls are.
+                    tokio::time::sleep(started.elapsed() * 2).await;
                 }
             }
             // Sleep until the next hall could be due, or an event makes one so.
