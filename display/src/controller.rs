@@ -86,12 +86,12 @@ pub fn wait_text(est_wait_s: u32, range: Option<[u32; 2]>, unstaffed: bool, clos
         String::new()
     } else if unstaffed {
         "暂无窗口办理".into()
-    } else if est_wait_s < 5 * 60 {
-        "少于5分钟".into()
-    } else if let Some([a, b]) = range {
-        format!("约{}–{}分钟", a / 60, b.div_ceil(60))
     } else {
-        format!("约{}分钟", est_wait_s.div_ceil(60))
+        match qcall_wire::WaitMinutes::of(est_wait_s, range) {
+            qcall_wire::WaitMinutes::Short => "少于5分钟".into(),
+            qcall_wire::WaitMinutes::About(m) => format!("约{m}分钟"),
+            qcall_wire::WaitMinutes::Between(a, b) => format!("约{a}–{b}分钟"),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! - `GS V 66 n` feed n lines and partial cut.
 //! - `DLE EOT n` (10 04 n) real-time status, answered with one byte.
 
+use qcall_wire::WaitMinutes;
 use thiserror::Error;
 
 pub const ESC: u8 = 0x1B;
@@ -158,40 +159,30 @@ pub fn text_columns(text: &str) -> usize {
 pub const UNSTAFFED_ZH: &str = "暂无窗口办理";
 pub const UNSTAFFED_EN: &str = "no counter open yet";
 
-/// "约12分钟"; under [`SHORT_WAIT_S`] "少于5分钟" (a minute or two more or less is not worth
-/// telling).
+/// "约12分钟"; under five minutes "少于5分钟" ([`WaitMinutes`]).
 pub fn wait_minutes_zh(est_wait_s: u32) -> String {
-    if est_wait_s < SHORT_WAIT_S {
-        "少于5分钟".to_string()
-    } else {
-        format!("约{}分钟", est_wait_s.div_ceil(60))
-    }
+    wait_zh(est_wait_s, None)
 }
 
 /// "约12–18分钟" when the estimate has a range, else [`wait_minutes_zh`].
 pub fn wait_zh(est_wait_s: u32, range: Option<[u32; 2]>) -> String {
-    match range {
-        Some([a, b]) => format!("约{}–{}分钟", a / 60, b.div_ceil(60)),
-        None => wait_minutes_zh(est_wait_s),
+    match WaitMinutes::of(est_wait_s, range) {
+        WaitMinutes::Short => "少于5分钟".to_string(),
+        WaitMinutes::About(m) => format!("约{m}分钟"),
+        WaitMinutes::Between(a, b) => format!("约{a}–{b}分钟"),
     }
 }
 
 pub fn wait_en(est_wait_s: u32, range: Option<[u32; 2]>) -> String {
-    match range {
-        Some([a, b]) => format!("about {}–{} min", a / 60, b.div_ceil(60)),
-        None => wait_minutes_en(est_wait_s),
+    match WaitMinutes::of(est_wait_s, range) {
+        WaitMinutes::Short => "under 5 min".to_string(),
+        WaitMinutes::About(m) => format!("about {m} min"),
+        WaitMinutes::Between(a, b) => format!("about {a}–{b} min"),
     }
 }
 
-/// A wait shorter than this is told as "less than 5 minutes".
-pub const SHORT_WAIT_S: u32 = 5 * 60;
-
 pub fn wait_minutes_en(est_wait_s: u32) -> String {
-    if est_wait_s < SHORT_WAIT_S {
-        "under 5 min".to_string()
-    } else {
-        format!("about {} min", est_wait_s.div_ceil(60))
-    }
+    wait_en(est_wait_s, None)
 }
 
 /// `GS ! n`: width and height multipliers 1–8.

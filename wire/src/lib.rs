@@ -42,6 +42,14 @@ mod tests {
     use chrono::DateTime;
 
     #[test]
+    fn a_wait_is_told_in_whole_minutes_its_range_outward() {
+        assert_eq!(WaitMinutes::of(299, None), WaitMinutes::Short);
+        assert_eq!(WaitMinutes::of(300, None), WaitMinutes::About(5));
+        assert_eq!(WaitMinutes::of(601, None), WaitMinutes::About(11));
+        assert_eq!(WaitMinutes::of(1000, Some([719, 1261])), WaitMinutes::Between(11, 22));
+    }
+
+    #[test]
     fn stream_message_is_tagged_by_type_with_seq() {
         let m = StreamMessage {
             seq: 7,

@@ -123,6 +123,30 @@ pub struct QueueInfo {
     pub full: bool,
 }
 
+/// How a wait is told in whole minutes: the one rule of the screens, the pages and the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitMinutes {
+    /// Under five minutes (少于5分钟): a minute or two more or less is not worth telling.
+    Short,
+    /// About this many (约12分钟).
+    About(u32),
+    /// Between these (约12–18分钟).
+    Between(u32, u32),
+}
+
+impl WaitMinutes {
+    /// A wait of `est_wait_s` with its range, if any (`est_wait_range_s`): the range in whole
+    /// minutes (the low end down, the high one up), else short under five minutes, else the
+    /// minutes rounded up.
+    pub fn of(est_wait_s: u32, range: Option<[u32; 2]>) -> WaitMinutes {
+        match range {
+            Some([a, b]) => WaitMinutes::Between(a / 60, b.div_ceil(60)),
+            None if est_wait_s < 5 * 60 => WaitMinutes::Short,
+            None => WaitMinutes::About(est_wait_s.div_ceil(60)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceInfo {
     pub id: String,

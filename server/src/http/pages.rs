@@ -253,25 +253,13 @@ fn score_name(score: u8) -> &'static str {
     }
 }
 
-/// ("约 12 分钟", "about 12 min").
-/// "约 12–18 分钟" for a ticket with a range, else [`minutes`].
+/// "约 12–18 分钟" for a ticket with a range, else "约 12 分钟", under 5 minutes "少于 5 分钟"
+/// ([`wire::WaitMinutes`]), in Chinese and English.
 fn wait_text(t: &wire::Ticket) -> (String, String) {
-    match t.est_wait_range_s {
-        Some([a, b]) => {
-            let (a, b) = (a / 60, b.div_ceil(60));
-            (format!("约 {a}–{b} 分钟"), format!("about {a}–{b} min"))
-        }
-        None => minutes(t.est_wait_s),
-    }
-}
-
-/// Under 5 minutes: "少于 5 分钟" (a minute or two more or less is not worth telling).
-fn minutes(s: u32) -> (String, String) {
-    if s < 300 {
-        ("少于 5 分钟".to_string(), "under 5 min".to_string())
-    } else {
-        let m = s.div_ceil(60);
-        (format!("约 {m} 分钟"), format!("about {m} min"))
+    match wire::WaitMinutes::of(t.est_wait_s, t.est_wait_range_s) {
+        wire::WaitMinutes::Short => ("少于 5 分钟".to_string(), "under 5 min".to_string()),
+        wire::WaitMinutes::About(m) => (format!("约 {m} 分钟"), format!("about {m} min")),
+        wire::WaitMinutes::Between(a, b) => (format!("约 {a}–{b} 分钟"), format!("about {a}–{b} min")),
     }
 }
 
