@@ -181,8 +181,8 @@ async fn metrics(base: &str) -> anyhow::Result<wire::MetricsResponse> {
 
 /// A plain rusqlite loop: one ticket row, one commit, same pragmas.
 fn baseline(path: &Path, duration: Duration) -> anyhow::Result<f64> {
-    let conn = crate::store::open_connection(path)?;
-    conn.execute_batch(
+    let mut conn = crate::store::open_connection(path)?;
+    conn.batch(
         "CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY, day TEXT, hall TEXT, service TEXT, seq INTEGER,
             number TEXT, state TEXT, issued_at INTEGER, request_id TEXT)",
     )?;
@@ -190,12 +190,12 @@ fn baseline(path: &Path, duration: Duration) -> anyhow::Result<f64> {
     let mut n = 0u64;
     while start.elapsed() < duration {
         n += 1;
-        conn.execute("BEGIN", [])?;
-        conn.prepare_cached(
-            "INSERT INTO tickets (day, hall, service, seq, number, state, issued_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, NULL)",
-        )?
-        .execute(rusqlite::params!["2026-01-01", HALLS[n as usize % 3], SERVICES[n as usize % 4], n, format!("A{n:03}"), n as i64])?;
-        conn.execute("COMMIT", [])?;
+        conn.transaction(|c| {
+            c.execute(
+                "INSERT INTO tickets (day, hall, service, seq, number, state, issued_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, NULL)",
+                crate::vals!["2026-01-01", HALLS[n as usize % 3], SERVICES[n as usize % 4], n, format!("A{n:03}"), n as i64],
+            )
+        })?;
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }

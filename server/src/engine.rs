@@ -115,7 +115,7 @@ pub struct Durable {
 impl Durable {
     /// Everything as the store has it, for the business day of `now` (a store without a day
     /// yet starts at `now`).
-    pub fn load(store: &Store, now: Millis) -> Result<Durable, StoreError> {
+    pub fn load(store: &mut Store, now: Millis) -> Result<Durable, StoreError> {
         let (state, seq) = store.load(now)?;
         let topo = state.topology().clone();
         let mut devices = BTreeMap::new();
@@ -174,6 +174,10 @@ pub struct Shared {
     pub health: parking_lot::Mutex<StoreStatus>,
     /// What the server's other parts report for alerts.
     pub signals: Signals,
+    /// Another server took the writer's lease (PostgreSQL): every change is refused, and the
+    /// server stops (`fenced_tx` tells it).
+    pub fenced: std::sync::atomic::AtomicBool,
+    pub fenced_tx: tokio::sync::watch::Sender<bool>,
 }
 
 /// When text messages last went through or failed, and when an event stream was last turned
@@ -233,6 +237,9 @@ pub enum Request {
     /// The forked estimator's latest forecast of a hall ([`crate::forecast`]): published into
     /// the state; the screens are told when a new ticket's wait changed.
     Forecast(Arc<crate::domain::estimate::Forecast>),
+    /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
+    /// writer's heartbeat).
+    Renew,
 }
 
 /// What a request did, as its caller answers it (rendered by the writer, from the state it
@@ -308,6 +315,9 @@ pub enum EngineError {
     /// The phone has a remote ticket of the hall today (its number).
     #[error("this phone has remote ticket {0} in this hall today")]
     RemoteTaken(String),
+    /// Another server took the writer's lease: this one takes no more changes.
+    #[error("another server took over as the writer: {0}")]
+    Fenced(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,11 +343,11 @@ pub struct Engine {
 impl Engine {
     /// Load the state from the store and start the writer thread.
     pub fn start(
-        store: Store,
+        mut store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts } = Durable::load(&store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts } = Durable::load(&mut store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -364,6 +374,8 @@ impl Engine {
             internal_subscribers: AtomicU64::new(0),
             health: parking_lot::Mutex::new(StoreStatus { last_error: None, day }),
             signals: Signals::default(),
+            fenced: std::sync::atomic::AtomicBool::new(false),
+            fenced_tx: tokio::sync::watch::channel(false).0,
         });
         let (tx, rx) = mpsc::channel(8192);
         let writer_shared = shared.clone();
@@ -433,6 +445,9 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
         commit_time = (commit_time * 7 + took) / 8;
         shared.writer_busy_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
         expected = (size + rx.len()).min(MAX_BATCH);
+    }
+    if !shared.fenced.load(Ordering::Relaxed) {
+        store.release_lease();
     }
     tracing::info!("writer stopped");
 }
@@ -546,7 +561,7 @@ impl Acc {
 
     /// The open case `key` names, to change within this batch (as an earlier change of the
     /// batch left it, else as stored).
-    fn case(&mut self, store: &Store, key: crate::store::CaseKey) -> Result<&mut crate::store::CaseUpdate, EngineError> {
+    fn case(&mut self, store: &mut Store, key: crate::store::CaseKey) -> Result<&mut crate::store::CaseUpdate, EngineError> {
         let now = store.case_now(key).map_err(|e| EngineError::Store(e.to_string()))?.ok_or(EngineError::UnknownCase)?;
         if !now.open {
             return Err(EngineError::CaseClosed);
@@ -614,6 +629,12 @@ impl Acc {
 /// Apply, commit, broadcast, answer. See the module docs for the order and why.
 /// Returns how long the commit took.
 fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Vec<Job>, now: Millis) -> std::time::Duration {
+    if shared.fenced.load(Ordering::Relaxed) {
+        for job in jobs {
+            let _ = job.reply.send(Err(EngineError::Fenced("this server is no longer the active one".into())));
+        }
+        return std::time::Duration::ZERO;
+    }
     let mut guard = shared.core.blocking_write();
     let core = &mut *guard;
     if *needs_reload {
@@ -714,6 +735,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 acc.audit.push(row.clone());
                 Ok(Outcome::Done)
             }
+            Request::Renew => Ok(Outcome::Done),
             Request::Purge { audit_days, clerk_days } => {
                 let topo = core.state.topology();
                 let today = topo.local(now).0;
@@ -908,8 +930,9 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         && acc.case_updates.is_empty()
         && acc.outbox_updates.is_empty()
         && acc.purge.is_none();
+    let seq_before = core.seq - acc.out.len() as u64;
     let commit = if nothing_to_write {
-        Ok(crate::store::Purged::default())
+        store.keep_lease().map(|()| crate::store::Purged::default())
     } else {
         let st = &core.state;
         let batch = Batch {
@@ -980,17 +1003,43 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 let _ = shared.events.send(b);
             }
         }
+        Err(err) if err.is_fenced() => {
+            tracing::error!(error = %err, "another server holds the writer's lease: this one takes no more changes and stops");
+            shared.health.lock().last_error = Some(err.to_string());
+            shared.fenced.store(true, Ordering::Relaxed);
+            let _ = shared.fenced_tx.send(true);
+            for r in &mut results {
+                *r = Err(EngineError::Fenced(err.to_string()));
+            }
+        }
         Err(err) => {
-            // Nothing of this batch is stored: forget it in memory too (domain, sessions,
-            // devices, seq), so memory is again exactly what the store holds.
+            // Nothing of this batch is stored (or, when the connection broke during COMMIT,
+            // maybe all of it): memory becomes again exactly what the store holds.
             tracing::error!(error = %err, "commit failed; reloading state from the database");
             shared.health.lock().last_error = Some(err.to_string());
+            let applied_seq = core.seq;
             match Durable::load(store, now) {
                 Ok(d) => {
+                    // The outcome of a COMMIT whose connection broke is unknown; the stored
+                    // sequence tells. Its callers still get an error (their retries are safe:
+                    // issuing is idempotent by request_id, a repeated call-next is refused), but
+                    // its events are told, so no stream misses them.
+                    let stored = applied_seq > seq_before && d.seq >= applied_seq;
                     (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
                         (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
                     core.texts.phones = d.texts.phones;
                     core.texts.made = d.texts.made;
+                    if stored {
+                        tracing::warn!(seq = applied_seq, "the failed commit was stored after all: its events are sent");
+                        shared.committed_seq.store(core.seq, Ordering::Relaxed);
+                        for b in std::mem::take(&mut acc.out) {
+                            core.ring.push_back(b.clone());
+                            if core.ring.len() > RING {
+                                core.ring.pop_front();
+                            }
+                            let _ = shared.events.send(b);
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reload failed; every change is refused until it succeeds");

@@ -159,12 +159,23 @@ enum Cmd {
     HashPassword { password: Option<String> },
 }
 
-/// The database: `--db`, else the config's `db`.
-fn db_path(db: Option<PathBuf>, config: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
-    Ok(match db {
-        Some(d) => d,
-        None => load_config(config)?.db,
-    })
+/// The SQLite database `what` works on: `--db`, else the config's `db`. A config whose store
+/// is PostgreSQL is refused with the tool to use instead.
+fn db_path(db: Option<PathBuf>, config: Option<&PathBuf>, what: &str) -> anyhow::Result<PathBuf> {
+    if let Some(d) = db {
+        return Ok(d);
+    }
+    let cfg = load_config(config)?;
+    if let Some(pg) = &cfg.postgres {
+        anyhow::bail!(
+            "qcall {what} is for SQLite databases; {} keeps the bureau's database in PostgreSQL ({}). \
+             Use PostgreSQL's own tools: pg_dump for a copy (pg_restore to put it back), pgBackRest or \
+             pg_basebackup with WAL archiving for continuous backups",
+            cfg.source,
+            pg.shown()
+        );
+    }
+    Ok(cfg.db)
 }
 
 /// Prints the config line with the argon2 hash of `secret` (read from stdin when not given),
@@ -245,6 +256,9 @@ fn main() -> anyhow::Result<()> {
             init_tracing(log_format);
             let mut cfg = load_config(config.as_ref())?;
             if let Some(db) = db {
+                if cfg.postgres.is_some() {
+                    anyhow::bail!("--db names a SQLite file, but {} keeps the database in PostgreSQL ([store] kind = \"postgres\")", cfg.source);
+                }
                 cfg.db = db;
             }
             if let Some(listen) = listen {
@@ -272,7 +286,7 @@ fn main() -> anyhow::Result<()> {
                 None => std::sync::Arc::new(qcall_server::clock::SystemClock),
                 Some(s) if s == "open" => {
                     let now = chrono::Utc::now().timestamp_millis();
-                    let from = qcall_server::store::last_event_at(&cfg.db)?.map_or(now, |last| last.max(now));
+                    let from = qcall_server::store::last_event_at(&cfg.store())?.map_or(now, |last| last.max(now));
                     let t = first_open(&cfg.topology, from);
                     if t == now {
                         std::sync::Arc::new(qcall_server::clock::SystemClock)
@@ -288,7 +302,10 @@ fn main() -> anyhow::Result<()> {
                 }
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(cfg, clock))
+            let r = rt.block_on(serve(cfg, clock));
+            // A standby stopped while it waited for the lease leaves that wait behind.
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            r
         }
         Cmd::CheckConfig { config } => {
             let cfg = load_config(config.as_ref())?;
@@ -349,7 +366,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Backup { db, config, out } => {
-            let db = db_path(db, config.as_ref())?;
+            let db = db_path(db, config.as_ref(), "backup")?;
             let s = qcall_server::maintenance::backup(&db, &out)?;
             println!(
                 "backup {}: {} tickets, {} events (last {}), schema {}, {} bytes",
@@ -363,7 +380,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Restore { from, db, config } => {
-            let db = db_path(db, config.as_ref())?;
+            let db = db_path(db, config.as_ref(), "restore")?;
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
             let (s, kept) = qcall_server::maintenance::restore(&from, &db, &stamp)?;
             println!("restored {} from {}: {} tickets, {} events (last {})", db.display(), from.display(), s.tickets, s.events, s.last_seq);
@@ -374,39 +391,55 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Purge { before, db, config } => {
             let cfg = load_config(config.as_ref())?;
-            let db = db.unwrap_or_else(|| cfg.db.clone());
+            let at = match db {
+                Some(db) => qcall_server::store::StoreAt::Sqlite(db),
+                None => cfg.store(),
+            };
             let before: chrono::NaiveDate =
                 before.parse().map_err(|_| anyhow::anyhow!("--before `{before}` is not a date like 2026-01-01"))?;
             let today = cfg.topology.local(chrono::Utc::now().timestamp_millis()).0;
             if before > today {
                 anyhow::bail!("--before {before} is after today ({today}): only past days can be purged");
             }
-            if !db.exists() {
-                anyhow::bail!("{} does not exist", db.display());
+            if let qcall_server::store::StoreAt::Sqlite(db) = &at {
+                if !db.exists() {
+                    anyhow::bail!("{} does not exist", db.display());
+                }
             }
-            let mut store = qcall_server::store::Store::open(&db, cfg.topology.clone())?;
+            let mut store = qcall_server::store::Store::open(&at, cfg.topology.clone())?;
             // The audit trail keeps its own retention (the server's hourly purge); nothing of it goes here.
             let purge = qcall_server::store::Purge { audit_before: 0, clerks_before: before, bookings_before: before, today };
             let done = store.commit(&qcall_server::store::Batch { purge: Some(purge), ..Default::default() })?;
             println!(
                 "purged the days before {before} in {}: who served {} tickets; {} bookings' personal data",
-                db.display(),
+                at.place(),
                 done.clerks,
                 done.bookings
             );
             Ok(())
         }
         Cmd::CheckDb { db, config } => {
-            let db = db_path(db, config.as_ref())?;
-            let c = qcall_server::maintenance::check(&db)?;
+            let (c, db) = match db {
+                Some(db) => (qcall_server::maintenance::check(&db)?, db.display().to_string()),
+                None => {
+                    let cfg = load_config(config.as_ref())?;
+                    match cfg.store() {
+                        qcall_server::store::StoreAt::Sqlite(db) => (qcall_server::maintenance::check(&db)?, db.display().to_string()),
+                        at => {
+                            let mut conn = at.connect()?;
+                            (qcall_server::maintenance::check_postgres(&mut conn)?, at.place())
+                        }
+                    }
+                }
+            };
             for p in &c.problems {
                 println!("problem: {p}");
             }
             let s = &c.summary;
             if !c.problems.is_empty() {
-                anyhow::bail!("{}: {} problems ({} tickets, {} events, schema {})", db.display(), c.problems.len(), s.tickets, s.events, s.schema_version);
+                anyhow::bail!("{db}: {} problems ({} tickets, {} events, schema {})", c.problems.len(), s.tickets, s.events, s.schema_version);
             }
-            println!("{}: ok, {} tickets, {} events (last {}), schema {}", db.display(), s.tickets, s.events, s.last_seq, s.schema_version);
+            println!("{db}: ok, {} tickets, {} events (last {}), schema {}", s.tickets, s.events, s.last_seq, s.schema_version);
             Ok(())
         }
         Cmd::HashPassword { password } => {
@@ -450,7 +483,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_server::clock::Clock>) -> anyhow::Result<()> {
     let source = cfg.source.clone();
-    let db = cfg.db.clone();
+    let db = cfg.store().place();
     if clock.chosen() {
         tracing::warn!(now = %qcall_server::view::time(clock.now()).to_rfc3339(), "the clock was set by --clock-start (tests and demos only)");
     }
@@ -463,17 +496,29 @@ async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_server::clock::Clock
             "the {year} holidays are not configured ([calendar] holidays, workdays and years): the halls would open on them; the duty leader gets an alert"
         );
     }
-    let server = qcall_server::http::Server::start(cfg, clock).await.with_context(|| format!("starting with {source}"))?;
-    tracing::info!(addr = %server.addr, db = %db.display(), config = %source, "qcall serving");
+    let server = tokio::select! {
+        s = qcall_server::http::Server::start(cfg, clock) => s.with_context(|| format!("starting with {source}"))?,
+        _ = shutdown_signal() => {
+            tracing::info!("stopped before serving");
+            return Ok(());
+        }
+    };
+    tracing::info!(addr = %server.addr, db = %db, config = %source, "qcall serving");
     let scheme = if server.tls() { "https" } else { "http" };
     println!("qcall listening on {scheme}://{}", server.addr);
     if let Some(p) = server.public_addr() {
         tracing::info!(addr = %p, "public face (booking and ticket pages only) serving");
         println!("qcall public face on {scheme}://{p}");
     }
-    shutdown_signal().await;
+    let fenced = tokio::select! {
+        _ = shutdown_signal() => false,
+        _ = server.fenced() => true,
+    };
     tracing::info!("shutting down");
     server.shutdown().await?;
+    if fenced {
+        anyhow::bail!("another server took over as the writer of {db}: this one stopped (start it again to be the standby)");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -15,6 +15,8 @@ use rusqlite::{Connection, OpenFlags};
 pub enum MaintenanceError {
     #[error("{}: {source}", path.display())]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("database {place}: {source}")]
+    Db { place: String, source: crate::store::DbError },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{} does not exist", .0.display())]
@@ -107,60 +109,106 @@ fn sync_dir(file: &Path) -> Result<(), MaintenanceError> {
     Ok(())
 }
 
-/// Checks a database (or a backup) without changing it: SQLite's `integrity_check` and the
-/// domain's invariants — a ticket number given once per hall, service and day; every event's
-/// ticket exists; every counter's current ticket exists, is called and is at that counter,
-/// and no ticket is at two counters.
+/// Checks a database file (or a backup) without changing it: SQLite's `integrity_check` and
+/// the domain's invariants ([`check_db`]).
 pub fn check(db: &Path) -> Result<Check, MaintenanceError> {
     let conn = open_read_only(db)?;
     let summary = summary(&conn, db)?;
-    let e = sqlite(db);
-    let mut problems = Vec::new();
     let known = crate::store::schema_version_known();
     if summary.schema_version > known {
-        problems.push(format!("schema version {} is newer than this qcall knows ({known})", summary.schema_version));
+        let problems = vec![format!("schema version {} is newer than this qcall knows ({known})", summary.schema_version)];
         return Ok(Check { summary, problems });
     }
+    let e = sqlite(db);
     let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(&e)?;
     let integrity: Vec<String> = stmt.query_map([], |r| r.get(0)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
-    problems.extend(integrity.into_iter().filter(|l| l != "ok").map(|l| format!("integrity: {l}")));
-
-    let mut rows = |sql: &str, say: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<String>| -> Result<(), MaintenanceError> {
-        let mut stmt = conn.prepare(sql).map_err(&e)?;
-        let found: Vec<String> = stmt.query_map([], |r| say(r)).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
-        problems.extend(found);
-        Ok(())
-    };
-    rows(
-        "SELECT day, issued_hall, number, COUNT(*) FROM tickets GROUP BY day, issued_hall, number HAVING COUNT(*) > 1",
-        &|r| Ok(format!("number {} given {} times in {} on {}", r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, String>(1)?, r.get::<_, String>(0)?)),
-    )?;
-    rows(
-        "SELECT e.seq, e.type, x.id FROM events e
-           JOIN (SELECT seq, COALESCE(json_extract(body, '$.ticket.id'), json_extract(body, '$.ticket_id')) AS id FROM events) x
-             ON x.seq = e.seq
-          WHERE x.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = x.id)",
-        &|r| Ok(format!("event {} ({}) names ticket {}, which does not exist", r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
-    )?;
-    rows(
-        "SELECT c.id, c.current, t.state, t.counter FROM counters c LEFT JOIN tickets t ON t.id = c.current
-          WHERE c.current IS NOT NULL AND (t.id IS NULL OR t.state != 'called' OR t.counter IS NOT c.id)",
-        &|r| {
-            let (counter, ticket) = (r.get::<_, String>(0)?, r.get::<_, i64>(1)?);
-            Ok(match r.get::<_, Option<String>>(2)? {
-                None => format!("counter {counter} serves ticket {ticket}, which does not exist"),
-                Some(state) => format!(
-                    "counter {counter} serves ticket {ticket}, which is {state} at {}",
-                    r.get::<_, Option<String>>(3)?.unwrap_or_else(|| "no counter".into())
-                ),
-            })
-        },
-    )?;
-    rows(
-        "SELECT current, GROUP_CONCAT(id, ', ') FROM counters WHERE current IS NOT NULL GROUP BY current HAVING COUNT(*) > 1",
-        &|r| Ok(format!("ticket {} is at several counters: {}", r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-    )?;
+    drop(stmt);
+    let mut problems: Vec<String> = integrity.into_iter().filter(|l| l != "ok").map(|l| format!("integrity: {l}")).collect();
+    let mut conn = crate::store::Db::from_sqlite(conn, db.display().to_string());
+    problems.extend(invariants(&mut conn).map_err(|source| MaintenanceError::Db { place: db.display().to_string(), source })?);
     Ok(Check { summary, problems })
+}
+
+/// Checks a PostgreSQL database without changing it: the schema version and the domain's
+/// invariants (its own checksums and `amcheck` are PostgreSQL's tools).
+pub fn check_postgres(db: &mut crate::store::Db) -> Result<Check, MaintenanceError> {
+    use crate::vals;
+    let place = db.place().to_string();
+    let e = |source| MaintenanceError::Db { place: place.clone(), source };
+    let schema_version = crate::store::schema::version(db).map_err(e)?;
+    if schema_version == 0 {
+        return Err(MaintenanceError::NotQcall(PathBuf::from(&place)));
+    }
+    let r = db
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM tickets), (SELECT COUNT(*) FROM events), (SELECT COALESCE(MAX(seq), 0) FROM events),
+                    pg_database_size(current_database())",
+            vals![],
+        )
+        .map_err(e)?;
+    let summary = Summary {
+        schema_version,
+        tickets: r.get(0).map_err(e)?,
+        events: r.get(1).map_err(e)?,
+        last_seq: r.get(2).map_err(e)?,
+        bytes: r.get(3).map_err(e)?,
+    };
+    let known = crate::store::schema_version_known_in(crate::store::Dialect::Postgres);
+    if summary.schema_version > known {
+        let problems = vec![format!("schema version {} is newer than this qcall knows ({known})", summary.schema_version)];
+        return Ok(Check { summary, problems });
+    }
+    let problems = invariants(db).map_err(e)?;
+    Ok(Check { summary, problems })
+}
+
+/// The domain's invariants, in words for each breach: a ticket number given once per hall,
+/// service and day; every event's ticket exists; every counter's current ticket exists, is
+/// called and is at that counter, and no ticket is at two counters.
+fn invariants(db: &mut crate::store::Db) -> Result<Vec<String>, crate::store::DbError> {
+    use crate::store::Dialect;
+    let mut problems = Vec::new();
+    for r in db.query(
+        "SELECT day, issued_hall, number, COUNT(*) FROM tickets GROUP BY day, issued_hall, number HAVING COUNT(*) > 1",
+        &[],
+    )? {
+        problems.push(format!("number {} given {} times in {} on {}", r.get::<String>(2)?, r.get::<i64>(3)?, r.get::<String>(1)?, r.get::<String>(0)?));
+    }
+    let named = match db.dialect() {
+        Dialect::Sqlite => "COALESCE(json_extract(body, '$.ticket.id'), json_extract(body, '$.ticket_id'))",
+        Dialect::Postgres => "CAST(COALESCE(CAST(body AS JSON)->'ticket'->>'id', CAST(body AS JSON)->>'ticket_id') AS BIGINT)",
+    };
+    for r in db.query(
+        &format!(
+            "SELECT e.seq, e.type, x.id FROM events e
+               JOIN (SELECT seq, {named} AS id FROM events) x ON x.seq = e.seq
+              WHERE x.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = x.id)"
+        ),
+        &[],
+    )? {
+        problems.push(format!("event {} ({}) names ticket {}, which does not exist", r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?));
+    }
+    for r in db.query(
+        "SELECT c.id, c.current, t.state, t.counter FROM counters c LEFT JOIN tickets t ON t.id = c.current
+          WHERE c.current IS NOT NULL AND (t.id IS NULL OR t.state != 'called' OR t.counter IS DISTINCT FROM c.id)",
+        &[],
+    )? {
+        let (counter, ticket) = (r.get::<String>(0)?, r.get::<i64>(1)?);
+        problems.push(match r.get::<Option<String>>(2)? {
+            None => format!("counter {counter} serves ticket {ticket}, which does not exist"),
+            Some(state) => format!(
+                "counter {counter} serves ticket {ticket}, which is {state} at {}",
+                r.get::<Option<String>>(3)?.unwrap_or_else(|| "no counter".into())
+            ),
+        });
+    }
+    for r in db.query(
+        "SELECT current, string_agg(id, ', ') FROM counters WHERE current IS NOT NULL GROUP BY current HAVING COUNT(*) > 1",
+        &[],
+    )? {
+        problems.push(format!("ticket {} is at several counters: {}", r.get::<i64>(0)?, r.get::<String>(1)?));
+    }
+    Ok(problems)
 }
 
 /// Puts the backup `from` in place of `db`, which no server may have open. The database it

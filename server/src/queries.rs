@@ -1,19 +1,20 @@
 //! Read-only queries on the database: tickets no longer in memory, statistics and reports.
 
-use rusqlite::{Connection, OptionalExtension};
-
 use crate::domain::Topology;
+use crate::store::{Db, DbError, Row};
+use crate::vals;
 use chrono::NaiveDate;
 use qcall_wire as wire;
 
 /// A ticket from an earlier day, as stored.
-pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<Option<wire::Ticket>> {
-    conn.prepare_cached(
+pub fn ticket(db: &mut Db, topo: &Topology, id: u64) -> Result<Option<wire::Ticket>, DbError> {
+    let row = db.query_opt(
         "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start,
                 remote_code, arrived_at
          FROM tickets WHERE id = ?1",
-    )?
-    .query_row([id as i64], |r| {
+        vals![id],
+    )?;
+    row.map(|r| {
         let counter: Option<String> = r.get(7)?;
         let state: String = r.get(4)?;
         Ok(wire::Ticket {
@@ -21,8 +22,8 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
             number: r.get(0)?,
             hall: r.get(1)?,
             service: r.get(2)?,
-            priority: if r.get::<_, String>(3)? == "priority" { wire::Priority::Priority } else { wire::Priority::Normal },
-            state: crate::store::ticket_state_from(&state)?,
+            priority: if r.get::<String>(3)? == "priority" { wire::Priority::Priority } else { wire::Priority::Normal },
+            state: crate::store::ticket_state_from(&state).map_err(|u| DbError::Other(format!("tickets.state: {u}")))?,
             day: r.get(5)?,
             issued_at: crate::view::time(r.get(6)?),
             waiting_ahead: 0,
@@ -31,21 +32,21 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
             counter_number: counter.as_deref().and_then(|c| topo.counter_ix(c)).map(|c| topo.counters[c].number),
             counter,
             call_count: r.get(8)?,
-            transferred: r.get::<_, i64>(9)? != 0,
-            appointment: r.get::<_, Option<i64>>(10)?.map(|start| wire::AppointmentSlot {
+            transferred: r.get::<i64>(9)? != 0,
+            appointment: r.get::<Option<i64>>(10)?.map(|start| wire::AppointmentSlot {
                 start: crate::view::time(start),
                 end: crate::view::time(start + i64::from(topo.appointments.slot_minutes) * 60_000),
             }),
             overtime: false,
             unstaffed: false,
-            remote: match r.get::<_, Option<String>>(11)? {
-                Some(_) => Some(wire::RemoteStatus { checked_in: r.get::<_, Option<i64>>(12)?.is_some(), held_until: None }),
+            remote: match r.get::<Option<String>>(11)? {
+                Some(_) => Some(wire::RemoteStatus { checked_in: r.get::<Option<i64>>(12)?.is_some(), held_until: None }),
                 None => None,
             },
             page: None,
         })
     })
-    .optional()
+    .transpose()
 }
 
 /// Statistics of the business days `from..=to` (`YYYY-MM-DD`) grouped by `key` (`counter` or `clerk`).
@@ -54,19 +55,19 @@ pub fn ticket(conn: &Connection, topo: &Topology, id: u64) -> rusqlite::Result<O
 /// from issue to that call (a transferred ticket's wait therefore includes its first service).
 /// `hall`: only tickets of that hall; `None`: all halls.
 pub fn period_stats(
-    conn: &Connection,
+    db: &mut Db,
     from: &str,
     to: &str,
     hall: Option<&str>,
     by_clerk: bool,
-) -> rusqlite::Result<Vec<(String, wire::ServiceStats)>> {
+) -> Result<Vec<(String, wire::ServiceStats)>, DbError> {
     let sql = if by_clerk {
         STATS_SQL.replace("{key}", "clerk")
     } else {
         STATS_SQL.replace("{key}", "counter")
     };
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params![from, hall, to], |r| {
+    let rows = db.query(&sql, vals![from, hall, to])?;
+    rows.iter().map(|r| {
         let ms_to_s = |v: Option<f64>| v.map(|ms| (ms / 1000.0).round().max(0.0) as u32);
         let mut ratings = std::collections::BTreeMap::new();
         let mut rated = 0;
@@ -78,7 +79,7 @@ pub fn period_stats(
             ratings.insert(score.to_string(), n);
         }
         Ok((
-            r.get::<_, String>(0)?,
+            r.get::<String>(0)?,
             wire::ServiceStats {
                 served: r.get(1)?,
                 no_shows: r.get(2)?,
@@ -90,61 +91,62 @@ pub fn period_stats(
                 mean_rating: (rated > 0).then(|| (f64::from(sum) / f64::from(rated) * 100.0).round() / 100.0),
             },
         ))
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 /// Pause time between `from` and `to` (ms) per hall, clerk and reason, in the caller's order:
 /// pauses begun in the period and seconds paused within it (a pause still going counts until
 /// `now`). The clerk is `None` once forgotten (`retention_days`).
-pub fn pause_totals(conn: &Connection, from: i64, to: i64, now: i64, hall: Option<&str>) -> rusqlite::Result<Vec<wire::PauseStats>> {
-    let mut stmt = conn.prepare_cached(
+pub fn pause_totals(db: &mut Db, from: i64, to: i64, now: i64, hall: Option<&str>) -> Result<Vec<wire::PauseStats>, DbError> {
+    let rows = db.query(
         "SELECT hall, clerk, reason,
                 SUM(CASE WHEN started_at >= ?1 THEN 1 ELSE 0 END),
-                SUM(MAX(0, MIN(COALESCE(ended_at, ?3), ?2) - MAX(started_at, ?1)))
+                CAST(SUM(GREATEST(0, LEAST(COALESCE(ended_at, ?3), ?2) - GREATEST(started_at, ?1))) AS BIGINT)
            FROM pauses
-          WHERE started_at < ?2 AND COALESCE(ended_at, ?3) > ?1 AND (?4 IS NULL OR hall = ?4)
+          WHERE started_at < ?2 AND COALESCE(ended_at, ?3) > ?1 AND (CAST(?4 AS TEXT) IS NULL OR hall = ?4)
           GROUP BY hall, clerk, reason
           ORDER BY hall, clerk, reason",
+        vals![from, to, now, hall],
     )?;
-    let rows = stmt.query_map(rusqlite::params![from, to, now, hall], |r| {
+    rows.iter().map(|r| {
         Ok(wire::PauseStats {
             hall: r.get(0)?,
             clerk: r.get(1)?,
             name: String::new(),
             reason: r.get(2)?,
             pauses: r.get(3)?,
-            seconds: (r.get::<_, i64>(4)?.max(0) / 1000) as u64,
+            seconds: (r.get::<i64>(4)?.max(0) / 1000) as u64,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 const STATS_SQL: &str = "SELECT {key},
-        COALESCE(SUM(state = 'finished'), 0),
-        COALESCE(SUM(state = 'no_show'), 0),
-        COALESCE(SUM(state = 'unfinished'), 0),
-        AVG(CASE WHEN called_at IS NOT NULL THEN called_at - issued_at END),
-        AVG(CASE WHEN state = 'finished' AND called_at IS NOT NULL THEN finished_at - called_at END),
-        COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = 2), 0), COALESCE(SUM(rating = 3), 0),
-        COALESCE(SUM(rating = 4), 0), COALESCE(SUM(rating = 5), 0)
+        COALESCE(SUM(CASE WHEN state = 'finished' THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN state = 'no_show' THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN state = 'unfinished' THEN 1 ELSE 0 END), 0),
+        AVG(CAST(CASE WHEN called_at IS NOT NULL THEN called_at - issued_at END AS DOUBLE PRECISION)),
+        AVG(CAST(CASE WHEN state = 'finished' AND called_at IS NOT NULL THEN finished_at - called_at END AS DOUBLE PRECISION)),
+        COALESCE(SUM(CASE WHEN rating = 1 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN rating = 2 THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN rating = 3 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN rating = 4 THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END), 0)
     FROM tickets
-    WHERE day BETWEEN ?1 AND ?3 AND (?2 IS NULL OR hall = ?2) AND {key} IS NOT NULL
+    WHERE day BETWEEN ?1 AND ?3 AND (CAST(?2 AS TEXT) IS NULL OR hall = ?2) AND {key} IS NOT NULL
         AND state IN ('called', 'finished', 'no_show', 'unfinished')
     GROUP BY {key}
     ORDER BY {key}";
 
 /// Every ticket of the business days `from..=to`, in order of arrival.
-pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::TicketRow>> {
-    let mut stmt = conn.prepare_cached(
+pub fn ticket_rows(db: &mut Db, from: &str, to: &str, hall: Option<&str>) -> Result<Vec<wire::TicketRow>, DbError> {
+    let rows = db.query(
         "SELECT id, day, number, hall, service, priority, state, issued_at, called_at, finished_at, counter, clerk,
                 call_count, transferred, rating
-         FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)
+         FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)
          ORDER BY issued_at, id",
+        vals![from, to, hall],
     )?;
-    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+    rows.iter().map(|r| {
         Ok(wire::TicketRow {
-            id: r.get::<_, i64>(0)? as u64,
+            id: r.get::<i64>(0)? as u64,
             day: r.get(1)?,
             number: r.get(2)?,
             hall: r.get(3)?,
@@ -157,78 +159,63 @@ pub fn ticket_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) 
             counter: r.get(10)?,
             clerk: r.get(11)?,
             call_count: r.get(12)?,
-            transferred: r.get::<_, i64>(13)? != 0,
+            transferred: r.get::<i64>(13)? != 0,
             rating: r.get(14)?,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
-fn booking_row(r: &rusqlite::Row<'_>, topo: &Topology) -> rusqlite::Result<Option<crate::domain::Booking>> {
-    let (Some(hall), Some(service)) = (topo.hall_ix(&r.get::<_, String>(2)?), topo.service_ix(&r.get::<_, String>(3)?)) else {
-        return Ok(None);
-    };
-    Ok(Some(crate::domain::Booking {
-        id: r.get::<_, i64>(0)? as u64,
-        code: r.get(1)?,
-        hall,
-        service,
-        date: r.get::<_, String>(4)?.parse().unwrap_or_default(),
-        slot: r.get(5)?,
-        state: crate::store::booking_state_from(&r.get::<_, String>(6)?)?,
-        who: crate::domain::Person { person: r.get(7)?, name: r.get(8)?, phone: r.get(9)? },
-        created_at: r.get(10)?,
-        changed_at: r.get(11)?,
-        ticket: r.get::<_, Option<i64>>(12)?.map(|t| t as u64),
-        request_id: r.get(13)?,
-    }))
+fn booking_row(r: &Row, topo: &Topology) -> Result<Option<crate::domain::Booking>, DbError> {
+    let state = crate::store::booking_state_from(&r.get::<String>(6)?).map_err(|u| DbError::Other(format!("appointments.state: {u}")))?;
+    crate::store::booking_row(r, topo, state, chrono::NaiveDate::default())
 }
 
 const BOOKING_COLUMNS: &str =
     "id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id";
 
 /// The latest booking with this code still holding its personal data.
-pub fn booking_by_code(conn: &Connection, topo: &Topology, code: &str) -> rusqlite::Result<Option<crate::domain::Booking>> {
+pub fn booking_by_code(db: &mut Db, topo: &Topology, code: &str) -> Result<Option<crate::domain::Booking>, DbError> {
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM appointments WHERE code = ?1 ORDER BY day DESC, id DESC LIMIT 1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([code])?;
-    match rows.next()? {
-        Some(r) => booking_row(r, topo),
+    match db.query_opt(&sql, vals![code])? {
+        Some(r) => booking_row(&r, topo),
         None => Ok(None),
     }
 }
 
 /// Every booking of `date` (in `hall`), by slot.
 pub fn bookings_of_day(
-    conn: &Connection,
+    db: &mut Db,
     topo: &Topology,
     date: chrono::NaiveDate,
     hall: Option<usize>,
-) -> rusqlite::Result<Vec<crate::domain::Booking>> {
-    let sql = format!("SELECT {BOOKING_COLUMNS} FROM appointments WHERE day = ?1 AND (?2 IS NULL OR hall = ?2) ORDER BY slot, id");
-    let mut stmt = conn.prepare_cached(&sql)?;
+) -> Result<Vec<crate::domain::Booking>, DbError> {
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM appointments WHERE day = ?1 AND (CAST(?2 AS TEXT) IS NULL OR hall = ?2) ORDER BY slot, id"
+    );
     let hall_id = hall.map(|h| topo.halls[h].id.clone());
-    let mut rows = stmt.query(rusqlite::params![date.to_string(), hall_id])?;
     let mut out = vec![];
-    while let Some(r) = rows.next()? {
-        out.extend(booking_row(r, topo)?);
+    for r in db.query(&sql, vals![date.to_string(), hall_id])? {
+        out.extend(booking_row(&r, topo)?);
     }
     Ok(out)
 }
 
 /// Bookings per day and hall over `from..=to`: the rows still kept and the counts of purged ones.
-pub fn booking_stats(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::AppointmentDayStats>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT day, hall, SUM(booked), SUM(cancelled), SUM(checked_in), SUM(no_show) FROM (
-            SELECT day, hall, COUNT(*) AS booked, SUM(state = 'cancelled') AS cancelled,
-                   SUM(state = 'checked_in') AS checked_in, SUM(state = 'no_show') AS no_show
+pub fn booking_stats(db: &mut Db, from: &str, to: &str, hall: Option<&str>) -> Result<Vec<wire::AppointmentDayStats>, DbError> {
+    let rows = db.query(
+        "SELECT day, hall, CAST(SUM(booked) AS BIGINT), CAST(SUM(cancelled) AS BIGINT), CAST(SUM(checked_in) AS BIGINT),
+                CAST(SUM(no_show) AS BIGINT) FROM (
+            SELECT day, hall, COUNT(*) AS booked, SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+                   SUM(CASE WHEN state = 'checked_in' THEN 1 ELSE 0 END) AS checked_in,
+                   SUM(CASE WHEN state = 'no_show' THEN 1 ELSE 0 END) AS no_show
             FROM appointments WHERE day BETWEEN ?1 AND ?2 GROUP BY day, hall
             UNION ALL
-            SELECT day, hall, booked, cancelled, checked_in, no_show FROM appointment_counts WHERE day BETWEEN ?1 AND ?2)
-         WHERE ?3 IS NULL OR hall = ?3
+            SELECT day, hall, booked, cancelled, checked_in, no_show FROM appointment_counts WHERE day BETWEEN ?1 AND ?2) AS x
+         WHERE CAST(?3 AS TEXT) IS NULL OR hall = ?3
          GROUP BY day, hall ORDER BY day, hall",
+        vals![from, to, hall],
     )?;
-    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+    rows.iter().map(|r| {
         Ok(wire::AppointmentDayStats {
             day: r.get(0)?,
             hall: r.get(1)?,
@@ -237,16 +224,16 @@ pub fn booking_stats(conn: &Connection, from: &str, to: &str, hall: Option<&str>
             checked_in: r.get(4)?,
             no_show: r.get(5)?,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 /// The audit trail between two instants (ms, `to` exclusive), oldest first.
-pub fn audit(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<wire::AuditEntry>> {
-    let mut stmt = conn.prepare_cached(
+pub fn audit(db: &mut Db, from: i64, to: i64) -> Result<Vec<wire::AuditEntry>, DbError> {
+    let rows = db.query(
         "SELECT at, actor, action, target, detail, client FROM audit WHERE at >= ?1 AND at < ?2 ORDER BY at, id LIMIT 100000",
+        vals![from, to],
     )?;
-    let rows = stmt.query_map([from, to], |r| {
+    rows.iter().map(|r| {
         Ok(wire::AuditEntry {
             at: crate::view::time(r.get(0)?),
             actor: r.get(1)?,
@@ -255,30 +242,28 @@ pub fn audit(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<wire
             detail: r.get(4)?,
             client: r.get(5)?,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 /// The newest `limit` alerts, newest first.
-pub fn alerts(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<wire::Alert>> {
-    let mut stmt = conn.prepare_cached("SELECT body FROM alerts ORDER BY id DESC LIMIT ?1")?;
-    let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
-    Ok(rows.filter_map(|b| b.ok().and_then(|b| serde_json::from_str(&b).ok())).collect())
+pub fn alerts(db: &mut Db, limit: u32) -> Result<Vec<wire::Alert>, DbError> {
+    let rows = db.query("SELECT body FROM alerts ORDER BY id DESC LIMIT ?1", vals![limit])?;
+    Ok(rows.iter().filter_map(|r| r.get::<String>(0).ok().and_then(|b| serde_json::from_str(&b).ok())).collect())
 }
 
 /// One alert as stored.
-pub fn alert(conn: &Connection, id: u64) -> rusqlite::Result<Option<wire::Alert>> {
-    let body: Option<String> = conn.query_row("SELECT body FROM alerts WHERE id = ?1", [id as i64], |r| r.get(0)).optional()?;
+pub fn alert(db: &mut Db, id: u64) -> Result<Option<wire::Alert>, DbError> {
+    let body: Option<String> = db.query_opt("SELECT body FROM alerts WHERE id = ?1", vals![id])?.map(|r| r.get(0)).transpose()?;
     Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
 }
 
 /// Webhook messages due at `now`, oldest first: (id, body, attempts so far).
-pub fn outbox_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<(i64, String, u32)>> {
-    let mut stmt = conn.prepare_cached(
+pub fn outbox_due(db: &mut Db, now: i64, limit: u32) -> Result<Vec<(i64, String, u32)>, DbError> {
+    let rows = db.query(
         "SELECT id, body, attempts FROM webhook_outbox WHERE delivered_at IS NULL AND next_at <= ?1 ORDER BY id LIMIT ?2",
+        vals![now, limit],
     )?;
-    let rows = stmt.query_map(rusqlite::params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    rows.collect()
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect()
 }
 
 /// A text message due in the outbox.
@@ -294,49 +279,50 @@ pub struct DueText {
 }
 
 /// Text messages due at `now`, oldest first (a row whose number was deleted is not due).
-pub fn texts_due(conn: &Connection, now: i64, limit: u32) -> rusqlite::Result<Vec<DueText>> {
-    let mut stmt = conn.prepare_cached(
+pub fn texts_due(db: &mut Db, now: i64, limit: u32) -> Result<Vec<DueText>, DbError> {
+    let rows = db.query(
         "SELECT id, ticket, kind, day, phone, params, attempts FROM sms_outbox
           WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_at <= ?1 AND phone IS NOT NULL ORDER BY id LIMIT ?2",
+        vals![now, limit],
     )?;
-    let rows = stmt.query_map(rusqlite::params![now, limit], |r| {
+    rows.iter().map(|r| {
         Ok(DueText {
             id: r.get(0)?,
-            ticket: r.get::<_, i64>(1)? as u64,
+            ticket: r.get::<i64>(1)? as u64,
             kind: r.get(2)?,
             day: r.get(3)?,
             phone: r.get(4)?,
             params: r.get(5)?,
             attempts: r.get(6)?,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 /// Messages about tickets sent to `phone` on `day`.
 /// Per hall id: the day's text messages about tickets, (sent, failed: given up or to be tried
 /// again).
-pub fn texts_of_day(conn: &Connection, day: &str) -> rusqlite::Result<std::collections::HashMap<String, (u32, u32)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT t.issued_hall, SUM(o.sent_at IS NOT NULL), SUM(o.sent_at IS NULL AND (o.gave_up_at IS NOT NULL OR o.attempts > 0))
+pub fn texts_of_day(db: &mut Db, day: &str) -> Result<std::collections::HashMap<String, (u32, u32)>, DbError> {
+    let rows = db.query(
+        "SELECT t.issued_hall, SUM(CASE WHEN o.sent_at IS NOT NULL THEN 1 ELSE 0 END),
+                SUM(CASE WHEN o.sent_at IS NULL AND (o.gave_up_at IS NOT NULL OR o.attempts > 0) THEN 1 ELSE 0 END)
            FROM sms_outbox o JOIN tickets t ON t.id = o.ticket WHERE o.day = ?1 GROUP BY t.issued_hall",
+        vals![day],
     )?;
-    let rows = stmt.query_map([day], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
-    rows.collect()
+    rows.iter().map(|r| Ok((r.get::<String>(0)?, (r.get(1)?, r.get(2)?)))).collect()
 }
 
-pub fn texts_sent(conn: &Connection, phone: &str, day: &str) -> rusqlite::Result<u32> {
-    conn.query_row("SELECT COUNT(*) FROM sms_outbox WHERE phone = ?1 AND day = ?2 AND sent_at IS NOT NULL", [phone, day], |r| r.get(0))
+pub fn texts_sent(db: &mut Db, phone: &str, day: &str) -> Result<u32, DbError> {
+    db.query_one("SELECT COUNT(*) FROM sms_outbox WHERE phone = ?1 AND day = ?2 AND sent_at IS NOT NULL", vals![phone, day])?.get(0)
 }
 
-fn case_from_row(r: &rusqlite::Row<'_>, today: &str) -> rusqlite::Result<wire::Case> {
+fn case_from_row(r: &Row, today: &str) -> Result<wire::Case, DbError> {
     let state: String = r.get(12)?;
     let deadline: String = r.get(11)?;
     let reasons: String = r.get(10)?;
     let notes: String = r.get(13)?;
     Ok(wire::Case {
-        id: r.get::<_, i64>(0)? as u64,
-        ticket: r.get::<_, i64>(1)? as u64,
+        id: r.get::<i64>(0)? as u64,
+        ticket: r.get::<i64>(1)? as u64,
         number: r.get(2)?,
         day: r.get(3)?,
         hall: r.get(4)?,
@@ -352,7 +338,7 @@ fn case_from_row(r: &rusqlite::Row<'_>, today: &str) -> rusqlite::Result<wire::C
         state: if state == "open" { wire::CaseState::Open } else { wire::CaseState::Closed },
         notes: serde_json::from_str(&notes).unwrap_or_default(),
         closed_by: r.get(14)?,
-        closed_at: r.get::<_, Option<i64>>(15)?.map(crate::view::time),
+        closed_at: r.get::<Option<i64>>(15)?.map(crate::view::time),
         summary: r.get(16)?,
     })
 }
@@ -362,66 +348,63 @@ const CASE_COLUMNS: &str =
 
 /// 好差评 cases: `open` (oldest deadline first), `overdue` (open past their deadline), `closed`
 /// or `all` (newest first, at most 1000). `today` decides what is overdue.
-pub fn cases(conn: &Connection, which: &str, today: &str) -> rusqlite::Result<Vec<wire::Case>> {
-    let filter = match which {
-        "open" => "state = 'open' AND ?1 = ?1 ORDER BY deadline, id",
-        "overdue" => "state = 'open' AND deadline < ?1 ORDER BY deadline, id",
-        "closed" => "state = 'closed' AND ?1 = ?1 ORDER BY id DESC LIMIT 1000",
-        _ => "?1 = ?1 ORDER BY id DESC LIMIT 1000",
+pub fn cases(db: &mut Db, which: &str, today: &str) -> Result<Vec<wire::Case>, DbError> {
+    let (filter, params) = match which {
+        "open" => ("state = 'open' ORDER BY deadline, id", vec![]),
+        "overdue" => ("state = 'open' AND deadline < ?1 ORDER BY deadline, id", vec![today.into()]),
+        "closed" => ("state = 'closed' ORDER BY id DESC LIMIT 1000", vec![]),
+        _ => ("1 = 1 ORDER BY id DESC LIMIT 1000", vec![]),
     };
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE {filter}");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([today], |r| case_from_row(r, today))?;
-    rows.collect()
+    db.query(&sql, &params)?.iter().map(|r| case_from_row(r, today)).collect()
 }
 
-pub fn case(conn: &Connection, id: u64, today: &str) -> rusqlite::Result<Option<wire::Case>> {
+pub fn case(db: &mut Db, id: u64, today: &str) -> Result<Option<wire::Case>, DbError> {
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1");
-    conn.query_row(&sql, [id as i64], |r| case_from_row(r, today)).optional()
+    db.query_opt(&sql, vals![id])?.map(|r| case_from_row(&r, today)).transpose()
 }
 
 /// Every rated ticket of the business days `from..=to` with its case, in order of finishing.
-pub fn rating_rows(conn: &Connection, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::RatingRow>> {
-    let mut stmt = conn.prepare_cached(
+pub fn rating_rows(db: &mut Db, from: &str, to: &str, hall: Option<&str>) -> Result<Vec<wire::RatingRow>, DbError> {
+    let rows = db.query(
         "SELECT t.id, t.day, t.number, t.hall, t.service, t.counter, t.clerk, t.finished_at, t.rating,
                 COALESCE(c.reasons, '[]'), COALESCE(c.state, 'none')
            FROM tickets t LEFT JOIN cases c ON c.ticket = t.id
-          WHERE t.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR t.hall = ?3) AND t.rating IS NOT NULL
+          WHERE t.day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR t.hall = ?3) AND t.rating IS NOT NULL
           ORDER BY t.finished_at, t.id",
+        vals![from, to, hall],
     )?;
-    let rows = stmt.query_map(rusqlite::params![from, to, hall], |r| {
+    rows.iter().map(|r| {
         let reasons: String = r.get(9)?;
         Ok(wire::RatingRow {
-            ticket: r.get::<_, i64>(0)? as u64,
+            ticket: r.get::<i64>(0)? as u64,
             day: r.get(1)?,
             number: r.get(2)?,
             hall: r.get(3)?,
             service: r.get(4)?,
-            counter: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            counter: r.get::<Option<String>>(5)?.unwrap_or_default(),
             clerk: r.get(6)?,
             finished_at: r.get(7)?,
             score: r.get(8)?,
             reasons: serde_json::from_str(&reasons).unwrap_or_default(),
             case_state: r.get(10)?,
         })
-    })?;
-    rows.collect()
+    }).collect()
 }
 
 /// The period's tickets by local hour of issue (see [`wire::HourlyStats`]).
-pub fn hourly(conn: &Connection, tz: chrono_tz::Tz, from: &str, to: &str, hall: Option<&str>) -> rusqlite::Result<Vec<wire::HourPoint>> {
+pub fn hourly(db: &mut Db, tz: chrono_tz::Tz, from: &str, to: &str, hall: Option<&str>) -> Result<Vec<wire::HourPoint>, DbError> {
     use chrono::Timelike;
-    let mut stmt = conn.prepare_cached(
-        "SELECT issued_at, called_at, state FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)",
-    )?;
     let mut hours: Vec<(wire::HourPoint, i64, u32)> =
         (0..24).map(|h| (wire::HourPoint { hour: h, issued: 0, served: 0, no_shows: 0, mean_wait_s: None }, 0, 0)).collect();
-    let mut rows = stmt.query(rusqlite::params![from, to, hall])?;
-    while let Some(r) = rows.next()? {
+    db.for_each(
+        "SELECT issued_at, called_at, state FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
+        vals![from, to, hall],
+        |r| {
         let issued: i64 = r.get(0)?;
         let called: Option<i64> = r.get(1)?;
         let state: String = r.get(2)?;
-        let Some(t) = chrono::DateTime::from_timestamp_millis(issued) else { continue };
+        let Some(t) = chrono::DateTime::from_timestamp_millis(issued) else { return Ok(true) };
         let (p, wait_sum, waits) = &mut hours[t.with_timezone(&tz).hour() as usize];
         p.issued += 1;
         match state.as_str() {
@@ -433,7 +416,8 @@ pub fn hourly(conn: &Connection, tz: chrono_tz::Tz, from: &str, to: &str, hall: 
             *wait_sum += (c - issued).max(0);
             *waits += 1;
         }
-    }
+        Ok(true)
+    })?;
     Ok(hours
         .into_iter()
         .map(|(mut p, sum, n)| {
@@ -444,14 +428,15 @@ pub fn hourly(conn: &Connection, tz: chrono_tz::Tz, from: &str, to: &str, hall: 
 }
 
 /// The period report's rows: the tickets of business days `from..=to` (of `hall`), and the pauses within them.
-pub fn report_rows(conn: &Connection, topo: &Topology, from: NaiveDate, to: NaiveDate, hall: Option<&str>) -> rusqlite::Result<(Vec<crate::report::Row>, Vec<crate::report::Pause>)> {
-    let mut stmt = conn.prepare_cached(
+pub fn report_rows(db: &mut Db, topo: &Topology, from: NaiveDate, to: NaiveDate, hall: Option<&str>) -> Result<(Vec<crate::report::Row>, Vec<crate::report::Pause>), DbError> {
+    let mut rows = vec![];
+    db.for_each(
         "SELECT day, hall, service, counter, clerk, issued_at, called_at, finished_at, state, rating
-           FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR hall = ?3)",
-    )?;
-    let rows = stmt.query_map(rusqlite::params![from.to_string(), to.to_string(), hall], |r| {
-        Ok(crate::report::Row {
-            day: r.get::<_, String>(0)?.parse().unwrap_or(from),
+           FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
+        vals![from.to_string(), to.to_string(), hall],
+        |r| {
+        rows.push(crate::report::Row {
+            day: r.get::<String>(0)?.parse().unwrap_or(from),
             hall: r.get(1)?,
             service: r.get(2)?,
             counter: r.get(3)?,
@@ -461,16 +446,18 @@ pub fn report_rows(conn: &Connection, topo: &Topology, from: NaiveDate, to: Naiv
             finished_at: r.get(7)?,
             state: r.get(8)?,
             rating: r.get(9)?,
-        })
+        });
+        Ok(true)
     })?;
-    let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let (a, b) = (topo.day_start(from), topo.day_start(to.succ_opt().unwrap_or(to)));
-    let mut stmt = conn.prepare_cached(
-        "SELECT hall, counter, clerk, MAX(0, MIN(COALESCE(ended_at, ?2), ?2) - MAX(started_at, ?1))
-           FROM pauses WHERE started_at < ?2 AND COALESCE(ended_at, ?2) > ?1 AND (?3 IS NULL OR hall = ?3)",
-    )?;
-    let pauses = stmt
-        .query_map(rusqlite::params![a, b, hall], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, (r.get::<_, i64>(3)?.max(0) / 1000) as u64)))?
-        .collect::<rusqlite::Result<Vec<crate::report::Pause>>>()?;
+    let pauses = db
+        .query(
+            "SELECT hall, counter, clerk, GREATEST(0, LEAST(COALESCE(ended_at, ?2), ?2) - GREATEST(started_at, ?1))
+               FROM pauses WHERE started_at < ?2 AND COALESCE(ended_at, ?2) > ?1 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
+            vals![a, b, hall],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, (r.get::<i64>(3)?.max(0) / 1000) as u64)))
+        .collect::<Result<Vec<crate::report::Pause>, DbError>>()?;
     Ok((rows, pauses))
 }

@@ -46,7 +46,7 @@ impl StoreMirror {
     }
 
     fn start(&mut self) -> anyhow::Result<()> {
-        let store = Store::open(&self.path, self.topo.clone())?;
+        let store = Store::open(&crate::store::StoreAt::Sqlite(self.path.clone()), self.topo.clone())?;
         let _guard = self.rt.enter();
         self.engine = Some(Engine::start(store, self.clock.clone())?);
         Ok(())
@@ -83,7 +83,7 @@ impl qcall_core::sim::Mirror for StoreMirror {
 
     /// Stops the engine, loads the database afresh and compares it with `memory`.
     fn arrival_curves(&mut self, day: chrono::NaiveDate) -> Option<crate::domain::estimate::ArrivalCurves> {
-        let store = Store::open(&self.path, self.topo.clone()).ok()?;
+        let mut store = Store::open(&crate::store::StoreAt::Sqlite(self.path.clone()), self.topo.clone()).ok()?;
         store.arrival_curves(day).ok().flatten()
     }
 
@@ -95,8 +95,8 @@ impl qcall_core::sim::Mirror for StoreMirror {
             }
         }
         self.stop();
-        let store = Store::open(&self.path, self.topo.clone()).map_err(|e| e.to_string())?;
-        let loaded = Durable::load(&store, now).map_err(|e| e.to_string())?.state;
+        let mut store = Store::open(&crate::store::StoreAt::Sqlite(self.path.clone()), self.topo.clone()).map_err(|e| e.to_string())?;
+        let loaded = Durable::load(&mut store, now).map_err(|e| e.to_string())?.state;
         drop(store);
         if loaded != *memory {
             return Err(format!(

@@ -191,6 +191,9 @@ error_codes! {
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,
     ShuttingDown = "shutting_down" => 503,
+    /// This server is the standby of a bureau on PostgreSQL: the active one (`active`) serves;
+    /// this one takes over when it dies.
+    Standby = "standby" => 503,
     /// Something failed inside the server; nothing was changed.
     Internal = "internal" => 500,
 }
@@ -241,11 +244,14 @@ pub struct ErrorDetail {
     /// hall, which the clerk does not work in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hall: Option<String>,
+    /// Where the active server is (`standby`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
 }
 
 impl ErrorDetail {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorDetail {
-        ErrorDetail { code, message: message.into(), retry_after_s: None, clerk: None, clerk_name: None, at: None, hall: None }
+        ErrorDetail { code, message: message.into(), retry_after_s: None, clerk: None, clerk_name: None, at: None, hall: None, active: None }
     }
 }
 

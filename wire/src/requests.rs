@@ -144,8 +144,15 @@ pub struct RatingResponse {
 /// `failing`, `problems` says why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {
-    /// `ok` or `failing`.
+    /// `ok`, `failing`, or `standby` (a second server on the same PostgreSQL database, waiting
+    /// to take over; answered with 503 so that a proxy sends nothing its way).
     pub status: String,
+    /// `active` (this server takes changes) or `standby`.
+    #[serde(default = "active_role")]
+    pub role: String,
+    /// A standby's: where the active server is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
     /// The `seq` of the last committed event.
     pub seq: u64,
     #[serde(default)]
@@ -183,4 +190,8 @@ pub struct MetricsResponse {
     pub tickets_in_memory: u64,
     /// Event stream subscribers connected now.
     pub subscribers: u64,
+}
+
+fn active_role() -> String {
+    "active".into()
 }

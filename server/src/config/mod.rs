@@ -121,7 +121,12 @@ pub struct Supervisor {
 pub struct Config {
     pub source: String,
     pub listen: String,
+    /// The SQLite file (when `postgres` is `None`).
     pub db: PathBuf,
+    /// `[store] kind = "postgres"`: the database's settings.
+    pub postgres: Option<crate::store::PgSettings>,
+    /// Where devices and browsers reach this server while it is the active one.
+    pub advertise_url: String,
     pub public_base_url: String,
     pub rating_window_s: u32,
     /// Host names accepted in `Host` and `Origin` (IP addresses always are).
@@ -182,6 +187,14 @@ pub enum Sms {
 }
 
 impl Config {
+    /// Where the database is: PostgreSQL with `[store] kind = "postgres"`, else the SQLite file.
+    pub fn store(&self) -> crate::store::StoreAt {
+        match &self.postgres {
+            Some(pg) => crate::store::StoreAt::Postgres(pg.clone()),
+            None => crate::store::StoreAt::Sqlite(self.db.clone()),
+        }
+    }
+
     pub fn embedded() -> Result<Config, ConfigError> {
         Config::parse(EMBEDDED_CONFIG, EMBEDDED_NAME)
     }

@@ -42,6 +42,29 @@ pub struct RawConfig {
     pub ratings: RawRatings,
     #[serde(default)]
     pub sms: Option<RawSms>,
+    #[serde(default)]
+    pub store: RawStore,
+}
+
+/// `[store]`: where the bureau's database is (embedded SQLite by default).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sqlite` (the file `[server] db`) or `postgres`.
+    pub kind: Option<String>,
+    /// PostgreSQL: `postgresql://user@host1:5432,host2:5432/qcall?target_session_attrs=read-write`,
+    /// without the password.
+    pub url: Option<String>,
+    /// A file holding the password (its first line), or the environment variable that does.
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    /// A bureau CA for `sslmode=require` (else the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Seconds a connection attempt may take, per host.
+    pub connect_timeout_s: Option<u64>,
+    /// Where devices and browsers reach this server while it is the active one (told by a
+    /// standby's answers); `http://` + `[server] listen` when not set.
+    pub advertise_url: Option<String>,
 }
 
 /// `[ratings]`: 好差评.

@@ -108,7 +108,10 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         };
     }
     let backups = backup(&ck, raw.backup)?;
+    let (postgres, advertise_url) = store(&ck, &raw.store, &raw.server, &server.listen, server.tls.is_some())?;
     Ok(Config {
+        postgres,
+        advertise_url,
         source: file.to_string(),
         listen: server.listen,
         db: server.db,
@@ -142,6 +145,91 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         notify,
         webhook_secret,
     })
+}
+
+/// `[store]`, validated: PostgreSQL's settings (`None`: SQLite) and the URL this server
+/// advertises while active.
+fn store(
+    ck: &Check,
+    raw: &RawStore,
+    server: &RawServer,
+    listen: &str,
+    tls: bool,
+) -> Result<(Option<crate::store::PgSettings>, String), ConfigError> {
+    let advertise_url = match &raw.advertise_url {
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+            return Err(ck.bad("store.advertise_url", "must start with http:// or https://"));
+        }
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("{}://{listen}", if tls { "https" } else { "http" }),
+    };
+    let kind = raw.kind.as_deref().unwrap_or("sqlite");
+    match kind {
+        "sqlite" => {
+            for (field, set) in [
+                ("store.url", raw.url.is_some()),
+                ("store.password_file", raw.password_file.is_some()),
+                ("store.password_env", raw.password_env.is_some()),
+                ("store.ca_file", raw.ca_file.is_some()),
+                ("store.connect_timeout_s", raw.connect_timeout_s.is_some()),
+            ] {
+                if set {
+                    return Err(ck.bad(field, "only for kind = \"postgres\" (the store is SQLite, the file [server] db)"));
+                }
+            }
+            return Ok((None, advertise_url));
+        }
+        "postgres" => {}
+        other => return Err(ck.bad("store.kind", format!("`{other}` is not a store: sqlite or postgres"))),
+    }
+    if server.db.is_some() {
+        return Err(ck.bad("server.db", "names a SQLite file, but store.kind is postgres: remove one of them"));
+    }
+    let Some(url) = raw.url.clone() else {
+        return Err(ck.bad("store.url", "kind = \"postgres\" needs the database's URL, like postgresql://qcall@db1:5432,db2:5432/qcall?target_session_attrs=read-write"));
+    };
+    let parsed: postgres::Config = url.parse().map_err(|e| ck.bad("store.url", format!("not a PostgreSQL URL: {e}")))?;
+    if parsed.get_password().is_some() {
+        return Err(ck.bad("store.url", "holds a password: put it in store.password_file or store.password_env, never in the config"));
+    }
+    if parsed.get_hosts().is_empty() {
+        return Err(ck.bad("store.url", "names no host"));
+    }
+    if parsed.get_hosts().len() > 1 && parsed.get_target_session_attrs() != postgres::config::TargetSessionAttrs::ReadWrite {
+        return Err(ck.bad(
+            "store.url",
+            "names several hosts: add target_session_attrs=read-write, so the server connects to the primary only",
+        ));
+    }
+    let password = match (&raw.password_file, &raw.password_env) {
+        (Some(_), Some(_)) => return Err(ck.bad("store.password_env", "password_file is set too: name one of them")),
+        (Some(f), None) => {
+            let text = std::fs::read_to_string(f).map_err(|e| ck.bad("store.password_file", format!("{}: {e}", f.display())))?;
+            let first = text.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+            if first.is_empty() {
+                return Err(ck.bad("store.password_file", format!("{} is empty", f.display())));
+            }
+            Some(first)
+        }
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ => return Err(ck.bad("store.password_env", format!("the environment variable {var} is not set"))),
+        },
+        (None, None) => None,
+    };
+    if let Some(ca) = &raw.ca_file {
+        if !ca.is_file() {
+            return Err(ck.bad("store.ca_file", format!("{} is not a file", ca.display())));
+        }
+    }
+    let connect_timeout_s = ck.range("store.connect_timeout_s", raw.connect_timeout_s, 5, 1..=120)?;
+    let settings = crate::store::PgSettings {
+        url,
+        password,
+        ca_file: raw.ca_file.clone(),
+        connect_timeout: std::time::Duration::from_secs(connect_timeout_s),
+    };
+    Ok((Some(settings), advertise_url))
 }
 
 /// `[server]`, validated.

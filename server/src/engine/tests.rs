@@ -1,5 +1,6 @@
-//! The writer against a real SQLite file that can be made to fail: a trigger on the `meta`
-//! row every commit writes refuses the transaction while a switch is on.
+//! The writer against a real database (SQLite, or PostgreSQL with `QCALL_TEST_STORE=postgres`)
+//! that can be made to fail: a trigger on the `meta` row every commit writes refuses the
+//! transaction while a switch is on.
 
 use std::sync::Arc;
 
@@ -14,37 +15,56 @@ const T0: Millis = 1_795_654_800_000;
 
 struct Rig {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    at: crate::store::StoreAt,
     cfg: Config,
     clock: Arc<ManualClock>,
     engine: Engine,
-    switch: rusqlite::Connection,
+    switch: parking_lot::Mutex<crate::store::Db>,
 }
 
 impl Rig {
     fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("qcall.db");
+        let at = crate::store::scratch::test_store(dir.path());
         let cfg = Config::embedded().unwrap();
-        let store = Store::open(&path, cfg.topology.clone()).unwrap();
         let clock = Arc::new(ManualClock::new(T0));
-        let (engine, _writer) = Engine::start(store, clock.clone()).unwrap();
-        let switch = rusqlite::Connection::open(&path).unwrap();
-        switch
-            .execute_batch(
-                "CREATE TABLE fail_switch (on_ INTEGER NOT NULL);
-                 INSERT INTO fail_switch VALUES (0);
-                 CREATE TRIGGER fail_meta_insert BEFORE INSERT ON meta WHEN (SELECT on_ FROM fail_switch)
-                   BEGIN SELECT RAISE(ABORT, 'disk refused the write (injected)'); END;
-                 CREATE TRIGGER fail_meta_update BEFORE UPDATE ON meta WHEN (SELECT on_ FROM fail_switch)
-                   BEGIN SELECT RAISE(ABORT, 'disk refused the write (injected)'); END;",
-            )
-            .unwrap();
-        Rig { _dir: dir, path, cfg, clock, engine, switch }
+        let (engine, switch) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let store = Store::open(&at, cfg.topology.clone()).unwrap();
+                let (engine, _writer) = Engine::start(store, clock.clone()).unwrap();
+                let mut switch = at.connect().unwrap();
+                switch
+                    .batch(match switch.dialect() {
+                        crate::store::Dialect::Sqlite => {
+                            "CREATE TABLE fail_switch (on_ INTEGER NOT NULL);
+                             INSERT INTO fail_switch VALUES (0);
+                             CREATE TRIGGER fail_meta_insert BEFORE INSERT ON meta WHEN (SELECT on_ FROM fail_switch)
+                               BEGIN SELECT RAISE(ABORT, 'disk refused the write (injected)'); END;
+                             CREATE TRIGGER fail_meta_update BEFORE UPDATE ON meta WHEN (SELECT on_ FROM fail_switch)
+                               BEGIN SELECT RAISE(ABORT, 'disk refused the write (injected)'); END;"
+                        }
+                        crate::store::Dialect::Postgres => {
+                            "CREATE TABLE fail_switch (on_ INTEGER NOT NULL);
+                             INSERT INTO fail_switch VALUES (0);
+                             CREATE FUNCTION fail_meta() RETURNS trigger AS $$
+                               BEGIN
+                                 IF (SELECT on_ FROM fail_switch) <> 0 THEN RAISE EXCEPTION 'disk refused the write (injected)'; END IF;
+                                 RETURN NEW;
+                               END $$ LANGUAGE plpgsql;
+                             CREATE TRIGGER fail_meta_write BEFORE INSERT OR UPDATE ON meta FOR EACH ROW EXECUTE PROCEDURE fail_meta();"
+                        }
+                    })
+                    .unwrap();
+                (engine, switch)
+            })
+            .join()
+            .unwrap()
+        });
+        Rig { _dir: dir, at, cfg, clock, engine, switch: parking_lot::Mutex::new(switch) }
     }
 
     fn fail(&self, on: bool) {
-        self.switch.execute("UPDATE fail_switch SET on_ = ?1", [on as i64]).unwrap();
+        self.switch.lock().execute("UPDATE fail_switch SET on_ = ?1", crate::vals![on]).unwrap();
     }
 
     fn hall(&self, id: &str) -> usize {
@@ -87,12 +107,14 @@ impl Rig {
 
     /// A ticket's state as stored.
     fn stored_state(&self, ticket: u64) -> String {
-        self.switch.query_row("SELECT state FROM tickets WHERE id = ?1", [ticket as i64], |r| r.get(0)).unwrap()
+        self.switch.lock().query_one("SELECT state FROM tickets WHERE id = ?1", crate::vals![ticket]).unwrap().get(0).unwrap()
     }
 
     /// Memory equals what a fresh load of the database gives.
     async fn assert_memory_is_the_store(&self) {
-        let fresh = Durable::load(&Store::open(&self.path, self.cfg.topology.clone()).unwrap(), self.clock.now()).unwrap();
+        let fresh = std::thread::scope(|s| {
+            s.spawn(|| Durable::load(&mut Store::open(&self.at, self.cfg.topology.clone()).unwrap(), self.clock.now()).unwrap()).join().unwrap()
+        });
         let core = self.engine.shared.core.read().await;
         assert_eq!(core.seq, fresh.seq, "seq");
         assert_eq!(core.sessions, fresh.sessions, "sessions");
@@ -230,8 +252,7 @@ async fn an_action_and_its_audit_entry_are_stored_together_or_not_at_all() {
     };
     let publicity = |text: &str| Request::Domain(Command::SetPublicity { hall: r.hall("east"), messages: vec![text.into()] });
     let rows = |action: &str| -> i64 {
-        let c = rusqlite::Connection::open(&r.path).unwrap();
-        c.query_row("SELECT COUNT(*) FROM audit WHERE action = ?1", [action], |x| x.get(0)).unwrap()
+        r.switch.lock().query_one("SELECT COUNT(*) FROM audit WHERE action = ?1", crate::vals![action]).unwrap().get(0).unwrap()
     };
     // The commit fails: neither the publicity nor its entry.
     r.fail(true);
@@ -246,8 +267,7 @@ async fn an_action_and_its_audit_entry_are_stored_together_or_not_at_all() {
     // Both.
     r.engine.submit_audited(publicity("kept"), row("stored")).await.unwrap();
     assert_eq!(rows("stored"), 1);
-    let c = rusqlite::Connection::open(&r.path).unwrap();
-    let stored: String = c.query_row("SELECT messages FROM publicity WHERE hall = 'east'", [], |x| x.get(0)).unwrap();
+    let stored: String = r.switch.lock().query_one("SELECT messages FROM publicity WHERE hall = 'east'", &[]).unwrap().get(0).unwrap();
     assert!(stored.contains("kept"), "{stored}");
     r.assert_memory_is_the_store().await;
 }

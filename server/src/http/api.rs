@@ -22,7 +22,7 @@ pub async fn healthz(State(s): State<AppState>) -> axum::response::Response {
     let shared = &s.engine.shared;
     let seq = shared.committed_seq.load(std::sync::atomic::Ordering::Relaxed);
     let status = shared.health.lock().clone();
-    let free_bytes = crate::store::free_space(&s.cfg.db);
+    let free_bytes = if s.cfg.postgres.is_some() { None } else { crate::store::free_space(&s.cfg.db) };
     let mut problems = Vec::new();
     if let Some(e) = &status.last_error {
         problems.push(format!("the last commit failed: {e}"));
@@ -36,6 +36,8 @@ pub async fn healthz(State(s): State<AppState>) -> axum::response::Response {
     }
     let body = wire::HealthResponse {
         status: if problems.is_empty() { "ok" } else { "failing" }.into(),
+        role: "active".into(),
+        active: None,
         seq,
         store: wire::StoreHealth { last_commit_ok: status.last_error.is_none(), last_error: status.last_error, free_bytes, day: status.day },
         problems,

@@ -117,6 +117,7 @@ impl From<EngineError> for AppError {
             }
             EngineError::Store(s) => AppError::internal(s),
             EngineError::Stopped => AppError::new(ErrorCode::ShuttingDown, "the server is stopping"),
+            EngineError::Fenced(why) => AppError::new(ErrorCode::Standby, format!("this server is no longer the active one ({why})")),
             EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),
             EngineError::UnknownCase => AppError::new(ErrorCode::UnknownCase, "no 好差评 case with this id or for this ticket"),
             EngineError::CaseClosed => AppError::new(ErrorCode::CaseClosed, "the case is closed already"),

@@ -24,6 +24,7 @@ mod ratings;
 mod remote;
 mod reports;
 mod sms;
+pub mod standby;
 mod stats;
 pub mod supervisors;
 mod texts;
@@ -65,7 +66,7 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub clock: Arc<dyn Clock>,
     /// A second connection for reads that the writer does not serve (old tickets, reports).
-    pub reader: Arc<parking_lot::Mutex<rusqlite::Connection>>,
+    pub reader: Arc<parking_lot::Mutex<crate::store::Db>>,
     pub shutdown: watch::Receiver<bool>,
     /// Failed sign-ins per account and address.
     pub limiter: Arc<Limiter>,
@@ -398,16 +399,46 @@ pub struct App {
     pub state: AppState,
     shutdown_tx: watch::Sender<bool>,
     writer: std::thread::JoinHandle<()>,
-    _lock: crate::store::DbLock,
+    _lock: Option<crate::store::DbLock>,
 }
 
 impl App {
-    /// Opens the store and loads it. Blocking (SQLite): call it off the async threads.
+    /// Opens the store and loads it. Blocking: call it off the async threads. On PostgreSQL it
+    /// waits until this server holds the writer's lease.
     pub fn build(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let (store, lock) = App::open_store(&cfg, |_| {})?;
+        App::build_with(cfg, clock, store, lock)
+    }
+
+    /// The store, opened and migrated, its writer's lease held (PostgreSQL; `waiting` sees the
+    /// active server's lease meanwhile), or its lock file (SQLite).
+    pub fn open_store(
+        cfg: &Config,
+        waiting: impl FnMut(&crate::store::lease::Lease),
+    ) -> anyhow::Result<(Store, Option<crate::store::DbLock>)> {
+        let at = cfg.store();
+        let lock = match &at {
+            crate::store::StoreAt::Sqlite(path) => Some(crate::store::DbLock::take(path)?),
+            crate::store::StoreAt::Postgres(_) => None,
+        };
+        let mut store = Store::open(&at, cfg.topology.clone())?;
+        tracing::info!(schema = store.schema_version()?, db = %store.place(), "database opened");
+        let holder = format!("{}:{}", hostname(), std::process::id());
+        let mut waiting = waiting;
+        let mut told = false;
+        store.take_lease(&holder, &cfg.advertise_url, |lease| {
+            if !told {
+                tracing::info!(active = %lease.address, holder = %lease.holder, "standby: another server is the active one; taking over when its lease lapses");
+                told = true;
+            }
+            waiting(lease)
+        })?;
+        Ok((store, lock))
+    }
+
+    /// The app on a store [`App::open_store`] opened.
+    pub fn build_with(cfg: Config, clock: Arc<dyn Clock>, mut store: Store, lock: Option<crate::store::DbLock>) -> anyhow::Result<App> {
         let cfg = Arc::new(cfg);
-        let lock = crate::store::DbLock::take(&cfg.db)?;
-        let store = Store::open(&cfg.db, cfg.topology.clone())?;
-        tracing::info!(schema = store.schema_version()?, db = %cfg.db.display(), "database opened");
         store.set_busy_timeout(cfg.commit_timeout)?;
         if clock.chosen() {
             let now = clock.now();
@@ -416,7 +447,7 @@ impl App {
                     "--clock-start {} is before the last stored event ({}): time in {} may only move forward",
                     crate::view::time(now).to_rfc3339(),
                     crate::view::time(last).to_rfc3339(),
-                    cfg.db.display()
+                    store.place()
                 );
             }
         }
@@ -433,8 +464,12 @@ impl App {
         if let Ok(mut core) = engine.shared.core.try_write() {
             core.texts.notify = cfg.notify.clone();
         }
-        let reader = crate::store::open_connection(&cfg.db)?;
-        let ticket_key: String = reader.query_row("SELECT value FROM meta WHERE key = 'ticket_key'", [], |r| r.get(0))?;
+        let mut reader = cfg.store().connect()?;
+        if cfg.postgres.is_some() {
+            let ms = cfg.commit_timeout.as_millis().max(1) * 10;
+            reader.batch(&format!("SET statement_timeout = {ms}"))?;
+        }
+        let ticket_key: String = reader.query_one("SELECT value FROM meta WHERE key = 'ticket_key'", &[])?.get(0)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let state = AppState {
             tokens: Arc::new(Tokens::from_config(&cfg)),
@@ -494,16 +529,22 @@ pub struct Server {
     public_addr: Option<SocketAddr>,
     app: App,
     task: tokio::task::JoinHandle<()>,
+    /// Stops the listeners (they serve the standby's answers before the app).
+    listeners_tx: watch::Sender<bool>,
+}
+
+/// This machine's name, for the writer's lease.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into())
 }
 
 impl Server {
-    /// Open the store, load the state, bind and start serving.
+    /// Bind, open the store, load the state and serve. On PostgreSQL, while another server
+    /// holds the writer's lease, this one listens as its standby ([`standby::Gate`]).
     pub async fn start(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         let listen = cfg.listen.clone();
-        let app = tokio::task::spawn_blocking(move || App::build(cfg, clock)).await??;
-        app.drop_stale_sessions().await?;
         let files = listen::raise_open_files_limit();
-        let limits = listen::Limits { header_timeout: app.state.cfg.header_timeout, max_connections: app.state.cfg.max_connections };
+        let limits = listen::Limits { header_timeout: cfg.header_timeout, max_connections: cfg.max_connections };
         if (limits.max_connections as u64).saturating_add(64) > files {
             tracing::warn!(files, max_connections = limits.max_connections, "the open-files limit is below max_connections");
         }
@@ -512,7 +553,7 @@ impl Server {
         let addr = listener.local_addr()?;
         // The public face on its own socket, with its own connections: the internet cannot
         // take the halls' places.
-        let public = match app.state.cfg.public_listen.clone() {
+        let public = match cfg.public_listen.clone() {
             Some(p) => {
                 let l = tokio::net::TcpListener::bind(&p).await.map_err(|e| anyhow::anyhow!("cannot listen on {p} (public_listen): {e}"))?;
                 Some(l)
@@ -520,6 +561,29 @@ impl Server {
             None => None,
         };
         let public_addr = public.as_ref().map(|l| l.local_addr()).transpose()?;
+        let tls = cfg.tls.as_ref().map(|t| t.server_config());
+        let grace = Duration::from_secs(5);
+        let (listeners_tx, listeners_rx) = watch::channel(false);
+        let gate = standby::Gate::default();
+        let public_gate = gate.sibling();
+        let lan = listen::serve(listener, tls.clone(), gate.router(), limits, listeners_rx.clone(), grace);
+        let task = match public {
+            None => tokio::spawn(lan),
+            Some(l) => {
+                let public = listen::serve(l, tls, public_gate.router(), limits, listeners_rx, grace);
+                tokio::spawn(async move {
+                    tokio::join!(lan, public);
+                })
+            }
+        };
+        let on_postgres = cfg.postgres.is_some();
+        let waiting = gate.clone();
+        let app = tokio::task::spawn_blocking(move || {
+            let (store, lock) = App::open_store(&cfg, |lease| waiting.set_active(&lease.address))?;
+            App::build_with(cfg, clock, store, lock)
+        })
+        .await??;
+        app.drop_stale_sessions().await?;
         spawn_ticker(app.state.clone());
         crate::forecast::spawn(app.state.clone());
         if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
@@ -528,20 +592,18 @@ impl Server {
         if app.state.cfg.ticket_texts() {
             sms::spawn_texts(app.state.clone());
         }
-        let sd = app.state.shutdown.clone();
-        let tls = app.state.cfg.tls.as_ref().map(|t| t.server_config());
-        let grace = Duration::from_secs(5);
-        let lan = listen::serve(listener, tls.clone(), app.router(), limits, sd.clone(), grace);
-        let task = match public {
-            None => tokio::spawn(lan),
-            Some(l) => {
-                let public = listen::serve(l, tls, public_router(app.state.clone()), limits, sd, grace);
-                tokio::spawn(async move {
-                    tokio::join!(lan, public);
-                })
-            }
-        };
-        Ok(Server { addr, public_addr, app, task })
+        if on_postgres {
+            spawn_lease_keeper(app.state.clone());
+        }
+        gate.open(app.router());
+        public_gate.open(public_router(app.state.clone()));
+        Ok(Server { addr, public_addr, app, task, listeners_tx })
+    }
+
+    /// Resolves when another server took the writer's lease from this one (PostgreSQL).
+    pub async fn fenced(&self) {
+        let mut rx = self.app.state.engine.shared.fenced_tx.subscribe();
+        let _ = rx.wait_for(|f| *f).await;
     }
 
     /// The public face's address, when it has its own (`[server] public_listen`).
@@ -561,12 +623,31 @@ impl Server {
     /// Stop accepting, close event streams, let the writer finish what it has.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.app.shutdown_tx.send(true);
+        let _ = self.listeners_tx.send(true);
         if tokio::time::timeout(Duration::from_secs(6), self.task).await.is_err() {
             tracing::warn!("connections did not close within 6 s");
         }
         self.app.shutdown().await;
         Ok(())
     }
+}
+
+/// Renews the writer's lease while nothing else commits (PostgreSQL).
+fn spawn_lease_keeper(s: AppState) {
+    let mut shutdown = s.shutdown.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::store::lease::RENEW / 2);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    if let Err(e) = s.engine.submit(EngineRequest::Renew).await {
+                        tracing::warn!(error = %e, "the writer's lease was not renewed");
+                    }
+                }
+                _ = stopped(&mut shutdown) => return,
+            }
+        }
+    });
 }
 
 /// Rolls the business day over on time even when nobody issues a ticket (a `Tick` every 5 s;
@@ -599,10 +680,10 @@ fn spawn_ticker(s: AppState) {
 /// Runs a query on the read connection, off the async threads.
 pub async fn read<T: Send + 'static>(
     s: &AppState,
-    query: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    query: impl FnOnce(&mut crate::store::Db) -> Result<T, crate::store::DbError> + Send + 'static,
 ) -> Result<T, AppError> {
     let reader = s.reader.clone();
-    tokio::task::spawn_blocking(move || query(&reader.lock()))
+    tokio::task::spawn_blocking(move || query(&mut reader.lock()))
         .await
         .map_err(|e| AppError::internal(e.to_string()))?
         .map_err(|e| AppError::internal(e.to_string()))
@@ -680,7 +761,7 @@ pub fn no_delay(tcp: &tokio::net::TcpStream) {
 pub async fn drain_outbox<T, D, E, F>(s: &AppState, what: &'static str, due: D, mut each: E)
 where
     T: Send + 'static,
-    D: Fn(&rusqlite::Connection, crate::domain::Millis) -> rusqlite::Result<Vec<T>> + Send + Sync + Clone + 'static,
+    D: Fn(&mut crate::store::Db, crate::domain::Millis) -> Result<Vec<T>, crate::store::DbError> + Send + Sync + Clone + 'static,
     E: FnMut(T) -> F,
     F: std::future::Future<Output = bool>,
 {
@@ -692,7 +773,7 @@ where
             _ = stopped(&mut shutdown) => return,
         }
         let (now, reader, due) = (s.clock.now(), s.reader.clone(), due.clone());
-        let rows = match tokio::task::spawn_blocking(move || due(&reader.lock(), now)).await {
+        let rows = match tokio::task::spawn_blocking(move || due(&mut reader.lock(), now)).await {
             Ok(Ok(rows)) => rows,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "{what} cannot be read");

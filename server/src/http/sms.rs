@@ -121,7 +121,7 @@ pub fn spawn_texts(s: super::AppState) {
             return give_up("tried too often");
         }
         let (reader, phone, day) = (s.reader.clone(), m.phone.clone(), m.day.clone());
-        let sent = tokio::task::spawn_blocking(move || crate::queries::texts_sent(&reader.lock(), &phone, &day)).await;
+        let sent = tokio::task::spawn_blocking(move || crate::queries::texts_sent(&mut reader.lock(), &phone, &day)).await;
         if matches!(sent, Ok(Ok(n)) if n >= s.cfg.sms_per_number_per_day) {
             return give_up("the number's messages for today are used up");
         }

@@ -1,9 +1,9 @@
 //! What one batch of commands changed, and its commit: one transaction for all of it.
 
 use chrono::NaiveDate;
-use rusqlite::params;
 
-use super::{booking_state_str, counter_state_str, ticket_state_str, Store, StoreError};
+use super::{booking_state_str, counter_state_str, ticket_state_str, Db, DbError, Store, StoreError};
+use crate::vals;
 use crate::domain::{Booking, Counter, Millis, Priority, Ticket, TicketId, Topology};
 
 /// A 好差评 case opened by a rating of 1 or 2 (written with the batch that rated).
@@ -169,91 +169,99 @@ pub struct EventRow<'a> {
 }
 
 impl Store {
-    /// Deletes in `tx` what `p` says is old; how many rows each part touched.
-    fn purge(tx: &rusqlite::Transaction<'_>, topo: &Topology, p: &Purge) -> rusqlite::Result<Purged> {
-        let audit = tx.execute("DELETE FROM audit WHERE at < ?1", [p.audit_before])?;
+    /// Deletes what `p` says is old; how many rows each part touched.
+    fn purge(db: &mut Db, topo: &Topology, p: &Purge) -> Result<Purged, DbError> {
+        let audit = db.execute("DELETE FROM audit WHERE at < ?1", vals![p.audit_before])?;
         // Who served a ticket that is done with: the counts stay, without the person.
         let before = p.clerks_before.to_string();
-        let clerks = tx.execute(
+        let clerks = db.execute(
             "UPDATE tickets SET clerk = NULL
               WHERE day < ?1 AND clerk IS NOT NULL AND state IN ('finished', 'no_show', 'expired', 'unfinished')",
-            [&before],
-        )? + tx.execute(
+            vals![&before],
+        )? + db.execute(
             "UPDATE pauses SET clerk = NULL WHERE started_at < ?1 AND clerk IS NOT NULL AND ended_at IS NOT NULL",
-            [topo.day_start(p.clerks_before)],
-        )? + tx.execute("UPDATE cases SET clerk = NULL WHERE day < ?1 AND clerk IS NOT NULL AND state = 'closed'", [&before])?;
+            vals![topo.day_start(p.clerks_before)],
+        )? + db.execute("UPDATE cases SET clerk = NULL WHERE day < ?1 AND clerk IS NOT NULL AND state = 'closed'", vals![&before])?;
         // Bookings' personal data: counted into `appointment_counts`, then deleted.
-        tx.execute(
+        db.execute(
             "INSERT INTO appointment_counts (day, hall, service, booked, cancelled, checked_in, no_show)
-             SELECT day, hall, service, COUNT(*), SUM(state = 'cancelled'), SUM(state = 'checked_in'), SUM(state = 'no_show')
+             SELECT day, hall, service, COUNT(*), SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN state = 'checked_in' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'no_show' THEN 1 ELSE 0 END)
              FROM appointments WHERE day < ?1 GROUP BY day, hall, service
-             ON CONFLICT (day, hall, service) DO UPDATE SET booked = booked + excluded.booked,
-                cancelled = cancelled + excluded.cancelled, checked_in = checked_in + excluded.checked_in,
-                no_show = no_show + excluded.no_show",
-            [p.bookings_before.to_string()],
+             ON CONFLICT (day, hall, service) DO UPDATE SET booked = appointment_counts.booked + excluded.booked,
+                cancelled = appointment_counts.cancelled + excluded.cancelled,
+                checked_in = appointment_counts.checked_in + excluded.checked_in,
+                no_show = appointment_counts.no_show + excluded.no_show",
+            vals![p.bookings_before.to_string()],
         )?;
-        let bookings = tx.execute("DELETE FROM appointments WHERE day < ?1", [p.bookings_before.to_string()])?;
-        tx.execute("DELETE FROM appointment_bans WHERE until <= ?1", [p.today.to_string()])?;
+        let bookings = db.execute("DELETE FROM appointments WHERE day < ?1", vals![p.bookings_before.to_string()])?;
+        db.execute("DELETE FROM appointment_bans WHERE until <= ?1", vals![p.today.to_string()])?;
         Ok(Purged { audit, clerks, bookings })
     }
 
-    /// Write one batch in one transaction; returns once it is durable.
+    /// Write one batch in one transaction; returns once it is durable. On PostgreSQL the
+    /// transaction first renews this server's writer lease, and rolls back if another server
+    /// took it ([`DbError::Fenced`]).
     pub fn commit(&mut self, b: &Batch<'_>) -> Result<Purged, StoreError> {
-        let path = self.path.clone();
-        let e = |source| StoreError::Sqlite { path: path.clone(), source };
+        let e = self.err();
         let topo = self.topo.clone();
-        let tx = self.conn.transaction().map_err(e)?;
+        let epoch = self.epoch;
+        let r = self.db.transaction(|db| {
+            if let Some(epoch) = epoch {
+                super::lease::renew(db, epoch)?;
+            }
+            Store::write(db, &topo, b)
+        });
+        if r.is_ok() && epoch.is_some() {
+            self.renewed = Some(std::time::Instant::now());
+        }
+        r.map_err(e)
+    }
+
+    fn write(db: &mut Db, topo: &Topology, b: &Batch<'_>) -> Result<Purged, DbError> {
         if let Some(day) = b.day {
-            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                .and_then(|mut s| s.execute([day.to_string()]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('day', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vals![day.to_string()],
+            )?;
         }
         if let Some(day) = b.expire_before {
             // The numbers taxpayers left are kept for their day only: gone with the rollover.
-            tx.prepare_cached("DELETE FROM ticket_phones WHERE day < ?1").and_then(|mut s| s.execute([day.to_string()])).map_err(e)?;
-            tx.prepare_cached("UPDATE sms_outbox SET phone = NULL WHERE day < ?1 AND phone IS NOT NULL")
-                .and_then(|mut s| s.execute([day.to_string()]))
-                .map_err(e)?;
+            db.execute("DELETE FROM ticket_phones WHERE day < ?1", vals![day.to_string()])?;
+            db.execute("UPDATE sms_outbox SET phone = NULL WHERE day < ?1 AND phone IS NOT NULL", vals![day.to_string()])?;
         }
         if let Some(carried) = &b.carried {
             let ids = serde_json::to_string(carried).unwrap_or_else(|_| "[]".into());
-            tx.prepare_cached("INSERT INTO meta (key, value) VALUES ('carried', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                .and_then(|mut s| s.execute([ids]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('carried', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vals![ids],
+            )?;
         }
         if let Some(day) = b.expire_before {
-            tx.prepare_cached("UPDATE tickets SET state = 'expired' WHERE day < ?1 AND state IN ('waiting', 'no_show')")
-                .and_then(|mut s| s.execute([day.to_string()]))
-                .map_err(e)?;
+            db.execute("UPDATE tickets SET state = 'expired' WHERE day < ?1 AND state IN ('waiting', 'no_show')", vals![day.to_string()])?;
             // Still at a counter when the day ended: 未办结 (the counters' rows are written too).
-            tx.prepare_cached("UPDATE tickets SET state = 'unfinished' WHERE day < ?1 AND state = 'called'")
-                .and_then(|mut s| s.execute([day.to_string()]))
-                .map_err(e)?;
+            db.execute("UPDATE tickets SET state = 'unfinished' WHERE day < ?1 AND state = 'called'", vals![day.to_string()])?;
         }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
-                        state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
-                        request_id, rating, slot_start, remote_code, arrived_at, held_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
-                     ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
-                        state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
-                        finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
-                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
-                        arrived_at = excluded.arrived_at, held_at = excluded.held_at",
-                )
-                .map_err(e)?;
-            for t in &b.tickets {
-                stmt.execute(params![
-                    t.id as i64,
+        for t in &b.tickets {
+            db.execute(
+                "INSERT INTO tickets (id, day, issued_hall, issued_service, seq, number, hall, service, priority,
+                    state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred,
+                    request_id, rating, slot_start, remote_code, arrived_at, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                 ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
+                    state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
+                    finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
+                    call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
+                    arrived_at = excluded.arrived_at, held_at = excluded.held_at",
+                vals![
+                    t.id,
                     t.day.to_string(),
-                    topo.halls[t.issued_hall].id,
-                    topo.services[t.issued_service].id,
+                    &topo.halls[t.issued_hall].id,
+                    &topo.services[t.issued_service].id,
                     t.seq,
                     topo.number(t.issued_service, t.seq),
-                    topo.halls[t.hall].id,
-                    topo.services[t.service].id,
+                    &topo.halls[t.hall].id,
+                    &topo.services[t.service].id,
                     match t.priority {
                         Priority::Normal => "normal",
                         Priority::Priority => "priority",
@@ -264,239 +272,202 @@ impl Store {
                     t.called_at,
                     t.finished_at,
                     t.counter.map(|c| topo.counters[c].id.as_str()),
-                    t.clerk,
+                    t.clerk.as_ref(),
                     t.call_count,
-                    t.transferred as i64,
-                    t.request_id,
+                    t.transferred,
+                    t.request_id.as_ref(),
                     t.rating,
                     t.slot,
                     t.remote.as_ref().map(|r| &*r.code),
                     t.remote.as_ref().and_then(|r| r.arrived_at),
                     t.remote.as_ref().and_then(|r| r.held_at),
-                ])
-                .map_err(e)?;
-            }
+                ],
+            )?;
         }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, clerk = excluded.clerk,
-                        current = excluded.current, last_finished = excluded.last_finished,
-                        last_finished_at = excluded.last_finished_at, paused_at = excluded.paused_at,
-                        pause_reason = excluded.pause_reason",
-                )
-                .map_err(e)?;
-            for (ix, c) in &b.counters {
-                stmt.execute(params![
-                    topo.counters[*ix].id,
+        for (ix, c) in &b.counters {
+            db.execute(
+                "INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, clerk = excluded.clerk,
+                    current = excluded.current, last_finished = excluded.last_finished,
+                    last_finished_at = excluded.last_finished_at, paused_at = excluded.paused_at,
+                    pause_reason = excluded.pause_reason",
+                vals![
+                    &topo.counters[*ix].id,
                     counter_state_str(c.state),
-                    c.clerk,
-                    c.current.map(|t| t as i64),
-                    c.last_finished.map(|(t, _)| t as i64),
+                    c.clerk.as_ref(),
+                    c.current,
+                    c.last_finished.map(|(t, _)| t),
                     c.last_finished.map(|(_, at)| at),
                     c.pause.as_ref().map(|(at, _)| *at),
                     c.pause.as_ref().map(|(_, r)| r.as_str()),
-                ])
-                .map_err(e)?;
-            }
+                ],
+            )?;
         }
         for (key, a) in &b.alerts {
             let body = serde_json::to_string(a).unwrap_or_default();
-            tx.prepare_cached(
+            db.execute(
                 "INSERT INTO alerts (id, key, kind, hall, raised_at, cleared_at, acked_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET cleared_at = excluded.cleared_at, acked_at = excluded.acked_at, body = excluded.body",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.id as i64,
+                vals![
+                    a.id,
                     key,
                     a.kind.as_str(),
-                    a.hall,
+                    &a.hall,
                     a.raised_at.timestamp_millis(),
                     a.cleared_at.map(|t| t.timestamp_millis()),
                     a.acked_at.map(|t| t.timestamp_millis()),
                     body
-                ])
-            })
-            .map_err(e)?;
+                ],
+            )?;
         }
         for c in &b.cases {
-            tx.prepare_cached(
+            db.execute(
                 "INSERT INTO cases (ticket, number, day, hall, service, counter, clerk, rated_at, score, deadline)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (ticket) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    c.ticket as i64,
-                    c.number,
-                    c.day.to_string(),
-                    c.hall,
-                    c.service,
-                    c.counter,
-                    c.clerk,
-                    c.rated_at,
-                    c.score,
-                    c.deadline.to_string()
-                ])
-            })
-            .map_err(e)?;
+                vals![c.ticket, &c.number, c.day.to_string(), &c.hall, &c.service, &c.counter, c.clerk.as_ref(), c.rated_at, c.score, c.deadline.to_string()],
+            )?;
         }
         for (alert, event, body) in &b.outbox {
-            tx.prepare_cached("INSERT INTO webhook_outbox (alert, event, body, next_at) VALUES (?1, ?2, ?3, 0)")
-                .and_then(|mut s| s.execute(params![*alert as i64, event, body]))
-                .map_err(e)?;
+            db.execute("INSERT INTO webhook_outbox (alert, event, body, next_at) VALUES (?1, ?2, ?3, 0)", vals![*alert, *event, body])?;
         }
         for u in &b.outbox_updates {
             match u {
-                OutboxUpdate::Delivered { id, at } => tx
-                    .prepare_cached("UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, at])),
-                OutboxUpdate::Failed { id, next_at, error } => tx
-                    .prepare_cached("UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, next_at, error])),
-            }
-            .map_err(e)?;
+                OutboxUpdate::Delivered { id, at } => db.execute(
+                    "UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                    vals![id, at],
+                ),
+                OutboxUpdate::Failed { id, next_at, error } => db.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+                    vals![id, next_at, error],
+                ),
+            }?;
         }
         for p in &b.phones {
-            tx.prepare_cached(
+            db.execute(
                 "INSERT INTO ticket_phones (ticket, day, phone, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (ticket) DO UPDATE SET phone = excluded.phone, created_at = excluded.created_at",
-            )
-            .and_then(|mut s| s.execute(params![p.ticket as i64, p.day.to_string(), p.phone, p.at]))
-            .map_err(e)?;
+                vals![p.ticket, p.day.to_string(), &p.phone, p.at],
+            )?;
         }
         for n in &b.notices {
-            tx.prepare_cached(
+            db.execute(
                 "INSERT INTO sms_outbox (ticket, kind, day, phone, params, created_at, next_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
                  ON CONFLICT (ticket, kind) DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![n.ticket as i64, n.kind, n.day.to_string(), n.phone, n.params, n.at]))
-            .map_err(e)?;
+                vals![n.ticket, n.kind, n.day.to_string(), &n.phone, &n.params, n.at],
+            )?;
         }
         for u in &b.notice_updates {
             match u {
-                NoticeUpdate::Sent { id, at } => tx
-                    .prepare_cached("UPDATE sms_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, at])),
-                NoticeUpdate::Failed { id, next_at, error } => tx
-                    .prepare_cached("UPDATE sms_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, next_at, error])),
-                NoticeUpdate::GaveUp { id, at, why } => tx
-                    .prepare_cached("UPDATE sms_outbox SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, at, why])),
-            }
-            .map_err(e)?;
+                NoticeUpdate::Sent { id, at } => {
+                    db.execute("UPDATE sms_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", vals![id, at])
+                }
+                NoticeUpdate::Failed { id, next_at, error } => db.execute(
+                    "UPDATE sms_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+                    vals![id, next_at, error],
+                ),
+                NoticeUpdate::GaveUp { id, at, why } => {
+                    db.execute("UPDATE sms_outbox SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1", vals![id, at, why])
+                }
+            }?;
         }
         for c in &b.case_updates {
             let reasons = serde_json::to_string(&c.reasons).unwrap_or_else(|_| "[]".into());
             let notes = serde_json::to_string(&c.notes).unwrap_or_else(|_| "[]".into());
             match &c.closed {
-                None => tx
-                    .prepare_cached("UPDATE cases SET reasons = ?2, notes = ?3 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![c.id as i64, reasons, notes])),
-                Some((by, at, summary)) => tx
-                    .prepare_cached(
-                        "UPDATE cases SET reasons = ?2, notes = ?3, state = 'closed', closed_by = ?4, closed_at = ?5, summary = ?6 WHERE id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![c.id as i64, reasons, notes, by, at, summary])),
-            }
-            .map_err(e)?;
+                None => db.execute("UPDATE cases SET reasons = ?2, notes = ?3 WHERE id = ?1", vals![c.id, reasons, notes]),
+                Some((by, at, summary)) => db.execute(
+                    "UPDATE cases SET reasons = ?2, notes = ?3, state = 'closed', closed_by = ?4, closed_at = ?5, summary = ?6 WHERE id = ?1",
+                    vals![c.id, reasons, notes, by, at, summary],
+                ),
+            }?;
         }
         for a in &b.audit {
-            tx.prepare_cached("INSERT INTO audit (at, actor, action, target, detail, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .and_then(|mut s| s.execute(params![a.at, a.actor, a.action, a.target, a.detail, a.client]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO audit (at, actor, action, target, detail, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                vals![a.at, &a.actor, &a.action, &a.target, &a.detail, &a.client],
+            )?;
         }
         let purged = match &b.purge {
-            Some(p) => Store::purge(&tx, &topo, p).map_err(e)?,
+            Some(p) => Store::purge(db, topo, p)?,
             None => Purged::default(),
         };
         for p in &b.pauses {
             match p {
                 PauseRow::Start { counter, clerk, reason, at } => {
                     let def = &topo.counters[*counter];
-                    tx.prepare_cached("INSERT INTO pauses (counter, hall, clerk, reason, started_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-                        .and_then(|mut s| s.execute(params![def.id, topo.halls[def.hall].id, clerk, reason, at]))
-                        .map_err(e)?;
+                    db.execute(
+                        "INSERT INTO pauses (counter, hall, clerk, reason, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        vals![&def.id, &topo.halls[def.hall].id, clerk.as_ref(), reason, at],
+                    )?;
                 }
                 PauseRow::End { counter, at } => {
-                    tx.prepare_cached("UPDATE pauses SET ended_at = ?2 WHERE counter = ?1 AND ended_at IS NULL")
-                        .and_then(|mut s| s.execute(params![topo.counters[*counter].id, at]))
-                        .map_err(e)?;
+                    db.execute("UPDATE pauses SET ended_at = ?2 WHERE counter = ?1 AND ended_at IS NULL", vals![&topo.counters[*counter].id, at])?;
                 }
             }
         }
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO events (seq, at, hall, type, body) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(e)?;
-            for ev in &b.events {
-                stmt.execute(params![ev.seq as i64, ev.at, ev.hall, ev.kind, ev.body]).map_err(e)?;
-            }
+        for ev in &b.events {
+            db.execute("INSERT INTO events (seq, at, hall, type, body) VALUES (?1, ?2, ?3, ?4, ?5)", vals![ev.seq, ev.at, ev.hall, ev.kind, ev.body])?;
         }
         if b.sessions_clear {
-            tx.execute("DELETE FROM sessions", []).map_err(e)?;
+            db.execute("DELETE FROM sessions", &[])?;
         }
         for token in &b.sessions_remove {
-            tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1").and_then(|mut s| s.execute([token])).map_err(e)?;
+            db.execute("DELETE FROM sessions WHERE token_hash = ?1", vals![token])?;
         }
         for s in &b.sessions_add {
-            tx.prepare_cached("INSERT INTO sessions (token_hash, clerk, counter, created_at, pin_fp) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .and_then(|mut st| st.execute(params![s.token_hash, s.clerk, s.counter, s.created_at, s.pin_fp]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO sessions (token_hash, clerk, counter, created_at, pin_fp) VALUES (?1, ?2, ?3, ?4, ?5)",
+                vals![&s.token_hash, &s.clerk, &s.counter, s.created_at, &s.pin_fp],
+            )?;
         }
         for (hall, msgs) in &b.publicity {
             let json = serde_json::to_string(msgs).unwrap_or_default();
-            tx.prepare_cached("INSERT INTO publicity (hall, messages) VALUES (?1, ?2) ON CONFLICT (hall) DO UPDATE SET messages = excluded.messages")
-                .and_then(|mut s| s.execute(params![topo.halls[*hall].id, json]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO publicity (hall, messages) VALUES (?1, ?2) ON CONFLICT (hall) DO UPDATE SET messages = excluded.messages",
+                vals![&topo.halls[*hall].id, json],
+            )?;
         }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO appointments (id, code, hall, service, day, slot, state, person, name, phone, created_at,
-                        changed_at, ticket, request_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
-                        ticket = excluded.ticket",
-                )
-                .map_err(e)?;
-            for bk in &b.bookings {
-                stmt.execute(params![
-                    bk.id as i64,
-                    bk.code,
-                    topo.halls[bk.hall].id,
-                    topo.services[bk.service].id,
+        for bk in &b.bookings {
+            db.execute(
+                "INSERT INTO appointments (id, code, hall, service, day, slot, state, person, name, phone, created_at,
+                    changed_at, ticket, request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+                    ticket = excluded.ticket",
+                vals![
+                    bk.id,
+                    &bk.code,
+                    &topo.halls[bk.hall].id,
+                    &topo.services[bk.service].id,
                     bk.date.to_string(),
                     bk.slot,
                     booking_state_str(bk.state),
-                    bk.who.person,
-                    bk.who.name,
-                    bk.who.phone,
+                    &bk.who.person,
+                    &bk.who.name,
+                    &bk.who.phone,
                     bk.created_at,
                     bk.changed_at,
-                    bk.ticket.map(|t| t as i64),
-                    bk.request_id,
-                ])
-                .map_err(e)?;
-            }
+                    bk.ticket,
+                    &bk.request_id,
+                ],
+            )?;
         }
         for (person, until) in &b.bans {
             match until {
-                Some(u) => tx
-                    .prepare_cached("INSERT INTO appointment_bans (person, until) VALUES (?1, ?2) ON CONFLICT (person) DO UPDATE SET until = excluded.until")
-                    .and_then(|mut s| s.execute(params![person, u.to_string()])),
-                None => tx.prepare_cached("DELETE FROM appointment_bans WHERE person = ?1").and_then(|mut s| s.execute([person])),
-            }
-            .map_err(e)?;
+                Some(u) => db.execute(
+                    "INSERT INTO appointment_bans (person, until) VALUES (?1, ?2) ON CONFLICT (person) DO UPDATE SET until = excluded.until",
+                    vals![*person, u.to_string()],
+                ),
+                None => db.execute("DELETE FROM appointment_bans WHERE person = ?1", vals![*person]),
+            }?;
         }
         for (device, body) in &b.devices {
-            tx.prepare_cached("INSERT INTO devices (device, body) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET body = excluded.body")
-                .and_then(|mut s| s.execute(params![device, body]))
-                .map_err(e)?;
+            db.execute(
+                "INSERT INTO devices (device, body) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET body = excluded.body",
+                vals![device, body],
+            )?;
         }
-        tx.commit().map_err(e)?;
         Ok(purged)
     }
 }

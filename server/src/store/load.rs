@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use rusqlite::OptionalExtension;
 
-use super::{booking_state_from, counter_state_from, ticket_state_from, Store, StoreError};
+use super::{booking_state_from, counter_state_from, ticket_state_from, DbError, Row, Store, StoreError};
+use crate::vals;
 use crate::domain::{Booking, Bookings, Call, Counter, CounterState, Millis, Person, Priority, Record, State, Ticket, TicketId, RECENT_CALLS};
 
 /// How far back the arrival curves look.
@@ -13,40 +13,40 @@ pub const HISTORY_DAYS: i64 = 56;
 
 impl Store {
     /// The state as stored, plus the last event `seq`. A store with no day yet starts at `now`.
-    pub fn load(&self, now: Millis) -> Result<(State, u64), StoreError> {
+    pub fn load(&mut self, now: Millis) -> Result<(State, u64), StoreError> {
         let e = self.err();
-        let topo = &self.topo;
-        let day: Option<String> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = 'day'", [], |r| r.get(0)).optional().map_err(&e)?;
+        let topo = self.topo.clone();
+        let meta = |db: &mut super::Db, key: &str| -> Result<Option<String>, DbError> {
+            db.query_opt("SELECT value FROM meta WHERE key = ?1", vals![key])?.map(|r| r.get(0)).transpose()
+        };
+        let day = meta(&mut self.db, "day").map_err(&e)?;
         let clock_day = topo.business_day(now);
         let day = day.and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(clock_day);
         if day > clock_day {
-            return Err(StoreError::DayAhead { path: self.path.clone(), stored: day, clock: clock_day });
+            return Err(StoreError::DayAhead { place: self.db.place().to_string(), stored: day, clock: clock_day });
         }
-        let next_id: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", [], |r| r.get(0)).map_err(&e)?;
-        let last_seq: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).map_err(&e)?;
+        let next_id: u64 = self.db.query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", &[]).and_then(|r| r.get(0)).map_err(&e)?;
+        let last_seq = self.last_seq()?;
 
         let mut counters = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason FROM counters")
+        let rows = self
+            .db
+            .query("SELECT id, state, clerk, current, last_finished, last_finished_at, paused_at, pause_reason FROM counters", &[])
             .map_err(&e)?;
-        let rows = stmt
-            .query_map([], |r| {
+        for r in rows {
+            let (id, state, clerk, current, lf, lfa, paused_at, reason) = (|| -> Result<_, DbError> {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<String>>(2)?,
+                    r.get::<Option<u64>>(3)?,
+                    r.get::<Option<u64>>(4)?,
+                    r.get::<Option<i64>>(5)?,
+                    r.get::<Option<i64>>(6)?,
+                    r.get::<Option<String>>(7)?,
                 ))
-            })
+            })()
             .map_err(&e)?;
-        for row in rows {
-            let (id, state, clerk, current, lf, lfa, paused_at, reason) = row.map_err(&e)?;
             let Some(ix) = topo.counter_ix(&id) else {
                 tracing::warn!(counter = %id, "stored counter is no longer configured; ignored");
                 continue;
@@ -55,55 +55,58 @@ impl Store {
             let last_finished = lf.zip(lfa).map(|(t, at)| (t as TicketId, at));
             // A pause stored before pauses had reasons: since the start, for an unnamed reason.
             let pause = (state == CounterState::Paused).then(|| (paused_at.unwrap_or(0), reason.unwrap_or_default()));
-            counters.push((ix, Counter { state, clerk, current: current.map(|c| c as TicketId), last_finished, pause }));
+            counters.push((ix, Counter { state, clerk: clerk.map(Into::into), current, last_finished, pause }));
         }
-        drop(stmt);
 
-        let mut tickets = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
+        // The day's tickets, those at a counter, and those the last rollover carried.
+        const COLUMNS: &str = "SELECT id, day, issued_hall, issued_service, seq, hall, service, priority, state, issued_at,
                         queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating,
-                        slot_start, remote_code, arrived_at, held_at
-                 FROM tickets WHERE day = ?1
-                    OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)
-                    OR id IN (SELECT j.value FROM meta, json_each(meta.value) AS j WHERE meta.key = 'carried')",
-            )
+                        slot_start, remote_code, arrived_at, held_at FROM tickets";
+        let mut rows = self
+            .db
+            .query(&format!("{COLUMNS} WHERE day = ?1 OR id IN (SELECT current FROM counters WHERE current IS NOT NULL)"), vals![day.to_string()])
             .map_err(&e)?;
-        let mut rows = stmt.query([day.to_string()]).map_err(&e)?;
-        while let Some(r) = rows.next().map_err(&e)? {
-            let hall_of = |i| -> rusqlite::Result<Option<usize>> { Ok(topo.hall_ix(&r.get::<_, String>(i)?)) };
-            let service_of = |i| -> rusqlite::Result<Option<usize>> { Ok(topo.service_ix(&r.get::<_, String>(i)?)) };
+        let carried: Vec<u64> = meta(&mut self.db, "carried").map_err(&e)?.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+        let mut seen: std::collections::HashSet<u64> = rows.iter().filter_map(|r| r.get(0).ok()).collect();
+        for id in carried {
+            if seen.insert(id) {
+                rows.extend(self.db.query_opt(&format!("{COLUMNS} WHERE id = ?1"), vals![id]).map_err(&e)?);
+            }
+        }
+        let mut tickets = Vec::new();
+        for r in &rows {
+            let hall_of = |i| -> Result<Option<usize>, DbError> { Ok(topo.hall_ix(&r.get::<String>(i)?)) };
+            let service_of = |i| -> Result<Option<usize>, DbError> { Ok(topo.service_ix(&r.get::<String>(i)?)) };
             let (Some(issued_hall), Some(issued_service), Some(hall), Some(service)) =
                 (hall_of(2).map_err(&e)?, service_of(3).map_err(&e)?, hall_of(5).map_err(&e)?, service_of(6).map_err(&e)?)
             else {
                 tracing::warn!("stored ticket refers to a hall or service no longer configured; ignored");
                 continue;
             };
-            let t = (|| -> rusqlite::Result<Ticket> {
+            let state = ticket_state_from(&r.get::<String>(8).map_err(&e)?).map_err(|u| self.corrupt("tickets.state", &u.0))?;
+            let t = (|| -> Result<Ticket, DbError> {
                 Ok(Ticket {
-                    id: r.get::<_, i64>(0)? as TicketId,
-                    day: r.get::<_, String>(1)?.parse().unwrap_or(day),
+                    id: r.get(0)?,
+                    day: r.get::<String>(1)?.parse().unwrap_or(day),
                     issued_hall,
                     issued_service,
                     seq: r.get(4)?,
                     hall,
                     service,
-                    priority: if r.get::<_, String>(7)? == "priority" { Priority::Priority } else { Priority::Normal },
-                    state: ticket_state_from(&r.get::<_, String>(8)?)?,
+                    priority: if r.get::<String>(7)? == "priority" { Priority::Priority } else { Priority::Normal },
+                    state,
                     issued_at: r.get(9)?,
                     queued_at: r.get(10)?,
                     called_at: r.get(11)?,
                     finished_at: r.get(12)?,
-                    counter: r.get::<_, Option<String>>(13)?.and_then(|c| topo.counter_ix(&c)),
+                    counter: r.get::<Option<String>>(13)?.and_then(|c| topo.counter_ix(&c)),
                     clerk: r.get(14)?,
                     call_count: r.get(15)?,
-                    transferred: r.get::<_, i64>(16)? != 0,
+                    transferred: r.get(16)?,
                     request_id: r.get(17)?,
                     rating: r.get(18)?,
                     slot: r.get(19)?,
-                    remote: match r.get::<_, Option<String>>(20)? {
+                    remote: match r.get::<Option<String>>(20)? {
                         Some(code) => Some(crate::domain::Remote { code: code.into(), arrived_at: r.get(21)?, held_at: r.get(22)? }),
                         None => None,
                     },
@@ -112,53 +115,49 @@ impl Store {
             .map_err(&e)?;
             tickets.push(t);
         }
-        drop(rows);
-        drop(stmt);
+        tickets.sort_by_key(|t| t.id);
 
         let mut publicity = Vec::new();
-        let mut stmt = self.conn.prepare("SELECT hall, messages FROM publicity").map_err(&e)?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)?;
-        for row in rows {
-            let (hall, msgs) = row.map_err(&e)?;
+        for r in self.db.query("SELECT hall, messages FROM publicity", &[]).map_err(&e)? {
+            let (hall, msgs): (String, String) = (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?);
             if let (Some(h), Ok(m)) = (topo.hall_ix(&hall), serde_json::from_str::<Vec<String>>(&msgs)) {
                 publicity.push((h, m));
             }
         }
-        drop(stmt);
 
         let recent = self.recent_calls(topo.day_start(day))?;
         let bookings = self.bookings(now)?;
         let mut st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent, bookings, now);
         st.set_arrival_curves(self.arrival_curves(day)?.map(std::sync::Arc::new));
-        Ok((st, last_seq as u64))
+        Ok((st, last_seq))
     }
 
     /// When taxpayers came on earlier days, for the estimates of `day`: per hall, service and
     /// quarter hour, the mean tickets taken at the kiosk (appointments come by their slot) over
     /// the last [`HISTORY_DAYS`] days the hall issued tickets on — the same weekday's when there
     /// are three of them, else all. `None` before the first such day.
-    pub fn arrival_curves(&self, day: NaiveDate) -> Result<Option<crate::domain::estimate::ArrivalCurves>, StoreError> {
+    pub fn arrival_curves(&mut self, day: NaiveDate) -> Result<Option<crate::domain::estimate::ArrivalCurves>, StoreError> {
         use chrono::Datelike;
         let e = self.err();
-        let topo = &self.topo;
+        let topo = self.topo.clone();
         let from = day - chrono::Duration::days(HISTORY_DAYS);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT day, issued_hall, issued_service, priority, issued_at FROM tickets
-                  WHERE day >= ?1 AND day < ?2 AND slot_start IS NULL",
-            )
-            .map_err(&e)?;
         // (day, hall, service, priority, quarter)
         let mut rows: Vec<(NaiveDate, usize, usize, bool, usize)> = vec![];
-        let mut q = stmt.query([from.to_string(), day.to_string()]).map_err(&e)?;
-        while let Some(r) = q.next().map_err(&e)? {
-            let (d, h, s, p, at): (String, String, String, String, i64) =
-                (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?, r.get(2).map_err(&e)?, r.get(3).map_err(&e)?, r.get(4).map_err(&e)?);
-            let (Ok(d), Some(h), Some(s)) = (d.parse::<NaiveDate>(), topo.hall_ix(&h), topo.service_ix(&s)) else { continue };
-            let quarter = (topo.local(at).1 / 15).min(95) as usize;
-            rows.push((d, h, s, p == "priority", quarter));
-        }
+        self.db
+            .for_each(
+                "SELECT day, issued_hall, issued_service, priority, issued_at FROM tickets
+                  WHERE day >= ?1 AND day < ?2 AND slot_start IS NULL",
+                vals![from.to_string(), day.to_string()],
+                |r| {
+                    let (d, h, s, p, at): (String, String, String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+                    if let (Ok(d), Some(h), Some(s)) = (d.parse::<NaiveDate>(), topo.hall_ix(&h), topo.service_ix(&s)) {
+                        let quarter = (topo.local(at).1 / 15).min(95) as usize;
+                        rows.push((d, h, s, p == "priority", quarter));
+                    }
+                    Ok(true)
+                },
+            )
+            .map_err(&e)?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -185,60 +184,43 @@ impl Store {
 
     /// Today's and later bookings, this month's no-shows and cancellations per person, and the
     /// bans in force.
-    fn bookings(&self, now: Millis) -> Result<Bookings, StoreError> {
+    fn bookings(&mut self, now: Millis) -> Result<Bookings, StoreError> {
         use chrono::Datelike;
         let e = self.err();
-        let topo = &self.topo;
+        let topo = self.topo.clone();
         let (today, _) = topo.local(now);
-        let next_id: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM appointments", [], |r| r.get(0)).map_err(&e)?;
-        let mut stmt = self
-            .conn
-            .prepare(
+        let next_id: u64 = self.db.query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM appointments", &[]).and_then(|r| r.get(0)).map_err(&e)?;
+        let rows = self
+            .db
+            .query(
                 "SELECT id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id
                  FROM appointments WHERE day >= ?1",
+                vals![today.to_string()],
             )
             .map_err(&e)?;
-        let mut rows = stmt.query([today.to_string()]).map_err(&e)?;
         let mut list = vec![];
-        while let Some(r) = rows.next().map_err(&e)? {
-            let (Some(hall), Some(service)) =
-                (topo.hall_ix(&r.get::<_, String>(2).map_err(&e)?), topo.service_ix(&r.get::<_, String>(3).map_err(&e)?))
-            else {
-                continue;
-            };
-            list.push(Booking {
-                id: r.get::<_, i64>(0).map_err(&e)? as u64,
-                code: r.get(1).map_err(&e)?,
-                hall,
-                service,
-                date: r.get::<_, String>(4).map_err(&e)?.parse().unwrap_or(today),
-                slot: r.get(5).map_err(&e)?,
-                state: booking_state_from(&r.get::<_, String>(6).map_err(&e)?).map_err(|u| self.corrupt("appointments.state", &u.0))?,
-                who: Person { person: r.get(7).map_err(&e)?, name: r.get(8).map_err(&e)?, phone: r.get(9).map_err(&e)? },
-                created_at: r.get(10).map_err(&e)?,
-                changed_at: r.get(11).map_err(&e)?,
-                ticket: r.get::<_, Option<i64>>(12).map_err(&e)?.map(|t| t as u64),
-                request_id: r.get(13).map_err(&e)?,
-            });
+        for r in &rows {
+            let state = booking_state_from(&r.get::<String>(6).map_err(&e)?).map_err(|u| self.corrupt("appointments.state", &u.0))?;
+            if let Some(b) = booking_row(r, &topo, state, today).map_err(&e)? {
+                list.push(b);
+            }
         }
-        drop(rows);
-        drop(stmt);
         // This month's no-shows (by their day) and cancellations (by when they were made).
         let month = (today.year(), today.month());
         let first = today.with_day(1).unwrap_or(today);
         let mut records: HashMap<String, Record> = HashMap::new();
-        let mut stmt = self
-            .conn
-            .prepare(
+        let rows = self
+            .db
+            .query(
                 "SELECT person || '/' || phone, state, day, changed_at, created_at FROM appointments
                   WHERE state IN ('no_show', 'cancelled') AND day >= ?1",
+                vals![(first - chrono::Duration::days(62)).to_string()],
             )
             .map_err(&e)?;
-        let mut rows = stmt.query([(first - chrono::Duration::days(62)).to_string()]).map_err(&e)?;
-        while let Some(r) = rows.next().map_err(&e)? {
+        for r in rows {
             let person: String = r.get(0).map_err(&e)?;
             let state: String = r.get(1).map_err(&e)?;
-            let day: NaiveDate = r.get::<_, String>(2).map_err(&e)?.parse().unwrap_or(today);
+            let day: NaiveDate = r.get::<String>(2).map_err(&e)?.parse().unwrap_or(today);
             let changed: Option<Millis> = r.get(3).map_err(&e)?;
             let created: Millis = r.get(4).map_err(&e)?;
             // A cancellation right after booking never counted.
@@ -257,53 +239,69 @@ impl Store {
                 rec.no_shows += 1;
             }
         }
-        drop(rows);
-        drop(stmt);
-        let mut stmt = self.conn.prepare("SELECT person, until FROM appointment_bans").map_err(&e)?;
-        let mut rows = stmt.query([]).map_err(&e)?;
-        while let Some(r) = rows.next().map_err(&e)? {
-            let until: NaiveDate = r.get::<_, String>(1).map_err(&e)?.parse().unwrap_or(today);
+        for r in self.db.query("SELECT person, until FROM appointment_bans", &[]).map_err(&e)? {
+            let until: NaiveDate = r.get::<String>(1).map_err(&e)?.parse().unwrap_or(today);
             if until > today {
                 records.entry(r.get(0).map_err(&e)?).or_default().banned_until = Some(until);
             }
         }
-        Ok(Bookings::restore(list, records, month, next_id as u64))
+        Ok(Bookings::restore(list, records, month, next_id))
     }
 
     /// The calls since `since` (the start of the business day), oldest first: the newest
     /// [`RECENT_CALLS`] of each hall, read back from the event log.
-    fn recent_calls(&self, since: Millis) -> Result<Vec<Call>, StoreError> {
+    fn recent_calls(&mut self, since: Millis) -> Result<Vec<Call>, StoreError> {
         let e = self.err();
-        let topo = &self.topo;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, type, hall, body FROM events WHERE type = 'ticket_called' ORDER BY seq DESC")
-            .map_err(&e)?;
-        let mut rows = stmt.query([]).map_err(&e)?;
+        let topo = self.topo.clone();
         let mut per_hall = vec![0usize; topo.halls.len()];
         let mut calls = Vec::new();
-        while let Some(r) = rows.next().map_err(&e)? {
-            let at: Millis = r.get(0).map_err(&e)?;
-            if at < since || per_hall.iter().all(|&n| n >= RECENT_CALLS) {
-                break;
-            }
-            if r.get_ref(1).map_err(&e)?.as_str().ok() != Some("ticket_called") {
-                continue;
-            }
-            let Some(h) = r.get::<_, Option<String>>(2).map_err(&e)?.and_then(|h| topo.hall_ix(&h)) else { continue };
-            if per_hall[h] >= RECENT_CALLS {
-                continue;
-            }
-            let body: String = r.get(3).map_err(&e)?;
-            let Ok(msg) = serde_json::from_str::<qcall_wire::StreamMessage>(&body) else { continue };
-            if let qcall_wire::EventKind::TicketCalled { ticket, counter, call_count, .. } = msg.kind {
-                if let Some(c) = topo.counter_ix(&counter) {
-                    per_hall[h] += 1;
-                    calls.push(Call { ticket: ticket.id, counter: c, call_count, at });
-                }
-            }
-        }
+        self.db
+            .for_each(
+                "SELECT at, hall, body FROM events WHERE type = 'ticket_called' AND at >= ?1 ORDER BY seq DESC",
+                vals![since],
+                |r| {
+                    if per_hall.iter().all(|&n| n >= RECENT_CALLS) {
+                        return Ok(false);
+                    }
+                    let at: Millis = r.get(0)?;
+                    let Some(h) = r.get::<Option<String>>(1)?.and_then(|h| topo.hall_ix(&h)) else { return Ok(true) };
+                    if per_hall[h] >= RECENT_CALLS {
+                        return Ok(true);
+                    }
+                    let body: String = r.get(2)?;
+                    let Ok(msg) = serde_json::from_str::<qcall_wire::StreamMessage>(&body) else { return Ok(true) };
+                    if let qcall_wire::EventKind::TicketCalled { ticket, counter, call_count, .. } = msg.kind {
+                        if let Some(c) = topo.counter_ix(&counter) {
+                            per_hall[h] += 1;
+                            calls.push(Call { ticket: ticket.id, counter: c, call_count, at });
+                        }
+                    }
+                    Ok(true)
+                },
+            )
+            .map_err(&e)?;
         calls.reverse();
         Ok(calls)
     }
+}
+
+/// A booking as stored (`None`: its hall or service is no longer configured).
+pub(crate) fn booking_row(r: &Row, topo: &crate::domain::Topology, state: crate::domain::BookingState, today: NaiveDate) -> Result<Option<Booking>, DbError> {
+    let (Some(hall), Some(service)) = (topo.hall_ix(&r.get::<String>(2)?), topo.service_ix(&r.get::<String>(3)?)) else {
+        return Ok(None);
+    };
+    Ok(Some(Booking {
+        id: r.get(0)?,
+        code: r.get(1)?,
+        hall,
+        service,
+        date: r.get::<String>(4)?.parse().unwrap_or(today),
+        slot: r.get(5)?,
+        state,
+        who: Person { person: r.get(7)?, name: r.get(8)?, phone: r.get(9)? },
+        created_at: r.get(10)?,
+        changed_at: r.get(11)?,
+        ticket: r.get(12)?,
+        request_id: r.get(13)?,
+    }))
 }

@@ -1,41 +1,81 @@
-//! SQLite persistence: WAL, `synchronous=FULL`, append-only migrations tracked in
-//! `user_version`. Only the engine's writer thread writes; every batch is one transaction.
+//! Persistence: embedded SQLite (WAL, `synchronous=FULL`) or PostgreSQL, append-only
+//! migrations per dialect. Only the engine's writer thread writes; every batch is one
+//! transaction. On PostgreSQL the writer holds a lease ([`lease`]) that every commit renews.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, OptionalExtension};
 
 mod batch;
+mod db;
+pub mod lease;
+pub mod scratch;
 mod load;
-mod schema;
+pub mod schema;
 mod text;
 
 pub use batch::{AuditRow, Batch, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
-pub use schema::{open_connection, schema_version_known, DEFAULT_BUSY_TIMEOUT, MIGRATIONS};
+pub(crate) use load::booking_row;
+pub use db::{Db, DbError, Dialect, FromValue, PgSettings, Row, Value};
+pub use schema::{open_connection, schema_version_known, schema_version_known_in, DEFAULT_BUSY_TIMEOUT, MIGRATIONS, PG_MIGRATIONS};
 pub use text::{
     booking_state_from, booking_state_str, counter_state_from, counter_state_str, ticket_state_from, ticket_state_str, UnknownText,
 };
 
 use crate::domain::{Millis, TicketId, Topology};
+use crate::vals;
+
+/// Where the bureau's database is.
+#[derive(Debug, Clone)]
+pub enum StoreAt {
+    /// An embedded SQLite file (the default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`[store] kind = "postgres"`).
+    Postgres(PgSettings),
+}
+
+impl StoreAt {
+    /// Where it is, for messages (a PostgreSQL URL without its password).
+    pub fn place(&self) -> String {
+        match self {
+            StoreAt::Sqlite(p) => p.display().to_string(),
+            StoreAt::Postgres(s) => s.shown(),
+        }
+    }
+
+    /// A new connection to it.
+    pub fn connect(&self) -> Result<Db, StoreError> {
+        match self {
+            StoreAt::Sqlite(p) => open_connection(p),
+            StoreAt::Postgres(s) => Db::postgres(s).map_err(|source| StoreError::Db { place: s.shown(), source }),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error("database {path}: cannot create its directory: {source}")]
+    #[error("database {place}: {source}")]
+    Db { place: String, source: DbError },
+    #[error("database {}: cannot create its directory: {source}", path.display())]
     Dir { path: PathBuf, source: std::io::Error },
-    #[error("database {path}: schema version {found} is newer than this program knows ({known})")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("database {place}: schema version {found} is newer than this program knows ({known})")]
+    TooNew { place: String, found: i64, known: i64 },
     #[error(
-        "database {path}: its business day {stored} is later than the clock's {clock}. The clock \
+        "database {place}: its business day {stored} is later than the clock's {clock}. The clock \
          is wrong (the server never goes back in time: fix the clock and start again), or the \
          database comes from another machine"
     )]
-    DayAhead { path: PathBuf, stored: NaiveDate, clock: NaiveDate },
-    #[error("database {path}: `{column}` holds `{value}`, which this program does not know")]
-    Corrupt { path: PathBuf, column: &'static str, value: String },
+    DayAhead { place: String, stored: NaiveDate, clock: NaiveDate },
+    #[error("database {place}: `{column}` holds `{value}`, which this program does not know")]
+    Corrupt { place: String, column: &'static str, value: String },
+}
+
+impl StoreError {
+    /// The database refused this server's commit: another server holds the writer's lease.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Db { source: DbError::Fenced { .. }, .. })
+    }
 }
 
 /// What a case is, for a change to check against: open or not, its reasons and notes.
@@ -48,168 +88,179 @@ pub struct CaseNow {
 }
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
     topo: Arc<Topology>,
+    /// PostgreSQL: the writer's lease epoch this server holds (every commit checks it).
+    epoch: Option<i64>,
+    /// When the lease was last renewed.
+    renewed: Option<std::time::Instant>,
 }
 
 /// When the newest event in the database at `path` happened (`None`: no file, no events).
 /// Reads only; takes no lock.
-pub fn last_event_at(path: &Path) -> Result<Option<Millis>, StoreError> {
-    if !path.exists() {
+pub fn last_event_at(at: &StoreAt) -> Result<Option<Millis>, StoreError> {
+    if let StoreAt::Sqlite(path) = at {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let err = |source: rusqlite::Error| StoreError::Db { place: path.display().to_string(), source: source.into() };
+        let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        let has_events: bool = conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')", [], |r| r.get(0))
+            .map_err(err)?;
+        if !has_events {
+            return Ok(None);
+        }
+        return rusqlite::OptionalExtension::optional(conn.query_row("SELECT at FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)))
+            .map_err(err);
+    }
+    let mut db = at.connect()?;
+    let place = at.place();
+    let e = |source| StoreError::Db { place: place.clone(), source };
+    let exists = db.query_one("SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_name = 'events'", &[]).map_err(e)?;
+    if exists.get::<i64>(0).map_err(e)? == 0 {
         return Ok(None);
     }
-    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
-    let has_events: bool = conn
-        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')", [], |r| r.get(0))
-        .map_err(err)?;
-    if !has_events {
-        return Ok(None);
-    }
-    conn.query_row("SELECT at FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).optional().map_err(err)
+    db.query_opt("SELECT at FROM events ORDER BY seq DESC LIMIT 1", &[]).map_err(e)?.map(|r| r.get(0)).transpose().map_err(e)
 }
 
 impl Store {
-    pub fn open(path: &Path, topo: Arc<Topology>) -> Result<Store, StoreError> {
-        let conn = open_connection(path)?;
-        let mut store = Store { conn, path: path.to_path_buf(), topo };
+    pub fn open(at: &StoreAt, topo: Arc<Topology>) -> Result<Store, StoreError> {
+        let db = at.connect()?;
+        let mut store = Store { db, topo, epoch: None, renewed: None };
         store.migrate()?;
         Ok(store)
     }
 
     /// A commit waits at most this long for the database (then its batch fails).
-    pub fn set_busy_timeout(&self, t: std::time::Duration) -> Result<(), StoreError> {
-        self.conn.busy_timeout(t).map_err(self.err())
+    pub fn set_busy_timeout(&mut self, t: std::time::Duration) -> Result<(), StoreError> {
+        let e = self.err();
+        match self.db.sqlite() {
+            Some(c) => c.busy_timeout(t).map_err(|x| e(x.into())),
+            None => {
+                let ms = t.as_millis().max(1);
+                self.db.batch(&format!("SET statement_timeout = {ms}")).map_err(self.err())
+            }
+        }
     }
 
     /// The schema version the database is at.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())
+    pub fn schema_version(&mut self) -> Result<i64, StoreError> {
+        schema::version(&mut self.db).map_err(self.err())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sqlite { path: self.path.clone(), source }
+    /// Where the database is, for messages.
+    pub fn place(&self) -> &str {
+        self.db.place()
+    }
+
+    /// The connection (for the store's own modules and SQLite-only tooling in tests).
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.db
+    }
+
+    fn err(&self) -> impl Fn(DbError) -> StoreError + 'static {
+        let place = self.db.place().to_string();
+        move |source| StoreError::Db { place: place.clone(), source }
     }
 
     fn corrupt(&self, column: &'static str, value: &str) -> StoreError {
-        StoreError::Corrupt { path: self.path.clone(), column, value: value.chars().take(80).collect() }
+        StoreError::Corrupt { place: self.db.place().to_string(), column, value: value.chars().take(80).collect() }
     }
 
     /// When the newest stored event happened.
-    pub fn last_event_at(&self) -> Result<Option<Millis>, StoreError> {
-        self.conn
-            .query_row("SELECT at FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
-            .optional()
-            .map_err(self.err())
+    pub fn last_event_at(&mut self) -> Result<Option<Millis>, StoreError> {
+        let e = self.err();
+        self.db.query_opt("SELECT at FROM events ORDER BY seq DESC LIMIT 1", &[]).map_err(&e)?.map(|r| r.get(0)).transpose().map_err(e)
     }
 
     /// The newest `limit` event bodies, oldest first (for `?since=` replay after a restart).
-    pub fn recent_events(&self, limit: usize) -> Result<Vec<(u64, Option<String>, String)>, StoreError> {
+    pub fn recent_events(&mut self, limit: usize) -> Result<Vec<(u64, Option<String>, String)>, StoreError> {
         let e = self.err();
-        let mut stmt =
-            self.conn.prepare("SELECT seq, hall, body FROM events ORDER BY seq DESC LIMIT ?1").map_err(&e)?;
-        let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
-            .map_err(&e)?;
-        let mut out: Vec<_> = rows.collect::<Result<_, _>>().map_err(&e)?;
+        let rows = self.db.query("SELECT seq, hall, body FROM events ORDER BY seq DESC LIMIT ?1", vals![limit]).map_err(&e)?;
+        let mut out = rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect::<Result<Vec<_>, DbError>>().map_err(e)?;
         out.reverse();
         Ok(out)
     }
 
-    pub fn sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
+    /// The last event's sequence number (0 without events).
+    pub fn last_seq(&mut self) -> Result<u64, StoreError> {
         let e = self.err();
-        let mut stmt = self.conn.prepare("SELECT token_hash, clerk, counter, created_at, pin_fp FROM sessions").map_err(&e)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(SessionRow { token_hash: r.get(0)?, clerk: r.get(1)?, counter: r.get(2)?, created_at: r.get(3)?, pin_fp: r.get(4)? })
-            })
-            .map_err(&e)?;
-        rows.collect::<Result<_, _>>().map_err(e)
+        self.db.query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[]).and_then(|r| r.get(0)).map_err(e)
     }
 
-    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
+    pub fn sessions(&mut self) -> Result<Vec<SessionRow>, StoreError> {
         let e = self.err();
-        let mut stmt = self.conn.prepare("SELECT body FROM devices").map_err(&e)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(&e)?;
-        rows.collect::<Result<_, _>>().map_err(e)
+        let rows = self.db.query("SELECT token_hash, clerk, counter, created_at, pin_fp FROM sessions", &[]).map_err(&e)?;
+        rows.iter()
+            .map(|r| Ok(SessionRow { token_hash: r.get(0)?, clerk: r.get(1)?, counter: r.get(2)?, created_at: r.get(3)?, pin_fp: r.get(4)? }))
+            .collect::<Result<_, DbError>>()
+            .map_err(e)
+    }
+
+    pub fn devices(&mut self) -> Result<Vec<String>, StoreError> {
+        let e = self.err();
+        let rows = self.db.query("SELECT body FROM devices", &[]).map_err(&e)?;
+        rows.iter().map(|r| r.get(0)).collect::<Result<_, DbError>>().map_err(e)
     }
 
     /// The alerts whose condition lasts, by key, and the id the next alert gets.
-    pub fn alerts_live(&self) -> Result<(std::collections::BTreeMap<String, qcall_wire::Alert>, u64), StoreError> {
+    pub fn alerts_live(&mut self) -> Result<(std::collections::BTreeMap<String, qcall_wire::Alert>, u64), StoreError> {
         let e = self.err();
-        let mut stmt = self.conn.prepare("SELECT key, body FROM alerts WHERE cleared_at IS NULL").map_err(&e)?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)?;
         let mut live = std::collections::BTreeMap::new();
-        for row in rows {
-            let (key, body) = row.map_err(&e)?;
+        for r in self.db.query("SELECT key, body FROM alerts WHERE cleared_at IS NULL", &[]).map_err(&e)? {
+            let (key, body): (String, String) = (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?);
             if let Ok(a) = serde_json::from_str::<qcall_wire::Alert>(&body) {
                 live.insert(key, a);
             }
         }
-        let next: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", [], |r| r.get(0)).map_err(&e)?;
+        let next: i64 = self.db.query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", &[]).and_then(|r| r.get(0)).map_err(&e)?;
         Ok((live, next as u64))
     }
 
     /// One alert by id, with its condition key.
-    pub fn alert(&self, id: u64) -> Result<Option<(String, qcall_wire::Alert)>, StoreError> {
-        use rusqlite::OptionalExtension;
-        let row: Option<(String, String)> = self
-            .conn
-            .query_row("SELECT key, body FROM alerts WHERE id = ?1", [id as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(self.err())?;
-        Ok(row.and_then(|(k, b)| serde_json::from_str(&b).ok().map(|a| (k, a))))
+    pub fn alert(&mut self, id: u64) -> Result<Option<(String, qcall_wire::Alert)>, StoreError> {
+        let e = self.err();
+        let row = self.db.query_opt("SELECT key, body FROM alerts WHERE id = ?1", vals![id]).map_err(&e)?;
+        let Some(r) = row else { return Ok(None) };
+        let (k, b): (String, String) = (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?);
+        Ok(serde_json::from_str(&b).ok().map(|a| (k, a)))
     }
 
     /// The numbers left for `day`'s tickets, and the messages already made for them (by
     /// ticket and kind).
-    pub fn ticket_phones(&self, day: NaiveDate) -> Result<(Vec<(TicketId, String)>, Vec<(TicketId, String)>), StoreError> {
+    pub fn ticket_phones(&mut self, day: NaiveDate) -> Result<(Vec<(TicketId, String)>, Vec<(TicketId, String)>), StoreError> {
         let e = self.err();
         let d = day.to_string();
-        let mut stmt = self.conn.prepare("SELECT ticket, phone FROM ticket_phones WHERE day = ?1").map_err(&e)?;
-        let phones = stmt
-            .query_map([&d], |r| Ok((r.get::<_, i64>(0)? as TicketId, r.get::<_, String>(1)?)))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(&e)?;
-        let mut stmt = self.conn.prepare("SELECT ticket, kind FROM sms_outbox WHERE day = ?1").map_err(&e)?;
-        let made = stmt
-            .query_map([&d], |r| Ok((r.get::<_, i64>(0)? as TicketId, r.get::<_, String>(1)?)))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(&e)?;
+        let pairs = |rows: Vec<Row>| rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<Vec<_>, DbError>>();
+        let phones = self.db.query("SELECT ticket, phone FROM ticket_phones WHERE day = ?1", vals![&d]).and_then(pairs).map_err(&e)?;
+        let made = self.db.query("SELECT ticket, kind FROM sms_outbox WHERE day = ?1", vals![&d]).and_then(pairs).map_err(&e)?;
         Ok((phones, made))
     }
 
     /// The case with this id, or the case of this ticket, as it is stored.
-    pub fn case_now(&self, by: CaseKey) -> Result<Option<CaseNow>, StoreError> {
+    pub fn case_now(&mut self, by: CaseKey) -> Result<Option<CaseNow>, StoreError> {
         let (sql, key) = match by {
-            CaseKey::Id(id) => ("SELECT id, state, reasons, notes FROM cases WHERE id = ?1", id as i64),
-            CaseKey::Ticket(t) => ("SELECT id, state, reasons, notes FROM cases WHERE ticket = ?1", t as i64),
+            CaseKey::Id(id) => ("SELECT id, state, reasons, notes FROM cases WHERE id = ?1", id),
+            CaseKey::Ticket(t) => ("SELECT id, state, reasons, notes FROM cases WHERE ticket = ?1", t),
         };
-        self.conn
-            .query_row(sql, [key], |r| {
-                let (id, state, reasons, notes): (i64, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-                Ok((id, state, reasons, notes))
-            })
-            .optional()
-            .map_err(self.err())?
-            .map(|(id, state, reasons, notes)| {
-                let open = match state.as_str() {
-                    "open" => true,
-                    "closed" => false,
-                    other => return Err(self.corrupt("cases.state", other)),
-                };
-                let reasons = serde_json::from_str(&reasons).map_err(|_| self.corrupt("cases.reasons", &reasons))?;
-                let notes = serde_json::from_str(&notes).map_err(|_| self.corrupt("cases.notes", &notes))?;
-                Ok(CaseNow { id: id as u64, open, reasons, notes })
-            })
-            .transpose()
+        let e = self.err();
+        let Some(r) = self.db.query_opt(sql, vals![key]).map_err(&e)? else { return Ok(None) };
+        let (id, state, reasons, notes): (u64, String, String, String) =
+            (r.get(0).map_err(&e)?, r.get(1).map_err(&e)?, r.get(2).map_err(&e)?, r.get(3).map_err(&e)?);
+        let open = match state.as_str() {
+            "open" => true,
+            "closed" => false,
+            other => return Err(self.corrupt("cases.state", other)),
+        };
+        let reasons = serde_json::from_str(&reasons).map_err(|_| self.corrupt("cases.reasons", &reasons))?;
+        let notes = serde_json::from_str(&notes).map_err(|_| self.corrupt("cases.notes", &notes))?;
+        Ok(Some(CaseNow { id, open, reasons, notes }))
     }
-
 }
 
 /// Which case: by its id, or by the ticket that was rated.
@@ -280,12 +331,13 @@ mod tests {
         let path = dir.path().join("q.db");
         let cfg = crate::config::Config::embedded().unwrap();
         let now = cfg.topology.day_start(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()) + 9 * 3_600_000;
-        drop(Store::open(&path, cfg.topology.clone()).unwrap());
-        Connection::open(&path)
+        let at = StoreAt::Sqlite(path.clone());
+        drop(Store::open(&at, cfg.topology.clone()).unwrap());
+        rusqlite::Connection::open(&path)
             .unwrap()
             .execute("INSERT INTO counters (id, state, clerk, current, last_finished, last_finished_at) VALUES ('E01', 'half-open', NULL, NULL, NULL, NULL)", [])
             .unwrap();
-        let store = Store::open(&path, cfg.topology.clone()).unwrap();
+        let mut store = Store::open(&at, cfg.topology.clone()).unwrap();
         let e = store.load(now).err().expect("refused").to_string();
         assert!(e.contains("counters.state") && e.contains("half-open"), "{e}");
     }

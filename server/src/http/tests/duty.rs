@@ -54,7 +54,7 @@ async fn a_pause_names_its_reason_the_overview_shows_it_and_statistics_sum_it_pe
     let Rig { _dir, app, clock } = r;
     let cfg = (*app.state.cfg).clone();
     app.shutdown().await;
-    let app = App::build(cfg, clock).unwrap();
+    let app = Rig::build(cfg, clock);
     let router = app.router();
     let resp = router.oneshot(HttpRequest::builder().uri("/api/v1/halls/east").body(Body::empty()).unwrap()).await.unwrap();
     let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();

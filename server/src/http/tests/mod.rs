@@ -60,11 +60,25 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config::embedded().unwrap();
         cfg.db = dir.path().join("qcall.db");
+        if let crate::store::StoreAt::Postgres(pg) = crate::store::scratch::test_store(dir.path()) {
+            cfg.postgres = Some(pg);
+        }
         cfg.public_base_url = "https://q.example".into();
         edit(&mut cfg, dir.path());
         let clock = Arc::new(ManualClock::new(T0));
-        let app = App::build(cfg, clock.clone()).unwrap();
+        let app = Rig::build(cfg, clock.clone());
         Rig { _dir: dir, app, clock }
+    }
+
+    /// Builds the app off the test's runtime (PostgreSQL's driver runs a runtime of its own).
+    fn build(cfg: Config, clock: Arc<ManualClock>) -> App {
+        std::thread::scope(|s| s.spawn(|| App::build(cfg, clock)).join().unwrap()).unwrap()
+    }
+
+    /// Runs `f` on the read connection.
+    fn db<T: Send>(&self, f: impl FnOnce(&mut crate::store::Db) -> T + Send) -> T {
+        let reader = self.app.state.reader.clone();
+        std::thread::scope(|s| s.spawn(move || f(&mut reader.lock())).join().unwrap())
     }
 
     async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {

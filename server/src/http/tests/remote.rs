@@ -24,9 +24,10 @@ fn remote_rig(quota: u32) -> Rig {
 }
 
 fn outbox_kinds(r: &Rig, ticket: u64) -> Vec<(String, String)> {
-    let conn = r.app.state.reader.lock();
-    let mut stmt = conn.prepare("SELECT kind, params FROM sms_outbox WHERE ticket = ?1 ORDER BY id").unwrap();
-    stmt.query_map([ticket as i64], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+    r.db(|db| {
+        let rows = db.query("SELECT kind, params FROM sms_outbox WHERE ticket = ?1 ORDER BY id", crate::vals![ticket]).unwrap();
+        rows.iter().map(|row| (row.get(0).unwrap(), row.get(1).unwrap())).collect()
+    })
 }
 
 #[tokio::test]

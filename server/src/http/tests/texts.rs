@@ -6,17 +6,18 @@ use super::*;
 
 /// The outbox's rows for `ticket`: (kind, phone, params).
 fn outbox(r: &Rig, ticket: u64) -> Vec<(String, Option<String>, String)> {
-    let conn = r.app.state.reader.lock();
-    let mut stmt = conn.prepare("SELECT kind, phone, params FROM sms_outbox WHERE ticket = ?1 ORDER BY id").unwrap();
-    stmt.query_map([ticket as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap().map(Result::unwrap).collect()
+    r.db(|db| {
+        let rows = db.query("SELECT kind, phone, params FROM sms_outbox WHERE ticket = ?1 ORDER BY id", crate::vals![ticket]).unwrap();
+        rows.iter().map(|row| (row.get(0).unwrap(), row.get(1).unwrap(), row.get(2).unwrap())).collect()
+    })
 }
 
 /// Every stored phone number of tickets: the phone table's and the outbox's.
 fn stored_numbers(r: &Rig) -> i64 {
-    let conn = r.app.state.reader.lock();
-    let phones: i64 = conn.query_row("SELECT COUNT(*) FROM ticket_phones", [], |row| row.get(0)).unwrap();
-    let outbox: i64 = conn.query_row("SELECT COUNT(*) FROM sms_outbox WHERE phone IS NOT NULL", [], |row| row.get(0)).unwrap();
-    phones + outbox
+    r.db(|db| {
+        let count = |db: &mut crate::store::Db, sql: &str| -> i64 { db.query_one(sql, &[]).unwrap().get(0).unwrap() };
+        count(db, "SELECT COUNT(*) FROM ticket_phones") + count(db, "SELECT COUNT(*) FROM sms_outbox WHERE phone IS NOT NULL")
+    })
 }
 
 #[tokio::test]
