@@ -2,12 +2,14 @@
 # Installs the Debian packages qcall needs that this machine lacks.
 #   scripts/deps.sh build   what building needs (ALSA headers, fontconfig)
 #   scripts/deps.sh test    + headless Chromium and its driver (browser tests), systemd-analyze,
-#                           libfaketime (scripts/test-dates.sh), HAProxy (the public face behind a proxy)
+#                           libfaketime (scripts/test-dates.sh), HAProxy (the public face behind a proxy;
+#                           two servers on PostgreSQL), PostgreSQL and pg_auto_failover (the store's
+#                           tests on PostgreSQL, failover)
 #   scripts/deps.sh run     same as build
 set -euo pipefail
 want=(pkg-config libasound2-dev libfontconfig1-dev libfreetype-dev libxkbcommon-dev)
 case "${1:-build}" in
-  test) want+=(chromium chromium-driver fonts-wqy-microhei systemd faketime haproxy) ;;
+  test) want+=(chromium chromium-driver fonts-wqy-microhei systemd faketime haproxy postgresql postgresql-15-auto-failover pg-auto-failover-cli) ;;
   build|run) ;;
   *) echo "usage: $0 [build|test|run]" >&2; exit 2 ;;
 esac

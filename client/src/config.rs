@@ -52,14 +52,17 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &str, removed: &[Removed]) -
     T::deserialize(table).map_err(|e| ConfigError::Parse { file: file.into(), reason: e.to_string() })
 }
 
-/// The qcall server's address: `http://host:port` or `https://…`, without a trailing slash.
+/// The qcall server's address: `http://host:port` or `https://…`, without a trailing slash;
+/// or several, comma-separated (a bureau's active server and its standbys, on PostgreSQL).
 pub fn server_url(file: &str, field: &str, v: &str) -> Result<String, ConfigError> {
-    let v = v.trim().trim_end_matches('/');
-    let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
-    if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-        return Err(ConfigError::invalid(file, field, format!("{v:?} must be an http:// or https:// URL such as http://127.0.0.1:8080")));
+    match crate::http::server_urls(v) {
+        Ok(list) => Ok(list.join(",")),
+        Err(bad) => Err(ConfigError::invalid(
+            file,
+            field,
+            format!("{bad:?} must be an http:// or https:// URL such as http://127.0.0.1:8080 (several: comma-separated)"),
+        )),
     }
-    Ok(v.to_string())
 }
 
 /// An id as the server names halls and devices: letters, digits, `-`, `_`.

@@ -29,8 +29,15 @@ pub struct EventStream {
 
 impl Client {
     /// Opens one event stream, resuming after `since` when given.
+    /// With several servers, a stream that cannot be opened moves this client on to the next
+    /// one (its follower's next attempt goes there).
     pub async fn connect_events(&self, scope: &EventScope, since: Option<u64>) -> Result<EventStream> {
-        self.connect_ws(&self.events_url(scope, since)).await
+        let tried = self.base().to_string();
+        let r = self.connect_ws(&self.events_url(scope, since)).await;
+        if r.is_err() {
+            self.next_server(&tried);
+        }
+        r
     }
 
     /// Opens a WebSocket to any `ws://`/`wss://` URL of this server (e.g. with a query the

@@ -38,8 +38,11 @@ pub struct Client {
 }
 
 struct Inner {
-    /// `http(s)://host:port`, no trailing slash.
-    base: String,
+    /// `http(s)://host:port`, no trailing slash: one server, or the active one and its
+    /// standbys (a bureau on PostgreSQL).
+    bases: Vec<String>,
+    /// Which of `bases` is the active one, as far as this client knows.
+    current: std::sync::atomic::AtomicUsize,
     http: reqwest::Client,
     /// For `wss://` streams.
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -68,6 +71,37 @@ impl RawResponse {
     }
 }
 
+/// An error answer as the client reports it.
+fn server_error(status: u16, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<wire::ErrorBody>(body) {
+        Ok(b) => ClientError::Server {
+            status,
+            code: b.error.code,
+            message: b.error.message,
+            retry_after_s: b.error.retry_after_s,
+            at: b.error.at,
+            hall: b.error.hall,
+        },
+        Err(_) => ClientError::Server {
+            status,
+            code: wire::ErrorCode::Unknown,
+            message: String::from_utf8_lossy(body).chars().take(200).collect(),
+            retry_after_s: None,
+            at: None,
+            hall: None,
+        },
+    }
+}
+
+/// `url` moved to the server at `base` (same path and query).
+fn rebase(url: &mut reqwest::Url, base: &str) {
+    if let Ok(b) = reqwest::Url::parse(base) {
+        let _ = url.set_scheme(b.scheme());
+        let _ = url.set_host(b.host_str());
+        let _ = url.set_port(b.port());
+    }
+}
+
 fn net(e: reqwest::Error) -> ClientError {
     // The chain says what really happened (refused, reset, timed out).
     let mut msg = e.to_string();
@@ -80,15 +114,32 @@ fn net(e: reqwest::Error) -> ClientError {
     ClientError::Network(msg)
 }
 
+/// The URLs of `list` (`http://a:8080` or `http://a:8080,http://b:8080`), each checked, without
+/// trailing slashes.
+pub fn server_urls(list: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = vec![];
+    for base in list.split(',') {
+        let base = base.trim().trim_end_matches('/').to_string();
+        let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace) || r.contains('/')) {
+            return Err(base);
+        }
+        out.push(base);
+    }
+    if out.iter().any(|b| b.starts_with("https://")) && out.iter().any(|b| b.starts_with("http://")) {
+        return Err(format!("{list} (all http:// or all https://)"));
+    }
+    Ok(out)
+}
+
 impl Client {
     /// A client of the server at `base` (`http://host:port` or `https://…`), without a token.
+    /// Several URLs, comma-separated, name a bureau's active server and its standbys (on
+    /// PostgreSQL): the client uses the one that answers as active, and moves on when the one
+    /// it uses refuses connections or answers 503 `standby`.
     pub fn new(base: &str, opts: &ClientOptions) -> Result<Client> {
-        let base = base.trim().trim_end_matches('/').to_string();
-        let https = base.starts_with("https://");
-        let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
-        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-            return Err(ClientError::BadUrl(base));
-        }
+        let bases = server_urls(base).map_err(ClientError::BadUrl)?;
+        let https = bases[0].starts_with("https://");
         let mut builder = reqwest::Client::builder().connect_timeout(opts.connect_timeout).tcp_nodelay(true);
         if let Some(t) = opts.timeout {
             builder = builder.timeout(t);
@@ -101,7 +152,8 @@ impl Client {
             None
         };
         let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
-        Ok(Client { inner: Arc::new(Inner { base, http, tls, connect_timeout: opts.connect_timeout }), token: None })
+        let inner = Inner { bases, current: Default::default(), http, tls, connect_timeout: opts.connect_timeout };
+        Ok(Client { inner: Arc::new(inner), token: None })
     }
 
     /// The same server and pool, calling with `token`.
@@ -109,9 +161,27 @@ impl Client {
         Client { inner: self.inner.clone(), token: Some(token.into()) }
     }
 
-    /// The server's base URL (no trailing slash).
+    /// The server's base URL (no trailing slash): of several, the one in use.
     pub fn base(&self) -> &str {
-        &self.inner.base
+        &self.inner.bases[self.inner.current.load(std::sync::atomic::Ordering::Relaxed) % self.inner.bases.len()]
+    }
+
+    /// Every server URL this client knows.
+    pub fn bases(&self) -> &[String] {
+        &self.inner.bases
+    }
+
+    /// The next of several servers is the one to use (the current one refused, or is a
+    /// standby). `from`: the base that failed (another caller may have moved on already).
+    pub(crate) fn next_server(&self, from: &str) {
+        let n = self.inner.bases.len();
+        if n > 1 {
+            let cur = self.inner.current.load(std::sync::atomic::Ordering::Relaxed) % n;
+            if self.inner.bases[cur] == from {
+                self.inner.current.store((cur + 1) % n, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(from, to = %self.inner.bases[(cur + 1) % n], "switching to another server");
+            }
+        }
     }
 
     pub fn token(&self) -> Option<&str> {
@@ -127,7 +197,35 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.inner.base)
+        format!("{}{path}", self.base())
+    }
+
+    /// Sends `req`; with several servers, again to the next one while the one tried refuses
+    /// the connection (nothing was sent) or is a standby (nothing was done).
+    async fn execute(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let mut req = req.build().map_err(net)?;
+        let mut left = self.inner.bases.len();
+        loop {
+            left -= 1;
+            let again = if left > 0 { req.try_clone() } else { None };
+            let tried = self.base().to_string();
+            match self.inner.http.execute(req).await {
+                Ok(resp) if resp.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE && again.is_some() => {
+                    let body = resp.bytes().await.map_err(net)?;
+                    match serde_json::from_slice::<wire::ErrorBody>(&body) {
+                        Ok(b) if b.error.code == wire::ErrorCode::Standby => {}
+                        _ => return Err(server_error(503, &body)),
+                    }
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) if e.is_connect() && again.is_some() => tracing::debug!(error = %e, server = %tried, "no connection"),
+                Err(e) => return Err(net(e)),
+            }
+            self.next_server(&tried);
+            let mut next = again.expect("another try");
+            rebase(next.url_mut(), self.base());
+            req = next;
+        }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -139,30 +237,13 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, bytes::Bytes)> {
-        let resp = req.send().await.map_err(net)?;
+        let resp = self.execute(req).await?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(net)?;
         if (200..300).contains(&status) {
             return Ok((status, body));
         }
-        Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
-            Ok(b) => ClientError::Server {
-                status,
-                code: b.error.code,
-                message: b.error.message,
-                retry_after_s: b.error.retry_after_s,
-                at: b.error.at,
-                hall: b.error.hall,
-            },
-            Err(_) => ClientError::Server {
-                status,
-                code: wire::ErrorCode::Unknown,
-                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
-                retry_after_s: None,
-                at: None,
-                hall: None,
-            },
-        })
+        Err(server_error(status, &body))
     }
 
     async fn typed<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
@@ -198,7 +279,7 @@ impl Client {
         if let Some(b) = body {
             req = req.body(b);
         }
-        let resp = req.send().await.map_err(net)?;
+        let resp = self.execute(req).await?;
         let status = resp.status().as_u16();
         let content_type =
             resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -252,15 +333,16 @@ impl Client {
     }
 
     /// Issues a ticket, repeating the request with the same `request_id` after network
-    /// failures (the server answers a repeated id with the ticket it already issued, never a
-    /// second one). Waits 300 ms, then twice as long each time.
+    /// failures and 503s that say "again" (`store_unavailable`, `standby`, `retry`: the server
+    /// answers a repeated id with the ticket it already issued, never a second one). Waits
+    /// 300 ms, then twice as long each time.
     pub async fn issue_with_retry(&self, hall: &str, req: &wire::IssueRequest, attempts: u32) -> Result<wire::Ticket> {
         let mut delay = Duration::from_millis(300);
         let mut attempt = 1;
         loop {
             match self.issue(hall, req).await {
-                Err(ClientError::Network(e)) if attempt < attempts => {
-                    tracing::warn!(attempt, request_id = ?req.request_id, error = %e, "issue failed on the network; retrying");
+                Err(e) if attempt < attempts && e.worth_repeating() => {
+                    tracing::warn!(attempt, request_id = ?req.request_id, error = %e, "issue failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
@@ -543,7 +625,7 @@ impl Client {
 
     /// `ws://` or `wss://` URL of a path on this server.
     pub fn ws_url(&self, path_and_query: &str) -> String {
-        let base = &self.inner.base;
+        let base = self.base();
         let ws = match base.strip_prefix("https://") {
             Some(rest) => format!("wss://{rest}"),
             None => format!("ws://{}", base.strip_prefix("http://").unwrap_or(base)),
@@ -567,8 +649,15 @@ mod tests {
         );
         let s = Client::new("https://qcall.example", &ClientOptions::default()).unwrap();
         assert_eq!(s.events_url(&wire::EventScope::All, Some(1)), "wss://qcall.example/api/v1/events?since=1");
-        for bad in ["ws://x", "ftp://x", "http://", "127.0.0.1:8080", "http://a b"] {
+        for bad in ["ws://x", "ftp://x", "http://", "127.0.0.1:8080", "http://a b", "http://a,", "http://a,https://b"] {
             assert!(matches!(Client::new(bad, &ClientOptions::default()), Err(ClientError::BadUrl(_))), "{bad}");
         }
+        let two = Client::new("http://10.0.0.5:8080, http://10.0.0.6:8080/", &ClientOptions::default()).unwrap();
+        assert_eq!(two.bases(), ["http://10.0.0.5:8080", "http://10.0.0.6:8080"]);
+        assert_eq!(two.base(), "http://10.0.0.5:8080");
+        two.next_server("http://10.0.0.5:8080");
+        assert_eq!(two.events_url(&wire::EventScope::All, None), "ws://10.0.0.6:8080/api/v1/events");
+        two.next_server("http://10.0.0.5:8080");
+        assert_eq!(two.base(), "http://10.0.0.6:8080", "only the caller that saw it fail moves on");
     }
 }

@@ -48,6 +48,16 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The same request may succeed in a moment: the network failed, or the server said so
+    /// (`store_unavailable`, `standby`, `retry`).
+    pub fn worth_repeating(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Network(_)
+                | ClientError::Server { code: ErrorCode::StoreUnavailable | ErrorCode::Standby | ErrorCode::Retry, .. }
+        )
+    }
+
     /// The error code, when the server answered with one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

@@ -15,6 +15,7 @@ mod guidance;
 mod kiosk;
 mod operations;
 mod packaging;
+mod postgres;
 mod printer_sim;
 mod printers;
 mod public;

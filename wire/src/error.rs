@@ -191,6 +191,9 @@ error_codes! {
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,
     ShuttingDown = "shutting_down" => 503,
+    /// The database did not take the change (it failed, or is changing primaries): nothing
+    /// was acknowledged; repeat the request (issuing with the same `request_id`).
+    StoreUnavailable = "store_unavailable" => 503,
     /// This server is the standby of a bureau on PostgreSQL: the active one (`active`) serves;
     /// this one takes over when it dies.
     Standby = "standby" => 503,

@@ -115,7 +115,11 @@ impl From<EngineError> for AppError {
             EngineError::RequestIdReused => {
                 AppError::new(ErrorCode::RequestIdReused, "request_id was already used for a different request")
             }
-            EngineError::Store(s) => AppError::internal(s),
+            EngineError::Store(s) => AppError {
+                internal: Some(s),
+                ..AppError::new(ErrorCode::StoreUnavailable, "the database did not confirm the change: try again in a moment (a repeated request is never carried out twice)")
+                    .retry_after(1)
+            },
             EngineError::Stopped => AppError::new(ErrorCode::ShuttingDown, "the server is stopping"),
             EngineError::Fenced(why) => AppError::new(ErrorCode::Standby, format!("this server is no longer the active one ({why})")),
             EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),

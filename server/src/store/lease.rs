@@ -130,3 +130,62 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AuditRow, Batch, StoreAt};
+
+    /// Ages the lease by `ms` as the database's clock sees it (instead of waiting).
+    fn age(db: &mut Db, ms: i64) {
+        db.execute("UPDATE qcall_writer SET renewed_at = renewed_at - CAST(?1 AS BIGINT) * INTERVAL '1 millisecond'", vals![ms]).unwrap();
+    }
+
+    fn audit(n: &str) -> Batch<'static> {
+        let row = AuditRow { at: 1, actor: "test".into(), action: n.into(), target: "-".into(), detail: String::new(), client: "-".into() };
+        Batch { audit: vec![row], ..Batch::default() }
+    }
+
+    fn count(db: &mut Db, action: &str) -> i64 {
+        db.query_one("SELECT COUNT(*) FROM audit WHERE action = ?1", vals![action]).unwrap().get(0).unwrap()
+    }
+
+    /// One writer at a time, fenced inside the database: a standby takes the lease only once
+    /// it lapsed, and the old writer, come back, can commit nothing (its transaction rolls back
+    /// whole) and learns it was replaced.
+    #[test]
+    fn a_writer_whose_lease_was_taken_over_can_commit_nothing() {
+        let at = StoreAt::Postgres(crate::store::scratch::shared().new_database().unwrap());
+        let topo = crate::config::Config::embedded().unwrap().topology;
+        let mut a = Store::open(&at, topo.clone()).unwrap();
+        a.take_lease("a", "http://10.0.0.1:8080", |_| panic!("the first server waits for nobody")).unwrap();
+        assert_eq!(a.epoch(), Some(1));
+        let mut b = Store::open(&at, topo.clone()).unwrap();
+        assert_eq!(try_take(b.db(), "b", "http://10.0.0.2:8080").unwrap(), None, "a holds it");
+        let l = read(b.db()).unwrap();
+        assert_eq!((l.epoch, l.holder.as_str(), l.address.as_str()), (1, "a", "http://10.0.0.1:8080"));
+        a.commit(&audit("a-1")).unwrap();
+
+        // `a` stops (SIGSTOP, a cut cable) for longer than the lease: `b` takes over.
+        age(b.db(), LEASE.as_millis() as i64 + 1);
+        let mut seen = vec![];
+        b.take_lease("b", "http://10.0.0.2:8080", |l| seen.push(l.epoch)).unwrap();
+        assert_eq!(b.epoch(), Some(2));
+        assert!(seen.is_empty(), "taken at once: {seen:?}");
+
+        // `a` comes back and commits: refused, and nothing of its batch is stored.
+        let err = a.commit(&audit("a-2")).unwrap_err();
+        assert!(err.is_fenced(), "{err}");
+        assert_eq!(count(b.db(), "a-2"), 0);
+        // Its idle heartbeat is refused too.
+        a.renewed = None;
+        assert!(a.keep_lease().unwrap_err().is_fenced());
+        b.commit(&audit("b-1")).unwrap();
+        assert_eq!((count(b.db(), "a-1"), count(b.db(), "b-1")), (1, 1));
+
+        // A clean stop gives the lease up: the next server takes it without waiting.
+        b.release_lease();
+        let mut c = Store::open(&at, topo).unwrap();
+        assert_eq!(try_take(c.db(), "c", "http://10.0.0.3:8080").unwrap(), Some(3));
+    }
+}
