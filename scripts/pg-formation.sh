@@ -80,6 +80,8 @@ mon_sql() { psql_at "$MPORT" pg_auto_failover -c "$1" 2>/dev/null; }
 
 keeper_pidfile() { echo "$DIR/xdg/run/pg_autoctl$DIR/$1/pg_autoctl.pid"; }
 keeper_pid() { local f; f=$(keeper_pidfile "$1"); [ -r "$f" ] && head -n1 "$f" | tr -dc 0-9; }
+# the keeper pid as pg_autoctl's pid file has it now and as recorded at start
+keeper_pids() { { keeper_pid "$1" || true; echo; cat "$DIR/$1.keeper.pid" 2>/dev/null || true; } | grep . | sort -u; }
 postmaster_pid() { [ -r "$DIR/$1/postmaster.pid" ] && head -n1 "$DIR/$1/postmaster.pid" | tr -dc 0-9; }
 
 load_ports() {
@@ -123,11 +125,17 @@ start_keeper() {
   local name=$1 pid="" i
   # runuser forks; its child execs setsid, which (not being a group leader) makes
   # pg_autoctl the leader of a new session and process group without forking again
-  (cd "$DIR" && nohup runuser -u postgres -- env \
-    XDG_CONFIG_HOME="$DIR/xdg/config" XDG_DATA_HOME="$DIR/xdg/data" \
-    XDG_RUNTIME_DIR="$DIR/xdg/run" PGHOST="$DIR" PATH="$PGBIN:/usr/bin:/bin" \
-    setsid pg_autoctl run --pgdata "$DIR/$name" >>"$DIR/$name.log" 2>&1 </dev/null &
-   echo $! >"$DIR/$name.runuser.pid")
+  # (no fd of the caller may stay open in the background: stdout may be a pipe that the
+  # caller reads to its end)
+  (
+    cd "$DIR" || exit 1
+    exec </dev/null >>"$DIR/$name.log" 2>&1
+    nohup runuser -u postgres -- env \
+      XDG_CONFIG_HOME="$DIR/xdg/config" XDG_DATA_HOME="$DIR/xdg/data" \
+      XDG_RUNTIME_DIR="$DIR/xdg/run" PGHOST="$DIR" PATH="$PGBIN:/usr/bin:/bin" \
+      setsid pg_autoctl run --pgdata "$DIR/$name" &
+    echo $! >"$DIR/$name.runuser.pid"
+  )
   for i in $(seq 1 100); do
     pid=$(keeper_pid "$name" || true)
     if [ -n "$pid" ] && alive "$pid"; then
@@ -345,16 +353,30 @@ formation_pids() {
   return 0
 }
 
+# group_is_ours PGID: some process of that process group works in DIR (the keeper's group
+# outlives the keeper while its sub-processes or postmaster live on)
+group_is_ours() {
+  local c
+  [ -n "${1:-}" ] || return 1
+  for c in $(pgrep -g "$1" 2>/dev/null || true); do
+    case "$(readlink "/proc/$c/cwd" 2>/dev/null)" in
+      "$DIR"|"$DIR"/*) return 0 ;;
+    esac
+  done
+  return 1
+}
+
 cmd_stop() {
   [ -r "$DIR/formation.env" ] || return 0
   local name kp pp i pids
   # graceful: pg_autoctl stops its postgres (fast) on SIGTERM; a postmaster whose keeper is
   # gone gets SIGINT (fast shutdown) directly
   for name in node2 node1 monitor; do
+    for kp in $(keeper_pids "$name"); do
+      group_is_ours "$kp" && kill -TERM -- "-$kp" 2>/dev/null || true
+    done
     kp=$(keeper_pid "$name" || true)
-    if alive "$kp"; then
-      kill -TERM -- "-$kp" 2>/dev/null || kill -TERM "$kp" 2>/dev/null || true
-    else
+    if ! alive "$kp"; then
       pp=$(postmaster_pid "$name" || true)
       alive "$pp" && kill -INT "$pp" 2>/dev/null || true
     fi
@@ -367,8 +389,9 @@ cmd_stop() {
   pids=$(formation_pids)
   if [ -n "$pids" ]; then
     for name in node2 node1 monitor; do
-      kp=$(keeper_pid "$name" || true)
-      alive "$kp" && kill -KILL -- "-$kp" 2>/dev/null || true
+      for kp in $(keeper_pids "$name"); do
+        group_is_ours "$kp" && kill -KILL -- "-$kp" 2>/dev/null || true
+      done
     done
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
@@ -379,10 +402,12 @@ cmd_stop() {
     done
     [ -z "$(formation_pids)" ] || die "processes still alive: $(formation_pids | tr '\n' ' ')"
   fi
-  # the runuser wrappers exit with their child
+  # the runuser wrappers exit with their child; make sure (if the pid is still theirs)
   for name in node2 node1 monitor; do
     i=$(cat "$DIR/$name.runuser.pid" 2>/dev/null || true)
-    alive "$i" && kill -KILL "$i" 2>/dev/null || true
+    if alive "$i" && tr '\0' ' ' <"/proc/$i/cmdline" 2>/dev/null | grep -qF -- "--pgdata $DIR/$name"; then
+      kill -KILL "$i" 2>/dev/null || true
+    fi
   done
   remove_leaked_semaphores
   return 0

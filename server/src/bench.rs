@@ -28,6 +28,9 @@ pub struct Options {
     /// One client count (8) and no estimator comparison: every measurement runs, briefly
     /// (the tests' check that the benchmark works end to end).
     pub quick: bool,
+    /// Instead: issuing at 32 clients on SQLite, on PostgreSQL, and on PostgreSQL with a
+    /// synchronous standby (scratch servers on loopback).
+    pub postgres: bool,
 }
 
 struct Proc {
@@ -290,6 +293,55 @@ async fn fanout(base: &str, duration: Duration) -> anyhow::Result<Fanout> {
     })
 }
 
+/// Issuing at 32 clients with the store on SQLite, on PostgreSQL (fsync on), and on
+/// PostgreSQL whose commits wait for a synchronous standby; one run on this machine.
+async fn run_stores(opts: &Options, tmp: &Path, cfg_text: &str) -> anyhow::Result<()> {
+    use crate::store::scratch::ScratchPostgres;
+    let d = opts.duration;
+    let clients = if opts.quick { 8 } else { 32 };
+    eprintln!("qcall bench --postgres: {} s per store, {clients} clients", d.as_secs_f64());
+    let sqlite_dir = tmp.join("sqlite");
+    std::fs::create_dir_all(&sqlite_dir)?;
+    std::fs::write(sqlite_dir.join("qcall.toml"), cfg_text)?;
+    let on_postgres = |url: &str| -> anyhow::Result<String> {
+        anyhow::ensure!(cfg_text.contains("db = \"data/qcall.db\"\n"), "the demo config names its SQLite file");
+        Ok(format!("{}\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\n", cfg_text.replace("db = \"data/qcall.db\"\n", "")))
+    };
+    let single = tokio::task::spawn_blocking(|| ScratchPostgres::start(true)).await?.map_err(anyhow::Error::msg)?;
+    let pair = tokio::task::spawn_blocking(ScratchPostgres::start_with_sync_standby).await?.map_err(anyhow::Error::msg)?;
+    let mut rows = vec![];
+    println!("{:<34} {:>10} {:>8} {:>8} {:>12}", "store", "tickets/s", "p50 ms", "p99 ms", "commits/tkt");
+    for (name, url) in [("sqlite", None), ("postgres", Some(single.url("postgres"))), ("postgres + synchronous standby", Some(pair.0.url("postgres")))] {
+        let (proc, _) = match &url {
+            None => serve(&opts.exe, &sqlite_dir).await?,
+            Some(url) => {
+                let dir = tmp.join(name.replace([' ', '+'], ""));
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("qcall.toml"), on_postgres(url)?)?;
+                let port = free_port()?;
+                let args = vec![
+                    "serve".into(),
+                    "--config".into(),
+                    dir.join("qcall.toml").display().to_string(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{port}"),
+                ];
+                spawn(&opts.exe, &args, port).await?
+            }
+        };
+        let before = metrics(&proc.url()).await?;
+        let l = load(&proc.url(), clients, d).await?;
+        let after = metrics(&proc.url()).await?;
+        proc.stop();
+        let cpt = (after.commits - before.commits) as f64 / l.ok.max(1) as f64;
+        println!("{name:<34} {:>10.0} {:>8.2} {:>8.2} {:>12.3}", l.rate, l.p50_ms, l.p99_ms, cpt);
+        rows.push(json!({"store": name, "clients": clients, "rate": round(l.rate), "p50_ms": round(l.p50_ms), "p99_ms": round(l.p99_ms), "commits_per_ticket": round(cpt)}));
+    }
+    drop((single, pair));
+    println!("{}", json!({ "stores": rows }));
+    Ok(())
+}
+
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let d = opts.duration;
     let tmp = std::env::temp_dir().join(format!("qcall-bench-{}", std::process::id()));
@@ -302,6 +354,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         .filter(|l| !l.trim_start().starts_with("daily_cap"))
         .collect::<Vec<_>>()
         .join("\n");
+    if opts.postgres {
+        let r = run_stores(&opts, &tmp, &cfg_text).await;
+        let _ = std::fs::remove_dir_all(&tmp);
+        return r;
+    }
     let srv_dir = tmp.join("server");
     let size_dir = tmp.join("size");
     for dir in [&srv_dir, &size_dir] {

@@ -54,6 +54,10 @@ enum Cmd {
         /// Every measurement, briefly: 8 clients only, no estimator comparison.
         #[arg(long)]
         quick: bool,
+        /// Issuing at 32 clients on SQLite, on PostgreSQL and on PostgreSQL with a synchronous
+        /// standby (PostgreSQL servers of its own on loopback; needs PostgreSQL installed).
+        #[arg(long)]
+        postgres: bool,
     },
     /// The benchmark's HTTP floor: the server stack answering a fixed ticket.
     #[command(hide = true)]
@@ -350,10 +354,10 @@ fn main() -> anyhow::Result<()> {
             println!("  listen {}, database {}", cfg.listen, cfg.db.display());
             Ok(())
         }
-        Cmd::Bench { duration, size_tickets, quick } => {
+        Cmd::Bench { duration, size_tickets, quick, postgres } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let exe = std::env::current_exe()?;
-            rt.block_on(qcall_server::bench::run(qcall_server::bench::Options { duration: std::time::Duration::from_secs(duration.max(1)), exe, size_tickets, quick }))
+            rt.block_on(qcall_server::bench::run(qcall_server::bench::Options { duration: std::time::Duration::from_secs(duration.max(1)), exe, size_tickets, quick, postgres }))
         }
         Cmd::ServeFloor { listen } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -212,9 +212,10 @@ async fn health_and_pages_answer_while_the_database_is_locked_and_health_says_wh
     assert_eq!(page.status, 200);
     assert!(!issuing.is_finished(), "health and the page answered while the commit was still stuck");
     println!("MEASURE while the database is locked: /healthz {health_ms:.1} ms, /web/app.css {page_ms:.1} ms");
-    // The commit gives up after commit_timeout_ms: the batch fails whole, health says so.
+    // The commit gives up after commit_timeout_ms: the batch fails whole (503, try again),
+    // health says so.
     let (s, v) = issuing.await.unwrap();
-    assert_eq!((s, v["error"]["code"].as_str()), (500, Some("internal")), "{v}");
+    assert_eq!((s, v["error"]["code"].as_str(), v["error"]["retry_after_s"].as_u64()), (503, Some("store_unavailable"), Some(1)), "{v}");
     let (s, v) = api.get("/healthz").await;
     assert_eq!((s, v["status"].as_str()), (503, Some("failing")), "{v}");
     assert!(v["problems"][0].as_str().unwrap().contains("commit"), "{v}");

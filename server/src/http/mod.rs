@@ -467,7 +467,7 @@ impl App {
         let mut reader = cfg.store().connect()?;
         if cfg.postgres.is_some() {
             let ms = cfg.commit_timeout.as_millis().max(1) * 10;
-            reader.batch(&format!("SET statement_timeout = {ms}"))?;
+            reader.session(&format!("SET statement_timeout = {ms}"))?;
         }
         let ticket_key: String = reader.query_one("SELECT value FROM meta WHERE key = 'ticket_key'", &[])?.get(0)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
@@ -566,18 +566,24 @@ impl Server {
         let (listeners_tx, listeners_rx) = watch::channel(false);
         let gate = standby::Gate::default();
         let public_gate = gate.sibling();
-        let lan = listen::serve(listener, tls.clone(), gate.router(), limits, listeners_rx.clone(), grace);
-        let task = match public {
-            None => tokio::spawn(lan),
-            Some(l) => {
-                let public = listen::serve(l, tls, public_gate.router(), limits, listeners_rx, grace);
-                tokio::spawn(async move {
-                    tokio::join!(lan, public);
-                })
+        let (waiting, opened, public_opened) = (gate.clone(), gate.clone(), public_gate.clone());
+        let serve = move || {
+            let lan = listen::serve(listener, tls.clone(), gate.router(), limits, listeners_rx.clone(), grace);
+            match public {
+                None => tokio::spawn(lan),
+                Some(l) => {
+                    let public = listen::serve(l, tls, public_gate.router(), limits, listeners_rx, grace);
+                    tokio::spawn(async move {
+                        tokio::join!(lan, public);
+                    })
+                }
             }
         };
+        // On PostgreSQL the sockets answer as a standby while the lease is someone else's; on
+        // SQLite connections wait in the kernel's queue until the state is loaded.
         let on_postgres = cfg.postgres.is_some();
-        let waiting = gate.clone();
+        let mut serve = Some(serve);
+        let early = if on_postgres { serve.take().map(|f| f()) } else { None };
         let app = tokio::task::spawn_blocking(move || {
             let (store, lock) = App::open_store(&cfg, |lease| waiting.set_active(&lease.address))?;
             App::build_with(cfg, clock, store, lock)
@@ -595,8 +601,13 @@ impl Server {
         if on_postgres {
             spawn_lease_keeper(app.state.clone());
         }
-        gate.open(app.router());
-        public_gate.open(public_router(app.state.clone()));
+        opened.open(app.router());
+        public_opened.open(public_router(app.state.clone()));
+        let task = match (early, serve) {
+            (Some(t), _) => t,
+            (None, Some(f)) => f(),
+            (None, None) => unreachable!("the sockets serve from one place"),
+        };
         Ok(Server { addr, public_addr, app, task, listeners_tx })
     }
 

@@ -310,6 +310,8 @@ struct Pg {
     settings: PgSettings,
     client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+    /// Session settings, run again on every new connection.
+    setup: Vec<String>,
 }
 
 impl Pg {
@@ -324,6 +326,9 @@ impl Pg {
                 cfg.connect(self.settings.tls()?)?
             };
             self.client = Some(client);
+            for sql in &self.setup {
+                self.client.as_mut().expect("connected").batch_execute(sql)?;
+            }
         }
         Ok(self.client.as_mut().expect("connected"))
     }
@@ -438,7 +443,7 @@ impl Db {
     /// A PostgreSQL connection; connects now, so a wrong URL or password shows at once.
     pub fn postgres(settings: &PgSettings) -> Result<Db, DbError> {
         let place = settings.shown();
-        let mut pg = Pg { settings: settings.clone(), client: None, statements: HashMap::new() };
+        let mut pg = Pg { settings: settings.clone(), client: None, statements: HashMap::new(), setup: vec![] };
         off_runtime(|| pg.client().map(|_| ()))?;
         Ok(Db { inner: Inner::Postgres(Box::new(pg)), place })
     }
@@ -538,6 +543,15 @@ impl Db {
             }
             Inner::Postgres(pg) => pg.for_each(sql, params, &mut each),
         }
+    }
+
+    /// A session setting (`SET …`), kept for every later connection too (PostgreSQL).
+    pub fn session(&mut self, sql: &str) -> Result<(), DbError> {
+        if let Inner::Postgres(pg) = &mut self.inner {
+            pg.setup.retain(|s| s != sql);
+            pg.setup.push(sql.to_string());
+        }
+        self.batch(sql)
     }
 
     /// Runs several statements without parameters (a migration).

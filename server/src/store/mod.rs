@@ -139,7 +139,7 @@ impl Store {
             Some(c) => c.busy_timeout(t).map_err(|x| e(x.into())),
             None => {
                 let ms = t.as_millis().max(1);
-                self.db.batch(&format!("SET statement_timeout = {ms}")).map_err(self.err())
+                self.db.session(&format!("SET statement_timeout = {ms}")).map_err(self.err())
             }
         }
     }

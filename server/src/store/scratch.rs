@@ -127,6 +127,67 @@ impl ScratchPostgres {
             .spawn();
     }
 
+    /// A primary with a streaming standby that confirms every commit (`synchronous_commit =
+    /// on`, `synchronous_standby_names = '*'`): a commit returns once it is on both.
+    pub fn start_with_sync_standby() -> Result<(ScratchPostgres, ScratchPostgres), String> {
+        let primary = ScratchPostgres::start(true)?;
+        let data = primary.dir.join("data");
+        let conf = "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n";
+        let append = |path: &Path, text: &str| -> Result<(), String> {
+            let f = std::fs::OpenOptions::new().append(true).open(path);
+            std::io::Write::write_all(&mut f.map_err(|e| e.to_string())?, text.as_bytes()).map_err(|e| e.to_string())
+        };
+        append(&data.join("postgresql.conf"), conf)?;
+        append(&data.join("pg_hba.conf"), "host replication postgres 127.0.0.1/32 trust\n")?;
+        let mut restart = as_postgres(&primary.bin.join("pg_ctl"));
+        restart.arg("-D").arg(&data).arg("-l").arg(primary.dir.join("log")).args(["-w", "-t", "60", "restart"]);
+        run(restart, "pg_ctl restart")?;
+
+        let dir = std::env::temp_dir().join(format!("qcall-pg-{}-{}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if is_root() {
+            let mut c = Command::new("chown");
+            c.arg("postgres:postgres").arg(&dir);
+            run(c, "chown")?;
+        }
+        let sdata = dir.join("data");
+        let mut base = as_postgres(&primary.bin.join("pg_basebackup"));
+        base.arg("-D").arg(&sdata).args(["-R", "-X", "stream", "-h", "127.0.0.1", "-U", "postgres"]).arg("-p").arg(primary.port.to_string());
+        run(base, "pg_basebackup")?;
+        let port = free_port();
+        append(&sdata.join("postgresql.conf"), &format!("port = {port}\nunix_socket_directories = '{}'\n", dir.display()))?;
+        append(&sdata.join("postgresql.auto.conf"), "primary_conninfo = 'host=127.0.0.1 user=postgres application_name=standby1 port=PORT'\n".replace("PORT", &primary.port.to_string()).as_str())?;
+        let mut start = as_postgres(&primary.bin.join("pg_ctl"));
+        start.arg("-D").arg(&sdata).arg("-l").arg(dir.join("log")).args(["-w", "-t", "60", "start"]);
+        run(start, "pg_ctl start (standby)")?;
+        let standby = ScratchPostgres { port, dir, bin: primary.bin.clone() };
+        standby.watch(std::process::id());
+        // Every commit waits for the standby from now on; wait until it is the synchronous one.
+        let url = primary.url("postgres");
+        std::thread::scope(|s| {
+            s.spawn(|| -> Result<(), String> {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+                let say = |e: postgres::Error| e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+                c.batch_execute("ALTER SYSTEM SET synchronous_standby_names = '*'").map_err(say)?;
+                c.batch_execute("SELECT pg_reload_conf()").map_err(say)?;
+                let t0 = std::time::Instant::now();
+                loop {
+                    let rows = c.query("SELECT sync_state FROM pg_stat_replication", &[]).map_err(|e| e.to_string())?;
+                    if rows.iter().any(|r| r.get::<_, String>(0) == "sync") {
+                        return Ok(());
+                    }
+                    if t0.elapsed() > std::time::Duration::from_secs(60) {
+                        return Err("the standby did not become synchronous".into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            })
+            .join()
+            .unwrap_or_else(|_| Err("panicked".into()))
+        })?;
+        Ok((primary, standby))
+    }
+
     /// The URL of `db` on this server, as the `postgres` superuser (trust on loopback).
     pub fn url(&self, db: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
