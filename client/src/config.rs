@@ -183,6 +183,10 @@ mod tests {
         assert_eq!(server_url("f", "server", "https://q.example/").unwrap(), "https://q.example");
         let e = server_url("f", "server", "ws://x").unwrap_err().to_string();
         assert!(e.starts_with("f: field `server`:"), "{e}");
+        // The active server and its standby (a bureau on PostgreSQL).
+        assert_eq!(server_url("f", "server", "http://qa:8080, http://qb:8080/").unwrap(), "http://qa:8080,http://qb:8080");
+        let e = server_url("f", "server", "http://qa:8080,qb:8080").unwrap_err().to_string();
+        assert!(e.contains("\"qb:8080\"") && e.contains("comma-separated"), "{e}");
         let raw = RawLink { backoff_initial_ms: 0, ..RawLink::default() };
         assert!(Link::validate(raw, "f", Path::new(".")).unwrap_err().to_string().contains("link.backoff_initial_ms"));
         let raw = RawLink { ca_file: Some("nope.pem".into()), ..RawLink::default() };

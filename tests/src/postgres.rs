@@ -51,10 +51,15 @@ pub struct Qcall {
 impl Qcall {
     /// Starts a server on `url` (it may become the active one or wait as the standby).
     pub fn spawn(url: &str, clock: Clock) -> Qcall {
+        Qcall::spawn_config(|port| config_on(url, port), clock)
+    }
+
+    /// Starts a server with the config `text(port)`.
+    pub fn spawn_config(text: impl Fn(u16) -> String, clock: Clock) -> Qcall {
         let dir = tempfile::tempdir().expect("dir");
         let port = free_port();
         let config = dir.path().join("qcall.toml");
-        std::fs::write(&config, config_on(url, port)).expect("config");
+        std::fs::write(&config, text(port)).expect("config");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log");
         let child = Command::new(bin("qcall"))
             .arg("serve")
@@ -356,6 +361,51 @@ fn a_stopped_and_resumed_old_active_server_cannot_commit() {
     issue(&kiosk(&b.url), "after").expect("b still issues");
 }
 
+/// `sslmode=require` with the bureau's CA (`[store] ca_file`): the server serves over TLS to
+/// PostgreSQL; a plain connection and a certificate from another CA are refused, named.
+#[test]
+fn the_store_talks_to_postgres_over_tls_checked_against_the_bureaus_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::tls::make_pki(dir.path(), "db");
+    let other = crate::tls::make_pki(dir.path(), "other");
+    let pg = ScratchPostgres::start(false).expect("postgres");
+    let db = pg.new_database().expect("database");
+    pg.require_tls(&pki.cert, &pki.key).expect("tls");
+    let rt = runtime();
+    let check = |url: &str, ca: Option<&std::path::Path>| {
+        let config = dir.path().join(format!("check-{}.toml", rand_name()));
+        let mut text = config_on(url, 8080);
+        if let Some(ca) = ca {
+            text = text.replace("[store]\n", &format!("[store]\nca_file = {:?}\n", ca.display().to_string()));
+        }
+        std::fs::write(&config, text).unwrap();
+        let out = Command::new(bin("qcall")).arg("check-db").arg("--config").arg(&config).output().expect("check-db");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let tls_url = format!("{}?sslmode=require", db.url);
+    // A fresh database is no qcall database yet: the connection itself is what is checked.
+    let (_, plain) = check(&db.url, None);
+    assert!(plain.contains("no pg_hba.conf entry") && plain.contains("no encryption"), "{plain}");
+    let (_, wrong_ca) = check(&tls_url, Some(&other.ca));
+    assert!(wrong_ca.contains("UnknownIssuer") || wrong_ca.contains("certificate"), "{wrong_ca}");
+    let ca = pki.ca.clone();
+    let mut srv = Qcall::spawn_config(
+        |port| config_on(&tls_url, port).replace("[store]\n", &format!("[store]\nca_file = {:?}\n", ca.display().to_string())),
+        Clock::new(),
+    );
+    srv.wait_role(&rt, "active", Duration::from_secs(30));
+    let kiosk = Client::new(&srv.url, &ClientOptions::default()).unwrap().with_token("demo-kiosk-central");
+    let req = wire::IssueRequest { service: "filing".into(), priority: None, request_id: Some("tls-1".into()) };
+    rt.block_on(kiosk.issue("central", &req)).expect("issued over TLS to PostgreSQL");
+    let (ok, text) = check(&tls_url, Some(&pki.ca));
+    assert!(ok && text.contains(": ok, 1 tickets"), "{text}");
+}
+
+fn rand_name() -> u32 {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// HAProxy in front of the two servers, checking `/healthz`: browsers reach the active one,
 /// and after it dies, the one that took over.
 #[test]
@@ -415,4 +465,125 @@ pub fn haproxy_config(front: u16, servers: &[u16]) -> String {
         s.push_str(&format!("    server qcall{} 127.0.0.1:{p} check\n", i + 1));
     }
     s
+}
+
+/// A pg_auto_failover formation (monitor, primary, synchronous standby) on loopback, started
+/// and stopped by `scripts/pg-formation.sh`.
+struct Formation {
+    dir: tempfile::TempDir,
+    /// The multi-host URL (read-write target), without the password.
+    url: String,
+}
+
+impl Formation {
+    fn script() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-formation.sh")
+    }
+
+    fn start(tuned: bool) -> Formation {
+        let dir = tempfile::tempdir().expect("dir");
+        // Three free ports in a row.
+        let base = (0..50)
+            .map(|_| free_port())
+            .find(|&p| p < 65_000 && (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
+            .expect("three free ports");
+        let mut cmd = Command::new(Formation::script());
+        cmd.arg("start").arg(dir.path()).arg(base.to_string());
+        if tuned {
+            cmd.arg("--tuned");
+        }
+        let out = cmd.stdin(Stdio::null()).output().expect("pg-formation.sh");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "the formation did not start:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+        let url = text.lines().last().expect("the URL").trim().replace("qcall:qcall@", "qcall@");
+        assert!(url.starts_with("postgresql://qcall@") && url.contains("target_session_attrs=read-write"), "{url}");
+        Formation { dir, url }
+    }
+
+    /// SIGKILL of the primary's whole process tree (its keeper's process group and its
+    /// postmaster).
+    fn kill_primary(&self) -> u16 {
+        let out = Command::new(Formation::script()).arg("primary").arg(self.dir.path()).output().expect("primary");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<i32> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        assert_eq!(v.len(), 3, "primary: {text}");
+        let kill = |pid: rustix::process::Pid, group: bool| {
+            let sig = rustix::process::Signal::KILL;
+            let _ = if group { rustix::process::kill_process_group(pid, sig) } else { rustix::process::kill_process(pid, sig) };
+        };
+        kill(rustix::process::Pid::from_raw(v[0]).expect("keeper"), true);
+        kill(rustix::process::Pid::from_raw(v[1]).expect("postmaster"), false);
+        v[2] as u16
+    }
+}
+
+impl Drop for Formation {
+    fn drop(&mut self) {
+        let _ = Command::new(Formation::script()).arg("stop").arg(self.dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+/// One qcall server on a pg_auto_failover formation through its multi-host URL; 16 kiosks
+/// issue with request ids while the primary's whole process tree is SIGKILLed. The standby is
+/// promoted, qcall follows it, and every acknowledged ticket is there once. Tuned timeouts
+/// here; the defaults with `QCALL_SOAK=1`.
+#[test]
+fn the_database_primary_dies_under_load_and_no_acknowledged_ticket_is_lost() {
+    let tuned = std::env::var("QCALL_SOAK").is_err();
+    let t0 = Instant::now();
+    let formation = Formation::start(tuned);
+    let started = t0.elapsed();
+    let rt = runtime();
+    let clock = Clock::new();
+    // The password from a file, never in the config.
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pg-password");
+    std::fs::write(&pw, "qcall\n").unwrap();
+    let with_password = |port| config_on(&formation.url, port).replace("[store]\n", &format!("[store]\npassword_file = {:?}\n", pw.display().to_string()));
+    let mut srv = Qcall::spawn_config(with_password, clock);
+    srv.wait_role(&rt, "active", Duration::from_secs(60));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load_t0 = Instant::now();
+    let load = issue_load(&rt, &srv.url, 16, stop.clone());
+    std::thread::sleep(Duration::from_secs(3));
+    let killed_at = load_t0.elapsed();
+    let port = formation.kill_primary();
+    // Writes come back: wait for 3 s of acknowledgements after the kill's gap.
+    let limit = Duration::from_secs(if tuned { 60 } else { 180 });
+    let client = Client::new(&srv.url, &ClientOptions::default()).unwrap().with_token("demo-kiosk-east");
+    let probe = |n: u32| {
+        let req = wire::IssueRequest { service: "consulting".into(), priority: None, request_id: Some(format!("probe-{n}")) };
+        rt.block_on(client.issue("east", &req)).is_ok()
+    };
+    let mut n = 0;
+    loop {
+        n += 1;
+        if probe(n) {
+            break;
+        }
+        assert!(load_t0.elapsed() - killed_at < limit, "no writes {limit:?} after the primary died; log:\n{}", srv.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let back = load_t0.elapsed() - killed_at;
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let load = rt.block_on(load).expect("load");
+    let gap = write_gap(&load, killed_at);
+    let url_with_password = formation.url.replace("qcall@", "qcall:qcall@");
+    let (lost, dup) = check_stored(&url_with_password, &load);
+    let fives: u32 = load.errors.iter().filter(|(k, _)| k.starts_with("500")).map(|(_, n)| n).sum();
+    println!(
+        "MEASURE database failover ({}): formation up in {:.1} s; primary on port {port} SIGKILLed; writes back after {:.1} s (write gap {:.1} s); {} tickets acknowledged, {lost} lost, {dup} duplicate numbers, {fives} answers 500, {} failed for good; errors {:?}",
+        if tuned { "tuned timeouts" } else { "default timeouts" },
+        started.as_secs_f64(),
+        back.as_secs_f64(),
+        gap.as_secs_f64(),
+        load.acked.len(),
+        load.failed.len(),
+        load.errors
+    );
+    assert!(load.acked.values().any(|v| v.3 > killed_at + gap), "tickets were issued after the failover");
+    assert_eq!((lost, dup, fives), (0, 0, 0));
+    assert!(load.failed.is_empty(), "{:?}", load.failed);
+    drop(srv);
 }

@@ -18,13 +18,13 @@ use crate::printers::kiosk_prints_a_ticket;
 use crate::util::{bin, Server};
 
 /// A CA and a server certificate it issued for 127.0.0.1 and localhost, as PEM files.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
+pub(crate) struct Pki {
+    pub(crate) ca: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
-fn make_pki(dir: &Path, name: &str) -> Pki {
+pub(crate) fn make_pki(dir: &Path, name: &str) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -329,6 +329,42 @@ mod tests {
         assert_eq!(ok.topology.counters[0].hours, vec![(540, 600), (840, 1020)]);
     }
 
+    /// `[store]`: PostgreSQL's settings are checked before anything starts, each refusal
+    /// naming its field; the password never sits in the config.
+    #[test]
+    fn the_store_settings_are_checked_with_the_field_named() {
+        let demo = EMBEDDED_CONFIG.replacen("db = \"data/qcall.db\"\n", "", 1);
+        let with = |store: &str| format!("{demo}\n[store]\n{store}\n");
+        let err = |text: &str| Config::parse(text, "q.toml").unwrap_err().to_string();
+        let url = "url = \"postgresql://qcall@db1:5432,db2:5432/qcall?target_session_attrs=read-write\"";
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\nignored\n").unwrap();
+        let ok = Config::parse(&with(&format!("kind = \"postgres\"\n{url}\npassword_file = {:?}", pw.display().to_string())), "q.toml").unwrap();
+        let pg = ok.postgres.clone().expect("postgres");
+        assert_eq!((pg.password.as_deref(), pg.shown().as_str()), (Some("s3cret"), "postgresql://db1:5432,db2:5432/qcall"));
+        assert!(matches!(ok.store(), crate::store::StoreAt::Postgres(_)));
+        assert_eq!(ok.advertise_url, "http://127.0.0.1:8080");
+        assert!(matches!(Config::embedded().unwrap().store(), crate::store::StoreAt::Sqlite(_)), "SQLite by default");
+        for (store, field, reason) in [
+            ("kind = \"mysql\"", "store.kind", "sqlite or postgres"),
+            ("kind = \"postgres\"", "store.url", "needs the database's URL"),
+            ("kind = \"postgres\"\nurl = \"postgresql://qcall:hunter2@db1/qcall\"", "store.url", "holds a password"),
+            ("kind = \"postgres\"\nurl = \"postgresql://qcall@db1,db2/qcall\"", "store.url", "target_session_attrs=read-write"),
+            ("kind = \"postgres\"\nurl = \"mysql://x\"", "store.url", "not a PostgreSQL URL"),
+            (&format!("kind = \"postgres\"\n{url}\npassword_file = \"/nonexistent/pw\""), "store.password_file", "/nonexistent/pw"),
+            (&format!("kind = \"postgres\"\n{url}\npassword_env = \"QCALL_TEST_UNSET_VARIABLE\""), "store.password_env", "is not set"),
+            (&format!("kind = \"postgres\"\n{url}\nconnect_timeout_s = 0"), "store.connect_timeout_s", ""),
+            ("url = \"postgresql://db1/qcall\"", "store.url", "only for kind = \"postgres\""),
+            ("advertise_url = \"qa:8080\"", "store.advertise_url", "http://"),
+        ] {
+            let e = err(&with(store));
+            assert!(e.contains("q.toml") && e.contains(field) && e.contains(reason), "{store}: {e}");
+        }
+        let e = err(&format!("{EMBEDDED_CONFIG}\n[store]\nkind = \"postgres\"\n{url}\n"));
+        assert!(e.contains("server.db") && e.contains("remove one of them"), "{e}");
+    }
+
     #[test]
     fn every_hall_must_offer_every_service() {
         let text = r#"

@@ -320,10 +320,12 @@ impl Pg {
             self.statements.clear();
             self.client = None;
             let cfg = self.settings.config()?;
-            let client = if matches!(cfg.get_ssl_mode(), postgres::config::SslMode::Disable) {
-                cfg.connect(postgres::NoTls)?
-            } else {
+            // `sslmode=require` is TLS with the server's certificate checked (against `ca_file`,
+            // else the system's roots); `prefer` (the default) and `disable` connect in plain.
+            let client = if matches!(cfg.get_ssl_mode(), postgres::config::SslMode::Require) {
                 cfg.connect(self.settings.tls()?)?
+            } else {
+                cfg.connect(postgres::NoTls)?
             };
             self.client = Some(client);
             for sql in &self.setup {

@@ -188,6 +188,29 @@ impl ScratchPostgres {
         Ok((primary, standby))
     }
 
+    /// From now on TCP connections must use TLS with this certificate (PEM files); the local
+    /// socket stays open. Restarts the server.
+    pub fn require_tls(&self, cert: &Path, key: &Path) -> Result<(), String> {
+        let data = self.dir.join("data");
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            std::fs::copy(from, data.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
+            if is_root() {
+                let mut c = Command::new("chown");
+                c.arg("postgres:postgres").arg(data.join(to));
+                run(c, "chown")?;
+            }
+        }
+        let mut c = Command::new("chmod");
+        c.arg("600").arg(data.join("server.key"));
+        run(c, "chmod")?;
+        let f = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf"));
+        std::io::Write::write_all(&mut f.map_err(|e| e.to_string())?, b"ssl = on\n").map_err(|e| e.to_string())?;
+        std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 trust\n").map_err(|e| e.to_string())?;
+        let mut restart = as_postgres(&self.bin.join("pg_ctl"));
+        restart.arg("-D").arg(&data).arg("-l").arg(self.dir.join("log")).args(["-w", "-t", "60", "restart"]);
+        run(restart, "pg_ctl restart")
+    }
+
     /// The URL of `db` on this server, as the `postgres` superuser (trust on loopback).
     pub fn url(&self, db: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)

@@ -290,3 +290,30 @@ async fn a_holiday_calendar_that_runs_out_is_shown_to_the_duty_leader() {
     assert_eq!(a.hall, "");
     assert!(a.message.starts_with("2027 节假日安排未配置"), "{}", a.message);
 }
+
+/// The webhook's outbox as its sender reads it: an alert's post is due at once, a failed one
+/// again when its retry time comes, a delivered one never again.
+#[tokio::test]
+async fn an_alerts_webhook_post_waits_in_the_outbox_until_it_is_delivered() {
+    use crate::clock::Clock;
+    let r = Rig::with(|cfg, _| {
+        cfg.alerts.queue_length = 2;
+        cfg.alerts.webhook_url = Some("http://127.0.0.1:9/hook".into());
+    });
+    for _ in 0..3 {
+        r.issue("east", "filing").await;
+    }
+    r.app.state.engine.submit(crate::engine::Request::CheckAlerts(r.app.state.cfg.alerts.clone())).await.unwrap();
+    let due = |at: i64| r.db(move |db| crate::queries::outbox_due(db, at, 20).unwrap());
+    let now = r.clock.now();
+    let rows = due(now);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (id, body, attempts) = rows[0].clone();
+    assert!(body.contains("long_queue") && attempts == 0, "{body}");
+    let update = |u| r.app.state.engine.submit(crate::engine::Request::Outbox(u));
+    update(crate::store::OutboxUpdate::Failed { id, next_at: now + 60_000, error: "refused".into() }).await.unwrap();
+    assert!(due(now).is_empty(), "not before its retry time");
+    assert_eq!(due(now + 60_000).iter().map(|x| (x.0, x.2)).collect::<Vec<_>>(), [(id, 1)]);
+    update(crate::store::OutboxUpdate::Delivered { id, at: now + 60_000 }).await.unwrap();
+    assert!(due(now + 3_600_000).is_empty(), "delivered: never again");
+}

@@ -82,6 +82,14 @@ async fn a_number_left_for_a_ticket_gets_one_near_turn_and_one_called_message_an
     // Recalled: still one called message.
     r.ok("POST", "/api/v1/counters/C01/recall", Some(&clerk), None).await;
     assert_eq!(outbox(&r, mine).len(), 2);
+    // The sender finds both due, oldest first; once one is sent, only the other.
+    let now = crate::clock::Clock::now(&*r.clock);
+    let due = |r: &Rig| r.db(move |db| crate::queries::texts_due(db, now, 20).unwrap());
+    let first = due(&r);
+    assert_eq!(first.iter().map(|d| (d.ticket, d.kind.as_str(), d.phone.as_str())).collect::<Vec<_>>(), [(mine, "near_turn", phone), (mine, "called", phone)]);
+    let sent = crate::store::NoticeUpdate::Sent { id: first[0].id, at: now };
+    r.app.state.engine.submit(crate::engine::Request::Notice(sent)).await.unwrap();
+    assert_eq!(due(&r).iter().map(|d| d.id).collect::<Vec<_>>(), [first[1].id]);
     // Not for a ticket that is no longer waiting.
     let code = r.phone_code("13912345678").await;
     let a = r.send("POST", &path, None, Some(json!({"phone": "13912345678", "phone_code": code}))).await;
