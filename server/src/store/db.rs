@@ -438,7 +438,7 @@ pub struct Db {
 
 impl Db {
     pub fn from_sqlite(conn: rusqlite::Connection, place: String) -> Db {
-        let _ = conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(64);
         Db { inner: Inner::Sqlite(conn), place }
     }
 

@@ -55,7 +55,7 @@ impl Store {
             let last_finished = lf.zip(lfa).map(|(t, at)| (t as TicketId, at));
             // A pause stored before pauses had reasons: since the start, for an unnamed reason.
             let pause = (state == CounterState::Paused).then(|| (paused_at.unwrap_or(0), reason.unwrap_or_default()));
-            counters.push((ix, Counter { state, clerk: clerk.map(Into::into), current, last_finished, pause }));
+            counters.push((ix, Counter { state, clerk, current, last_finished, pause }));
         }
 
         // The day's tickets, those at a counter, and those the last rollover carried.
