@@ -251,11 +251,17 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
-/// Two servers on one database: the second waits as the standby (503 `standby` naming the
-/// active one, which a client of both skips), takes over within 10 s of a SIGKILL of the
-/// active one while 16 kiosks issue through both URLs, and nothing acknowledged is lost.
-#[test]
-fn the_standby_takes_over_within_ten_seconds_when_the_active_server_dies() {
+/// A PostgreSQL server of the test's own and two qcall servers on one database of it: `a`
+/// the active one, `b` its standby.
+struct Pair {
+    _pg: ScratchPostgres,
+    db: qcall_server::store::PgSettings,
+    rt: tokio::runtime::Runtime,
+    a: Qcall,
+    b: Qcall,
+}
+
+fn pair() -> Pair {
     let pg = ScratchPostgres::start(true).expect("postgres");
     let db = pg.new_database().expect("database");
     let rt = runtime();
@@ -264,6 +270,15 @@ fn the_standby_takes_over_within_ten_seconds_when_the_active_server_dies() {
     a.wait_role(&rt, "active", Duration::from_secs(30));
     let mut b = Qcall::spawn(&db.url, clock);
     b.wait_role(&rt, "standby", Duration::from_secs(30));
+    Pair { _pg: pg, db, rt, a, b }
+}
+
+/// Two servers on one database: the second waits as the standby (503 `standby` naming the
+/// active one, which a client of both skips), takes over within 10 s of a SIGKILL of the
+/// active one while 16 kiosks issue through both URLs, and nothing acknowledged is lost.
+#[test]
+fn the_standby_takes_over_within_ten_seconds_when_the_active_server_dies() {
+    let Pair { _pg, db, rt, a, mut b } = pair();
     let (status, h) = b.health(&rt).expect("standby health");
     assert_eq!((status, h.status.as_str(), h.active.as_deref()), (503, "standby", Some(a.url.as_str())));
     // The standby's API answers 503 `standby` with where the active one is.
@@ -313,14 +328,7 @@ fn the_standby_takes_over_within_ten_seconds_when_the_active_server_dies() {
 /// stops.
 #[test]
 fn a_stopped_and_resumed_old_active_server_cannot_commit() {
-    let pg = ScratchPostgres::start(true).expect("postgres");
-    let db = pg.new_database().expect("database");
-    let rt = runtime();
-    let clock = Clock::new();
-    let mut a = Qcall::spawn(&db.url, clock);
-    a.wait_role(&rt, "active", Duration::from_secs(30));
-    let mut b = Qcall::spawn(&db.url, clock);
-    b.wait_role(&rt, "standby", Duration::from_secs(30));
+    let Pair { _pg, db, rt, mut a, mut b } = pair();
     let kiosk = |url: &str| Client::new(url, &ClientOptions::default()).unwrap().with_token("demo-kiosk-east");
     let issue = |c: &Client, id: &str| {
         let req = wire::IssueRequest { service: "filing".into(), priority: None, request_id: Some(id.into()) };
@@ -410,14 +418,7 @@ fn rand_name() -> u32 {
 /// and after it dies, the one that took over.
 #[test]
 fn haproxy_in_front_of_two_servers_follows_the_active_one() {
-    let pg = ScratchPostgres::start(true).expect("postgres");
-    let db = pg.new_database().expect("database");
-    let rt = runtime();
-    let clock = Clock::new();
-    let mut a = Qcall::spawn(&db.url, clock);
-    a.wait_role(&rt, "active", Duration::from_secs(30));
-    let mut b = Qcall::spawn(&db.url, clock);
-    b.wait_role(&rt, "standby", Duration::from_secs(30));
+    let Pair { _pg, db: _, rt, a, b } = pair();
     let front = free_port();
     let cfg = a.dir.path().join("haproxy.cfg");
     std::fs::write(&cfg, haproxy_config(front, &[a.port, b.port])).unwrap();
