@@ -26,6 +26,9 @@
 # postgresql-15, postgresql-15-auto-failover and pg-auto-failover-cli.
 # Env: PG_FORMATION_TIMEOUT (seconds, default 180) bounds the wait in start.
 set -euo pipefail
+# The formation is the bureau's database machines: they run on the real clock even when the
+# test suite runs its own processes under a fake date (scripts/test-dates.sh).
+unset LD_PRELOAD FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 TIMEOUT=${PG_FORMATION_TIMEOUT:-180}
