@@ -107,17 +107,20 @@ fn kiosk(c: &Client, hall: &str) -> Client {
     c.with_token(&format!("demo-kiosk-{hall}"))
 }
 
+/// `qcall serve` with `dir/qcall.toml`, on the SQLite file `dir/qcall.db`.
 async fn serve(exe: &Path, dir: &Path) -> anyhow::Result<(Proc, Duration)> {
+    serve_config(exe, dir, true).await
+}
+
+/// `qcall serve` with `dir/qcall.toml`; `sqlite`: on the file `dir/qcall.db` (else the
+/// config's store).
+async fn serve_config(exe: &Path, dir: &Path, sqlite: bool) -> anyhow::Result<(Proc, Duration)> {
     let port = free_port()?;
-    let args = vec![
-        "serve".into(),
-        "--config".into(),
-        dir.join("qcall.toml").display().to_string(),
-        "--db".into(),
-        dir.join("qcall.db").display().to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-    ];
+    let mut args = vec!["serve".into(), "--config".into(), dir.join("qcall.toml").display().to_string()];
+    if sqlite {
+        args.extend(["--db".into(), dir.join("qcall.db").display().to_string()]);
+    }
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
     spawn(exe, &args, port).await
 }
 
@@ -318,15 +321,7 @@ async fn run_stores(opts: &Options, tmp: &Path, cfg_text: &str) -> anyhow::Resul
                 let dir = tmp.join(name.replace([' ', '+'], ""));
                 std::fs::create_dir_all(&dir)?;
                 std::fs::write(dir.join("qcall.toml"), on_postgres(url)?)?;
-                let port = free_port()?;
-                let args = vec![
-                    "serve".into(),
-                    "--config".into(),
-                    dir.join("qcall.toml").display().to_string(),
-                    "--listen".into(),
-                    format!("127.0.0.1:{port}"),
-                ];
-                spawn(&opts.exe, &args, port).await?
+                serve_config(&opts.exe, &dir, false).await?
             }
         };
         let before = metrics(&proc.url()).await?;

@@ -240,7 +240,7 @@ pub struct PgSettings {
 impl PgSettings {
     /// The URL as logs and errors show it (no password).
     pub fn shown(&self) -> String {
-        match postgres::Config::from_str_checked(&self.url) {
+        match self.url.parse::<postgres::Config>() {
             Ok(c) => {
                 let hosts: Vec<String> = c
                     .get_hosts()
@@ -258,7 +258,7 @@ impl PgSettings {
     }
 
     fn config(&self) -> Result<postgres::Config, DbError> {
-        let mut c = postgres::Config::from_str_checked(&self.url).map_err(|e| DbError::Other(format!("the store's url: {e}")))?;
+        let mut c = self.url.parse::<postgres::Config>().map_err(|e| DbError::Other(format!("the store's url: {e}")))?;
         if let Some(p) = &self.password {
             c.password(p);
         }
@@ -267,42 +267,11 @@ impl PgSettings {
         Ok(c)
     }
 
+    /// The system's authorities, plus the bureau's CA (`ca_file`): the same trust as the
+    /// devices' `https://` links.
     fn tls(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
-        let mut roots = rustls::RootCertStore::empty();
-        match &self.ca_file {
-            Some(f) => {
-                let pem = std::fs::read(f).map_err(|e| DbError::Other(format!("{}: {e}", f.display())))?;
-                for cert in rustls_pemfile_certs(&pem) {
-                    roots.add(cert).map_err(|e| DbError::Other(format!("{}: {e}", f.display())))?;
-                }
-            }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    let _ = roots.add(cert);
-                }
-            }
-        }
-        let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| DbError::Other(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(cfg))
-    }
-}
-
-/// The certificates of a PEM file.
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect()
-}
-
-trait FromStrChecked: Sized {
-    fn from_str_checked(s: &str) -> Result<Self, postgres::Error>;
-}
-impl FromStrChecked for postgres::Config {
-    fn from_str_checked(s: &str) -> Result<Self, postgres::Error> {
-        s.parse()
+        let cfg = qcall_client::tls_client_config(self.ca_file.as_deref()).map_err(|e| DbError::Other(e.to_string()))?;
+        Ok(tokio_postgres_rustls::MakeRustlsConnect::new((*cfg).clone()))
     }
 }
 

@@ -63,6 +63,13 @@ fn run(mut c: Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// A new directory's path for a server. Under `/tmp` when we are root: the `postgres` user
+/// must be able to reach it, which a private `TMPDIR` would not let it.
+fn scratch_dir() -> PathBuf {
+    let base = if is_root() { PathBuf::from("/tmp") } else { std::env::temp_dir() };
+    base.join(format!("qcall-pg-{}-{}", std::process::id(), rand::random::<u32>()))
+}
+
 /// A free loopback port (free when asked).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
@@ -73,7 +80,7 @@ impl ScratchPostgres {
     /// failover and benchmark runs); off for the conformance tests' speed.
     pub fn start(durable: bool) -> Result<ScratchPostgres, String> {
         let bin = bin_dir()?;
-        let dir = std::env::temp_dir().join(format!("qcall-pg-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir = scratch_dir();
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         if is_root() {
             run(
@@ -143,7 +150,7 @@ impl ScratchPostgres {
         restart.arg("-D").arg(&data).arg("-l").arg(primary.dir.join("log")).args(["-w", "-t", "60", "restart"]);
         run(restart, "pg_ctl restart")?;
 
-        let dir = std::env::temp_dir().join(format!("qcall-pg-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir = scratch_dir();
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         if is_root() {
             let mut c = Command::new("chown");
