@@ -17,23 +17,33 @@ use std::time::{Duration, Instant};
 use qcall_wire as wire;
 
 use crate::domain::estimate::{Estimator, Forecast};
-use crate::engine::Request;
-use crate::http::AppState;
+use crate::engine::{Clock, Engine, Request};
 
 /// A hall is forked again no sooner than this after its last fork…
 pub const MIN_GAP: Duration = Duration::from_secs(2);
 /// … and no later than this while people wait in it.
 pub const REFRESH: Duration = Duration::from_secs(30);
 
+/// What the worker works with.
+#[derive(Clone)]
+pub struct Forecaster {
+    pub engine: Engine,
+    pub clock: Arc<dyn Clock>,
+    /// Waiting tickets at which a hall's queue is long (`[alerts] queue_length`): the what-if
+    /// of opening a counter is forecast from there.
+    pub long_queue: u32,
+    pub topology: Arc<crate::domain::Topology>,
+}
+
 /// Forks `hall` now from a snapshot of the state and publishes the result: what one round of
 /// the worker does for a hall. Returns the forecast (tests and `qcall bench` look at it).
-pub async fn refresh(s: &AppState, hall: usize) -> Option<Arc<Forecast>> {
-    let snapshot = s.engine.shared.core.read().await.state.clone();
-    let now = s.clock.now();
-    let long_queue = Some(s.cfg.alerts.queue_length);
-    let f = tokio::task::spawn_blocking(move || Arc::new(snapshot.forecast(hall, now, true, long_queue))).await.ok()?;
-    s.engine.submit(Request::Forecast(f.clone())).await.ok()?;
-    Some(f)
+pub async fn refresh(f: &Forecaster, hall: usize) -> Option<Arc<Forecast>> {
+    let snapshot = f.engine.shared.core.read().await.state.clone();
+    let now = f.clock.now();
+    let long_queue = Some(f.long_queue);
+    let out = tokio::task::spawn_blocking(move || Arc::new(snapshot.forecast(hall, now, true, long_queue))).await.ok()?;
+    f.engine.submit(Request::Forecast(out.clone())).await.ok()?;
+    Some(out)
 }
 
 /// Whether `kind` may change what a hall's tickets wait (not alerts, devices, ratings, texts).
@@ -51,16 +61,17 @@ fn moves_waits(kind: &wire::EventKind) -> bool {
     )
 }
 
-/// Starts the worker when the config chooses the forked estimator.
-pub fn spawn(s: AppState) {
-    if s.cfg.topology.estimates.estimator != Estimator::Forked {
+/// Starts the worker when the topology chooses the forked estimator; it ends when `shutdown`
+/// turns true.
+pub fn spawn(s: Forecaster, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let topo = s.topology.clone();
+    if topo.estimates.estimator != Estimator::Forked {
         return;
     }
     let mut events = s.engine.shared.events.subscribe();
     s.engine.shared.internal_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut shutdown = s.shutdown.clone();
     tokio::spawn(async move {
-        let halls = s.cfg.topology.halls.len();
+        let halls = topo.halls.len();
         // Every hall is due at once: the server just started.
         let mut dirty = vec![true; halls];
         let mut last: Vec<Option<Instant>> = vec![None; halls];
@@ -78,7 +89,7 @@ pub fn spawn(s: AppState) {
                     let started = Instant::now();
                     last[h] = Some(started);
                     if refresh(&s, h).await.is_none() {
-                        tracing::warn!(hall = %s.cfg.topology.halls[h].id, "the forked estimate could not be published");
+                        tracing::warn!(hall = %topo.halls[h].id, "the forked estimate could not be published");
                     }
                     // At most a third of one core, however busy the halls are.
                     tokio::time::sleep(started.elapsed() * 2).await;
@@ -102,7 +113,7 @@ pub fn spawn(s: AppState) {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 },
                 _ = wake => {}
-                _ = crate::http::stopped(&mut shutdown) => break,
+                _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
     });

@@ -95,6 +95,16 @@ impl AppState {
         hex::encode(&mac.finalize().into_bytes()[..8])
     }
 
+    /// The forked estimator's worker's handles.
+    pub fn forecaster(&self) -> crate::forecast::Forecaster {
+        crate::forecast::Forecaster {
+            engine: self.engine.clone(),
+            clock: self.clock.clone(),
+            long_queue: self.cfg.alerts.queue_length,
+            topology: self.cfg.topology.clone(),
+        }
+    }
+
     /// A ticket's own link, with its key.
     pub fn ticket_link(&self, id: crate::domain::TicketId) -> String {
         format!("{}/t/{id}?k={}", self.cfg.public_base_url.trim_end_matches('/'), self.ticket_link_key(id))
@@ -591,7 +601,7 @@ impl Server {
         .await??;
         app.drop_stale_sessions().await?;
         spawn_ticker(app.state.clone());
-        crate::forecast::spawn(app.state.clone());
+        crate::forecast::spawn(app.state.forecaster(), app.state.shutdown.clone());
         if let Some(url) = app.state.cfg.alerts.webhook_url.clone() {
             alerts::spawn_webhook(app.state.clone(), url);
         }

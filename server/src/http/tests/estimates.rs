@@ -30,7 +30,7 @@ async fn a_forecast_tells_tickets_and_screens_a_range_and_issuing_uses_it() {
     let last = tickets.last().unwrap();
     assert!(last.est_wait_s > 0 && last.est_wait_range_s.is_none(), "{last:?}");
 
-    let f = crate::forecast::refresh(&r.app.state, 0).await.expect("published");
+    let f = crate::forecast::refresh(&r.app.state.forecaster(), 0).await.expect("published");
     let filing = r.app.state.cfg.topology.service_ix("filing").unwrap();
     let new = f.new[filing].expect("east serves filing");
     // The screens hear of it: an event with the hall's queues, the new ticket's range in them.
@@ -72,7 +72,7 @@ async fn a_long_queue_shows_the_duty_leader_what_opening_a_counter_would_change(
     for _ in 0..25 {
         r.issue("east", "filing").await;
     }
-    let f = crate::forecast::refresh(&r.app.state, 0).await.expect("published");
+    let f = crate::forecast::refresh(&r.app.state.forecaster(), 0).await.expect("published");
     let w = f.what_if.expect("25 waiting over a limit of 10");
     assert!(w.after_ms < w.before_ms, "{w:?}");
     let o: wire::Overview = serde_json::from_value(r.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await).unwrap();
