@@ -325,6 +325,19 @@ impl Client {
         self.get(&format!("/api/v1/tickets/{id}")).await
     }
 
+    // --- Hall edges ----------------------------------------------------------------------
+
+    /// `POST /api/v1/edges/{hall}/log`: the hall edge's next events and ticket rows; what the
+    /// core holds now.
+    pub async fn edge_upload(&self, hall: &str, up: &wire::EdgeUpload) -> Result<wire::EdgeHeld> {
+        self.post(&format!("/api/v1/edges/{hall}/log"), up).await
+    }
+
+    /// `GET /api/v1/edges/{hall}/log`: the highest `seq` of the hall's log the core holds.
+    pub async fn edge_held(&self, hall: &str) -> Result<wire::EdgeHeld> {
+        self.get(&format!("/api/v1/edges/{hall}/log")).await
+    }
+
     // --- Kiosks -------------------------------------------------------------------------
 
     /// `POST /api/v1/halls/{hall}/tickets`: one attempt.

@@ -15,6 +15,8 @@ pub enum Principal {
     Pad { device: String, counter: usize },
     /// An integration client that books appointments for taxpayers.
     Booking { device: String },
+    /// A hall's own server, forwarding the hall's log.
+    Edge { device: String, hall: usize },
     Clerk { clerk: String, counter: usize },
     Supervisor { id: String },
 }
@@ -40,7 +42,8 @@ impl Tokens {
                 (DeviceKind::Display, Some(hall)) => Principal::Display { device: d.id.clone(), hall },
                 (DeviceKind::Pad { counter }, _) => Principal::Pad { device: d.id.clone(), counter },
                 (DeviceKind::Booking, _) => Principal::Booking { device: d.id.clone() },
-                (DeviceKind::Kiosk | DeviceKind::Display, None) => continue,
+                (DeviceKind::Edge, Some(hall)) => Principal::Edge { device: d.id.clone(), hall },
+                (DeviceKind::Kiosk | DeviceKind::Display | DeviceKind::Edge, None) => continue,
             };
             by_hash.insert(d.token_hash.clone(), p);
         }

@@ -98,6 +98,18 @@ pub struct Core {
     pub next_alert_id: u64,
     /// Numbers left for today's tickets, and the messages made for them.
     pub texts: crate::texts::Texts,
+    /// Per hall id: the highest `seq` of the hall edge's log held (the core of hall edges).
+    pub edge_held: HashMap<String, u64>,
+}
+
+impl Core {
+    /// Memory becomes what the store holds (after a failed commit).
+    fn reloaded(&mut self, d: Durable) {
+        (self.state, self.seq, self.devices, self.sessions, self.alerts, self.next_alert_id, self.edge_held) =
+            (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id, d.edge_held);
+        self.texts.phones = d.texts.phones;
+        self.texts.made = d.texts.made;
+    }
 }
 
 /// What the store rebuilds: everything the writer keeps besides the replay ring.
@@ -110,6 +122,7 @@ pub struct Durable {
     pub next_alert_id: u64,
     /// Today's numbers and messages made (`notify` is the config's: not stored).
     pub texts: crate::texts::Texts,
+    pub edge_held: HashMap<String, u64>,
 }
 
 impl Durable {
@@ -135,7 +148,8 @@ impl Durable {
         let (alerts, next_alert_id) = store.alerts_live()?;
         let (phones, made) = store.ticket_phones(state.day())?;
         let texts = crate::texts::Texts { phones: phones.into_iter().collect(), made: made.into_iter().collect(), notify: vec![] };
-        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts })
+        let edge_held = store.edge_held()?;
+        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held })
     }
 }
 
@@ -237,6 +251,9 @@ pub enum Request {
     /// The forked estimator's latest forecast of a hall ([`crate::forecast`]): published into
     /// the state; the screens are told when a new ticket's wait changed.
     Forecast(Arc<crate::domain::estimate::Forecast>),
+    /// A hall edge's next events and ticket rows (`hall` is the edge's): stored once each,
+    /// in order ([`Outcome::EdgeHeld`]).
+    EdgeLog { hall: usize, upload: wire::EdgeUpload },
     /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
     /// writer's heartbeat).
     Renew,
@@ -248,6 +265,8 @@ pub enum Request {
 pub enum Outcome {
     /// Done (or nothing to do); the caller answers without more.
     Done,
+    /// The highest `seq` of a hall edge's log held now.
+    EdgeHeld(u64),
     /// A ticket issued or checked in; `again`: the request (or the check-in) was made before,
     /// and this is its ticket.
     Ticket { ticket: wire::Ticket, again: bool },
@@ -315,6 +334,9 @@ pub enum EngineError {
     /// The phone has a remote ticket of the hall today (its number).
     #[error("this phone has remote ticket {0} in this hall today")]
     RemoteTaken(String),
+    /// A hall edge's upload does not follow what is held (the highest `seq` held).
+    #[error("the upload does not follow seq {0}, the last held")]
+    EdgeGap(u64),
     /// Another server took the writer's lease: this one takes no more changes.
     #[error("another server took over as the writer: {0}")]
     Fenced(String),
@@ -347,7 +369,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts } = Durable::load(&mut store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held } = Durable::load(&mut store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -362,7 +384,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts, edge_held }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -455,6 +477,10 @@ fn writer(mut store: Store, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, cl
 #[derive(Default)]
 struct Acc {
     out: Vec<Arc<Broadcast>>,
+    /// Hall edges' events and ticket rows to store, and what is held once they are.
+    edge_events: Vec<(String, wire::EdgeEvent)>,
+    edge_tickets: Vec<wire::EdgeTicket>,
+    edge_held: HashMap<String, u64>,
     tickets: BTreeSet<TicketId>,
     counters: BTreeSet<usize>,
     publicity: BTreeSet<usize>,
@@ -641,10 +667,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         match Durable::load(store, now) {
             Ok(d) => {
                 tracing::info!("state reloaded from the database");
-                (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
-                    (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
-                core.texts.phones = d.texts.phones;
-                core.texts.made = d.texts.made;
+                core.reloaded(d);
                 *needs_reload = false;
             }
             Err(e) => {
@@ -736,6 +759,22 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 Ok(Outcome::Done)
             }
             Request::Renew => Ok(Outcome::Done),
+            Request::EdgeLog { hall, upload } => {
+                let id = core.state.topology().halls[*hall].id.clone();
+                let held = acc.edge_held.get(&id).or(core.edge_held.get(&id)).copied().unwrap_or(0);
+                // Those held already are skipped (an upload repeated after a lost answer); the
+                // rest must follow on without a gap.
+                let fresh: Vec<&wire::EdgeEvent> = upload.events.iter().filter(|e| e.seq > held).collect();
+                if fresh.iter().enumerate().any(|(i, e)| e.seq != held + 1 + i as u64) {
+                    Err(EngineError::EdgeGap(held))
+                } else {
+                    let now_held = fresh.last().map_or(held, |e| e.seq);
+                    acc.edge_events.extend(fresh.into_iter().map(|e| (id.clone(), e.clone())));
+                    acc.edge_tickets.extend(upload.tickets.iter().cloned());
+                    acc.edge_held.insert(id, now_held);
+                    Ok(Outcome::EdgeHeld(now_held))
+                }
+            }
             Request::Purge { audit_days, clerk_days } => {
                 let topo = core.state.topology();
                 let today = topo.local(now).0;
@@ -929,6 +968,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         && acc.audit.is_empty()
         && acc.case_updates.is_empty()
         && acc.outbox_updates.is_empty()
+        && acc.edge_events.is_empty()
+        && acc.edge_tickets.is_empty()
         && acc.purge.is_none();
     let seq_before = core.seq - acc.out.len() as u64;
     let commit = if nothing_to_write {
@@ -968,6 +1009,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             phones: std::mem::take(&mut acc.phones),
             notices: std::mem::take(&mut acc.notices),
             notice_updates: std::mem::take(&mut acc.notice_updates),
+            edge_events: acc.edge_events.iter().map(|(h, e)| (h.as_str(), e)).collect(),
+            edge_tickets: acc.edge_tickets.iter().collect(),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -984,6 +1027,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             }
             shared.batches_applied.fetch_add(1, Ordering::Relaxed);
             shared.committed_seq.store(core.seq, Ordering::Relaxed);
+            core.edge_held.extend(std::mem::take(&mut acc.edge_held));
             {
                 let mut h = shared.health.lock();
                 // Only a commit that wrote something shows the store works again.
@@ -1025,10 +1069,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     // issuing is idempotent by request_id, a repeated call-next is refused), but
                     // its events are told, so no stream misses them.
                     let stored = applied_seq > seq_before && d.seq >= applied_seq;
-                    (core.state, core.seq, core.devices, core.sessions, core.alerts, core.next_alert_id) =
-                        (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id);
-                    core.texts.phones = d.texts.phones;
-                    core.texts.made = d.texts.made;
+                    core.reloaded(d);
                     if stored {
                         tracing::warn!(seq = applied_seq, "the failed commit was stored after all: its events are sent");
                         shared.committed_seq.store(core.seq, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! qcall server: the authority over every hall's queues, around the pure `qcall-core`.
 //!
-//! - [`engine`]: the single writer with group commit; [`store`]: SQLite persistence;
+//! - [`engine`]: the single writer with group commit; [`store`]: SQLite or PostgreSQL;
+//!   [`edge`]: a hall edge's upload of its log to the core;
 //! - [`http`]: the HTTP + WebSocket API and the pages; [`view`]: domain -> wire types;
 //! - [`config`]: TOML -> validated config; [`auth`]: who is calling; [`secret`]: token and
 //!   PIN hashes; [`clock`]: where time
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod engine;
 pub mod forecast;
 pub mod http;

@@ -461,3 +461,69 @@ pub fn report_rows(db: &mut Db, topo: &Topology, from: NaiveDate, to: NaiveDate,
         .collect::<Result<Vec<crate::report::Pause>, DbError>>()?;
     Ok((rows, pauses))
 }
+
+/// The events after `after`, oldest first, at most `limit` (a hall edge's next upload).
+pub fn events_after(db: &mut Db, after: u64, limit: u32) -> Result<Vec<wire::EdgeEvent>, DbError> {
+    let rows = db.query("SELECT seq, at, type, hall, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", vals![after, limit])?;
+    rows.iter().map(|r| Ok(wire::EdgeEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, hall: r.get(3)?, body: r.get(4)? })).collect()
+}
+
+/// How many events come after `after`, and when the oldest of them happened.
+pub fn events_pending(db: &mut Db, after: u64) -> Result<(u64, Option<i64>), DbError> {
+    let r = db.query_one("SELECT COUNT(*), MIN(at) FROM events WHERE seq > ?1", vals![after])?;
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// Ticket rows by id, from `table` (`tickets`, or the core's `edge_tickets`), in id order.
+pub fn ticket_rows_by_id(db: &mut Db, table: &str, ids: &[u64]) -> Result<Vec<wire::EdgeTicket>, DbError> {
+    let sql = format!("SELECT {} FROM {table} WHERE id = ?1", crate::store::EDGE_TICKET_COLUMNS);
+    let mut out = vec![];
+    for &id in ids {
+        if let Some(r) = db.query_opt(&sql, vals![id])? {
+            out.push(edge_ticket(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every ticket row of `table`, in id order (the tests compare an edge's with the core's).
+pub fn all_ticket_rows(db: &mut Db, table: &str) -> Result<Vec<wire::EdgeTicket>, DbError> {
+    let sql = format!("SELECT {} FROM {table} ORDER BY id", crate::store::EDGE_TICKET_COLUMNS);
+    db.query(&sql, &[])?.iter().map(edge_ticket).collect()
+}
+
+fn edge_ticket(r: &Row) -> Result<wire::EdgeTicket, DbError> {
+    Ok(wire::EdgeTicket {
+        id: r.get(0)?,
+        day: r.get(1)?,
+        issued_hall: r.get(2)?,
+        issued_service: r.get(3)?,
+        seq: r.get(4)?,
+        number: r.get(5)?,
+        hall: r.get(6)?,
+        service: r.get(7)?,
+        priority: r.get(8)?,
+        state: r.get(9)?,
+        issued_at: r.get(10)?,
+        queued_at: r.get(11)?,
+        called_at: r.get(12)?,
+        finished_at: r.get(13)?,
+        counter: r.get(14)?,
+        clerk: r.get(15)?,
+        call_count: r.get(16)?,
+        transferred: r.get(17)?,
+        request_id: r.get(18)?,
+        rating: r.get(19)?,
+        slot_start: r.get(20)?,
+        remote_code: r.get(21)?,
+        arrived_at: r.get(22)?,
+        held_at: r.get(23)?,
+    })
+}
+
+/// The tickets of the last business day before `day` (`YYYY-MM-DD`): a rollover to `day`
+/// changed them.
+pub fn ticket_ids_of_last_day_before(db: &mut Db, day: &str) -> Result<Vec<u64>, DbError> {
+    let rows = db.query("SELECT id FROM tickets WHERE day = (SELECT MAX(day) FROM tickets WHERE day < ?1) ORDER BY id", vals![day])?;
+    rows.iter().map(|r| r.get(0)).collect()
+}

@@ -93,6 +93,7 @@ const Q = (() => {
     sms_unavailable: "短信服务暂不可用 · Text messages cannot be sent now",
     retry: "系统正在换日，请稍后重试 · Please try again in a moment",
     shutting_down: "系统正在停止 · The system is stopping",
+    edge_gap: "大厅服务器的上传不连续 · The hall server's upload does not follow what is held",
     store_unavailable: "数据库暂时无法写入，请稍后重试 · The database is not taking changes just now; try again in a moment",
     standby: "此服务器为备机，请稍后重试 · This is the standby server; try again in a moment",
     internal: "系统内部错误，未做任何更改 · Internal error; nothing was changed",

@@ -9,6 +9,7 @@ mod appointments;
 mod backups;
 mod client;
 mod day;
+mod edges;
 mod estimates;
 mod faults;
 mod guidance;

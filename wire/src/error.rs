@@ -187,6 +187,9 @@ error_codes! {
     RemoteQuotaFull = "remote_quota_full" => 409,
     /// This phone has a remote ticket of this hall today already (`ticket`'s page is linked).
     RemoteTaken = "remote_taken" => 409,
+    /// A hall edge's upload does not follow what the core holds: ask what it holds
+    /// (`GET /api/v1/edges/{hall}/log`) and upload from there.
+    EdgeGap = "edge_gap" => 409,
     // The server itself.
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,

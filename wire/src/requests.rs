@@ -153,6 +153,9 @@ pub struct HealthResponse {
     /// A standby's: where the active server is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<String>,
+    /// A hall edge's: its link to the core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::UpstreamHealth>,
     /// The `seq` of the last committed event.
     pub seq: u64,
     #[serde(default)]

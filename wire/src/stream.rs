@@ -110,6 +110,26 @@ pub enum EventKind {
     AlertAcknowledged { alert: crate::Alert },
 }
 
+impl EventKind {
+    /// The ticket the event is about, if it is about one.
+    pub fn ticket_id(&self) -> Option<u64> {
+        use EventKind as K;
+        match self {
+            K::TicketIssued { ticket }
+            | K::TicketCalled { ticket, .. }
+            | K::TicketFinished { ticket, .. }
+            | K::TicketNoShow { ticket, .. }
+            | K::TicketTransferred { ticket, .. }
+            | K::TicketRequeued { ticket }
+            | K::TicketHeld { ticket }
+            | K::TicketCheckedIn { ticket }
+            | K::TicketLapsed { ticket } => Some(ticket.id),
+            K::TicketRated { ticket_id, .. } => Some(*ticket_id),
+            _ => None,
+        }
+    }
+}
+
 impl StreamMessage {
     pub fn is_snapshot(&self) -> bool {
         matches!(self.kind, EventKind::Snapshot { .. })

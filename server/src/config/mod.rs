@@ -62,6 +62,8 @@ pub enum DeviceKind {
     Pad { counter: usize },
     /// An integration client that books appointments (电子税务局, a WeChat service).
     Booking,
+    /// A hall's own server (`[edge]` in its config), forwarding the hall's log to this one.
+    Edge,
 }
 
 impl DeviceKind {
@@ -72,6 +74,7 @@ impl DeviceKind {
             DeviceKind::Display => "display",
             DeviceKind::Pad { .. } => "pad",
             DeviceKind::Booking => "booking",
+            DeviceKind::Edge => "edge",
         }
     }
 }
@@ -116,6 +119,19 @@ pub struct Supervisor {
     pub password_hash: Option<String>,
 }
 
+/// `[edge]`, validated.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// The hall this server is the authority of.
+    pub hall: usize,
+    /// The core's URL (several, comma-separated: the active one and its standby).
+    pub upstream: String,
+    /// This edge's token at the core (a `kind = "edge"` device there).
+    pub token: String,
+    /// A bureau CA for an `https://` upstream.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -123,6 +139,8 @@ pub struct Config {
     pub listen: String,
     /// The SQLite file (when `postgres` is `None`).
     pub db: PathBuf,
+    /// `[edge]`: this server is a hall's own, forwarding the hall's log to the core.
+    pub edge: Option<Edge>,
     /// `[store] kind = "postgres"`: the database's settings.
     pub postgres: Option<crate::store::PgSettings>,
     /// Where devices and browsers reach this server while it is the active one.
@@ -363,6 +381,33 @@ mod tests {
         }
         let e = err(&format!("{EMBEDDED_CONFIG}\n[store]\nkind = \"postgres\"\n{url}\n"));
         assert!(e.contains("server.db") && e.contains("remove one of them"), "{e}");
+    }
+
+    /// `[edge]`: the hall, the core's URL and the token file, each checked by name; an edge
+    /// device at the core needs its hall.
+    #[test]
+    fn a_hall_edges_settings_are_checked_with_the_field_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("edge.token");
+        std::fs::write(&token, "the-token\n").unwrap();
+        let with = |edge: &str| format!("{EMBEDDED_CONFIG}\n[edge]\n{edge}\n");
+        let ok = format!("hall = \"east\"\nupstream = \"http://core:8080, http://core2:8080\"\ntoken_file = {:?}", token.display().to_string());
+        let c = Config::parse(&with(&ok), "q.toml").unwrap();
+        let e = c.edge.unwrap();
+        assert_eq!((e.hall, e.upstream.as_str(), e.token.as_str()), (0, "http://core:8080,http://core2:8080", "the-token"));
+        let err = |text: &str| Config::parse(&with(text), "q.toml").unwrap_err().to_string();
+        for (edge, field) in [
+            (ok.replace("\"east\"", "\"north\""), "edge.hall"),
+            (ok.replace("http://core:8080, ", "core:8080, "), "edge.upstream"),
+            (format!("hall = \"east\"\nupstream = \"http://core:8080\"\ntoken_file = \"/nonexistent/token\""), "edge.token_file"),
+            (format!("hall = \"east\"\nupstream = \"http://core:8080\""), "token_file"),
+        ] {
+            let e = err(&edge);
+            assert!(e.contains("q.toml") && e.contains(field), "{edge}: {e}");
+        }
+        let device = "[[devices]]\nid = \"edge-east\"\nkind = \"edge\"\ntoken_hash = \"x\"\n";
+        let e = Config::parse(&format!("{EMBEDDED_CONFIG}\n{device}"), "q.toml").unwrap_err().to_string();
+        assert!(e.contains("hall"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,21 @@ pub struct RawConfig {
     pub sms: Option<RawSms>,
     #[serde(default)]
     pub store: RawStore,
+    /// This server is a hall's own (a hall edge).
+    #[serde(default)]
+    pub edge: Option<RawEdge>,
+}
+
+/// `[edge]`: a hall's own server, the authority of its hall's numbering, forwarding its log to
+/// the core.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdge {
+    pub hall: String,
+    pub upstream: String,
+    /// A file holding this edge's token at the core (its first line).
+    pub token_file: PathBuf,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[store]`: where the bureau's database is (embedded SQLite by default).

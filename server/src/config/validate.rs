@@ -109,7 +109,9 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     }
     let backups = backup(&ck, raw.backup)?;
     let (postgres, advertise_url) = store(&ck, &raw.store, &raw.server, &server.listen, server.tls.is_some())?;
+    let edge = raw.edge.as_ref().map(|e| edge(&ck, e, &topology.halls)).transpose()?;
     Ok(Config {
+        edge,
         postgres,
         advertise_url,
         source: file.to_string(),
@@ -145,6 +147,23 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
         notify,
         webhook_secret,
     })
+}
+
+/// `[edge]`, validated.
+fn edge(ck: &Check, raw: &RawEdge, halls: &[HallDef]) -> Result<super::Edge, ConfigError> {
+    let hall = hall_ix(halls, &raw.hall).ok_or_else(|| ck.bad("edge.hall", format!("unknown hall `{}`", raw.hall)))?;
+    let upstream = qcall_client::config::server_url(ck.file, "edge.upstream", &raw.upstream).map_err(|e| ck.bad("edge.upstream", e.to_string()))?;
+    let text = std::fs::read_to_string(&raw.token_file).map_err(|e| ck.bad("edge.token_file", format!("{}: {e}", raw.token_file.display())))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(ck.bad("edge.token_file", format!("{} is empty", raw.token_file.display())));
+    }
+    if let Some(ca) = &raw.ca_file {
+        if !ca.is_file() {
+            return Err(ck.bad("edge.ca_file", format!("{} is not a file", ca.display())));
+        }
+    }
+    Ok(super::Edge { hall, upstream, token, ca_file: raw.ca_file.clone() })
 }
 
 /// `[store]`, validated: PostgreSQL's settings (`None`: SQLite) and the URL this server
@@ -507,8 +526,9 @@ fn devices(ck: &Check, raw: Vec<RawDevice>, halls: &[HallDef], counters: &[Count
             }
             ("pad", None) => return Err(ck.bad(f("counter"), "a pad needs the counter it stands at")),
             ("booking", None) => DeviceKind::Booking,
-            ("kiosk" | "display" | "booking", Some(_)) => return Err(ck.bad(f("counter"), "only pads belong to a counter")),
-            (other, _) => return Err(ck.bad(f("kind"), format!("`{other}` is not one of kiosk, display, pad, booking"))),
+            ("edge", None) => DeviceKind::Edge,
+            ("kiosk" | "display" | "booking" | "edge", Some(_)) => return Err(ck.bad(f("counter"), "only pads belong to a counter")),
+            (other, _) => return Err(ck.bad(f("kind"), format!("`{other}` is not one of kiosk, display, pad, booking, edge"))),
         };
         check_token_hash(&d.token_hash).map_err(|r| ck.bad(f("token_hash"), r))?;
         let short = |h: usize| halls[h].name_zh.trim_end_matches("办税服务厅").to_string();
@@ -520,6 +540,7 @@ fn devices(ck: &Check, raw: Vec<RawDevice>, halls: &[HallDef], counters: &[Count
             (None, DeviceKind::Pad { counter }, Some(h)) => format!("{}{}号窗口评价器", short(h), counters[counter].number),
             (None, DeviceKind::Kiosk, Some(h)) => format!("{}取号机（{}）", short(h), d.id),
             (None, DeviceKind::Display, Some(h)) => format!("{}大屏（{}）", short(h), d.id),
+            (None, DeviceKind::Edge, Some(h)) => format!("{}服务器（{}）", short(h), d.id),
             (None, _, _) => format!("预约接入（{}）", d.id),
         };
         let bookings_per_hour = match (d.bookings_per_hour, kind) {

@@ -38,6 +38,14 @@ pub async fn healthz(State(s): State<AppState>) -> axum::response::Response {
         status: if problems.is_empty() { "ok" } else { "failing" }.into(),
         role: "active".into(),
         active: None,
+        // Events are numbered without gaps, so what waits is the count past what the core holds.
+        upstream: s.upstream.lock().clone().map(|mut u| {
+            u.pending = seq.saturating_sub(u.held);
+            if u.pending == 0 {
+                u.oldest_pending_at = None;
+            }
+            u
+        }),
         seq,
         store: wire::StoreHealth { last_commit_ok: status.last_error.is_none(), last_error: status.last_error, free_bytes, day: status.day },
         problems,

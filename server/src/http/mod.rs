@@ -13,6 +13,7 @@ mod appointments;
 mod cases;
 mod counters;
 mod csv;
+mod edges;
 mod error;
 mod extract;
 mod guard;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub supervisor_sessions: Arc<supervisors::Sessions>,
     /// Signs tickets' own links ([`AppState::ticket_link_key`]); kept in the database.
     pub ticket_key: Arc<[u8]>,
+    /// A hall edge's link to the core (`[edge]`), as its uploader last saw it.
+    pub upstream: Arc<parking_lot::Mutex<Option<qcall_wire::UpstreamHealth>>>,
 }
 
 impl AppState {
@@ -172,6 +175,10 @@ fn routes(face: Face) -> Router<AppState> {
             .route("/api/v1/tickets/{id}/rating/reasons", post(cases::reasons))
             .route("/api/v1/reports/ratings", get(cases::ratings_report))
             .route("/api/v1/devices/{device}/status", post(api::device_status))
+            .route(
+                "/api/v1/edges/{hall}/log",
+                post(edges::upload).layer(DefaultBodyLimit::max(edges::MAX_UPLOAD)).get(edges::held),
+            )
             .route("/api/v1/counters/{counter}/queue", get(queue::queue))
             .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
             .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -450,6 +457,9 @@ impl App {
     pub fn build_with(cfg: Config, clock: Arc<dyn Clock>, mut store: Store, lock: Option<crate::store::DbLock>) -> anyhow::Result<App> {
         let cfg = Arc::new(cfg);
         store.set_busy_timeout(cfg.commit_timeout)?;
+        if let Some(edge) = &cfg.edge {
+            store.set_id_base(crate::store::edge_id_base(edge.hall));
+        }
         if clock.chosen() {
             let now = clock.now();
             if let Some(last) = store.last_event_at()?.filter(|&last| now < last) {
@@ -491,6 +501,7 @@ impl App {
             sms: Arc::new(sms::Sender::new(cfg.sms.clone())),
             supervisor_sessions: Arc::new(supervisors::Sessions::default()),
             ticket_key: ticket_key.into_bytes().into(),
+            upstream: Arc::new(parking_lot::Mutex::new(cfg.edge.as_ref().map(|e| qcall_wire::UpstreamHealth { upstream: e.upstream.clone(), ..Default::default() }))),
             cfg,
             engine,
             clock,
@@ -610,6 +621,16 @@ impl Server {
         }
         if on_postgres {
             spawn_lease_keeper(app.state.clone());
+        }
+        if let Some(edge) = app.state.cfg.edge.clone() {
+            crate::edge::spawn(crate::edge::Uplink {
+                edge,
+                topology: app.state.cfg.topology.clone(),
+                reader: app.state.reader.clone(),
+                engine: app.state.engine.clone(),
+                status: app.state.upstream.clone(),
+                shutdown: app.state.shutdown.clone(),
+            });
         }
         opened.open(app.router());
         public_opened.open(public_router(app.state.clone()));
@@ -736,7 +757,11 @@ pub fn actor(p: &Principal) -> String {
     match p {
         Principal::Supervisor { id } => format!("supervisor:{id}"),
         Principal::Clerk { clerk, .. } => format!("clerk:{clerk}"),
-        Principal::Kiosk { device, .. } | Principal::Display { device, .. } | Principal::Pad { device, .. } | Principal::Booking { device } => {
+        Principal::Kiosk { device, .. }
+        | Principal::Display { device, .. }
+        | Principal::Pad { device, .. }
+        | Principal::Booking { device }
+        | Principal::Edge { device, .. } => {
             format!("device:{device}")
         }
     }

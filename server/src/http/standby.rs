@@ -56,6 +56,7 @@ impl Gate {
                 status: "standby".into(),
                 role: "standby".into(),
                 active: active.clone(),
+                upstream: None,
                 seq: 0,
                 store: wire::StoreHealth::default(),
                 problems: vec![match &active {

@@ -128,6 +128,10 @@ pub struct Batch<'a> {
     pub audit: Vec<AuditRow>,
     /// Old personal data and audit entries to delete.
     pub purge: Option<Purge>,
+    /// Hall edges' events (by hall id; the core skipped those it held already) and their
+    /// ticket rows.
+    pub edge_events: Vec<(&'a str, &'a qcall_wire::EdgeEvent)>,
+    pub edge_tickets: Vec<&'a qcall_wire::EdgeTicket>,
 }
 
 /// A case as a change leaves it (written with the batch that changed it).
@@ -167,6 +171,12 @@ pub struct EventRow<'a> {
     pub kind: &'a str,
     pub body: &'a str,
 }
+
+/// The columns of a ticket row, in [`qcall_wire::EdgeTicket`]'s order (`tickets` and
+/// `edge_tickets` have them all).
+pub const EDGE_TICKET_COLUMNS: &str = "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at,
+    queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, remote_code,
+    arrived_at, held_at";
 
 impl Store {
     /// Deletes what `p` says is old; how many rows each part touched.
@@ -461,6 +471,30 @@ impl Store {
                 ),
                 None => db.execute("DELETE FROM appointment_bans WHERE person = ?1", vals![*person]),
             }?;
+        }
+        for (hall, e) in &b.edge_events {
+            db.execute(
+                "INSERT INTO edge_log (hall, seq, at, type, ev_hall, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hall, seq) DO NOTHING",
+                vals![*hall, e.seq, e.at, &e.kind, e.hall.as_ref(), &e.body],
+            )?;
+        }
+        for t in &b.edge_tickets {
+            db.execute(
+                &format!(
+                    "INSERT INTO edge_tickets ({EDGE_TICKET_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                     ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
+                        state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
+                        finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
+                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
+                        slot_start = excluded.slot_start, arrived_at = excluded.arrived_at, held_at = excluded.held_at"
+                ),
+                vals![
+                    t.id, &t.day, &t.issued_hall, &t.issued_service, t.seq, &t.number, &t.hall, &t.service, &t.priority, &t.state,
+                    t.issued_at, t.queued_at, t.called_at, t.finished_at, t.counter.as_ref(), t.clerk.as_ref(), t.call_count,
+                    t.transferred, t.request_id.as_ref(), t.rating, t.slot_start, t.remote_code.as_ref(), t.arrived_at, t.held_at,
+                ],
+            )?;
         }
         for (device, body) in &b.devices {
             db.execute(

@@ -26,6 +26,7 @@ impl Store {
             return Err(StoreError::DayAhead { place: self.db.place().to_string(), stored: day, clock: clock_day });
         }
         let next_id: u64 = self.db.query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", &[]).and_then(|r| r.get(0)).map_err(&e)?;
+        let next_id = next_id.max(self.id_base + 1);
         let last_seq = self.last_seq()?;
 
         let mut counters = Vec::new();

@@ -15,7 +15,7 @@ mod load;
 pub mod schema;
 mod text;
 
-pub use batch::{AuditRow, Batch, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
+pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
 pub(crate) use load::booking_row;
 pub use db::{Db, DbError, Dialect, FromValue, PgSettings, Row, Value};
 pub use schema::{open_connection, schema_version_known, schema_version_known_in, DEFAULT_BUSY_TIMEOUT, MIGRATIONS, PG_MIGRATIONS};
@@ -94,6 +94,8 @@ pub struct Store {
     epoch: Option<i64>,
     /// When the lease was last renewed.
     renewed: Option<std::time::Instant>,
+    /// Ticket ids start above this (a hall edge's range: its hall in the high bits).
+    id_base: u64,
 }
 
 /// When the newest event in the database at `path` happened (`None`: no file, no events).
@@ -127,9 +129,14 @@ pub fn last_event_at(at: &StoreAt) -> Result<Option<Millis>, StoreError> {
 impl Store {
     pub fn open(at: &StoreAt, topo: Arc<Topology>) -> Result<Store, StoreError> {
         let db = at.connect()?;
-        let mut store = Store { db, topo, epoch: None, renewed: None };
+        let mut store = Store { db, topo, epoch: None, renewed: None, id_base: 0 };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Ticket ids of this store start above `base` (see [`edge_id_base`]).
+    pub fn set_id_base(&mut self, base: u64) {
+        self.id_base = base;
     }
 
     /// A commit waits at most this long for the database (then its batch fails).
@@ -191,6 +198,13 @@ impl Store {
     pub fn last_seq(&mut self) -> Result<u64, StoreError> {
         let e = self.err();
         self.db.query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[]).and_then(|r| r.get(0)).map_err(e)
+    }
+
+    /// Per hall id: the highest `seq` of the hall edge's log held here.
+    pub fn edge_held(&mut self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let e = self.err();
+        let rows = self.db.query("SELECT hall, MAX(seq) FROM edge_log GROUP BY hall", &[]).map_err(&e)?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<_, DbError>>().map_err(e)
     }
 
     pub fn sessions(&mut self) -> Result<Vec<SessionRow>, StoreError> {
@@ -261,6 +275,12 @@ impl Store {
         let notes = serde_json::from_str(&notes).map_err(|_| self.corrupt("cases.notes", &notes))?;
         Ok(Some(CaseNow { id, open, reasons, notes }))
     }
+}
+
+/// The ids of a hall edge's tickets start above this: the hall in the high bits, so ids are
+/// unique across halls without asking anyone, and stay below 2^53 (exact in JavaScript).
+pub fn edge_id_base(hall: usize) -> u64 {
+    (hall as u64 + 1) << 40
 }
 
 /// Which case: by its id, or by the ticket that was rated.

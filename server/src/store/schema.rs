@@ -196,6 +196,43 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE tickets ADD COLUMN held_at INTEGER;
     CREATE UNIQUE INDEX tickets_remote_code ON tickets (day, remote_code) WHERE remote_code IS NOT NULL;
     INSERT INTO meta (key, value) VALUES ('ticket_key', lower(hex(randomblob(32)))) ON CONFLICT (key) DO NOTHING;",
+    // 9: hall edges' logs as the core holds them: each event once by (hall, the edge's seq),
+    // and the edges' ticket rows as last uploaded
+    "CREATE TABLE edge_log (
+        hall TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        ev_hall TEXT,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, seq)
+    );
+    CREATE TABLE edge_tickets (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        issued_hall TEXT NOT NULL,
+        issued_service TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        number TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        queued_at INTEGER NOT NULL,
+        called_at INTEGER,
+        finished_at INTEGER,
+        counter TEXT,
+        clerk TEXT,
+        call_count INTEGER NOT NULL,
+        transferred INTEGER NOT NULL,
+        request_id TEXT,
+        rating INTEGER,
+        slot_start INTEGER,
+        remote_code TEXT,
+        arrived_at INTEGER,
+        held_at INTEGER
+    );",
 ];
 
 /// PostgreSQL's steps: step 1 is the schema SQLite reached in 8 steps, plus the writer's lease.
@@ -382,6 +419,42 @@ pub const PG_MIGRATIONS: &[&str] = &[
         renewed_at TIMESTAMPTZ NOT NULL
     );
     INSERT INTO qcall_writer (id, epoch, holder, address, renewed_at) VALUES (1, 0, '', '', '2000-01-01T00:00:00Z');",
+    // 2: as SQLite's 9 (hall edges' logs)
+    "CREATE TABLE edge_log (
+        hall TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        ev_hall TEXT,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, seq)
+    );
+    CREATE TABLE edge_tickets (
+        id BIGINT PRIMARY KEY,
+        day TEXT NOT NULL,
+        issued_hall TEXT NOT NULL,
+        issued_service TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        number TEXT NOT NULL,
+        hall TEXT NOT NULL,
+        service TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        queued_at BIGINT NOT NULL,
+        called_at BIGINT,
+        finished_at BIGINT,
+        counter TEXT,
+        clerk TEXT,
+        call_count BIGINT NOT NULL,
+        transferred BIGINT NOT NULL,
+        request_id TEXT,
+        rating BIGINT,
+        slot_start BIGINT,
+        remote_code TEXT,
+        arrived_at BIGINT,
+        held_at BIGINT
+    );",
 ];
 
 /// The schema version this qcall's migrations reach, per dialect.

@@ -108,6 +108,10 @@ async fn authorisation_matrix() {
         ("POST", "/api/v1/counters/E01/call".into(), Some(json!({"nope": 1})), &[ClerkE01, Supervisor]),
         ("POST", "/api/v1/counters/E01/pause".into(), Some(json!({"reason": 3})), &[ClerkE01, Supervisor]),
         ("POST", "/api/v1/counters/E01/finish".into(), Some(json!({"x": 1})), &[ClerkE01, Supervisor]),
+        // A hall edge's log: its edge uploads (none here), its edge and supervisors read.
+        ("POST", "/api/v1/edges/east/log".into(), Some(json!({"events": []})), &[]),
+        ("POST", "/api/v1/edges/east/log".into(), Some(json!({"events": 7})), &[]),
+        ("GET", "/api/v1/edges/east/log".into(), None, &[Supervisor]),
     ];
     let mut table = String::new();
     for (method, path, body, allowed) in &endpoints {

@@ -18,6 +18,7 @@ mod access;
 mod api;
 mod booking;
 mod duty;
+mod edges;
 mod estimates;
 mod store;
 mod remote;

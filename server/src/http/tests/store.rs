@@ -69,8 +69,13 @@ fn columns(table: &str, version: i64) -> &'static str {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start"
         }
+        ("tickets", 8) => {
+            "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
+             called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, \
+             remote_code, arrived_at, held_at"
+        }
         ("sessions", 1) => "token_hash, clerk, counter, created_at",
-        ("sessions", 2..=7) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("sessions", 2..=8) => "token_hash, clerk, counter, created_at, pin_fp",
         ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
         ("events", _) => "seq, at, hall, type, body",
         ("meta", _) => "key, value",
@@ -115,7 +120,7 @@ async fn write_schema_fixtures() {
         conn.execute("ATTACH DATABASE ?1 AS src", [src.display().to_string()]).unwrap();
         for table in ["tickets", "counters", "events", "sessions", "meta", "publicity", "devices"] {
             let cols = columns(table, version);
-            conn.execute_batch(&format!("INSERT INTO main.{table} ({cols}) SELECT {cols} FROM src.{table};")).unwrap();
+            conn.execute_batch(&format!("INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table};")).unwrap();
         }
         conn.execute_batch("DETACH DATABASE src; VACUUM;").unwrap();
     }

@@ -1,0 +1,158 @@
+//! A hall edge (`[edge]`): a hall's own server, the authority of its hall's numbering, forwards
+//! its event log to the core as it commits.
+//!
+//! The log is the `events` table: written in each batch's transaction, in order, `seq` without
+//! gaps — the outbox. The core answers the highest `seq` it holds; the uploader sends what
+//! follows (the events, and the rows of the tickets they name as they are now), in order, and
+//! after any failure asks again and goes on from there. So every event reaches the core at
+//! least once, and the core, skipping what it holds, stores each once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qcall_client::{Client, ClientError, ClientOptions};
+use qcall_wire as wire;
+
+use crate::config::Edge;
+use crate::domain::Topology;
+use crate::engine::Engine;
+use crate::store::{Db, DbError};
+
+/// Events per upload, at most.
+pub const UPLOAD_EVENTS: u32 = 200;
+/// The longest wait between attempts while the core cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What the uploader works with.
+pub struct Uplink {
+    pub edge: Edge,
+    pub topology: Arc<Topology>,
+    /// The read connection (the events and tickets are read there, off the writer).
+    pub reader: Arc<parking_lot::Mutex<Db>>,
+    /// Its commits wake the uploader.
+    pub engine: Engine,
+    /// The link as `/healthz` shows it.
+    pub status: Arc<parking_lot::Mutex<Option<wire::UpstreamHealth>>>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The next upload after `held`: the events, and the rows of the tickets they name (a
+/// rollover names the tickets of the day it ended).
+fn next_upload(db: &mut Db, held: u64) -> Result<wire::EdgeUpload, DbError> {
+    let events = crate::queries::events_after(db, held, UPLOAD_EVENTS)?;
+    let mut ids = std::collections::BTreeSet::new();
+    for e in &events {
+        let Ok(msg) = serde_json::from_str::<wire::StreamMessage>(&e.body) else { continue };
+        if let Some(id) = msg.kind.ticket_id() {
+            ids.insert(id);
+        }
+        if let wire::EventKind::DayRolledOver { day, .. } = &msg.kind {
+            ids.extend(crate::queries::ticket_ids_of_last_day_before(db, day)?);
+        }
+    }
+    let tickets = crate::queries::ticket_rows_by_id(db, "tickets", &ids.into_iter().collect::<Vec<_>>())?;
+    Ok(wire::EdgeUpload { events, tickets })
+}
+
+/// Runs off the async threads, on the read connection.
+async fn read<T: Send + 'static>(
+    reader: &Arc<parking_lot::Mutex<Db>>,
+    f: impl FnOnce(&mut Db) -> Result<T, DbError> + Send + 'static,
+) -> Result<T, String> {
+    let reader = reader.clone();
+    match tokio::task::spawn_blocking(move || f(&mut reader.lock())).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Starts the uploader; it ends when the server stops.
+pub fn spawn(u: Uplink) {
+    let hall = u.topology.halls[u.edge.hall].id.clone();
+    let opts = ClientOptions { ca_file: u.edge.ca_file.clone(), timeout: Some(Duration::from_secs(10)), ..ClientOptions::default() };
+    let client = match Client::new(&u.edge.upstream, &opts) {
+        Ok(c) => c.with_token(&u.edge.token),
+        Err(e) => {
+            tracing::error!(error = %e, "the hall edge cannot reach its core: nothing is forwarded");
+            return;
+        }
+    };
+    let mut commits = u.engine.shared.events.subscribe();
+    u.engine.shared.internal_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut shutdown = u.shutdown.clone();
+    tokio::spawn(async move {
+        // What the core holds: asked at the start and after any failure.
+        let mut held: Option<u64> = None;
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let step = async {
+                let h = match held {
+                    Some(h) => h,
+                    None => client.edge_held(&hall).await.map_err(|e| e.to_string())?.held,
+                };
+                let up = read(&u.reader, move |db| next_upload(db, h)).await?;
+                if up.events.is_empty() {
+                    return Ok::<_, String>((h, false));
+                }
+                match client.edge_upload(&hall, &up).await {
+                    Ok(x) => Ok((x.held, true)),
+                    Err(ClientError::Server { code: wire::ErrorCode::EdgeGap, .. }) => {
+                        tracing::warn!(held = h, "the core holds another part of the log than thought: asking again");
+                        Err("the core holds another part of the log".into())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            let outcome = step.await;
+            let (h, more) = match outcome {
+                Ok(x) => {
+                    backoff = Duration::from_millis(250);
+                    x
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "the log was not forwarded");
+                    held = None;
+                    if let Some(s) = u.status.lock().as_mut() {
+                        s.last_error = Some(e);
+                    }
+                    refresh_pending(&u, None).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            held = Some(h);
+            if let Some(s) = u.status.lock().as_mut() {
+                s.held = h;
+                s.last_error = None;
+            }
+            refresh_pending(&u, Some(h)).await;
+            if !more {
+                // Caught up: wait for the next commit (or look again in a while).
+                tokio::select! {
+                    m = commits.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = m { break },
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                }
+            }
+        }
+    });
+}
+
+/// The events not forwarded yet and the oldest one's time, into the status (`/healthz` counts
+/// them afresh from the committed `seq`).
+async fn refresh_pending(u: &Uplink, held: Option<u64>) {
+    let held = held.unwrap_or_else(|| u.status.lock().as_ref().map_or(0, |s| s.held));
+    if let Ok((pending, oldest)) = read(&u.reader, move |db| crate::queries::events_pending(db, held)).await {
+        if let Some(s) = u.status.lock().as_mut() {
+            s.pending = pending;
+            s.oldest_pending_at = oldest.map(crate::view::time);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Hall edges: a hall's own server forwards its event log to the core, which stores each
+//! event once, keyed by (hall, the edge's `seq`).
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/edges/{hall}/log`: the edge's next events, in order, and the rows of the
+/// tickets they name as the edge holds them now. The core skips events it holds already and
+/// refuses a gap (`edge_gap`, with what it holds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeUpload {
+    pub events: Vec<EdgeEvent>,
+    #[serde(default)]
+    pub tickets: Vec<EdgeTicket>,
+}
+
+/// One event of an edge's log, as the edge stored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeEvent {
+    /// The edge's sequence number (1, 2, 3, … without gaps).
+    pub seq: u64,
+    /// When it happened (ms since the epoch, the edge's clock).
+    pub at: i64,
+    /// Its type (`ticket_issued`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hall: Option<String>,
+    /// The stream message, as JSON text.
+    pub body: String,
+}
+
+/// A ticket as an edge stores it (every column of its row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeTicket {
+    pub id: u64,
+    pub day: String,
+    pub issued_hall: String,
+    pub issued_service: String,
+    pub seq: u32,
+    pub number: String,
+    pub hall: String,
+    pub service: String,
+    pub priority: String,
+    pub state: String,
+    pub issued_at: i64,
+    pub queued_at: i64,
+    pub called_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub counter: Option<String>,
+    pub clerk: Option<String>,
+    pub call_count: u32,
+    pub transferred: bool,
+    pub request_id: Option<String>,
+    pub rating: Option<u8>,
+    pub slot_start: Option<i64>,
+    pub remote_code: Option<String>,
+    pub arrived_at: Option<i64>,
+    pub held_at: Option<i64>,
+}
+
+/// The core's answer to an upload (and `GET /api/v1/edges/{hall}/log`): the highest `seq` of
+/// the hall's log it holds, all before it held too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeHeld {
+    pub held: u64,
+}
+
+/// An edge's link to the core, in its `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UpstreamHealth {
+    /// The core's URL.
+    pub upstream: String,
+    /// The highest `seq` the core holds.
+    pub held: u64,
+    /// Events not forwarded yet, and when the oldest of them happened.
+    pub pending: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last upload failed (`None`: it went through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
