@@ -20,6 +20,8 @@ use crate::store::{Db, DbError};
 
 /// Events per upload, at most.
 pub const UPLOAD_EVENTS: u32 = 200;
+/// A caught-up edge still tells the core it is there this often (an empty upload).
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// The longest wait between attempts while the core cannot be reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -84,7 +86,9 @@ pub fn spawn(u: Uplink) {
         // What the core holds: asked at the start and after any failure.
         let mut held: Option<u64> = None;
         let mut backoff = Duration::from_millis(250);
+        let mut last_contact = tokio::time::Instant::now().checked_sub(HEARTBEAT).unwrap_or_else(tokio::time::Instant::now);
         loop {
+            let heartbeat_due = last_contact.elapsed() >= HEARTBEAT;
             if *shutdown.borrow() {
                 break;
             }
@@ -94,11 +98,12 @@ pub fn spawn(u: Uplink) {
                     None => client.edge_held(&hall).await.map_err(|e| e.to_string())?.held,
                 };
                 let up = read(&u.reader, move |db| next_upload(db, h)).await?;
-                if up.events.is_empty() {
-                    return Ok::<_, String>((h, false));
+                if up.events.is_empty() && !heartbeat_due {
+                    return Ok::<_, String>((h, false, false));
                 }
+                let more = !up.events.is_empty();
                 match client.edge_upload(&hall, &up).await {
-                    Ok(x) => Ok((x.held, true)),
+                    Ok(x) => Ok((x.held, more, true)),
                     Err(ClientError::Server { code: wire::ErrorCode::EdgeGap, .. }) => {
                         tracing::warn!(held = h, "the core holds another part of the log than thought: asking again");
                         Err("the core holds another part of the log".into())
@@ -108,9 +113,12 @@ pub fn spawn(u: Uplink) {
             };
             let outcome = step.await;
             let (h, more) = match outcome {
-                Ok(x) => {
+                Ok((h, more, contacted)) => {
                     backoff = Duration::from_millis(250);
-                    x
+                    if contacted {
+                        last_contact = tokio::time::Instant::now();
+                    }
+                    (h, more)
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "the log was not forwarded");
@@ -137,7 +145,7 @@ pub fn spawn(u: Uplink) {
                 // Caught up: wait for the next commit (or look again in a while).
                 tokio::select! {
                     m = commits.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = m { break },
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
                     _ = shutdown.wait_for(|stop| *stop) => break,
                 }
             }

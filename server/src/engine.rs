@@ -253,7 +253,8 @@ pub enum Request {
     Forecast(Arc<crate::domain::estimate::Forecast>),
     /// A hall edge's next events and ticket rows (`hall` is the edge's): stored once each,
     /// in order ([`Outcome::EdgeHeld`]).
-    EdgeLog { hall: usize, upload: wire::EdgeUpload },
+    /// `device`: the edge (it is seen now: an empty upload is its heartbeat).
+    EdgeLog { hall: usize, device: String, upload: wire::EdgeUpload },
     /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
     /// writer's heartbeat).
     Renew,
@@ -759,7 +760,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 Ok(Outcome::Done)
             }
             Request::Renew => Ok(Outcome::Done),
-            Request::EdgeLog { hall, upload } => {
+            Request::EdgeLog { hall, device, upload } => {
+                core.device_seen.insert(device.clone(), now);
                 let id = core.state.topology().halls[*hall].id.clone();
                 let held = acc.edge_held.get(&id).or(core.edge_held.get(&id)).copied().unwrap_or(0);
                 // Those held already are skipped (an upload repeated after a lost answer); the

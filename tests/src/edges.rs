@@ -134,6 +134,11 @@ async fn forwarding_an_edges_events_takes_milliseconds_when_the_link_is_up() {
         wait_until("forwarded", Duration::from_secs(10), async || held(&core).await >= seq).await;
         lags.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
+    // The duty leader sees the hall's server on the core's overview, online.
+    let (_, v) = core.api().call("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    let east = v["halls"].as_array().unwrap().iter().find(|h| h["hall"]["id"] == "east").unwrap();
+    let dev = east["devices"].as_array().unwrap().iter().find(|d| d["device"] == "edge-east").expect("the edge on the overview");
+    assert_eq!((dev["kind"].as_str(), dev["online"].as_bool()), (Some("edge"), Some(true)), "{dev}");
     lags.sort_by(f64::total_cmp);
     let p = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize];
     println!("MEASURE edge forwarding lag (issue answered -> held at the core, polled every 5 ms): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", p(0.5), p(0.99), p(1.0));

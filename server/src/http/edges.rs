@@ -1,6 +1,7 @@
 //! Hall edges' logs at the core: `POST /api/v1/edges/{hall}/log`, the hall's edge uploading its
 //! next events (each stored once, by (hall, the edge's `seq`), in order) and its tickets'
-//! rows; `GET` the same path: the highest `seq` held.
+//! rows (an empty upload is its heartbeat: the overview shows when it was last seen, and a
+//! silent edge raises the offline alert); `GET` the same path: the highest `seq` held.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -18,6 +19,7 @@ pub const MAX_UPLOAD: usize = 4 * 1024 * 1024;
 /// The path's hall, called by its own edge (checked before the body is read).
 pub struct EdgeAt {
     pub h: usize,
+    pub device: String,
 }
 
 impl FromRequestParts<AppState> for EdgeAt {
@@ -25,7 +27,7 @@ impl FromRequestParts<AppState> for EdgeAt {
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
         let Caller(who) = Caller::from_request_parts(parts, s).await?;
-        let Principal::Edge { hall, .. } = who else {
+        let Principal::Edge { hall, device } = who else {
             return Err(AppError::forbidden("only a hall's edge uploads its log"));
         };
         let Path(name) = Path::<String>::from_request_parts(parts, s).await.map_err(|_| AppError::new(wire::ErrorCode::NotFound, "no such hall"))?;
@@ -33,12 +35,12 @@ impl FromRequestParts<AppState> for EdgeAt {
         if h != hall {
             return Err(AppError::forbidden("an edge uploads its own hall's log only"));
         }
-        Ok(EdgeAt { h })
+        Ok(EdgeAt { h, device })
     }
 }
 
 pub async fn upload(State(s): State<AppState>, at: EdgeAt, JsonBody(up): JsonBody<wire::EdgeUpload>) -> Result<Json<wire::EdgeHeld>, AppError> {
-    match s.engine.submit(Request::EdgeLog { hall: at.h, upload: up }).await? {
+    match s.engine.submit(Request::EdgeLog { hall: at.h, device: at.device, upload: up }).await? {
         Outcome::EdgeHeld(held) => Ok(Json(wire::EdgeHeld { held })),
         other => Err(AppError::internal(format!("unexpected outcome {other:?}"))),
     }
