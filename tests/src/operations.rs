@@ -189,27 +189,20 @@ fn a_calendar_without_next_years_holidays_is_named_at_check_and_at_start() {
 #[test]
 fn the_benchmark_runs_every_measurement_to_the_end() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(crate::util::bin("qcall"))
-        .args(["bench", "--quick", "--duration", "1", "--size-tickets", "2000"])
-        .env("TMPDIR", dir.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let last: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    // `qcall bench ARGS` to the end; its last line, the figures as JSON.
+    let bench = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(crate::util::bin("qcall")).arg("bench").args(args).env("TMPDIR", dir.path()).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let last = bench(&["--quick", "--duration", "1", "--size-tickets", "2000"]);
     assert!(last["fanout"]["p99_ms"].as_f64().is_some_and(|v| v > 0.0), "{last}");
     assert!(last["issue"].as_array().is_some_and(|a| !a.is_empty()), "{last}");
     assert!(last["cold_start_ms"].as_f64().is_some_and(|v| v > 0.0), "{last}");
 
     // The stores' comparison: SQLite, PostgreSQL, PostgreSQL with a synchronous standby.
-    let out = std::process::Command::new(crate::util::bin("qcall"))
-        .args(["bench", "--postgres", "--quick", "--duration", "1"])
-        .env("TMPDIR", dir.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let last: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let last = bench(&["--postgres", "--quick", "--duration", "1"]);
     let stores: Vec<&str> = last["stores"].as_array().unwrap().iter().map(|s| s["store"].as_str().unwrap()).collect();
     assert_eq!(stores, ["sqlite", "postgres", "postgres + synchronous standby"]);
     assert!(last["stores"].as_array().unwrap().iter().all(|s| s["rate"].as_f64().is_some_and(|r| r > 0.0)), "{last}");
