@@ -156,8 +156,9 @@
 
   function deviceRow(d) {
     const st = d.status;
-    let cls = !st ? "unknown" : st.ok ? (st.code ? "warn" : "ok") : "fault";
-    let text = !st ? "未报告 · no report yet" : st.ok && !st.code ? "正常 · OK" : st.message || st.code;
+    // A hall's own server reports no device status: seen (it uploads and beats), it is online.
+    let cls = !st ? (d.online ? "ok" : "unknown") : st.ok ? (st.code ? "warn" : "ok") : "fault";
+    let text = !st ? (d.online ? "在线 · online" : "未报告 · no report yet") : st.ok && !st.code ? "正常 · OK" : st.message || st.code;
     if (d.online === false) {
       cls = "fault offline";
       text = "离线 · offline" + (d.last_seen ? "（最后在线 " + clock(d.last_seen) + "）" : "");

@@ -983,6 +983,29 @@ async fn web_supervisor_sees_that_next_years_holidays_are_missing() {
     b.close().await;
 }
 
+/// A hall's own server (a hall edge) shows on the core's overview among the hall's devices,
+/// online while it uploads and beats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_supervisor_sees_the_hall_server_online() {
+    let hash = qcall_server::secret::hash_token("edge-east-token");
+    let server = Server::start_edited(move |t| format!("{t}\n[[devices]]\nid = \"edge-east\"\nkind = \"edge\"\nhall = \"east\"\ntoken_hash = \"{hash}\"\n"));
+    let api = server.api();
+    let (s, v) = api.call("POST", "/api/v1/edges/east/log", Some("edge-east-token"), Some(serde_json::json!({"events": []}))).await;
+    assert_eq!(s, 200, "{v}");
+    let b = Browser::start().await;
+    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
+    let row = b.wait_text("li.device[data-device='edge-east']", "在线").await;
+    assert!(row.contains("东区服务器") && !row.contains("未报告"), "{row}");
+    b.viewport(1366, 768).await;
+    b.wait_js("(document.querySelector(\"li.device[data-device='edge-east']\").scrollIntoView({block: 'center'}), true)").await;
+    b.screenshot("web-supervisor-hall-server.png").await;
+    b.close().await;
+}
+
 /// A 差评 on the pad asks what went wrong; the reasons open a case that the duty leader sees
 /// on the overview, follows up with a callback note and closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
