@@ -909,11 +909,7 @@ async fn web_supervisor_sees_a_long_wait_alert_and_acknowledges_it() {
 
     let b = Browser::start().await;
     b.viewport(1366, 768).await;
-    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
-    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
-    b.type_into("#login-id", "duty").await;
-    b.type_into("#login-password", "demo-duty-password").await;
-    b.click("#login-submit").await;
+    supervisor_signed_in(&b, &server.url).await;
     // One line per hall and kind, the crowd first: the long queue, then the long waits of two
     // services in one line.
     let text = b.wait_text("#alerts li[data-kind='long_wait']", "×2").await;
@@ -969,11 +965,7 @@ async fn web_supervisor_sees_a_long_wait_alert_and_acknowledges_it() {
 async fn web_supervisor_sees_that_next_years_holidays_are_missing() {
     let server = Server::start_at(&crate::util::demo_config_text(), "2026-12-01T09:30:00+08:00");
     let b = Browser::start().await;
-    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
-    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
-    b.type_into("#login-id", "duty").await;
-    b.type_into("#login-password", "demo-duty-password").await;
-    b.click("#login-submit").await;
+    supervisor_signed_in(&b, &server.url).await;
     let banner = b.wait_text("#calendar-missing", "2027 节假日安排未配置").await;
     assert!(banner.contains("[calendar]"), "{banner}");
     let alerts = b.wait_text("#alerts", "2027 节假日安排未配置").await;
@@ -981,6 +973,15 @@ async fn web_supervisor_sees_that_next_years_holidays_are_missing() {
     b.viewport(1366, 768).await;
     b.screenshot("web-supervisor-calendar-missing.png").await;
     b.close().await;
+}
+
+/// `/supervisor`, the duty leader signed in with the demo password.
+async fn supervisor_signed_in(b: &Browser, url: &str) {
+    b.c().goto(&format!("{url}/supervisor")).await.expect("overview page");
+    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
+    b.type_into("#login-id", "duty").await;
+    b.type_into("#login-password", "demo-duty-password").await;
+    b.click("#login-submit").await;
 }
 
 /// A hall's own server (a hall edge) shows on the core's overview among the hall's devices,
@@ -993,11 +994,7 @@ async fn web_supervisor_sees_the_hall_server_online() {
     let (s, v) = api.call("POST", "/api/v1/edges/east/log", Some("edge-east-token"), Some(serde_json::json!({"events": []}))).await;
     assert_eq!(s, 200, "{v}");
     let b = Browser::start().await;
-    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview page");
-    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
-    b.type_into("#login-id", "duty").await;
-    b.type_into("#login-password", "demo-duty-password").await;
-    b.click("#login-submit").await;
+    supervisor_signed_in(&b, &server.url).await;
     let row = b.wait_text("li.device[data-device='edge-east']", "在线").await;
     assert!(row.contains("东区服务器") && !row.contains("未报告"), "{row}");
     b.viewport(1366, 768).await;
@@ -1028,11 +1025,7 @@ async fn web_a_bad_rating_with_reasons_opens_a_case_that_is_closed_with_notes() 
     b.click("#why-send").await;
     b.wait_js("document.body.dataset.view === 'thanks'").await;
 
-    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview");
-    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
-    b.type_into("#login-id", "duty").await;
-    b.type_into("#login-password", "demo-duty-password").await;
-    b.click("#login-submit").await;
+    supervisor_signed_in(&b, &server.url).await;
     let row = b.wait_text("#cases tbody tr", &t.number).await;
     // The pad said it is here: online on the overview.
     b.wait_text("section[data-hall='east'] .pads .pad.ok", "e01").await;
@@ -1102,11 +1095,7 @@ async fn web_supervisor_report_shows_the_opening_hours_and_working_days() {
     assert_eq!(v["weekday_hours"][9]["issued"].as_f64(), Some(0.5), "two tickets on one of the 4 Mondays before");
 
     let b = Browser::start().await;
-    b.c().goto(&format!("{}/supervisor", server.url)).await.expect("overview");
-    b.c().wait().at_most(PATIENCE).for_element(Locator::Css("#login-view:not([hidden])")).await.expect("login form");
-    b.type_into("#login-id", "duty").await;
-    b.type_into("#login-password", "demo-duty-password").await;
-    b.click("#login-submit").await;
+    supervisor_signed_in(&b, &server.url).await;
     b.click("#to-reports:not([hidden])").await;
     b.wait_text("#head-issued", "4").await;
     b.wait_text("#head-served", "1").await;
