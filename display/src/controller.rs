@@ -555,6 +555,7 @@ mod tests {
             appointments: false,
             ticket_texts: false,
             remote_left: None,
+            link: None,
         }
     }
 

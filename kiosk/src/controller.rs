@@ -80,6 +80,8 @@ pub enum Event {
     ServerTime(DateTime<Utc>),
     /// A hall's queues changed.
     Queues { hall: String, queues: Vec<QueueInfo> },
+    /// A hall run by its own server was cut off or is heard from again.
+    HallLink { hall: String, link: qcall_wire::HallLink },
     /// The event stream is down.
     Disconnected,
     PrinterChecked(Result<PrinterHealth, PrinterFault>),
@@ -556,7 +558,7 @@ impl Controller {
             Event::Tap { service, fresh_request_id } => self.tap(service, fresh_request_id, &mut out),
             Event::Tick | Event::ServerTime(_) => {}
             e @ (Event::TogglePriority | Event::ToggleLanguage | Event::ToggleElder | Event::Touched | Event::Dismiss) => self.on_screen(e),
-            e @ (Event::Connected | Event::Snapshot(_) | Event::Queues { .. } | Event::Disconnected) => self.on_link(e),
+            e @ (Event::Connected | Event::Snapshot(_) | Event::Queues { .. } | Event::HallLink { .. } | Event::Disconnected) => self.on_link(e),
             e @ (Event::PrinterChecked(_) | Event::Issued(_) | Event::Settled(_) | Event::Printed(_)) => self.on_issuing(e, &mut out),
             e @ (Event::OpenPhone
             | Event::PhoneKey(_)
@@ -676,6 +678,11 @@ impl Controller {
                             s.full = q.full;
                         }
                     }
+                }
+            }
+            Event::HallLink { hall, link } => {
+                if let Some(h) = self.halls.iter_mut().find(|h| h.id == hall) {
+                    h.link = Some(link);
                 }
             }
             Event::Disconnected => {

@@ -44,6 +44,8 @@ pub const ISSUING_STOPPED: Text = t("今日已停止取号", "No more tickets to
 pub const FULL_SHORT: Text = t("号源已满", "Full");
 /// Another hall that issues no tickets of the service now.
 pub const OTHER_HALL_STOPPED: Text = t("暂停取号", "not issuing now");
+/// Another hall's own server is not heard from (断网): its waits are not known.
+pub const OTHER_HALL_UNAVAILABLE: Text = t("暂不可用", "unavailable");
 /// No counter serving the service is open: no wait can be told.
 pub const UNSTAFFED: Text = t("暂无窗口办理", "no counter open yet");
 pub const CHECK_IN_FORMAT: Text = t("请输入 8 位预约码、线上取号签到码或 18 位身份证号码", "Enter the 8-digit booking or check-in code, or the 18-character resident ID number.");

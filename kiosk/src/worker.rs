@@ -180,6 +180,11 @@ async fn follow(client: Client, settings: qcall_client::FollowSettings, sink: Si
                     sink(Event::ServerTime(m.at));
                     sink(Event::Snapshot(halls));
                 }
+                EventKind::HallLinkChanged { link } => {
+                    if let Some(hall) = m.hall {
+                        sink(Event::HallLink { hall, link });
+                    }
+                }
                 _ => {
                     if let (Some(hall), false) = (m.hall, m.queues.is_empty()) {
                         sink(Event::Queues { hall, queues: m.queues });

@@ -13,8 +13,8 @@ use std::time::Duration;
 use qcall_client::{Client, ClientError, ClientOptions};
 use qcall_wire as wire;
 
-use crate::config::Edge;
-use crate::domain::Topology;
+use crate::clock::Clock;
+use crate::config::{Config, Edge};
 use crate::engine::Engine;
 use crate::store::{Db, DbError};
 
@@ -22,13 +22,16 @@ use crate::store::{Db, DbError};
 pub const UPLOAD_EVENTS: u32 = 200;
 /// A caught-up edge still tells the core it is there this often (an empty upload).
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A hall edge not heard from this long (ms) is cut off (断网) at the core.
+pub const SILENT: crate::domain::Millis = 10_000;
 /// The longest wait between attempts while the core cannot be reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the uploader works with.
 pub struct Uplink {
     pub edge: Edge,
-    pub topology: Arc<Topology>,
+    pub cfg: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
     /// The read connection (the events and tickets are read there, off the writer).
     pub reader: Arc<parking_lot::Mutex<Db>>,
     /// Its commits wake the uploader.
@@ -39,8 +42,10 @@ pub struct Uplink {
 }
 
 /// The next upload after `held`: the events, and the rows of the tickets they name (a
-/// rollover names the tickets of the day it ended).
-fn next_upload(db: &mut Db, held: u64) -> Result<wire::EdgeUpload, DbError> {
+/// rollover names the tickets of the day it ended); and today's texts about the hall's
+/// tickets (sent, failed), for its overview.
+pub(crate) fn next_upload(db: &mut Db, held: u64, day: String, hall: String) -> Result<(wire::EdgeUpload, Option<(u32, u32)>), DbError> {
+    let texts = crate::queries::texts_of_day(db, &day)?.get(&hall).copied();
     let events = crate::queries::events_after(db, held, UPLOAD_EVENTS)?;
     let mut ids = std::collections::BTreeSet::new();
     for e in &events {
@@ -53,7 +58,7 @@ fn next_upload(db: &mut Db, held: u64) -> Result<wire::EdgeUpload, DbError> {
         }
     }
     let tickets = crate::queries::ticket_rows_by_id(db, "tickets", &ids.into_iter().collect::<Vec<_>>())?;
-    Ok(wire::EdgeUpload { events, tickets })
+    Ok((wire::EdgeUpload { events, tickets, hall: None }, texts))
 }
 
 /// Runs off the async threads, on the read connection.
@@ -70,7 +75,7 @@ async fn read<T: Send + 'static>(
 
 /// Starts the uploader; it ends when the server stops.
 pub fn spawn(u: Uplink) {
-    let hall = u.topology.halls[u.edge.hall].id.clone();
+    let hall = u.cfg.topology.halls[u.edge.hall].id.clone();
     let opts = ClientOptions { ca_file: u.edge.ca_file.clone(), timeout: Some(Duration::from_secs(10)), ..ClientOptions::default() };
     let client = match Client::new(&u.edge.upstream, &opts) {
         Ok(c) => c.with_token(&u.edge.token),
@@ -97,11 +102,17 @@ pub fn spawn(u: Uplink) {
                     Some(h) => h,
                     None => client.edge_held(&hall).await.map_err(|e| e.to_string())?.held,
                 };
-                let up = read(&u.reader, move |db| next_upload(db, h)).await?;
+                let day = u.engine.shared.core.read().await.state.day().to_string();
+                let hall_id = hall.clone();
+                let (mut up, texts) = read(&u.reader, move |db| next_upload(db, h, day, hall_id)).await?;
                 if up.events.is_empty() && !heartbeat_due {
                     return Ok::<_, String>((h, false, false));
                 }
                 let more = !up.events.is_empty();
+                // The hall as its duty leader sees it now: the core's figures of it.
+                let core = u.engine.shared.core.read().await;
+                up.hall = Some(Box::new(crate::http::hall_overview(&u.cfg, &core, u.edge.hall, u.clock.now(), texts)));
+                drop(core);
                 match client.edge_upload(&hall, &up).await {
                     Ok(x) => Ok((x.held, more, true)),
                     Err(ClientError::Server { code: wire::ErrorCode::EdgeGap, .. }) => {

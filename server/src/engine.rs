@@ -100,13 +100,71 @@ pub struct Core {
     pub texts: crate::texts::Texts,
     /// Per hall id: the highest `seq` of the hall edge's log held (the core of hall edges).
     pub edge_held: HashMap<String, u64>,
+    /// The halls run by their edges, as last heard of (the core of hall edges).
+    pub mirrors: BTreeMap<usize, Mirror>,
+}
+
+/// A hall its edge runs, as the core last heard of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mirror {
+    /// The hall as the edge's duty leader saw it, last told.
+    pub overview: Option<Box<wire::HallOverview>>,
+    /// When the edge was last heard from.
+    pub seen_at: Millis,
+    /// Cut off (断网) since then: the edge was silent for [`crate::edge::SILENT`].
+    pub cut_since: Option<Millis>,
+}
+
+impl Mirror {
+    fn row(&self, hall: &str, with_overview: bool) -> crate::store::EdgeHallRow {
+        crate::store::EdgeHallRow {
+            hall: hall.to_string(),
+            seen_at: self.seen_at,
+            cut_since: self.cut_since,
+            overview: self.overview.as_ref().filter(|_| with_overview).map(|o| serde_json::to_string(o).expect("wire types serialise")),
+        }
+    }
 }
 
 impl Core {
+    /// How this server hears from a hall another server runs (`None`: it runs it itself).
+    pub fn link(&self, h: usize) -> Option<wire::HallLink> {
+        if !self.state.runs_elsewhere(h) {
+            return None;
+        }
+        Some(match self.mirrors.get(&h) {
+            Some(m) => wire::HallLink { online: m.cut_since.is_none(), since: m.cut_since.map(view::time) },
+            None => wire::HallLink { online: false, since: None },
+        })
+    }
+
+    /// A hall as devices and pages see it: from the state held here, or, for a hall run
+    /// elsewhere, as its server last told (marked with its link).
+    pub fn hall_info(&self, base_url: &str, h: usize, now: Millis) -> wire::HallInfo {
+        let mut info = match self.mirrors.get(&h).and_then(|m| m.overview.as_ref()) {
+            Some(o) if self.state.runs_elsewhere(h) => o.hall.clone(),
+            _ => view::hall(&self.state, &self.devices, base_url, h, now),
+        };
+        info.link = self.link(h);
+        info
+    }
+
+    /// Every hall, as [`Core::hall_info`].
+    pub fn halls_info(&self, base_url: &str, now: Millis) -> Vec<wire::HallInfo> {
+        (0..self.state.topology().halls.len()).map(|h| self.hall_info(base_url, h, now)).collect()
+    }
+
+    /// A hall run elsewhere as its server's duty leader last saw it, marked with its link.
+    pub fn mirrored(&self, h: usize) -> Option<wire::HallOverview> {
+        let mut o = *self.mirrors.get(&h)?.overview.clone()?;
+        o.hall.link = self.link(h);
+        Some(o)
+    }
+
     /// Memory becomes what the store holds (after a failed commit).
     fn reloaded(&mut self, d: Durable) {
-        (self.state, self.seq, self.devices, self.sessions, self.alerts, self.next_alert_id, self.edge_held) =
-            (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id, d.edge_held);
+        (self.state, self.seq, self.devices, self.sessions, self.alerts, self.next_alert_id, self.edge_held, self.mirrors) =
+            (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id, d.edge_held, d.mirrors);
         self.texts.phones = d.texts.phones;
         self.texts.made = d.texts.made;
     }
@@ -123,6 +181,7 @@ pub struct Durable {
     /// Today's numbers and messages made (`notify` is the config's: not stored).
     pub texts: crate::texts::Texts,
     pub edge_held: HashMap<String, u64>,
+    pub mirrors: BTreeMap<usize, Mirror>,
 }
 
 impl Durable {
@@ -149,7 +208,13 @@ impl Durable {
         let (phones, made) = store.ticket_phones(state.day())?;
         let texts = crate::texts::Texts { phones: phones.into_iter().collect(), made: made.into_iter().collect(), notify: vec![] };
         let edge_held = store.edge_held()?;
-        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held })
+        let mut mirrors = BTreeMap::new();
+        for r in store.edge_halls()? {
+            let Some(h) = topo.hall_ix(&r.hall).filter(|&h| state.runs_elsewhere(h)) else { continue };
+            let overview = r.overview.and_then(|o| serde_json::from_str(&o).ok());
+            mirrors.insert(h, Mirror { overview, seen_at: r.seen_at, cut_since: r.cut_since });
+        }
+        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors })
     }
 }
 
@@ -370,7 +435,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held } = Durable::load(&mut store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors } = Durable::load(&mut store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -385,7 +450,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts, edge_held }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts, edge_held, mirrors }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -482,6 +547,8 @@ struct Acc {
     edge_events: Vec<(String, wire::EdgeEvent)>,
     edge_tickets: Vec<wire::EdgeTicket>,
     edge_held: HashMap<String, u64>,
+    /// Halls run by their edges whose mirror changed (with its overview: it came anew).
+    mirrors: BTreeMap<usize, bool>,
     tickets: BTreeSet<TicketId>,
     counters: BTreeSet<usize>,
     publicity: BTreeSet<usize>,
@@ -601,6 +668,34 @@ impl Acc {
         Ok(c)
     }
 
+    /// Tells the streams that a hall run elsewhere was cut off or is heard from again.
+    fn link_changed(&mut self, core: &mut Core, hall: usize, now: Millis) {
+        let Some(link) = core.link(hall) else { return };
+        core.seq += 1;
+        let msg = wire::StreamMessage {
+            seq: core.seq,
+            at: view::time(now),
+            hall: Some(core.state.topology().halls[hall].id.clone()),
+            kind: wire::EventKind::HallLinkChanged { link },
+            queues: vec![],
+        };
+        self.push(core.seq, vec![hall], msg);
+    }
+
+    /// Halls run by their edges that fell silent are cut off (断网) from when they were last
+    /// heard from.
+    fn check_links(&mut self, core: &mut Core, now: Millis) {
+        let silent: Vec<usize> =
+            core.mirrors.iter().filter(|(_, m)| m.cut_since.is_none() && now - m.seen_at > crate::edge::SILENT).map(|(&h, _)| h).collect();
+        for h in silent {
+            let m = core.mirrors.get_mut(&h).expect("listed");
+            m.cut_since = Some(m.seen_at);
+            tracing::warn!(hall = %core.state.topology().halls[h].id, "the hall's edge is not heard from: cut off");
+            self.mirrors.entry(h).or_default();
+            self.link_changed(core, h, now);
+        }
+    }
+
     fn push(&mut self, seq: u64, halls: Vec<usize>, msg: wire::StreamMessage) -> Arc<Broadcast> {
         let json = serde_json::to_string(&msg).expect("wire types serialise");
         let b = Arc::new(Broadcast { seq, halls, msg, json });
@@ -687,6 +782,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
 
     // The day may have turned since the last batch; every session ends with it.
     let tick = core.state.apply(Command::Tick, now).unwrap_or_default();
+    acc.check_links(core, now);
     if tick.iter().any(|e| matches!(e, Event::DayRolledOver { .. })) {
         core.sessions.clear();
         acc.sessions_clear = true;
@@ -771,9 +867,32 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(EngineError::EdgeGap(held))
                 } else {
                     let now_held = fresh.last().map_or(held, |e| e.seq);
+                    // The hall's events go on to this server's streams too (its kiosks show
+                    // the hall's waits, the duty leader its figures), each once: as stored.
+                    for e in &fresh {
+                        let Ok(mut msg) = serde_json::from_str::<wire::StreamMessage>(&e.body) else { continue };
+                        if msg.hall.as_deref() != Some(id.as_str()) || !mirrored_kind(&msg.kind) {
+                            continue;
+                        }
+                        core.seq += 1;
+                        msg.seq = core.seq;
+                        acc.push(core.seq, vec![*hall], msg);
+                    }
                     acc.edge_events.extend(fresh.into_iter().map(|e| (id.clone(), e.clone())));
                     acc.edge_tickets.extend(upload.tickets.iter().cloned());
-                    acc.edge_held.insert(id, now_held);
+                    acc.edge_held.insert(id.clone(), now_held);
+                    let m = core.mirrors.entry(*hall).or_insert(Mirror { overview: None, seen_at: now, cut_since: Some(now) });
+                    let back = m.cut_since.is_some();
+                    m.seen_at = now;
+                    m.cut_since = None;
+                    if let Some(o) = &upload.hall {
+                        m.overview = Some(o.clone());
+                    }
+                    *acc.mirrors.entry(*hall).or_default() |= upload.hall.is_some();
+                    if back {
+                        tracing::info!(hall = %id, "the hall's edge is heard from again");
+                        acc.link_changed(core, *hall, now);
+                    }
                     Ok(Outcome::EdgeHeld(now_held))
                 }
             }
@@ -806,6 +925,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             Request::CheckAlerts(rules) => {
                 let mut conditions = crate::alerts::conditions(&core.state, &core.devices, &core.device_seen, now, rules);
                 conditions.extend(crate::alerts::health_conditions(&shared.signals.health(), now));
+                let cut = core.mirrors.iter().filter_map(|(&h, m)| m.cut_since.map(|t| (h, t)));
+                conditions.extend(crate::alerts::link_conditions(core.state.topology(), cut, now));
                 let live: BTreeSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
                 let ended: Vec<String> = core.alerts.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
                 for key in ended {
@@ -972,6 +1093,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         && acc.outbox_updates.is_empty()
         && acc.edge_events.is_empty()
         && acc.edge_tickets.is_empty()
+        && acc.mirrors.is_empty()
         && acc.purge.is_none();
     let seq_before = core.seq - acc.out.len() as u64;
     let commit = if nothing_to_write {
@@ -1013,6 +1135,11 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             notice_updates: std::mem::take(&mut acc.notice_updates),
             edge_events: acc.edge_events.iter().map(|(h, e)| (h.as_str(), e)).collect(),
             edge_tickets: acc.edge_tickets.iter().collect(),
+            edge_halls: acc
+                .mirrors
+                .iter()
+                .filter_map(|(&h, &with)| core.mirrors.get(&h).map(|m| m.row(&st.topology().halls[h].id, with)))
+                .collect(),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -1103,7 +1230,17 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     commit_took
 }
 
-pub fn kind_name(k: &wire::EventKind) -> &'static str {
+/// Which of a hall edge's events the core's streams carry on: the hall's own, not its
+/// alerts (the edge's duty leader has them; the core raises its own) nor its day's turn.
+fn mirrored_kind(k: &wire::EventKind) -> bool {
+    use wire::EventKind as K;
+    !matches!(
+        k,
+        K::Snapshot { .. } | K::DayRolledOver { .. } | K::AlertRaised { .. } | K::AlertCleared { .. } | K::AlertAcknowledged { .. } | K::HallLinkChanged { .. }
+    )
+}
+
+fn kind_name(k: &wire::EventKind) -> &'static str {
     use wire::EventKind as K;
     match k {
         K::Snapshot { .. } => "snapshot",
@@ -1131,6 +1268,7 @@ pub fn kind_name(k: &wire::EventKind) -> &'static str {
         K::AlertRaised { .. } => "alert_raised",
         K::AlertCleared { .. } => "alert_cleared",
         K::AlertAcknowledged { .. } => "alert_acknowledged",
+        K::HallLinkChanged { .. } => "hall_link_changed",
     }
 }
 

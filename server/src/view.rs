@@ -160,6 +160,7 @@ pub fn hall(st: &State, devices: &Devices, base_url: &str, hall: usize, now: Mil
         appointments: topo.appointments.enabled,
         ticket_texts: def.phone.texts,
         remote_left: (def.phone.remote_quota > 0).then(|| def.phone.remote_quota.saturating_sub(st.remote_issued(hall))),
+        link: None,
         hours: def.hours.iter().map(|&(a, b)| format!("{}-{}", crate::domain::calendar::format_minute(a), crate::domain::calendar::format_minute(b))).collect(),
     }
 }

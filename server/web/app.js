@@ -94,6 +94,8 @@ const Q = (() => {
     retry: "系统正在换日，请稍后重试 · Please try again in a moment",
     shutting_down: "系统正在停止 · The system is stopping",
     edge_gap: "大厅服务器的上传不连续 · The hall server's upload does not follow what is held",
+    hall_elsewhere: "该服务厅由其本厅服务器管理，请在本厅操作 · This hall is run by its own server: do this there",
+    upstream_unavailable: "与中心的网络中断，暂时无法办理，请稍后重试 · The link to the centre is down: try again when it is back",
     store_unavailable: "数据库暂时无法写入，请稍后重试 · The database is not taking changes just now; try again in a moment",
     standby: "此服务器为备机，请稍后重试 · This is the standby server; try again in a moment",
     internal: "系统内部错误，未做任何更改 · Internal error; nothing was changed",

@@ -130,12 +130,13 @@
       time = cur.called_at;
     }
     const actions = Q.el("div", { class: "row-actions" });
-    if (c.state === "open") actions.append(Q.el("button", { class: "btn small", type: "button", onclick: () => openPause(c) }, "暂停"));
-    if (c.state === "paused") actions.append(Q.el("button", { class: "btn small go", type: "button", onclick: () => act(c.id, "resume") }, "恢复"));
-    if (c.state === "closed" && (h.can_open[c.id] || []).length) {
+    // A hall run by its own server is acted on there (its duty leader's page), not here.
+    if (h.hall.link) { /* no actions */ } else if (c.state === "open") actions.append(Q.el("button", { class: "btn small", type: "button", onclick: () => openPause(c) }, "暂停"));
+    if (!h.hall.link && c.state === "paused") actions.append(Q.el("button", { class: "btn small go", type: "button", onclick: () => act(c.id, "resume") }, "恢复"));
+    if (!h.hall.link && c.state === "closed" && (h.can_open[c.id] || []).length) {
       actions.append(Q.el("button", { class: "btn small go", type: "button", dataset: { open: c.id }, onclick: () => openCounter(h, c) }, "开启"));
     }
-    if (c.state !== "closed") {
+    if (!h.hall.link && c.state !== "closed") {
       const confirming = S.closing === c.id;
       actions.append(Q.el("button", { class: "btn small" + (confirming ? " danger" : ""), type: "button", dataset: { close: c.id },
         onclick: () => closeCounter(c.id) }, confirming ? "确认关闭?" : "关闭"));
@@ -196,8 +197,10 @@
     const counters = Q.el("table", { class: "counters" },
       Q.el("thead", {}, Q.el("tr", {}, ["窗口", "状态", "工作人员", "号码 / 原因", "用时", ""].map((t) => Q.el("th", {}, t)))),
       Q.el("tbody", {}, hall.counters.map((c) => counterRow(h, c))));
-    return Q.el("section", { class: "panel hall-card", dataset: { hall: hall.id } },
+    const cut = hall.link && !hall.link.online;
+    return Q.el("section", { class: "panel hall-card" + (cut ? " cut" : ""), dataset: { hall: hall.id } },
       Q.el("h2", {}, hall.name_zh, " ", Q.el("span", { class: "en" }, hall.name_en)),
+      linkLine(hall.link),
       Q.el("div", { class: "figures" },
         figure("等候", "waiting", h.waiting, "hall-waiting"),
         figure("最长等候", "longest wait", longest ? minutes(longest) : "—"),
@@ -210,6 +213,16 @@
       counters,
       Q.el("ul", { class: "devices" }, h.devices.filter((d) => d.kind !== "pad" || !deviceFine(d)).map(deviceRow)),
       padsLine(h));
+  }
+
+  /** A hall run by its own server: online, or cut off (断网) with its figures as of then. */
+  function linkLine(link) {
+    if (!link) return null;
+    if (link.online) return Q.el("p", { class: "link-line online" }, "本厅服务器在线 · hall server online");
+    if (!link.since) return Q.el("p", { class: "link-line cut" }, "本厅服务器尚未连接 · not heard from yet");
+    return Q.el("p", { class: "link-line cut" },
+      Q.el("b", {}, "断网"), " 自 ", Q.el("span", { class: "cut-since" }, clock(link.since)),
+      " · 以下为断网时数据 · cut off since " + clock(link.since) + ": figures as of then");
   }
 
   /** While the queue is long: the counter to open and what it would change (forked). */
@@ -252,6 +265,8 @@
     calendar_missing: "节假日 · holidays",
     sms_failing: "短信 · text messages",
     streams_full: "实时连接 · live connections",
+    hall_cut: "断网 · hall cut off",
+    edge_conflict: "数据冲突 · conflict",
   };
 
   function hallName(id) {
@@ -261,7 +276,7 @@
   }
 
   /** Most urgent first: people waiting, then devices and ratings, then the rest. */
-  const SEVERITY = ["long_queue", "long_wait", "device_fault", "bad_rating", "device_offline", "long_pause", "sms_failing", "streams_full", "calendar_missing"];
+  const SEVERITY = ["hall_cut", "long_queue", "long_wait", "device_fault", "bad_rating", "device_offline", "long_pause", "sms_failing", "streams_full", "edge_conflict", "calendar_missing"];
   const rank = (kind) => { const i = SEVERITY.indexOf(kind); return i < 0 ? SEVERITY.length : i; };
 
   /** Alerts as one line per hall and kind, most severe first (newest message shown). */

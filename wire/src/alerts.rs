@@ -26,6 +26,11 @@ pub enum AlertKind {
     SmsFailing,
     /// The event streams were full: a device or a page was turned away.
     StreamsFull,
+    /// A hall run by its own server (a hall edge) is not heard from: cut off (断网).
+    HallCut,
+    /// A hall's facts overruled a change made at the core while it was cut off (a booking
+    /// cancelled here was checked in there): the hall's facts stand.
+    EdgeConflict,
 }
 
 impl AlertKind {
@@ -40,6 +45,8 @@ impl AlertKind {
             AlertKind::CalendarMissing => "calendar_missing",
             AlertKind::SmsFailing => "sms_failing",
             AlertKind::StreamsFull => "streams_full",
+            AlertKind::HallCut => "hall_cut",
+            AlertKind::EdgeConflict => "edge_conflict",
         }
     }
 }

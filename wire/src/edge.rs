@@ -12,6 +12,20 @@ pub struct EdgeUpload {
     pub events: Vec<EdgeEvent>,
     #[serde(default)]
     pub tickets: Vec<EdgeTicket>,
+    /// The hall as the edge's duty leader sees it now: the core shows it as the hall's
+    /// figures (frozen, and marked so, while the link is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall: Option<Box<crate::HallOverview>>,
+}
+
+/// Whether a server hears from a hall run by another server (a hall edge at the core; the
+/// core at an edge): `online`, or cut off `since` (断网), its figures as of `as_of`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HallLink {
+    pub online: bool,
+    /// When it was last heard from (the start of the cut, while it is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One event of an edge's log, as the edge stored it.

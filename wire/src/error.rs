@@ -190,6 +190,13 @@ error_codes! {
     /// A hall edge's upload does not follow what the core holds: ask what it holds
     /// (`GET /api/v1/edges/{hall}/log`) and upload from there.
     EdgeGap = "edge_gap" => 409,
+    /// The hall is run by another server (its hall's own server, or the core for bookings):
+    /// send this there.
+    HallElsewhere = "hall_elsewhere" => 409,
+    /// It needs the link between a hall's own server and the core, which is down now (a
+    /// transfer between halls, a booking for today at a cut-off hall): nothing was changed;
+    /// try again when the link is back.
+    UpstreamUnavailable = "upstream_unavailable" => 503,
     // The server itself.
     /// Try again in a moment (the business day is turning over).
     Retry = "retry" => 503,

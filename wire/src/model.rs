@@ -255,6 +255,10 @@ pub struct HallInfo {
     /// Remote tickets (线上取号) still to be had today; absent where the hall takes none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_left: Option<u32>,
+    /// A hall run by another server (a hall edge): whether it is heard from now. While it is
+    /// not, its figures are as they were `since` (devices show its waits as unavailable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<crate::HallLink>,
 }
 
 impl HallInfo {

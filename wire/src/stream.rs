@@ -102,6 +102,8 @@ pub enum EventKind {
     /// forecast): the hall's waits are in `queues`; waiting tickets' own are fetched anew.
     EstimatesChanged,
     DeviceStatusChanged { status: DeviceStatus },
+    /// A hall run by another server (a hall edge) was cut off (断网) or is heard from again.
+    HallLinkChanged { link: crate::HallLink },
     /// An alert for the duty leader began ([`crate::Alert`]).
     AlertRaised { alert: crate::Alert },
     /// Its condition ended.

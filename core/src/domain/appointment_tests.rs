@@ -14,6 +14,7 @@ const A: usize = 0;
 const B: usize = 1;
 const E1: usize = 0;
 const E2: usize = 1;
+const W1: usize = 2;
 
 const ID1: &str = "11010519491231002X";
 const ID2: &str = "110105194912310037";
@@ -414,4 +415,40 @@ fn appointments_booked_for_later_today_lengthen_the_walk_ins_wait() {
     let last = (0..10).map(|_| walk_in(&mut t, A, at(1, 9, 0))).last().unwrap();
     book(&mut t, A, 2, hm(9, 30), ID3, "333333", at(1, 9, 0)).unwrap();
     assert_eq!(t.forward(EAST, at(1, 9, 0), None).waits[&last], before);
+}
+
+/// One writer per hall: the core does nothing about a hall its edge runs but take its
+/// bookings (and publicity); a hall edge does nothing about other halls, and makes no booking.
+#[test]
+fn a_hall_run_elsewhere_is_left_to_its_own_server() {
+    // The core, east run by its edge.
+    let mut core = State::new(topo(), at(1, 8, 0));
+    core.set_elsewhere([EAST].into(), true);
+    let refused = |r: Result<Vec<Event>, DomainError>| assert_eq!(r, Err(DomainError::Elsewhere("east".into())));
+    refused(core.apply(Command::Issue { hall: EAST, service: A, priority: Priority::Normal, request_id: None }, at(1, 9, 0)));
+    refused(core.apply(Command::SignIn { counter: E1, clerk: "c".into(), take_over: false }, at(1, 9, 0)));
+    refused(core.apply(Command::CheckIn { hall: EAST, by: CheckInBy::Code("40000001".into()), request_id: None }, at(1, 9, 50)));
+    refused(core.apply(Command::IssueRemote { hall: EAST, service: A, code: "123456".into(), request_id: "r".into() }, at(1, 9, 0)));
+    core.apply(Command::SignIn { counter: W1, clerk: "w".into(), take_over: false }, at(1, 9, 0)).unwrap();
+    core.apply(Command::Issue { hall: WEST, service: A, priority: Priority::Normal, request_id: None }, at(1, 9, 0)).unwrap();
+    core.apply(Command::CallNext { counter: W1 }, at(1, 9, 1)).unwrap();
+    // A transfer into the edge's hall is not made here.
+    refused(core.apply(Command::Transfer { counter: W1, service: None, to_counter: None, hall: Some(EAST) }, at(1, 9, 2)));
+    // Bookings for east are made here, and not judged here: no no-show without east's word.
+    book(&mut core, A, 1, hm(10, 0), ID1, "40000001", at(1, 8, 0)).unwrap();
+    let events = tick(&mut core, at(1, 11, 0));
+    assert!(!events.iter().any(|e| matches!(e, Event::BookingNoShow { .. })), "{events:?}");
+    core.apply(Command::SetPublicity { hall: EAST, messages: vec!["x".into()] }, at(1, 11, 0)).unwrap();
+
+    // East's edge: its own hall only, and no bookings.
+    let mut edge = State::new(topo(), at(1, 8, 0));
+    edge.set_elsewhere([WEST].into(), false);
+    edge.apply(Command::SignIn { counter: E1, clerk: "c".into(), take_over: false }, at(1, 9, 0)).unwrap();
+    edge.apply(Command::Issue { hall: EAST, service: A, priority: Priority::Normal, request_id: None }, at(1, 9, 0)).unwrap();
+    let refused_west = |r: Result<Vec<Event>, DomainError>| assert_eq!(r, Err(DomainError::Elsewhere("west".into())));
+    refused_west(edge.apply(Command::Issue { hall: WEST, service: A, priority: Priority::Normal, request_id: None }, at(1, 9, 0)));
+    refused_west(edge.apply(Command::SetPublicity { hall: WEST, messages: vec![] }, at(1, 9, 0)));
+    edge.apply(Command::SetPublicity { hall: EAST, messages: vec!["东区".into()] }, at(1, 9, 0)).unwrap();
+    assert!(matches!(book(&mut edge, A, 2, hm(10, 0), ID1, "40000002", at(1, 9, 0)), Err(DomainError::Elsewhere(_))));
+    assert!(matches!(edge.apply(Command::CancelBooking { code: "40000001".into(), phone: "13812341234".into() }, at(1, 9, 0)), Err(DomainError::Elsewhere(_))));
 }

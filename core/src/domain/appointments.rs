@@ -445,6 +445,8 @@ impl State {
             .by_id
             .values()
             .filter(|b| b.state == BookingState::Booked && self.topo.at(b.date, b.slot) + late < now)
+            // A hall run elsewhere says itself who did not come.
+            .filter(|b| !self.elsewhere.contains(&b.hall))
             .map(|b| b.id)
             .collect();
         let mut events = vec![];

@@ -249,6 +249,10 @@ pub enum DomainError {
     RequestIdReused,
     #[error("this hall takes no remote tickets")]
     RemoteOff,
+    /// The hall (or, at a hall edge, bookings) is run by another server: its hall edge, or
+    /// the core.
+    #[error("{0} is run by another server")]
+    Elsewhere(String),
     #[error("the hall's {0} remote tickets for today are taken; please take a number at the hall")]
     RemoteQuotaFull(u32),
 }

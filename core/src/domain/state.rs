@@ -133,6 +133,10 @@ pub struct State {
     pub(super) curves: Option<std::sync::Arc<super::estimate::ArrivalCurves>>,
     /// What the forked estimator last published per hall ([`State::publish_forecast`]).
     pub(super) forecasts: super::estimate::Published,
+    /// Halls another server runs ([`State::set_elsewhere`]): nothing about them is done here.
+    pub(super) elsewhere: BTreeSet<usize>,
+    /// Bookings and publicity of every hall are made here (the core, not a hall edge).
+    pub(super) central: bool,
 }
 
 impl State {
@@ -159,7 +163,67 @@ impl State {
             issuing: vec![vec![true; s]; h],
             curves: None,
             forecasts: Default::default(),
+            elsewhere: topo.elsewhere.clone(),
+            central: topo.central,
             topo,
+        }
+    }
+
+    /// Which halls another server runs, and whether this one is the core.
+    ///
+    /// The core lets a hall edge run its hall (`elsewhere`: those halls), and still makes
+    /// every hall's bookings and publicity (`central`); a hall edge runs its own hall only
+    /// (`elsewhere`: the others) and makes no bookings. A command about a hall run elsewhere
+    /// is refused ([`DomainError::Elsewhere`]), and this state decides nothing about it on
+    /// its own (no booking of it becomes a no-show here: its hall's facts say so).
+    pub fn set_elsewhere(&mut self, elsewhere: BTreeSet<usize>, central: bool) {
+        self.elsewhere = elsewhere;
+        self.central = central;
+    }
+
+    /// Does another server run this hall?
+    pub fn runs_elsewhere(&self, hall: usize) -> bool {
+        self.elsewhere.contains(&hall)
+    }
+
+    /// Halls another server runs.
+    pub fn elsewhere(&self) -> &BTreeSet<usize> {
+        &self.elsewhere
+    }
+
+    /// Refuses a command about a hall another server runs.
+    fn check_here(&self, cmd: &Command) -> Result<(), DomainError> {
+        let away = |h: usize| -> Result<(), DomainError> {
+            match self.elsewhere.contains(&h) {
+                true => Err(DomainError::Elsewhere(self.topo.halls[h].id.clone())),
+                false => Ok(()),
+            }
+        };
+        let counter_hall = |c: usize| self.topo.counters.get(c).map(|d| d.hall);
+        match cmd {
+            Command::Tick => Ok(()),
+            Command::Book { hall, .. } => match self.central {
+                true => Ok(()),
+                false => Err(DomainError::Elsewhere(self.topo.halls[*hall].id.clone())),
+            },
+            Command::CancelBooking { .. } => match self.central {
+                true => Ok(()),
+                false => Err(DomainError::Elsewhere("bookings".into())),
+            },
+            Command::SetPublicity { hall, .. } => match self.central {
+                true => Ok(()),
+                false => away(*hall),
+            },
+            Command::Issue { hall, .. } | Command::CheckIn { hall, .. } | Command::IssueRemote { hall, .. } => away(*hall),
+            Command::Requeue { ticket } | Command::RateByPhone { ticket, .. } => match self.tickets.get(ticket) {
+                Some(t) => away(t.hall),
+                None => Ok(()),
+            },
+            Command::Transfer { counter, hall, .. } => {
+                counter_hall(*counter).map_or(Ok(()), away)?;
+                hall.map_or(Ok(()), away)
+            }
+            other => other.counter().and_then(counter_hall).map_or(Ok(()), away),
         }
     }
 
@@ -461,6 +525,7 @@ impl State {
         if self.topo.business_day(now) != self.day {
             return Err(DomainError::StaleDay);
         }
+        self.check_here(&cmd)?;
         match cmd {
             Command::Tick => unreachable!(),
             Command::Issue { hall, service, priority, request_id } => {

@@ -74,6 +74,11 @@ pub struct Topology {
     pub rating_reasons: Vec<String>,
     /// Working days to close a 差评 case.
     pub case_days: u32,
+    /// Halls another server runs: at the core, the halls with a hall edge; at a hall edge,
+    /// every hall but its own ([`super::State::set_elsewhere`]).
+    pub elsewhere: std::collections::BTreeSet<usize>,
+    /// This server is the core: it makes every hall's bookings and publicity.
+    pub central: bool,
 }
 
 impl Topology {
@@ -97,6 +102,8 @@ impl Topology {
             pause_reasons: DEFAULT_PAUSE_REASONS.iter().map(|r| r.to_string()).collect(),
             rating_reasons: DEFAULT_RATING_REASONS.iter().map(|r| r.to_string()).collect(),
             case_days: 5,
+            elsewhere: Default::default(),
+            central: true,
         }
     }
 

@@ -48,6 +48,7 @@ fn hall(id: &str, zh: &str, en: &str, waiting: u32) -> HallInfo {
         appointments: true,
         ticket_texts: true,
         remote_left: None,
+        link: None,
     }
 }
 
@@ -348,6 +349,23 @@ fn queues_update_counts_and_other_halls() {
     assert_eq!(v.services[1].waiting, "今日已发完");
     assert!(!v.services[1].enabled);
     assert!(v.services[0].enabled);
+}
+
+#[test]
+fn a_cut_off_hall_shows_its_waits_as_unavailable_until_it_is_heard_from_again() {
+    let mut c = ready();
+    let since = DateTime::parse_from_rfc3339("2026-11-26T10:02:13+08:00").unwrap().with_timezone(&Utc);
+    let cut = qcall_wire::HallLink { online: false, since: Some(since) };
+    c.handle(Event::HallLink { hall: "west".into(), link: cut }, secs(1));
+    let v = c.view();
+    let others: Vec<&str> = v.services[0].others.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(others, ["暂不可用", "7 人 · 约14分钟"]);
+    assert!(v.services[0].enabled, "this hall's own tickets go on");
+    c.handle(Event::ToggleLanguage, secs(2));
+    assert_eq!(c.view().services[0].others[0].text, "unavailable");
+    c.handle(Event::ToggleLanguage, secs(3));
+    c.handle(Event::HallLink { hall: "west".into(), link: qcall_wire::HallLink { online: true, since: None } }, secs(4));
+    assert_eq!(c.view().services[0].others[0].text, "1 人 · 少于5分钟");
 }
 
 #[test]

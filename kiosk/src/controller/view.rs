@@ -210,7 +210,11 @@ impl Controller {
                                 let os = o.services.iter().find(|x| x.id == s.id)?;
                                 Some(OtherHallView {
                                     name: if en { o.name_en.clone() } else { o.name_zh.clone() },
-                                    text: queue_text(en, os),
+                                    // A hall whose server is cut off: its figures are old.
+                                    text: match &o.link {
+                                        Some(l) if !l.online => text::OTHER_HALL_UNAVAILABLE.pick(en).into(),
+                                        _ => queue_text(en, os),
+                                    },
                                 })
                             })
                             .collect();

@@ -110,6 +110,14 @@ pub(super) fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError
     let backups = backup(&ck, raw.backup)?;
     let (postgres, advertise_url) = store(&ck, &raw.store, &raw.server, &server.listen, server.tls.is_some())?;
     let edge = raw.edge.as_ref().map(|e| edge(&ck, e, &topology.halls)).transpose()?;
+    // Who runs which hall: a hall edge its own; the core every hall without an edge.
+    match &edge {
+        Some(e) => {
+            topology.elsewhere = (0..topology.halls.len()).filter(|&h| h != e.hall).collect();
+            topology.central = false;
+        }
+        None => topology.elsewhere = devices.iter().filter(|d| d.kind == DeviceKind::Edge).filter_map(|d| d.hall).collect(),
+    }
     Ok(Config {
         edge,
         postgres,

@@ -84,7 +84,7 @@ pub async fn method_not_allowed() -> AppError {
 pub async fn halls(State(s): State<AppState>, MaybeCaller(who): MaybeCaller) -> Json<wire::HallsResponse> {
     let core = s.engine.shared.core.read().await;
     let now = s.clock.now();
-    let mut halls = view::halls(&core.state, &core.devices, &s.cfg.public_base_url, now);
+    let mut halls = core.halls_info(&s.cfg.public_base_url, now);
     if who.is_none() {
         halls = halls.into_iter().map(view::public_hall).collect();
     }
@@ -94,7 +94,7 @@ pub async fn halls(State(s): State<AppState>, MaybeCaller(who): MaybeCaller) -> 
 pub async fn hall(State(s): State<AppState>, MaybeCaller(who): MaybeCaller, Path(hall): Path<String>) -> Result<Json<wire::HallInfo>, AppError> {
     let h = hall_ix(&s, &hall)?;
     let core = s.engine.shared.core.read().await;
-    let info = view::hall(&core.state, &core.devices, &s.cfg.public_base_url, h, s.clock.now());
+    let info = core.hall_info(&s.cfg.public_base_url, h, s.clock.now());
     Ok(Json(if who.is_none() { view::public_hall(info) } else { info }))
 }
 
@@ -324,7 +324,7 @@ pub async fn set_publicity(
     let row = super::audit_row(&s, &super::actor(&who), "publicity_changed", &s.cfg.topology.halls[h].id, &detail, None);
     s.engine.submit_audited(Request::Domain(Command::SetPublicity { hall: h, messages: req.messages }), row).await?;
     let core = s.engine.shared.core.read().await;
-    Ok(Json(view::hall(&core.state, &core.devices, &s.cfg.public_base_url, h, s.clock.now())))
+    Ok(Json(core.hall_info(&s.cfg.public_base_url, h, s.clock.now())))
 }
 
 /// `GET /metrics`: the server's figures in Prometheus text format (supervisor token; a scrape

@@ -97,6 +97,7 @@ impl From<DomainError> for AppError {
             D::WrongHall(_) => ErrorCode::WrongHall,
             D::RequestIdReused => ErrorCode::RequestIdReused,
             D::RemoteOff => ErrorCode::RemoteOff,
+            D::Elsewhere(_) => ErrorCode::HallElsewhere,
             D::RemoteQuotaFull(_) => ErrorCode::RemoteQuotaFull,
             // Never shown: the engine answers these with what was made before.
             D::CodeTaken | D::RepeatedBooking(_) | D::RepeatedTicket(_) => ErrorCode::Internal,

@@ -19,6 +19,7 @@ mod extract;
 mod guard;
 mod listen;
 mod overview;
+pub use overview::hall_overview;
 mod pages;
 mod queue;
 mod ratings;
@@ -625,7 +626,8 @@ impl Server {
         if let Some(edge) = app.state.cfg.edge.clone() {
             crate::edge::spawn(crate::edge::Uplink {
                 edge,
-                topology: app.state.cfg.topology.clone(),
+                cfg: app.state.cfg.clone(),
+                clock: app.state.clock.clone(),
                 reader: app.state.reader.clone(),
                 engine: app.state.engine.clone(),
                 status: app.state.upstream.clone(),

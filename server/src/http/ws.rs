@@ -222,8 +222,8 @@ async fn stream(s: AppState, hall: Option<usize>, audience: Audience, since: Opt
         });
         let first = replay.unwrap_or_else(|| {
             let mut halls = match hall {
-                Some(h) => vec![view::hall(&core.state, &core.devices, &s.cfg.public_base_url, h, s.clock.now())],
-                None => view::halls(&core.state, &core.devices, &s.cfg.public_base_url, s.clock.now()),
+                Some(h) => vec![core.hall_info(&s.cfg.public_base_url, h, s.clock.now())],
+                None => core.halls_info(&s.cfg.public_base_url, s.clock.now()),
             };
             if audience == Audience::Public {
                 halls = halls.into_iter().map(view::public_hall).collect();

@@ -132,6 +132,18 @@ pub struct Batch<'a> {
     /// ticket rows.
     pub edge_events: Vec<(&'a str, &'a qcall_wire::EdgeEvent)>,
     pub edge_tickets: Vec<&'a qcall_wire::EdgeTicket>,
+    /// What is known of halls run by their edges, as it now is.
+    pub edge_halls: Vec<EdgeHallRow>,
+}
+
+/// A hall run by its edge, as the core last heard of it (`edge_halls`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeHallRow {
+    pub hall: String,
+    pub seen_at: i64,
+    pub cut_since: Option<i64>,
+    /// The hall's overview (JSON) as its edge last told.
+    pub overview: Option<String>,
 }
 
 /// A case as a change leaves it (written with the batch that changed it).
@@ -494,6 +506,14 @@ impl Store {
                     t.issued_at, t.queued_at, t.called_at, t.finished_at, t.counter.as_ref(), t.clerk.as_ref(), t.call_count,
                     t.transferred, t.request_id.as_ref(), t.rating, t.slot_start, t.remote_code.as_ref(), t.arrived_at, t.held_at,
                 ],
+            )?;
+        }
+        for h in &b.edge_halls {
+            db.execute(
+                "INSERT INTO edge_halls (hall, seen_at, cut_since, overview) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hall) DO UPDATE SET seen_at = excluded.seen_at, cut_since = excluded.cut_since,
+                    overview = COALESCE(excluded.overview, edge_halls.overview)",
+                vals![&h.hall, h.seen_at, h.cut_since, h.overview.as_ref()],
             )?;
         }
         for (device, body) in &b.devices {

@@ -15,7 +15,7 @@ mod load;
 pub mod schema;
 mod text;
 
-pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
+pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, EdgeHallRow, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
 pub(crate) use load::booking_row;
 pub use db::{Db, DbError, Dialect, FromValue, PgSettings, Row, Value};
 pub use schema::{open_connection, schema_version_known, schema_version_known_in, DEFAULT_BUSY_TIMEOUT, MIGRATIONS, PG_MIGRATIONS};
@@ -205,6 +205,16 @@ impl Store {
         let e = self.err();
         let rows = self.db.query("SELECT hall, MAX(seq) FROM edge_log GROUP BY hall", &[]).map_err(&e)?;
         rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<_, DbError>>().map_err(e)
+    }
+
+    /// What is known of the halls run by their edges.
+    pub fn edge_halls(&mut self) -> Result<Vec<EdgeHallRow>, StoreError> {
+        let e = self.err();
+        let rows = self.db.query("SELECT hall, seen_at, cut_since, overview FROM edge_halls ORDER BY hall", &[]).map_err(&e)?;
+        rows.iter()
+            .map(|r| Ok(EdgeHallRow { hall: r.get(0)?, seen_at: r.get(1)?, cut_since: r.get(2)?, overview: r.get(3)? }))
+            .collect::<Result<_, DbError>>()
+            .map_err(e)
     }
 
     pub fn sessions(&mut self) -> Result<Vec<SessionRow>, StoreError> {

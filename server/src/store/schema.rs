@@ -233,6 +233,29 @@ pub const MIGRATIONS: &[&str] = &[
         arrived_at INTEGER,
         held_at INTEGER
     );",
+    // 10: hall edges, both ways: the core's last word from each edge hall (its overview, when
+    // it was last heard from, since when it is cut off), what the core sends each edge
+    // (bookings, cancellations, publicity, transfers: in order, by (hall, seq)), and the halls
+    // whose numbering the core took over from their edge
+    "CREATE TABLE edge_halls (
+        hall TEXT PRIMARY KEY,
+        seen_at INTEGER NOT NULL,
+        cut_since INTEGER,
+        overview TEXT
+    );
+    CREATE TABLE edge_feed (
+        hall TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, seq)
+    );
+    CREATE TABLE hall_takeovers (
+        hall TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        skip INTEGER NOT NULL,
+        held INTEGER NOT NULL
+    );",
 ];
 
 /// PostgreSQL's steps: step 1 is the schema SQLite reached in 8 steps, plus the writer's lease.
@@ -454,6 +477,26 @@ pub const PG_MIGRATIONS: &[&str] = &[
         remote_code TEXT,
         arrived_at BIGINT,
         held_at BIGINT
+    );",
+    // 3: as SQLite's 10 (hall edges, both ways; takeovers)
+    "CREATE TABLE edge_halls (
+        hall TEXT PRIMARY KEY,
+        seen_at BIGINT NOT NULL,
+        cut_since BIGINT,
+        overview TEXT
+    );
+    CREATE TABLE edge_feed (
+        hall TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, seq)
+    );
+    CREATE TABLE hall_takeovers (
+        hall TEXT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        skip BIGINT NOT NULL,
+        held BIGINT NOT NULL
     );",
 ];
 

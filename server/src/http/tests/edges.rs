@@ -3,10 +3,16 @@
 //! and only the hall's own edge uploading.
 
 use super::*;
+use crate::clock::Clock;
+use crate::view;
 
-/// The core, with an edge device for the east hall (token `edge-east-token`).
+/// The core, with an edge device for the east hall (token `edge-east-token`): east is run
+/// by its edge.
 fn core() -> Rig {
     Rig::with(|cfg, _| {
+        let mut t = (*cfg.topology).clone();
+        t.elsewhere = [0].into();
+        cfg.topology = Arc::new(t);
         cfg.devices.push(crate::config::Device {
             id: "edge-east".into(),
             name: "东区服务器".into(),
@@ -52,7 +58,103 @@ fn ticket(id: u64, state: &str) -> wire::EdgeTicket {
 }
 
 fn upload(events: std::ops::RangeInclusive<u64>, tickets: Vec<wire::EdgeTicket>) -> Value {
-    serde_json::to_value(wire::EdgeUpload { events: events.map(event).collect(), tickets }).unwrap()
+    serde_json::to_value(wire::EdgeUpload { events: events.map(event).collect(), tickets, hall: None }).unwrap()
+}
+
+/// East's edge: runs east only, makes no bookings (it is not started: [`forward`] does its
+/// uploader's work).
+fn edge() -> Rig {
+    Rig::with(|cfg, _| {
+        let mut t = (*cfg.topology).clone();
+        t.elsewhere = [1, 2].into();
+        t.central = false;
+        cfg.topology = Arc::new(t);
+        cfg.edge = Some(crate::config::Edge { hall: 0, upstream: "http://127.0.0.1:9".into(), token: "edge-east-token".into(), ca_file: None });
+    })
+}
+
+/// One round of the edge's uploader: what follows what the core holds, with the hall's
+/// overview, uploaded.
+async fn forward(edge: &Rig, core: &Rig) -> Value {
+    let path = "/api/v1/edges/east/log";
+    let held: wire::EdgeHeld = serde_json::from_value(core.ok("GET", path, Some("edge-east-token"), None).await).unwrap();
+    let day = edge.app.state.engine.shared.core.read().await.state.day().to_string();
+    let (mut up, texts) = edge.db(|db| crate::edge::next_upload(db, held.held, day, "east".into()).unwrap());
+    let c = edge.app.state.engine.shared.core.read().await;
+    up.hall = Some(Box::new(crate::http::hall_overview(&edge.app.state.cfg, &c, 0, edge.clock.now(), texts)));
+    drop(c);
+    core.ok("POST", path, Some("edge-east-token"), Some(serde_json::to_value(up).unwrap())).await
+}
+
+/// The core's stream, as far as it went (its replay ring).
+async fn stream(r: &Rig) -> Vec<wire::StreamMessage> {
+    r.app.state.engine.shared.core.read().await.ring.iter().map(|b| b.msg.clone()).collect()
+}
+
+/// The core shows a hall its edge runs as the edge tells it: live while it is heard from; when
+/// it falls silent, cut off (断网) since it was last heard from, its figures frozen and an
+/// alert raised; back online with its next upload. The core does nothing about the hall
+/// itself: its own kiosks cannot issue there.
+#[tokio::test]
+async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
+    let (e, c) = (edge(), core());
+    let t = e.issue("east", "filing").await;
+    assert!(t.id > crate::store::edge_id_base(0), "the hall in the id's high bits");
+    forward(&e, &c).await;
+    let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    let east = &ov["halls"][0];
+    assert_eq!((east["hall"]["id"].as_str(), east["waiting"].as_u64()), (Some("east"), Some(1)));
+    assert_eq!(east["hall"]["link"], json!({"online": true}));
+    assert_eq!(ov["halls"][1]["hall"].get("link"), None, "west is the core's own");
+    // The edge's events go on to the core's streams, renumbered, once each.
+    let issued: Vec<u64> = stream(&c).await.iter().filter_map(|m| match &m.kind {
+        wire::EventKind::TicketIssued { ticket } if m.hall.as_deref() == Some("east") => Some(ticket.id),
+        _ => None,
+    }).collect();
+    assert_eq!(issued, [t.id]);
+    forward(&e, &c).await;
+    assert_eq!(stream(&c).await.iter().filter(|m| matches!(m.kind, wire::EventKind::TicketIssued { .. })).count(), 1);
+    // Kiosks everywhere see east's waits from the mirror.
+    let halls: wire::HallsResponse = serde_json::from_value(c.ok("GET", "/api/v1/halls", Some("demo-kiosk-west"), None).await).unwrap();
+    assert_eq!(halls.halls[0].services[0].waiting, 1);
+    // The core runs nothing of east.
+    let a = c.send("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(json!({"service": "filing"}))).await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, Some(ErrorCode::HallElsewhere)));
+    let a = c.send("POST", "/api/v1/sessions", None, Some(json!({"clerk": "clerk01", "pin": "1234", "counter": "E01"}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::HallElsewhere));
+
+    // Silent past SILENT: cut off since it was last heard from, at the next batch.
+    let last = c.clock.now();
+    e.issue("east", "filing").await;
+    c.clock.advance(crate::edge::SILENT + 1_000);
+    c.issue("west", "filing").await;
+    let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    let east = &ov["halls"][0];
+    assert_eq!(east["hall"]["link"], json!({"online": false, "since": view::time(last)}));
+    assert_eq!(east["waiting"], 1, "frozen: as last told");
+    let cut: Vec<wire::HallLink> =
+        stream(&c).await.into_iter().filter_map(|m| match m.kind { wire::EventKind::HallLinkChanged { link } => Some(link), _ => None }).collect();
+    assert_eq!(cut, [wire::HallLink { online: true, since: None }, wire::HallLink { online: false, since: Some(view::time(last)) }], "first heard, then cut");
+    c.app.state.engine.submit(crate::engine::Request::CheckAlerts(c.app.state.cfg.alerts.clone())).await.unwrap();
+    let alerts = c.ok("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
+    let alert = alerts["alerts"].as_array().unwrap().iter().find(|a| a["kind"] == "hall_cut").expect("a hall_cut alert").clone();
+    assert_eq!(alert["hall"], "east");
+    assert!(alert["message"].as_str().unwrap().contains("断网"), "{alert}");
+    // The mirror and the cut survive a restart of the core.
+    let Rig { _dir, app, clock } = c;
+    let cfg = (*app.state.cfg).clone();
+    app.shutdown().await;
+    let c = Rig { app: Rig::build(cfg, clock.clone()), clock, _dir };
+    let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    assert_eq!((ov["halls"][0]["hall"]["link"]["online"].as_bool(), ov["halls"][0]["waiting"].as_u64()), (Some(false), Some(1)));
+
+    // Heard from again: online, the figures current, the alert cleared.
+    forward(&e, &c).await;
+    let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    assert_eq!((ov["halls"][0]["hall"]["link"].clone(), ov["halls"][0]["waiting"].as_u64()), (json!({"online": true}), Some(2)));
+    c.app.state.engine.submit(crate::engine::Request::CheckAlerts(c.app.state.cfg.alerts.clone())).await.unwrap();
+    let alerts = c.ok("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
+    assert!(!alerts["alerts"].as_array().unwrap().iter().any(|a| a["kind"] == "hall_cut"), "{alerts}");
 }
 
 #[tokio::test]

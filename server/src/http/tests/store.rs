@@ -69,13 +69,13 @@ fn columns(table: &str, version: i64) -> &'static str {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start"
         }
-        ("tickets", 8) => {
+        ("tickets", 8..=9) => {
             "id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, \
              called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, \
              remote_code, arrived_at, held_at"
         }
         ("sessions", 1) => "token_hash, clerk, counter, created_at",
-        ("sessions", 2..=8) => "token_hash, clerk, counter, created_at, pin_fp",
+        ("sessions", 2..=9) => "token_hash, clerk, counter, created_at, pin_fp",
         ("counters", _) => "id, state, clerk, current, last_finished, last_finished_at",
         ("events", _) => "seq, at, hall, type, body",
         ("meta", _) => "key, value",
