@@ -338,6 +338,12 @@ impl Client {
         self.get(&format!("/api/v1/edges/{hall}/log")).await
     }
 
+    /// `GET /api/v1/edges/{hall}/feed?since=N&wait=S`: what the core sends the hall's edge
+    /// after item `since`, when there is some or after `wait` seconds.
+    pub async fn edge_feed(&self, hall: &str, since: u64, wait: u32) -> Result<wire::EdgeFeed> {
+        self.get(&format!("/api/v1/edges/{hall}/feed?since={since}&wait={wait}")).await
+    }
+
     // --- Kiosks -------------------------------------------------------------------------
 
     /// `POST /api/v1/halls/{hall}/tickets`: one attempt.

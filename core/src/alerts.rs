@@ -246,6 +246,25 @@ pub fn conditions(
             });
         }
     }
+    for b in st.conflicts() {
+        let h = &topo.halls[b.hall];
+        out.push(Condition {
+            key: format!("conflict:{}", b.id),
+            kind: AlertKind::EdgeConflict,
+            hall: Some(b.hall),
+            counter: None,
+            ticket: b.ticket,
+            device: None,
+            message: format!(
+                "{} {} 的预约已在中心取消，但断网期间已在{}签到取号，以本厅为准 · a booking cancelled here was checked in at {} while it was cut off: the hall's facts stand",
+                crate::domain::calendar::format_minute(b.slot),
+                crate::domain::appointments::mask_name(&b.who.name),
+                h.name_zh,
+                h.name_en
+            ),
+            advice: Some("请核实是否需要联系纳税人 · check whether the taxpayer needs a call".into()),
+        });
+    }
     if let Some(year) = topo.calendar_missing(topo.local(now).0) {
         out.push(Condition {
             key: format!("calendar:{year}"),

@@ -6,6 +6,11 @@
 //! follows (the events, and the rows of the tickets they name as they are now), in order, and
 //! after any failure asks again and goes on from there. So every event reaches the core at
 //! least once, and the core, skipping what it holds, stores each once.
+//!
+//! Down, the edge follows the core's feed for its hall (`GET …/feed?since=`): the bookings
+//! made at the core and their cancellations, the hall's publicity, each applied once in
+//! the writer's transaction that records how far the feed was applied; and the other halls
+//! as the core sees them (the kiosks' 区域通办 panel; cut off with the link).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +78,46 @@ async fn read<T: Send + 'static>(
     }
 }
 
-/// Starts the uploader; it ends when the server stops.
+/// How long the core holds a feed request open when it has nothing to send.
+const FEED_WAIT_S: u32 = 5;
+
+/// Follows the core's feed for the hall; ends when the server stops.
+fn spawn_feed(u: &Uplink, client: Client, hall: String) {
+    let engine = u.engine.clone();
+    let mut shutdown = u.shutdown.clone();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let held = engine.shared.core.read().await.feed.get(&usize::MAX).copied().unwrap_or(0);
+            let r = tokio::select! {
+                r = client.edge_feed(&hall, held, FEED_WAIT_S) => r,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            match r {
+                Ok(feed) => {
+                    backoff = Duration::from_millis(250);
+                    if let Err(e) = engine.submit(crate::engine::Request::Feed(Box::new(feed))).await {
+                        tracing::warn!(error = %e, "the core's feed was not applied; asking again");
+                        tokio::time::sleep(backoff).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "the core's feed cannot be read");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    });
+}
+
+/// Starts the uploader and the feed's follower; they end when the server stops.
 pub fn spawn(u: Uplink) {
     let hall = u.cfg.topology.halls[u.edge.hall].id.clone();
     let opts = ClientOptions { ca_file: u.edge.ca_file.clone(), timeout: Some(Duration::from_secs(10)), ..ClientOptions::default() };
@@ -84,6 +128,7 @@ pub fn spawn(u: Uplink) {
             return;
         }
     };
+    spawn_feed(&u, client.clone(), hall.clone());
     let mut commits = u.engine.shared.events.subscribe();
     u.engine.shared.internal_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut shutdown = u.shutdown.clone();

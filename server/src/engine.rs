@@ -100,14 +100,20 @@ pub struct Core {
     pub texts: crate::texts::Texts,
     /// Per hall id: the highest `seq` of the hall edge's log held (the core of hall edges).
     pub edge_held: HashMap<String, u64>,
-    /// The halls run by their edges, as last heard of (the core of hall edges).
+    /// The halls run by other servers, as last heard of (at the core, the halls run by their
+    /// edges; at an edge, the other halls, through the core).
     pub mirrors: BTreeMap<usize, Mirror>,
+    /// At the core: per hall run by its edge, the last item of its feed. At an edge (hall
+    /// `usize::MAX`): the last item of its feed applied.
+    pub feed: BTreeMap<usize, u64>,
 }
 
 /// A hall its edge runs, as the core last heard of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mirror {
-    /// The hall as the edge's duty leader saw it, last told.
+    /// The hall as its server last told (with the figures of its duty leader's page when it
+    /// is a hall edge telling the core).
+    pub hall: Option<Box<wire::HallInfo>>,
     pub overview: Option<Box<wire::HallOverview>>,
     /// When the edge was last heard from.
     pub seen_at: Millis,
@@ -141,8 +147,8 @@ impl Core {
     /// A hall as devices and pages see it: from the state held here, or, for a hall run
     /// elsewhere, as its server last told (marked with its link).
     pub fn hall_info(&self, base_url: &str, h: usize, now: Millis) -> wire::HallInfo {
-        let mut info = match self.mirrors.get(&h).and_then(|m| m.overview.as_ref()) {
-            Some(o) if self.state.runs_elsewhere(h) => o.hall.clone(),
+        let mut info = match self.mirrors.get(&h).and_then(|m| m.hall.as_ref()) {
+            Some(o) if self.state.runs_elsewhere(h) => (**o).clone(),
             _ => view::hall(&self.state, &self.devices, base_url, h, now),
         };
         info.link = self.link(h);
@@ -163,8 +169,8 @@ impl Core {
 
     /// Memory becomes what the store holds (after a failed commit).
     fn reloaded(&mut self, d: Durable) {
-        (self.state, self.seq, self.devices, self.sessions, self.alerts, self.next_alert_id, self.edge_held, self.mirrors) =
-            (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id, d.edge_held, d.mirrors);
+        (self.state, self.seq, self.devices, self.sessions, self.alerts, self.next_alert_id, self.edge_held, self.mirrors, self.feed) =
+            (d.state, d.seq, d.devices, d.sessions, d.alerts, d.next_alert_id, d.edge_held, d.mirrors, d.feed);
         self.texts.phones = d.texts.phones;
         self.texts.made = d.texts.made;
     }
@@ -182,6 +188,7 @@ pub struct Durable {
     pub texts: crate::texts::Texts,
     pub edge_held: HashMap<String, u64>,
     pub mirrors: BTreeMap<usize, Mirror>,
+    pub feed: BTreeMap<usize, u64>,
 }
 
 impl Durable {
@@ -211,10 +218,19 @@ impl Durable {
         let mut mirrors = BTreeMap::new();
         for r in store.edge_halls()? {
             let Some(h) = topo.hall_ix(&r.hall).filter(|&h| state.runs_elsewhere(h)) else { continue };
-            let overview = r.overview.and_then(|o| serde_json::from_str(&o).ok());
-            mirrors.insert(h, Mirror { overview, seen_at: r.seen_at, cut_since: r.cut_since });
+            let overview: Option<Box<wire::HallOverview>> = r.overview.and_then(|o| serde_json::from_str(&o).ok());
+            let hall = overview.as_ref().map(|o| Box::new(o.hall.clone()));
+            mirrors.insert(h, Mirror { hall, overview, seen_at: r.seen_at, cut_since: r.cut_since });
         }
-        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors })
+        let mut feed = BTreeMap::new();
+        for (hall, last) in store.edge_feed_last()? {
+            match topo.hall_ix(&hall) {
+                Some(h) => feed.insert(h, last),
+                None if hall.is_empty() => feed.insert(usize::MAX, last),
+                None => None,
+            };
+        }
+        Ok(Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors, feed })
     }
 }
 
@@ -320,6 +336,10 @@ pub enum Request {
     /// in order ([`Outcome::EdgeHeld`]).
     /// `device`: the edge (it is seen now: an empty upload is its heartbeat).
     EdgeLog { hall: usize, device: String, upload: wire::EdgeUpload },
+    /// At a hall edge: what the core sent (its bookings and publicity, applied once each, in
+    /// order) and the other halls as the core sees them ([`Outcome::EdgeHeld`]: the feed's
+    /// last item applied).
+    Feed(Box<wire::EdgeFeed>),
     /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
     /// writer's heartbeat).
     Renew,
@@ -403,6 +423,9 @@ pub enum EngineError {
     /// A hall edge's upload does not follow what is held (the highest `seq` held).
     #[error("the upload does not follow seq {0}, the last held")]
     EdgeGap(u64),
+    /// It needs the link to the hall's own server (or the core), which is down.
+    #[error("the link to {0}'s own server is down")]
+    UpstreamUnavailable(String),
     /// Another server took the writer's lease: this one takes no more changes.
     #[error("another server took over as the writer: {0}")]
     Fenced(String),
@@ -435,7 +458,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, std::thread::JoinHandle<()>), StoreError> {
         let now = clock.now();
-        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors } = Durable::load(&mut store, now)?;
+        let Durable { state, seq, devices, sessions, alerts, next_alert_id, texts, edge_held, mirrors, feed } = Durable::load(&mut store, now)?;
         let topo = state.topology().clone();
         let mut ring = VecDeque::new();
         for (s, hall, body) in store.recent_events(RING)? {
@@ -450,7 +473,7 @@ impl Engine {
         let (events, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let day = state.day().to_string();
         let shared = Arc::new(Shared {
-            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts, edge_held, mirrors }),
+            core: RwLock::new(Core { state, seq, ring, devices, sessions, alerts, next_alert_id, device_seen: BTreeMap::new(), texts, edge_held, mirrors, feed }),
             events,
             commits: AtomicU64::new(0),
             batches_applied: AtomicU64::new(0),
@@ -549,6 +572,10 @@ struct Acc {
     edge_held: HashMap<String, u64>,
     /// Halls run by their edges whose mirror changed (with its overview: it came anew).
     mirrors: BTreeMap<usize, bool>,
+    /// At the core: what to send hall edges (by hall), in order.
+    feed: Vec<(usize, wire::EdgeFeedKind)>,
+    /// At an edge: the last item of the feed applied now.
+    feed_held: Option<u64>,
     tickets: BTreeSet<TicketId>,
     counters: BTreeSet<usize>,
     publicity: BTreeSet<usize>,
@@ -623,6 +650,9 @@ impl Acc {
                 self.persons.insert(b.who.key());
                 self.bookings.insert(b.id, b.clone());
             }
+            if let Some(item) = feed_item(&core.state, &e) {
+                self.feed.push(item);
+            }
             if let Some((msg, halls)) = view::event(&core.state, &e, core.seq + 1, now) {
                 core.seq += 1;
                 mine.push(self.push(core.seq, halls, msg));
@@ -666,6 +696,62 @@ impl Acc {
             return Err(EngineError::CaseClosed);
         }
         Ok(c)
+    }
+
+    /// At a hall edge: the core's feed applied (each item once, in order), and the other halls
+    /// as the core sees them mirrored (their waits for the kiosks, cut off with the link).
+    fn apply_feed(&mut self, core: &mut Core, feed: &wire::EdgeFeed, now: Millis) -> Outcome {
+        let mut held = self.feed_held.or(core.feed.get(&usize::MAX).copied()).unwrap_or(0);
+        for item in &feed.items {
+            if item.seq <= held {
+                continue;
+            }
+            if item.seq != held + 1 {
+                tracing::warn!(held, next = item.seq, "the core's feed skipped items");
+            }
+            held = item.seq;
+            let Some(cmd) = feed_command(&core.state, &item.kind) else {
+                tracing::warn!(seq = item.seq, "a feed item names what this hall does not know: skipped");
+                continue;
+            };
+            match core.state.apply(cmd, now) {
+                Ok(events) => {
+                    let _ = self.emit(core, events, now);
+                }
+                Err(e) => tracing::warn!(error = %e, seq = item.seq, "a feed item was not applied"),
+            }
+        }
+        if held != core.feed.get(&usize::MAX).copied().unwrap_or(0) {
+            self.feed_held = Some(held);
+        }
+        let topo = core.state.topology().clone();
+        for info in &feed.halls {
+            let Some(h) = topo.hall_ix(&info.id).filter(|&h| core.state.runs_elsewhere(h)) else { continue };
+            // A hall the core itself does not hear from is cut off here too.
+            let cut = info.link.as_ref().filter(|l| !l.online).map(|l| l.since.map_or(now, |t| t.timestamp_millis()));
+            let m = core.mirrors.entry(h).or_insert(Mirror { hall: None, overview: None, seen_at: now, cut_since: Some(now) });
+            let was_cut = m.cut_since;
+            let queues_changed = m.hall.as_ref().is_none_or(|old| old.services != info.services);
+            m.hall = Some(Box::new(info.clone()));
+            m.seen_at = now;
+            m.cut_since = cut;
+            self.mirrors.entry(h).or_default();
+            if was_cut.is_some() != cut.is_some() {
+                self.link_changed(core, h, now);
+            }
+            if queues_changed {
+                core.seq += 1;
+                let msg = wire::StreamMessage {
+                    seq: core.seq,
+                    at: view::time(now),
+                    hall: Some(info.id.clone()),
+                    kind: wire::EventKind::HallMirrored,
+                    queues: info.services.iter().map(view::queue_of_service).collect(),
+                };
+                self.push(core.seq, vec![h], msg);
+            }
+        }
+        Outcome::EdgeHeld(held)
     }
 
     /// Tells the streams that a hall run elsewhere was cut off or is heard from again.
@@ -809,6 +895,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Err(EngineError::RequestIdReused)
                 }
             }
+            // A booking for today at a hall cut off from here could not reach it in time.
+            Request::Domain(Command::Book { hall, date, .. }) if *date == core.state.day() && core.link(*hall).is_some_and(|l| !l.online) => {
+                Err(EngineError::UpstreamUnavailable(core.state.topology().halls[*hall].id.clone()))
+            }
             Request::Domain(cmd) => match core.state.apply(cmd.clone(), now) {
                 Ok(events) => {
                     let mine = acc.emit(core, events, now);
@@ -871,7 +961,30 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     // the hall's waits, the duty leader its figures), each once: as stored.
                     for e in &fresh {
                         let Ok(mut msg) = serde_json::from_str::<wire::StreamMessage>(&e.body) else { continue };
-                        if msg.hall.as_deref() != Some(id.as_str()) || !mirrored_kind(&msg.kind) {
+                        if msg.hall.as_deref() != Some(id.as_str()) {
+                            continue;
+                        }
+                        // How the hall's bookings ended: its word counts here (no-shows, bans).
+                        if let wire::EventKind::BookingSettled { booking, outcome, ticket } = &msg.kind {
+                            let outcome = match (outcome, ticket) {
+                                (wire::BookingOutcome::CheckedIn, Some(t)) => crate::domain::Settled::CheckedIn { ticket: *t },
+                                (wire::BookingOutcome::CheckedIn, None) => continue,
+                                (wire::BookingOutcome::NoShow, _) => crate::domain::Settled::NoShow,
+                            };
+                            match core.state.apply(Command::Settle { booking: *booking, outcome, at: e.at }, now) {
+                                Ok(events) => {
+                                    for ev in &events {
+                                        if let Some(b) = ev.booking().filter(|b| b.conflict_at.is_some() && b.changed_at == Some(e.at)) {
+                                            acc.audit.push(conflict_audit(&core.state, b, now));
+                                        }
+                                    }
+                                    acc.emit(core, events, now);
+                                }
+                                Err(err) => tracing::warn!(error = %err, booking, "a hall edge's booking outcome was not applied"),
+                            }
+                            continue;
+                        }
+                        if !mirrored_kind(&msg.kind) {
                             continue;
                         }
                         core.seq += 1;
@@ -881,11 +994,12 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     acc.edge_events.extend(fresh.into_iter().map(|e| (id.clone(), e.clone())));
                     acc.edge_tickets.extend(upload.tickets.iter().cloned());
                     acc.edge_held.insert(id.clone(), now_held);
-                    let m = core.mirrors.entry(*hall).or_insert(Mirror { overview: None, seen_at: now, cut_since: Some(now) });
+                    let m = core.mirrors.entry(*hall).or_insert(Mirror { hall: None, overview: None, seen_at: now, cut_since: Some(now) });
                     let back = m.cut_since.is_some();
                     m.seen_at = now;
                     m.cut_since = None;
                     if let Some(o) = &upload.hall {
+                        m.hall = Some(Box::new(o.hall.clone()));
                         m.overview = Some(o.clone());
                     }
                     *acc.mirrors.entry(*hall).or_default() |= upload.hall.is_some();
@@ -896,6 +1010,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                     Ok(Outcome::EdgeHeld(now_held))
                 }
             }
+            Request::Feed(feed) => Ok(acc.apply_feed(core, feed, now)),
             Request::Purge { audit_days, clerk_days } => {
                 let topo = core.state.topology();
                 let today = topo.local(now).0;
@@ -1094,8 +1209,22 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         && acc.edge_events.is_empty()
         && acc.edge_tickets.is_empty()
         && acc.mirrors.is_empty()
+        && acc.feed.is_empty()
+        && acc.feed_held.is_none()
         && acc.purge.is_none();
     let seq_before = core.seq - acc.out.len() as u64;
+    // The feed's items, numbered per hall.
+    let mut feed_last = BTreeMap::new();
+    let feed_rows: Vec<crate::store::FeedRow> = acc
+        .feed
+        .iter()
+        .map(|(h, kind)| {
+            let seq = feed_last.entry(*h).or_insert_with(|| core.feed.get(h).copied().unwrap_or(0));
+            *seq += 1;
+            let item = wire::EdgeFeedItem { seq: *seq, at: now, kind: kind.clone() };
+            crate::store::FeedRow { hall: core.state.topology().halls[*h].id.clone(), seq: *seq, at: now, body: serde_json::to_string(&item).expect("wire types serialise") }
+        })
+        .collect();
     let commit = if nothing_to_write {
         store.keep_lease().map(|()| crate::store::Purged::default())
     } else {
@@ -1140,6 +1269,8 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .iter()
                 .filter_map(|(&h, &with)| core.mirrors.get(&h).map(|m| m.row(&st.topology().halls[h].id, with)))
                 .collect(),
+            edge_feed: feed_rows,
+            feed_held: acc.feed_held,
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -1157,6 +1288,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             shared.batches_applied.fetch_add(1, Ordering::Relaxed);
             shared.committed_seq.store(core.seq, Ordering::Relaxed);
             core.edge_held.extend(std::mem::take(&mut acc.edge_held));
+            core.feed.extend(feed_last);
+            if let Some(n) = acc.feed_held {
+                core.feed.insert(usize::MAX, n);
+            }
             {
                 let mut h = shared.health.lock();
                 // Only a commit that wrote something shows the store works again.
@@ -1230,13 +1365,97 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
     commit_took
 }
 
+/// At a hall edge: the command a feed item asks for (`None`: it names a service not known).
+fn feed_command(st: &State, kind: &wire::EdgeFeedKind) -> Option<Command> {
+    let topo = st.topology();
+    // The one hall this edge runs.
+    let hall = (0..topo.halls.len()).find(|h| !st.runs_elsewhere(*h))?;
+    Some(match kind {
+        wire::EdgeFeedKind::Booked { booking: b } => Command::Receive(crate::domain::Received::Booking(Box::new(Booking {
+            id: b.id,
+            code: b.code.clone(),
+            hall,
+            service: topo.service_ix(&b.service)?,
+            date: b.date.parse().ok()?,
+            slot: b.slot,
+            who: crate::domain::Person { person: b.person.clone(), name: b.name.clone(), phone: b.phone.clone() },
+            state: crate::domain::BookingState::Booked,
+            created_at: b.created_at,
+            changed_at: None,
+            ticket: None,
+            request_id: b.request_id.clone(),
+            conflict_at: None,
+        }))),
+        wire::EdgeFeedKind::BookingCancelled { booking } => Command::Receive(crate::domain::Received::Cancelled { booking: *booking }),
+        wire::EdgeFeedKind::Publicity { messages } => Command::SetPublicity { hall, messages: messages.clone() },
+    })
+}
+
+/// At the core: what a domain event sends the edge of its hall, if a hall edge runs it.
+fn feed_item(st: &State, e: &Event) -> Option<(usize, wire::EdgeFeedKind)> {
+    if !st.is_central() {
+        return None;
+    }
+    let topo = st.topology();
+    let item = match e {
+        Event::BookingMade { booking: b } => (
+            b.hall,
+            wire::EdgeFeedKind::Booked {
+                booking: wire::EdgeBooking {
+                    id: b.id,
+                    code: b.code.clone(),
+                    service: topo.services[b.service].id.clone(),
+                    date: b.date.to_string(),
+                    slot: b.slot,
+                    person: b.who.person.clone(),
+                    name: b.who.name.clone(),
+                    phone: b.who.phone.clone(),
+                    created_at: b.created_at,
+                    request_id: b.request_id.clone(),
+                },
+            },
+        ),
+        Event::BookingCancelled { booking: b } => (b.hall, wire::EdgeFeedKind::BookingCancelled { booking: b.id }),
+        Event::PublicityUpdated { hall, messages } => (*hall, wire::EdgeFeedKind::Publicity { messages: messages.clone() }),
+        _ => return None,
+    };
+    st.runs_elsewhere(item.0).then_some(item)
+}
+
+/// The audit entry of a booking whose cancellation here its hall overruled (it was checked in
+/// there meanwhile).
+fn conflict_audit(st: &State, b: &Booking, now: Millis) -> crate::store::AuditRow {
+    let topo = st.topology();
+    crate::store::AuditRow {
+        at: now,
+        actor: format!("edge:{}", topo.halls[b.hall].id),
+        action: "edge_conflict".into(),
+        target: format!("booking:{}", b.id),
+        detail: format!(
+            "预约 {} {}（{}）已在中心取消，但已在{}签到，以本厅为准 · cancelled here, checked in at the hall: the hall's facts stand",
+            b.date,
+            crate::domain::calendar::format_minute(b.slot),
+            crate::domain::appointments::mask_name(&b.who.name),
+            topo.halls[b.hall].name_zh
+        ),
+        client: "-".into(),
+    }
+}
+
 /// Which of a hall edge's events the core's streams carry on: the hall's own, not its
 /// alerts (the edge's duty leader has them; the core raises its own) nor its day's turn.
 fn mirrored_kind(k: &wire::EventKind) -> bool {
     use wire::EventKind as K;
     !matches!(
         k,
-        K::Snapshot { .. } | K::DayRolledOver { .. } | K::AlertRaised { .. } | K::AlertCleared { .. } | K::AlertAcknowledged { .. } | K::HallLinkChanged { .. }
+        K::Snapshot { .. }
+            | K::DayRolledOver { .. }
+            | K::AlertRaised { .. }
+            | K::AlertCleared { .. }
+            | K::AlertAcknowledged { .. }
+            | K::HallLinkChanged { .. }
+            | K::HallMirrored
+            | K::BookingSettled { .. }
     )
 }
 
@@ -1269,6 +1488,8 @@ fn kind_name(k: &wire::EventKind) -> &'static str {
         K::AlertCleared { .. } => "alert_cleared",
         K::AlertAcknowledged { .. } => "alert_acknowledged",
         K::HallLinkChanged { .. } => "hall_link_changed",
+        K::HallMirrored => "hall_mirrored",
+        K::BookingSettled { .. } => "booking_settled",
     }
 }
 

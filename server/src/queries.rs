@@ -171,7 +171,7 @@ fn booking_row(r: &Row, topo: &Topology) -> Result<Option<crate::domain::Booking
 }
 
 const BOOKING_COLUMNS: &str =
-    "id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id";
+    "id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id, conflict_at";
 
 /// The latest booking with this code still holding its personal data.
 pub fn booking_by_code(db: &mut Db, topo: &Topology, code: &str) -> Result<Option<crate::domain::Booking>, DbError> {
@@ -525,5 +525,11 @@ fn edge_ticket(r: &Row) -> Result<wire::EdgeTicket, DbError> {
 /// changed them.
 pub fn ticket_ids_of_last_day_before(db: &mut Db, day: &str) -> Result<Vec<u64>, DbError> {
     let rows = db.query("SELECT id FROM tickets WHERE day = (SELECT MAX(day) FROM tickets WHERE day < ?1) ORDER BY id", vals![day])?;
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// The items of a hall edge's feed after `since`, in order (their JSON).
+pub fn feed_after(db: &mut Db, hall: &str, since: u64, limit: u32) -> Result<Vec<String>, DbError> {
+    let rows = db.query("SELECT body FROM edge_feed WHERE hall = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", vals![hall, since, limit])?;
     rows.iter().map(|r| r.get(0)).collect()
 }

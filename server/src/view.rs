@@ -76,6 +76,22 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
         .collect()
 }
 
+/// A service's queue as a hall's info tells it (a hall mirrored from another server).
+pub fn queue_of_service(s: &wire::ServiceInfo) -> wire::QueueInfo {
+    wire::QueueInfo {
+        service: s.id.clone(),
+        waiting: s.waiting,
+        est_wait_s: s.est_wait_s,
+        est_wait_range_s: s.est_wait_range_s,
+        open_counters: s.open_counters,
+        sold_out: s.sold_out,
+        closed_until: s.closed_until,
+        overtime: s.overtime,
+        unstaffed: s.unstaffed,
+        full: s.full,
+    }
+}
+
 pub fn counter(st: &State, ix: usize) -> wire::CounterInfo {
     let topo = st.topology();
     let def = &topo.counters[ix];
@@ -263,6 +279,14 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
                 free: capacity.saturating_sub(taken),
             };
             (kind, vec![b.hall], false)
+        }
+        // At a hall edge, how its bookings end goes up to the core (which counts no-shows).
+        Event::BookingNoShow { booking: b } | Event::BookingCheckedIn { booking: b } if !st.is_central() => {
+            let outcome = match b.state {
+                crate::domain::BookingState::NoShow => wire::BookingOutcome::NoShow,
+                _ => wire::BookingOutcome::CheckedIn,
+            };
+            (K::BookingSettled { booking: b.id, outcome, ticket: b.ticket }, vec![b.hall], false)
         }
         Event::BookingNoShow { booking: b } => {
             let kind = K::AppointmentNoShow {

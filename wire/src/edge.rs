@@ -96,3 +96,65 @@ pub struct UpstreamHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
+
+/// `GET /api/v1/edges/{hall}/feed?since=N&wait=S`: what the core sends a hall edge after its
+/// item `since` (kept at the core until asked for, so a cut of any length loses nothing),
+/// answered when there is some or after `wait` seconds (at most 25).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeFeedQuery {
+    #[serde(default)]
+    pub since: u64,
+    #[serde(default)]
+    pub wait: Option<u32>,
+}
+
+/// The core's answer to a hall edge's feed request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFeed {
+    /// The next items, in order (at most 200).
+    pub items: Vec<EdgeFeedItem>,
+    /// Every other hall as the core sees it now (the kiosks' 区域通办 panel).
+    pub halls: Vec<crate::HallInfo>,
+}
+
+/// One item of a hall edge's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeFeedItem {
+    /// The item's number in the hall's feed (1, 2, 3, … without gaps).
+    pub seq: u64,
+    /// When the core made it (ms since the epoch).
+    pub at: i64,
+    #[serde(flatten)]
+    pub kind: EdgeFeedKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EdgeFeedKind {
+    /// A booking of the hall made at the core.
+    Booked { booking: EdgeBooking },
+    /// A booking of the hall cancelled at the core.
+    BookingCancelled { booking: u64 },
+    /// The hall's publicity (税法宣传) set at the core.
+    Publicity { messages: Vec<String> },
+}
+
+/// A booking as the hall needs it to check it in (by its code or the ID number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeBooking {
+    pub id: u64,
+    pub code: String,
+    pub service: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The slot's start, minutes after local midnight.
+    pub slot: u32,
+    /// The ID number (upper-case), name and proven phone.
+    pub person: String,
+    pub name: String,
+    pub phone: String,
+    pub created_at: i64,
+    pub request_id: String,
+}

@@ -104,12 +104,25 @@ pub enum EventKind {
     DeviceStatusChanged { status: DeviceStatus },
     /// A hall run by another server (a hall edge) was cut off (断网) or is heard from again.
     HallLinkChanged { link: crate::HallLink },
+    /// A hall run by another server, as that server last told: its queues are in `queues`.
+    HallMirrored,
+    /// At a hall edge: how a booking ended there (checked in with `ticket`, or a no-show), for
+    /// the core, which counts no-shows and bans from its halls' word. Staff only.
+    BookingSettled { booking: u64, outcome: BookingOutcome, #[serde(default, skip_serializing_if = "Option::is_none")] ticket: Option<u64> },
     /// An alert for the duty leader began ([`crate::Alert`]).
     AlertRaised { alert: crate::Alert },
     /// Its condition ended.
     AlertCleared { alert: crate::Alert },
     /// A supervisor acknowledged it.
     AlertAcknowledged { alert: crate::Alert },
+}
+
+/// How a booking ended at its hall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingOutcome {
+    CheckedIn,
+    NoShow,
 }
 
 impl EventKind {

@@ -100,6 +100,9 @@ pub struct Booking {
     pub changed_at: Option<Millis>,
     pub ticket: Option<TicketId>,
     pub request_id: String,
+    /// Cancelled at the core then (while its hall was cut off), but checked in at the hall:
+    /// the hall's facts stand, and the duty leader is told.
+    pub conflict_at: Option<Millis>,
 }
 
 /// A person's no-shows and cancellations this month, and their ban.
@@ -141,6 +144,24 @@ impl Bookings {
             b.by_id.insert(bk.id, bk);
         }
         b
+    }
+
+    /// Adds a booking made elsewhere (a hall edge's, from the core).
+    pub(super) fn insert(&mut self, bk: Booking) {
+        self.index(&bk);
+        self.by_id.insert(bk.id, bk);
+    }
+
+    /// A place of a slot is free again.
+    pub(super) fn release(&mut self, key: (usize, usize, NaiveDate, u32)) {
+        if let Some(n) = self.taken.get_mut(&key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// A place of a slot is taken again.
+    pub(super) fn take(&mut self, key: (usize, usize, NaiveDate, u32)) {
+        *self.taken.entry(key).or_default() += 1;
     }
 
     fn index(&mut self, bk: &Booking) {
@@ -264,7 +285,7 @@ impl State {
     }
 
     /// Counts a no-show or a cancellation; bans at the limit.
-    fn count(&mut self, person: &str, today: NaiveDate, no_show: bool) {
+    pub(super) fn count(&mut self, person: &str, today: NaiveDate, no_show: bool) {
         let rules = self.topo.appointments.clone();
         let r = self.record_mut(person, today);
         let hit = if no_show {
@@ -338,6 +359,7 @@ impl State {
             changed_at: None,
             ticket: None,
             request_id,
+            conflict_at: None,
         };
         self.bookings.index(&b);
         self.bookings.by_id.insert(id, b.clone());

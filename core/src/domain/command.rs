@@ -41,6 +41,10 @@ pub enum Command {
     /// A remote ticket (线上取号) of `service`: numbered now, called once checked in with
     /// `code` (fresh; the caller draws it; a taken one is refused).
     IssueRemote { hall: usize, service: usize, code: String, request_id: String },
+    /// At a hall edge: a booking of its hall made or cancelled at the core.
+    Receive(super::Received),
+    /// At the core: how a booking of a hall run by its edge ended there, and when.
+    Settle { booking: super::BookingId, outcome: super::Settled, at: Millis },
 }
 
 impl Command {
@@ -84,6 +88,8 @@ impl Command {
             Command::CancelBooking { .. } => "CancelBooking",
             Command::CheckIn { .. } => "CheckIn",
             Command::IssueRemote { .. } => "IssueRemote",
+            Command::Receive(_) => "Receive",
+            Command::Settle { .. } => "Settle",
         }
     }
 }

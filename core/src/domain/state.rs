@@ -201,7 +201,8 @@ impl State {
         };
         let counter_hall = |c: usize| self.topo.counters.get(c).map(|d| d.hall);
         match cmd {
-            Command::Tick => Ok(()),
+            // Checked where they are applied.
+            Command::Tick | Command::Receive(_) | Command::Settle { .. } => Ok(()),
             Command::Book { hall, .. } => match self.central {
                 true => Ok(()),
                 false => Err(DomainError::Elsewhere(self.topo.halls[*hall].id.clone())),
@@ -711,6 +712,8 @@ impl State {
                 self.book(hall, service, date, slot, who, code, request_id, now)
             }
             Command::CancelBooking { code, phone } => self.cancel_booking(&code, &phone, now),
+            Command::Receive(r) => self.receive(r, now),
+            Command::Settle { booking, outcome, at } => self.settle(booking, outcome, at),
             Command::CheckIn { hall, by, request_id } => self.check_in(hall, by, request_id, now),
             Command::IssueRemote { hall, service, code, request_id } => self.issue_remote(hall, service, code, request_id, now),
         }

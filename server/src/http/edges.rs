@@ -2,6 +2,9 @@
 //! next events (each stored once, by (hall, the edge's `seq`), in order) and its tickets'
 //! rows (an empty upload is its heartbeat: the overview shows when it was last seen, and a
 //! silent edge raises the offline alert); `GET` the same path: the highest `seq` held.
+//! `GET /api/v1/edges/{hall}/feed?since=N&wait=S`: what the core sends the hall's edge (its
+//! bookings, their cancellations, its publicity: kept until asked for, in order), and the
+//! other halls as the core sees them.
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -9,7 +12,7 @@ use axum::Json;
 use qcall_wire as wire;
 
 use super::extract::hall_ix;
-use super::{AppError, AppState, Caller, JsonBody};
+use super::{AppError, AppState, Caller, JsonBody, StrictQuery};
 use crate::auth::Principal;
 use crate::engine::{Outcome, Request};
 
@@ -59,4 +62,34 @@ pub async fn held(State(s): State<AppState>, Caller(who): Caller, Path(hall): Pa
     let id = &s.cfg.topology.halls[h].id;
     let held = s.engine.shared.core.read().await.edge_held.get(id).copied().unwrap_or(0);
     Ok(Json(wire::EdgeHeld { held }))
+}
+
+/// Items per feed answer, at most.
+const FEED_ITEMS: u32 = 200;
+/// The longest a feed request waits for items.
+const FEED_WAIT_S: u32 = 25;
+
+pub async fn feed(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQuery<wire::EdgeFeedQuery>) -> Result<Json<wire::EdgeFeed>, AppError> {
+    let hall = s.cfg.topology.halls[at.h].id.clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(u64::from(q.wait.unwrap_or(0).min(FEED_WAIT_S)));
+    // Subscribed before the first look: a commit after it wakes the wait.
+    let mut commits = s.engine.shared.events.subscribe();
+    let items = loop {
+        let last = s.engine.shared.core.read().await.feed.get(&at.h).copied().unwrap_or(0);
+        if last > q.since || tokio::time::Instant::now() >= deadline {
+            let (h, since) = (hall.clone(), q.since);
+            let rows = super::read(&s, move |db| crate::queries::feed_after(db, &h, since, FEED_ITEMS)).await?;
+            break rows.iter().filter_map(|b| serde_json::from_str::<wire::EdgeFeedItem>(b).ok()).collect::<Vec<_>>();
+        }
+        tokio::select! {
+            r = commits.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
+                tokio::time::sleep_until(deadline).await;
+            },
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    };
+    let core = s.engine.shared.core.read().await;
+    let now = s.clock.now();
+    let halls = (0..s.cfg.topology.halls.len()).filter(|&h| h != at.h).map(|h| core.hall_info(&s.cfg.public_base_url, h, now)).collect();
+    Ok(Json(wire::EdgeFeed { items, halls }))
 }

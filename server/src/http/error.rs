@@ -122,6 +122,10 @@ impl From<EngineError> for AppError {
                     .retry_after(1)
             },
             EngineError::Stopped => AppError::new(ErrorCode::ShuttingDown, "the server is stopping"),
+            EngineError::UpstreamUnavailable(hall) => AppError::new(
+                ErrorCode::UpstreamUnavailable,
+                format!("the link to {hall}'s own server is down: nothing was changed; try again when it is back"),
+            ),
             EngineError::EdgeGap(held) => AppError::new(ErrorCode::EdgeGap, format!("the upload does not follow seq {held}, the last one held: upload from {}", held + 1)),
             EngineError::Fenced(why) => AppError::new(ErrorCode::Standby, format!("this server is no longer the active one ({why})")),
             EngineError::UnknownAlert => AppError::new(ErrorCode::UnknownAlert, "no alert with this id"),

@@ -180,6 +180,7 @@ fn routes(face: Face) -> Router<AppState> {
                 "/api/v1/edges/{hall}/log",
                 post(edges::upload).layer(DefaultBodyLimit::max(edges::MAX_UPLOAD)).get(edges::held),
             )
+            .route("/api/v1/edges/{hall}/feed", get(edges::feed))
             .route("/api/v1/counters/{counter}/queue", get(queue::queue))
             .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
             .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))

@@ -66,7 +66,12 @@ impl Audience {
     pub fn sees(self, kind: &wire::EventKind) -> bool {
         use wire::EventKind as K;
         match kind {
-            K::AlertRaised { .. } | K::AlertCleared { .. } | K::AlertAcknowledged { .. } | K::TicketRated { .. } | K::DeviceStatusChanged { .. } => {
+            K::AlertRaised { .. }
+            | K::AlertCleared { .. }
+            | K::AlertAcknowledged { .. }
+            | K::TicketRated { .. }
+            | K::DeviceStatusChanged { .. }
+            | K::BookingSettled { .. } => {
                 self == Audience::Staff
             }
             _ => true,

@@ -134,6 +134,19 @@ pub struct Batch<'a> {
     pub edge_tickets: Vec<&'a qcall_wire::EdgeTicket>,
     /// What is known of halls run by their edges, as it now is.
     pub edge_halls: Vec<EdgeHallRow>,
+    /// At the core: items for hall edges' feeds.
+    pub edge_feed: Vec<FeedRow>,
+    /// At a hall edge: the last item of the core's feed applied.
+    pub feed_held: Option<u64>,
+}
+
+/// An item of a hall edge's feed (`edge_feed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedRow {
+    pub hall: String,
+    pub seq: u64,
+    pub at: i64,
+    pub body: String,
 }
 
 /// A hall run by its edge, as the core last heard of it (`edge_halls`).
@@ -453,10 +466,10 @@ impl Store {
         for bk in &b.bookings {
             db.execute(
                 "INSERT INTO appointments (id, code, hall, service, day, slot, state, person, name, phone, created_at,
-                    changed_at, ticket, request_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                    changed_at, ticket, request_id, conflict_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
-                    ticket = excluded.ticket",
+                    ticket = excluded.ticket, conflict_at = excluded.conflict_at",
                 vals![
                     bk.id,
                     &bk.code,
@@ -472,6 +485,7 @@ impl Store {
                     bk.changed_at,
                     bk.ticket,
                     &bk.request_id,
+                    bk.conflict_at,
                 ],
             )?;
         }
@@ -514,6 +528,15 @@ impl Store {
                  ON CONFLICT (hall) DO UPDATE SET seen_at = excluded.seen_at, cut_since = excluded.cut_since,
                     overview = COALESCE(excluded.overview, edge_halls.overview)",
                 vals![&h.hall, h.seen_at, h.cut_since, h.overview.as_ref()],
+            )?;
+        }
+        for f in &b.edge_feed {
+            db.execute("INSERT INTO edge_feed (hall, seq, at, body) VALUES (?1, ?2, ?3, ?4)", vals![&f.hall, f.seq, f.at, &f.body])?;
+        }
+        if let Some(n) = b.feed_held {
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('edge_feed_held', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vals![n.to_string()],
             )?;
         }
         for (device, body) in &b.devices {

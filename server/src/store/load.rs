@@ -194,7 +194,7 @@ impl Store {
         let rows = self
             .db
             .query(
-                "SELECT id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id
+                "SELECT id, code, hall, service, day, slot, state, person, name, phone, created_at, changed_at, ticket, request_id, conflict_at
                  FROM appointments WHERE day >= ?1",
                 vals![today.to_string()],
             )
@@ -304,5 +304,6 @@ pub(crate) fn booking_row(r: &Row, topo: &crate::domain::Topology, state: crate:
         changed_at: r.get(11)?,
         ticket: r.get(12)?,
         request_id: r.get(13)?,
+        conflict_at: r.get(14)?,
     }))
 }

@@ -15,7 +15,7 @@ mod load;
 pub mod schema;
 mod text;
 
-pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, EdgeHallRow, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
+pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, EdgeHallRow, FeedRow, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
 pub(crate) use load::booking_row;
 pub use db::{Db, DbError, Dialect, FromValue, PgSettings, Row, Value};
 pub use schema::{open_connection, schema_version_known, schema_version_known_in, DEFAULT_BUSY_TIMEOUT, MIGRATIONS, PG_MIGRATIONS};
@@ -205,6 +205,19 @@ impl Store {
         let e = self.err();
         let rows = self.db.query("SELECT hall, MAX(seq) FROM edge_log GROUP BY hall", &[]).map_err(&e)?;
         rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<_, DbError>>().map_err(e)
+    }
+
+    /// The last item of each hall edge's feed (at the core), and the last one applied (at an
+    /// edge: hall `""`).
+    pub fn edge_feed_last(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        let e = self.err();
+        let rows = self.db.query("SELECT hall, MAX(seq) FROM edge_feed GROUP BY hall", &[]).map_err(&e)?;
+        let mut out: Vec<(String, u64)> = rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect::<Result<_, DbError>>().map_err(&e)?;
+        if let Some(r) = self.db.query_opt("SELECT value FROM meta WHERE key = 'edge_feed_held'", &[]).map_err(&e)? {
+            let v: String = r.get(0).map_err(&e)?;
+            out.push((String::new(), v.parse().unwrap_or(0)));
+        }
+        Ok(out)
     }
 
     /// What is known of the halls run by their edges.

@@ -255,7 +255,8 @@ pub const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL,
         skip INTEGER NOT NULL,
         held INTEGER NOT NULL
-    );",
+    );
+    ALTER TABLE appointments ADD COLUMN conflict_at INTEGER;",
 ];
 
 /// PostgreSQL's steps: step 1 is the schema SQLite reached in 8 steps, plus the writer's lease.
@@ -497,7 +498,8 @@ pub const PG_MIGRATIONS: &[&str] = &[
         at BIGINT NOT NULL,
         skip BIGINT NOT NULL,
         held BIGINT NOT NULL
-    );",
+    );
+    ALTER TABLE appointments ADD COLUMN conflict_at BIGINT;",
 ];
 
 /// The schema version this qcall's migrations reach, per dialect.

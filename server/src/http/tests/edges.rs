@@ -191,3 +191,123 @@ async fn an_edges_log_is_stored_once_in_order_and_what_is_held_is_told() {
     assert_eq!(r.ok("GET", path, edge, None).await, json!({"held": 5}));
     assert_eq!(r.ok("POST", path, edge, Some(upload(4..=6, vec![]))).await, json!({"held": 6}));
 }
+
+/// One round of the edge's feed follower: what the core sends after what the edge applied.
+async fn pull(edge: &Rig, core: &Rig) {
+    let held = edge.app.state.engine.shared.core.read().await.feed.get(&usize::MAX).copied().unwrap_or(0);
+    let feed: wire::EdgeFeed =
+        serde_json::from_value(core.ok("GET", &format!("/api/v1/edges/east/feed?since={held}"), Some("edge-east-token"), None).await).unwrap();
+    edge.app.state.engine.submit(crate::engine::Request::Feed(Box::new(feed))).await.unwrap();
+}
+
+/// Both servers' clocks on by `ms`.
+fn advance(rigs: [&Rig; 2], ms: i64) {
+    for r in rigs {
+        r.clock.advance(ms);
+    }
+}
+
+/// A valid resident ID number (GB 11643 check character).
+fn resident_id(n: u32) -> String {
+    let base = format!("1101051990010{n:04}");
+    let sum: u32 = base.bytes().zip([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    format!("{base}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Books east's `service` on `date` at local `start` through the core's booking client.
+async fn book(core: &Rig, date: &str, start: &str, n: u32) -> Answer {
+    let body = json!({"hall": "east", "service": "filing", "date": date, "start": start, "name": "张三",
+        "phone": format!("1381234{n:04}"), "id_number": resident_id(n), "request_id": format!("b-{n}")});
+    core.send("POST", "/api/v1/appointments", Some("demo-booking"), Some(body)).await
+}
+
+/// Bookings are made at the core and go down to the hall's edge, which checks them in; how
+/// each ended comes back up, and the core counts no-shows from the hall's word. A booking
+/// cancelled at the core but checked in at the hall meanwhile keeps its ticket ("the hall's
+/// facts win"): an audited conflict, shown to the duty leader. While the hall is cut off a
+/// booking for today there is refused (nothing written); later days' wait in the feed.
+#[tokio::test]
+async fn bookings_go_down_to_the_edge_and_how_they_ended_comes_back_up() {
+    let (e, c) = (edge(), core());
+    forward(&e, &c).await;
+    let today = "2026-11-26";
+    let tomorrow = "2026-11-27";
+    let mut codes = vec![];
+    for (start, n) in [("10:30", 1), ("11:00", 2), ("09:30", 3)] {
+        let a = book(&c, today, start, n).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+        codes.push(a.json()["code"].as_str().unwrap().to_string());
+    }
+    let a = book(&c, tomorrow, "09:30", 4).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    pull(&e, &c).await;
+    pull(&e, &c).await;
+    assert_eq!(e.app.state.engine.shared.core.read().await.state.bookings().by_id.len(), 4, "each once");
+
+    // Cancelled at the core; the edge has not heard yet when the taxpayer checks in there.
+    c.ok("POST", &format!("/api/v1/appointments/{}/cancel", codes[1]), None, Some(json!({"phone": "13812340002"}))).await;
+    for (code, minutes) in [(&codes[0], 80), (&codes[1], 30)] {
+        advance([&e, &c], minutes * 60_000); // 10:20, 10:50
+        let a = e.send("POST", "/api/v1/halls/east/check-in", Some("demo-kiosk-east"), Some(json!({"code": code}))).await;
+        assert!(a.status.is_success(), "{}", a.text());
+    }
+    // 09:30's booking lapsed at the hall (its window closed at 09:40).
+    e.issue("east", "filing").await;
+    forward(&e, &c).await;
+    let core = c.app.state.engine.shared.core.read().await;
+    let by_code = |code: &str| core.state.bookings().by_code(code).unwrap().clone();
+    assert_eq!(by_code(&codes[0]).state, crate::domain::BookingState::CheckedIn);
+    let conflict = by_code(&codes[1]);
+    assert_eq!(conflict.state, crate::domain::BookingState::CheckedIn, "the hall's facts win");
+    assert!(conflict.conflict_at.is_some() && conflict.ticket.is_some());
+    assert_eq!(by_code(&codes[2]).state, crate::domain::BookingState::NoShow);
+    let person = crate::domain::Person { person: resident_id(3), name: String::new(), phone: "13812340003".into() }.key();
+    assert_eq!(core.state.bookings().records[&person].no_shows, 1, "counted at the core, from the hall's word");
+    drop(core);
+    c.app.state.engine.submit(crate::engine::Request::CheckAlerts(c.app.state.cfg.alerts.clone())).await.unwrap();
+    let alerts = c.ok("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
+    assert!(alerts["alerts"].as_array().unwrap().iter().any(|a| a["kind"] == "edge_conflict" && a["hall"] == "east"), "{alerts}");
+    let audit = c.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await;
+    assert!(audit.to_string().contains("edge_conflict"), "{audit}");
+    // The late cancellation changes nothing at the hall: the taxpayer holds a ticket.
+    pull(&e, &c).await;
+    let b = e.app.state.engine.shared.core.read().await.state.bookings().by_code(&codes[1]).unwrap().clone();
+    assert_eq!(b.state, crate::domain::BookingState::CheckedIn);
+
+    // Cut off: today's booking at east is refused, nothing written; tomorrow's waits.
+    advance([&e, &c], crate::edge::SILENT + 1_000);
+    c.issue("west", "filing").await;
+    let before = c.db(|db| db.query_one("SELECT COUNT(*) FROM appointments", &[]).unwrap().get::<i64>(0).unwrap());
+    let a = book(&c, today, "14:00", 5).await;
+    assert_eq!((a.status, a.code()), (StatusCode::SERVICE_UNAVAILABLE, Some(ErrorCode::UpstreamUnavailable)), "{}", a.text());
+    assert_eq!(c.db(|db| db.query_one("SELECT COUNT(*) FROM appointments", &[]).unwrap().get::<i64>(0).unwrap()), before);
+    let a = book(&c, tomorrow, "10:00", 6).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    c.ok("PUT", "/api/v1/halls/east/publicity", Some("demo-supervisor"), Some(json!({"messages": ["依法纳税"]}))).await;
+    // Healed: delivered in order.
+    forward(&e, &c).await;
+    pull(&e, &c).await;
+    let st = &e.app.state.engine.shared.core.read().await.state;
+    assert_eq!(st.bookings().by_id.values().filter(|b| b.date.to_string() == tomorrow).count(), 2);
+    assert_eq!(st.publicity(0), ["依法纳税"]);
+}
+
+/// The edge's kiosks see the other halls as the core does: their waits, and unavailable
+/// while the link is down.
+#[tokio::test]
+async fn the_edge_shows_other_halls_from_the_core_and_unavailable_when_cut_off() {
+    let (e, c) = (edge(), core());
+    c.issue("west", "filing").await;
+    c.issue("west", "filing").await;
+    pull(&e, &c).await;
+    let halls: wire::HallsResponse = serde_json::from_value(e.ok("GET", "/api/v1/halls", Some("demo-kiosk-east"), None).await).unwrap();
+    assert_eq!(halls.halls[1].services[0].waiting, 2);
+    assert_eq!(halls.halls[1].link, Some(wire::HallLink { online: true, since: None }));
+    assert_eq!(halls.halls[0].link, None, "its own");
+    let mirrored = e.app.state.engine.shared.core.read().await.ring.iter().filter(|b| matches!(b.msg.kind, wire::EventKind::HallMirrored)).count();
+    assert_eq!(mirrored, 2, "west and central told to the kiosks");
+    advance([&e, &c], crate::edge::SILENT + 1_000);
+    e.issue("east", "filing").await;
+    let halls: wire::HallsResponse = serde_json::from_value(e.ok("GET", "/api/v1/halls", Some("demo-kiosk-east"), None).await).unwrap();
+    assert_eq!(halls.halls[1].link.as_ref().map(|l| l.online), Some(false));
+}
