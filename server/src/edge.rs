@@ -29,8 +29,11 @@ pub const UPLOAD_EVENTS: u32 = 200;
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A hall edge not heard from this long (ms) is cut off (断网) at the core.
 pub const SILENT: crate::domain::Millis = 10_000;
-/// The longest wait between attempts while the core cannot be reached.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait between attempts while the core cannot be reached (the link is back in
+/// the overview at most this long plus [`UPLOAD_TIMEOUT`] after it heals).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// An upload not answered this long has failed (a dead link answers nothing).
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the uploader works with.
 pub struct Uplink {
@@ -120,15 +123,18 @@ fn spawn_feed(u: &Uplink, client: Client, hall: String) {
 /// Starts the uploader and the feed's follower; they end when the server stops.
 pub fn spawn(u: Uplink) {
     let hall = u.cfg.topology.halls[u.edge.hall].id.clone();
-    let opts = ClientOptions { ca_file: u.edge.ca_file.clone(), timeout: Some(Duration::from_secs(10)), ..ClientOptions::default() };
-    let client = match Client::new(&u.edge.upstream, &opts) {
-        Ok(c) => c.with_token(&u.edge.token),
-        Err(e) => {
+    let client = |timeout: Duration| {
+        let opts = ClientOptions { ca_file: u.edge.ca_file.clone(), timeout: Some(timeout), connect_timeout: Duration::from_secs(2) };
+        Client::new(&u.edge.upstream, &opts).map(|c| c.with_token(&u.edge.token))
+    };
+    let (client, feed) = match (client(UPLOAD_TIMEOUT), client(Duration::from_secs(u64::from(FEED_WAIT_S)) + UPLOAD_TIMEOUT)) {
+        (Ok(c), Ok(f)) => (c, f),
+        (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "the hall edge cannot reach its core: nothing is forwarded");
             return;
         }
     };
-    spawn_feed(&u, client.clone(), hall.clone());
+    spawn_feed(&u, feed, hall.clone());
     let mut commits = u.engine.shared.events.subscribe();
     u.engine.shared.internal_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut shutdown = u.shutdown.clone();

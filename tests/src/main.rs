@@ -19,6 +19,7 @@ mod packaging;
 mod postgres;
 mod printer_sim;
 mod printers;
+mod proxy;
 mod public;
 mod readme;
 mod remote;
