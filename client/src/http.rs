@@ -344,6 +344,12 @@ impl Client {
         self.get(&format!("/api/v1/edges/{hall}/feed?since={since}&wait={wait}")).await
     }
 
+    /// `POST /api/v1/edges/{hall}/transfers`: the core takes a ticket the hall's edge transfers
+    /// to another hall.
+    pub async fn edge_transfer(&self, hall: &str, t: &wire::EdgeTransfer) -> Result<serde_json::Value> {
+        self.post(&format!("/api/v1/edges/{hall}/transfers"), t).await
+    }
+
     // --- Kiosks -------------------------------------------------------------------------
 
     /// `POST /api/v1/halls/{hall}/tickets`: one attempt.

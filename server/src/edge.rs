@@ -120,6 +120,13 @@ fn spawn_feed(u: &Uplink, client: Client, hall: String) {
     });
 }
 
+/// The edge's client of the core for what a person waits on (a transfer): answered within
+/// [`UPLOAD_TIMEOUT`] or failed.
+pub fn core_client(e: &Edge) -> Result<Client, ClientError> {
+    let opts = ClientOptions { ca_file: e.ca_file.clone(), timeout: Some(UPLOAD_TIMEOUT), connect_timeout: Duration::from_secs(2) };
+    Ok(Client::new(&e.upstream, &opts)?.with_token(&e.token))
+}
+
 /// Starts the uploader and the feed's follower; they end when the server stops.
 pub fn spawn(u: Uplink) {
     let hall = u.cfg.topology.halls[u.edge.hall].id.clone();

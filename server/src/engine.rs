@@ -340,6 +340,9 @@ pub enum Request {
     /// order) and the other halls as the core sees them ([`Outcome::EdgeHeld`]: the feed's
     /// last item applied).
     Feed(Box<wire::EdgeFeed>),
+    /// At the core: a ticket one hall edge transfers to a hall another edge runs, queued in
+    /// that hall's feed.
+    Forward { hall: usize, item: wire::EdgeFeedKind },
     /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
     /// writer's heartbeat).
     Renew,
@@ -1011,6 +1014,10 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 }
             }
             Request::Feed(feed) => Ok(acc.apply_feed(core, feed, now)),
+            Request::Forward { hall, item } => {
+                acc.feed.push((*hall, item.clone()));
+                Ok(Outcome::Done)
+            }
             Request::Purge { audit_days, clerk_days } => {
                 let topo = core.state.topology();
                 let today = topo.local(now).0;
@@ -1388,6 +1395,9 @@ fn feed_command(st: &State, kind: &wire::EdgeFeedKind) -> Option<Command> {
         }))),
         wire::EdgeFeedKind::BookingCancelled { booking } => Command::Receive(crate::domain::Received::Cancelled { booking: *booking }),
         wire::EdgeFeedKind::Publicity { messages } => Command::SetPublicity { hall, messages: messages.clone() },
+        wire::EdgeFeedKind::Transfer { ticket, from_counter } => {
+            Command::Adopt { ticket: Box::new(view::adopted_ticket(topo, ticket)?), from_counter: topo.counter_ix(from_counter)? }
+        }
     })
 }
 
@@ -1417,6 +1427,10 @@ fn feed_item(st: &State, e: &Event) -> Option<(usize, wire::EdgeFeedKind)> {
         ),
         Event::BookingCancelled { booking: b } => (b.hall, wire::EdgeFeedKind::BookingCancelled { booking: b.id }),
         Event::PublicityUpdated { hall, messages } => (*hall, wire::EdgeFeedKind::Publicity { messages: messages.clone() }),
+        Event::TicketTransferred { ticket, from_counter, .. } => {
+            let t = st.ticket(*ticket).filter(|t| t.state == crate::domain::TicketState::Moved)?;
+            (t.hall, wire::EdgeFeedKind::Transfer { ticket: view::edge_ticket(st, t), from_counter: topo.counters[*from_counter].id.clone() })
+        }
         _ => return None,
     };
     st.runs_elsewhere(item.0).then_some(item)

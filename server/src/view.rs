@@ -76,6 +76,68 @@ pub fn queues(st: &State, hall: usize, now: Millis) -> Vec<wire::QueueInfo> {
         .collect()
 }
 
+/// A ticket as a row of another server's store (a transfer between a hall edge and the core).
+pub fn edge_ticket(st: &State, t: &crate::domain::Ticket) -> wire::EdgeTicket {
+    let topo = st.topology();
+    wire::EdgeTicket {
+        id: t.id,
+        day: t.day.to_string(),
+        issued_hall: topo.halls[t.issued_hall].id.clone(),
+        issued_service: topo.services[t.issued_service].id.clone(),
+        seq: t.seq,
+        number: st.number(t),
+        hall: topo.halls[t.hall].id.clone(),
+        service: topo.services[t.service].id.clone(),
+        priority: match t.priority {
+            wire::Priority::Normal => "normal".into(),
+            wire::Priority::Priority => "priority".into(),
+        },
+        state: crate::store::ticket_state_str(t.state).into(),
+        issued_at: t.issued_at,
+        queued_at: t.queued_at,
+        called_at: t.called_at,
+        finished_at: t.finished_at,
+        counter: t.counter.map(|c| topo.counters[c].id.clone()),
+        clerk: t.clerk.as_deref().map(str::to_string),
+        call_count: t.call_count,
+        transferred: t.transferred,
+        request_id: t.request_id.as_deref().map(str::to_string),
+        rating: t.rating,
+        slot_start: t.slot,
+        remote_code: t.remote.as_ref().map(|r| r.code.to_string()),
+        arrived_at: t.remote.as_ref().and_then(|r| r.arrived_at),
+        held_at: t.remote.as_ref().and_then(|r| r.held_at),
+    }
+}
+
+/// A ticket transferred here from another server, as it waits here (`None`: it names a hall,
+/// service or day this server does not know).
+pub fn adopted_ticket(topo: &crate::domain::Topology, e: &wire::EdgeTicket) -> Option<crate::domain::Ticket> {
+    Some(crate::domain::Ticket {
+        id: e.id,
+        day: e.day.parse().ok()?,
+        issued_hall: topo.hall_ix(&e.issued_hall)?,
+        issued_service: topo.service_ix(&e.issued_service)?,
+        hall: topo.hall_ix(&e.hall)?,
+        service: topo.service_ix(&e.service)?,
+        seq: e.seq,
+        priority: if e.priority == "priority" { wire::Priority::Priority } else { wire::Priority::Normal },
+        state: wire::TicketState::Waiting,
+        issued_at: e.issued_at,
+        queued_at: e.queued_at,
+        called_at: None,
+        finished_at: None,
+        counter: e.counter.as_deref().and_then(|c| topo.counter_ix(c)),
+        clerk: None,
+        call_count: e.call_count,
+        transferred: true,
+        request_id: None,
+        rating: None,
+        slot: e.slot_start,
+        remote: None,
+    })
+}
+
 /// A service's queue as a hall's info tells it (a hall mirrored from another server).
 pub fn queue_of_service(s: &wire::ServiceInfo) -> wire::QueueInfo {
     wire::QueueInfo {

@@ -19,7 +19,7 @@
   let stream = null;
 
   /** The states after which nothing about this ticket changes any more. */
-  const FINAL = ["finished", "expired", "unfinished"];
+  const FINAL = ["finished", "expired", "unfinished", "moved"];
 
   function schedule(delay) {
     if (pending && delay > 0) return;

@@ -231,6 +231,16 @@ async fn a_hall_cut_off_for_a_minute_under_load_works_on_and_converges_after_the
         "phone": "13812340001", "id_number": "11010519491231002X", "request_id": "cut-1"});
     let (s, v) = core.api().call("POST", "/api/v1/appointments", Some("demo-booking"), Some(body)).await;
     assert_eq!((s, v["error"]["code"].as_str()), (503, Some("upstream_unavailable")), "{v}");
+    // A transfer from east to west: refused, the ticket stays at its counter.
+    let api = edge.api();
+    let clerk = api.sign_in("clerk02", "E02").await;
+    let (s, v) = api.call("POST", "/api/v1/counters/E02/call-next", Some(&clerk), None).await;
+    assert_eq!(s, 200, "{v}");
+    let moving = v["ticket"]["id"].as_u64().unwrap();
+    let (s, v) = api.call("POST", "/api/v1/counters/E02/transfer", Some(&clerk), Some(serde_json::json!({"hall": "west"}))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (503, Some("upstream_unavailable")), "{v}");
+    let (_, v) = api.call("GET", "/api/v1/counters/E02/queue", Some(&clerk), None).await;
+    assert_eq!(v["current"]["id"].as_u64(), Some(moving), "still at E02: {v}");
     // The duty leader's alert.
     let alerted = wait_until("the hall_cut alert", Duration::from_secs(30), async || {
         let (_, alerts) = core.api().call("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
@@ -248,6 +258,14 @@ async fn a_hall_cut_off_for_a_minute_under_load_works_on_and_converges_after_the
     let shown_online = wait_until("east online again", Duration::from_secs(10), async || east_overview(&core).await["hall"]["link"]["online"] == true).await;
     wait_until("the backlog held at the core", Duration::from_secs(30), async || held(&core).await >= at_heal).await;
     let caught_up = healed.elapsed();
+    // The transfer, again: now it goes through, whole.
+    wait_until("the transfer to west", Duration::from_secs(10), async || {
+        let (s, _) = api.call("POST", "/api/v1/counters/E02/transfer", Some(&clerk), Some(serde_json::json!({"hall": "west"}))).await;
+        s == 200
+    })
+    .await;
+    let (s, t) = core.api().call("GET", &format!("/api/v1/tickets/{moving}"), None, None).await;
+    assert_eq!((s, t["hall"].as_str(), t["state"].as_str()), (200, Some("west"), Some("waiting")), "{t}");
     stop_tx.send(true).unwrap();
     let (east, west, central) = (east.await.unwrap(), west.await.unwrap(), central.await.unwrap());
     wait_until("everything held", Duration::from_secs(30), async || {

@@ -138,6 +138,20 @@ pub enum EdgeFeedKind {
     BookingCancelled { booking: u64 },
     /// The hall's publicity (税法宣传) set at the core.
     Publicity { messages: Vec<String> },
+    /// A ticket transferred to the hall from another one (`from_counter` there): it waits
+    /// here under its number.
+    Transfer { ticket: EdgeTicket, from_counter: String },
+}
+
+/// `POST /api/v1/edges/{hall}/transfers`: a ticket at one of the edge's counters goes to
+/// another hall (`ticket.hall`, `ticket.service`, and `ticket.counter` when sent to one):
+/// the core takes it (or queues it for that hall's own edge) before the edge lets it go, so
+/// a refusal (`upstream_unavailable`) leaves it where it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeTransfer {
+    pub ticket: EdgeTicket,
+    pub from_counter: String,
 }
 
 /// A booking as the hall needs it to check it in (by its code or the ID number).

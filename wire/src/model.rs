@@ -23,6 +23,9 @@ pub enum TicketState {
     Expired,
     /// Still at a counter when its business day ended: not served (未办结).
     Unfinished,
+    /// Transferred to a hall another server runs (a hall edge, or the core), which serves it
+    /// from there under the same number.
+    Moved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -45,6 +45,12 @@ pub enum Command {
     Receive(super::Received),
     /// At the core: how a booking of a hall run by its edge ended there, and when.
     Settle { booking: super::BookingId, outcome: super::Settled, at: Millis },
+    /// The ticket at `counter` goes to `hall`, which another server runs and which took it
+    /// already (it leaves this server: [`super::TicketState::Moved`]).
+    TransferAway { counter: usize, service: Option<usize>, hall: usize },
+    /// A ticket transferred here from a hall another server runs (`from_counter` there):
+    /// it waits here under its number. Once: a ticket known already changes nothing.
+    Adopt { ticket: Box<super::Ticket>, from_counter: usize },
 }
 
 impl Command {
@@ -59,6 +65,7 @@ impl Command {
             | Command::NoShow { counter }
             | Command::Finish { counter }
             | Command::Transfer { counter, .. }
+            | Command::TransferAway { counter, .. }
             | Command::Pause { counter, .. }
             | Command::Resume { counter } => Some(*counter),
             _ => None,
@@ -90,6 +97,8 @@ impl Command {
             Command::IssueRemote { .. } => "IssueRemote",
             Command::Receive(_) => "Receive",
             Command::Settle { .. } => "Settle",
+            Command::TransferAway { .. } => "TransferAway",
+            Command::Adopt { .. } => "Adopt",
         }
     }
 }

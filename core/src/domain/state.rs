@@ -224,6 +224,14 @@ impl State {
                 counter_hall(*counter).map_or(Ok(()), away)?;
                 hall.map_or(Ok(()), away)
             }
+            Command::TransferAway { counter, hall, .. } => {
+                counter_hall(*counter).map_or(Ok(()), away)?;
+                match self.elsewhere.contains(hall) {
+                    true => Ok(()),
+                    false => Err(DomainError::TransferHallMismatch(self.topo.halls[*hall].id.clone())),
+                }
+            }
+            Command::Adopt { ticket, .. } => away(ticket.hall),
             other => other.counter().and_then(counter_hall).map_or(Ok(()), away),
         }
     }
@@ -619,6 +627,40 @@ impl State {
             }
             Command::Transfer { counter, service, to_counter, hall } => {
                 self.transfer(counter, service, to_counter, hall, now)
+            }
+            Command::TransferAway { counter, service, hall } => {
+                let id = self.counters[counter].current.ok_or(DomainError::NoCurrentTicket)?;
+                self.counters[counter].current = None;
+                let t = self.tickets.get_mut(&id).ok_or(DomainError::UnknownTicket)?;
+                let from_hall = t.hall;
+                t.state = TicketState::Moved;
+                t.hall = hall;
+                t.service = service.unwrap_or(t.service);
+                t.counter = None;
+                t.transferred = true;
+                t.queued_at = now;
+                Ok(vec![Event::TicketTransferred { ticket: id, from_counter: counter, from_hall }])
+            }
+            Command::Adopt { ticket, from_counter } => {
+                // Known here: taken already (a repeat), unless it left here earlier and comes back.
+                if self.tickets.get(&ticket.id).is_some_and(|t| t.state != TicketState::Moved) {
+                    return Ok(vec![]);
+                }
+                if ticket.day != self.day {
+                    return Err(DomainError::StaleDay);
+                }
+                let from_hall = self.topo.counters.get(from_counter).map_or(ticket.issued_hall, |c| c.hall);
+                let mut t = *ticket;
+                t.state = TicketState::Waiting;
+                t.transferred = true;
+                t.queued_at = now;
+                t.called_at = None;
+                t.finished_at = None;
+                t.counter = t.counter.filter(|c| self.topo.counters[*c].hall == t.hall && self.topo.counters[*c].services.contains(&t.service));
+                let id = t.id;
+                self.enqueue_existing(&t);
+                self.tickets.insert(id, t);
+                Ok(vec![Event::TicketTransferred { ticket: id, from_counter, from_hall }])
             }
             Command::Requeue { ticket } => {
                 let t = self.tickets.get(&ticket).ok_or(DomainError::UnknownTicket)?;

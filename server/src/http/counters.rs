@@ -82,13 +82,61 @@ pub async fn transfer(
     CounterAt { c, who }: CounterAt,
     JsonBody(req): JsonBody<wire::TransferRequest>,
 ) -> Answer {
-    let cmd = Command::Transfer {
-        counter: c,
-        service: req.service.as_deref().map(|x| service_ix(&s, x)).transpose()?,
-        to_counter: req.counter.as_deref().map(|x| counter_ix(&s, x)).transpose()?,
-        hall: req.hall.as_deref().map(|x| hall_ix(&s, x)).transpose()?,
+    let service = req.service.as_deref().map(|x| service_ix(&s, x)).transpose()?;
+    let to_counter = req.counter.as_deref().map(|x| counter_ix(&s, x)).transpose()?;
+    let hall = req.hall.as_deref().map(|x| hall_ix(&s, x)).transpose()?;
+    let target = hall.or(to_counter.map(|x| s.cfg.topology.counters[x].hall));
+    let elsewhere = match target {
+        Some(h) => s.engine.shared.core.read().await.state.runs_elsewhere(h),
+        None => false,
     };
-    run(&s, &who, c, cmd).await
+    match (target, elsewhere) {
+        (Some(h), true) => transfer_away(&s, &who, c, service, to_counter, h).await,
+        _ => run(&s, &who, c, Command::Transfer { counter: c, service, to_counter, hall }).await,
+    }
+}
+
+/// A transfer to a hall another server runs. Taken there first, let go here after: the core
+/// queues it in that hall's feed in the transaction that lets it go; a hall edge has the core
+/// take it before letting it go. Without the link it is refused (`upstream_unavailable`) and
+/// nothing changes anywhere.
+async fn transfer_away(s: &AppState, who: &Principal, c: usize, service: Option<usize>, to_counter: Option<usize>, h: usize) -> Answer {
+    let topo = &s.cfg.topology;
+    let (central, online, ticket) = {
+        let core = s.engine.shared.core.read().await;
+        let t = core.state.counter(c).current.and_then(|id| core.state.ticket(id)).map(|t| view::edge_ticket(&core.state, t));
+        (core.state.is_central(), core.link(h).is_some_and(|l| l.online), t)
+    };
+    let Some(mut t) = ticket else { return Err(AppError::from(crate::domain::DomainError::NoCurrentTicket)) };
+    if !online {
+        return Err(AppError::new(
+            ErrorCode::UpstreamUnavailable,
+            format!("{} cannot be reached now: the ticket stays at this counter; try again when the link is back", topo.halls[h].name_zh),
+        ));
+    }
+    if !central {
+        let (Some(client), Some(edge)) = (&s.core_client, &s.cfg.edge) else {
+            return Err(AppError::internal("a hall edge without a link to its core"));
+        };
+        t.hall = topo.halls[h].id.clone();
+        if let Some(x) = service {
+            t.service = topo.services[x].id.clone();
+        }
+        t.counter = to_counter.map(|x| topo.counters[x].id.clone());
+        t.state = "waiting".into();
+        let up = wire::EdgeTransfer { ticket: t, from_counter: topo.counters[c].id.clone() };
+        match client.edge_transfer(&topo.halls[edge.hall].id, &up).await {
+            Ok(_) => {}
+            Err(qcall_client::ClientError::Server { code, message, .. }) if code != ErrorCode::Internal => return Err(AppError::new(code, message)),
+            Err(e) => {
+                return Err(AppError::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("the core did not take the transfer ({e}): the ticket stays at this counter; try again (a repeat is safe)"),
+                ))
+            }
+        }
+    }
+    run(s, who, c, Command::TransferAway { counter: c, service, hall: h }).await
 }
 
 /// Opens a closed counter for a clerk (supervisors): the emergency window the duty leader

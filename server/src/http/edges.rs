@@ -93,3 +93,29 @@ pub async fn feed(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQ
     let halls = (0..s.cfg.topology.halls.len()).filter(|&h| h != at.h).map(|h| core.hall_info(&s.cfg.public_base_url, h, now)).collect();
     Ok(Json(wire::EdgeFeed { items, halls }))
 }
+
+/// A ticket the hall's edge transfers to another hall: taken here (it waits in a hall this
+/// server runs), or queued for the edge of the hall that runs it; refused while that hall is
+/// cut off. A repeat (the edge's answer lost) changes nothing.
+pub async fn transfer(State(s): State<AppState>, at: EdgeAt, JsonBody(req): JsonBody<wire::EdgeTransfer>) -> Result<Json<serde_json::Value>, AppError> {
+    let topo = &s.cfg.topology;
+    let bad = |m: &str| AppError::new(wire::ErrorCode::BadBody, m.to_string());
+    let ticket = crate::view::adopted_ticket(topo, &req.ticket).ok_or_else(|| bad("the ticket names a hall, service or day not known here"))?;
+    let from_counter = topo.counter_ix(&req.from_counter).filter(|&c| topo.counters[c].hall == at.h).ok_or_else(|| bad("from_counter is not one of the hall's"))?;
+    if ticket.hall == at.h {
+        return Err(bad("a transfer within the hall stays at its edge"));
+    }
+    let (runs_here, online) = {
+        let core = s.engine.shared.core.read().await;
+        (!core.state.runs_elsewhere(ticket.hall), core.link(ticket.hall).is_none_or(|l| l.online))
+    };
+    if runs_here {
+        s.engine.submit(Request::Domain(crate::domain::Command::Adopt { ticket: Box::new(ticket), from_counter })).await?;
+    } else if !online {
+        return Err(AppError::new(wire::ErrorCode::UpstreamUnavailable, format!("{} is cut off from the core now", topo.halls[ticket.hall].name_zh)));
+    } else {
+        let item = wire::EdgeFeedKind::Transfer { ticket: req.ticket.clone(), from_counter: req.from_counter.clone() };
+        s.engine.submit(Request::Forward { hall: ticket.hall, item }).await?;
+    }
+    Ok(Json(serde_json::json!({"ok": true})))
+}

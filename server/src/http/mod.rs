@@ -87,6 +87,8 @@ pub struct AppState {
     pub ticket_key: Arc<[u8]>,
     /// A hall edge's link to the core (`[edge]`), as its uploader last saw it.
     pub upstream: Arc<parking_lot::Mutex<Option<qcall_wire::UpstreamHealth>>>,
+    /// A hall edge's client of the core, as the edge itself (transfers to other halls).
+    pub core_client: Option<qcall_client::Client>,
 }
 
 impl AppState {
@@ -181,6 +183,7 @@ fn routes(face: Face) -> Router<AppState> {
                 post(edges::upload).layer(DefaultBodyLimit::max(edges::MAX_UPLOAD)).get(edges::held),
             )
             .route("/api/v1/edges/{hall}/feed", get(edges::feed))
+            .route("/api/v1/edges/{hall}/transfers", post(edges::transfer))
             .route("/api/v1/counters/{counter}/queue", get(queue::queue))
             .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
             .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
@@ -504,6 +507,7 @@ impl App {
             supervisor_sessions: Arc::new(supervisors::Sessions::default()),
             ticket_key: ticket_key.into_bytes().into(),
             upstream: Arc::new(parking_lot::Mutex::new(cfg.edge.as_ref().map(|e| qcall_wire::UpstreamHealth { upstream: e.upstream.clone(), ..Default::default() }))),
+            core_client: cfg.edge.as_ref().map(crate::edge::core_client).transpose()?,
             cfg,
             engine,
             clock,

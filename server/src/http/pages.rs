@@ -344,6 +344,12 @@ fn ticket_page(t: &wire::Ticket, place: &Place, extras: &Extras, tz: chrono_tz::
                 .to_string(),
         ),
         S::Expired => ("done", "已失效 · Expired".to_string(), "<p>该号码已过期。This ticket has expired.</p>".to_string()),
+        S::Moved => (
+            "waiting",
+            "已转至其他服务厅 · Transferred".to_string(),
+            "<p>您的号码已转至其他服务厅，号码不变，请前往该厅等候叫号。Your number was transferred to another hall: wait there to be called, under the same number.</p>"
+                .to_string(),
+        ),
         S::Unfinished => (
             "done",
             "未办结 · Not finished".to_string(),
@@ -447,6 +453,7 @@ fn ticket_page(t: &wire::Ticket, place: &Place, extras: &Extras, tz: chrono_tz::
         S::NoShow => "no_show",
         S::Expired => "expired",
         S::Unfinished => "unfinished",
+        S::Moved => "moved",
     };
     let address = if place.address.is_empty() { String::new() } else { format!("<p class=\"muted address\" id=\"address\">{}</p>", esc(place.address)) };
     let switch = if large {

@@ -25,7 +25,14 @@ impl Store {
         if day > clock_day {
             return Err(StoreError::DayAhead { place: self.db.place().to_string(), stored: day, clock: clock_day });
         }
-        let next_id: u64 = self.db.query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets", &[]).and_then(|r| r.get(0)).map_err(&e)?;
+        // Ids go on within this store's own range: tickets transferred here from another
+        // hall's server keep theirs.
+        let (low, high) = (self.id_base, self.id_base + super::EDGE_ID_RANGE);
+        let next_id: u64 = self
+            .db
+            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets WHERE id > ?1 AND id < ?2", vals![low, high])
+            .and_then(|r| r.get(0))
+            .map_err(&e)?;
         let next_id = next_id.max(self.id_base + 1);
         let last_seq = self.last_seq()?;
 

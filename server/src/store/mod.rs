@@ -303,8 +303,11 @@ impl Store {
 /// The ids of a hall edge's tickets start above this: the hall in the high bits, so ids are
 /// unique across halls without asking anyone, and stay below 2^53 (exact in JavaScript).
 pub fn edge_id_base(hall: usize) -> u64 {
-    (hall as u64 + 1) << 40
+    (hall as u64 + 1) * EDGE_ID_RANGE
 }
+
+/// How many ticket ids each server has: the core's below it, each hall edge's above its base.
+pub const EDGE_ID_RANGE: u64 = 1 << 40;
 
 /// Which case: by its id, or by the ticket that was rated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub fn ticket_state_str(s: TicketState) -> &'static str {
         TicketState::NoShow => "no_show",
         TicketState::Expired => "expired",
         TicketState::Unfinished => "unfinished",
+        TicketState::Moved => "moved",
     }
 }
 
@@ -37,6 +38,7 @@ pub fn ticket_state_from(s: &str) -> Result<TicketState, UnknownText> {
         "no_show" => TicketState::NoShow,
         "expired" => TicketState::Expired,
         "unfinished" => TicketState::Unfinished,
+        "moved" => TicketState::Moved,
         other => return unknown(other),
     })
 }

@@ -311,3 +311,61 @@ async fn the_edge_shows_other_halls_from_the_core_and_unavailable_when_cut_off()
     let halls: wire::HallsResponse = serde_json::from_value(e.ok("GET", "/api/v1/halls", Some("demo-kiosk-east"), None).await).unwrap();
     assert_eq!(halls.halls[1].link.as_ref().map(|l| l.online), Some(false));
 }
+
+/// A transfer between a hall its edge runs and one the core runs: taken there before it is let
+/// go here, so a refusal while the link is down (`upstream_unavailable`) leaves the ticket at
+/// its counter, and nothing is half done.
+#[tokio::test]
+async fn transfers_between_an_edge_hall_and_the_core_are_whole_or_refused() {
+    let (e, c) = (edge(), core());
+    forward(&e, &c).await;
+    // West (the core's) to east (the edge's): the core lets it go and queues it for east.
+    let w = c.issue("west", "filing").await;
+    let clerk = c.sign_in("clerk09", "W01").await;
+    c.ok("POST", "/api/v1/counters/W01/call-next", Some(&clerk), None).await;
+    let a = c.ok("POST", "/api/v1/counters/W01/transfer", Some(&clerk), Some(json!({"hall": "east", "service": "invoice"}))).await;
+    assert_eq!(a["counter"]["current"], Value::Null);
+    assert_eq!(c.app.state.engine.shared.core.read().await.state.ticket(w.id).unwrap().state, wire::TicketState::Moved);
+    pull(&e, &c).await;
+    pull(&e, &c).await;
+    let t: wire::Ticket = serde_json::from_value(e.ok("GET", &format!("/api/v1/tickets/{}", w.id), None, None).await).unwrap();
+    assert_eq!((t.number.as_str(), t.hall.as_str(), t.service.as_str(), t.state), (w.number.as_str(), "east", "invoice", wire::TicketState::Waiting));
+    let eclerk = e.sign_in("clerk01", "E01").await;
+    let called = e.ok("POST", "/api/v1/counters/E01/call-next", Some(&eclerk), None).await;
+    assert_eq!(called["ticket"]["id"], w.id, "called at east under its number");
+
+    // East to west: the core takes it (the edge's own call, as its edge makes it).
+    let up = {
+        let core = e.app.state.engine.shared.core.read().await;
+        let mut t = view::edge_ticket(&core.state, core.state.ticket(w.id).unwrap());
+        t.hall = "west".into();
+        wire::EdgeTransfer { ticket: t, from_counter: "E01".into() }
+    };
+    for _ in 0..2 {
+        c.ok("POST", "/api/v1/edges/east/transfers", Some("edge-east-token"), Some(serde_json::to_value(&up).unwrap())).await;
+    }
+    let west: Vec<u64> = c.app.state.engine.shared.core.read().await.state.waiting_for_counter(c.app.state.cfg.topology.counter_ix("W01").unwrap(), c.clock.now());
+    assert_eq!(west.iter().filter(|&&id| id == w.id).count(), 1, "taken once: {west:?}");
+    let a = c.send("POST", "/api/v1/edges/west/transfers", Some("edge-east-token"), Some(serde_json::to_value(&up).unwrap())).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "only the hall's own edge");
+
+    // Cut off: refused both ways, the ticket stays where it was.
+    advance([&e, &c], crate::edge::SILENT + 1_000);
+    let w2 = c.issue("west", "filing").await;
+    let w1 = c.ok("POST", "/api/v1/counters/W01/call-next", Some(&clerk), None).await;
+    let a = c.send("POST", "/api/v1/counters/W01/transfer", Some(&clerk), Some(json!({"hall": "east"}))).await;
+    assert_eq!((a.status, a.code()), (StatusCode::SERVICE_UNAVAILABLE, Some(ErrorCode::UpstreamUnavailable)), "{}", a.text());
+    let st = &c.app.state.engine.shared.core.read().await.state;
+    let at_w01 = st.counter(c.app.state.cfg.topology.counter_ix("W01").unwrap()).current;
+    assert_eq!(at_w01, w1["ticket"]["id"].as_u64(), "still at the counter");
+    assert!(st.ticket(w2.id).is_some());
+    // At the edge: the core cannot be reached (this edge's core is not listening).
+    e.issue("east", "filing").await;
+    let next = e.ok("POST", "/api/v1/counters/E01/finish", Some(&eclerk), None).await;
+    assert_eq!(next["counter"]["current"], Value::Null);
+    let n = e.ok("POST", "/api/v1/counters/E01/call-next", Some(&eclerk), None).await;
+    let a = e.send("POST", "/api/v1/counters/E01/transfer", Some(&eclerk), Some(json!({"hall": "west"}))).await;
+    assert_eq!((a.status, a.code()), (StatusCode::SERVICE_UNAVAILABLE, Some(ErrorCode::UpstreamUnavailable)), "{}", a.text());
+    let st = &e.app.state.engine.shared.core.read().await.state;
+    assert_eq!(st.counter(0).current, n["ticket"]["id"].as_u64(), "still at E01");
+}
