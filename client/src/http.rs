@@ -350,6 +350,16 @@ impl Client {
         self.post(&format!("/api/v1/edges/{hall}/transfers"), t).await
     }
 
+    /// `GET /api/v1/edges/{hall}/copy?after=N`: the core's copy of the hall's log after N.
+    pub async fn edge_copy(&self, hall: &str, after: u64) -> Result<wire::EdgeCopy> {
+        self.get(&format!("/api/v1/edges/{hall}/copy?after={after}")).await
+    }
+
+    /// `POST /api/v1/halls/{hall}/takeover`: the core takes a hall over from its dead edge.
+    pub async fn takeover(&self, hall: &str, req: &wire::TakeoverRequest) -> Result<wire::TakeoverResponse> {
+        self.post(&format!("/api/v1/halls/{hall}/takeover"), req).await
+    }
+
     // --- Kiosks -------------------------------------------------------------------------
 
     /// `POST /api/v1/halls/{hall}/tickets`: one attempt.

@@ -127,6 +127,66 @@ pub fn core_client(e: &Edge) -> Result<Client, ClientError> {
     Ok(Client::new(&e.upstream, &opts)?.with_token(&e.token))
 }
 
+/// Before a hall edge serves: when the core holds more of the hall's log than this server's
+/// store (a spare box with an empty database, or one put back from an older backup), the rest
+/// comes from the core's copy (the events with their `seq`, the rows of today's tickets), so
+/// the hall's numbering and log go on from where the core last heard them, and no `seq` is
+/// written twice. Without the core (a cut at start) the server starts from its own store.
+/// Returns the events taken.
+pub async fn catch_up(cfg: &Config) -> Result<u64, String> {
+    let Some(e) = &cfg.edge else { return Ok(0) };
+    let hall = cfg.topology.halls[e.hall].id.clone();
+    let client = core_client(e).map_err(|x| x.to_string())?;
+    let held = match client.edge_held(&hall).await {
+        Ok(h) => h.held,
+        Err(x) => {
+            tracing::warn!(error = %x, "the core cannot be reached: starting from this server's own store");
+            return Ok(0);
+        }
+    };
+    let at = cfg.store();
+    let topo = cfg.topology.clone();
+    let mut local = blocking(move || {
+        let mut store = crate::store::Store::open(&at, topo).map_err(|x| x.to_string())?;
+        store.read(|db| db.query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])?.get::<u64>(0)).map_err(|x| x.to_string())
+    })
+    .await?;
+    if held <= local {
+        return Ok(0);
+    }
+    tracing::warn!(held, local, "the core holds more of this hall's log than this server: taking the rest from the core's copy");
+    let first = local;
+    while local < held {
+        let copy = client.edge_copy(&hall, local).await.map_err(|x| format!("the core's copy: {x}"))?;
+        let Some(last) = copy.events.last().map(|x| x.seq) else { break };
+        let (at, topo) = (cfg.store(), cfg.topology.clone());
+        blocking(move || {
+            let mut store = crate::store::Store::open(&at, topo).map_err(|x| x.to_string())?;
+            store
+                .read(|db| {
+                    db.transaction(|db| {
+                        for ev in &copy.events {
+                            db.execute(
+                                "INSERT INTO events (seq, at, hall, type, body) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
+                                crate::vals![ev.seq, ev.at, ev.hall.as_ref(), &ev.kind, &ev.body],
+                            )?;
+                        }
+                        crate::store::put_ticket_rows(db, "tickets", &copy.tickets)
+                    })
+                })
+                .map_err(|x| x.to_string())
+        })
+        .await?;
+        local = last;
+    }
+    tracing::info!(events = local - first, "the hall's log taken from the core's copy");
+    Ok(local - first)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|x| x.to_string())?
+}
+
 /// Starts the uploader and the feed's follower; they end when the server stops.
 pub fn spawn(u: Uplink) {
     let hall = u.cfg.topology.halls[u.edge.hall].id.clone();
@@ -160,6 +220,13 @@ pub fn spawn(u: Uplink) {
                     Some(h) => h,
                     None => client.edge_held(&hall).await.map_err(|e| e.to_string())?.held,
                 };
+                // Its new events would carry numbers the core holds already: nothing is sent
+                // until this server took the core's copy (it does at its start).
+                let committed = u.engine.shared.committed_seq.load(std::sync::atomic::Ordering::Relaxed);
+                if h > committed {
+                    tracing::error!(held = h, committed, "the core holds more of this hall's log than this server: restart it while the core can be reached");
+                    return Err(format!("the core holds {h} events of this hall's log, this server {committed}: restart it while the core can be reached"));
+                }
                 let day = u.engine.shared.core.read().await.state.day().to_string();
                 let hall_id = hall.clone();
                 let (mut up, texts) = read(&u.reader, move |db| next_upload(db, h, day, hall_id)).await?;

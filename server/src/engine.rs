@@ -343,6 +343,9 @@ pub enum Request {
     /// At the core: a ticket one hall edge transfers to a hall another edge runs, queued in
     /// that hall's feed.
     Forward { hall: usize, item: wire::EdgeFeedKind },
+    /// At the core: take over a hall from its edge (whose box died), numbering each service
+    /// `skip` above the last number held of the edge's ([`Outcome::TakenOver`]).
+    Takeover { hall: usize, skip: u32 },
     /// Keep the writer's lease on PostgreSQL (a commit renews it too; this is the idle
     /// writer's heartbeat).
     Renew,
@@ -365,6 +368,8 @@ pub enum Outcome {
     Booking { booking: Box<Booking>, again: bool },
     /// The alert as it is now.
     Alert(wire::Alert),
+    /// A hall taken over: per service, the first number the core issues.
+    TakenOver(Vec<String>),
 }
 
 /// The answer to a domain command that applied, from the state after it and its events.
@@ -579,6 +584,7 @@ struct Acc {
     feed: Vec<(usize, wire::EdgeFeedKind)>,
     /// At an edge: the last item of the feed applied now.
     feed_held: Option<u64>,
+    takeovers: Vec<(String, i64, u32, u64)>,
     tickets: BTreeSet<TicketId>,
     counters: BTreeSet<usize>,
     publicity: BTreeSet<usize>,
@@ -1014,6 +1020,25 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 }
             }
             Request::Feed(feed) => Ok(acc.apply_feed(core, feed, now)),
+            Request::Takeover { hall, skip } => {
+                let topo = core.state.topology().clone();
+                let (id, day) = (topo.halls[*hall].id.clone(), core.state.day().to_string());
+                let read = store.read(|db| Ok((crate::queries::edge_last_numbers(db, &topo, &id, &day)?, crate::queries::edge_tickets_of_day(db, &id, &day)?)));
+                match read {
+                    Err(e) => Err(EngineError::Store(e.to_string())),
+                    Ok((last, rows)) => {
+                        let after: Vec<u32> = last.iter().map(|n| n + skip).collect();
+                        let waiting = rows.iter().filter(|r| r.hall == id && r.state == "waiting").filter_map(|r| view::adopted_ticket(&topo, r)).collect();
+                        core.state.take_over(*hall, &after, waiting).map_err(EngineError::from).map(|events| {
+                            acc.emit(core, events, now);
+                            let held = acc.edge_held.get(&id).or(core.edge_held.get(&id)).copied().unwrap_or(0);
+                            acc.takeovers.push((id.clone(), now, *skip, held));
+                            core.mirrors.remove(hall);
+                            Outcome::TakenOver((0..topo.services.len()).map(|s| topo.number(s, after[s] + 1)).collect())
+                        })
+                    }
+                }
+            }
             Request::Forward { hall, item } => {
                 acc.feed.push((*hall, item.clone()));
                 Ok(Outcome::Done)
@@ -1218,6 +1243,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
         && acc.mirrors.is_empty()
         && acc.feed.is_empty()
         && acc.feed_held.is_none()
+        && acc.takeovers.is_empty()
         && acc.purge.is_none();
     let seq_before = core.seq - acc.out.len() as u64;
     // The feed's items, numbered per hall.
@@ -1278,6 +1304,7 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
                 .collect(),
             edge_feed: feed_rows,
             feed_held: acc.feed_held,
+            takeovers: std::mem::take(&mut acc.takeovers),
         };
         let t = std::time::Instant::now();
         let r = store.commit(&batch);
@@ -1503,6 +1530,7 @@ fn kind_name(k: &wire::EventKind) -> &'static str {
         K::AlertAcknowledged { .. } => "alert_acknowledged",
         K::HallLinkChanged { .. } => "hall_link_changed",
         K::HallMirrored => "hall_mirrored",
+        K::HallTakenOver => "hall_taken_over",
         K::BookingSettled { .. } => "booking_settled",
     }
 }

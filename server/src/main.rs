@@ -15,6 +15,28 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum HallCmd {
+    /// The core takes over a hall whose own server (hall edge) died, numbering each service
+    /// --skip above the last number it holds of the edge's, and taking the tickets that wait.
+    /// Only when that server is down for good: it is refused by the core from then on, and is
+    /// brought back by restoring it from the core's copy (see the README).
+    Takeover {
+        /// The hall's id (east, west, central).
+        hall: String,
+        /// Numbers left unused above the last one forwarded (those the edge may have printed
+        /// and never forwarded).
+        #[arg(long)]
+        skip: u32,
+        /// The core.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// A file holding a supervisor's token (else the QCALL_TOKEN environment variable).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Run the server (HTTP API, event streams, web pages).
     Serve {
@@ -43,6 +65,11 @@ enum Cmd {
     },
     /// Make a new random device or supervisor token and the hash to put in the config.
     Token,
+    /// A hall run by its own server (a hall edge).
+    Hall {
+        #[command(subcommand)]
+        cmd: HallCmd,
+    },
     /// Measure ticket rate, group commit, fan-out latency, memory and cold start on loopback.
     Bench {
         /// Seconds per measurement.
@@ -363,6 +390,22 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(qcall_server::bench::serve_floor(&listen))
         }
+        Cmd::Hall { cmd: HallCmd::Takeover { hall, skip, server, token_file } } => {
+            let token = match token_file {
+                Some(f) => std::fs::read_to_string(&f).with_context(|| format!("{}", f.display()))?.trim().to_string(),
+                None => std::env::var("QCALL_TOKEN").context("a supervisor's token: --token-file FILE, or QCALL_TOKEN")?,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let r = rt.block_on(async {
+                let client = qcall_client::Client::new(&server, &qcall_client::ClientOptions::default())?.with_token(&token);
+                client.takeover(&hall, &qcall_wire::TakeoverRequest { skip }).await
+            })?;
+            println!("the core runs {} now; it numbers on from:", r.hall);
+            for (service, next) in &r.next {
+                println!("  {service:<14} {next}");
+            }
+            Ok(())
+        }
         Cmd::Token => {
             let token = qcall_server::secret::new_token();
             println!("token:       {token}");
@@ -499,6 +542,10 @@ async fn serve(cfg: Config, clock: std::sync::Arc<dyn qcall_server::clock::Clock
             covered = %covered.join(","),
             "the {year} holidays are not configured ([calendar] holidays, workdays and years): the halls would open on them; the duty leader gets an alert"
         );
+    }
+    // A hall edge first takes what the core holds of its log beyond its own store.
+    if let Err(e) = qcall_server::edge::catch_up(&cfg).await {
+        anyhow::bail!("this hall server's log is behind the core's and the rest could not be taken: {e}");
     }
     let server = tokio::select! {
         s = qcall_server::http::Server::start(cfg, clock) => s.with_context(|| format!("starting with {source}"))?,

@@ -533,3 +533,28 @@ pub fn feed_after(db: &mut Db, hall: &str, since: u64, limit: u32) -> Result<Vec
     let rows = db.query("SELECT body FROM edge_feed WHERE hall = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", vals![hall, since, limit])?;
     rows.iter().map(|r| r.get(0)).collect()
 }
+
+/// A day's rows of the tickets a hall's edge forwarded that were issued in or wait in `hall`.
+pub fn edge_tickets_of_day(db: &mut Db, hall: &str, day: &str) -> Result<Vec<wire::EdgeTicket>, DbError> {
+    let sql = format!("SELECT {} FROM edge_tickets WHERE day = ?1 AND (issued_hall = ?2 OR hall = ?2) ORDER BY id", crate::store::EDGE_TICKET_COLUMNS);
+    db.query(&sql, vals![day, hall])?.iter().map(edge_ticket).collect()
+}
+
+/// Per service (in the topology's order): the last number of `hall` the core holds of its
+/// edge's on `day`.
+pub fn edge_last_numbers(db: &mut Db, topo: &Topology, hall: &str, day: &str) -> Result<Vec<u32>, DbError> {
+    let rows = db.query("SELECT issued_service, MAX(seq) FROM edge_tickets WHERE day = ?1 AND issued_hall = ?2 GROUP BY issued_service", vals![day, hall])?;
+    let mut out = vec![0; topo.services.len()];
+    for r in rows {
+        if let Some(s) = topo.service_ix(&r.get::<String>(0)?) {
+            out[s] = r.get(1)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The core's copy of a hall edge's log after `seq`, in order.
+pub fn edge_log_after(db: &mut Db, hall: &str, after: u64, limit: u32) -> Result<Vec<wire::EdgeEvent>, DbError> {
+    let rows = db.query("SELECT seq, at, type, ev_hall, body FROM edge_log WHERE hall = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", vals![hall, after, limit])?;
+    rows.iter().map(|r| Ok(wire::EdgeEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, hall: r.get(3)?, body: r.get(4)? })).collect()
+}

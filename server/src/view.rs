@@ -360,6 +360,7 @@ pub fn event(st: &State, e: &Event, seq: u64, now: Millis) -> Option<(wire::Stre
         }
         Event::BookingCheckedIn { .. } => return None,
         Event::IssuingChanged { hall } => (K::IssuingChanged, vec![*hall], true),
+        Event::HallTakenOver { hall, .. } => (K::HallTakenOver, vec![*hall], true),
     };
     let main_hall = *halls.last().expect("every event has a hall");
     let global = matches!(e, Event::DayRolledOver { .. });

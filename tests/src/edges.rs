@@ -302,3 +302,59 @@ async fn a_hall_cut_off_for_a_minute_under_load_works_on_and_converges_after_the
     assert!(east.issued.len() as u64 >= cut_for.as_secs(), "about 2 a second: {}", east.issued.len());
     assert_eq!((lost, dups), (0, 0));
 }
+
+/// The east hall's box dies. A spare box, started with the hall's config and an empty
+/// database, takes the core's copy of the hall's log before it serves: numbering goes on, the
+/// waiting tickets are back, the log goes on without a gap. When no spare is at hand, the core
+/// takes the hall over by command (`qcall hall takeover east --skip 100`), numbering 100 above
+/// the last forwarded number; the old box is refused from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_hall_box_is_replaced_from_the_cores_copy_or_taken_over_by_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = core();
+    let mut edge = edge(&core, dir.path());
+    let kiosk = edge.api();
+    for service in ["filing", "filing", "invoice"] {
+        kiosk.issue("east", service).await;
+    }
+    let clerk = kiosk.sign_in("clerk01", "E01").await;
+    let (s, _) = kiosk.call("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+    assert_eq!(s, 200);
+    wait_until("forwarded", Duration::from_secs(10), async || held(&core).await >= edge_health(&edge).await.0).await;
+
+    // The box dies with its disk; the spare starts on an empty database.
+    edge.kill();
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", edge.db.display()));
+    }
+    edge.start_again();
+    let (seq, _) = edge_health(&edge).await;
+    assert_eq!(seq, held(&core).await, "the log goes on from the core's copy");
+    let halls = edge.api().halls().await;
+    assert_eq!(crate::util::waiting(crate::util::hall(&halls, "east"), "filing"), 1, "A002 waits again");
+    let next = edge.api().issue("east", "filing").await;
+    assert_eq!(next.number, "A003", "numbering goes on");
+    wait_until("the spare's events forwarded", Duration::from_secs(10), async || held(&core).await >= edge_health(&edge).await.0).await;
+    edge.stop();
+    core.stop();
+    assert_converged(&core, &edge);
+
+    // No spare: the core takes the hall over, by command only.
+    core.start_again();
+    let token = dir.path().join("supervisor.token");
+    std::fs::write(&token, "demo-supervisor\n").unwrap();
+    let out = std::process::Command::new(crate::util::bin("qcall"))
+        .args(["hall", "takeover", "east", "--skip", "100", "--server", &core.url, "--token-file"])
+        .arg(&token)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("filing") && text.contains("A104"), "{text}");
+    let t = core.api().issue("east", "filing").await;
+    assert_eq!(t.number, "A104", "100 above the last forwarded (A003)");
+    // The old box comes back: refused; its duty leader sees why.
+    edge.start_again();
+    wait_until("the old box told", Duration::from_secs(10), async || edge_health(&edge).await.1.last_error.is_some_and(|e| e.contains("took it over") || e.contains("runs this hall"))).await;
+    edge.stop();
+}

@@ -172,3 +172,38 @@ pub struct EdgeBooking {
     pub created_at: i64,
     pub request_id: String,
 }
+
+/// `POST /api/v1/halls/{hall}/takeover` (supervisors, at the core): the core runs a hall whose
+/// own server died, numbering each service `skip` above the last number it holds of the
+/// edge's (numbers the edge issued and never forwarded stay below). Only by this command:
+/// taking over on its own during a cut is how duplicate numbers get printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeoverRequest {
+    pub skip: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeoverResponse {
+    pub hall: String,
+    /// Per service, the next number the core issues ("A101").
+    pub next: std::collections::BTreeMap<String, String>,
+}
+
+/// `GET /api/v1/edges/{hall}/copy?after=N`: the core's copy of a hall's log after `seq` N
+/// (at most 2000 events a page) and the rows of the hall's tickets of today, for a hall
+/// server rebuilt on a spare box or put back from a backup older than what the core holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeCopy {
+    pub events: Vec<EdgeEvent>,
+    pub tickets: Vec<EdgeTicket>,
+    /// The highest `seq` the core holds.
+    pub held: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeCopyQuery {
+    #[serde(default)]
+    pub after: u64,
+}

@@ -106,6 +106,9 @@ pub enum EventKind {
     HallLinkChanged { link: crate::HallLink },
     /// A hall run by another server, as that server last told: its queues are in `queues`.
     HallMirrored,
+    /// The core took the hall over from its own server (whose box died): it runs the hall
+    /// from now; the queues are in `queues`.
+    HallTakenOver,
     /// At a hall edge: how a booking ended there (checked in with `ticket`, or a no-show), for
     /// the core, which counts no-shows and bans from its halls' word. Staff only.
     BookingSettled { booking: u64, outcome: BookingOutcome, #[serde(default, skip_serializing_if = "Option::is_none")] ticket: Option<u64> },

@@ -134,6 +134,8 @@ pub enum Event {
     /// Whether the hall's services issue tickets changed (it opened or closed, a service
     /// stopped for the day).
     IssuingChanged { hall: usize },
+    /// The core took over the hall from its edge; `tickets`: those waiting that it took.
+    HallTakenOver { hall: usize, tickets: Vec<TicketId> },
 }
 
 impl Event {
@@ -151,6 +153,7 @@ impl Event {
             | Event::TicketCheckedIn { ticket }
             | Event::TicketLapsed { ticket } => vec![*ticket],
             Event::DayRolledOver { expired, .. } => expired.clone(),
+            Event::HallTakenOver { tickets, .. } => tickets.clone(),
             _ => vec![],
         }
     }

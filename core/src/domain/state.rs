@@ -279,7 +279,10 @@ impl State {
             st.observed[service].add(f, id, ms);
         }
         for t in tickets {
-            st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
+            // Ids of this server's own block (a ticket transferred here keeps another's).
+            if t.id >> 40 == st.next_ticket_id >> 40 {
+                st.next_ticket_id = st.next_ticket_id.max(t.id + 1);
+            }
             if t.day == day {
                 let seq = &mut st.seqs[t.issued_hall][t.issued_service];
                 *seq = (*seq).max(t.seq);
@@ -376,6 +379,36 @@ impl State {
     pub fn number(&self, t: &Ticket) -> String {
         self.topo.number(t.issued_service, t.seq)
     }
+    /// The core takes over a hall from its edge (whose box died): it runs the hall from now,
+    /// numbers each service after `after` (the last number it holds of the edge's, plus a
+    /// margin for any the edge issued and never forwarded), and the forwarded tickets still
+    /// waiting wait here.
+    pub fn take_over(&mut self, hall: usize, after: &[u32], waiting: Vec<Ticket>) -> Result<Vec<Event>, DomainError> {
+        if !self.central || !self.elsewhere.contains(&hall) {
+            return Err(DomainError::Elsewhere(self.topo.halls[hall].id.clone()));
+        }
+        self.elsewhere.remove(&hall);
+        self.number_after(hall, after);
+        let mut adopted = vec![];
+        for mut t in waiting {
+            if t.hall != hall || t.day != self.day || self.tickets.get(&t.id).is_some_and(|o| o.state != TicketState::Moved) {
+                continue;
+            }
+            t.state = TicketState::Waiting;
+            self.enqueue_existing(&t);
+            adopted.push(t.id);
+            self.tickets.insert(t.id, t);
+        }
+        Ok(vec![Event::HallTakenOver { hall, tickets: adopted }])
+    }
+
+    /// Numbering of `hall` goes on after `after` (per service) at the least.
+    pub fn number_after(&mut self, hall: usize, after: &[u32]) {
+        for (s, &n) in after.iter().enumerate().take(self.seqs[hall].len()) {
+            self.seqs[hall][s] = self.seqs[hall][s].max(n);
+        }
+    }
+
     pub fn issued_today(&self, hall: usize, service: usize) -> u32 {
         self.seqs[hall][service]
     }

@@ -38,6 +38,12 @@ impl FromRequestParts<AppState> for EdgeAt {
         if h != hall {
             return Err(AppError::forbidden("an edge uploads its own hall's log only"));
         }
+        if !s.engine.shared.core.read().await.state.runs_elsewhere(h) {
+            return Err(AppError::new(
+                wire::ErrorCode::HallElsewhere,
+                "the core runs this hall now (it took it over): restore this hall server from the core's copy before it runs the hall again",
+            ));
+        }
         Ok(EdgeAt { h, device })
     }
 }
@@ -118,4 +124,45 @@ pub async fn transfer(State(s): State<AppState>, at: EdgeAt, JsonBody(req): Json
         s.engine.submit(Request::Forward { hall: ticket.hall, item }).await?;
     }
     Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// `POST /api/v1/halls/{hall}/takeover`: see [`wire::TakeoverRequest`]. Audited.
+pub async fn takeover(
+    State(s): State<AppState>,
+    super::SupervisorCaller(who): super::SupervisorCaller,
+    super::extract::HallAt { h }: super::extract::HallAt,
+    JsonBody(req): JsonBody<wire::TakeoverRequest>,
+) -> Result<Json<wire::TakeoverResponse>, AppError> {
+    if req.skip > 10_000 {
+        return Err(AppError::new(wire::ErrorCode::BadBody, "skip: at most 10000"));
+    }
+    let hall = s.cfg.topology.halls[h].id.clone();
+    let row = super::audit_row(&s, &super::actor(&who), "hall_takeover", &hall, &format!("skip {}", req.skip), None);
+    match s.engine.submit_audited(Request::Takeover { hall: h, skip: req.skip }, row).await? {
+        Outcome::TakenOver(next) => {
+            tracing::warn!(hall = %hall, skip = req.skip, "the core took the hall over from its edge");
+            let next = s.cfg.topology.services.iter().zip(next).map(|(sv, n)| (sv.id.clone(), n)).collect();
+            Ok(Json(wire::TakeoverResponse { hall, next }))
+        }
+        other => Err(AppError::internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Events of a copy page, at most.
+const COPY_EVENTS: u32 = 2000;
+
+/// `GET /api/v1/edges/{hall}/copy?after=N`: see [`wire::EdgeCopy`].
+pub async fn copy(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQuery<wire::EdgeCopyQuery>) -> Result<Json<wire::EdgeCopy>, AppError> {
+    let hall = s.cfg.topology.halls[at.h].id.clone();
+    let (held, day) = {
+        let core = s.engine.shared.core.read().await;
+        (core.edge_held.get(&hall).copied().unwrap_or(0), core.state.day().to_string())
+    };
+    let copy = super::read(&s, move |db| {
+        let events = crate::queries::edge_log_after(db, &hall, q.after, COPY_EVENTS)?;
+        let tickets = crate::queries::edge_tickets_of_day(db, &hall, &day)?;
+        Ok(wire::EdgeCopy { events, tickets, held })
+    })
+    .await?;
+    Ok(Json(copy))
 }

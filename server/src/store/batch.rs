@@ -138,6 +138,8 @@ pub struct Batch<'a> {
     pub edge_feed: Vec<FeedRow>,
     /// At a hall edge: the last item of the core's feed applied.
     pub feed_held: Option<u64>,
+    /// Halls the core takes over from their edges: (hall, when, skip, the edge's log held).
+    pub takeovers: Vec<(String, i64, u32, u64)>,
 }
 
 /// An item of a hall edge's feed (`edge_feed`).
@@ -504,30 +506,20 @@ impl Store {
                 vals![*hall, e.seq, e.at, &e.kind, e.hall.as_ref(), &e.body],
             )?;
         }
-        for t in &b.edge_tickets {
-            db.execute(
-                &format!(
-                    "INSERT INTO edge_tickets ({EDGE_TICKET_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
-                     ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
-                        state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
-                        finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
-                        call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
-                        slot_start = excluded.slot_start, arrived_at = excluded.arrived_at, held_at = excluded.held_at"
-                ),
-                vals![
-                    t.id, &t.day, &t.issued_hall, &t.issued_service, t.seq, &t.number, &t.hall, &t.service, &t.priority, &t.state,
-                    t.issued_at, t.queued_at, t.called_at, t.finished_at, t.counter.as_ref(), t.clerk.as_ref(), t.call_count,
-                    t.transferred, t.request_id.as_ref(), t.rating, t.slot_start, t.remote_code.as_ref(), t.arrived_at, t.held_at,
-                ],
-            )?;
-        }
+        put_ticket_rows(db, "edge_tickets", b.edge_tickets.iter().copied())?;
         for h in &b.edge_halls {
             db.execute(
                 "INSERT INTO edge_halls (hall, seen_at, cut_since, overview) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (hall) DO UPDATE SET seen_at = excluded.seen_at, cut_since = excluded.cut_since,
                     overview = COALESCE(excluded.overview, edge_halls.overview)",
                 vals![&h.hall, h.seen_at, h.cut_since, h.overview.as_ref()],
+            )?;
+        }
+        for (hall, at, skip, held) in &b.takeovers {
+            db.execute(
+                "INSERT INTO hall_takeovers (hall, at, skip, held) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hall) DO UPDATE SET at = excluded.at, skip = excluded.skip, held = excluded.held",
+                vals![hall, *at, *skip, *held],
             )?;
         }
         for f in &b.edge_feed {
@@ -547,4 +539,28 @@ impl Store {
         }
         Ok(purged)
     }
+}
+
+/// Writes ticket rows as another server holds them into `table` (`edge_tickets` at the core,
+/// `tickets` at a hall edge taking the core's copy), each row as it now is.
+pub fn put_ticket_rows<'a>(db: &mut Db, table: &str, rows: impl IntoIterator<Item = &'a qcall_wire::EdgeTicket>) -> Result<(), DbError> {
+    for t in rows {
+        db.execute(
+            &format!(
+                "INSERT INTO {table} ({EDGE_TICKET_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                 ON CONFLICT (id) DO UPDATE SET hall = excluded.hall, service = excluded.service,
+                    state = excluded.state, queued_at = excluded.queued_at, called_at = excluded.called_at,
+                    finished_at = excluded.finished_at, counter = excluded.counter, clerk = excluded.clerk,
+                    call_count = excluded.call_count, transferred = excluded.transferred, rating = excluded.rating,
+                    slot_start = excluded.slot_start, arrived_at = excluded.arrived_at, held_at = excluded.held_at"
+            ),
+            vals![
+                t.id, &t.day, &t.issued_hall, &t.issued_service, t.seq, &t.number, &t.hall, &t.service, &t.priority, &t.state,
+                t.issued_at, t.queued_at, t.called_at, t.finished_at, t.counter.as_ref(), t.clerk.as_ref(), t.call_count,
+                t.transferred, t.request_id.as_ref(), t.rating, t.slot_start, t.remote_code.as_ref(), t.arrived_at, t.held_at,
+            ],
+        )?;
+    }
+    Ok(())
 }

@@ -136,6 +136,18 @@ impl Store {
         let recent = self.recent_calls(topo.day_start(day))?;
         let bookings = self.bookings(now)?;
         let mut st = State::restore(topo.clone(), day, next_id as TicketId, tickets, counters, publicity, recent, bookings, now);
+        // Halls taken over from their edges are run here; on the day of the takeover, numbered
+        // past the edge's last forwarded number by its margin.
+        let mut elsewhere = st.elsewhere().clone();
+        for (hall, at, skip) in self.takeovers()? {
+            let Some(h) = topo.hall_ix(&hall) else { continue };
+            elsewhere.remove(&h);
+            if topo.business_day(at) == day {
+                let last = crate::queries::edge_last_numbers(&mut self.db, &topo, &hall, &day.to_string()).map_err(&e)?;
+                st.number_after(h, &last.iter().map(|n| n + skip).collect::<Vec<_>>());
+            }
+        }
+        st.set_elsewhere(elsewhere, topo.central);
         st.set_arrival_curves(self.arrival_curves(day)?.map(std::sync::Arc::new));
         Ok((st, last_seq))
     }

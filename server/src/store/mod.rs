@@ -15,7 +15,7 @@ mod load;
 pub mod schema;
 mod text;
 
-pub use batch::{EDGE_TICKET_COLUMNS, AuditRow, Batch, EdgeHallRow, FeedRow, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
+pub use batch::{put_ticket_rows, EDGE_TICKET_COLUMNS, AuditRow, Batch, EdgeHallRow, FeedRow, CaseRow, CaseUpdate, EventRow, NoticeRow, NoticeUpdate, OutboxUpdate, PauseRow, PhoneRow, Purge, Purged, SessionRow};
 pub(crate) use load::booking_row;
 pub use db::{Db, DbError, Dialect, FromValue, PgSettings, Row, Value};
 pub use schema::{open_connection, schema_version_known, schema_version_known_in, DEFAULT_BUSY_TIMEOUT, MIGRATIONS, PG_MIGRATIONS};
@@ -218,6 +218,19 @@ impl Store {
             out.push((String::new(), v.parse().unwrap_or(0)));
         }
         Ok(out)
+    }
+
+    /// The halls the core took over from their edges: (hall, when, skip).
+    pub fn takeovers(&mut self) -> Result<Vec<(String, i64, u32)>, StoreError> {
+        let e = self.err();
+        let rows = self.db.query("SELECT hall, at, skip FROM hall_takeovers ORDER BY hall", &[]).map_err(&e)?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).collect::<Result<_, DbError>>().map_err(e)
+    }
+
+    /// Runs a read on the writer's own connection (what a change needs to know first).
+    pub fn read<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T, DbError>) -> Result<T, StoreError> {
+        let e = self.err();
+        f(&mut self.db).map_err(e)
     }
 
     /// What is known of the halls run by their edges.

@@ -369,3 +369,45 @@ async fn transfers_between_an_edge_hall_and_the_core_are_whole_or_refused() {
     let st = &e.app.state.engine.shared.core.read().await.state;
     assert_eq!(st.counter(0).current, n["ticket"]["id"].as_u64(), "still at E01");
 }
+
+/// The east hall's box dies for good: by an explicit command the core takes the hall over,
+/// numbering 100 above the last number it holds of the edge's and taking the tickets that
+/// wait; from then on the core runs the hall, across a restart, and refuses the old edge.
+#[tokio::test]
+async fn the_core_takes_over_a_dead_edges_hall_only_by_command_and_numbers_above_it() {
+    let (e, c) = (edge(), core());
+    for service in ["filing", "filing", "filing", "invoice"] {
+        e.issue("east", service).await;
+    }
+    forward(&e, &c).await;
+    let unforwarded = e.issue("east", "filing").await;
+    assert_eq!(unforwarded.number, "A004");
+    // Not by itself: silent for long, the hall stays the edge's.
+    advance([&e, &c], 3_600_000);
+    let a = c.send("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(json!({"service": "filing"}))).await;
+    assert_eq!(a.code(), Some(ErrorCode::HallElsewhere));
+    let a = c.send("POST", "/api/v1/halls/east/takeover", Some("demo-kiosk-east"), Some(json!({"skip": 100}))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "supervisors only");
+    let v = c.ok("POST", "/api/v1/halls/east/takeover", Some("demo-supervisor"), Some(json!({"skip": 100}))).await;
+    assert_eq!(v["next"]["filing"], "A104");
+    assert_eq!(v["next"]["invoice"], "B102");
+    // Across a restart, before any ticket: the numbering holds.
+    let Rig { _dir, app, clock } = c;
+    let cfg = (*app.state.cfg).clone();
+    app.shutdown().await;
+    let c = Rig { app: Rig::build(cfg, clock.clone()), clock, _dir };
+    assert_eq!(c.issue("east", "filing").await.number, "A104");
+    assert_eq!(c.issue("east", "consulting").await.number, "D101");
+    let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
+    let east = &ov["halls"][0];
+    assert_eq!(east["hall"].get("link"), None, "the core's own now");
+    assert_eq!(east["waiting"], 6, "the four forwarded still waiting, and two new");
+    let clerk = c.sign_in("clerk01", "E01").await;
+    let first = c.ok("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
+    assert_eq!(first["ticket"]["number"], "A001");
+    // The old edge is refused.
+    let a = c.send("POST", "/api/v1/edges/east/log", Some("edge-east-token"), Some(upload(1..=1, vec![]))).await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, Some(ErrorCode::HallElsewhere)));
+    let audit = c.ok("GET", "/api/v1/audit?from=2026-11-26&to=2026-11-26", Some("demo-supervisor"), None).await;
+    assert!(audit.to_string().contains("hall_takeover"), "{audit}");
+}
