@@ -350,6 +350,11 @@ impl Client {
         self.post(&format!("/api/v1/edges/{hall}/transfers"), t).await
     }
 
+    /// `GET /api/v1/edges/{hall}/config`: the core's config for its halls.
+    pub async fn edge_config(&self, hall: &str) -> Result<wire::EdgeConfig> {
+        self.get(&format!("/api/v1/edges/{hall}/config")).await
+    }
+
     /// `GET /api/v1/edges/{hall}/copy?after=N`: the core's copy of the hall's log after N.
     pub async fn edge_copy(&self, hall: &str, after: u64) -> Result<wire::EdgeCopy> {
         self.get(&format!("/api/v1/edges/{hall}/copy?after={after}")).await

@@ -84,10 +84,13 @@ async fn read<T: Send + 'static>(
 /// How long the core holds a feed request open when it has nothing to send.
 const FEED_WAIT_S: u32 = 5;
 
-/// Follows the core's feed for the hall; ends when the server stops.
+/// Follows the core's feed for the hall; ends when the server stops. A change of the core's
+/// config is fetched and kept, to be applied at the next start (`/healthz` says so).
 fn spawn_feed(u: &Uplink, client: Client, hall: String) {
     let engine = u.engine.clone();
     let mut shutdown = u.shutdown.clone();
+    let (running, cache, status, edge) = (u.cfg.core_config.clone(), u.cfg.core_cache.clone(), u.status.clone(), u.edge.clone());
+    let mut kept = running.clone();
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
         loop {
@@ -102,6 +105,18 @@ fn spawn_feed(u: &Uplink, client: Client, hall: String) {
             match r {
                 Ok(feed) => {
                     backoff = Duration::from_millis(250);
+                    if let Some(cache) = cache.as_ref().filter(|_| !feed.config.is_empty() && kept.as_deref() != Some(feed.config.as_str())) {
+                        match fetch_core_config(&edge, &hall, cache.clone()).await {
+                            Ok(v) => {
+                                tracing::warn!(version = %v, "the core's config changed: kept here, applied at this server's next start");
+                                if let Some(s) = status.lock().as_mut() {
+                                    s.config_pending = (running.as_deref() != Some(v.as_str())).then(|| v.clone());
+                                }
+                                kept = Some(v);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "the core's new config could not be fetched"),
+                        }
+                    }
                     if let Err(e) = engine.submit(crate::engine::Request::Feed(Box::new(feed))).await {
                         tracing::warn!(error = %e, "the core's feed was not applied; asking again");
                         tokio::time::sleep(backoff).await;
@@ -125,6 +140,35 @@ fn spawn_feed(u: &Uplink, client: Client, hall: String) {
 pub fn core_client(e: &Edge) -> Result<Client, ClientError> {
     let opts = ClientOptions { ca_file: e.ca_file.clone(), timeout: Some(UPLOAD_TIMEOUT), connect_timeout: Duration::from_secs(2) };
     Ok(Client::new(&e.upstream, &opts)?.with_token(&e.token))
+}
+
+/// A hall edge's config at its start: the core's config for its halls (fetched now, else the
+/// copy kept from the last time) with the edge file's own sections; without either, the
+/// edge's file alone. A copy fetched is kept beside the database.
+pub async fn config_at_start(ef: &crate::config::EdgeFile) -> Result<Config, crate::config::ConfigError> {
+    match fetch_core_config(&ef.edge, &ef.hall, ef.cache.clone()).await {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the core's config could not be fetched: using the copy kept here, if any"),
+    }
+    let mut cfg = match std::fs::read_to_string(&ef.cache) {
+        Ok(core) => crate::config::merge_edge(&core, ef)?,
+        Err(_) => Config::parse(&ef.text, &ef.file)?,
+    };
+    cfg.core_cache = Some(ef.cache.clone());
+    Ok(cfg)
+}
+
+/// Fetches the core's config for its halls into `cache` (written whole, then renamed).
+/// Returns its version.
+async fn fetch_core_config(e: &Edge, hall: &str, cache: std::path::PathBuf) -> Result<String, String> {
+    let client = core_client(e).map_err(|x| x.to_string())?;
+    let c = client.edge_config(hall).await.map_err(|x| x.to_string())?;
+    blocking(move || {
+        let tmp = cache.with_extension("toml.new");
+        std::fs::write(&tmp, &c.text).and_then(|()| std::fs::rename(&tmp, &cache)).map_err(|x| format!("{}: {x}", cache.display()))?;
+        Ok(c.version)
+    })
+    .await
 }
 
 /// Before a hall edge serves: when the core holds more of the hall's log than this server's

@@ -285,7 +285,15 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Serve { config, db, listen, clock_start, log_format } => {
             init_tracing(log_format);
-            let mut cfg = load_config(config.as_ref())?;
+            // A hall edge's config: the core's for its halls, with the edge file's own sections.
+            let mut edge_file = config.as_deref().map(qcall_server::config::edge_file).transpose()?.flatten();
+            if let (Some(ef), Some(db)) = (edge_file.as_mut(), db.as_ref()) {
+                ef.cache = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join("core-config.toml");
+            }
+            let mut cfg = match &edge_file {
+                Some(ef) => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(qcall_server::edge::config_at_start(ef))?,
+                None => load_config(config.as_ref())?,
+            };
             if let Some(db) = db {
                 if cfg.postgres.is_some() {
                     anyhow::bail!("--db names a SQLite file, but {} keeps the database in PostgreSQL ([store] kind = \"postgres\")", cfg.source);

@@ -358,3 +358,38 @@ async fn a_dead_hall_box_is_replaced_from_the_cores_copy_or_taken_over_by_comman
     wait_until("the old box told", Duration::from_secs(10), async || edge_health(&edge).await.1.last_error.is_some_and(|e| e.contains("took it over") || e.contains("runs this hall"))).await;
     edge.stop();
 }
+
+/// A hall edge's own file holds only what is its own ([server], [edge]): the halls, services,
+/// counters, clerks and devices come from the core's config, kept beside its database for a
+/// start during a cut. A change at the core reaches the edge, which says so and applies it at
+/// its next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_edge_takes_its_configuration_from_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut core = core();
+    let token = dir.path().join("edge.token");
+    std::fs::write(&token, format!("{EDGE_TOKEN}\n")).unwrap();
+    let url = core.url.clone();
+    let own = move |_: &str| format!("[server]\nlisten = \"127.0.0.1:8080\"\n\n[edge]\nhall = \"east\"\nupstream = \"{url}\"\ntoken_file = {:?}\n", token.display().to_string());
+    let mut edge = Server::start_edited(own);
+    let halls = edge.api().halls().await;
+    assert_eq!(halls.halls.len(), 3, "the core's halls");
+    let t = edge.api().issue("east", "filing").await;
+    assert_eq!(t.number, "A001");
+    assert!(edge.db.with_file_name("core-config.toml").exists(), "a copy kept for a start during a cut");
+
+    // The core's config changes (a restart there applies it); the edge hears of it.
+    let text = std::fs::read_to_string(core.dir.path().join("qcall.toml")).unwrap();
+    assert!(text.contains("东区办税服务厅"));
+    core.set_config_text(&text.replacen("东区办税服务厅", "东区办税服务厅（临时）", 1));
+    core.restart();
+    let pending = wait_until("the change told at the edge", Duration::from_secs(20), async || edge_health(&edge).await.1.config_pending.is_some()).await;
+    println!("MEASURE edge config change reached the edge {:.1} s after the core's restart", pending.as_secs_f64());
+    assert_eq!(crate::util::hall(&edge.api().halls().await, "east").name_zh, "东区办税服务厅", "applied at the next start");
+    // The next start, with the core away: the kept copy.
+    core.stop();
+    edge.restart();
+    assert_eq!(crate::util::hall(&edge.api().halls().await, "east").name_zh, "东区办税服务厅（临时）");
+    assert_eq!(edge.api().issue("east", "filing").await.number, "A002");
+    edge.stop();
+}

@@ -95,6 +95,10 @@ pub struct UpstreamHealth {
     /// Why the last upload failed (`None`: it went through).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The core's config changed (to this version) since this server started: it is kept
+    /// here and applied at the next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_pending: Option<String>,
 }
 
 /// `GET /api/v1/edges/{hall}/feed?since=N&wait=S`: what the core sends a hall edge after its
@@ -116,6 +120,18 @@ pub struct EdgeFeed {
     pub items: Vec<EdgeFeedItem>,
     /// Every other hall as the core sees it now (the kiosks' 区域通办 panel).
     pub halls: Vec<crate::HallInfo>,
+    /// The version of the core's config for its halls (`GET /api/v1/edges/{hall}/config`).
+    #[serde(default)]
+    pub config: String,
+}
+
+/// `GET /api/v1/edges/{hall}/config`: the core's config for its halls: every section but
+/// those each server keeps to itself (`server`, `store`, `backup`, `edge`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeConfig {
+    pub version: String,
+    /// TOML.
+    pub text: String,
 }
 
 /// One item of a hall edge's feed.

@@ -136,6 +136,12 @@ pub struct Edge {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: String,
+    /// What hall edges take of this config: its shared sections ([`shared_text`]), as TOML.
+    pub shared: std::sync::Arc<str>,
+    /// At a hall edge: the version of the core's config it runs (`None`: its own file alone).
+    pub core_config: Option<String>,
+    /// At a hall edge: where it keeps its copy of the core's config.
+    pub core_cache: Option<PathBuf>,
     pub listen: String,
     /// The SQLite file (when `postgres` is `None`).
     pub db: PathBuf,
@@ -204,6 +210,92 @@ pub enum Sms {
     Provider(crate::sms::Settings),
 }
 
+/// Sections each server keeps to itself. A hall edge's own file has these; everything else
+/// (halls, services, counters, clerks, devices, hours, the calendar, appointments, …) comes from
+/// the core's config, so the bureau configures its halls in one place.
+pub const LOCAL_SECTIONS: &[&str] = &["server", "store", "backup", "edge"];
+
+/// Sections a hall edge's own file may set for itself (its text messages go out from the
+/// hall); without them it takes the core's.
+pub const OWN_IF_SET: &[&str] = &["sms"];
+
+/// A config's shared sections as hall edges take them (TOML text): without the local
+/// sections, nor the alert webhook (its secret file is on the core's machine). `[sms]` goes
+/// too: a hall edge sends its tickets' texts itself (a secret file it names must be at the
+/// same path there, or the edge's own file sets `[sms]`).
+pub fn shared_text(text: &str) -> Result<String, toml::de::Error> {
+    let mut t: toml::Table = toml::from_str(text)?;
+    for k in LOCAL_SECTIONS {
+        t.remove(*k);
+    }
+    if let Some(toml::Value::Table(a)) = t.get_mut("alerts") {
+        a.remove("webhook_url");
+        a.remove("webhook_secret_file");
+    }
+    Ok(toml::to_string(&t).unwrap_or_default())
+}
+
+/// A short fingerprint of shared sections' text.
+pub fn shared_version(shared: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(shared.as_bytes())[..8])
+}
+
+/// A hall edge's own config file, read for what it needs before it has its whole config: the
+/// core's address and its token, and where it keeps its copy of the core's config.
+#[derive(Debug, Clone)]
+pub struct EdgeFile {
+    pub file: String,
+    pub text: String,
+    pub edge: Edge,
+    /// The hall's id (`[edge] hall`).
+    pub hall: String,
+    /// `core-config.toml` beside the edge's database.
+    pub cache: PathBuf,
+}
+
+/// `Some` when the file has `[edge]`.
+pub fn edge_file(path: &Path) -> Result<Option<EdgeFile>, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let t: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse { file: file.clone(), message: e.to_string() })?;
+    let Some(e) = t.get("edge") else { return Ok(None) };
+    let bad = |field: &str, reason: String| ConfigError::Invalid { file: file.clone(), field: format!("edge.{field}"), reason };
+    let raw: raw::RawEdge = e.clone().try_into().map_err(|x: toml::de::Error| bad("", x.message().to_string()))?;
+    let token = std::fs::read_to_string(&raw.token_file).map_err(|x| bad("token_file", format!("{}: {x}", raw.token_file.display())))?;
+    let token = token.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(bad("token_file", format!("{} is empty", raw.token_file.display())));
+    }
+    let db = t.get("server").and_then(|s| s.get("db")).and_then(|d| d.as_str()).unwrap_or("qcall.db");
+    let cache = Path::new(db).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("core-config.toml");
+    Ok(Some(EdgeFile { file, text, hall: raw.hall, edge: Edge { hall: 0, upstream: raw.upstream, token, ca_file: raw.ca_file }, cache }))
+}
+
+/// A hall edge's config: the core's shared sections (`core_shared`), and the local sections of
+/// its own file. Errors name both.
+pub fn merge_edge(core_shared: &str, ef: &EdgeFile) -> Result<Config, ConfigError> {
+    let name = format!("{} with the core's config ({})", ef.file, ef.cache.display());
+    let parse = |text: &str| toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Parse { file: name.clone(), message: e.to_string() });
+    let (mut merged, local) = (parse(core_shared)?, parse(&ef.text)?);
+    for k in LOCAL_SECTIONS {
+        match local.get(*k) {
+            Some(v) => merged.insert(k.to_string(), v.clone()),
+            None => merged.remove(*k),
+        };
+    }
+    for k in OWN_IF_SET {
+        if let Some(v) = local.get(*k) {
+            merged.insert(k.to_string(), v.clone());
+        }
+    }
+    let text = toml::to_string(&merged).map_err(|e| ConfigError::Parse { file: name.clone(), message: e.to_string() })?;
+    let mut cfg = Config::parse(&text, &name)?;
+    cfg.core_config = Some(shared_version(core_shared));
+    cfg.core_cache = Some(ef.cache.clone());
+    Ok(cfg)
+}
+
 impl Config {
     /// Where the database is: PostgreSQL with `[store] kind = "postgres"`, else the SQLite file.
     pub fn store(&self) -> crate::store::StoreAt {
@@ -226,7 +318,14 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
-        validate::validate(raw, file)
+        let mut cfg = validate::validate(raw, file)?;
+        cfg.shared = shared_text(text).unwrap_or_default().into();
+        Ok(cfg)
+    }
+
+    /// The version of the shared sections hall edges take ([`shared_version`]).
+    pub fn shared_version(&self) -> String {
+        shared_version(&self.shared)
     }
 
     pub fn clerk(&self, id: &str) -> Option<&Clerk> {

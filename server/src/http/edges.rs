@@ -97,7 +97,7 @@ pub async fn feed(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQ
     let core = s.engine.shared.core.read().await;
     let now = s.clock.now();
     let halls = (0..s.cfg.topology.halls.len()).filter(|&h| h != at.h).map(|h| core.hall_info(&s.cfg.public_base_url, h, now)).collect();
-    Ok(Json(wire::EdgeFeed { items, halls }))
+    Ok(Json(wire::EdgeFeed { items, halls, config: s.cfg.shared_version() }))
 }
 
 /// A ticket the hall's edge transfers to another hall: taken here (it waits in a hall this
@@ -165,4 +165,9 @@ pub async fn copy(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQ
     })
     .await?;
     Ok(Json(copy))
+}
+
+/// `GET /api/v1/edges/{hall}/config`: see [`wire::EdgeConfig`].
+pub async fn config(State(s): State<AppState>, _: EdgeAt) -> Json<wire::EdgeConfig> {
+    Json(wire::EdgeConfig { version: s.cfg.shared_version(), text: s.cfg.shared.to_string() })
 }

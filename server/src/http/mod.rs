@@ -186,6 +186,7 @@ fn routes(face: Face) -> Router<AppState> {
             .route("/api/v1/edges/{hall}/feed", get(edges::feed))
             .route("/api/v1/edges/{hall}/transfers", post(edges::transfer))
             .route("/api/v1/edges/{hall}/copy", get(edges::copy))
+            .route("/api/v1/edges/{hall}/config", get(edges::config))
             .route("/api/v1/counters/{counter}/queue", get(queue::queue))
             .route("/api/v1/counters/{counter}/on-duty", get(counters::on_duty))
             .route("/api/v1/counters/{counter}/call-next", post(counters::call_next))
