@@ -201,7 +201,9 @@ impl Client {
     }
 
     /// Sends `req`; with several servers, again to the next one while the one tried refuses
-    /// the connection (nothing was sent) or is a standby (nothing was done).
+    /// the connection (nothing was sent), is a standby, or says another server runs the hall
+    /// (`hall_elsewhere`: a hall's devices naming its own server and the core): nothing was
+    /// done there.
     async fn execute(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let mut req = req.build().map_err(net)?;
         let mut left = self.inner.bases.len();
@@ -210,11 +212,12 @@ impl Client {
             let again = if left > 0 { req.try_clone() } else { None };
             let tried = self.base().to_string();
             match self.inner.http.execute(req).await {
-                Ok(resp) if resp.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE && again.is_some() => {
+                Ok(resp) if matches!(resp.status().as_u16(), 503 | 409) && again.is_some() => {
+                    let status = resp.status().as_u16();
                     let body = resp.bytes().await.map_err(net)?;
                     match serde_json::from_slice::<wire::ErrorBody>(&body) {
-                        Ok(b) if b.error.code == wire::ErrorCode::Standby => {}
-                        _ => return Err(server_error(503, &body)),
+                        Ok(b) if matches!(b.error.code, wire::ErrorCode::Standby | wire::ErrorCode::HallElsewhere) => {}
+                        _ => return Err(server_error(status, &body)),
                     }
                 }
                 Ok(resp) => return Ok(resp),

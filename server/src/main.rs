@@ -347,7 +347,11 @@ fn main() -> anyhow::Result<()> {
             r
         }
         Cmd::CheckConfig { config } => {
-            let cfg = load_config(config.as_ref())?;
+            // A hall edge's file is checked with the core's config it keeps (or fetches).
+            let cfg = match config.as_deref().map(qcall_server::config::edge_file).transpose()?.flatten() {
+                Some(ef) => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(qcall_server::edge::config_at_start(&ef))?,
+                None => load_config(config.as_ref())?,
+            };
             let t = &cfg.topology;
             println!("{}: ok", cfg.source);
             println!("  {} halls, {} services, {} counters, {} clerks, {} devices", t.halls.len(), t.services.len(), t.counters.len(), cfg.clerks.len(), cfg.devices.len());

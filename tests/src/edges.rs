@@ -13,7 +13,7 @@ const EDGE_TOKEN: &str = "edge-east-token";
 
 /// The core: the always-open demo (the forward estimate: no events of its own), with the east
 /// hall's edge as a device.
-fn core() -> Server {
+pub(crate) fn core() -> Server {
     let hash = qcall_server::secret::hash_token(EDGE_TOKEN);
     Server::start_edited(move |t| format!("{}\n[[devices]]\nid = \"edge-east\"\nkind = \"edge\"\nhall = \"east\"\ntoken_hash = \"{hash}\"\n", forward_estimates(t)))
 }
@@ -24,7 +24,7 @@ fn edge(core: &Server, token_dir: &std::path::Path) -> Server {
 }
 
 /// The east hall's own server, forwarding to the core at `url`.
-fn edge_to(url: &str, token_dir: &std::path::Path) -> Server {
+pub(crate) fn edge_to(url: &str, token_dir: &std::path::Path) -> Server {
     let token = token_dir.join("edge.token");
     std::fs::write(&token, format!("{EDGE_TOKEN}\n")).unwrap();
     let url = url.to_string();
@@ -321,6 +321,12 @@ async fn a_dead_hall_box_is_replaced_from_the_cores_copy_or_taken_over_by_comman
     let (s, _) = kiosk.call("POST", "/api/v1/counters/E01/call-next", Some(&clerk), None).await;
     assert_eq!(s, 200);
     wait_until("forwarded", Duration::from_secs(10), async || held(&core).await >= edge_health(&edge).await.0).await;
+    // A kiosk that names both servers, the core first: the core refuses east's tickets, so it
+    // goes on to the hall's own.
+    let both = qcall_client::Client::new(&format!("{},{}", core.url, edge.url), &qcall_client::ClientOptions::default()).unwrap().with_token("demo-kiosk-east");
+    let req = |n: u32| wire::IssueRequest { service: "consulting".into(), priority: None, request_id: Some(format!("both-{n}")) };
+    let c1 = both.issue("east", &req(1)).await.unwrap();
+    assert_eq!(c1.number, "D001", "issued by the hall's server");
 
     // The box dies with its disk; the spare starts on an empty database.
     edge.kill();
@@ -353,6 +359,9 @@ async fn a_dead_hall_box_is_replaced_from_the_cores_copy_or_taken_over_by_comman
     assert!(text.contains("filing") && text.contains("A104"), "{text}");
     let t = core.api().issue("east", "filing").await;
     assert_eq!(t.number, "A104", "100 above the last forwarded (A003)");
+    // The kiosk naming both finds the core by itself (the hall's server is down).
+    let c2 = both.issue("east", &req(2)).await.unwrap();
+    assert_eq!(c2.number, "D102", "at the core, 100 above D001");
     // The old box comes back: refused; its duty leader sees why.
     edge.start_again();
     wait_until("the old box told", Duration::from_secs(10), async || edge_health(&edge).await.1.last_error.is_some_and(|e| e.contains("took it over") || e.contains("runs this hall"))).await;

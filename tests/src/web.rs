@@ -984,22 +984,33 @@ async fn supervisor_signed_in(b: &Browser, url: &str) {
     b.click("#login-submit").await;
 }
 
-/// A hall's own server (a hall edge) shows on the core's overview among the hall's devices,
-/// online while it uploads and beats.
+/// A hall run by its own server (a hall edge) shows on the core's overview as that server
+/// tells it, online; when its link dies the card says 断网 since when, its figures frozen and
+/// greyed, and the alert rises; it comes back online by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn web_supervisor_sees_the_hall_server_online() {
-    let hash = qcall_server::secret::hash_token("edge-east-token");
-    let server = Server::start_edited(move |t| format!("{t}\n[[devices]]\nid = \"edge-east\"\nkind = \"edge\"\nhall = \"east\"\ntoken_hash = \"{hash}\"\n"));
-    let api = server.api();
-    let (s, v) = api.call("POST", "/api/v1/edges/east/log", Some("edge-east-token"), Some(serde_json::json!({"events": []}))).await;
-    assert_eq!(s, 200, "{v}");
+async fn web_supervisor_sees_a_hall_server_cut_off_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = crate::edges::core();
+    let edge = crate::edges::edge_to(&core.url, dir.path());
+    for service in ["filing", "filing", "invoice"] {
+        edge.api().issue("east", service).await;
+    }
     let b = Browser::start().await;
-    supervisor_signed_in(&b, &server.url).await;
-    let row = b.wait_text("li.device[data-device='edge-east']", "在线").await;
-    assert!(row.contains("东区服务器") && !row.contains("未报告"), "{row}");
-    b.viewport(1366, 768).await;
-    b.wait_js("(document.querySelector(\"li.device[data-device='edge-east']\").scrollIntoView({block: 'center'}), true)").await;
-    b.screenshot("web-supervisor-hall-server.png").await;
+    supervisor_signed_in(&b, &core.url).await;
+    b.wait_text("section[data-hall='east'] .link-line", "在线").await;
+    b.wait_text("section[data-hall='east'] .hall-waiting", "3").await;
+    // The link dies (the hall's server stops answering).
+    let pid = edge.pid().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let line = b.wait_text("section[data-hall='east'] .link-line.cut", "断网").await;
+    assert!(line.contains("cut off since"), "{line}");
+    b.wait_text("#alerts", "断网").await;
+    b.wait_js("getComputedStyle(document.querySelector(\"section[data-hall='east'] .figures\")).opacity < 1").await;
+    assert!(b.wait_text("section[data-hall='east'] .hall-waiting", "3").await.contains('3'), "frozen as last told");
+    b.viewport(1366, 900).await;
+    b.screenshot("web-supervisor-hall-cut.png").await;
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    b.wait_text("section[data-hall='east'] .link-line", "在线").await;
     b.close().await;
 }
 
