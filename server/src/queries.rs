@@ -8,10 +8,32 @@ use qcall_wire as wire;
 
 /// A ticket from an earlier day, as stored.
 pub fn ticket(db: &mut Db, topo: &Topology, id: u64) -> Result<Option<wire::Ticket>, DbError> {
+    ticket_in(db, topo, id, "tickets")
+}
+
+/// A ticket of a hall its edge runs, as the core last heard of it (`edge_tickets`); a waiting
+/// one with the people ahead of it then (waiting in its queue since before it).
+pub fn edge_ticket_view(db: &mut Db, topo: &Topology, id: u64) -> Result<Option<wire::Ticket>, DbError> {
+    let Some(mut t) = ticket_in(db, topo, id, "edge_tickets")? else { return Ok(None) };
+    if t.state == wire::TicketState::Waiting {
+        let r = db.query_one(
+            "SELECT COUNT(*) FROM edge_tickets e, edge_tickets me
+              WHERE me.id = ?1 AND e.day = me.day AND e.hall = me.hall AND e.service = me.service
+                AND e.state = 'waiting' AND (e.queued_at < me.queued_at OR (e.queued_at = me.queued_at AND e.id < me.id))",
+            vals![id],
+        )?;
+        t.waiting_ahead = r.get(0)?;
+    }
+    Ok(Some(t))
+}
+
+fn ticket_in(db: &mut Db, topo: &Topology, id: u64, table: &str) -> Result<Option<wire::Ticket>, DbError> {
     let row = db.query_opt(
-        "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start,
+        &format!(
+            "SELECT number, hall, service, priority, state, day, issued_at, counter, call_count, transferred, slot_start,
                 remote_code, arrived_at
-         FROM tickets WHERE id = ?1",
+         FROM {table} WHERE id = ?1"
+        ),
         vals![id],
     )?;
     row.map(|r| {

@@ -215,6 +215,23 @@
       padsLine(h));
   }
 
+  /** At a hall's own server: its link to the core and what it has not yet forwarded. */
+  function upstreamLine(u) {
+    const p = $("upstream");
+    p.hidden = !u;
+    if (!u) return;
+    const waiting = u.pending > 0;
+    p.className = "notice" + (u.last_error ? " error" : "");
+    p.replaceChildren(
+      u.last_error ? "与中心断开 · no link to the core" : "与中心连接正常 · linked to the core",
+      " · ",
+      waiting
+        ? Q.el("span", { id: "upstream-pending" }, "未上传 " + u.pending + " 条" + (u.oldest_pending_at ? "，最早 " + clock(u.oldest_pending_at) : "") +
+            " · " + u.pending + " events not yet forwarded" + (u.oldest_pending_at ? " (oldest " + clock(u.oldest_pending_at) + ")" : ""))
+        : Q.el("span", { id: "upstream-pending" }, "已全部上传 · everything forwarded"),
+      u.config_pending ? " · 中心配置已更新，重启本厅服务器后生效 · the core's config changed: applied at this server's next start" : "");
+  }
+
   /** A hall run by its own server: online, or cut off (断网) with its figures as of then. */
   function linkLine(link) {
     if (!link) return null;
@@ -472,6 +489,7 @@
     missing.textContent = ov.calendar_missing
       ? ov.calendar_missing + " 节假日安排未配置：请在配置 [calendar] 中加入 " + ov.calendar_missing + " 年节假日和调休，否则节假日照常开厅取号 · The " + ov.calendar_missing + " holidays are not configured: the halls would open on them"
       : "";
+    upstreamLine(ov.upstream);
     renderAlerts();
     renderCases();
     if (!$("export-from").value && ov.halls.length) $("export-from").value = $("export-to").value = ov.halls[0].hall.day;

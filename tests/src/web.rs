@@ -1011,6 +1011,18 @@ async fn web_supervisor_sees_a_hall_server_cut_off_and_back() {
     b.screenshot("web-supervisor-hall-cut.png").await;
     assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
     b.wait_text("section[data-hall='east'] .link-line", "在线").await;
+    // The hall's own duty page: the hall, and what is not yet forwarded while the core is away.
+    let mut core = core;
+    core.stop();
+    for _ in 0..4 {
+        edge.api().issue("east", "invoice").await;
+    }
+    supervisor_signed_in(&b, &edge.url).await;
+    let line = b.wait_text("#upstream", "未上传").await;
+    assert!(line.contains("与中心断开") && line.contains("not yet forwarded"), "{line}");
+    b.wait_text("section[data-hall='east'] .hall-waiting", "7").await;
+    assert_eq!(b.js("document.querySelectorAll('section.hall-card').length").await, serde_json::json!(1), "its own hall");
+    b.screenshot("web-supervisor-edge-pending.png").await;
     b.close().await;
 }
 

@@ -22,6 +22,10 @@ pub struct Overview {
     /// 1 December the next): the halls would open on its holidays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_missing: Option<i32>,
+    /// At a hall's own server (a hall edge): its link to the core, and what it has not yet
+    /// forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::UpstreamHealth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

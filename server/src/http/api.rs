@@ -39,13 +39,7 @@ pub async fn healthz(State(s): State<AppState>) -> axum::response::Response {
         role: "active".into(),
         active: None,
         // Events are numbered without gaps, so what waits is the count past what the core holds.
-        upstream: s.upstream.lock().clone().map(|mut u| {
-            u.pending = seq.saturating_sub(u.held);
-            if u.pending == 0 {
-                u.oldest_pending_at = None;
-            }
-            u
-        }),
+        upstream: upstream(&s, seq),
         seq,
         store: wire::StoreHealth { last_commit_ok: status.last_error.is_none(), last_error: status.last_error, free_bytes, day: status.day },
         problems,
@@ -98,6 +92,18 @@ pub async fn hall(State(s): State<AppState>, MaybeCaller(who): MaybeCaller, Path
     Ok(Json(if who.is_none() { view::public_hall(info) } else { info }))
 }
 
+/// A hall edge's link to the core as of `seq` committed: what waits is the count past what the
+/// core holds (events are numbered without gaps).
+pub fn upstream(s: &AppState, seq: u64) -> Option<wire::UpstreamHealth> {
+    s.upstream.lock().clone().map(|mut u| {
+        u.pending = seq.saturating_sub(u.held);
+        if u.pending == 0 {
+            u.oldest_pending_at = None;
+        }
+        u
+    })
+}
+
 pub async fn ticket_view(s: &AppState, id: TicketId) -> Option<wire::Ticket> {
     let core = s.engine.shared.core.read().await;
     core.state.ticket(id).map(|t| view::ticket(&core.state, t, s.clock.now()))
@@ -109,7 +115,27 @@ pub async fn find_ticket(s: &AppState, id: TicketId) -> Result<Option<wire::Tick
         return Ok(Some(t));
     }
     let topo = s.cfg.topology.clone();
-    super::read(s, move |conn| crate::queries::ticket(conn, &topo, id)).await
+    let (found, edge) = super::read(s, move |conn| {
+        Ok(match crate::queries::ticket(conn, &topo, id)? {
+            Some(t) => (Some(t), false),
+            None => (crate::queries::edge_ticket_view(conn, &topo, id)?, true),
+        })
+    })
+    .await?;
+    // A hall edge's ticket: its wait told from the hall as its server last told, in proportion
+    // to the people ahead of it.
+    let Some(mut t) = found else { return Ok(None) };
+    if edge && t.state == wire::TicketState::Waiting {
+        let core = s.engine.shared.core.read().await;
+        if let Some(h) = s.cfg.topology.hall_ix(&t.hall) {
+            let info = core.hall_info(&s.cfg.public_base_url, h, s.clock.now());
+            if let Some(sv) = info.services.iter().find(|x| x.id == t.service) {
+                t.est_wait_s = (u64::from(sv.est_wait_s) * u64::from(t.waiting_ahead) / u64::from(sv.waiting.max(1))) as u32;
+                t.unstaffed = sv.unstaffed;
+            }
+        }
+    }
+    Ok(Some(t))
 }
 
 pub async fn issue(

@@ -22,12 +22,13 @@ pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<
     let halls = (0..topo.halls.len())
         .filter_map(|h| match core.state.runs_elsewhere(h) {
             false => Some(hall_overview(&s.cfg, &core, h, now, texts.get(&topo.halls[h].id).copied())),
-            // Never heard from yet: the hall as held here (empty), marked so.
-            true => core.mirrored(h).or_else(|| {
+            // Never heard from yet: the hall as held here (empty), marked so (at the core: a
+            // hall edge shows only its own hall).
+            true => core.mirrored(h).or_else(|| (core.state.is_central()).then(|| {
                 let mut o = hall_overview(&s.cfg, &core, h, now, None);
                 o.hall.link = core.link(h);
-                Some(o)
-            }),
+                o
+            })),
         })
         .collect();
     Ok(Json(wire::Overview {
@@ -36,6 +37,7 @@ pub async fn overview(State(s): State<AppState>, _: SupervisorCaller) -> Result<
         halls,
         pause_reasons: topo.pause_reasons.clone(),
         calendar_missing: topo.calendar_missing(topo.local(now).0),
+        upstream: super::api::upstream(&s, s.engine.shared.committed_seq.load(std::sync::atomic::Ordering::Relaxed)),
     }))
 }
 

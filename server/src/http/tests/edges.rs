@@ -114,9 +114,16 @@ async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
     assert_eq!(issued, [t.id]);
     forward(&e, &c).await;
     assert_eq!(stream(&c).await.iter().filter(|m| matches!(m.kind, wire::EventKind::TicketIssued { .. })).count(), 1);
+    // The taxpayer's phone, at the core's pages: the ticket as the hall last told.
+    let e2 = e.issue("east", "filing").await;
+    forward(&e, &c).await;
+    let seen: wire::Ticket = serde_json::from_value(c.ok("GET", &format!("/api/v1/tickets/{}", e2.id), None, None).await).unwrap();
+    assert_eq!((seen.number.as_str(), seen.state, seen.waiting_ahead), ("A002", wire::TicketState::Waiting, 1));
+    let page = c.send("GET", &format!("/t/{}", e2.id), None, None).await;
+    assert!(page.status.is_success() && page.text().contains("A002"), "{}", page.text());
     // Kiosks everywhere see east's waits from the mirror.
     let halls: wire::HallsResponse = serde_json::from_value(c.ok("GET", "/api/v1/halls", Some("demo-kiosk-west"), None).await).unwrap();
-    assert_eq!(halls.halls[0].services[0].waiting, 1);
+    assert_eq!(halls.halls[0].services[0].waiting, 2);
     // The core runs nothing of east.
     let a = c.send("POST", "/api/v1/halls/east/tickets", Some("demo-kiosk-east"), Some(json!({"service": "filing"}))).await;
     assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, Some(ErrorCode::HallElsewhere)));
@@ -131,7 +138,7 @@ async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
     let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
     let east = &ov["halls"][0];
     assert_eq!(east["hall"]["link"], json!({"online": false, "since": view::time(last)}));
-    assert_eq!(east["waiting"], 1, "frozen: as last told");
+    assert_eq!(east["waiting"], 2, "frozen: as last told");
     let cut: Vec<wire::HallLink> =
         stream(&c).await.into_iter().filter_map(|m| match m.kind { wire::EventKind::HallLinkChanged { link } => Some(link), _ => None }).collect();
     assert_eq!(cut, [wire::HallLink { online: true, since: None }, wire::HallLink { online: false, since: Some(view::time(last)) }], "first heard, then cut");
@@ -146,12 +153,12 @@ async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
     app.shutdown().await;
     let c = Rig { app: Rig::build(cfg, clock.clone()), clock, _dir };
     let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
-    assert_eq!((ov["halls"][0]["hall"]["link"]["online"].as_bool(), ov["halls"][0]["waiting"].as_u64()), (Some(false), Some(1)));
+    assert_eq!((ov["halls"][0]["hall"]["link"]["online"].as_bool(), ov["halls"][0]["waiting"].as_u64()), (Some(false), Some(2)));
 
     // Heard from again: online, the figures current, the alert cleared.
     forward(&e, &c).await;
     let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
-    assert_eq!((ov["halls"][0]["hall"]["link"].clone(), ov["halls"][0]["waiting"].as_u64()), (json!({"online": true}), Some(2)));
+    assert_eq!((ov["halls"][0]["hall"]["link"].clone(), ov["halls"][0]["waiting"].as_u64()), (json!({"online": true}), Some(3)));
     c.app.state.engine.submit(crate::engine::Request::CheckAlerts(c.app.state.cfg.alerts.clone())).await.unwrap();
     let alerts = c.ok("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
     assert!(!alerts["alerts"].as_array().unwrap().iter().any(|a| a["kind"] == "hall_cut"), "{alerts}");
