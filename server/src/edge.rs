@@ -27,8 +27,6 @@ use crate::store::{Db, DbError};
 pub const UPLOAD_EVENTS: u32 = 200;
 /// A caught-up edge still tells the core it is there this often (an empty upload).
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
-/// A hall edge not heard from this long (ms) is cut off (断网) at the core.
-pub const SILENT: crate::domain::Millis = 10_000;
 /// The longest wait between attempts while the core cannot be reached (the link is back in
 /// the overview at most this long plus [`UPLOAD_TIMEOUT`] after it heals).
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -171,6 +169,10 @@ async fn fetch_core_config(e: &Edge, hall: &str, cache: std::path::PathBuf) -> R
     .await
 }
 
+/// Numbers a rebuilt hall server leaves unused above the last one the core holds (those the
+/// dead box may have printed and never forwarded), for the rest of that day.
+pub const RESTORE_SKIP: u32 = 100;
+
 /// Before a hall edge serves: when the core holds more of the hall's log than this server's
 /// store (a spare box with an empty database, or one put back from an older backup), the rest
 /// comes from the core's copy (the events with their `seq`, the rows of today's tickets), so
@@ -200,10 +202,19 @@ pub async fn catch_up(cfg: &Config) -> Result<u64, String> {
     }
     tracing::warn!(held, local, "the core holds more of this hall's log than this server: taking the rest from the core's copy");
     let first = local;
+    let own = hall.clone();
     while local < held {
         let copy = client.edge_copy(&hall, local).await.map_err(|x| format!("the core's copy: {x}"))?;
         let Some(last) = copy.events.last().map(|x| x.seq) else { break };
         let (at, topo) = (cfg.store(), cfg.topology.clone());
+        // Numbering goes on RESTORE_SKIP above the last number the core holds, per service.
+        let mut after = vec![0u32; topo.services.len()];
+        for t in copy.tickets.iter().filter(|t| t.issued_hall == own && t.day == copy.day) {
+            if let Some(s) = topo.service_ix(&t.issued_service) {
+                after[s] = after[s].max(t.seq);
+            }
+        }
+        let restored = serde_json::json!({"day": copy.day, "after": after.iter().map(|n| n + RESTORE_SKIP).collect::<Vec<_>>()}).to_string();
         blocking(move || {
             let mut store = crate::store::Store::open(&at, topo).map_err(|x| x.to_string())?;
             store
@@ -215,7 +226,12 @@ pub async fn catch_up(cfg: &Config) -> Result<u64, String> {
                                 crate::vals![ev.seq, ev.at, ev.hall.as_ref(), &ev.kind, &ev.body],
                             )?;
                         }
-                        crate::store::put_ticket_rows(db, "tickets", &copy.tickets)
+                        crate::store::put_ticket_rows(db, "tickets", &copy.tickets)?;
+                        db.execute(
+                            "INSERT INTO meta (key, value) VALUES ('edge_restored', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            crate::vals![&restored],
+                        )?;
+                        Ok(())
                     })
                 })
                 .map_err(|x| x.to_string())
@@ -280,7 +296,7 @@ pub fn spawn(u: Uplink) {
                 let more = !up.events.is_empty();
                 // The hall as its duty leader sees it now: the core's figures of it.
                 let core = u.engine.shared.core.read().await;
-                up.hall = Some(Box::new(crate::http::hall_overview(&u.cfg, &core, u.edge.hall, u.clock.now(), texts)));
+                up.hall = Some(Box::new(crate::overview::hall(&u.cfg, &core, u.edge.hall, u.clock.now(), texts)));
                 drop(core);
                 match client.edge_upload(&hall, &up).await {
                     Ok(x) => Ok((x.held, more, true)),

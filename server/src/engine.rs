@@ -108,6 +108,9 @@ pub struct Core {
     pub feed: BTreeMap<usize, u64>,
 }
 
+/// A hall run by another server not heard from this long (ms) is cut off (断网) here.
+pub const SILENT: Millis = 10_000;
+
 /// A hall its edge runs, as the core last heard of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mirror {
@@ -117,7 +120,7 @@ pub struct Mirror {
     pub overview: Option<Box<wire::HallOverview>>,
     /// When the edge was last heard from.
     pub seen_at: Millis,
-    /// Cut off (断网) since then: the edge was silent for [`crate::edge::SILENT`].
+    /// Cut off (断网) since then: the edge was silent for [`SILENT`].
     pub cut_since: Option<Millis>,
 }
 
@@ -781,7 +784,7 @@ impl Acc {
     /// heard from.
     fn check_links(&mut self, core: &mut Core, now: Millis) {
         let silent: Vec<usize> =
-            core.mirrors.iter().filter(|(_, m)| m.cut_since.is_none() && now - m.seen_at > crate::edge::SILENT).map(|(&h, _)| h).collect();
+            core.mirrors.iter().filter(|(_, m)| m.cut_since.is_none() && now - m.seen_at > SILENT).map(|(&h, _)| h).collect();
         for h in silent {
             let m = core.mirrors.get_mut(&h).expect("listed");
             m.cut_since = Some(m.seen_at);

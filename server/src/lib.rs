@@ -26,6 +26,7 @@ pub mod http;
 pub mod maintenance;
 pub mod metrics;
 pub mod net;
+pub mod overview;
 pub mod phone_codes;
 pub mod queries;
 pub mod secret;

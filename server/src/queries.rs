@@ -151,7 +151,7 @@ const STATS_SQL: &str = "SELECT {key},
         COALESCE(SUM(CASE WHEN rating = 1 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN rating = 2 THEN 1 ELSE 0 END), 0),
         COALESCE(SUM(CASE WHEN rating = 3 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN rating = 4 THEN 1 ELSE 0 END), 0),
         COALESCE(SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END), 0)
-    FROM tickets
+    FROM bureau_tickets
     WHERE day BETWEEN ?1 AND ?3 AND (CAST(?2 AS TEXT) IS NULL OR hall = ?2) AND {key} IS NOT NULL
         AND state IN ('called', 'finished', 'no_show', 'unfinished')
     GROUP BY {key}
@@ -162,7 +162,7 @@ pub fn ticket_rows(db: &mut Db, from: &str, to: &str, hall: Option<&str>) -> Res
     let rows = db.query(
         "SELECT id, day, number, hall, service, priority, state, issued_at, called_at, finished_at, counter, clerk,
                 call_count, transferred, rating
-         FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)
+         FROM bureau_tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)
          ORDER BY issued_at, id",
         vals![from, to, hall],
     )?;
@@ -391,7 +391,7 @@ pub fn rating_rows(db: &mut Db, from: &str, to: &str, hall: Option<&str>) -> Res
     let rows = db.query(
         "SELECT t.id, t.day, t.number, t.hall, t.service, t.counter, t.clerk, t.finished_at, t.rating,
                 COALESCE(c.reasons, '[]'), COALESCE(c.state, 'none')
-           FROM tickets t LEFT JOIN cases c ON c.ticket = t.id
+           FROM bureau_tickets t LEFT JOIN cases c ON c.ticket = t.id
           WHERE t.day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR t.hall = ?3) AND t.rating IS NOT NULL
           ORDER BY t.finished_at, t.id",
         vals![from, to, hall],
@@ -420,7 +420,7 @@ pub fn hourly(db: &mut Db, tz: chrono_tz::Tz, from: &str, to: &str, hall: Option
     let mut hours: Vec<(wire::HourPoint, i64, u32)> =
         (0..24).map(|h| (wire::HourPoint { hour: h, issued: 0, served: 0, no_shows: 0, mean_wait_s: None }, 0, 0)).collect();
     db.for_each(
-        "SELECT issued_at, called_at, state FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
+        "SELECT issued_at, called_at, state FROM bureau_tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
         vals![from, to, hall],
         |r| {
         let issued: i64 = r.get(0)?;
@@ -454,7 +454,7 @@ pub fn report_rows(db: &mut Db, topo: &Topology, from: NaiveDate, to: NaiveDate,
     let mut rows = vec![];
     db.for_each(
         "SELECT day, hall, service, counter, clerk, issued_at, called_at, finished_at, state, rating
-           FROM tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
+           FROM bureau_tickets WHERE day BETWEEN ?1 AND ?2 AND (CAST(?3 AS TEXT) IS NULL OR hall = ?3)",
         vals![from.to_string(), to.to_string(), hall],
         |r| {
         rows.push(crate::report::Row {

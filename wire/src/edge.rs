@@ -211,6 +211,8 @@ pub struct TakeoverResponse {
 /// server rebuilt on a spare box or put back from a backup older than what the core holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EdgeCopy {
+    /// The core's business day (`tickets` are of it).
+    pub day: String,
     pub events: Vec<EdgeEvent>,
     pub tickets: Vec<EdgeTicket>,
     /// The highest `seq` the core holds.

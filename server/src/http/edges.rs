@@ -161,7 +161,8 @@ pub async fn copy(State(s): State<AppState>, at: EdgeAt, StrictQuery(q): StrictQ
     let copy = super::read(&s, move |db| {
         let events = crate::queries::edge_log_after(db, &hall, q.after, COPY_EVENTS)?;
         let tickets = crate::queries::edge_tickets_of_day(db, &hall, &day)?;
-        Ok(wire::EdgeCopy { events, tickets, held })
+        let day = day.clone();
+        Ok(wire::EdgeCopy { events, tickets, held, day })
     })
     .await?;
     Ok(Json(copy))

@@ -19,7 +19,6 @@ mod extract;
 mod guard;
 mod listen;
 mod overview;
-pub use overview::hall_overview;
 mod pages;
 mod queue;
 mod ratings;

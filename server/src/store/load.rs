@@ -148,6 +148,17 @@ impl Store {
             }
         }
         st.set_elsewhere(elsewhere, topo.central);
+        // A hall server rebuilt from the core's copy today numbers above what the dead box may
+        // have printed (`edge::RESTORE_SKIP`).
+        if let (false, Some(r)) = (topo.central, meta(&mut self.db, "edge_restored").map_err(&e)?) {
+            let r: serde_json::Value = serde_json::from_str(&r).unwrap_or_default();
+            let own = (0..topo.halls.len()).find(|h| !st.runs_elsewhere(*h));
+            if let (Some(h), Some(d), Some(after)) = (own, r["day"].as_str(), r["after"].as_array()) {
+                if d == day.to_string() {
+                    st.number_after(h, &after.iter().map(|n| n.as_u64().unwrap_or(0) as u32).collect::<Vec<_>>());
+                }
+            }
+        }
         st.set_arrival_curves(self.arrival_curves(day)?.map(std::sync::Arc::new));
         Ok((st, last_seq))
     }

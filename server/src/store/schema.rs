@@ -235,8 +235,10 @@ pub const MIGRATIONS: &[&str] = &[
     );",
     // 10: hall edges, both ways: the core's last word from each edge hall (its overview, when
     // it was last heard from, since when it is cut off), what the core sends each edge
-    // (bookings, cancellations, publicity, transfers: in order, by (hall, seq)), and the halls
-    // whose numbering the core took over from their edge
+    // (bookings, cancellations, publicity, transfers: in order, by (hall, seq)), the halls
+    // whose numbering the core took over from their edge, a booking's conflict, and every
+    // hall's tickets for the statistics (a ticket that moved to another server's hall counts
+    // there)
     "CREATE TABLE edge_halls (
         hall TEXT PRIMARY KEY,
         seen_at INTEGER NOT NULL,
@@ -256,7 +258,11 @@ pub const MIGRATIONS: &[&str] = &[
         skip INTEGER NOT NULL,
         held INTEGER NOT NULL
     );
-    ALTER TABLE appointments ADD COLUMN conflict_at INTEGER;",
+    ALTER TABLE appointments ADD COLUMN conflict_at INTEGER;
+    CREATE VIEW bureau_tickets AS
+        SELECT id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, remote_code, arrived_at, held_at FROM tickets WHERE state <> 'moved'
+        UNION ALL
+        SELECT id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, remote_code, arrived_at, held_at FROM edge_tickets WHERE state <> 'moved';",
 ];
 
 /// PostgreSQL's steps: step 1 is the schema SQLite reached in 8 steps, plus the writer's lease.
@@ -499,7 +505,11 @@ pub const PG_MIGRATIONS: &[&str] = &[
         skip BIGINT NOT NULL,
         held BIGINT NOT NULL
     );
-    ALTER TABLE appointments ADD COLUMN conflict_at BIGINT;",
+    ALTER TABLE appointments ADD COLUMN conflict_at BIGINT;
+    CREATE VIEW bureau_tickets AS
+        SELECT id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, remote_code, arrived_at, held_at FROM tickets WHERE state <> 'moved'
+        UNION ALL
+        SELECT id, day, issued_hall, issued_service, seq, number, hall, service, priority, state, issued_at, queued_at, called_at, finished_at, counter, clerk, call_count, transferred, request_id, rating, slot_start, remote_code, arrived_at, held_at FROM edge_tickets WHERE state <> 'moved';",
 ];
 
 /// The schema version this qcall's migrations reach, per dialect.

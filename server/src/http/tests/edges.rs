@@ -81,7 +81,7 @@ async fn forward(edge: &Rig, core: &Rig) -> Value {
     let day = edge.app.state.engine.shared.core.read().await.state.day().to_string();
     let (mut up, texts) = edge.db(|db| crate::edge::next_upload(db, held.held, day, "east".into()).unwrap());
     let c = edge.app.state.engine.shared.core.read().await;
-    up.hall = Some(Box::new(crate::http::hall_overview(&edge.app.state.cfg, &c, 0, edge.clock.now(), texts)));
+    up.hall = Some(Box::new(crate::overview::hall(&edge.app.state.cfg, &c, 0, edge.clock.now(), texts)));
     drop(c);
     core.ok("POST", path, Some("edge-east-token"), Some(serde_json::to_value(up).unwrap())).await
 }
@@ -114,6 +114,9 @@ async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
     assert_eq!(issued, [t.id]);
     forward(&e, &c).await;
     assert_eq!(stream(&c).await.iter().filter(|m| matches!(m.kind, wire::EventKind::TicketIssued { .. })).count(), 1);
+    // The bureau's reports at the core count the hall's tickets, as the hall last told.
+    let rows = c.ok("GET", "/api/v1/reports/tickets?from=2026-11-26&to=2026-11-26&hall=east", Some("demo-supervisor"), None).await;
+    assert!(rows.to_string().contains(&t.number), "{rows}");
     // The taxpayer's phone, at the core's pages: the ticket as the hall last told.
     let e2 = e.issue("east", "filing").await;
     forward(&e, &c).await;
@@ -133,7 +136,7 @@ async fn the_core_mirrors_an_edge_hall_and_marks_it_cut_off_when_silent() {
     // Silent past SILENT: cut off since it was last heard from, at the next batch.
     let last = c.clock.now();
     e.issue("east", "filing").await;
-    c.clock.advance(crate::edge::SILENT + 1_000);
+    c.clock.advance(crate::engine::SILENT + 1_000);
     c.issue("west", "filing").await;
     let ov = c.ok("GET", "/api/v1/overview", Some("demo-supervisor"), None).await;
     let east = &ov["halls"][0];
@@ -282,7 +285,7 @@ async fn bookings_go_down_to_the_edge_and_how_they_ended_comes_back_up() {
     assert_eq!(b.state, crate::domain::BookingState::CheckedIn);
 
     // Cut off: today's booking at east is refused, nothing written; tomorrow's waits.
-    advance([&e, &c], crate::edge::SILENT + 1_000);
+    advance([&e, &c], crate::engine::SILENT + 1_000);
     c.issue("west", "filing").await;
     let before = c.db(|db| db.query_one("SELECT COUNT(*) FROM appointments", &[]).unwrap().get::<i64>(0).unwrap());
     let a = book(&c, today, "14:00", 5).await;
@@ -313,7 +316,7 @@ async fn the_edge_shows_other_halls_from_the_core_and_unavailable_when_cut_off()
     assert_eq!(halls.halls[0].link, None, "its own");
     let mirrored = e.app.state.engine.shared.core.read().await.ring.iter().filter(|b| matches!(b.msg.kind, wire::EventKind::HallMirrored)).count();
     assert_eq!(mirrored, 2, "west and central told to the kiosks");
-    advance([&e, &c], crate::edge::SILENT + 1_000);
+    advance([&e, &c], crate::engine::SILENT + 1_000);
     e.issue("east", "filing").await;
     let halls: wire::HallsResponse = serde_json::from_value(e.ok("GET", "/api/v1/halls", Some("demo-kiosk-east"), None).await).unwrap();
     assert_eq!(halls.halls[1].link.as_ref().map(|l| l.online), Some(false));
@@ -357,7 +360,7 @@ async fn transfers_between_an_edge_hall_and_the_core_are_whole_or_refused() {
     assert_eq!(a.status, StatusCode::FORBIDDEN, "only the hall's own edge");
 
     // Cut off: refused both ways, the ticket stays where it was.
-    advance([&e, &c], crate::edge::SILENT + 1_000);
+    advance([&e, &c], crate::engine::SILENT + 1_000);
     let w2 = c.issue("west", "filing").await;
     let w1 = c.ok("POST", "/api/v1/counters/W01/call-next", Some(&clerk), None).await;
     let a = c.send("POST", "/api/v1/counters/W01/transfer", Some(&clerk), Some(json!({"hall": "east"}))).await;
