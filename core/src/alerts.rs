@@ -297,9 +297,10 @@ pub const STREAMS_FULL_MS: Millis = 5 * 60_000;
 
 /// The alerts about the server itself: text messages failing since the last that went
 /// through; event streams turned away within [`STREAMS_FULL_MS`].
-/// Halls run by their own servers that are cut off (断网): `cut` holds each one's hall and
-/// since when it is not heard from.
-pub fn link_conditions(topo: &crate::domain::Topology, cut: impl IntoIterator<Item = (usize, Millis)>, now: Millis) -> Vec<Condition> {
+/// Halls cut off (断网): `cut` holds each one's hall and since when. At the core
+/// (`central`): the halls run by their own servers that it does not hear from; at a hall's
+/// own server: its hall, cut off from the core.
+pub fn link_conditions(topo: &crate::domain::Topology, cut: impl IntoIterator<Item = (usize, Millis)>, central: bool, now: Millis) -> Vec<Condition> {
     cut.into_iter()
         .map(|(hall, since)| {
             let at = chrono::TimeZone::timestamp_millis_opt(&topo.tz, since).single().map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default();
@@ -311,17 +312,20 @@ pub fn link_conditions(topo: &crate::domain::Topology, cut: impl IntoIterator<It
                 counter: None,
                 ticket: None,
                 device: None,
-                message: format!(
-                    "{} 断网（自 {at}，{} 秒），数据停在断网时 · {} cut off since {at} ({} s): its figures are as of then",
-                    h.name_zh,
-                    (now - since) / 1000,
-                    h.name_en,
-                    (now - since) / 1000
-                ),
-                advice: Some(
-                    "本厅照常取号叫号，恢复后自动补传；请检查该厅与中心的网络 · the hall goes on working and sends everything when the link is back; check its network link"
-                        .into(),
-                ),
+                message: match central {
+                    true => format!(
+                        "{} 断网（自 {at}，{} 秒），数据停在断网时 · {} cut off since {at} ({} s): its figures are as of then",
+                        h.name_zh,
+                        (now - since) / 1000,
+                        h.name_en,
+                        (now - since) / 1000
+                    ),
+                    false => format!("{} 与中心断网（自 {at}）· {} cut off from the core since {at}", h.name_zh, h.name_en),
+                },
+                advice: Some(match central {
+                    true => "本厅照常取号叫号，恢复后自动补传；请检查该厅与中心的网络 · the hall goes on working and sends everything when the link is back; check its network link".into(),
+                    false => "本厅照常取号叫号；跨厅转移和当日预约暂停，恢复后自动补传；请检查与中心的网络 · the hall works on; transfers to other halls wait; everything is sent when the link is back; check the network link".into(),
+                }),
             }
         })
         .collect()

@@ -1075,8 +1075,14 @@ fn process(store: &mut Store, shared: &Shared, needs_reload: &mut bool, jobs: Ve
             Request::CheckAlerts(rules) => {
                 let mut conditions = crate::alerts::conditions(&core.state, &core.devices, &core.device_seen, now, rules);
                 conditions.extend(crate::alerts::health_conditions(&shared.signals.health(), now));
-                let cut = core.mirrors.iter().filter_map(|(&h, m)| m.cut_since.map(|t| (h, t)));
-                conditions.extend(crate::alerts::link_conditions(core.state.topology(), cut, now));
+                // At the core, each hall edge not heard from; at an edge, its own hall, cut off
+                // from the core (the other halls are not cut: this one is).
+                let mut cut: Vec<(usize, Millis)> = core.mirrors.iter().filter_map(|(&h, m)| m.cut_since.map(|t| (h, t))).collect();
+                if !core.state.is_central() {
+                    let own = (0..core.state.topology().halls.len()).find(|h| !core.state.runs_elsewhere(*h));
+                    cut = own.zip(cut.iter().map(|&(_, t)| t).min()).into_iter().collect();
+                }
+                conditions.extend(crate::alerts::link_conditions(core.state.topology(), cut, core.state.is_central(), now));
                 let live: BTreeSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
                 let ended: Vec<String> = core.alerts.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
                 for key in ended {

@@ -303,7 +303,8 @@ async fn bookings_go_down_to_the_edge_and_how_they_ended_comes_back_up() {
 }
 
 /// The edge's kiosks see the other halls as the core does: their waits, and unavailable
-/// while the link is down.
+/// while the link is down; the hall's duty leader is told that this hall is cut off (once,
+/// not that every other hall is).
 #[tokio::test]
 async fn the_edge_shows_other_halls_from_the_core_and_unavailable_when_cut_off() {
     let (e, c) = (edge(), core());
@@ -320,6 +321,11 @@ async fn the_edge_shows_other_halls_from_the_core_and_unavailable_when_cut_off()
     e.issue("east", "filing").await;
     let halls: wire::HallsResponse = serde_json::from_value(e.ok("GET", "/api/v1/halls", Some("demo-kiosk-east"), None).await).unwrap();
     assert_eq!(halls.halls[1].link.as_ref().map(|l| l.online), Some(false));
+    e.app.state.engine.submit(crate::engine::Request::CheckAlerts(e.app.state.cfg.alerts.clone())).await.unwrap();
+    let alerts = e.ok("GET", "/api/v1/alerts?state=active", Some("demo-supervisor"), None).await;
+    let cut: Vec<&Value> = alerts["alerts"].as_array().unwrap().iter().filter(|a| a["kind"] == "hall_cut").collect();
+    assert_eq!(cut.len(), 1, "{alerts}");
+    assert_eq!(cut[0]["hall"], "east", "this hall, cut off from the core");
 }
 
 /// A transfer between a hall its edge runs and one the core runs: taken there before it is let
